@@ -1,0 +1,53 @@
+"""Dask Gateway server configuration of the esap-dash local stack.
+
+Read by ``dask-gateway-server -f``; values come from the environment that
+``stack/esap-stack`` sets.  Clusters run as local processes
+(``UnsafeLocalBackend``: the ``LocalBackend`` needs to switch users, which
+fails when the server runs as root) and users log in with a shared password
+(``SimpleAuthenticator``).
+"""
+
+import os
+
+from dask_gateway_server.options import Float, Integer, Options
+
+c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
+
+port = os.environ.get("ESAP_DASH_GATEWAY_PORT", "8093")
+bindir = os.environ["ESAP_DASH_GATEWAY_BIN"]
+state = os.environ["ESAP_DASH_GATEWAY_STATE"]
+
+c.DaskGateway.address = f"127.0.0.1:{int(port) + 2}"
+c.Proxy.address = f"127.0.0.1:{port}"
+c.DaskGateway.backend_class = (
+    "dask_gateway_server.backends.local.UnsafeLocalBackend")
+c.DaskGateway.authenticator_class = (
+    "dask_gateway_server.auth.SimpleAuthenticator")
+c.SimpleAuthenticator.password = os.environ["ESAP_DASH_GATEWAY_PASSWORD"]
+c.LocalBackend.cluster_state_directory = state
+c.DBBackendBase.db_url = f"sqlite:///{state}/gateway.sqlite"
+c.DBBackendBase.db_encrypt_keys = [os.environ["ESAP_DASH_GATEWAY_DB_KEY"]]
+
+c.ClusterConfig.scheduler_cmd = [f"{bindir}/dask", "scheduler"]
+c.ClusterConfig.worker_cmd = [f"{bindir}/dask", "worker"]
+c.ClusterConfig.cluster_max_workers = 4
+c.ClusterConfig.idle_timeout = 3600
+
+MAX_CORES = 2
+MAX_MEMORY_GIB = 4
+
+
+def _options_handler(options):
+    return {
+        "worker_cores": options.worker_cores,
+        "worker_memory": int(options.worker_memory * 2**30),
+    }
+
+
+c.Backend.cluster_options = Options(
+    Integer("worker_cores", default=1, min=1, max=MAX_CORES,
+            label="Worker cores"),
+    Float("worker_memory", default=1, min=0.5, max=MAX_MEMORY_GIB,
+          label="Worker memory (GiB)"),
+    handler=_options_handler,
+)

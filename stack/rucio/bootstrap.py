@@ -14,6 +14,7 @@ Run with the Rucio server's own virtual environment and ``RUCIO_CONFIG`` set.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -88,7 +89,7 @@ def populate(images_dir: Path, rse_root: Path) -> None:
         prefix.mkdir(parents=True, exist_ok=True)
         if rse not in existing:
             client.add_rse(rse, deterministic=True, rse_type="DISK")
-        try:
+        with contextlib.suppress(Duplicate, RSEProtocolPriorityError):
             client.add_protocol(rse, {
                 "scheme": "file", "hostname": "localhost", "port": 0,
                 "prefix": str(prefix) + "/",
@@ -98,8 +99,6 @@ def populate(images_dir: Path, rse_root: Path) -> None:
                     "wan": {"read": 1, "write": 1, "delete": 1,
                             "third_party_copy_read": 1,
                             "third_party_copy_write": 1}}})
-        except (Duplicate, RSEProtocolPriorityError):
-            pass
         client.add_rse_attribute(rse, "site", rse)
         client.add_rse_attribute(rse, "fts", "mock://localhost")
         client.set_local_account_limit("root", rse, -1)
@@ -107,14 +106,10 @@ def populate(images_dir: Path, rse_root: Path) -> None:
         for dst in RSES:
             if src == dst:
                 continue
-            try:
+            with contextlib.suppress(Duplicate):
                 client.add_distance(src, dst, {"distance": 1})
-            except Duplicate:
-                pass
-    try:
+    with contextlib.suppress(Duplicate):
         client.add_scope("root", SCOPE)
-    except Duplicate:
-        pass
 
     uploader = UploadClient(client, logger=_Logger())
     have = set(client.list_dids(SCOPE, {"name": "*"}, did_type="file"))
@@ -123,15 +118,11 @@ def populate(images_dir: Path, rse_root: Path) -> None:
              "did_name": f, "register_after_upload": True}
             for f in files if f not in have]
     if todo:
-        try:
+        with contextlib.suppress(FileAlreadyExists):
             uploader.upload(todo)
-        except FileAlreadyExists:
-            pass
     for name, (members, meta) in DATASETS.items():
-        try:
+        with contextlib.suppress(DataIdentifierAlreadyExists):
             client.add_dataset(SCOPE, name)
-        except DataIdentifierAlreadyExists:
-            pass
         attached = {c["name"] for c in client.list_content(SCOPE, name)}
         new = [{"scope": SCOPE, "name": f} for f in members if f not in attached]
         if new:

@@ -190,7 +190,7 @@ def _tableset_rows(res, ivoid):
 class RowIterator(CustomRowIterator):
     """Yields (role, row) for every RegTAP table from the OAI-PMH records."""
 
-    def _iterRows(self):
+    def _iterRows(self):  # noqa: N802 - the name DaCHS calls
         url = base.getConfig("web", "serverURL").rstrip("/") + "/oai.xml"
         for res in _records(url):
             yield from _resource_rows(res, url)

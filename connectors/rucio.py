@@ -1,0 +1,204 @@
+"""The Rucio data lake: scopes, data identifiers, replicas and rules.
+
+Data calls go through the official ``rucio.client.Client``, created lazily
+with every setting passed explicitly (no config file is needed) and a
+timeout; the health check is a plain ``GET /ping`` through our own session.
+The stock client caches its token in a directory per operating-system user
+and Rucio account, so two connectors with different credentials for one
+account would share a token: ours keeps each connector's token in a private
+directory of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, ClassVar
+
+from astropy.table import Table
+
+from .base import ServiceConnector
+from .exceptions import (
+    ConfigurationError,
+    ConnectorError,
+    FormatError,
+    QueryError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from .http import request
+
+__all__ = ["RucioConnector"]
+
+
+class RucioConnector(ServiceConnector):
+    """A Rucio server, acting as one Rucio account.
+
+    Parameters
+    ----------
+    url : str
+        The Rucio server (``rucio_host``).
+    auth_url : str, optional
+        The authentication server; defaults to ``url``.
+    account : str
+        The Rucio account the calls act as.
+    username, password : str, optional
+        ``userpass`` credentials of that account.
+    vo : str, optional
+        The VO, for multi-VO servers.
+    **kwargs
+        See :class:`~connectors.base.ServiceConnector`.
+    """
+
+    kind: ClassVar[str] = "rucio"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"datalake"})
+
+    def __init__(self, url: str, *, auth_url: str | None = None, account: str | None = None,
+                 username: str | None = None, password: str | None = None,
+                 vo: str | None = None, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.auth_url = (auth_url or url).rstrip("/")
+        self.account = account
+        self._creds = {"username": username, "password": password}
+        self.vo = vo
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"RucioConnector(name={self.name!r}, url={self.url!r}, account={self.account!r})"
+
+    @property
+    def health_url(self) -> str:
+        """The unauthenticated ``/ping`` endpoint."""
+        return self.url + "/ping"
+
+    def _probe(self) -> str:
+        resp = request(self.session, "GET", self.health_url)
+        try:
+            return f"Rucio {resp.json()['version']}"
+        except (ValueError, KeyError) as exc:
+            raise FormatError("/ping did not return a Rucio version", self.health_url) from exc
+
+    @property
+    def client(self) -> Any:
+        """The authenticated ``rucio.client.Client`` (created on first use)."""
+        if self._client is None:
+            if not self.account or not self._creds["username"]:
+                raise ConfigurationError(
+                    "no Rucio account/credentials configured for this user", self.url)
+            with self._errors():
+                self._client = _private_token_client()(
+                    rucio_host=self.url, auth_host=self.auth_url, account=self.account,
+                    auth_type="userpass", creds=self._creds, vo=self.vo,
+                    timeout=max(1, int(self.timeout)), user_agent="esap-dash")
+        return self._client
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        from rucio.common import exception as rex
+
+        try:
+            yield
+        except ConnectorError:
+            raise
+        except (rex.ServerConnectionException, rex.RucioException) as exc:
+            msg = " ".join(str(getattr(exc, "_message", "") or exc).split())[:500]
+            if isinstance(exc, rex.ServerConnectionException):
+                raise ServiceUnavailableError(f"cannot reach Rucio: {msg}", self.url) from exc
+            if isinstance(exc, (rex.InvalidObject, rex.InvalidMetadata, rex.ScopeNotFound,
+                                rex.DataIdentifierNotFound, rex.InvalidType,
+                                rex.UnsupportedOperation)):
+                raise QueryError(msg, self.url) from exc
+            if isinstance(exc, rex.CannotAuthenticate):
+                raise ServiceError(f"Rucio refused the credentials: {msg}", self.url,
+                                   status=401) from exc
+            raise ServiceError(msg, self.url) from exc
+
+    def list_scopes(self) -> list[str]:
+        """Return all scopes, sorted."""
+        with self._errors():
+            return sorted(self.client.list_scopes())
+
+    def list_dids(self, scope: str, pattern: str = "*", *, did_type: str = "collection",
+                  filters: dict[str, Any] | None = None) -> Table:
+        """List data identifiers of ``scope`` whose name matches ``pattern``.
+
+        Parameters
+        ----------
+        scope : str
+            The scope.
+        pattern : str
+            Name with ``*`` wildcards.
+        did_type : str
+            ``all``, ``collection``, ``container``, ``dataset`` or ``file``.
+        filters : dict, optional
+            Metadata filters, Rucio style (``{"bytes.gt": 1000, "datatype": "image"}``).
+
+        Returns
+        -------
+        astropy.table.Table
+            ``scope``, ``name``, ``did_type``, ``bytes``, ``length``.
+        """
+        query = {"name": pattern, **(filters or {})}
+        with self._errors():
+            dids = list(self.client.list_dids(scope, query, did_type=did_type, long=True))
+        return Table(rows=[(d["scope"], d["name"], d["did_type"], d.get("bytes") or 0,
+                            d.get("length") or 0) for d in dids] or None,
+                     names=("scope", "name", "did_type", "bytes", "length"),
+                     dtype=(str, str, str, "i8", "i8"))
+
+    def list_files(self, scope: str, name: str) -> Table:
+        """List the files of a dataset or container.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``scope``, ``name``, ``bytes``, ``adler32``.
+        """
+        with self._errors():
+            files = list(self.client.list_files(scope, name))
+        return Table(rows=[(f["scope"], f["name"], f.get("bytes") or 0, f.get("adler32") or "")
+                           for f in files] or None,
+                     names=("scope", "name", "bytes", "adler32"), dtype=(str, str, "i8", str))
+
+    def list_replicas(self, scope: str, name: str) -> Table:
+        """Where each file of ``scope:name`` is, one row per file and RSE.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``scope``, ``name``, ``rse``, ``state``, ``pfn``.
+        """
+        with self._errors():
+            replicas = list(self.client.list_replicas([{"scope": scope, "name": name}],
+                                                      all_states=True))
+        rows = []
+        for rep in replicas:
+            states = rep.get("states") or {}
+            for rse, pfns in (rep.get("rses") or {}).items():
+                rows.append((rep["scope"], rep["name"], rse, states.get(rse, ""),
+                             pfns[0] if pfns else ""))
+        return Table(rows=rows or None, names=("scope", "name", "rse", "state", "pfn"),
+                     dtype=(str,) * 5)
+
+
+@cache
+def _private_token_client() -> type:
+    """A ``rucio.client.Client`` that keeps its token in its own directory."""
+    from rucio.client import Client
+
+    class PrivateTokenClient(Client):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._token_dir = tempfile.mkdtemp(prefix="esap-dash-rucio-")
+            weakref.finalize(self, shutil.rmtree, self._token_dir, ignore_errors=True)
+            super().__init__(*args, **kwargs)
+
+        def _get_auth_tokens(self) -> tuple[None, str, str, str]:
+            suffix = "for_account_" + (self.account or "default")
+            return (None, f"{self._token_dir}/{self.TOKEN_EXP_PREFIX}{suffix}",
+                    f"{self._token_dir}/{self.TOKEN_PREFIX}{suffix}", self._token_dir)
+
+    return PrivateTokenClient

@@ -1,0 +1,71 @@
+"""Simple Image Access version 2 (SIA v2) services."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from astropy.table import Table
+from pyvo.dal import SIA2Service
+
+from .base import ServiceConnector
+from .vo import dal_errors, results_table, vosi_availability
+
+__all__ = ["SIA2Connector"]
+
+
+class SIA2Connector(ServiceConnector):
+    """An SIA v2 image service (ObsCore records).
+
+    Parameters
+    ----------
+    url : str
+        The query endpoint (``.../siap2.xml`` for DaCHS).
+    availability : str, optional
+        Its VOSI availability endpoint.
+    maxrec : int, optional
+        Row limit asked of the service.
+    **kwargs
+        See :class:`~connectors.base.ServiceConnector`.
+    """
+
+    kind: ClassVar[str] = "sia2"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"cone", "images"})
+
+    def __init__(self, url: str, *, availability: str | None = None,
+                 maxrec: int | None = None, **kwargs) -> None:
+        super().__init__(url, **kwargs)
+        self.availability = availability
+        self.maxrec = maxrec
+        self._service: SIA2Service | None = None
+
+    @property
+    def service(self) -> SIA2Service:
+        """The pyvo service; created on first use (it reads VOSI capabilities)."""
+        if self._service is None:
+            with dal_errors(self.url):
+                self._service = SIA2Service(self.url, session=self.session, check_baseurl=False)
+        return self._service
+
+    @property
+    def health_url(self) -> str:
+        """VOSI availability, or the query endpoint."""
+        return self.availability or self.url
+
+    def _probe(self) -> str:
+        if self.availability:
+            return vosi_availability(self.session, self.availability)
+        fields = results_table(lambda: self.service.search(maxrec=0), self.url)
+        return f"{len(fields.colnames)} columns"
+
+    def search(self, ra: float, dec: float, radius: float, *,
+               maxrec: int | None = None) -> Table:
+        """Find images overlapping the circle (``ra``, ``dec``, ``radius``), degrees ICRS.
+
+        Returns
+        -------
+        astropy.table.Table
+            ObsCore columns (obs_title, s_ra, s_dec, s_region, access_url ...).
+        """
+        limit = maxrec if maxrec is not None else self.maxrec
+        return results_table(
+            lambda: self.service.search(pos=(ra, dec, radius), maxrec=limit), self.url)

@@ -1,0 +1,142 @@
+"""The dashboard shell: header, navigation and the pages, built per session.
+
+Serve with ``esap-dash serve`` or ``panel serve esap_dash/app.py`` (the
+profile then comes from ``ESAP_DASH_PROFILE``, default ``local``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+import param
+
+from .components.style import html_pane
+from .config import ASSETS, Profile, load_profile
+from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
+from .pages.base import Page
+
+__all__ = ["PAGES", "EsapDash", "create_app", "serve"]
+
+#: URL key -> page class, in navigation order.
+PAGES: dict[str, type[Page]] = {
+    "discovery": DiscoveryPage,
+    "sky": SkyPage,
+    "cart": CartPage,
+    "jobs": JobsPage,
+    "services": ServicesPage,
+}
+
+
+class EsapDash(pn.viewable.Viewer):
+    """One user's dashboard: a template with navigation between the pages.
+
+    Pages are built the first time they are shown.  The current page is kept
+    in the URL (``?page=sky``), so a link opens the same page.
+
+    Parameters
+    ----------
+    profile : Profile
+        The deployment profile.
+    """
+
+    page = param.Selector(objects=list(PAGES), default="discovery", doc="The page shown.")
+    profile = param.ClassSelector(class_=Profile, doc="The deployment profile.")
+
+    def __init__(self, **params: Any) -> None:
+        if params.get("profile") is None:
+            params["profile"] = load_profile()
+        super().__init__(**params)
+        self._pages: dict[str, Page] = {}
+        self.services = self._page("services")
+        status = self.services.status
+        self._nav = pn.widgets.RadioButtonGroup(
+            options={PAGES[k].title: k for k in PAGES}, value=self.page,
+            orientation="vertical", button_type="light", sizing_mode="stretch_width")
+        self._nav.link(self, value="page", bidirectional=True)
+        self._content = pn.Column(self._page(self.page), sizing_mode="stretch_width")
+        summary = html_pane(pn.bind(self._summary_html, status.param.summary,
+                                    status.param.n_up), margin=(12, 16), sizing_mode="fixed",
+                            width=200, height=30)
+        user = html_pane(self._user_html(), margin=(12, 16), sizing_mode="fixed", width=300,
+                         height=30)
+        self.template = pn.template.BootstrapTemplate(
+            title=self.profile.title,
+            logo=str(self.profile.logo) if self.profile.logo.is_file() else "",
+            favicon=str(ASSETS / "logo.svg"),
+            sidebar=[pn.pane.Markdown("**Pages**"), self._nav,
+                     pn.pane.Markdown(html.escape(self.profile.description),
+                                      styles={"font-size": "12px", "color": "#5b6475"})],
+            main=[self._content],
+            header=[pn.Row(pn.layout.HSpacer(), summary, user)],
+            header_background="#0b1d3a", sidebar_width=230)
+        if pn.state.location is not None:
+            pn.state.location.sync(self, {"page": "page"})
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.template
+
+    def _page(self, key: str) -> Page:
+        if key not in self._pages:
+            self._pages[key] = PAGES[key](profile=self.profile)
+        return self._pages[key]
+
+    @param.depends("page", watch=True)
+    def _show(self) -> None:
+        self._content.objects = [self._page(self.page)]
+
+    def _summary_html(self, summary: str, n_up: int) -> str:
+        total = len(self.profile.services)
+        color = "#7ee2a0" if n_up == total else "#ffb4b4"
+        return (f'<span class="esap-summary"><span style="color:{color}">●</span> '
+                f"{html.escape(summary)}</span>")
+
+    def _user_html(self) -> str:
+        if self.profile.users == "single":
+            text = "single local user (no login configured)"
+        else:
+            text = html.escape(str(pn.state.user or "not logged in"))
+        return f'<span class="esap-summary" style="font-weight:400">{text}</span>'
+
+
+def create_app(profile: Profile | None = None) -> pn.template.BootstrapTemplate:
+    """Build one session's dashboard.
+
+    Parameters
+    ----------
+    profile : Profile, optional
+        Defaults to :func:`load_profile`.
+
+    Returns
+    -------
+    panel.template.FastListTemplate
+        Servable.
+    """
+    return EsapDash(profile=profile or load_profile()).template
+
+
+def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
+          show: bool = False) -> None:
+    """Serve the dashboard until interrupted; every session gets its own app.
+
+    Parameters
+    ----------
+    profile : Profile
+        The deployment profile.
+    port : int
+        TCP port.
+    address : str
+        Interface to listen on.
+    show : bool
+        Open a browser.
+    """
+    origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
+    pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
+             title=profile.title, websocket_origin=sorted(origins),
+             static_dirs={"assets": str(ASSETS)},
+             start=True, threaded=False, print_url=False)
+
+
+if __name__.startswith("bokeh"):
+    create_app().servable()

@@ -1,0 +1,72 @@
+"""The ``esap-dash`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .config import ProfileError, available_profiles, load_profile
+
+__all__ = ["main"]
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ProfileError(f"--set {pair!r}: expected section.key=value")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="esap-dash",
+        description="A science analysis platform dashboard (Panel/HoloViz).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", help="profile name ({}) or file; default "
+                        "$ESAP_DASH_PROFILE, else local".format(", ".join(available_profiles())))
+    common.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a profile setting (repeatable)")
+    serve = sub.add_parser("serve", parents=[common], help="serve the dashboard")
+    serve.add_argument("--port", type=int, default=5006, help="TCP port (default 5006)")
+    serve.add_argument("--address", default="127.0.0.1",
+                       help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--show", action="store_true", help="open a browser")
+    sub.add_parser("check", parents=[common], help="check every configured service and exit")
+    sub.add_parser("profiles", help="list the shipped profiles")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "profiles":
+        print("\n".join(available_profiles()))
+        return 0
+    try:
+        profile = load_profile(args.profile, overrides=_overrides(args.set))
+    except ProfileError as exc:
+        print(f"esap-dash: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        from .health import check_all
+
+        results = check_all(profile.services)
+        for h in results:
+            print(f"{'up  ' if h.up else 'DOWN'}  {h.name:<32} {h.seconds * 1000:7.0f} ms  "
+                  f"{h.detail}")
+        return 0 if all(h.up for h in results) else 1
+    from .app import serve
+
+    print(f"esap-dash: serving profile {profile.name!r} at http://{args.address}:{args.port}/",
+          flush=True)
+    serve(profile, port=args.port, address=args.address, show=args.show)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The dashboard's stylesheet, for the components that render HTML.
+
+Panel renders each component in its own shadow root, so page-wide CSS does
+not reach into it: HTML panes carry the stylesheet themselves.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import panel as pn
+
+from ..config import ASSETS
+
+__all__ = ["html_pane", "stylesheet"]
+
+
+@cache
+def stylesheet() -> str:
+    """The text of ``assets/esap_dash.css``."""
+    return (ASSETS / "esap_dash.css").read_text()
+
+
+def html_pane(obj: Any = "", **params: Any) -> pn.pane.HTML:
+    """An HTML pane with the dashboard's stylesheet.
+
+    Parameters
+    ----------
+    obj : str or callable
+        The HTML (already escaped where it holds outside text), or a bound
+        function returning it.
+    **params
+        Passed to ``pn.pane.HTML``.
+    """
+    params.setdefault("sizing_mode", "stretch_width")
+    return pn.pane.HTML(obj, stylesheets=[stylesheet()], **params)

@@ -1,0 +1,371 @@
+"""Deployment profiles: which services a deployment offers, and its branding.
+
+A profile is a TOML (or YAML) file.  Each research infrastructure writes its
+own; ``local`` (the local science stack) and ``public`` (real public
+endpoints, needs internet) ship with the package.  Settings are resolved
+with this precedence, highest first:
+
+1. command-line overrides (``esap-dash serve --set rucio.url=...``),
+2. the environment (``ESAP_DASH__RUCIO__URL=...``;
+   ``ESAP_DASH__ARCHIVES__<ID>__URL`` for one archive),
+3. the profile file,
+4. the defaults below.
+
+String values may refer to ``${NAME}`` or ``${NAME:-default}``, looked up in
+the environment, then in the profile's ``secrets_file`` (``KEY=VALUE``
+lines).  Every error names the key and the file it was looked for in.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import connectors
+from connectors.base import ServiceConnector
+from connectors.exceptions import ConnectorError
+
+__all__ = [
+    "ASSETS",
+    "PROFILE_DIR",
+    "PROJECT_ROOT",
+    "Profile",
+    "ProfileError",
+    "ServiceConfig",
+    "available_profiles",
+    "load_profile",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+PROFILE_DIR = PACKAGE_DIR / "profiles"
+ASSETS = PROJECT_ROOT / "assets"
+ENV_PREFIX = "ESAP_DASH__"
+
+#: The single-service sections and the connector kind each one takes.
+SECTIONS = {"registry": "registry", "rucio": "rucio", "gateway": "dask-gateway"}
+DEFAULTS: dict[str, Any] = {
+    "deployment": {
+        "title": "esap-dash",
+        "description": "",
+        "logo": "logo.svg",
+        "secrets_file": "",
+        "health_period": 30,
+        "users": "single",
+    },
+}
+SERVICE_DEFAULTS: dict[str, Any] = {"timeout": 30.0, "enabled": True}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ProfileError(ValueError):
+    """A profile is missing, unreadable or has an invalid setting."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One configured service.
+
+    Attributes
+    ----------
+    id : str
+        Key of the service in the profile (``dachs-tap``, ``rucio`` ...).
+    kind : str
+        Connector kind (an entry point of ``esap_dash.connectors``).
+    name : str
+        What the pages call it.
+    url : str
+        Its base address.
+    role : str
+        ``archive``, ``registry``, ``rucio`` or ``gateway``.
+    options : dict
+        Keyword arguments for the connector (timeout, maxrec, credentials ...).
+    """
+
+    id: str
+    kind: str
+    name: str
+    url: str
+    role: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def connector(self, **overrides: Any) -> ServiceConnector:
+        """Build a new connector for this service (one per user session).
+
+        Parameters
+        ----------
+        **overrides
+            Options replacing the profile's, e.g. a user's own credentials.
+        """
+        cls = connectors.connector_class(self.kind)
+        return cls(self.url, name=self.name, **{**self.options, **overrides})
+
+    def public_options(self) -> dict[str, Any]:
+        """The options without secrets, for display and logs."""
+        return {k: ("***" if _is_secret(k) else v) for k, v in self.options.items()}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded deployment profile.
+
+    Attributes
+    ----------
+    name : str
+        Profile name (file stem).
+    path : Path
+        The file it was read from.
+    title, description : str
+        Branding shown in the header.
+    logo : Path
+        The logo file.
+    health_period : float
+        Seconds between two refreshes of the service health view.
+    users : str
+        ``single`` (one local user, no login) or ``oidc``.
+    services : tuple of ServiceConfig
+        Archives first, then registry, Rucio and gateway.
+    """
+
+    name: str
+    path: Path
+    title: str
+    description: str
+    logo: Path
+    health_period: float
+    users: str
+    services: tuple[ServiceConfig, ...]
+
+    def service(self, service_id: str) -> ServiceConfig:
+        """Return the service with this id.
+
+        Raises
+        ------
+        KeyError
+            With the ids the profile has.
+        """
+        for svc in self.services:
+            if svc.id == service_id:
+                return svc
+        raise KeyError(f"profile {self.name!r} has no service {service_id!r}; "
+                       f"it has {', '.join(s.id for s in self.services)}")
+
+    def by_role(self, role: str) -> list[ServiceConfig]:
+        """The services of one role (``archive``, ``registry``, ``rucio``, ``gateway``)."""
+        return [s for s in self.services if s.role == role]
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("password", "secret", "token", "key"))
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped with the package."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def _locate(name_or_path: str) -> Path:
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix in {".toml", ".yaml", ".yml"} or candidate.exists():
+        if not candidate.is_file():
+            raise ProfileError(f"profile file {candidate} does not exist")
+        return candidate.resolve()
+    shipped = PROFILE_DIR / f"{name_or_path}.toml"
+    if not shipped.is_file():
+        raise ProfileError(f"no profile named {name_or_path!r} in {PROFILE_DIR} "
+                           f"(available: {', '.join(available_profiles())}); "
+                           "give a file path for your own profile")
+    return shipped
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        if path.suffix in {".yaml", ".yml"}:
+            import yaml
+
+            data = yaml.safe_load(path.read_text()) or {}
+        else:
+            data = tomllib.loads(path.read_text())
+    except (OSError, ValueError) as exc:  # TOMLDecodeError and YAMLError are ValueErrors
+        raise ProfileError(f"cannot read profile {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {path} must be a table of settings")
+    return data
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _expand(value: Any, lookup: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, lookup, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, lookup, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in lookup:
+            return lookup[name]
+        if default is not None:
+            return default
+        raise ProfileError(f"{where}: ${{{name}}} is not set (looked in the environment "
+                           "and the profile's secrets_file)")
+
+    return _VAR.sub(repl, value)
+
+
+def _coerce(text: str) -> Any:
+    """Turn an override string into a TOML value where it parses as one."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any, origin: str) -> None:
+    if path[0] == "archives":
+        if len(path) != 3:
+            raise ProfileError(f"{origin}: archive settings are archives.<id>.<key>")
+        for archive in data.get("archives", []):
+            if archive.get("id", "").lower().replace("-", "_") == path[1].lower().replace("-", "_"):
+                archive[path[2]] = value
+                return
+        raise ProfileError(f"{origin}: the profile has no archive {path[1]!r}")
+    node = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ProfileError(f"{origin}: {part} is not a section")
+    node[path[-1]] = value
+
+
+def _apply_overrides(data: dict[str, Any], env: Mapping[str, str],
+                     overrides: Mapping[str, str]) -> None:
+    for key, value in sorted(env.items()):
+        if key.startswith(ENV_PREFIX):
+            path = [p.lower() for p in key[len(ENV_PREFIX):].split("__")]
+            _set_path(data, path, _coerce(value), f"environment variable {key}")
+    for key, value in overrides.items():
+        _set_path(data, key.split("."), _coerce(value), f"override {key}")
+
+
+def _check_options(cfg: ServiceConfig, where: str) -> None:
+    try:
+        cls = connectors.connector_class(cfg.kind)
+    except ConnectorError as exc:
+        raise ProfileError(f"{where}: kind: {exc.reason}") from exc
+    accepted: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            accepted |= set(inspect.signature(init).parameters)
+    unknown = sorted(set(cfg.options) - accepted)
+    if unknown:
+        raise ProfileError(f"{where}: unknown setting(s) {', '.join(unknown)} for a "
+                           f"{cfg.kind!r} service")
+
+
+def _service(entry: Any, role: str, default_id: str, default_kind: str | None,
+             where: str) -> ServiceConfig | None:
+    if not isinstance(entry, dict):
+        raise ProfileError(f"{where} must be a table of settings")
+    entry = {**SERVICE_DEFAULTS, **entry}
+    if not entry.pop("enabled"):
+        return None
+    sid = str(entry.pop("id", default_id))
+    kind = entry.pop("kind", default_kind)
+    if not kind:
+        kinds = ", ".join(connectors.available_kinds())
+        raise ProfileError(f"{where}: kind: missing (one of {kinds})")
+    url = entry.pop("url", None)
+    if not url:
+        raise ProfileError(f"{where}: url: missing")
+    name = str(entry.pop("name", sid))
+    cfg = ServiceConfig(sid, str(kind), name, str(url), role, entry)
+    _check_options(cfg, where)
+    return cfg
+
+
+def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> Profile:
+    """Load a profile, applying environment and command-line overrides.
+
+    Parameters
+    ----------
+    name_or_path : str, optional
+        A shipped profile's name or a file path.  Defaults to the
+        ``ESAP_DASH_PROFILE`` environment variable, then ``local``.
+    overrides : mapping, optional
+        ``"section.key" -> value`` from the command line (highest precedence).
+    environ : mapping, optional
+        The environment to read (default ``os.environ``).
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        Naming the file and the key that is missing or wrong.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("ESAP_DASH_VAR", str(PROJECT_ROOT / "var"))
+    path = _locate(name_or_path or env.get("ESAP_DASH_PROFILE") or "local")
+    data = _read(path)
+    _apply_overrides(data, env, overrides or {})
+    deployment = {**DEFAULTS["deployment"], **data.get("deployment", {})}
+    unknown = sorted(set(deployment) - set(DEFAULTS["deployment"]))
+    if unknown:
+        raise ProfileError(f"{path}: [deployment] unknown setting(s) {', '.join(unknown)}")
+    secrets_file = _expand(deployment["secrets_file"], env, f"{path}: [deployment] secrets_file")
+    lookup = {**_read_secrets(Path(secrets_file)), **env} if secrets_file else env
+    deployment = _expand(deployment, lookup, f"{path}: [deployment]")
+
+    services: list[ServiceConfig] = []
+    archives = data.get("archives", [])
+    if not isinstance(archives, list):
+        raise ProfileError(f"{path}: archives must be a list of [[archives]] tables")
+    for i, entry in enumerate(archives):
+        where = f"{path}: [[archives]] #{i + 1}"
+        cfg = _service(_expand(entry, lookup, where), "archive", f"archive-{i + 1}", None, where)
+        if cfg:
+            services.append(cfg)
+    for section, kind in SECTIONS.items():
+        if section in data:
+            where = f"{path}: [{section}]"
+            cfg = _service(_expand(data[section], lookup, where), section, section, kind, where)
+            if cfg:
+                services.append(cfg)
+    ids = [s.id for s in services]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ProfileError(f"{path}: service id(s) used twice: {', '.join(duplicates)}")
+    users = str(deployment["users"])
+    if users not in {"single", "oidc"}:
+        raise ProfileError(f"{path}: [deployment] users: {users!r} is not 'single' or 'oidc'")
+    logo = Path(str(deployment["logo"]))
+    if not logo.is_absolute():
+        logo = ASSETS / logo
+    try:
+        period = float(deployment["health_period"])
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{path}: [deployment] health_period: not a number") from exc
+    return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
+                   logo, period, users, tuple(services))

@@ -17,7 +17,14 @@ from urllib3.util.retry import Retry
 from . import __version__
 from .exceptions import ServiceError, ServiceUnavailableError
 
-__all__ = ["DEFAULT_TIMEOUT", "TimeoutSession", "make_session", "request"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NO_ANSWER",
+    "TimeoutSession",
+    "make_session",
+    "request",
+    "unreachable_reason",
+]
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"esap-dash/{__version__} (IVOA-science)"
@@ -97,11 +104,11 @@ def request(session: requests.Session, method: str, url: str, **kwargs: Any) -> 
     """
     try:
         resp = session.request(method, url, **kwargs)
-    except requests.Timeout as exc:
-        waited = _timeout_of(session, kwargs)
-        raise ServiceUnavailableError(f"no answer within {waited} s", url) from exc
-    except requests.ConnectionError as exc:
-        raise ServiceUnavailableError(f"cannot connect: {_root_cause(exc)}", url) from exc
+    except requests.RequestException as exc:
+        why = unreachable_reason(exc) or f"request failed: {exc}"
+        if why == NO_ANSWER:
+            why = f"no answer within {_timeout_of(session, kwargs)} s"
+        raise ServiceUnavailableError(why, url) from exc
     if resp.status_code >= 400:
         text = resp.text.strip().splitlines()
         detail = text[0][:300] if text else resp.reason
@@ -113,11 +120,30 @@ def _timeout_of(session: requests.Session, kwargs: dict[str, Any]) -> object:
     return kwargs.get("timeout") or getattr(session, "timeout", "?")
 
 
-def _root_cause(exc: BaseException) -> str:
-    """The innermost message of a chained connection error."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused"
-    return text.split(": ", 1)[-1][:200] or type(exc).__name__
+NO_ANSWER = "no answer in time"
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a service could not be reached, if that is what ``exc`` says.
+
+    Looks along the whole chain of causes: urllib3 retries turn a read
+    timeout into a ``ConnectionError``, and pyvo wraps network failures in
+    its own errors (even in ``DALFormatError`` when reading the answer).
+
+    Returns
+    -------
+    str or None
+        ``"no answer in time"``, ``"cannot connect: ..."``, or None when
+        the error is not about reaching the service.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if isinstance(seen, requests.Timeout) or "timed out" in text.lower():
+            return NO_ANSWER
+        if "Connection refused" in text:
+            return "cannot connect: connection refused"
+        if isinstance(seen, requests.ConnectionError):
+            return f"cannot connect: {text[:200]}"
+        seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
+    return None

@@ -19,7 +19,7 @@ __all__ = ["RegistryConnector"]
 SERVICE_TYPES: dict[str, str] = {
     "tap": "ivo://ivoa.net/std/tap",
     "conesearch": "ivo://ivoa.net/std/conesearch",
-    "sia2": "ivo://ivoa.net/std/sia#query-2.0",
+    "sia2": "ivo://ivoa.net/std/sia2",  # as pyvo regularizes "sia#query-2.0"
     "ssa": "ivo://ivoa.net/std/ssa",
 }
 

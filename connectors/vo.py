@@ -14,7 +14,7 @@ from pyvo.dal import DALFormatError, DALQueryError, DALServiceError
 from pyvo.dal.exceptions import DALOverflowWarning
 
 from .exceptions import FormatError, QueryError, ServiceError, ServiceUnavailableError
-from .http import request
+from .http import request, unreachable_reason
 
 __all__ = ["dal_errors", "results_table", "vosi_availability"]
 
@@ -69,22 +69,15 @@ def dal_errors(url: str) -> Iterator[None]:
     """
     try:
         yield
-    except DALQueryError as exc:
-        raise QueryError(_reason(exc), url) from exc
-    except DALFormatError as exc:
-        raise FormatError(f"malformed answer: {_reason(exc)}", url) from exc
-    except DALServiceError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, requests.Timeout):
-            raise ServiceUnavailableError("no answer in time", url) from exc
-        if isinstance(cause, requests.ConnectionError):
-            raise ServiceUnavailableError("cannot connect", url) from exc
-        code = getattr(exc, "code", None)
-        raise ServiceError(_reason(exc), url, status=code) from exc
-    except requests.Timeout as exc:
-        raise ServiceUnavailableError("no answer in time", url) from exc
-    except requests.ConnectionError as exc:
-        raise ServiceUnavailableError("cannot connect", url) from exc
+    except (DALQueryError, DALFormatError, DALServiceError, requests.RequestException) as exc:
+        unreachable = unreachable_reason(exc)
+        if unreachable:
+            raise ServiceUnavailableError(unreachable, url) from exc
+        if isinstance(exc, DALQueryError):
+            raise QueryError(_reason(exc), url) from exc
+        if isinstance(exc, DALFormatError):
+            raise FormatError(f"malformed answer: {_reason(exc)}", url) from exc
+        raise ServiceError(_reason(exc), url, status=getattr(exc, "code", None)) from exc
 
 
 def _reason(exc: Exception) -> str:
@@ -115,5 +108,14 @@ def results_table(run: Callable[[], Any], url: str) -> Table:
         table = results.to_table()
     overflow = any(issubclass(w.category, DALOverflowWarning) for w in caught)
     table.meta["url"] = url
-    table.meta["truncated"] = bool(overflow or getattr(results, "query_status", "") == "OVERFLOW")
+    table.meta["truncated"] = overflow or _says_overflow(results)
     return table
+
+
+def _says_overflow(results: Any) -> bool:
+    """Whether a DALI QUERY_STATUS INFO of the answer says OVERFLOW."""
+    votable = getattr(results, "votable", None)
+    infos = list(getattr(votable, "infos", []))
+    for resource in getattr(votable, "resources", []):
+        infos += list(resource.infos)
+    return any(i.name == "QUERY_STATUS" and i.value == "OVERFLOW" for i in infos)

@@ -53,7 +53,7 @@ class EsapDash(pn.viewable.Viewer):
         status = self.services.status
         self._nav = pn.widgets.RadioButtonGroup(
             options={PAGES[k].title: k for k in PAGES}, value=self.page,
-            orientation="vertical", button_type="light", sizing_mode="stretch_width")
+            orientation="vertical", color="light", sizing_mode="stretch_width")
         self._nav.link(self, value="page", bidirectional=True)
         self._content = pn.Column(self._page(self.page), sizing_mode="stretch_width")
         summary = html_pane(pn.bind(self._summary_html, status.param.summary,
@@ -77,6 +77,11 @@ class EsapDash(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return self.template
 
+    @property
+    def current_page(self) -> Page:
+        """The page shown now."""
+        return self._page(self.page)
+
     def _page(self, key: str) -> Page:
         if key not in self._pages:
             self._pages[key] = PAGES[key](profile=self.profile)
@@ -84,7 +89,7 @@ class EsapDash(pn.viewable.Viewer):
 
     @param.depends("page", watch=True)
     def _show(self) -> None:
-        self._content.objects = [self._page(self.page)]
+        self._content.objects = [self.current_page]
 
     def _summary_html(self, summary: str, n_up: int) -> str:
         total = len(self.profile.services)

@@ -93,7 +93,11 @@ class ServiceConfig:
     name: str
     url: str
     role: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"ServiceConfig(id={self.id!r}, kind={self.kind!r}, url={self.url!r}, "
+                f"options={self.public_options()!r})")
 
     def connector(self, **overrides: Any) -> ServiceConnector:
         """Build a new connector for this service (one per user session).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,15 +42,17 @@ class ServiceStatus(pn.viewable.Viewer):
     def __init__(self, services: Sequence[ServiceConfig], **params) -> None:
         super().__init__(**params)
         self._services = list(services)
+        self._auto = False
         self._health: dict[str, Health | None] = {s.name: None for s in self._services}
         self._table = html_pane(self._render())
         self._checked = pn.pane.Str("", styles={"color": "#5b6475", "font-size": "12px"})
-        button = pn.widgets.Button(name="Check now", button_type="primary", width=120)
+        button = pn.widgets.Button(label="Check now", color="primary", width=120)
         pn.bind(self._on_click, button.param.clicks, watch=True)
         self._layout = pn.Column(pn.Row(button, self._checked), self._table,
                                  sizing_mode="stretch_width")
         self._callback: pn.io.PeriodicCallback | None = None
-        pn.state.onload(self._start)
+        self._auto = self._auto_start()
+        self._table.object = self._render()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -58,6 +61,20 @@ class ServiceStatus(pn.viewable.Viewer):
     def health(self) -> dict[str, Health | None]:
         """The last known health per service name (None: not checked yet)."""
         return dict(self._health)
+
+    def _auto_start(self) -> bool:
+        """Check once the view is shown: after page load when served, at once
+        in a notebook.  Plain Python calls :meth:`refresh` itself (returns False)."""
+        if pn.state.curdoc is not None:
+            pn.state.onload(self._start)
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.summary = "services not checked yet"
+            return False
+        self._start_task = loop.create_task(self._start())
+        return True
 
     async def _on_click(self, _clicks: int) -> None:
         await self.refresh()
@@ -98,7 +115,8 @@ class ServiceStatus(pn.viewable.Viewer):
         for svc in self._services:
             health = self._health.get(svc.name)
             if health is None:
-                state, cls, seconds, detail = "checking", "checking", "", ""
+                state = "checking" if self.checking or self._auto else "not checked"
+                cls, seconds, detail = "checking", "", ""
             else:
                 state = "up" if health.up else "down"
                 cls = state

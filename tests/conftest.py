@@ -1,0 +1,97 @@
+"""Fixtures: the real local science stack, started once per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import panel as pn
+import pytest
+
+from esap_dash.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
+
+STACK = PROJECT_ROOT / "stack" / "esap-stack"
+ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
+
+
+def stack(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``stack/esap-stack`` with ``args``; fail the test on error."""
+    proc = subprocess.run([str(STACK), *args], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, (
+        f"esap-stack {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> None:
+    """Make sure DaCHS, Rucio and Dask Gateway run (idempotent, once per session)."""
+    stack("start")
+
+
+@pytest.fixture(scope="session")
+def profile(local_stack: None) -> Profile:
+    """The ``local`` profile, pointing at the running stack."""
+    return load_profile("local")
+
+
+@pytest.fixture
+def service(profile: Profile):
+    """Look up one configured service by id."""
+    def get(service_id: str) -> ServiceConfig:
+        return profile.service(service_id)
+    return get
+
+
+@pytest.fixture(scope="session")
+def secrets() -> dict[str, str]:
+    """The passwords the stack generated (var/stack.env)."""
+    path = Path(os.environ.get("ESAP_DASH_VAR", PROJECT_ROOT / "var")) / "stack.env"
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+@pytest.fixture
+def hung_server() -> Iterator[str]:
+    """A TCP server on loopback that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """An address on loopback where nothing listens."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(autouse=True)
+def _reset_panel_state() -> Iterator[None]:
+    yield
+    pn.state.kill_all_servers()
+    pn.state.reset()

@@ -1,0 +1,62 @@
+"""The Rucio connector against the local Rucio server."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.exceptions import ConfigurationError, ServiceError, ServiceUnavailableError
+from connectors.rucio import RucioConnector
+
+
+@pytest.fixture
+def rucio(service) -> RucioConnector:
+    return service("rucio").connector()
+
+
+def test_ping(rucio: RucioConnector) -> None:
+    health = rucio.health()
+    assert health.up and health.detail.startswith("Rucio 41.")
+
+
+def test_scopes_and_datasets(rucio: RucioConnector) -> None:
+    assert "esap" in rucio.list_scopes()
+    datasets = rucio.list_dids("esap", "*", did_type="dataset")
+    assert {"crab_images", "radio_20cm", "optical_plates"} <= set(datasets["name"])
+
+
+def test_wildcard_and_metadata_filters(rucio: RucioConnector) -> None:
+    files = rucio.list_dids("esap", "*crab*", did_type="file")
+    assert list(files["name"]) == ["ukidss_crab_k.fits"]
+    big = rucio.list_dids("esap", "*", did_type="file", filters={"bytes.gt": 100_000})
+    assert set(big["name"]) == {"ukidss_crab_k.fits", "magpis_g10.5_20cm.fits", "m13.fits"}
+    assert all(b > 100_000 for b in big["bytes"])
+    crab = rucio.list_dids("esap", "*", did_type="dataset", filters={"campaign": "crab"})
+    assert list(crab["name"]) == ["crab_images"]
+
+
+def test_files_and_replicas_of_a_dataset(rucio: RucioConnector) -> None:
+    files = rucio.list_files("esap", "crab_images")
+    assert set(files["name"]) == {"ukidss_crab_k.fits", "poss_m1.fits"}
+    replicas = rucio.list_replicas("esap", "crab_images")
+    assert "LOCAL_A" in set(replicas["rse"])
+    assert all(pfn.startswith("file://") for pfn in replicas["pfn"])
+
+
+def test_wrong_password_is_refused(service) -> None:
+    svc = service("rucio")
+    bad = svc.connector(password="not-the-password")
+    with pytest.raises(ServiceError, match="credentials"):
+        bad.list_scopes()
+
+
+def test_no_account_is_a_configuration_error(service) -> None:
+    anonymous = RucioConnector(service("rucio").url)
+    with pytest.raises(ConfigurationError):
+        anonymous.list_scopes()
+
+
+def test_dead_server(dead_url: str) -> None:
+    dead = RucioConnector(dead_url, account="root", username="u", password="p", timeout=2)
+    assert not dead.health().up
+    with pytest.raises(ServiceUnavailableError):
+        dead.list_scopes()

@@ -1,0 +1,87 @@
+"""The TAP connector against the local DaCHS."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from connectors.exceptions import QueryError, ServiceError, ServiceUnavailableError
+from connectors.tap import TAPConnector
+
+
+@pytest.fixture
+def tap(service) -> TAPConnector:
+    return service("dachs-tap").connector()
+
+
+def test_health_reads_vosi_availability(tap: TAPConnector) -> None:
+    health = tap.health()
+    assert health.up, health.detail
+    assert health.url.endswith("/tap/availability")
+
+
+def test_finds_the_crab_in_openngc(tap: TAPConnector) -> None:
+    table = tap.run_sync(
+        "SELECT name, messier, raj2000, dej2000 FROM ongc.main "
+        "WHERE 1=CONTAINS(POINT('ICRS', raj2000, dej2000), CIRCLE('ICRS', 83.633, 22.014, 0.1))")
+    assert list(table["name"]) == ["NGC1952"]
+    assert table["messier"][0] == "M1"
+    assert table["raj2000"][0] == pytest.approx(83.633, abs=0.01)
+    assert table.meta["truncated"] is False
+
+
+def test_publishes_all_of_hipparcos_and_openngc(tap: TAPConnector) -> None:
+    hip = tap.run_sync("SELECT COUNT(*) AS n FROM hipparcos.main")
+    ngc = tap.run_sync("SELECT COUNT(*) AS n FROM ongc.main")
+    assert (int(hip["n"][0]), int(ngc["n"][0])) == (117955, 14033)
+
+
+def test_obscore_lists_the_images_with_footprints(tap: TAPConnector) -> None:
+    table = tap.run_sync("SELECT obs_title, access_url, s_region, dataproduct_type "
+                         "FROM ivoa.obscore ORDER BY obs_title")
+    assert len(table) == 7
+    assert set(table["dataproduct_type"]) == {"image"}
+    assert all(str(url).startswith(tap.url.removesuffix("/tap")) for url in table["access_url"])
+
+
+def test_truncation_at_maxrec_is_flagged(tap: TAPConnector) -> None:
+    table = tap.run_sync("SELECT hip FROM hipparcos.main", maxrec=10)
+    assert len(table) == 10
+    assert table.meta["truncated"] is True
+
+
+def test_adql_syntax_error_keeps_the_services_message(tap: TAPConnector) -> None:
+    with pytest.raises(QueryError) as err:
+        tap.run_sync("SELEKT * FROM ongc.main")
+    assert "Could not parse your query" in err.value.reason
+    assert "line:1, col:1" in err.value.reason
+    assert err.value.url == tap.url
+
+
+def test_unknown_table_is_a_query_error(tap: TAPConnector) -> None:
+    with pytest.raises(ServiceError, match=r"(?i)no_such_table|not found|could not"):
+        tap.run_sync("SELECT * FROM no_such_table")
+
+
+def test_tables_lists_the_published_schemas(tap: TAPConnector) -> None:
+    names = set(tap.tables()["table_name"])
+    assert {"ongc.main", "hipparcos.main", "ivoa.obscore", "rr.resource"} <= names
+
+
+def test_connection_refused_is_unavailable(dead_url: str) -> None:
+    tap = TAPConnector(dead_url + "/tap", timeout=3)
+    with pytest.raises(ServiceUnavailableError):
+        tap.run_sync("SELECT 1 FROM ongc.main")
+    assert not tap.health().up
+
+
+def test_hung_service_costs_one_timeout(hung_server: str) -> None:
+    tap = TAPConnector(hung_server + "/tap", timeout=1.5)
+    start = time.perf_counter()
+    health = tap.health()
+    with pytest.raises(ServiceUnavailableError):
+        tap.run_sync("SELECT 1 FROM ongc.main")
+    assert not health.up
+    assert "no answer" in health.detail
+    assert time.perf_counter() - start < 8

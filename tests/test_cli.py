@@ -1,0 +1,37 @@
+"""The esap-dash command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from esap_dash.cli import main
+
+
+def test_profiles_lists_the_shipped_profiles(capsys) -> None:
+    assert main(["profiles"]) == 0
+    assert capsys.readouterr().out.split() == ["local", "public"]
+
+
+def test_check_reports_all_local_services_up(profile, capsys) -> None:
+    assert main(["check", "--profile", "local"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("up  ") == len(profile.services)
+
+
+def test_check_fails_when_a_service_is_down(profile, dead_url, capsys) -> None:
+    assert main(["check", "--set", f"rucio.url={dead_url}"]) == 1
+    assert "DOWN  Rucio data lake" in capsys.readouterr().out
+
+
+def test_bad_profile_is_a_clear_error_not_a_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-m", "esap_dash.cli", "serve", "--profile",
+                           "/no/such/profile.toml"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "esap-dash: profile file /no/such/profile.toml does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_set_syntax_is_refused(capsys) -> None:
+    assert main(["check", "--set", "no-equals-sign"]) == 2
+    assert "expected section.key=value" in capsys.readouterr().err

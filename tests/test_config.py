@@ -1,0 +1,108 @@
+"""Deployment profiles: shipped profiles, precedence, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from esap_dash.config import ProfileError, available_profiles, load_profile
+
+ENV = {"ESAP_DASH_VAR": "/nonexistent", "ESAP_DASH_RUCIO_PASSWORD": "r",
+       "ESAP_DASH_GATEWAY_PASSWORD": "g"}
+
+
+def write(tmp_path: Path, text: str, name: str = "site.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_profiles_load() -> None:
+    assert {"local", "public"} <= set(available_profiles())
+    local = load_profile("local", environ=ENV)
+    assert [s.role for s in local.services].count("archive") == 4
+    assert {s.kind for s in local.services} == {"tap", "conesearch", "sia2", "registry", "rucio",
+                                                "dask-gateway"}
+    public = load_profile("public", environ=ENV)
+    assert all(s.url.startswith("https://") for s in public.services)
+
+
+def test_precedence_cli_over_environment_over_file() -> None:
+    env = {**ENV, "ESAP_DASH__RUCIO__URL": "http://from-env:1",
+           "ESAP_DASH__ARCHIVES__DACHS_TAP__MAXREC": "7"}
+    prof = load_profile("local", environ=env)
+    assert prof.service("rucio").url == "http://from-env:1"
+    assert prof.service("dachs-tap").options["maxrec"] == 7
+    prof = load_profile("local", environ=env, overrides={"rucio.url": "http://from-cli:2"})
+    assert prof.service("rucio").url == "http://from-cli:2"
+    assert load_profile("local", environ=ENV).service("rucio").url.startswith("http://127.0.0.1")
+
+
+def test_profile_chosen_by_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, '[deployment]\ntitle = "Site X"\n')
+    assert load_profile(environ={"ESAP_DASH_PROFILE": str(path)}).title == "Site X"
+
+
+def test_variables_come_from_environment_then_secrets_file(tmp_path: Path) -> None:
+    secrets = write(tmp_path, "TOKEN=from-file\nPORT=9\n", "secrets.env")
+    path = write(tmp_path, f'''
+[deployment]
+secrets_file = "{secrets}"
+[rucio]
+url = "http://127.0.0.1:${{PORT}}"
+account = "a"
+username = "u"
+password = "${{TOKEN}}"
+''')
+    assert load_profile(str(path), environ={}).service("rucio").options["password"] == "from-file"
+    prof = load_profile(str(path), environ={"TOKEN": "from-env"})
+    assert prof.service("rucio").options["password"] == "from-env"
+    assert prof.service("rucio").url == "http://127.0.0.1:9"
+    assert prof.service("rucio").public_options()["password"] == "***"
+
+
+def test_yaml_profiles_are_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "deployment: {title: YAML site}\narchives:\n"
+                 "  - {id: t, kind: tap, url: 'http://127.0.0.1:1/tap'}\n", "site.yaml")
+    prof = load_profile(str(path), environ={})
+    assert prof.title == "YAML site" and prof.service("t").kind == "tap"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[archives]]\nid = "x"\nkind = "tap"\n', r"\[\[archives\]\] #1: url: missing"),
+    ('[[archives]]\nid = "x"\nurl = "http://h"\n', r"#1: kind: missing"),
+    ('[[archives]]\nid = "x"\nkind = "ftp"\nurl = "http://h"\n', "no connector of kind 'ftp'"),
+    ('[[archives]]\nkind = "tap"\nurl = "http://h"\nmaxrecs = 3\n', "unknown setting.*maxrecs"),
+    ('[rucio]\nurl = "${NOT_SET_ANYWHERE}"\n',
+     r"\[rucio\]\.url: \$\{NOT_SET_ANYWHERE\} is not set"),
+    ('[deployment]\ncolour = "red"\n', r"\[deployment\] unknown setting.*colour"),
+    ('[deployment]\nusers = "everyone"\n', "users"),
+    ("this is = not toml [", "cannot read profile"),
+])
+def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ProfileError, match=message) as err:
+        load_profile(str(path), environ={})
+    assert str(path) in str(err.value)
+
+
+def test_unknown_profile_lists_the_shipped_ones() -> None:
+    with pytest.raises(ProfileError, match=r"available: .*local.*public"):
+        load_profile("no-such-profile", environ={})
+
+
+def test_override_of_unknown_archive_is_refused() -> None:
+    with pytest.raises(ProfileError, match="no archive 'nope'"):
+        load_profile("local", environ=ENV, overrides={"archives.nope.url": "http://x"})
+
+
+def test_disabled_services_are_left_out(tmp_path: Path) -> None:
+    path = write(tmp_path, '[gateway]\nurl = "http://h"\nenabled = false\n')
+    assert load_profile(str(path), environ={}).services == ()
+
+
+def test_secrets_stay_out_of_reprs() -> None:
+    prof = load_profile("local", environ={**ENV, "ESAP_DASH_RUCIO_PASSWORD": "s3cr3t-value"})
+    assert "s3cr3t-value" not in repr(prof)
+    assert "s3cr3t-value" not in repr(prof.service("rucio").connector())

@@ -1,0 +1,77 @@
+"""The shell and the pages, built without a browser."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import panel as pn
+import pytest
+
+from esap_dash.app import PAGES, EsapDash, create_app
+from esap_dash.components import ServiceStatus
+from esap_dash.config import Profile
+from esap_dash.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
+
+
+def test_every_page_is_a_viewer_that_renders_alone(profile: Profile) -> None:
+    for cls in (DiscoveryPage, SkyPage, CartPage, JobsPage, ServicesPage):
+        page = cls(profile=profile)
+        assert isinstance(page, pn.viewable.Viewer)
+        model = pn.panel(page).get_root()
+        assert model is not None
+
+
+@pytest.mark.parametrize("cls", [DiscoveryPage, SkyPage, CartPage, JobsPage])
+def test_unbuilt_pages_say_so(profile: Profile, cls) -> None:
+    text = " ".join(str(o.object) for o in cls(profile=profile).__panel__().objects)
+    assert "Not built yet" in text
+
+
+def test_navigation_switches_the_page_and_builds_each_page_once(profile: Profile) -> None:
+    app = EsapDash(profile=profile)
+    assert isinstance(app.current_page, DiscoveryPage)
+    app.page = "sky"
+    assert isinstance(app.current_page, SkyPage)
+    assert app._content.objects == [app.current_page.__panel__()]
+    app.page = "discovery"
+    first = app.current_page
+    app.page = "cart"
+    app.page = "discovery"
+    assert app.current_page is first
+    assert set(PAGES) == {"discovery", "sky", "cart", "jobs", "services"}
+
+
+def test_sessions_do_not_share_pages(profile: Profile) -> None:
+    one, two = EsapDash(profile=profile), EsapDash(profile=profile)
+    assert one.services is not two.services
+    assert create_app(profile) is not create_app(profile)
+
+
+def test_service_status_reports_every_local_service_up(profile: Profile) -> None:
+    status = ServiceStatus(profile.services, period=0)
+    asyncio.run(status.refresh())
+    assert status.summary == f"{len(profile.services)}/{len(profile.services)} services up"
+    assert all(h is not None and h.up for h in status.health.values())
+    assert status.__panel__().objects[1].object.count('class="esap-state up"') == len(
+        profile.services)
+
+
+def test_a_dead_service_shows_down_with_its_error(profile: Profile, dead_url: str) -> None:
+    services = [replace(s, url=dead_url) if s.id == "rucio" else s for s in profile.services]
+    status = ServiceStatus(services, period=0)
+    asyncio.run(status.refresh())
+    rucio = status.health[profile.service("rucio").name]
+    assert rucio is not None and not rucio.up
+    assert "connection refused" in rucio.detail
+    html = status.__panel__().objects[1].object
+    assert html.count('class="esap-state down"') == 1
+    assert "connection refused" in html
+    assert status.summary == f"{len(services) - 1}/{len(services)} services up"
+
+
+def test_service_messages_are_escaped(profile: Profile) -> None:
+    hostile = replace(profile.service("ongc"), name="<script>alert(1)</script>")
+    status = ServiceStatus([hostile], period=0)
+    html = status.__panel__().objects[1].object
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -1,0 +1,76 @@
+"""Browser fixtures: the served dashboard and Debian's chromium via playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from ..conftest import ARTIFACTS
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served_app(local_stack: None) -> Iterator[str]:
+    """``esap-dash serve`` on a free port; yields its URL; the log is kept."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (ARTIFACTS / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "esap_dash.cli", "serve", "--profile", "local", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail(f"the dashboard did not come up; see {log.name}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium, headless (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: ./run install installs Debian's chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh page; records requests that failed, for the test to check."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.failed_requests = []
+    page.on("requestfailed", lambda req: page.failed_requests.append(req.url))
+    yield page
+    context.close()

@@ -1,0 +1,38 @@
+"""The served dashboard in a real browser: every page, and live service health."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ..conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def test_all_pages_and_the_services_up(served_app: str, page, profile) -> None:
+    page.goto(served_app)
+    page.get_by_role("heading", name="Discovery").wait_for()
+    for title in ("Sky", "Cart", "Jobs", "Discovery"):
+        page.get_by_role("button", name=title, exact=True).click()
+        page.get_by_role("heading", name=title).wait_for()
+        assert page.get_by_text("Not built yet.").is_visible()
+    page.get_by_role("button", name="Services", exact=True).click()
+    page.get_by_role("heading", name="Services", exact=True).wait_for()
+    total = len(profile.services)
+    page.get_by_text(f"{total}/{total} services up").first.wait_for(timeout=30_000)
+    states = page.locator("span.esap-state.up")
+    assert states.count() == total
+    for name in ("Local DaCHS (TAP)", "Rucio data lake", "Dask Gateway"):
+        row = page.locator("tr", has=page.get_by_text(name, exact=True)).first
+        assert row.locator("span.esap-state").inner_text() == "up"
+    assert re.search(r"page=services", page.url)
+    page.screenshot(path=str(ARTIFACTS / "services.png"), full_page=True)
+    assert page.failed_requests == []
+
+
+def test_page_in_the_url_opens_that_page(served_app: str, page) -> None:
+    page.goto(served_app + "?page=jobs")
+    page.get_by_role("heading", name="Jobs").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "jobs.png"))

@@ -104,5 +104,11 @@ def check_all(services: Sequence[ServiceConfig], *, deadline: float | None = Non
     async def collect() -> list[Health]:
         return [h async for h in iter_health(services, deadline=deadline)]
 
-    by_name = {h.name: h for h in asyncio.run(collect())}
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        results = asyncio.run(collect())
+    else:  # called from a notebook cell or another running loop
+        results = _EXECUTOR.submit(asyncio.run, collect()).result()
+    by_name = {h.name: h for h in results}
     return [by_name[s.name] for s in services]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import panel as pn
 import pytest
@@ -16,6 +19,16 @@ from esap_dash.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
 
 STACK = PROJECT_ROOT / "stack" / "esap-stack"
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
+T = TypeVar("T")
+
+
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, also when this thread's loop is busy.
+
+    The playwright fixtures keep an event loop running in the main thread.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def stack(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import panel as pn
@@ -12,6 +11,8 @@ from esap_dash.app import PAGES, EsapDash, create_app
 from esap_dash.components import ServiceStatus
 from esap_dash.config import Profile
 from esap_dash.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
+
+from .conftest import run_coroutine
 
 
 def test_every_page_is_a_viewer_that_renders_alone(profile: Profile) -> None:
@@ -50,7 +51,7 @@ def test_sessions_do_not_share_pages(profile: Profile) -> None:
 
 def test_service_status_reports_every_local_service_up(profile: Profile) -> None:
     status = ServiceStatus(profile.services, period=0)
-    asyncio.run(status.refresh())
+    run_coroutine(status.refresh())
     assert status.summary == f"{len(profile.services)}/{len(profile.services)} services up"
     assert all(h is not None and h.up for h in status.health.values())
     assert status.__panel__().objects[1].object.count('class="esap-state up"') == len(
@@ -60,7 +61,7 @@ def test_service_status_reports_every_local_service_up(profile: Profile) -> None
 def test_a_dead_service_shows_down_with_its_error(profile: Profile, dead_url: str) -> None:
     services = [replace(s, url=dead_url) if s.id == "rucio" else s for s in profile.services]
     status = ServiceStatus(services, period=0)
-    asyncio.run(status.refresh())
+    run_coroutine(status.refresh())
     rucio = status.health[profile.service("rucio").name]
     assert rucio is not None and not rucio.up
     assert "connection refused" in rucio.detail

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 
 from esap_dash.app import EsapDash
 from esap_dash.components import ServiceStatus
 from esap_dash.config import Profile
 
-from .conftest import STACK, stack
+from .conftest import STACK, run_coroutine, stack
 
 
 def test_status_lists_the_three_services_up(local_stack: None) -> None:
@@ -38,7 +37,7 @@ def test_a_stopped_gateway_shows_down_and_the_rest_keeps_working(profile: Profil
         app = EsapDash(profile=profile)
         app.page = "services"
         status: ServiceStatus = app.services.status
-        asyncio.run(status.refresh())
+        run_coroutine(status.refresh())
         gateway = status.health[profile.service("gateway").name]
         assert gateway is not None and not gateway.up
         assert "connection refused" in gateway.detail
@@ -48,5 +47,5 @@ def test_a_stopped_gateway_shows_down_and_the_rest_keeps_working(profile: Profil
         assert app.current_page.__panel__() is app._content.objects[0]
     finally:
         stack("start", "gateway")
-    asyncio.run(status.refresh())
+    run_coroutine(status.refresh())
     assert status.health[gateway.name].up

@@ -52,7 +52,7 @@ def served_app(local_stack: None) -> Iterator[str]:
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's chromium, headless (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright

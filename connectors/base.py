@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
 from .exceptions import ConnectorError
 from .http import DEFAULT_TIMEOUT, make_session
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+    from .query import SkyQuery
 
 __all__ = ["Health", "ServiceConnector"]
 
@@ -106,3 +111,12 @@ class ServiceConnector:
             detail, up = exc.reason, False
         return Health(self.name, self.kind, self.health_url, up,
                       time.perf_counter() - start, detail)
+
+    def search_sky(self, query: SkyQuery) -> Table:
+        """Answer the common sky query with :data:`~connectors.query.COMMON_COLUMNS`.
+
+        Connectors that take part in the one-form search (capability
+        ``"sky"``) implement this; the table's ``meta`` carries ``truncated``
+        and, when the archive could not apply a constraint, ``note``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not answer sky queries")

@@ -8,6 +8,7 @@ from astropy.table import Table
 from pyvo.dal import SCSService
 
 from .base import ServiceConnector
+from .query import SkyQuery, common_table
 from .vo import results_table, vosi_availability
 
 __all__ = ["ConeSearchConnector"]
@@ -30,13 +31,15 @@ class ConeSearchConnector(ServiceConnector):
     """
 
     kind: ClassVar[str] = "conesearch"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"cone"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"cone", "sky"})
 
     def __init__(self, url: str, *, availability: str | None = None,
-                 maxrec: int | None = None, **kwargs) -> None:
+                 maxrec: int | None = None, columns: dict[str, str] | None = None,
+                 **kwargs) -> None:
         super().__init__(url, **kwargs)
         self.availability = availability
         self.maxrec = maxrec
+        self.columns = dict(columns or {})
         self.service = SCSService(self.url, session=self.session)
 
     @property
@@ -73,3 +76,45 @@ class ConeSearchConnector(ServiceConnector):
         return results_table(
             lambda: self.service.search((ra, dec), radius, verbosity=verbosity, maxrec=limit),
             self.url)
+
+    def search_sky(self, query: SkyQuery) -> Table:
+        """Cone search mapped to the common columns.
+
+        The identifier and position columns are found by their UCDs
+        (``meta.id;meta.main``, ``pos.eq.ra;meta.main`` ...) unless the
+        profile names them in ``columns``.  Keywords are matched in the
+        identifier and title, since SCS has no keyword parameter.  A cone
+        search returns catalogue sources: asking for a data product type or
+        a time range yields no rows, with a note saying why.
+        """
+        if query.product_type or query.time_min is not None or query.time_max is not None:
+            empty = common_table(Table(), self.name, {})
+            empty.meta["note"] = "a catalogue: no data products or time range to match"
+            return empty
+        raw = self.search(query.ra, query.dec, query.radius, maxrec=query.maxrec)
+        mapping = {**_ucd_mapping(raw), **self.columns}
+        table = common_table(raw, self.name, mapping, query=query, product_type="source")
+        if query.keywords:
+            words = [w.lower() for w in query.keywords]
+            keep = [all(w in f"{r['id']} {r['title']}".lower() for w in words) for r in table]
+            table = table[keep]
+        return table
+
+
+# UCD1+ and, as SCS 1.03 asks for, UCD1.
+_UCDS = {"id": {"meta.id;meta.main", "id_main"},
+         "ra": {"pos.eq.ra;meta.main", "pos_eq_ra_main"},
+         "dec": {"pos.eq.dec;meta.main", "pos_eq_dec_main"}}
+
+
+def _ucd_mapping(table: Table) -> dict[str, str]:
+    """Common column name -> column of ``table`` with the matching UCD."""
+    mapping: dict[str, str] = {}
+    for name in table.colnames:
+        ucd = (table[name].meta.get("ucd") or "").lower()
+        for common, wanted in _UCDS.items():
+            if ucd in wanted and common not in mapping:
+                mapping[common] = name
+    if "id" in mapping:
+        mapping.setdefault("title", mapping["id"])
+    return mapping

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from astropy.table import Table
+from astropy.time import Time
 from pyvo.dal import SIA2Service
 
 from .base import ServiceConnector
+from .query import OBSCORE_MAPPING, SkyQuery, common_table
 from .vo import dal_errors, results_table, vosi_availability
 
 __all__ = ["SIA2Connector"]
@@ -29,7 +31,7 @@ class SIA2Connector(ServiceConnector):
     """
 
     kind: ClassVar[str] = "sia2"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"cone", "images"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"cone", "images", "sky"})
 
     def __init__(self, url: str, *, availability: str | None = None,
                  maxrec: int | None = None, **kwargs) -> None:
@@ -69,3 +71,30 @@ class SIA2Connector(ServiceConnector):
         limit = maxrec if maxrec is not None else self.maxrec
         return results_table(
             lambda: self.service.search(pos=(ra, dec, radius), maxrec=limit), self.url)
+
+    def search_sky(self, query: SkyQuery) -> Table:
+        """SIA v2 query (POS, BAND, TIME, DPTYPE) mapped to the common columns.
+
+        Keywords are matched in ``obs_title`` and ``target_name``.
+        """
+        kwargs: dict[str, object] = {"pos": (query.ra, query.dec, query.radius),
+                                     "maxrec": query.maxrec or self.maxrec}
+        if query.band:
+            kwargs["band"] = query.band
+        if query.time_min is not None or query.time_max is not None:
+            kwargs["time"] = (Time(query.time_min if query.time_min is not None else 0,
+                                   format="mjd"),
+                              Time(query.time_max if query.time_max is not None else 1e6,
+                                   format="mjd"))
+        if query.product_type:
+            kwargs["data_type"] = query.product_type
+        raw = results_table(lambda: self.service.search(**kwargs), self.url)
+        table = common_table(raw, self.name, OBSCORE_MAPPING, query=query, size_factor=1024)
+        if query.keywords:
+            words = [w.lower() for w in query.keywords]
+            targets = [str(t) for t in raw["target_name"]] if "target_name" in raw.colnames \
+                else [""] * len(raw)
+            keep = [all(w in f"{r['title']} {t}".lower() for w in words)
+                    for r, t in zip(table, targets, strict=True)]
+            table = table[keep]
+        return table

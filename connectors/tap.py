@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from astropy.table import Table
 from pyvo.dal import TAPService
 
 from .base import ServiceConnector
+from .exceptions import ConfigurationError
+from .query import OBSCORE_MAPPING, SkyQuery, adql_string, common_table
 from .vo import dal_errors, results_table, vosi_availability
 
 __all__ = ["TAPConnector"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 class TAPConnector(ServiceConnector):
@@ -27,11 +32,17 @@ class TAPConnector(ServiceConnector):
     """
 
     kind: ClassVar[str] = "tap"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"adql", "tables"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"adql", "tables", "sky"})
 
-    def __init__(self, url: str, *, maxrec: int | None = None, **kwargs) -> None:
+    def __init__(self, url: str, *, maxrec: int | None = None, table: str | None = None,
+                 columns: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(url, **kwargs)
         self.maxrec = maxrec
+        self.table = table
+        self.columns = dict(columns or {})
+        for name in [table or "", *self.columns.values()]:
+            if name and not _IDENTIFIER.match(name):
+                raise ConfigurationError(f"{name!r} is not a table or column name", self.url)
         self._service: TAPService | None = None
 
     @property
@@ -85,3 +96,62 @@ class TAPConnector(ServiceConnector):
             tables = list(self.service.tables)
         return Table(rows=[(t.name, (t.description or "").strip()) for t in tables],
                      names=("table_name", "description"), dtype=(str, str))
+
+    def sky_adql(self, query: SkyQuery) -> str:
+        """The ADQL that :meth:`search_sky` sends, for display and provenance.
+
+        The table and column names come from the profile; the user's values
+        enter only as numbers or quoted literals.
+
+        Raises
+        ------
+        connectors.exceptions.ConfigurationError
+            The profile gives no ``table`` (or no position columns) for it.
+        """
+        if not self.table:
+            raise ConfigurationError("this TAP service has no 'table' in the profile, so it "
+                                     "answers ADQL only, not the common search", self.url)
+        obscore = self.table.lower() == "ivoa.obscore"
+        mapping = {**(OBSCORE_MAPPING if obscore else {}), **self.columns}
+        ra, dec = mapping.get("ra"), mapping.get("dec")
+        if not ra or not dec:
+            raise ConfigurationError(f"columns.ra and columns.dec are needed for {self.table}",
+                                     self.url)
+        where = [f"1=CONTAINS(POINT('ICRS', {ra}, {dec}), "
+                 f"CIRCLE('ICRS', {query.ra!r}, {query.dec!r}, {query.radius!r}))"]
+        if obscore:
+            if query.band:
+                where.append(f"em_min <= {query.band[1]!r} AND em_max >= {query.band[0]!r}")
+            if query.time_min is not None:
+                where.append(f"t_max >= {float(query.time_min)!r}")
+            if query.time_max is not None:
+                where.append(f"t_min <= {float(query.time_max)!r}")
+            if query.product_type:
+                where.append(f"dataproduct_type = {adql_string(query.product_type)}")
+        title = mapping.get("title") or mapping.get("id")
+        if title:
+            where += [f"LOWER({title}) LIKE {adql_string('%' + word.lower() + '%')}"
+                      for word in query.keywords]
+        return f"SELECT * FROM {self.table} WHERE " + " AND ".join(where)
+
+    def search_sky(self, query: SkyQuery) -> Table:
+        """Cone query on the profile's table, mapped to the common columns.
+
+        ``ivoa.obscore`` is understood (band, time and product type become
+        constraints); other tables need ``columns`` (``ra``, ``dec``, ``id``,
+        ``title`` ...) in the profile and are treated as catalogues.
+        """
+        obscore = (self.table or "").lower() == "ivoa.obscore"
+        if not obscore and (query.product_type or query.time_min is not None
+                            or query.time_max is not None):
+            empty = common_table(Table(), self.name, {})
+            empty.meta["note"] = "a catalogue: no data products or time range to match"
+            return empty
+        adql = self.sky_adql(query)
+        raw = self.run_sync(adql, maxrec=query.maxrec)
+        mapping = {**(OBSCORE_MAPPING if obscore else {}), **self.columns}
+        table = common_table(raw, self.name, mapping, query=query,
+                             product_type="" if obscore else "source",
+                             size_factor=1024 if obscore else 1)
+        table.meta["adql"] = adql
+        return table

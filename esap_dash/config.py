@@ -135,6 +135,9 @@ class Profile:
         ``single`` (one local user, no login) or ``oidc``.
     services : tuple of ServiceConfig
         Archives first, then registry, Rucio and gateway.
+    resolver : dict
+        ``tap`` (id of the archive whose TAP serves the catalogues names are
+        resolved in), ``sesame`` (a Sesame URL, needs internet), ``timeout``.
     """
 
     name: str
@@ -145,6 +148,7 @@ class Profile:
     health_period: float
     users: str
     services: tuple[ServiceConfig, ...]
+    resolver: Mapping[str, Any] = field(default_factory=dict)
 
     def service(self, service_id: str) -> ServiceConfig:
         """Return the service with this id.
@@ -371,5 +375,12 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
         period = float(deployment["health_period"])
     except (TypeError, ValueError) as exc:
         raise ProfileError(f"{path}: [deployment] health_period: not a number") from exc
+    resolver = _expand(data.get("resolver", {}), lookup, f"{path}: [resolver]")
+    unknown = sorted(set(resolver) - {"tap", "sesame", "timeout"})
+    if unknown:
+        raise ProfileError(f"{path}: [resolver] unknown setting(s) {', '.join(unknown)}")
+    if resolver.get("tap") and resolver["tap"] not in ids:
+        raise ProfileError(f"{path}: [resolver] tap: no service {resolver['tap']!r} "
+                           f"(services: {', '.join(ids)})")
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
-                   logo, period, users, tuple(services))
+                   logo, period, users, tuple(services), resolver)

@@ -8,17 +8,14 @@ as down without holding up the others.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from connectors.base import Health, ServiceConnector
 
 from .config import ServiceConfig
+from .fanout import EXECUTOR, fan_out
 
 __all__ = ["check", "check_all", "iter_health"]
-
-_EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="esap-dash-health")
 
 
 def check(service: ServiceConfig, connector: ServiceConnector | None = None) -> Health:
@@ -42,11 +39,6 @@ def check(service: ServiceConfig, connector: ServiceConnector | None = None) -> 
                   health.detail, health.checked_at)
 
 
-def _deadline_health(service: ServiceConfig, seconds: float) -> Health:
-    return Health(service.name, service.kind, service.url, False, seconds,
-                  f"no answer within {seconds:.0f} s")
-
-
 async def iter_health(services: Sequence[ServiceConfig], *,
                       deadline: float | None = None) -> AsyncIterator[Health]:
     """Yield each service's health as soon as it is known.
@@ -66,25 +58,20 @@ async def iter_health(services: Sequence[ServiceConfig], *,
     """
     if not services:
         return
-    loop = asyncio.get_running_loop()
     limit = deadline or max(float(s.options.get("timeout", 30)) for s in services) + 1
-    start = time.perf_counter()
-    pending = {loop.run_in_executor(_EXECUTOR, check, s): s for s in services}
-    while pending:
-        remaining = limit - (time.perf_counter() - start)
-        done, _ = await asyncio.wait(pending, timeout=max(remaining, 0),
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            for service in pending.values():
-                yield _deadline_health(service, limit)
-            return
-        for fut in done:
-            service = pending.pop(fut)
-            try:
-                yield fut.result()
-            except Exception as exc:  # a connector bug must not break the view
-                yield Health(service.name, service.kind, service.url, False, 0.0,
-                             f"health check failed: {type(exc).__name__}: {exc}")
+    by_name = {s.name: s for s in services}
+    calls = {s.name: (lambda s=s: check(s)) for s in services}
+    async for outcome in fan_out(calls, deadline=limit):
+        service = by_name[outcome.key]
+        if outcome.timed_out:
+            yield Health(service.name, service.kind, service.url, False, limit,
+                         f"no answer within {limit:.0f} s")
+        elif outcome.error is not None:  # a connector bug must not break the view
+            yield Health(service.name, service.kind, service.url, False, outcome.seconds,
+                         f"health check failed: {type(outcome.error).__name__}: "
+                         f"{outcome.error}")
+        else:
+            yield outcome.value
 
 
 def check_all(services: Sequence[ServiceConfig], *, deadline: float | None = None) -> list[Health]:
@@ -109,6 +96,6 @@ def check_all(services: Sequence[ServiceConfig], *, deadline: float | None = Non
     except RuntimeError:
         results = asyncio.run(collect())
     else:  # called from a notebook cell or another running loop
-        results = _EXECUTOR.submit(asyncio.run, collect()).result()
+        results = EXECUTOR.submit(asyncio.run, collect()).result()
     by_name = {h.name: h for h in results}
     return [by_name[s.name] for s in services]

@@ -1,17 +1,239 @@
-"""The Discovery page."""
+"""The Discovery page: one form, every archive at once."""
 
 from __future__ import annotations
 
-from .planned import PlannedPage
+import html
+import time
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from astropy.table import Table
+
+from connectors.base import ServiceConnector
+from connectors.exceptions import ConnectorError
+from connectors.query import WAVEBANDS, SkyQuery
+from connectors.resolver import FRAMES, NameResolver, Position
+
+from ..components.style import html_pane
+from ..fanout import EXECUTOR
+from ..search import ArchiveResult, merge, search_archives
+from .base import Page
 
 __all__ = ["DiscoveryPage"]
 
+ANY = "any"
+PRODUCT_CHOICES = [ANY, "image", "cube", "spectrum", "timeseries", "visibility", "event"]
+#: Form fields kept in the page URL, so a search can be bookmarked and shared.
+URL_PARAMS = ("target", "frame", "radius", "keywords", "waveband", "product_type")
+#: Columns of the merged table shown in the page (``record`` is kept for the cart).
+SHOWN = ["archive", "id", "title", "ra", "dec", "distance", "product_type", "access_url", "size"]
 
-class DiscoveryPage(PlannedPage):
-    """The Discovery page (not built yet)."""
+
+class DiscoveryPage(Page):
+    """Search every configured archive at once around a target.
+
+    Results stream in per archive; each archive shows its own state (waiting,
+    running, rows and time, truncation, or the service's error), and a slow
+    or dead archive never holds up the others.
+    """
 
     title = "Discovery"
-    purpose = (
-        "search every configured archive at once (IVOA services, the registry, the Rucio "
-        "data lake and software records), with a name resolver, ADQL with async jobs and "
-        "a query history")
+
+    target = param.String(default="", doc="Object name or coordinates.")
+    frame = param.Selector(objects=list(FRAMES), default="icrs",
+                           doc="Frame of typed coordinates.")
+    radius = param.Number(default=0.1, bounds=(0, None), inclusive_bounds=(False, True),
+                          softbounds=(0.001, 10), doc="Cone radius in degrees.")
+    keywords = param.String(default="", doc="Words matched in titles and names.")
+    waveband = param.Selector(objects=[ANY, *WAVEBANDS], default=ANY, doc="Waveband.")
+    product_type = param.Selector(objects=PRODUCT_CHOICES, default=ANY,
+                                  doc="ObsCore data product type.")
+    archives = param.ListSelector(default=[], doc="Archives to ask (all by default).")
+    searching = param.Boolean(default=False, doc="A search is running.")
+    resolved = param.String(default="", doc="Where the target was resolved to.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        names = [s.name for s in self.profile.by_role("archive")
+                 if "sky" in _capabilities(s.kind)]
+        self.param.archives.objects = names
+        if not self.archives:
+            self.archives = list(names)
+        self._services = {s.name: s for s in self.profile.by_role("archive")}
+        self._connectors: dict[str, ServiceConnector] = {}
+        self.results: dict[str, ArchiveResult] = {}
+        self.merged: Table = merge([])
+        self.last_query: SkyQuery | None = None
+        self._build()
+        if pn.state.location is not None and pn.state.curdoc is not None:
+            pn.state.location.sync(self, {name: name for name in URL_PARAMS})
+            pn.state.onload(self._search_from_url)
+
+    def _build(self) -> None:
+        search = pn.widgets.Button(label="Search all archives", color="primary", width=200)
+        pn.bind(self._on_search, search.param.clicks, watch=True)
+        self._search_button = search
+        form = pn.Column(
+            pn.Row(pn.widgets.TextInput.from_param(
+                       self.param.target, placeholder="M 1, NGC 224, HIP 32349, 83.63 22.01, "
+                       "05h34m32s +22d00m52s", label="Target", width=380),
+                   pn.widgets.Select.from_param(self.param.frame, label="Frame", width=110),
+                   pn.widgets.FloatInput.from_param(self.param.radius, label="Radius (deg)",
+                                                    width=120, step=0.05)),
+            pn.Row(pn.widgets.TextInput.from_param(self.param.keywords, label="Keywords",
+                                                   width=250),
+                   pn.widgets.Select.from_param(self.param.waveband, label="Waveband",
+                                                width=130),
+                   pn.widgets.Select.from_param(self.param.product_type, label="Product type",
+                                                width=130)),
+            pn.widgets.CheckBoxGroup.from_param(self.param.archives, inline=True),
+            search)
+        self._message = pn.pane.Alert("", alert_type="danger", visible=False,
+                                      sizing_mode="stretch_width")
+        self._resolved_pane = pn.pane.Markdown("", styles={"color": "#3b4658"})
+        self._status = html_pane(self._status_html())
+        self._table = pn.widgets.Tabulator(
+            self._frame(), pagination="remote", page_size=25, selectable="checkbox",
+            show_index=False, disabled=True, sizing_mode="stretch_width", height=520,
+            header_filters=True,
+            formatters={c: {"type": "plaintext"} for c in
+                        ("archive", "id", "title", "product_type", "access_url")},
+            titles={"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Dist. (deg)",
+                    "size": "Size (bytes)", "product_type": "Product"},
+            widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
+            text_align={"size": "right"})
+        self._layout = pn.Column(
+            pn.pane.Markdown("## Discovery"), form, self._message, self._resolved_pane,
+            pn.pane.Markdown("### Archives"), self._status,
+            pn.pane.Markdown("### Results"), self._table, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    # ------------------------------------------------------------------ state
+    def connector(self, name: str) -> ServiceConnector:
+        """This session's connector for an archive (built on first use)."""
+        if name not in self._connectors:
+            self._connectors[name] = self._services[name].connector()
+        return self._connectors[name]
+
+    def resolver(self) -> NameResolver:
+        """The name resolver configured by the profile."""
+        cfg = self.profile.resolver
+        tap = self.profile.service(cfg["tap"]).connector() if cfg.get("tap") else None
+        return NameResolver(tap, sesame_url=cfg.get("sesame") or None,
+                            timeout=float(cfg.get("timeout", 10)))
+
+    def build_query(self, position: Position) -> SkyQuery:
+        """The common query for the form's values at ``position``."""
+        return SkyQuery(
+            ra=position.ra, dec=position.dec, radius=float(self.radius),
+            keywords=tuple(self.keywords.split()),
+            waveband=None if self.waveband == ANY else self.waveband,
+            product_type=None if self.product_type == ANY else self.product_type,
+            target=self.target)
+
+    # ----------------------------------------------------------------- search
+    async def _on_search(self, _clicks: int) -> None:
+        await self.search()
+
+    async def _search_from_url(self) -> None:
+        """A bookmarked or shared link (``?target=M1&radius=0.5``) searches at once."""
+        if self.target.strip():
+            await self.search()
+
+    async def search(self) -> None:
+        """Resolve the target, then ask every ticked archive at once."""
+        if self.searching:
+            return
+        self._show_error("")
+        if not self.target.strip():
+            self._show_error("Type a target: an object name or coordinates.")
+            return
+        if not self.archives:
+            self._show_error("Tick at least one archive.")
+            return
+        self.searching = True
+        self._search_button.loading = True
+        try:
+            try:
+                position = await self._run(self.resolver().resolve, self.target, self.frame)
+                query = self.build_query(position)
+            except ConnectorError as exc:
+                self._show_error(exc.reason)
+                return
+            self.resolved = (f"{position.text.strip()} → RA {position.ra:.5f}°, "
+                             f"Dec {position.dec:+.5f}° ({position.source})")
+            self._resolved_pane.object = html.escape(self.resolved)
+            self.last_query = query
+            self.results = {}
+            started = time.perf_counter()
+            self._status.object = self._status_html(running=True)
+            archives = {name: self.connector(name) for name in self.archives}
+            async for result in search_archives(archives, query):
+                self.results[result.archive] = result
+                self.merged = merge(list(self.results.values()))
+                self._table.value = self._frame()
+                self._status.object = self._status_html(running=True)
+            self._status.object = self._status_html(
+                total=time.perf_counter() - started)
+        finally:
+            self.searching = False
+            self._search_button.loading = False
+
+    @staticmethod
+    async def _run(func: Any, *args: Any) -> Any:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(EXECUTOR, func, *args)
+
+    def _show_error(self, text: str) -> None:
+        self._message.object = html.escape(text)
+        self._message.visible = bool(text)
+
+    # ---------------------------------------------------------------- display
+    def _frame(self) -> pd.DataFrame:
+        return self.merged[SHOWN].to_pandas() if len(self.merged) else pd.DataFrame(
+            {c: [] for c in SHOWN})
+
+    def _status_html(self, running: bool = False, total: float | None = None) -> str:
+        rows = []
+        for name in self.param.archives.objects:
+            if name not in self.archives:
+                state, cls, detail = "not asked", "checking", ""
+            elif name in self.results:
+                res = self.results[name]
+                if res.state == "done":
+                    n = len(res.table)
+                    state = f"{n} row{'' if n == 1 else 's'} in {res.seconds:.2f} s"
+                    cls = "up"
+                else:
+                    state, cls = res.state, "down"
+                detail = res.message
+            elif running:
+                state, cls, detail = "running", "checking", ""
+            else:
+                state, cls, detail = "waiting", "checking", ""
+            rows.append(f"<tr><td>{html.escape(name)}</td>"
+                        f'<td><span class="esap-state {cls}">{html.escape(state)}</span></td>'
+                        f"<td>{html.escape(detail)}</td></tr>")
+        footer = (f"<p>{len(self.merged)} rows from {len(self.results)} archives in "
+                  f"{total:.2f} s</p>" if total is not None else "")
+        return ('<table class="esap-status-table"><thead><tr><th>Archive</th><th>State</th>'
+                "<th>Message</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+                + footer)
+
+    def selected_rows(self) -> Table:
+        """The rows ticked in the result table, with every field (for the cart)."""
+        return self.merged[list(self._table.selection)] if len(self.merged) else self.merged
+
+
+def _capabilities(kind: str) -> frozenset[str]:
+    import connectors
+
+    try:
+        return connectors.connector_class(kind).capabilities
+    except ConnectorError:
+        return frozenset()

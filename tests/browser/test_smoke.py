@@ -14,17 +14,19 @@ pytestmark = pytest.mark.browser
 def test_all_pages_and_the_services_up(served_app: str, page, profile) -> None:
     page.goto(served_app)
     page.get_by_role("heading", name="Discovery").wait_for()
-    for title in ("Sky", "Cart", "Jobs", "Discovery"):
+    for title in ("Sky", "Cart", "Jobs"):
         page.get_by_role("button", name=title, exact=True).click()
         page.get_by_role("heading", name=title).wait_for()
         assert page.get_by_text("Not built yet.").is_visible()
+    page.get_by_role("button", name="Discovery", exact=True).click()
+    page.get_by_role("button", name="Search all archives").wait_for()
     page.get_by_role("button", name="Services", exact=True).click()
     page.get_by_role("heading", name="Services", exact=True).wait_for()
     total = len(profile.services)
     page.get_by_text(f"{total}/{total} services up").first.wait_for(timeout=30_000)
     states = page.locator("span.esap-state.up")
     assert states.count() == total
-    for name in ("Local DaCHS (TAP)", "Rucio data lake", "Dask Gateway"):
+    for name in ("Local DaCHS ObsCore (TAP)", "Rucio data lake", "Dask Gateway"):
         row = page.locator("tr", has=page.get_by_text(name, exact=True)).first
         assert row.locator("span.esap-state").inner_text() == "up"
     assert re.search(r"page=services", page.url)

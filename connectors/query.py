@@ -1,0 +1,243 @@
+"""The common query every archive answers, and the common result columns.
+
+A :class:`SkyQuery` holds what the scientist asked (position, radius,
+keywords, waveband, time range, product type); each connector translates it
+into its own protocol.  Values are validated here, and reach ADQL only as
+numbers or as quoted literals made by :func:`adql_string`, so user text can
+never change the meaning of a query.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from astropy.table import Column, Table
+
+from .exceptions import QueryError
+
+__all__ = [
+    "COMMON_COLUMNS",
+    "MAX_RADIUS",
+    "OBSCORE_MAPPING",
+    "WAVEBANDS",
+    "SkyQuery",
+    "adql_string",
+    "common_table",
+]
+
+#: Largest cone radius in degrees.
+MAX_RADIUS = 10.0
+#: IVOA messenger vocabulary terms and their wavelength range in metres.
+WAVEBANDS: dict[str, tuple[float, float]] = {
+    "radio": (1e-2, 1e3),
+    "millimeter": (1e-4, 1e-2),
+    "infrared": (7e-7, 1e-4),
+    "optical": (3e-7, 7e-7),
+    "uv": (1e-8, 3e-7),
+    "x-ray": (1e-11, 1e-8),
+    "gamma-ray": (1e-16, 1e-11),
+}
+PRODUCT_TYPES = ("image", "cube", "spectrum", "sed", "timeseries", "visibility", "event",
+                 "measurements")
+#: Columns every archive's results are mapped to, in display order.
+COMMON_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("archive", str), ("id", str), ("title", str), ("ra", float), ("dec", float),
+    ("distance", float), ("product_type", str), ("s_region", str), ("access_url", str),
+    ("size", np.int64), ("record", str),
+)
+#: ObsCore column for each common column.
+OBSCORE_MAPPING: dict[str, str | None] = {
+    "id": "obs_publisher_did", "title": "obs_title", "ra": "s_ra", "dec": "s_dec",
+    "product_type": "dataproduct_type", "s_region": "s_region", "access_url": "access_url",
+    "size": "access_estsize",
+}
+_KEYWORD = re.compile(r"^[\w .+\-/()']{1,80}$", re.UNICODE)
+
+
+def adql_string(text: str) -> str:
+    """Quote ``text`` as an ADQL string literal.
+
+    Parameters
+    ----------
+    text : str
+        Any user text.
+
+    Returns
+    -------
+    str
+        ``'...'`` with single quotes doubled, so the text stays one literal.
+
+    Raises
+    ------
+    QueryError
+        For control characters, which no catalogue value contains.
+    """
+    if any(ord(c) < 32 for c in text):
+        raise QueryError(f"control characters are not allowed in {text!r}")
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class SkyQuery:
+    """A search around a position, with optional constraints.
+
+    Attributes
+    ----------
+    ra, dec : float
+        Centre, ICRS degrees.
+    radius : float
+        Cone radius in degrees, 0 < radius <= ``MAX_RADIUS``.
+    keywords : tuple of str
+        Words the archives match in titles or names.
+    waveband : str, optional
+        A term of ``WAVEBANDS``.
+    time_min, time_max : float, optional
+        MJD range.
+    product_type : str, optional
+        An ObsCore ``dataproduct_type``.
+    maxrec : int, optional
+        Row limit per archive (each archive's own limit applies otherwise).
+    target : str
+        What the user typed for the position, kept for provenance.
+    """
+
+    ra: float
+    dec: float
+    radius: float
+    keywords: tuple[str, ...] = ()
+    waveband: str | None = None
+    time_min: float | None = None
+    time_max: float | None = None
+    product_type: str | None = None
+    maxrec: int | None = None
+    target: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("ra", "dec", "radius"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise QueryError(f"{name} must be a finite number, not {value!r}")
+        if not 0 <= self.ra < 360:
+            raise QueryError(f"RA {self.ra} is outside 0..360 degrees")
+        if not -90 <= self.dec <= 90:
+            raise QueryError(f"Dec {self.dec} is outside -90..+90 degrees")
+        if not 0 < self.radius <= MAX_RADIUS:
+            raise QueryError(f"the radius must be above 0 and at most {MAX_RADIUS:g} degrees, "
+                             f"not {self.radius:g}")
+        if self.waveband is not None and self.waveband not in WAVEBANDS:
+            raise QueryError(f"unknown waveband {self.waveband!r}; "
+                             f"use one of {', '.join(WAVEBANDS)}")
+        if self.product_type is not None and self.product_type not in PRODUCT_TYPES:
+            raise QueryError(f"unknown product type {self.product_type!r}; "
+                             f"use one of {', '.join(PRODUCT_TYPES)}")
+        for word in self.keywords:
+            if not _KEYWORD.match(word):
+                raise QueryError(f"keyword {word!r}: use letters, digits, spaces and . + - / ( ) "
+                                 "only, at most 80 characters")
+        if (self.time_min is not None and self.time_max is not None
+                and self.time_min > self.time_max):
+            raise QueryError("the time range ends before it starts")
+        if self.maxrec is not None and self.maxrec < 1:
+            raise QueryError("the row limit must be at least 1")
+
+    @property
+    def band(self) -> tuple[float, float] | None:
+        """The waveband as a wavelength interval in metres."""
+        return WAVEBANDS[self.waveband] if self.waveband else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The query as plain data (for history and provenance)."""
+        data = asdict(self)
+        data["keywords"] = list(self.keywords)
+        return data
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if np.ma.is_masked(value):
+        return None
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
+                 query: SkyQuery | None = None, product_type: str = "",
+                 size_factor: float = 1.0) -> Table:
+    """Map an archive's rows to :data:`COMMON_COLUMNS`.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The archive's own result.
+    archive : str
+        The archive's name, written in every row.
+    mapping : dict
+        Common column name -> the archive's column name (or None).
+    query : SkyQuery, optional
+        Used to compute ``distance`` (degrees from the search centre).
+    product_type : str
+        Value used when the archive has no product-type column.
+    size_factor : float
+        Multiplier turning the archive's size column into bytes.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per input row; ``record`` holds the full original row as
+        JSON, so nothing the archive said is lost.
+    """
+    n = len(table)
+
+    def col(name: str) -> Any:
+        source = mapping.get(name)
+        return table[source] if source and source in table.colnames else None
+
+    def text(name: str, default: str = "") -> list[str]:
+        values = col(name)
+        if values is None:
+            return [default] * n
+        return ["" if np.ma.is_masked(v) else str(_json_safe(v)) for v in values]
+
+    def number(name: str) -> np.ndarray:
+        values = col(name)
+        if values is None:
+            return np.full(n, np.nan)
+        return np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)
+
+    ra, dec = number("ra"), number("dec")
+    if query is not None:
+        from astropy.coordinates import angular_separation
+
+        distance = np.degrees(angular_separation(np.radians(query.ra), np.radians(query.dec),
+                                                 np.radians(ra), np.radians(dec)))
+    else:
+        distance = np.full(n, np.nan)
+    size = number("size") * size_factor
+    records = [json.dumps({c: _json_safe(row[c]) for c in table.colnames}) for row in table]
+    columns = {
+        "archive": [archive] * n, "id": text("id"), "title": text("title"),
+        "ra": ra, "dec": dec, "distance": distance,
+        "product_type": text("product_type", product_type),
+        "s_region": text("s_region"), "access_url": text("access_url"),
+        "size": np.where(np.isfinite(size), size, -1).astype(np.int64),
+        "record": records,
+    }
+    out = Table([Column(columns[name], name=name, dtype=dtype)
+                 for name, dtype in COMMON_COLUMNS])
+    out["ra"].unit = out["dec"].unit = out["distance"].unit = "deg"
+    out.meta.update(table.meta)
+    return out

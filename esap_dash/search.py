@@ -1,0 +1,104 @@
+"""One query, every archive at once: per-archive outcomes as they arrive."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from astropy.table import Table, vstack
+
+from connectors.base import ServiceConnector
+from connectors.exceptions import ConnectorError
+from connectors.query import COMMON_COLUMNS, SkyQuery, common_table
+
+from .fanout import fan_out
+
+__all__ = ["ArchiveResult", "merge", "search_archives"]
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    """What one archive answered.
+
+    Attributes
+    ----------
+    archive : str
+        The archive's name.
+    state : str
+        ``done``, ``error`` or ``timeout``.
+    table : Table
+        Rows in the common columns (empty on error).
+    seconds : float
+        Time the archive took.
+    message : str
+        The service's error, or a note (``truncated at 10000 rows`` ...).
+    """
+
+    archive: str
+    state: str
+    table: Table
+    seconds: float
+    message: str = ""
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def truncated(self) -> bool:
+        """The archive stopped at its row limit."""
+        return bool(self.table.meta.get("truncated"))
+
+
+def _empty(archive: str) -> Table:
+    return common_table(Table(), archive, {})
+
+
+async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQuery, *,
+                          deadline: float | None = None) -> AsyncIterator[ArchiveResult]:
+    """Send ``query`` to every archive concurrently; yield results as they arrive.
+
+    Parameters
+    ----------
+    archives : mapping
+        Archive name -> connector with the ``sky`` capability.
+    query : SkyQuery
+        The validated query.
+    deadline : float, optional
+        Seconds after which archives still silent are reported as timed out;
+        defaults to the largest connector timeout plus two seconds.
+
+    Yields
+    ------
+    ArchiveResult
+    """
+    if not archives:
+        return
+    limit = deadline or max(c.timeout for c in archives.values()) + 2
+    calls = {name: (lambda c=conn: c.search_sky(query)) for name, conn in archives.items()}
+    async for outcome in fan_out(calls, deadline=limit):
+        name = outcome.key
+        if outcome.timed_out:
+            yield ArchiveResult(name, "timeout", _empty(name), limit,
+                                f"no answer within {limit:.0f} s")
+        elif isinstance(outcome.error, ConnectorError):
+            yield ArchiveResult(name, "error", _empty(name), outcome.seconds,
+                                outcome.error.reason)
+        elif outcome.error is not None:
+            yield ArchiveResult(name, "error", _empty(name), outcome.seconds,
+                                f"internal error: {type(outcome.error).__name__}: "
+                                f"{outcome.error}")
+        else:
+            table: Table = outcome.value
+            notes = [table.meta["note"]] if table.meta.get("note") else []
+            if table.meta.get("truncated"):
+                notes.append(f"truncated at {len(table)} rows (the archive's MAXREC)")
+            yield ArchiveResult(name, "done", table, outcome.seconds, "; ".join(notes))
+
+
+def merge(results: list[ArchiveResult]) -> Table:
+    """All archives' rows in one table, nearest to the search centre first."""
+    tables = [r.table for r in results if len(r.table)]
+    if not tables:
+        return _empty("")
+    merged = vstack(tables, metadata_conflicts="silent")
+    merged.sort(["distance", "archive"])
+    return merged[[name for name, _ in COMMON_COLUMNS]]

@@ -1,0 +1,42 @@
+"""Discovery in a real browser: one cone search on M 1 across every local archive."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def test_cone_search_on_m1_shows_every_archive(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery")
+    page.get_by_role("heading", name="Discovery").wait_for()
+    target = page.get_by_placeholder("M 1, NGC 224", exact=False)
+    target.fill("M 1")
+    target.press("Enter")
+    radius = page.get_by_label("Radius (deg)")
+    radius.fill("0.5")
+    radius.press("Enter")
+    page.get_by_role("button", name="Search all archives").click()
+    page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
+    assert page.get_by_text("OpenNGC NGC1952").is_visible()
+    for text in ("NGC1952", "UKIDSS K-band, Crab Nebula field", "POSS-I E plate scan, Messier 1"):
+        assert page.get_by_text(text, exact=True).first.is_visible()
+    assert page.locator(".tabulator-cell", has_text="Hipparcos-2 (cone search)").count() >= 1
+    states = page.locator("span.esap-state.up")
+    assert states.count() == 4
+    assert "target=M+1" in page.url or "target=M%201" in page.url
+    page.screenshot(path=str(ARTIFACTS / "discovery.png"), full_page=True)
+
+
+def test_a_shared_link_runs_its_search(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=HIP+32349&radius=0.2")
+    page.get_by_text("Hipparcos HIP 32349").wait_for(timeout=30_000)
+    page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
+    assert page.locator(".tabulator-cell", has_text="32349").count() >= 1
+
+
+def test_unresolvable_target_is_an_inline_message(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=No+Such+Object+Anywhere")
+    page.get_by_text("is neither coordinates nor a name").wait_for(timeout=30_000)

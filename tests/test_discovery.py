@@ -1,0 +1,173 @@
+"""The one-form search: query validation, the resolver, and the page against the real stack."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from connectors.exceptions import QueryError
+from connectors.query import SkyQuery, adql_string
+from connectors.resolver import NameResolver, parse_coordinates
+from connectors.tap import TAPConnector
+from esap_dash.config import Profile
+from esap_dash.pages.discovery import DiscoveryPage
+
+from .conftest import run_coroutine
+
+CRAB = (83.633, 22.0145)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"radius": -1}, "radius must be above 0"),
+    ({"radius": 0}, "radius must be above 0"),
+    ({"radius": 45}, "at most 10"),
+    ({"radius": float("nan")}, "finite"),
+    ({"ra": 400}, "outside 0..360"),
+    ({"dec": -91}, "outside -90"),
+    ({"waveband": "ultraviolet-ish"}, "unknown waveband"),
+    ({"product_type": "movie"}, "unknown product type"),
+    ({"keywords": ("x' OR 'a'='a",)}, "keyword"),
+    ({"keywords": ("a" * 81,)}, "at most 80"),
+    ({"time_min": 60000.0, "time_max": 50000.0}, "ends before it starts"),
+])
+def test_bad_query_values_are_refused(kwargs, message) -> None:
+    base = {"ra": 10.0, "dec": 20.0, "radius": 0.1}
+    with pytest.raises(QueryError, match=message):
+        SkyQuery(**{**base, **kwargs})
+
+
+def test_adql_strings_stay_one_literal() -> None:
+    assert adql_string("x' OR 'a'='a") == "'x'' OR ''a''=''a'"
+    with pytest.raises(QueryError):
+        adql_string("line\nbreak")
+
+
+def test_a_quote_in_a_name_cannot_widen_a_query(service) -> None:
+    """`x' OR 'a'='a` returned every row in ESAP; here it is one literal."""
+    tap: TAPConnector = service("dachs-tap").connector()
+    rows = tap.run_sync("SELECT name FROM ongc.main WHERE name = " + adql_string("x' OR 'a'='a"))
+    assert len(rows) == 0
+    resolver = NameResolver(tap)
+    with pytest.raises(QueryError, match="neither coordinates nor a name"):
+        resolver.resolve("O'Brien's nebula")
+
+
+@pytest.mark.parametrize("text, source, ra, dec", [
+    ("M 1", "OpenNGC NGC1952", 83.633, 22.014),
+    ("messier 31", "OpenNGC NGC0224", 10.685, 41.269),
+    ("NGC 224", "OpenNGC NGC0224", 10.685, 41.269),
+    ("IC 434", "OpenNGC IC0434", 85.254, -2.454),
+    ("Crab Nebula", "OpenNGC NGC1952", 83.633, 22.014),
+    ("HIP 32349", "Hipparcos HIP 32349", 101.289, -16.713),
+    ("10.68 41.27", "coordinates (icrs)", 10.68, 41.27),
+    ("00h42m44s +41d16m", "coordinates (icrs)", 10.683, 41.267),
+    ("00:42:44 +41:16:09", "coordinates (icrs)", 10.683, 41.269),
+])
+def test_resolver_offline(service, text, source, ra, dec) -> None:
+    pos = NameResolver(service("dachs-tap").connector()).resolve(text)
+    assert pos.source == source
+    assert (pos.ra, pos.dec) == pytest.approx((ra, dec), abs=2e-3)
+
+
+def test_galactic_coordinates_are_converted_to_icrs() -> None:
+    pos = parse_coordinates("184.5575 -5.7843", "galactic")
+    assert (pos.ra, pos.dec) == pytest.approx(CRAB, abs=2e-3)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ra=abc", "cannot read 'ra=abc'"),
+    ("400 95", "cannot read '400 95' as icrs coordinates"),
+    ("No Such Object Anywhere", "neither coordinates nor a name found in the local"),
+])
+def test_resolver_gives_clear_messages(service, text, message) -> None:
+    with pytest.raises(QueryError, match=message):
+        NameResolver(service("dachs-tap").connector()).resolve(text)
+
+
+def test_resolver_without_catalogues_says_so() -> None:
+    with pytest.raises(QueryError, match="no resolver configured"):
+        NameResolver().resolve("M 1")
+
+
+def test_obscore_tap_translates_waveband_and_product_type(service) -> None:
+    tap = service("dachs-tap").connector()
+    radio = tap.search_sky(SkyQuery(272.2, -19.85, 0.5, waveband="radio"))
+    assert [t for t in radio["title"]] == ["MAGPIS 20 cm, G10.5+0.0"]
+    optical = tap.search_sky(SkyQuery(*CRAB, 0.1, waveband="optical"))
+    assert list(optical["title"]) == ["POSS-I E plate scan, Messier 1"]
+    assert "em_min <=" in optical.meta["adql"]
+    assert len(tap.search_sky(SkyQuery(*CRAB, 0.1, product_type="spectrum"))) == 0
+
+
+def test_catalogues_say_why_they_have_nothing_for_a_product_type(service) -> None:
+    table = service("ongc").connector().search_sky(SkyQuery(*CRAB, 0.1, product_type="image"))
+    assert len(table) == 0 and "catalogue" in table.meta["note"]
+
+
+def test_common_columns_keep_the_full_record(service) -> None:
+    table = service("ongc").connector().search_sky(SkyQuery(*CRAB, 0.1))
+    row = table[table["id"] == "NGC1952"][0]
+    assert row["product_type"] == "source"
+    assert '"common_names": "Crab Nebula"' in row["record"]
+    assert row["distance"] < 0.01
+
+
+def test_page_searches_every_archive(profile: Profile) -> None:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    run_coroutine(page.search())
+    assert {r.state for r in page.results.values()} == {"done"}
+    counts = {name: len(r.table) for name, r in page.results.items()}
+    assert counts["OpenNGC (cone search)"] == 1
+    assert counts["Hipparcos-2 (cone search)"] >= 1
+    assert counts["Local images (SIA v2)"] == 2
+    assert counts["Local DaCHS ObsCore (TAP)"] == 2
+    assert len(page.merged) == sum(counts.values())
+    assert page.merged["id"][0] == "NGC1952" or page.merged["distance"][0] < 0.001
+    assert "OpenNGC NGC1952" in page.resolved
+    assert page._table.value.shape[0] == len(page.merged)
+
+
+def test_dead_and_hung_archives_cost_only_themselves(profile: Profile, dead_url: str,
+                                                     hung_server: str) -> None:
+    ongc = profile.service("ongc")
+    services = [*profile.services,
+                replace(ongc, id="dead", name="Dead archive", url=dead_url + "/scs.xml",
+                        options={**ongc.options, "availability": None, "timeout": 3}),
+                replace(ongc, id="hung", name="Hung archive", url=hung_server + "/scs.xml",
+                        options={**ongc.options, "availability": None, "timeout": 2})]
+    page = DiscoveryPage(profile=replace(profile, services=tuple(services)), target="M 1",
+                         radius=0.5)
+    start = time.perf_counter()
+    run_coroutine(page.search())
+    assert time.perf_counter() - start < 8
+    assert page.results["Dead archive"].state == "error"
+    assert "connection refused" in page.results["Dead archive"].message
+    assert page.results["Hung archive"].state == "error"
+    assert "no answer" in page.results["Hung archive"].message
+    assert page.results["OpenNGC (cone search)"].state == "done"
+    assert len(page.merged) >= 6
+    status = page._status.object
+    assert "connection refused" in status and "no answer" in status
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"target": ""}, "Type a target"),
+    ({"target": "No Such Object Anywhere"}, "neither coordinates nor a name"),
+    ({"target": "ra=abc"}, "cannot read"),
+    ({"target": "M 1", "archives": []}, "Tick at least one archive"),
+])
+def test_page_shows_bad_input_inline(profile: Profile, params, message) -> None:
+    page = DiscoveryPage(profile=profile, **params)
+    if "archives" in params:
+        page.archives = []
+    run_coroutine(page.search())
+    assert page._message.visible and message in page._message.object
+    assert page.results == {}
+
+
+def test_hostile_text_in_the_target_is_shown_escaped(profile: Profile) -> None:
+    page = DiscoveryPage(profile=profile, target="<img src=x onerror=alert(1)>")
+    run_coroutine(page.search())
+    assert "<img" not in page._message.object and "&lt;img" in page._message.object

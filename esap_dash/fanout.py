@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["EXECUTOR", "Outcome", "fan_out"]
+__all__ = ["EXECUTOR", "Outcome", "fan_out", "run_blocking"]
 
 K = TypeVar("K", bound=Hashable)
 EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="esap-dash-call")
@@ -84,3 +84,21 @@ async def fan_out(calls: Mapping[K, Callable[[], Any]], *,
             key = pending.pop(fut)
             value, error, seconds = fut.result()
             yield Outcome(key, value, error, seconds)
+
+
+async def run_blocking(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking call in a worker thread, off the event loop.
+
+    Parameters
+    ----------
+    func : callable
+        The blocking function.
+    *args
+        Its arguments.
+
+    Returns
+    -------
+    object
+        What ``func`` returned (its exception is raised here).
+    """
+    return await asyncio.get_running_loop().run_in_executor(EXECUTOR, func, *args)

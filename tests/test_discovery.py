@@ -171,3 +171,62 @@ def test_hostile_text_in_the_target_is_shown_escaped(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="<img src=x onerror=alert(1)>")
     run_coroutine(page.search())
     assert "<img" not in page._message.object and "&lt;img" in page._message.object
+
+
+def test_registry_search_adds_a_found_service_to_the_session(profile: Profile) -> None:
+    without_ongc = replace(profile, services=tuple(s for s in profile.services
+                                                   if s.id != "ongc"))
+    page = DiscoveryPage(profile=without_ongc, target="M 1", radius=0.2)
+    page.registry.servicetype = "conesearch"
+    page.registry.keywords = "openngc"
+    run_coroutine(page.registry.search())
+    assert list(page.registry.results["title"]) == ["OpenNGC cone search"]
+    page.registry._table.selection = [0]
+    assert page.registry.add_selected() == [
+        "OpenNGC cone search added to your archives for this session."]
+    assert "OpenNGC cone search" in page.archives
+    run_coroutine(page.search())
+    assert len(page.results["OpenNGC cone search"].table) == 1
+    page.registry._table.selection = [0]
+    assert page.registry.add_selected() == ["OpenNGC cone search is already in your archives."]
+
+
+def test_registry_sky_area_uses_the_last_search(profile: Profile) -> None:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    page.registry.near_last_search = True
+    run_coroutine(page.registry.search())
+    assert "Run a sky search first" in page.registry._message.object
+    run_coroutine(page.search())
+    page.registry.servicetype = "conesearch"
+    run_coroutine(page.registry.search())
+    assert "OpenNGC cone search" in set(page.registry.results["title"])
+
+
+def test_filters_are_parsed_or_refused() -> None:
+    from esap_dash.components.datalake_search import parse_filters
+
+    assert parse_filters("bytes.gt=100000, campaign=crab") == {"bytes.gt": 100000,
+                                                              "campaign": "crab"}
+    assert parse_filters("") == {}
+    with pytest.raises(QueryError, match="key=value"):
+        parse_filters("bytes > 3")
+
+
+def test_data_lake_wildcards_filters_and_replicas(profile: Profile) -> None:
+    lake = DiscoveryPage(profile=profile).datalake
+    run_coroutine(lake.load_scopes())
+    assert lake.scope == "esap"
+    lake.pattern, lake.did_type = "*crab*", "all"
+    run_coroutine(lake.search())
+    assert set(lake.dids["name"]) == {"crab_images", "ukidss_crab_k.fits"}
+    lake.pattern, lake.did_type, lake.filters = "*", "file", "bytes.gt=300000"
+    run_coroutine(lake.search())
+    assert set(lake.dids["name"]) == {"ukidss_crab_k.fits", "magpis_g10.5_20cm.fits"}
+    lake.pattern, lake.did_type, lake.filters = "crab_images", "dataset", ""
+    run_coroutine(lake.search())
+    run_coroutine(lake.show_replicas(0))
+    assert set(lake.replicas["name"]) == {"ukidss_crab_k.fits", "poss_m1.fits"}
+    assert "LOCAL_A" in set(lake.replicas["rse"])
+    lake.filters = "bytes >= 3"
+    run_coroutine(lake.search())
+    assert lake._message.alert_type == "danger" and "key=value" in lake._message.object

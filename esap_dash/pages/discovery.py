@@ -16,8 +16,11 @@ from connectors.exceptions import ConnectorError
 from connectors.query import WAVEBANDS, SkyQuery
 from connectors.resolver import FRAMES, NameResolver, Position
 
+from ..components.datalake_search import DataLakeSearch
+from ..components.registry_search import RegistrySearch
 from ..components.style import html_pane
-from ..fanout import EXECUTOR
+from ..config import ServiceConfig
+from ..fanout import run_blocking
 from ..search import ArchiveResult, merge, search_archives
 from .base import Page
 
@@ -104,10 +107,22 @@ class DiscoveryPage(Page):
                     "size": "Size (bytes)", "product_type": "Product"},
             widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
             text_align={"size": "right"})
-        self._layout = pn.Column(
-            pn.pane.Markdown("## Discovery"), form, self._message, self._resolved_pane,
-            pn.pane.Markdown("### Archives"), self._status,
-            pn.pane.Markdown("### Results"), self._table, sizing_mode="stretch_width")
+        sky = pn.Column(form, self._message, self._resolved_pane,
+                        pn.pane.Markdown("### Archives"), self._status,
+                        pn.pane.Markdown("### Results"), self._table,
+                        sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(("Sky search", sky), dynamic=False, sizing_mode="stretch_width")
+        registries = self.profile.by_role("registry")
+        if registries:
+            self.registry = RegistrySearch(registries[0].connector(), on_add=self.add_archive,
+                                           cone=self._last_cone)
+            self.tabs.append(("Registry", self.registry))
+        lakes = self.profile.by_role("rucio")
+        if lakes:
+            self.datalake = DataLakeSearch(lakes[0].connector())
+            self.tabs.append(("Data lake", self.datalake))
+        self._layout = pn.Column(pn.pane.Markdown("## Discovery"), self.tabs,
+                                 sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -135,6 +150,32 @@ class DiscoveryPage(Page):
             product_type=None if self.product_type == ANY else self.product_type,
             target=self.target)
 
+    def add_archive(self, name: str, kind: str, url: str) -> str:
+        """Add a service (e.g. one found in the registry) to this session's archives.
+
+        Returns
+        -------
+        str
+            What happened, for the page.
+        """
+        url = url.rstrip("?")
+        if name in self._services or any(s.url.rstrip("?") == url
+                                         for s in self._services.values()):
+            return f"{name} is already in your archives."
+        options: dict[str, Any] = {"timeout": 30}
+        if kind == "tap":
+            options["table"] = "ivoa.obscore"
+        self._services[name] = ServiceConfig(f"session-{len(self._services) + 1}", kind, name,
+                                             url, "archive", options)
+        self.param.archives.objects = [*self.param.archives.objects, name]
+        self.archives = [*self.archives, name]
+        self._status.object = self._status_html()
+        return f"{name} added to your archives for this session."
+
+    def _last_cone(self) -> tuple[float, float, float] | None:
+        q = self.last_query
+        return (q.ra, q.dec, q.radius) if q else None
+
     # ----------------------------------------------------------------- search
     async def _on_search(self, _clicks: int) -> None:
         await self.search()
@@ -159,7 +200,7 @@ class DiscoveryPage(Page):
         self._search_button.loading = True
         try:
             try:
-                position = await self._run(self.resolver().resolve, self.target, self.frame)
+                position = await run_blocking(self.resolver().resolve, self.target, self.frame)
                 query = self.build_query(position)
             except ConnectorError as exc:
                 self._show_error(exc.reason)
@@ -182,12 +223,6 @@ class DiscoveryPage(Page):
         finally:
             self.searching = False
             self._search_button.loading = False
-
-    @staticmethod
-    async def _run(func: Any, *args: Any) -> Any:
-        import asyncio
-
-        return await asyncio.get_running_loop().run_in_executor(EXECUTOR, func, *args)
 
     def _show_error(self, text: str) -> None:
         self._message.object = html.escape(text)

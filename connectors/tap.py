@@ -6,7 +6,7 @@ import re
 from typing import ClassVar
 
 from astropy.table import Table
-from pyvo.dal import TAPService
+from pyvo.dal import AsyncTAPJob, TAPService
 
 from .base import ServiceConnector
 from .exceptions import ConfigurationError
@@ -32,7 +32,7 @@ class TAPConnector(ServiceConnector):
     """
 
     kind: ClassVar[str] = "tap"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"adql", "tables", "sky"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"adql", "async", "tables", "sky"})
 
     def __init__(self, url: str, *, maxrec: int | None = None, table: str | None = None,
                  columns: dict[str, str] | None = None, **kwargs) -> None:
@@ -97,6 +97,72 @@ class TAPConnector(ServiceConnector):
         return Table(rows=[(t.name, (t.description or "").strip()) for t in tables],
                      names=("table_name", "description"), dtype=(str, str))
 
+    # ------------------------------------------------------------ async (UWS)
+    def submit_async(self, adql: str, *, maxrec: int | None = None) -> str:
+        """Create and start an async (UWS) job; return its URL.
+
+        The job keeps running on the server whatever happens to the page.
+        """
+        limit = maxrec if maxrec is not None else self.maxrec
+        with dal_errors(self.url):
+            job = AsyncTAPJob.create(self.url, adql, maxrec=limit, session=self.session)
+            job.run()
+        return job.url
+
+    def _job(self, job_url: str) -> AsyncTAPJob:
+        with dal_errors(job_url):
+            return AsyncTAPJob(job_url, session=self.session, delete=False)
+
+    def job_status(self, job_url: str) -> dict[str, object]:
+        """Phase, times and error of a job.
+
+        Returns
+        -------
+        dict
+            ``phase``, ``created``, ``started``, ``ended`` (ISO UTC or "")
+            and ``error`` (the service's message for ERROR jobs).
+        """
+        job = self._job(job_url)
+        summary = job.job
+        error = ""
+        if summary.phase == "ERROR" and summary.errorsummary is not None:
+            message = summary.errorsummary.message
+            error = " ".join(str(getattr(message, "content", message) or "").split())
+        return {"phase": summary.phase, "created": _iso(summary.creationtime),
+                "started": _iso(summary.starttime), "ended": _iso(summary.endtime),
+                "error": error}
+
+    def job_result(self, job_url: str) -> Table:
+        """The rows of a COMPLETED job.
+
+        Raises
+        ------
+        connectors.exceptions.QueryError
+            The job failed; its error message is kept.
+        """
+        job = self._job(job_url)
+        with dal_errors(job_url):
+            job.raise_if_error()
+            return results_table(job.fetch_result, job_url)
+
+    def abort_job(self, job_url: str) -> None:
+        """Ask the service to abort a job."""
+        job = self._job(job_url)
+        with dal_errors(job_url):
+            job.abort()
+
+    def delete_job(self, job_url: str) -> None:
+        """Delete a job and its results on the service."""
+        job = self._job(job_url)
+        with dal_errors(job_url):
+            job.delete()
+
+    def table_columns(self, table_name: str) -> Table:
+        """Columns of one table from TAP_SCHEMA, with units, UCDs and descriptions."""
+        return self.run_sync(
+            "SELECT column_name, datatype, unit, ucd, description FROM TAP_SCHEMA.columns "
+            f"WHERE table_name = {adql_string(table_name)}", maxrec=5000)
+
     def sky_adql(self, query: SkyQuery) -> str:
         """The ADQL that :meth:`search_sky` sends, for display and provenance.
 
@@ -155,3 +221,7 @@ class TAPConnector(ServiceConnector):
                              size_factor=1024 if obscore else 1)
         table.meta["adql"] = adql
         return table
+
+
+def _iso(time: object) -> str:
+    return time.utc.iso[:19] if time is not None else ""  # type: ignore[attr-defined]

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
         "secrets_file": "",
         "health_period": 30,
         "users": "single",
+        "database": "sqlite:///${ESAP_DASH_VAR}/esap-dash.db",
     },
 }
 SERVICE_DEFAULTS: dict[str, Any] = {"timeout": 30.0, "enabled": True}
@@ -135,6 +136,8 @@ class Profile:
         ``single`` (one local user, no login) or ``oidc``.
     services : tuple of ServiceConfig
         Archives first, then registry, Rucio and gateway.
+    database : str
+        SQLAlchemy URL of the per-user records (history, jobs, carts).
     resolver : dict
         ``tap`` (id of the archive whose TAP serves the catalogues names are
         resolved in), ``sesame`` (a Sesame URL, needs internet), ``timeout``.
@@ -149,6 +152,7 @@ class Profile:
     users: str
     services: tuple[ServiceConfig, ...]
     resolver: Mapping[str, Any] = field(default_factory=dict)
+    database: str = ""
 
     def service(self, service_id: str) -> ServiceConfig:
         """Return the service with this id.
@@ -383,4 +387,4 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
         raise ProfileError(f"{path}: [resolver] tap: no service {resolver['tap']!r} "
                            f"(services: {', '.join(ids)})")
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
-                   logo, period, users, tuple(services), resolver)
+                   logo, period, users, tuple(services), resolver, str(deployment["database"]))

@@ -39,6 +39,19 @@ def stack(*args: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Per-user records of the test session go to a database of its own."""
+    path = tmp_path_factory.mktemp("store") / "esap-dash.db"
+    old = os.environ.get("ESAP_DASH__DEPLOYMENT__DATABASE")
+    os.environ["ESAP_DASH__DEPLOYMENT__DATABASE"] = f"sqlite:///{path}"
+    yield
+    if old is None:
+        del os.environ["ESAP_DASH__DEPLOYMENT__DATABASE"]
+    else:
+        os.environ["ESAP_DASH__DEPLOYMENT__DATABASE"] = old
+
+
 @pytest.fixture(scope="session")
 def local_stack() -> None:
     """Make sure DaCHS, Rucio and Dask Gateway run (idempotent, once per session)."""

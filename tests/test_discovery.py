@@ -230,3 +230,75 @@ def test_data_lake_wildcards_filters_and_replicas(profile: Profile) -> None:
     lake.filters = "bytes >= 3"
     run_coroutine(lake.search())
     assert lake._message.alert_type == "danger" and "key=value" in lake._message.object
+
+
+def test_history_records_each_search_per_user_and_reruns(profile: Profile, tmp_path) -> None:
+    private = replace(profile, database=f"sqlite:///{tmp_path}/history.db")
+    page = DiscoveryPage(profile=private, target="184.5575 -5.7843", frame="galactic",
+                         radius=0.2, keywords="")
+    run_coroutine(page.search())
+    page.param.update(target="M 1", frame="icrs", radius=0.5)
+    run_coroutine(page.search())
+    entries = page.store.history("local")
+    assert [e["query"]["target"] for e in entries] == ["M 1", "184.5575 -5.7843"]
+    assert sum(entries[0]["row_counts"].values()) == len(page.merged)
+    assert page.store.history("someone-else") == []
+    assert list(page.history._table.value["target"]) == ["M 1", "184.5575 -5.7843"]
+    run_coroutine(page.rerun(entries[1]))
+    assert page.frame == "galactic" and page.radius == 0.2
+    assert page.last_query.ra == pytest.approx(CRAB[0], abs=2e-3)
+    assert len(page.store.history("local")) == 3
+
+
+def wait_for_phase(editor, phase: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run_coroutine(editor.refresh())
+        if editor.jobs and editor.jobs[0]["phase"] == phase:
+            return editor.jobs[0]
+        time.sleep(0.3)
+    raise AssertionError(f"job did not reach {phase}: {editor.jobs}")
+
+
+def test_adql_schema_browser_examples_and_sync_run(profile: Profile) -> None:
+    editor = DiscoveryPage(profile=profile).adql
+    run_coroutine(editor.load_tables())
+    assert {"hipparcos.main", "ongc.main", "ivoa.obscore", "tap_schema.columns"} <= set(
+        t.lower() for t in editor.param.table_name.objects)
+    editor.table_name = "hipparcos.main"
+    run_coroutine(editor._show_table())
+    columns = editor._columns.value
+    assert set(columns["column_name"]) >= {"hip", "ra_icrs", "plx"}
+    assert columns.set_index("column_name").loc["plx", "unit"] == "mas"
+    assert any("CONTAINS" in e for e in editor.param.example.objects)
+    editor.adql = "SELECT TOP 3 hip FROM hipparcos.main ORDER BY hip"
+    run_coroutine(editor.run_sync())
+    assert list(editor.result["hip"]) == [1, 2, 3]
+    editor.adql = "SELECT hip FRM hipparcos.main"
+    run_coroutine(editor.run_sync())
+    assert editor._message.alert_type == "danger"
+    assert "Could not parse your query" in editor._message.object
+
+
+def test_async_job_survives_a_new_page_and_stays_private(profile: Profile, tmp_path) -> None:
+    private = replace(profile, database=f"sqlite:///{tmp_path}/jobs.db")
+    editor = DiscoveryPage(profile=private).adql
+    editor.adql = "SELECT TOP 7 hip, hpmag FROM hipparcos.main ORDER BY hpmag"
+    run_coroutine(editor.submit())
+    job = wait_for_phase(editor, "COMPLETED")
+    assert job["service"] == "Local DaCHS ObsCore (TAP)" and job["ended"]
+    reloaded = DiscoveryPage(profile=private).adql
+    run_coroutine(reloaded.refresh())
+    assert [j["job_url"] for j in reloaded.jobs] == [job["job_url"]]
+    reloaded._jobs.selection = [0]
+    run_coroutine(reloaded.fetch_selected())
+    assert reloaded.result["hip"][0] == 32349
+    assert editor.store.jobs("another-user") == []
+    reloaded.adql = "SELECT nonsense FROM nowhere"
+    run_coroutine(reloaded.submit())
+    failed = wait_for_phase(reloaded, "ERROR")
+    assert "nowhere" in failed["error"]
+    reloaded._jobs.selection = [0]
+    run_coroutine(reloaded.delete_selected())
+    assert [j["job_url"] for j in reloaded.jobs] == [job["job_url"]]
+    assert reloaded._jobs.selection == []

@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from ..config import Profile, load_profile
+from ..store import Store, store_for
 
 __all__ = ["Page"]
 
@@ -32,3 +33,17 @@ class Page(pn.viewable.Viewer):
         if params.get("profile") is None:
             params["profile"] = load_profile()
         super().__init__(**params)
+
+    @property
+    def user(self) -> str:
+        """The identity whose records this page shows (``local`` without login)."""
+        if self.profile.users == "single":
+            return "local"
+        if not pn.state.user:
+            raise PermissionError("not logged in")
+        return str(pn.state.user)
+
+    @property
+    def store(self) -> Store:
+        """The deployment's database of per-user records."""
+        return store_for(self.profile.database)

@@ -16,7 +16,9 @@ from connectors.exceptions import ConnectorError
 from connectors.query import WAVEBANDS, SkyQuery
 from connectors.resolver import FRAMES, NameResolver, Position
 
+from ..components.adql_editor import AdqlEditor
 from ..components.datalake_search import DataLakeSearch
+from ..components.query_history import QueryHistory
 from ..components.registry_search import RegistrySearch
 from ..components.style import html_pane
 from ..config import ServiceConfig
@@ -117,10 +119,19 @@ class DiscoveryPage(Page):
             self.registry = RegistrySearch(registries[0].connector(), on_add=self.add_archive,
                                            cone=self._last_cone)
             self.tabs.append(("Registry", self.registry))
+        taps = {svc.name: self.connector(svc.name) for svc in self._services.values()
+                if svc.kind == "tap"}
+        if taps:
+            self.adql = AdqlEditor(taps, self.store, self.user)
+            self.tabs.append(("ADQL", self.adql))
         lakes = self.profile.by_role("rucio")
         if lakes:
             self.datalake = DataLakeSearch(lakes[0].connector())
             self.tabs.append(("Data lake", self.datalake))
+        self.history = QueryHistory(self.store, self.user, on_rerun=self.rerun)
+        self.tabs.append(("History", self.history))
+        if pn.state.curdoc is not None:
+            pn.state.onload(self.history.reload)
         self._layout = pn.Column(pn.pane.Markdown("## Discovery"), self.tabs,
                                  sizing_mode="stretch_width")
 
@@ -148,7 +159,7 @@ class DiscoveryPage(Page):
             keywords=tuple(self.keywords.split()),
             waveband=None if self.waveband == ANY else self.waveband,
             product_type=None if self.product_type == ANY else self.product_type,
-            target=self.target)
+            target=self.target, extra={"frame": self.frame})
 
     def add_archive(self, name: str, kind: str, url: str) -> str:
         """Add a service (e.g. one found in the registry) to this session's archives.
@@ -171,6 +182,18 @@ class DiscoveryPage(Page):
         self.archives = [*self.archives, name]
         self._status.object = self._status_html()
         return f"{name} added to your archives for this session."
+
+    async def rerun(self, entry: dict[str, Any]) -> None:
+        """Put a recorded search back in the form and run it."""
+        query = entry["query"]
+        self.param.update(
+            target=query.get("target", ""), radius=float(query.get("radius", self.radius)),
+            frame=query.get("extra", {}).get("frame", "icrs"),
+            keywords=" ".join(query.get("keywords", [])),
+            waveband=query.get("waveband") or ANY, product_type=query.get("product_type") or ANY,
+            archives=[a for a in entry["archives"] if a in self.param.archives.objects])
+        self.tabs.active = 0
+        await self.search()
 
     def _last_cone(self) -> tuple[float, float, float] | None:
         q = self.last_query
@@ -220,6 +243,9 @@ class DiscoveryPage(Page):
                 self._status.object = self._status_html(running=True)
             self._status.object = self._status_html(
                 total=time.perf_counter() - started)
+            await run_blocking(self.store.add_history, self.user, query.to_dict(),
+                               list(archives), {n: len(r.table) for n, r in self.results.items()})
+            await self.history.reload()
         finally:
             self.searching = False
             self._search_button.loading = False

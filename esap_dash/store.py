@@ -1,0 +1,112 @@
+"""Per-user records that outlive a page: query history and async TAP jobs.
+
+One SQLAlchemy database per deployment (SQLite by default, PostgreSQL by
+URL); every row belongs to a user identity, and every read is filtered by it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["Store", "store_for"]
+
+_META = sa.MetaData()
+HISTORY = sa.Table(
+    "query_history", _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(255), nullable=False, index=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("archives", sa.Text, nullable=False),
+    sa.Column("row_counts", sa.Text, nullable=False),
+)
+TAP_JOBS = sa.Table(
+    "tap_jobs", _META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(255), nullable=False, index=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("job_url", sa.Text, nullable=False),
+    sa.Column("adql", sa.Text, nullable=False),
+)
+
+
+class Store:
+    """The deployment's database of per-user records.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL, e.g. ``sqlite:////srv/esap-dash/esap-dash.db``.
+    """
+
+    def __init__(self, url: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        _META.create_all(self.engine)
+
+    def add_history(self, user: str, query: dict[str, Any], archives: list[str],
+                    row_counts: dict[str, int]) -> int:
+        """Record one search; return its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(HISTORY.insert().values(
+                user=user, created=datetime.now(UTC), query=json.dumps(query),
+                archives=json.dumps(archives), row_counts=json.dumps(row_counts)))
+            return int(result.inserted_primary_key[0])
+
+    def history(self, user: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The user's searches, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(HISTORY.select().where(HISTORY.c.user == user)
+                                .order_by(HISTORY.c.id.desc()).limit(limit)).mappings().all()
+        return [{"id": r["id"], "created": r["created"], "query": json.loads(r["query"]),
+                 "archives": json.loads(r["archives"]),
+                 "row_counts": json.loads(r["row_counts"])} for r in rows]
+
+    def add_job(self, user: str, service: str, job_url: str, adql: str) -> int:
+        """Remember an async TAP job of ``user``; return its id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(TAP_JOBS.insert().values(
+                user=user, created=datetime.now(UTC), service=service, job_url=job_url,
+                adql=adql))
+            return int(result.inserted_primary_key[0])
+
+    def jobs(self, user: str) -> list[dict[str, Any]]:
+        """The user's async TAP jobs, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(TAP_JOBS.select().where(TAP_JOBS.c.user == user)
+                                .order_by(TAP_JOBS.c.id.desc())).mappings().all()
+        return [dict(r) for r in rows]
+
+    def forget_job(self, user: str, job_id: int) -> bool:
+        """Drop one of ``user``'s job records; False if it was not theirs or not there."""
+        with self.engine.begin() as conn:
+            result = conn.execute(TAP_JOBS.delete().where(
+                (TAP_JOBS.c.id == job_id) & (TAP_JOBS.c.user == user)))
+            return result.rowcount == 1
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@cache
+def store_for(url: str) -> Store:
+    """The one :class:`Store` of this process for ``url`` (its engine is shared)."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return Store(url)

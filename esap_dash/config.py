@@ -49,7 +49,8 @@ ASSETS = PROJECT_ROOT / "assets"
 ENV_PREFIX = "ESAP_DASH__"
 
 #: The single-service sections and the connector kind each one takes.
-SECTIONS = {"registry": "registry", "rucio": "rucio", "gateway": "dask-gateway"}
+SECTIONS = {"registry": "registry", "rucio": "rucio", "gateway": "dask-gateway",
+            "software": "zenodo"}
 DEFAULTS: dict[str, Any] = {
     "deployment": {
         "title": "esap-dash",
@@ -84,7 +85,7 @@ class ServiceConfig:
     url : str
         Its base address.
     role : str
-        ``archive``, ``registry``, ``rucio`` or ``gateway``.
+        ``archive``, ``registry``, ``rucio``, ``gateway`` or ``software``.
     options : dict
         Keyword arguments for the connector (timeout, maxrec, credentials ...).
     """
@@ -383,8 +384,13 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
     unknown = sorted(set(resolver) - {"tap", "sesame", "timeout"})
     if unknown:
         raise ProfileError(f"{path}: [resolver] unknown setting(s) {', '.join(unknown)}")
-    if resolver.get("tap") and resolver["tap"] not in ids:
-        raise ProfileError(f"{path}: [resolver] tap: no service {resolver['tap']!r} "
-                           f"(services: {', '.join(ids)})")
+    if resolver.get("tap"):
+        if resolver["tap"] not in ids:
+            raise ProfileError(f"{path}: [resolver] tap: no service {resolver['tap']!r} "
+                               f"(services: {', '.join(ids)})")
+        kind = next(s.kind for s in services if s.id == resolver["tap"])
+        if kind != "tap":
+            raise ProfileError(f"{path}: [resolver] tap: {resolver['tap']!r} is a {kind!r} "
+                               "service; names are resolved through a TAP service")
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
                    logo, period, users, tuple(services), resolver, str(deployment["database"]))

@@ -23,7 +23,7 @@ def test_shipped_profiles_load() -> None:
     local = load_profile("local", environ=ENV)
     assert [s.role for s in local.services].count("archive") == 4
     assert {s.kind for s in local.services} == {"tap", "conesearch", "sia2", "registry", "rucio",
-                                                "dask-gateway"}
+                                                "dask-gateway", "zenodo"}
     public = load_profile("public", environ=ENV)
     assert all(s.url.startswith("https://") for s in public.services)
 

@@ -20,6 +20,7 @@ from ..components.adql_editor import AdqlEditor
 from ..components.datalake_search import DataLakeSearch
 from ..components.query_history import QueryHistory
 from ..components.registry_search import RegistrySearch
+from ..components.software_search import SoftwareSearch
 from ..components.style import html_pane
 from ..config import ServiceConfig
 from ..fanout import run_blocking
@@ -128,6 +129,10 @@ class DiscoveryPage(Page):
         if lakes:
             self.datalake = DataLakeSearch(lakes[0].connector())
             self.tabs.append(("Data lake", self.datalake))
+        software = self.profile.by_role("software")
+        if software:
+            self.software = SoftwareSearch(software[0].connector())
+            self.tabs.append(("Software", self.software))
         self.history = QueryHistory(self.store, self.user, on_rerun=self.rerun)
         self.tabs.append(("History", self.history))
         if pn.state.curdoc is not None:

@@ -1,0 +1,111 @@
+"""Search software and workflow records (ESCAPE OSSR on Zenodo)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from astropy.table import Table
+
+from connectors.exceptions import ConnectorError
+from connectors.zenodo import COLUMNS, RECORD_TYPES, ZenodoConnector
+
+from ..fanout import run_blocking
+from .style import html_pane
+
+__all__ = ["SoftwareSearch", "safe_link"]
+
+ANY = "any"
+
+
+def safe_link(url: str, text: str | None = None) -> str:
+    """An HTML link for http(s) URLs only; anything else is shown as text."""
+    label = html.escape(text or url)
+    if url.startswith(("https://", "http://")):
+        href = html.escape(url, quote=True)
+        return f'<a href="{href}" target="_blank" rel="noopener">{label}</a>'
+    return label
+
+
+class SoftwareSearch(pn.viewable.Viewer):
+    """Keywords, community and record type against a Zenodo records API.
+
+    Parameters
+    ----------
+    zenodo : ZenodoConnector
+        The records service.
+    """
+
+    keywords = param.String(default="", doc="Free text.")
+    record_type = param.Selector(objects=[ANY, *RECORD_TYPES], default=ANY,
+                                 doc="Kind of record.")
+    community = param.String(default="", doc="Zenodo community (e.g. escape2020).")
+
+    def __init__(self, zenodo: ZenodoConnector, **params: Any) -> None:
+        super().__init__(**params)
+        self.zenodo = zenodo
+        if not self.community:
+            self.community = zenodo.community or ""
+        self.records: Table | None = None
+        search = pn.widgets.Button(label="Search software and workflows", color="primary",
+                                   width=260)
+        pn.bind(self._on_search, search.param.clicks, watch=True)
+        self._message = pn.pane.Alert("", alert_type="info", visible=False,
+                                      sizing_mode="stretch_width")
+        self._table = pn.widgets.Tabulator(
+            self._frame(), show_index=False, disabled=True, selectable=1, height=320,
+            sizing_mode="stretch_width", pagination="local", page_size=15,
+            formatters={c: {"type": "plaintext"} for c in COLUMNS},
+            widths={"title": 320, "repository": 260})
+        self._table.param.watch(self._on_select, "selection")
+        self._detail = html_pane("")
+        self._layout = pn.Column(
+            pn.Row(pn.widgets.TextInput.from_param(self.param.keywords, width=260,
+                                                   placeholder="gamma-ray, pipeline"),
+                   pn.widgets.Select.from_param(self.param.record_type, width=130),
+                   pn.widgets.TextInput.from_param(self.param.community, width=160)),
+            search, self._message, self._table, self._detail, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def _frame(self) -> pd.DataFrame:
+        if self.records is None or not len(self.records):
+            return pd.DataFrame({c: [] for c in COLUMNS})
+        return self.records.to_pandas()
+
+    async def _on_search(self, _clicks: int) -> None:
+        await self.search()
+
+    async def search(self) -> None:
+        """Run the search and show the records."""
+        try:
+            self.records = await run_blocking(lambda: self.zenodo.search(
+                self.keywords, community=self.community or None,
+                record_type=None if self.record_type == ANY else self.record_type))
+        except ConnectorError as exc:
+            self._message.alert_type, self._message.visible = "danger", True
+            self._message.object = html.escape(exc.reason)
+            return
+        self._table.value = self._frame()
+        more = f" (first {len(self.records)} shown)" if self.records.meta["truncated"] else ""
+        self._message.alert_type, self._message.visible = "info", True
+        self._message.object = html.escape(
+            f"{self.records.meta['total']} records in {self.zenodo.name}{more}.")
+
+    def _on_select(self, event: param.parameterized.Event) -> None:
+        if self.records is None or not event.new:
+            self._detail.object = ""
+            return
+        row = self.records[event.new[0]]
+        doi = str(row["doi"])
+        self._detail.object = (
+            f"<p><b>{html.escape(str(row['title']))}</b> {html.escape(str(row['version']))}"
+            f" — {html.escape(str(row['creators']))}</p><p>DOI "
+            f"{safe_link('https://doi.org/' + doi, doi) if doi else '—'} · licence "
+            f"{html.escape(str(row['license']) or '—')} · repository "
+            f"{safe_link(str(row['repository'])) if row['repository'] else '—'} · "
+            f"{safe_link(str(row['url']), 'record')}</p>")

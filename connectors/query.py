@@ -48,7 +48,7 @@ PRODUCT_TYPES = ("image", "cube", "spectrum", "sed", "timeseries", "visibility",
 COMMON_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("archive", str), ("id", str), ("title", str), ("ra", float), ("dec", float),
     ("distance", float), ("product_type", str), ("s_region", str), ("access_url", str),
-    ("size", np.int64), ("record", str),
+    ("size", np.int64), ("service_url", str), ("record", str),
 )
 #: ObsCore column for each common column.
 OBSCORE_MAPPING: dict[str, str | None] = {
@@ -234,6 +234,7 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
         "product_type": text("product_type", product_type),
         "s_region": text("s_region"), "access_url": text("access_url"),
         "size": np.where(np.isfinite(size), size, -1).astype(np.int64),
+        "service_url": text("service_url"),
         "record": records,
     }
     out = Table([Column(columns[name], name=name, dtype=dtype)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from astropy.table import Table, vstack
+from astropy.table import Column, Table, vstack
 
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError
@@ -88,6 +88,8 @@ async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQu
                                 f"{outcome.error}")
         else:
             table: Table = outcome.value
+            table.replace_column("service_url", Column([archives[name].url] * len(table),
+                                                       dtype=str))
             notes = [table.meta["note"]] if table.meta.get("note") else []
             if table.meta.get("truncated"):
                 notes.append(f"truncated at {len(table)} rows (the archive's MAXREC)")

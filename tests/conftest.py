@@ -9,6 +9,7 @@ import subprocess
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,8 +80,8 @@ def secrets() -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-@pytest.fixture
-def hung_server() -> Iterator[str]:
+@contextmanager
+def hung_tcp_server() -> Iterator[str]:
     """A TCP server on loopback that accepts connections and never answers."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -98,12 +99,21 @@ def hung_server() -> Iterator[str]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        sock.close()
+
+
+@pytest.fixture
+def hung_server() -> Iterator[str]:
+    """See :func:`hung_tcp_server`."""
+    with hung_tcp_server() as url:
+        yield url
 
 
 @pytest.fixture

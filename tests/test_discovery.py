@@ -302,3 +302,27 @@ def test_async_job_survives_a_new_page_and_stays_private(profile: Profile, tmp_p
     run_coroutine(reloaded.delete_selected())
     assert [j["job_url"] for j in reloaded.jobs] == [job["job_url"]]
     assert reloaded._jobs.selection == []
+
+
+def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
+    import json
+
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    run_coroutine(page.search())
+    page._table.selection = [0, 1]
+    rows = page.selected_rows()
+    assert len(rows) == 2
+    for row in rows:
+        assert row["archive"] and row["service_url"].startswith("http://127.0.0.1")
+        assert json.loads(row["record"])
+        query = json.loads(row["query"])
+        assert query["target"] == "M 1" and query["radius"] == 0.5 and query["searched_at"]
+
+
+def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    run_coroutine(page.search())
+    page.own_columns = "Hipparcos-2 (cone search)"
+    assert {"hip", "plx", "hpmag"} <= set(page._own.value.columns)
+    page.own_columns = "Local images (SIA v2)"
+    assert {"obs_title", "s_region", "em_min"} <= set(page._own.value.columns)

@@ -42,8 +42,9 @@ class AdqlEditor(pn.viewable.Viewer):
     service = param.Selector(objects=[], doc="TAP service.")
     table_name = param.Selector(objects=[], doc="Table of the service (from TAP_SCHEMA).")
     example = param.Selector(objects=[], doc="Example queries for the chosen table.")
-    adql = param.String(default="", doc="The ADQL query.")
-    maxrec = param.Integer(default=1000, bounds=(1, None), doc="Row limit (MAXREC).")
+    adql = param.String(default="", label="ADQL", doc="The ADQL query.")
+    maxrec = param.Integer(default=1000, bounds=(1, None), label="MAXREC",
+                           doc="Row limit (MAXREC).")
     refresh_period = param.Number(default=3.0, bounds=(0, None),
                                   doc="Seconds between job-list refreshes while jobs run; "
                                       "0 stops them.")
@@ -175,7 +176,12 @@ class AdqlEditor(pn.viewable.Viewer):
         self._show_result(self.result)
 
     def _show_result(self, table: Table) -> None:
-        self._result.value = table.to_pandas() if len(table.colnames) else None
+        frame = table.to_pandas() if len(table.colnames) else None
+        if frame is not None:
+            # identifiers (HIP 32349) read wrong with thousands separators
+            self._result.formatters = {c: {"type": "plaintext"} for c in frame.columns
+                                       if frame[c].dtype.kind in "iu"}
+        self._result.value = frame
         note = " (truncated at MAXREC)" if table.meta.get("truncated") else ""
         self._say(f"{len(table)} rows{note}.")
 

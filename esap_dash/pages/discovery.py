@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -58,6 +60,7 @@ class DiscoveryPage(Page):
                                   doc="ObsCore data product type.")
     archives = param.ListSelector(default=[], doc="Archives to ask (all by default).")
     searching = param.Boolean(default=False, doc="A search is running.")
+    own_columns = param.Selector(objects=[], doc="Show every column of this archive's rows.")
     resolved = param.String(default="", doc="Where the target was resolved to.")
 
     def __init__(self, **params: Any) -> None:
@@ -72,6 +75,7 @@ class DiscoveryPage(Page):
         self.results: dict[str, ArchiveResult] = {}
         self.merged: Table = merge([])
         self.last_query: SkyQuery | None = None
+        self.searched_at = ""
         self._build()
         if pn.state.location is not None and pn.state.curdoc is not None:
             pn.state.location.sync(self, {name: name for name in URL_PARAMS})
@@ -110,9 +114,16 @@ class DiscoveryPage(Page):
                     "size": "Size (bytes)", "product_type": "Product"},
             widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
             text_align={"size": "right"})
+        self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=300,
+                                         pagination="remote", page_size=20,
+                                         sizing_mode="stretch_width")
+        own = pn.Card(pn.widgets.Select.from_param(self.param.own_columns, width=300,
+                                                   label="Archive"),
+                      self._own, title="Each archive's own columns", collapsed=True,
+                      sizing_mode="stretch_width")
         sky = pn.Column(form, self._message, self._resolved_pane,
                         pn.pane.Markdown("### Archives"), self._status,
-                        pn.pane.Markdown("### Results"), self._table,
+                        pn.pane.Markdown("### Results"), self._table, own,
                         sizing_mode="stretch_width")
         self.tabs = pn.Tabs(("Sky search", sky), dynamic=False, sizing_mode="stretch_width")
         registries = self.profile.by_role("registry")
@@ -237,6 +248,7 @@ class DiscoveryPage(Page):
                              f"Dec {position.dec:+.5f}° ({position.source})")
             self._resolved_pane.object = html.escape(self.resolved)
             self.last_query = query
+            self.searched_at = datetime.now(UTC).isoformat(timespec="seconds")
             self.results = {}
             started = time.perf_counter()
             self._status.object = self._status_html(running=True)
@@ -248,6 +260,7 @@ class DiscoveryPage(Page):
                 self._status.object = self._status_html(running=True)
             self._status.object = self._status_html(
                 total=time.perf_counter() - started)
+            self.param.own_columns.objects = [n for n, r in self.results.items() if len(r.table)]
             await run_blocking(self.store.add_history, self.user, query.to_dict(),
                                list(archives), {n: len(r.table) for n, r in self.results.items()})
             await self.history.reload()
@@ -292,8 +305,26 @@ class DiscoveryPage(Page):
                 + footer)
 
     def selected_rows(self) -> Table:
-        """The rows ticked in the result table, with every field (for the cart)."""
-        return self.merged[list(self._table.selection)] if len(self.merged) else self.merged
+        """The rows ticked in the result table, with all the cart needs.
+
+        Every row keeps its archive, the service URL, the full original record
+        (``record``, JSON) and the query that found it (``query``, JSON, with
+        the time it ran).
+        """
+        rows = self.merged[list(self._table.selection)] if len(self.merged) else self.merged
+        rows = rows.copy()
+        query = json.dumps({**(self.last_query.to_dict() if self.last_query else {}),
+                            "searched_at": self.searched_at})
+        rows["query"] = [query] * len(rows)
+        return rows
+
+    @param.depends("own_columns", watch=True)
+    def _show_own_columns(self) -> None:
+        result = self.results.get(self.own_columns)
+        if result is None or not len(result.table):
+            self._own.value = None
+            return
+        self._own.value = pd.DataFrame([json.loads(r) for r in result.table["record"]])
 
 
 def _capabilities(kind: str) -> frozenset[str]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served_app(local_stack: None) -> Iterator[str]:
-    """``esap-dash serve`` on a free port; yields its URL; the log is kept."""
+@contextmanager
+def serve(profile: str, log_name: str) -> Iterator[str]:
+    """Run ``esap-dash serve --profile PROFILE`` on a free port; yield its URL."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = (ARTIFACTS / "server.log").open("w")
+    log = (ARTIFACTS / log_name).open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "esap_dash.cli", "serve", "--profile", "local", "--port", str(port)],
+        [sys.executable, "-m", "esap_dash.cli", "serve", "--profile", profile, "--port",
+         str(port)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
@@ -46,10 +48,19 @@ def served_app(local_stack: None) -> Iterator[str]:
     else:
         proc.terminate()
         pytest.fail(f"the dashboard did not come up; see {log.name}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def served_app(local_stack: None) -> Iterator[str]:
+    """The dashboard on the ``local`` profile; the server log is kept in ARTIFACTS."""
+    with serve("local", "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -72,5 +83,12 @@ def page(browser) -> Iterator[object]:
     page = context.new_page()
     page.failed_requests = []
     page.on("requestfailed", lambda req: page.failed_requests.append(req.url))
+    page.dialogs = []
+
+    def dismiss(dialog: object) -> None:
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     yield page
     context.close()

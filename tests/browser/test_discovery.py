@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from ..conftest import ARTIFACTS
+from esap_dash.config import PROFILE_DIR
+
+from ..conftest import ARTIFACTS, hung_tcp_server
+from .conftest import serve
 
 pytestmark = pytest.mark.browser
 
@@ -40,3 +46,39 @@ def test_a_shared_link_runs_its_search(served_app: str, page) -> None:
 def test_unresolvable_target_is_an_inline_message(served_app: str, page) -> None:
     page.goto(served_app + "?page=discovery&target=No+Such+Object+Anywhere")
     page.get_by_text("is neither coordinates nor a name").wait_for(timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def app_with_failing_archives(local_stack: None, tmp_path_factory) -> Iterator[str]:
+    """The local profile plus one archive where nothing listens and one that hangs."""
+    with hung_tcp_server() as hung:
+        profile = Path(tmp_path_factory.mktemp("profile")) / "failing.toml"
+        profile.write_text((PROFILE_DIR / "local.toml").read_text() + f"""
+[[archives]]
+id = "stopped"
+name = "Stopped archive"
+kind = "conesearch"
+url = "http://127.0.0.1:9/scs.xml"
+timeout = 3
+
+[[archives]]
+id = "hung"
+name = "Hung archive"
+kind = "conesearch"
+url = "{hung}/scs.xml"
+timeout = 3
+""")
+        with serve(str(profile), "server-failing.log") as url:
+            yield url
+
+
+def test_failing_archives_show_their_error_while_the_others_return(app_with_failing_archives,
+                                                                   page) -> None:
+    page.goto(app_with_failing_archives + "?page=discovery&target=M+1&radius=0.5")
+    page.get_by_text("rows from 6 archives").wait_for(timeout=30_000)
+    assert page.locator("span.esap-state.up").count() == 4
+    assert page.locator("span.esap-state.down").count() == 2
+    assert page.get_by_text("cannot connect: connection refused").is_visible()
+    assert page.get_by_text("no answer in time").first.is_visible()
+    assert page.get_by_text("NGC1952", exact=True).first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "discovery-failing.png"), full_page=True)

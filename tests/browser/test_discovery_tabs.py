@@ -1,0 +1,71 @@
+"""Discovery's registry, ADQL (async jobs), data lake and software tabs in a browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def open_tab(page, served_app: str, name: str) -> None:
+    page.goto(served_app + "?page=discovery")
+    page.locator(".bk-tab", has_text=name).click()
+
+
+def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> None:
+    open_tab(page, served_app, "Registry")
+    page.get_by_placeholder("hipparcos, NGC, images").fill("openngc")
+    page.get_by_placeholder("hipparcos, NGC, images").press("Enter")
+    page.get_by_role("button", name="Search the registry").click()
+    page.get_by_text("OpenNGC cone search", exact=True).wait_for(timeout=20_000)
+    assert page.get_by_text("http://127.0.0.1:8091/ongc/q/cone/scs.xml?").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "registry.png"), full_page=True)
+
+
+def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -> None:
+    open_tab(page, served_app, "ADQL")
+    editor = page.get_by_placeholder("SELECT TOP 10 * FROM ...")
+    editor.fill("SELECT TOP 4 hip, hpmag FROM hipparcos.main ORDER BY hpmag")
+    editor.press("Tab")
+    page.get_by_role("button", name="Run as async job").click()
+    page.get_by_text("Job started").wait_for(timeout=20_000)
+    page.locator(".tabulator-cell", has_text="COMPLETED").first.wait_for(timeout=30_000)
+    page.reload()
+    page.locator(".bk-tab", has_text="ADQL").click()
+    cell = page.locator(".tabulator-cell", has_text="COMPLETED").first
+    cell.wait_for(timeout=30_000)
+    cell.click()
+    page.get_by_role("button", name="Fetch result").click()
+    page.get_by_text("4 rows.").wait_for(timeout=20_000)
+    page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "adql.png"), full_page=True)
+
+
+def test_did_wildcard_search_lists_the_rucio_files(served_app: str, page) -> None:
+    open_tab(page, served_app, "Data lake")
+    page.get_by_role("button", name="Load scopes").click()
+    page.get_by_text("1 scopes.").wait_for(timeout=20_000)
+    pattern = page.get_by_label("Pattern")
+    pattern.fill("*crab*")
+    pattern.press("Enter")
+    page.get_by_role("button", name="List data identifiers").click()
+    page.get_by_text("data identifiers in scope esap").wait_for(timeout=20_000)
+    assert page.locator(".tabulator-cell", has_text="ukidss_crab_k.fits").count() >= 1
+    page.locator(".tabulator-cell", has_text="crab_images").first.click()
+    page.get_by_text("files on LOCAL_A").wait_for(timeout=20_000)
+    assert page.locator(".tabulator-cell", has_text="poss_m1.fits").count() >= 1
+
+
+def test_software_records_are_text(served_app: str, page) -> None:
+    open_tab(page, served_app, "Software")
+    page.get_by_role("button", name="Search software and workflows").click()
+    page.get_by_text("records in Software and workflows").wait_for(timeout=20_000)
+    assert page.locator(".tabulator-cell", has_text="Gammapy").count() >= 1
+    hostile = page.locator(".tabulator-cell", has_text="hostile title")
+    assert hostile.count() == 1
+    assert "<script>" in hostile.inner_text()
+    page.locator(".tabulator-cell", has_text="hostile title").click()
+    page.wait_for_timeout(500)
+    assert page.dialogs == []

@@ -174,6 +174,22 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def _plain_values(column: Column) -> list[Any]:
+    """A column as JSON-ready Python values (masked and non-finite become None)."""
+    data = np.ma.asanyarray(column)
+    if data.ndim > 1 or data.dtype.kind in "OSc":
+        values = [_json_safe(v) for v in (data.data.tolist() if data.ndim == 1 else data.data)]
+    elif data.dtype.kind == "f":
+        values = [v if v is not None and math.isfinite(v) else None
+                  for v in data.data.tolist()]
+    else:
+        values = data.data.tolist()
+    mask = np.ma.getmaskarray(data)
+    if mask.ndim == 1 and mask.any():
+        values = [None if m else v for v, m in zip(values, mask.tolist(), strict=True)]
+    return values
+
+
 def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
                  query: SkyQuery | None = None, product_type: str = "",
                  size_factor: float = 1.0) -> Table:
@@ -210,7 +226,7 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
         values = col(name)
         if values is None:
             return [default] * n
-        return ["" if np.ma.is_masked(v) else str(_json_safe(v)) for v in values]
+        return ["" if v is None else str(v) for v in _plain_values(values)]
 
     def number(name: str) -> np.ndarray:
         values = col(name)
@@ -227,7 +243,10 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     else:
         distance = np.full(n, np.nan)
     size = number("size") * size_factor
-    records = [json.dumps({c: _json_safe(row[c]) for c in table.colnames}) for row in table]
+    names = table.colnames
+    columns = [_plain_values(table[c]) for c in names]
+    records = [json.dumps(dict(zip(names, values, strict=True)))
+               for values in zip(*columns, strict=True)] if names else []
     columns = {
         "archive": [archive] * n, "id": text("id"), "title": text("title"),
         "ra": ra, "dec": dec, "distance": distance,

@@ -255,8 +255,8 @@ class DiscoveryPage(Page):
             archives = {name: self.connector(name) for name in self.archives}
             async for result in search_archives(archives, query):
                 self.results[result.archive] = result
-                self.merged = merge(list(self.results.values()))
-                self._table.value = self._frame()
+                self.merged = await run_blocking(merge, list(self.results.values()))
+                self._table.value = await run_blocking(self._frame)
                 self._status.object = self._status_html(running=True)
             self._status.object = self._status_html(
                 total=time.perf_counter() - started)

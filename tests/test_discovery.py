@@ -326,3 +326,19 @@ def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
     assert {"hip", "plx", "hpmag"} <= set(page._own.value.columns)
     page.own_columns = "Local images (SIA v2)"
     assert {"obs_title", "s_region", "em_min"} <= set(page._own.value.columns)
+
+
+def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:
+    from esap_dash.pages.discovery import parse_time
+
+    assert parse_time("") is None
+    assert parse_time("51544") == 51544.0
+    assert parse_time("2000-01-01") == pytest.approx(51544.0)
+    assert parse_time("2000-01-01T12:00:00") == pytest.approx(51544.5)
+    page = DiscoveryPage(profile=profile, target="M 1", time_from="yesterday-ish")
+    run_coroutine(page.search())
+    assert "yesterday-ish" in page._message.object and "as a date" in page._message.object
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5, time_from="2030-01-01",
+                         time_to="2020-01-01")
+    run_coroutine(page.search())
+    assert "ends before it starts" in page._message.object

@@ -12,9 +12,10 @@ import pandas as pd
 import panel as pn
 import param
 from astropy.table import Table
+from astropy.time import Time
 
 from connectors.base import ServiceConnector
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import WAVEBANDS, SkyQuery
 from connectors.resolver import FRAMES, NameResolver, Position
 
@@ -34,7 +35,8 @@ __all__ = ["DiscoveryPage"]
 ANY = "any"
 PRODUCT_CHOICES = [ANY, "image", "cube", "spectrum", "timeseries", "visibility", "event"]
 #: Form fields kept in the page URL, so a search can be bookmarked and shared.
-URL_PARAMS = ("target", "frame", "radius", "keywords", "waveband", "product_type")
+URL_PARAMS = ("target", "frame", "radius", "keywords", "waveband", "product_type",
+              "time_from", "time_to")
 #: Columns of the merged table shown in the page (``record`` is kept for the cart).
 SHOWN = ["archive", "id", "title", "ra", "dec", "distance", "product_type", "access_url", "size"]
 
@@ -58,6 +60,8 @@ class DiscoveryPage(Page):
     waveband = param.Selector(objects=[ANY, *WAVEBANDS], default=ANY, doc="Waveband.")
     product_type = param.Selector(objects=PRODUCT_CHOICES, default=ANY,
                                   doc="ObsCore data product type.")
+    time_from = param.String(default="", doc="Observed after: ISO date (2001-04-24) or MJD.")
+    time_to = param.String(default="", doc="Observed before: ISO date or MJD.")
     archives = param.ListSelector(default=[], doc="Archives to ask (all by default).")
     searching = param.Boolean(default=False, doc="A search is running.")
     own_columns = param.Selector(objects=[], doc="Show every column of this archive's rows.")
@@ -97,7 +101,11 @@ class DiscoveryPage(Page):
                    pn.widgets.Select.from_param(self.param.waveband, label="Waveband",
                                                 width=130),
                    pn.widgets.Select.from_param(self.param.product_type, label="Product type",
-                                                width=130)),
+                                                width=130),
+                   pn.widgets.TextInput.from_param(self.param.time_from, label="Observed from",
+                                                   placeholder="1990-01-01 or MJD", width=150),
+                   pn.widgets.TextInput.from_param(self.param.time_to, label="Observed to",
+                                                   placeholder="2030-01-01 or MJD", width=150)),
             pn.widgets.CheckBoxGroup.from_param(self.param.archives, inline=True),
             search)
         self._message = pn.pane.Alert("", alert_type="danger", visible=False,
@@ -172,6 +180,7 @@ class DiscoveryPage(Page):
         """The common query for the form's values at ``position``."""
         return SkyQuery(
             ra=position.ra, dec=position.dec, radius=float(self.radius),
+            time_min=parse_time(self.time_from), time_max=parse_time(self.time_to),
             keywords=tuple(self.keywords.split()),
             waveband=None if self.waveband == ANY else self.waveband,
             product_type=None if self.product_type == ANY else self.product_type,
@@ -207,6 +216,7 @@ class DiscoveryPage(Page):
             frame=query.get("extra", {}).get("frame", "icrs"),
             keywords=" ".join(query.get("keywords", [])),
             waveband=query.get("waveband") or ANY, product_type=query.get("product_type") or ANY,
+            time_from=_mjd_text(query.get("time_min")), time_to=_mjd_text(query.get("time_max")),
             archives=[a for a in entry["archives"] if a in self.param.archives.objects])
         self.tabs.active = 0
         await self.search()
@@ -325,6 +335,32 @@ class DiscoveryPage(Page):
             self._own.value = None
             return
         self._own.value = pd.DataFrame([json.loads(r) for r in result.table["record"]])
+
+
+def parse_time(text: str) -> float | None:
+    """An ISO date/time or an MJD as MJD; None for an empty field.
+
+    Raises
+    ------
+    QueryError
+        For text that is neither.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return float(Time(text, format="isot" if "T" in text else "iso", scale="utc").mjd)
+    except ValueError as exc:
+        raise QueryError(f"cannot read {text!r} as a date (2001-04-24, "
+                         "2001-04-24T12:00:00) or an MJD") from exc
+
+
+def _mjd_text(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def _capabilities(kind: str) -> frozenset[str]:

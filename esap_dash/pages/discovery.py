@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import time
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import panel as pn
 import param
 from astropy.table import Table
 from astropy.time import Time
+from erfa import ErfaWarning
 
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError, QueryError
@@ -353,7 +355,9 @@ def parse_time(text: str) -> float | None:
     except ValueError:
         pass
     try:
-        return float(Time(text, format="isot" if "T" in text else "iso", scale="utc").mjd)
+        with warnings.catch_warnings():  # future dates: leap seconds not known yet
+            warnings.simplefilter("ignore", ErfaWarning)
+            return float(Time(text, format="isot" if "T" in text else "iso", scale="utc").mjd)
     except ValueError as exc:
         raise QueryError(f"cannot read {text!r} as a date (2001-04-24, "
                          "2001-04-24T12:00:00) or an MJD") from exc

@@ -12,12 +12,10 @@ repeats is compared.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
-from collections.abc import Callable
 
 import pyvo
+from timing import median_seconds
 
 from esap_dash.config import load_profile
 from esap_dash.health import check, check_all
@@ -28,15 +26,6 @@ QUERIES = {
         "CIRCLE('ICRS', 83.633, 22.014, 0.1))",
     "large (Hipparcos, 20,000 rows)": "SELECT TOP 20000 * FROM hipparcos.main",
 }
-
-
-def median_seconds(func: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +25,7 @@ from dataclasses import replace
 
 import panel as pn
 import pyvo
+from timing import median_seconds
 
 from connectors.query import SkyQuery, common_table
 from esap_dash.config import ServiceConfig, load_profile
@@ -35,15 +34,6 @@ from esap_dash.search import merge, search_archives
 
 CENTRE = (83.633, 22.0145)
 RADIUS = 3.0
-
-
-def median_seconds(func: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def six_archives() -> list[ServiceConfig]:

@@ -7,51 +7,35 @@ from typing import ClassVar
 from astropy.table import Table
 from pyvo.dal import SCSService
 
-from .base import ServiceConnector
 from .query import SkyQuery, common_table
-from .vo import results_table, vosi_availability
+from .vo import DALConnector, results_table
 
 __all__ = ["ConeSearchConnector"]
 
 
-class ConeSearchConnector(ServiceConnector):
+class ConeSearchConnector(DALConnector):
     """A cone search service.
 
     Parameters
     ----------
     url : str
         The service's access URL.
-    availability : str, optional
-        Its VOSI availability endpoint; without one, :meth:`health` sends a
-        metadata query (``MAXREC=0``).
-    maxrec : int, optional
-        Row limit asked of the service.
+    columns : dict, optional
+        Common column -> the service's column, where UCDs do not tell.
     **kwargs
-        See :class:`~connectors.base.ServiceConnector`.
+        ``availability``, ``maxrec``: see :class:`~connectors.vo.DALConnector`.
     """
 
     kind: ClassVar[str] = "conesearch"
     capabilities: ClassVar[frozenset[str]] = frozenset({"cone", "sky"})
 
-    def __init__(self, url: str, *, availability: str | None = None,
-                 maxrec: int | None = None, columns: dict[str, str] | None = None,
-                 **kwargs) -> None:
+    def __init__(self, url: str, *, columns: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(url, **kwargs)
-        self.availability = availability
-        self.maxrec = maxrec
         self.columns = dict(columns or {})
         self.service = SCSService(self.url, session=self.session)
 
-    @property
-    def health_url(self) -> str:
-        """VOSI availability, or the access URL itself."""
-        return self.availability or self.url
-
-    def _probe(self) -> str:
-        if self.availability:
-            return vosi_availability(self.session, self.availability)
-        fields = results_table(lambda: self.service.search((0.0, 0.0), 0.0, maxrec=0), self.url)
-        return f"{len(fields.colnames)} columns"
+    def _metadata_query(self) -> object:
+        return self.service.search((0.0, 0.0), 0.0, maxrec=0)
 
     def search(self, ra: float, dec: float, radius: float, *, maxrec: int | None = None,
                verbosity: int = 2) -> Table:

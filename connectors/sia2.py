@@ -8,56 +8,33 @@ from astropy.table import Table
 from astropy.time import Time
 from pyvo.dal import SIA2Service
 
-from .base import ServiceConnector
 from .query import OBSCORE_MAPPING, SkyQuery, common_table
-from .vo import dal_errors, results_table, vosi_availability
+from .vo import DALConnector, results_table
 
 __all__ = ["SIA2Connector"]
 
 
-class SIA2Connector(ServiceConnector):
+class SIA2Connector(DALConnector):
     """An SIA v2 image service (ObsCore records).
 
     Parameters
     ----------
     url : str
         The query endpoint (``.../siap2.xml`` for DaCHS).
-    availability : str, optional
-        Its VOSI availability endpoint.
-    maxrec : int, optional
-        Row limit asked of the service.
     **kwargs
-        See :class:`~connectors.base.ServiceConnector`.
+        ``availability``, ``maxrec``: see :class:`~connectors.vo.DALConnector`.
     """
 
     kind: ClassVar[str] = "sia2"
     capabilities: ClassVar[frozenset[str]] = frozenset({"cone", "images", "sky"})
 
-    def __init__(self, url: str, *, availability: str | None = None,
-                 maxrec: int | None = None, **kwargs) -> None:
+    def __init__(self, url: str, **kwargs) -> None:
         super().__init__(url, **kwargs)
-        self.availability = availability
-        self.maxrec = maxrec
-        self._service: SIA2Service | None = None
+        # check_baseurl=False: the URL is the query endpoint, no capabilities fetch
+        self.service = SIA2Service(self.url, session=self.session, check_baseurl=False)
 
-    @property
-    def service(self) -> SIA2Service:
-        """The pyvo service; created on first use (it reads VOSI capabilities)."""
-        if self._service is None:
-            with dal_errors(self.url):
-                self._service = SIA2Service(self.url, session=self.session, check_baseurl=False)
-        return self._service
-
-    @property
-    def health_url(self) -> str:
-        """VOSI availability, or the query endpoint."""
-        return self.availability or self.url
-
-    def _probe(self) -> str:
-        if self.availability:
-            return vosi_availability(self.session, self.availability)
-        fields = results_table(lambda: self.service.search(maxrec=0), self.url)
-        return f"{len(fields.colnames)} columns"
+    def _metadata_query(self) -> object:
+        return self.service.search(maxrec=0)
 
     def search(self, ra: float, dec: float, radius: float, *,
                maxrec: int | None = None) -> Table:

@@ -13,10 +13,11 @@ from astropy.table import Table
 from pyvo.dal import DALFormatError, DALQueryError, DALServiceError
 from pyvo.dal.exceptions import DALOverflowWarning
 
+from .base import ServiceConnector
 from .exceptions import FormatError, QueryError, ServiceError, ServiceUnavailableError
 from .http import request, unreachable_reason
 
-__all__ = ["dal_errors", "results_table", "vosi_availability"]
+__all__ = ["DALConnector", "dal_errors", "results_table", "vosi_availability"]
 
 _AVL = "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}"
 
@@ -119,3 +120,41 @@ def _says_overflow(results: Any) -> bool:
     for resource in getattr(votable, "resources", []):
         infos += list(resource.infos)
     return any(i.name == "QUERY_STATUS" and i.value == "OVERFLOW" for i in infos)
+
+
+class DALConnector(ServiceConnector):
+    """Base of the simple DAL protocols (cone search, SIA v2).
+
+    Parameters
+    ----------
+    url : str
+        The query endpoint.
+    availability : str, optional
+        Its VOSI availability endpoint; without one, :meth:`health` sends a
+        metadata query (``MAXREC=0``).
+    maxrec : int, optional
+        Row limit asked of the service.
+    **kwargs
+        See :class:`~connectors.base.ServiceConnector`.
+    """
+
+    def __init__(self, url: str, *, availability: str | None = None,
+                 maxrec: int | None = None, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.availability = availability
+        self.maxrec = maxrec
+
+    @property
+    def health_url(self) -> str:
+        """VOSI availability, or the query endpoint."""
+        return self.availability or self.url
+
+    def _metadata_query(self) -> Any:
+        """Run the protocol's MAXREC=0 query; return pyvo results."""
+        raise NotImplementedError
+
+    def _probe(self) -> str:
+        if self.availability:
+            return vosi_availability(self.session, self.availability)
+        fields = results_table(self._metadata_query, self.url)
+        return f"{len(fields.colnames)} columns"

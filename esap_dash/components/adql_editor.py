@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from connectors.tap import TAPConnector
 
 from ..fanout import fan_out, run_blocking
 from ..store import Store
+from .style import notice, say
 
 __all__ = ["AdqlEditor"]
 
@@ -69,8 +69,7 @@ class AdqlEditor(pn.viewable.Viewer):
                               ("Fetch result", self.fetch_selected),
                               ("Abort", self.abort_selected), ("Delete", self.delete_selected)):
             pn.bind(self._click(method), buttons[label].param.clicks, watch=True)
-        self._message = pn.pane.Alert("", alert_type="info", visible=False,
-                                      sizing_mode="stretch_width")
+        self._message = notice()
         self._columns = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, height=220, sizing_mode="stretch_width",
             formatters={"description": {"type": "plaintext"}})
@@ -117,9 +116,7 @@ class AdqlEditor(pn.viewable.Viewer):
         return self.services[self.service]
 
     def _say(self, text: str, kind: str = "info") -> None:
-        self._message.alert_type = kind
-        self._message.object = html.escape(text)
-        self._message.visible = bool(text)
+        say(self._message, text, kind)
 
     # ----------------------------------------------------------- schema
     async def load_tables(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -14,6 +13,7 @@ from connectors.exceptions import ConnectorError, QueryError
 from connectors.rucio import RucioConnector
 
 from ..fanout import run_blocking
+from .style import notice, say
 
 __all__ = ["DataLakeSearch", "parse_filters"]
 
@@ -72,8 +72,7 @@ class DataLakeSearch(pn.viewable.Viewer):
         pn.bind(self._on_search, search.param.clicks, watch=True)
         scopes = pn.widgets.Button(label="Load scopes", width=120)
         pn.bind(self._on_scopes, scopes.param.clicks, watch=True)
-        self._message = pn.pane.Alert("", alert_type="info", visible=False,
-                                      sizing_mode="stretch_width")
+        self._message = notice()
         self._dids = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, selectable=1, height=260,
             sizing_mode="stretch_width", formatters={"name": {"type": "plaintext"}})
@@ -96,9 +95,7 @@ class DataLakeSearch(pn.viewable.Viewer):
         return self._layout
 
     def _say(self, text: str, kind: str = "info") -> None:
-        self._message.alert_type = kind
-        self._message.object = html.escape(text)
-        self._message.visible = bool(text)
+        say(self._message, text, kind)
 
     async def _on_scopes(self, _clicks: int) -> None:
         await self.load_scopes()

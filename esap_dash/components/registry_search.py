@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from connectors.exceptions import ConnectorError
 from connectors.registry import SERVICE_TYPES, RegistryConnector
 
 from ..fanout import run_blocking
+from .style import notice, say
 
 __all__ = ["RegistrySearch"]
 
@@ -56,8 +56,7 @@ class RegistrySearch(pn.viewable.Viewer):
         pn.bind(self._on_search, search.param.clicks, watch=True)
         add = pn.widgets.Button(label="Add selected services to my archives", width=300)
         pn.bind(self._on_add_clicked, add.param.clicks, watch=True)
-        self._message = pn.pane.Alert("", alert_type="info", visible=False,
-                                      sizing_mode="stretch_width")
+        self._message = notice()
         self._table = pn.widgets.Tabulator(
             self._frame(), show_index=False, disabled=True, selectable="checkbox",
             sizing_mode="stretch_width", height=360, pagination="local", page_size=20,
@@ -82,9 +81,7 @@ class RegistrySearch(pn.viewable.Viewer):
         return self.results[cols].to_pandas()
 
     def _say(self, text: str, kind: str = "info") -> None:
-        self._message.alert_type = kind
-        self._message.object = html.escape(text)
-        self._message.visible = bool(text)
+        say(self._message, text, kind)
 
     async def _on_search(self, _clicks: int) -> None:
         await self.search()

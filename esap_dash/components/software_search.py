@@ -14,7 +14,7 @@ from connectors.exceptions import ConnectorError
 from connectors.zenodo import COLUMNS, RECORD_TYPES, ZenodoConnector
 
 from ..fanout import run_blocking
-from .style import html_pane
+from .style import html_pane, notice, say
 
 __all__ = ["SoftwareSearch", "safe_link"]
 
@@ -53,8 +53,7 @@ class SoftwareSearch(pn.viewable.Viewer):
         search = pn.widgets.Button(label="Search software and workflows", color="primary",
                                    width=260)
         pn.bind(self._on_search, search.param.clicks, watch=True)
-        self._message = pn.pane.Alert("", alert_type="info", visible=False,
-                                      sizing_mode="stretch_width")
+        self._message = notice()
         self._table = pn.widgets.Tabulator(
             self._frame(), show_index=False, disabled=True, selectable=1, height=320,
             sizing_mode="stretch_width", pagination="local", page_size=15,
@@ -87,14 +86,11 @@ class SoftwareSearch(pn.viewable.Viewer):
                 self.keywords, community=self.community or None,
                 record_type=None if self.record_type == ANY else self.record_type))
         except ConnectorError as exc:
-            self._message.alert_type, self._message.visible = "danger", True
-            self._message.object = html.escape(exc.reason)
+            say(self._message, exc.reason, "danger")
             return
         self._table.value = self._frame()
         more = f" (first {len(self.records)} shown)" if self.records.meta["truncated"] else ""
-        self._message.alert_type, self._message.visible = "info", True
-        self._message.object = html.escape(
-            f"{self.records.meta['total']} records in {self.zenodo.name}{more}.")
+        say(self._message, f"{self.records.meta['total']} records in {self.zenodo.name}{more}.")
 
     def _on_select(self, event: param.parameterized.Event) -> None:
         if self.records is None or not event.new:

@@ -6,6 +6,7 @@ not reach into it: HTML panes carry the stylesheet themselves.
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from typing import Any
 
@@ -13,7 +14,7 @@ import panel as pn
 
 from ..config import ASSETS
 
-__all__ = ["html_pane", "stylesheet"]
+__all__ = ["html_pane", "notice", "say", "stylesheet"]
 
 
 @cache
@@ -35,3 +36,25 @@ def html_pane(obj: Any = "", **params: Any) -> pn.pane.HTML:
     """
     params.setdefault("sizing_mode", "stretch_width")
     return pn.pane.HTML(obj, stylesheets=[stylesheet()], **params)
+
+
+def notice() -> pn.pane.Alert:
+    """A message line, hidden until something is said in it (see :func:`say`)."""
+    return pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+
+
+def say(alert: pn.pane.Alert, text: str, kind: str = "info") -> None:
+    """Show ``text`` (escaped) in a :func:`notice`; an empty text hides it.
+
+    Parameters
+    ----------
+    alert : panel.pane.Alert
+        The notice.
+    text : str
+        Plain text, possibly from a service: it is escaped.
+    kind : str
+        ``info``, ``warning`` or ``danger``.
+    """
+    alert.alert_type = kind
+    alert.object = html.escape(text)
+    alert.visible = bool(text)

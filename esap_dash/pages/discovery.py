@@ -26,7 +26,7 @@ from ..components.datalake_search import DataLakeSearch
 from ..components.query_history import QueryHistory
 from ..components.registry_search import RegistrySearch
 from ..components.software_search import SoftwareSearch
-from ..components.style import html_pane
+from ..components.style import html_pane, notice, say
 from ..config import ServiceConfig
 from ..fanout import run_blocking
 from ..search import ArchiveResult, merge, search_archives
@@ -110,8 +110,7 @@ class DiscoveryPage(Page):
                                                    placeholder="2030-01-01 or MJD", width=150)),
             pn.widgets.CheckBoxGroup.from_param(self.param.archives, inline=True),
             search)
-        self._message = pn.pane.Alert("", alert_type="danger", visible=False,
-                                      sizing_mode="stretch_width")
+        self._message = notice()
         self._resolved_pane = pn.pane.Markdown("", styles={"color": "#3b4658"})
         self._status = html_pane(self._status_html())
         self._table = pn.widgets.Tabulator(
@@ -281,8 +280,7 @@ class DiscoveryPage(Page):
             self._search_button.loading = False
 
     def _show_error(self, text: str) -> None:
-        self._message.object = html.escape(text)
-        self._message.visible = bool(text)
+        say(self._message, text, "danger")
 
     # ---------------------------------------------------------------- display
     def _frame(self) -> pd.DataFrame:

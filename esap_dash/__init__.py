@@ -7,4 +7,14 @@ alone in a notebook cell), ``esap_dash.config`` the deployment profiles.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Cart", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # ``from esap_dash import Cart`` without importing the database layer
+    # (or Panel) for every other use of the package.
+    if name == "Cart":
+        from .cart import Cart
+
+        return Cart
+    raise AttributeError(f"module 'esap_dash' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Per-user records that outlive a page: query history and async TAP jobs.
+"""Per-user records that outlive a page: query history, async TAP jobs, carts.
 
 One SQLAlchemy database per deployment (SQLite by default, PostgreSQL by
 URL); every row belongs to a user identity, and every read is filtered by it.
@@ -6,18 +6,20 @@ URL); every row belongs to a user identity, and every read is filtered by it.
 
 from __future__ import annotations
 
+import atexit
 import json
+import threading
 from datetime import UTC, datetime
-from functools import cache
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Store", "store_for"]
+__all__ = ["Store", "StoreError", "store_for"]
 
-_META = sa.MetaData()
+META = sa.MetaData()
 HISTORY = sa.Table(
-    "query_history", _META,
+    "query_history", META,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user", sa.String(255), nullable=False, index=True),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
@@ -26,7 +28,7 @@ HISTORY = sa.Table(
     sa.Column("row_counts", sa.Text, nullable=False),
 )
 TAP_JOBS = sa.Table(
-    "tap_jobs", _META,
+    "tap_jobs", META,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user", sa.String(255), nullable=False, index=True),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
@@ -34,6 +36,42 @@ TAP_JOBS = sa.Table(
     sa.Column("job_url", sa.Text, nullable=False),
     sa.Column("adql", sa.Text, nullable=False),
 )
+
+CARTS = sa.Table(
+    "carts", META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("user", "name", name="uq_cart_user_name"),
+)
+ITEMS = sa.Table(
+    "cart_items", META,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cart_id", sa.Integer, sa.ForeignKey("carts.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("archive", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("item_id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("ra", sa.Float, nullable=True),
+    sa.Column("dec", sa.Float, nullable=True),
+    sa.Column("product_type", sa.Text, nullable=False),
+    sa.Column("access_url", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("service_url", sa.Text, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("added", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("tags", sa.Text, nullable=False, default=""),
+    sa.UniqueConstraint("cart_id", "key", name="uq_cart_item_key"),
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (unreadable, not ours, unreachable)."""
 
 
 class Store:
@@ -52,7 +90,16 @@ class Store:
         self.engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        _META.create_all(self.engine)
+        try:
+            META.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot reach the database {where}: "
+                             f"{str(exc.orig).strip()}") from exc
+        except sa.exc.DatabaseError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"{where} is not a usable esap-dash database "
+                             f"({str(exc.orig).strip()}); it was left untouched") from exc
 
     def add_history(self, user: str, query: dict[str, Any], archives: list[str],
                     row_counts: dict[str, int]) -> int:
@@ -102,11 +149,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@cache
-def store_for(url: str) -> Store:
-    """The one :class:`Store` of this process for ``url`` (its engine is shared)."""
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
+_STORES: dict[str, Store] = {}
+_STORES_LOCK = threading.Lock()
 
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return Store(url)
+
+@atexit.register
+def _close_stores() -> None:
+    for store in _STORES.values():
+        store.engine.dispose()
+
+
+def store_for(url: str) -> Store:
+    """The one :class:`Store` of this process for ``url`` (its engine is shared).
+
+    Sessions open stores from several threads at once; the lock makes the
+    first one create the tables while the others wait.
+    """
+    with _STORES_LOCK:
+        if url not in _STORES:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _STORES[url] = Store(url)
+        return _STORES[url]

@@ -15,6 +15,7 @@ from connectors.tap import TAPConnector
 
 from ..fanout import fan_out, run_blocking
 from ..store import Store
+from .actions import on_click
 from .style import notice, say
 
 __all__ = ["AdqlEditor"]
@@ -68,7 +69,7 @@ class AdqlEditor(pn.viewable.Viewer):
                               ("Run as async job", self.submit), ("Refresh jobs", self.refresh),
                               ("Fetch result", self.fetch_selected),
                               ("Abort", self.abort_selected), ("Delete", self.delete_selected)):
-            pn.bind(self._click(method), buttons[label].param.clicks, watch=True)
+            on_click(buttons[label], method)
         self._message = notice()
         self._columns = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, height=220, sizing_mode="stretch_width",
@@ -103,12 +104,6 @@ class AdqlEditor(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
-
-    @staticmethod
-    def _click(method: Any) -> Any:
-        async def handler(_clicks: int) -> None:
-            await method()
-        return handler
 
     @property
     def connector(self) -> TAPConnector:

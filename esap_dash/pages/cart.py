@@ -1,16 +1,167 @@
-"""The Cart page."""
+"""The Cart page: the user's named carts, their items, notes, tags and exports."""
 
 from __future__ import annotations
 
-from .planned import PlannedPage
+import html
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from ..cart import Cart, CartError, CartItem, check_name
+from ..components.actions import on_click
+from ..components.style import html_pane, notice, say
+from ..fanout import run_blocking
+from .base import Page
 
 __all__ = ["CartPage"]
 
+SHOWN = ["archive", "title", "product_type", "ra", "dec", "size", "access_url", "note", "tags",
+         "added"]
 
-class CartPage(PlannedPage):
-    """The Cart page (not built yet)."""
+
+class CartPage(Page):
+    """The items of one of the user's carts, grouped by archive.
+
+    Items survive reloads, new sessions and server restarts; notes and tags
+    are edited in the table; removal can be undone; the cart exports as
+    VOTable, ECSV or CSV.
+    """
 
     title = "Cart"
-    purpose = (
-        "collect data in a persistent cart and take it to notebooks, TOPCAT (SAMP), the "
-        "data lake and Binder/JupyterHub")
+    cart_name = param.Selector(objects=[], doc="Which of your carts.")
+    new_name = param.String(default="", doc="Name of a new cart.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        names = Cart.names(user=self.user, profile=self.profile) or ["default"]
+        self.param.cart_name.objects = names
+        with param.discard_events(self):  # the table is built below
+            self.cart_name = names[0]
+        self.items: list[CartItem] = []
+        self._undo: list[CartItem] = []
+        self._message = notice()
+        self._summary = html_pane("")
+        self._table = pn.widgets.Tabulator(
+            self._frame(), show_index=False, selectable="checkbox", groupby=["archive"],
+            pagination="remote", page_size=50, height=480, sizing_mode="stretch_width",
+            editors={c: None for c in SHOWN if c not in ("note", "tags")},
+            formatters={c: {"type": "plaintext"} for c in
+                        ("archive", "title", "product_type", "access_url", "note", "tags")},
+            titles={"ra": "RA (deg)", "dec": "Dec (deg)", "size": "Size (bytes)"},
+            widths={"title": 280, "access_url": 260})
+        self._table.on_edit(self._on_edit)
+        buttons = {}
+        for label, method, color in (("Create cart", self.create, "primary"),
+                                     ("Remove selected", self.remove_selected, "danger"),
+                                     ("Undo remove", self.undo, "default")):
+            buttons[label] = pn.widgets.Button(label=label, color=color, width=150)
+            on_click(buttons[label], method)
+        formats = (("votable", "xml", "VOTable"), ("ecsv", "ecsv", "ECSV"), ("csv", "csv", "CSV"))
+        downloads = [pn.widgets.FileDownload(callback=self._export_callback(fmt),
+                                             filename=f"cart.{ext}", label=f"Export {label}",
+                                             width=150)
+                     for fmt, ext, label in formats]
+        self._layout = pn.Column(
+            pn.pane.Markdown("## Cart"),
+            pn.Row(pn.widgets.Select.from_param(self.param.cart_name, label="Cart", width=220),
+                   pn.widgets.TextInput.from_param(self.param.new_name, label="New cart",
+                                                   placeholder="M1 study", width=200),
+                   buttons["Create cart"]),
+            self._summary, self._message,
+            pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads),
+            self._table, sizing_mode="stretch_width")
+        self.reload()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    @property
+    def cart(self) -> Cart:
+        """The cart shown."""
+        return Cart.open(self.cart_name, user=self.user, profile=self.profile)
+
+    def _frame(self) -> pd.DataFrame:
+        rows = [{c: (i.added.strftime("%Y-%m-%d %H:%M") if c == "added" else getattr(i, c))
+                 for c in SHOWN} for i in self.items]
+        return pd.DataFrame(rows, columns=SHOWN)
+
+    @param.depends("cart_name", watch=True)
+    def reload(self) -> None:
+        """Read the cart again (another tab may have added to it)."""
+        cart = self.cart
+        self.items = cart.items()
+        self._table.value = self._frame()
+        summary = cart.summary()
+        groups = "".join(
+            f"<li>{html.escape(g['archive'])}: {g['count']} item{'s' * (g['count'] != 1)}"
+            + (f", {g['bytes'] / 1e6:.1f} MB" if g["bytes"] else "") + "</li>"
+            for g in summary["groups"])
+        total = f", {summary['bytes'] / 1e6:.1f} MB where known" if summary["bytes"] else ""
+        self._summary.object = (f"<p><b>{html.escape(cart.name)}</b>: {summary['count']} "
+                                f"items{total}</p><ul>{groups}</ul>")
+
+    async def create(self) -> None:
+        """Create (or open) the cart named in the field and show it."""
+        try:
+            name = check_name(self.new_name)
+            await run_blocking(lambda: Cart.open(name, user=self.user, profile=self.profile))
+        except CartError as exc:
+            say(self._message, str(exc), "danger")
+            return
+        if name not in self.param.cart_name.objects:
+            self.param.cart_name.objects = sorted([*self.param.cart_name.objects, name])
+        self.cart_name = name
+        self.new_name = ""
+        say(self._message, f"Cart {name!r} is ready.")
+
+    async def add(self, rows: Any) -> int:
+        """Add result rows to the current cart; return how many were new."""
+        added = await run_blocking(self.cart.add_rows, rows)
+        self.reload()
+        return added
+
+    async def remove_selected(self) -> None:
+        """Remove the ticked items (undo puts them back)."""
+        keys = [self.items[i].key for i in self._table.selection if i < len(self.items)]
+        if not keys:
+            say(self._message, "Tick the items to remove first.", "warning")
+            return
+        self._undo = await run_blocking(self.cart.remove, keys)
+        self._table.selection = []
+        self.reload()
+        say(self._message, f"Removed {len(self._undo)} items. Undo puts them back.")
+
+    async def undo(self) -> None:
+        """Put back what the last removal took out."""
+        if not self._undo:
+            say(self._message, "Nothing to undo.", "warning")
+            return
+        restored = await run_blocking(self.cart.restore, self._undo)
+        self._undo = []
+        self.reload()
+        say(self._message, f"Put back {restored} items.")
+
+    def _on_edit(self, event: Any) -> None:
+        item = self.items[event.row]
+        try:
+            self.cart.annotate(item.key, **{event.column: str(event.value or "")})
+        except CartError as exc:
+            say(self._message, str(exc), "danger")
+            return
+        say(self._message, f"Saved the {event.column} of {item.title}.")
+
+    def export_bytes(self, fmt: str) -> bytes:
+        """The cart exported as ``votable``, ``ecsv`` or ``csv``."""
+        with tempfile.TemporaryDirectory() as tmp:
+            return self.cart.export(Path(tmp) / "cart", fmt).read_bytes()
+
+    def _export_callback(self, fmt: str) -> Any:
+        def callback() -> io.BytesIO:
+            return io.BytesIO(self.export_bytes(fmt))
+        return callback
+

@@ -21,6 +21,8 @@ from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import WAVEBANDS, SkyQuery
 from connectors.resolver import FRAMES, NameResolver, Position
 
+from ..cart import Cart, CartError
+from ..components.actions import on_click
 from ..components.adql_editor import AdqlEditor
 from ..components.datalake_search import DataLakeSearch
 from ..components.query_history import QueryHistory
@@ -67,6 +69,7 @@ class DiscoveryPage(Page):
     archives = param.ListSelector(default=[], doc="Archives to ask (all by default).")
     searching = param.Boolean(default=False, doc="A search is running.")
     own_columns = param.Selector(objects=[], doc="Show every column of this archive's rows.")
+    cart_name = param.String(default="default", doc="The cart that selected rows go to.")
     resolved = param.String(default="", doc="Where the target was resolved to.")
 
     def __init__(self, **params: Any) -> None:
@@ -130,9 +133,13 @@ class DiscoveryPage(Page):
                                                    label="Archive"),
                       self._own, title="Each archive's own columns", collapsed=True,
                       sizing_mode="stretch_width")
+        to_cart = pn.widgets.Button(label="Add selected rows to cart", width=220)
+        on_click(to_cart, self.add_to_cart)
+        cart_row = pn.Row(to_cart, pn.widgets.TextInput.from_param(
+            self.param.cart_name, label="Cart", width=200))
         sky = pn.Column(form, self._message, self._resolved_pane,
                         pn.pane.Markdown("### Archives"), self._status,
-                        pn.pane.Markdown("### Results"), self._table, own,
+                        pn.pane.Markdown("### Results"), cart_row, self._table, own,
                         sizing_mode="stretch_width")
         self.tabs = pn.Tabs(("Sky search", sky), dynamic=False, sizing_mode="stretch_width")
         registries = self.profile.by_role("registry")
@@ -221,6 +228,22 @@ class DiscoveryPage(Page):
             archives=[a for a in entry["archives"] if a in self.param.archives.objects])
         self.tabs.active = 0
         await self.search()
+
+    async def add_to_cart(self) -> None:
+        """Add the ticked result rows to the named cart."""
+        rows = self.selected_rows()
+        if not len(rows):
+            say(self._message, "Tick result rows to add first.", "warning")
+            return
+        try:
+            added = await run_blocking(lambda: Cart.open(
+                self.cart_name, user=self.user, profile=self.profile).add_rows(rows))
+        except CartError as exc:
+            self._show_error(str(exc))
+            return
+        known = len(rows) - added
+        say(self._message, f"Added {added} rows to cart {self.cart_name!r}"
+            + (f" ({known} were already in it)." if known else "."))
 
     def _last_cone(self) -> tuple[float, float, float] | None:
         q = self.last_query

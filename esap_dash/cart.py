@@ -1,0 +1,316 @@
+"""The persistent shopping cart: named carts of data items, per user.
+
+Items keep everything needed to find the data again: the archive and service
+URL, the full original record and the query that found it.  Carts live in the
+deployment's database (SQLite by default, PostgreSQL by URL); every write is
+one transaction, and an item already in a cart is never added twice, so two
+tabs adding at once cannot overwrite each other.
+
+In a notebook::
+
+    from esap_dash import Cart
+    cart = Cart.open("M1 study")
+    cart.to_table()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from astropy.table import Column, MaskedColumn, Table
+
+from .config import Profile, load_profile
+from .store import CARTS, ITEMS, store_for
+
+__all__ = ["Cart", "CartError", "CartItem"]
+
+#: Columns of :meth:`Cart.to_table`, in order.
+COLUMNS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
+           "access_url", "size", "service_url", "added", "note", "tags", "record", "query")
+NUMERIC = {"ra": np.float64, "dec": np.float64, "size": np.int64}
+_NAME = re.compile(r"^[\w][\w .,()+\-]{0,99}$", re.UNICODE)
+
+
+class CartError(ValueError):
+    """A cart operation that cannot be done (bad name, no such item ...)."""
+
+
+@dataclass(frozen=True)
+class CartItem:
+    """One item of a cart (see :data:`COLUMNS`)."""
+
+    key: str
+    archive: str
+    kind: str
+    item_id: str
+    title: str
+    ra: float | None
+    dec: float | None
+    product_type: str
+    access_url: str
+    size: int | None
+    service_url: str
+    added: datetime
+    note: str
+    tags: str
+    record: str
+    query: str
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The archive's full record."""
+        return json.loads(self.record)
+
+
+def item_key(archive: str, item_id: str, access_url: str) -> str:
+    """The identity of an item: the same data from the same archive is one item."""
+    return hashlib.sha256(f"{archive}\x1f{item_id}\x1f{access_url}".encode()).hexdigest()
+
+
+def check_name(name: str) -> str:
+    """Return a valid cart name or raise :class:`CartError` saying what is allowed."""
+    name = name.strip()
+    if not _NAME.match(name):
+        raise CartError(f"cart name {name!r}: use 1 to 100 letters, digits, spaces and "
+                        "_ . , ( ) + -, starting with a letter or digit")
+    return name
+
+
+class Cart:
+    """A named cart of one user.  Use :meth:`open`.
+
+    Parameters
+    ----------
+    store_url : str
+        The database.
+    user : str
+        The owner.
+    name : str
+        The cart's name.
+    cart_id : int
+        Its row id.
+    """
+
+    def __init__(self, store_url: str, user: str, name: str, cart_id: int) -> None:
+        self._store = store_for(store_url)
+        self.user, self.name, self._id = user, name, cart_id
+
+    def __repr__(self) -> str:
+        return f"Cart(name={self.name!r}, user={self.user!r}, items={len(self)})"
+
+    # ------------------------------------------------------------ opening
+    @staticmethod
+    def _context(user: str | None, profile: Profile | None) -> tuple[str, str]:
+        profile = profile or load_profile()
+        if user is None:
+            if profile.users != "single":
+                raise PermissionError("this deployment has users: open a cart with your "
+                                      "identity (Cart.open(name, user=...)) after logging in")
+            user = "local"
+        return profile.database, user
+
+    @classmethod
+    def open(cls, name: str = "default", *, user: str | None = None,
+             profile: Profile | None = None, create: bool = True) -> Cart:
+        """Open (and by default create) the cart ``name`` of ``user``.
+
+        Parameters
+        ----------
+        name : str
+            Cart name, e.g. ``"M1 study"``.
+        user : str, optional
+            The owner; ``local`` in a single-user deployment.
+        profile : Profile, optional
+            The deployment (for its database); :func:`load_profile` by default.
+        create : bool
+            Create the cart when it does not exist.
+
+        Raises
+        ------
+        CartError
+            Invalid name, or no such cart with ``create=False``.
+        """
+        name = check_name(name)
+        url, user = cls._context(user, profile)
+        store = store_for(url)
+        with store.engine.begin() as conn:
+            row = conn.execute(sa.select(CARTS.c.id).where(
+                (CARTS.c.user == user) & (CARTS.c.name == name))).first()
+            if row is None:
+                if not create:
+                    raise CartError(f"you have no cart named {name!r}")
+                conn.execute(_insert_ignore(conn, CARTS, ["user", "name"]).values(
+                    user=user, name=name, created=datetime.now(UTC)))
+                row = conn.execute(sa.select(CARTS.c.id).where(
+                    (CARTS.c.user == user) & (CARTS.c.name == name))).first()
+        return cls(url, user, name, int(row[0]))
+
+    @classmethod
+    def names(cls, *, user: str | None = None, profile: Profile | None = None) -> list[str]:
+        """Names of the user's carts, sorted."""
+        url, user = cls._context(user, profile)
+        with store_for(url).engine.connect() as conn:
+            return sorted(r[0] for r in conn.execute(
+                sa.select(CARTS.c.name).where(CARTS.c.user == user)))
+
+    # ------------------------------------------------------------ content
+    def __len__(self) -> int:
+        with self._store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(
+                ITEMS.c.cart_id == self._id)).scalar_one())
+
+    def add_rows(self, rows: Table, *, kind: str = "row") -> int:
+        """Add result rows (common columns, with ``record`` and ``query``); return how many
+        were new.  Rows already in the cart are kept as they are.
+        """
+        now = datetime.now(UTC)
+        names = set(rows.colnames)
+
+        def col(name: str, default: Any = "") -> list[Any]:
+            if name not in names:
+                return [default] * len(rows)
+            return [default if np.ma.is_masked(v) else v for v in rows[name].tolist()]
+
+        archive, item_ids, urls = col("archive"), col("id"), col("access_url")
+        values = [{
+            "cart_id": self._id, "key": item_key(str(a), str(i), str(u)), "archive": str(a),
+            "kind": kind, "item_id": str(i), "title": str(t), "ra": _float(ra),
+            "dec": _float(dec), "product_type": str(p), "access_url": str(u),
+            "size": None if s is None or int(s) < 0 else int(s), "service_url": str(svc),
+            "record": str(rec or "{}"), "query": str(q or "{}"), "added": now,
+            "note": "", "tags": ""}
+            for a, i, t, ra, dec, p, u, s, svc, rec, q in zip(
+                archive, item_ids, col("title"), col("ra", None), col("dec", None),
+                col("product_type"), urls, col("size", None), col("service_url"),
+                col("record", "{}"), col("query", "{}"), strict=True)]
+        return self._insert(values)
+
+    def _insert(self, values: list[dict[str, Any]]) -> int:
+        if not values:
+            return 0
+        with self._store.engine.begin() as conn:
+            before = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(
+                ITEMS.c.cart_id == self._id)).scalar_one()
+            conn.execute(_insert_ignore(conn, ITEMS, ["cart_id", "key"]), values)
+            after = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(
+                ITEMS.c.cart_id == self._id)).scalar_one()
+        return int(after - before)
+
+    def items(self, archive: str | None = None) -> list[CartItem]:
+        """The items, oldest first; only one archive's when ``archive`` is given."""
+        query = sa.select(*[ITEMS.c[c] for c in COLUMNS]).where(ITEMS.c.cart_id == self._id)
+        if archive is not None:
+            query = query.where(ITEMS.c.archive == archive)
+        with self._store.engine.connect() as conn:
+            rows = conn.execute(query.order_by(ITEMS.c.id)).all()
+        return [CartItem(*row) for row in rows]
+
+    def remove(self, keys: Iterable[str]) -> list[CartItem]:
+        """Remove items by key; return the removed items (for undo).  Missing keys are
+        ignored."""
+        keys = list(keys)
+        removed = [i for i in self.items() if i.key in set(keys)]
+        if removed:
+            with self._store.engine.begin() as conn:
+                conn.execute(ITEMS.delete().where((ITEMS.c.cart_id == self._id)
+                                                  & ITEMS.c.key.in_([i.key for i in removed])))
+        return removed
+
+    def restore(self, items: Sequence[CartItem]) -> int:
+        """Put removed items back (undo), with their notes and tags."""
+        return self._insert([{"cart_id": self._id, **{c: getattr(i, c) for c in COLUMNS}}
+                             for i in items])
+
+    def annotate(self, key: str, *, note: str | None = None, tags: str | None = None) -> None:
+        """Set an item's note and/or tags.
+
+        Raises
+        ------
+        CartError
+            The item is not in this cart.
+        """
+        changes = {k: v for k, v in (("note", note), ("tags", tags)) if v is not None}
+        with self._store.engine.begin() as conn:
+            result = conn.execute(ITEMS.update().where(
+                (ITEMS.c.cart_id == self._id) & (ITEMS.c.key == key)).values(**changes))
+        if result.rowcount != 1:
+            raise CartError("that item is not in the cart (any more)")
+
+    # ------------------------------------------------------------ tables
+    def to_table(self) -> Table:
+        """The items as an astropy Table (``record`` and ``query`` as JSON text)."""
+        items = self.items()
+        columns = []
+        for name in COLUMNS:
+            values = [getattr(i, name) for i in items]
+            if name in NUMERIC:
+                columns.append(MaskedColumn([0 if v is None else v for v in values], name=name,
+                                            dtype=NUMERIC[name],
+                                            mask=[v is None for v in values]))
+            elif name == "added":
+                columns.append(Column([v.isoformat() for v in values], name=name, dtype=str))
+            else:
+                columns.append(Column(values, name=name, dtype=str))
+        table = Table(columns)
+        table["ra"].unit = table["dec"].unit = "deg"
+        table["size"].unit = "byte"
+        table.meta.update(cart=self.name, user=self.user)
+        return table
+
+    def to_pandas(self) -> Any:
+        """The items as a pandas DataFrame."""
+        return self.to_table().to_pandas()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per archive and kind, and the total size where known."""
+        with self._store.engine.connect() as conn:
+            rows = conn.execute(sa.select(ITEMS.c.archive, ITEMS.c.kind, sa.func.count(),
+                                          sa.func.sum(ITEMS.c.size))
+                                .where(ITEMS.c.cart_id == self._id)
+                                .group_by(ITEMS.c.archive, ITEMS.c.kind)).all()
+        return {"groups": [{"archive": a, "kind": k, "count": int(n), "bytes": int(b or 0)}
+                           for a, k, n, b in rows],
+                "count": sum(int(r[2]) for r in rows),
+                "bytes": sum(int(r[3] or 0) for r in rows)}
+
+    def export(self, path: str | Path, format: str = "votable") -> Path:
+        """Write the cart as ``votable``, ``ecsv`` or ``csv``; an empty cart gives a valid
+        empty file.
+        """
+        formats = {"votable": "votable", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
+        if format not in formats:
+            raise CartError(f"unknown format {format!r}; use {', '.join(formats)}")
+        path = Path(path)
+        table = self.to_table()
+        table.meta.pop("user", None)
+        table.write(path, format=formats[format], overwrite=True)
+        return path
+
+
+def _float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table, keys: list[str]) -> Any:
+    """An INSERT that skips rows whose unique ``keys`` exist (SQLite and PostgreSQL)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise CartError(f"carts need SQLite or PostgreSQL, not {dialect}")
+    return insert(table).on_conflict_do_nothing(index_elements=keys)

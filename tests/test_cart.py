@@ -1,0 +1,180 @@
+"""The persistent cart: per user, transactional, exports that validators accept."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from astropy.table import Table
+
+from esap_dash.cart import Cart, CartError
+from esap_dash.config import Profile
+from esap_dash.pages.cart import CartPage
+from esap_dash.pages.discovery import DiscoveryPage
+from esap_dash.store import StoreError, store_for
+
+from .conftest import run_coroutine
+
+
+@pytest.fixture
+def private(profile: Profile, tmp_path: Path) -> Profile:
+    """The local profile with a database of this test's own."""
+    return replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
+
+
+@pytest.fixture(scope="module")
+def m1_rows(profile: Profile) -> Table:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    run_coroutine(page.search())
+    page._table.selection = list(range(len(page.merged)))
+    return page.selected_rows()
+
+
+def votlint_errors(path: Path) -> list[str]:
+    """ERROR lines of STILTS votlint (it exits 0 even when it reports errors)."""
+    out = subprocess.run(["stilts", "votlint", f"votable={path}"], capture_output=True,
+                         text=True, timeout=120)
+    return [line for line in (out.stdout + out.stderr).splitlines() if "ERROR" in line]
+
+
+def test_rows_from_two_archives_persist_and_are_not_duplicated(private, m1_rows) -> None:
+    cart = Cart.open("M1 study", profile=private)
+    assert cart.add_rows(m1_rows) == len(m1_rows)
+    assert cart.add_rows(m1_rows) == 0
+    reopened = Cart.open("M1 study", profile=private)
+    assert len(reopened) == len(m1_rows)
+    archives = {i.archive for i in reopened.items()}
+    assert {"OpenNGC (cone search)", "Local images (SIA v2)"} <= archives
+    item = reopened.items(archive="OpenNGC (cone search)")[0]
+    assert item.fields["common_names"] == "Crab Nebula"
+    assert '"target": "M 1"' in item.query and item.service_url.endswith("scs.xml")
+
+
+def test_users_never_see_each_others_carts(private, m1_rows) -> None:
+    Cart.open("M1 study", user="alice", profile=private).add_rows(m1_rows)
+    bob = Cart.open("M1 study", user="bob", profile=private)
+    assert len(bob) == 0
+    assert Cart.names(user="bob", profile=private) == ["M1 study"]
+    assert Cart.names(user="carol", profile=private) == []
+    with pytest.raises(CartError, match="no cart named"):
+        Cart.open("M1 study", user="carol", profile=private, create=False)
+
+
+def test_a_deployment_with_users_needs_an_identity(private) -> None:
+    with pytest.raises(PermissionError, match="has users"):
+        Cart.open("x", profile=replace(private, users="oidc"))
+
+
+@pytest.mark.parametrize("name", ["M1 study", "calibration", "Crab (2024) v2.1", "Überblick"])
+def test_good_cart_names(private, name) -> None:
+    assert Cart.open(name, profile=private).name == name
+
+
+@pytest.mark.parametrize("name", ["", "../etc/passwd", "<script>", "a" * 101, "x;DROP"])
+def test_odd_cart_names_are_refused_clearly(private, name) -> None:
+    with pytest.raises(CartError, match="cart name"):
+        Cart.open(name, profile=private)
+
+
+def test_remove_undo_notes_and_missing_items(private, m1_rows) -> None:
+    cart = Cart.open("edit", profile=private)
+    cart.add_rows(m1_rows)
+    first = cart.items()[0]
+    removed = cart.remove([first.key])
+    assert [i.key for i in removed] == [first.key] and len(cart) == len(m1_rows) - 1
+    assert cart.remove([first.key]) == []
+    with pytest.raises(CartError, match="not in the cart"):
+        cart.annotate(first.key, note="gone")
+    assert cart.restore(removed) == 1
+    cart.annotate(first.key, note="best seeing", tags="K band")
+    again = {i.key: i for i in cart.items()}[first.key]
+    assert (again.note, again.tags) == ("best seeing", "K band")
+
+
+def test_two_tabs_adding_at_once_keep_both(private, m1_rows) -> None:
+    halves = (m1_rows[: len(m1_rows) // 2], m1_rows[len(m1_rows) // 2:])
+    threads = [threading.Thread(target=lambda rows=rows: Cart.open(
+        "shared", profile=private).add_rows(rows)) for rows in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(Cart.open("shared", profile=private)) == len(m1_rows)
+
+
+def test_exports_are_valid_also_when_empty(private, m1_rows, tmp_path) -> None:
+    cart = Cart.open("export", profile=private)
+    cart.add_rows(m1_rows)
+    for name, target in (("full", cart), ("empty", Cart.open("nothing", profile=private))):
+        vot = target.export(tmp_path / f"{name}.xml", "votable")
+        assert votlint_errors(vot) == [], name
+        ecsv = Table.read(target.export(tmp_path / f"{name}.ecsv", "ecsv"))
+        csv = Table.read(target.export(tmp_path / f"{name}.csv", "csv"), format="ascii.csv")
+        assert len(Table.read(vot)) == len(ecsv) == len(target)
+        assert len(csv) == len(target)
+    assert Table.read(tmp_path / "full.ecsv")["ra"].unit == "deg"
+    with pytest.raises(CartError, match="unknown format"):
+        cart.export(tmp_path / "x", "fits")
+
+
+def test_votlint_errors_are_counted(tmp_path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<?xml version="1.0"?><VOTABLE version="1.4" '
+                   'xmlns="http://www.ivoa.net/xml/VOTable/v1.3"><RESOURCE><TABLE>'
+                   '<FIELD name="a" datatype="nonsense"/></TABLE></RESOURCE></VOTABLE>')
+    assert votlint_errors(bad)
+
+
+def test_a_corrupted_database_is_reported_and_left_alone(tmp_path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not SQLite at all" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a usable esap-dash database"):
+        store_for(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+
+
+def test_carts_in_postgresql(profile, m1_rows, secrets) -> None:
+    pg = replace(profile, database=secrets["ESAP_DASH_PG_URL"])
+    name = f"pg test {threading.get_ident()}"
+    cart = Cart.open(name, user="pg-user", profile=pg)
+    cart.remove([i.key for i in cart.items()])
+    assert cart.add_rows(m1_rows) == len(m1_rows)
+    assert cart.add_rows(m1_rows) == 0
+    assert len(Cart.open(name, user="pg-user", profile=pg)) == len(m1_rows)
+    assert len(Cart.open(name, user="someone else", profile=pg)) == 0
+
+
+def test_cart_page_lists_edits_removes_and_exports(private, m1_rows) -> None:
+    Cart.open("default", profile=private).add_rows(m1_rows)
+    page = CartPage(profile=private)
+    assert len(page._table.value) == len(m1_rows)
+    assert f"{len(m1_rows)} items" in page._summary.object
+    page._on_edit(type("Edit", (), {"row": 0, "column": "note", "value": "check <b>this</b>"})())
+    assert page.cart.items()[0].note == "check <b>this</b>"
+    page._table.selection = [0, 1]
+    run_coroutine(page.remove_selected())
+    assert len(page.cart) == len(m1_rows) - 2
+    run_coroutine(page.undo())
+    assert len(page.cart) == len(m1_rows)
+    assert page.export_bytes("votable").startswith(b"<?xml")
+    page.new_name = "../bad"
+    run_coroutine(page.create())
+    assert page._message.alert_type == "danger"
+    page.new_name = "calibration"
+    run_coroutine(page.create())
+    assert page.cart_name == "calibration" and len(page._table.value) == 0
+
+
+def test_discovery_adds_selected_rows_to_the_named_cart(private) -> None:
+    page = DiscoveryPage(profile=private, target="M 1", radius=0.5, cart_name="M1 study")
+    run_coroutine(page.search())
+    page._table.selection = [0, 1, 2]
+    run_coroutine(page.add_to_cart())
+    assert "Added 3 rows to cart" in page._message.object
+    run_coroutine(page.add_to_cart())
+    assert "Added 0 rows" in page._message.object and "3 were already" in page._message.object
+    assert len(Cart.open("M1 study", profile=private)) == 3

@@ -28,6 +28,7 @@ __all__ = [
     "SkyQuery",
     "adql_string",
     "common_table",
+    "ucd_mapping",
 ]
 
 #: Largest cone radius in degrees.
@@ -261,3 +262,33 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     out["ra"].unit = out["dec"].unit = out["distance"].unit = "deg"
     out.meta.update(table.meta)
     return out
+
+
+# UCD1+ and, as SCS 1.03 asks for, UCD1.
+_UCDS = {"id": {"meta.id;meta.main", "id_main"},
+         "ra": {"pos.eq.ra;meta.main", "pos_eq_ra_main"},
+         "dec": {"pos.eq.dec;meta.main", "pos_eq_dec_main"}}
+
+
+def ucd_mapping(table: Table) -> dict[str, str]:
+    """Common column name -> column of ``table`` with the matching UCD.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        A table read from a VOTable (UCDs in ``column.meta["ucd"]``).
+
+    Returns
+    -------
+    dict
+        ``id``, ``title``, ``ra`` and ``dec`` where a column says it is one.
+    """
+    mapping: dict[str, str] = {}
+    for name in table.colnames:
+        ucd = (table[name].meta.get("ucd") or "").lower()
+        for common, wanted in _UCDS.items():
+            if ucd in wanted and common not in mapping:
+                mapping[common] = name
+    if "id" in mapping:
+        mapping.setdefault("title", mapping["id"])
+    return mapping

@@ -7,7 +7,7 @@ from typing import ClassVar
 from astropy.table import Table
 from pyvo.dal import SCSService
 
-from .query import SkyQuery, common_table
+from .query import SkyQuery, common_table, ucd_mapping
 from .vo import DALConnector, results_table
 
 __all__ = ["ConeSearchConnector"]
@@ -76,29 +76,10 @@ class ConeSearchConnector(DALConnector):
             empty.meta["note"] = "a catalogue: no data products or time range to match"
             return empty
         raw = self.search(query.ra, query.dec, query.radius, maxrec=query.maxrec)
-        mapping = {**_ucd_mapping(raw), **self.columns}
+        mapping = {**ucd_mapping(raw), **self.columns}
         table = common_table(raw, self.name, mapping, query=query, product_type="source")
         if query.keywords:
             words = [w.lower() for w in query.keywords]
             keep = [all(w in f"{r['id']} {r['title']}".lower() for w in words) for r in table]
             table = table[keep]
         return table
-
-
-# UCD1+ and, as SCS 1.03 asks for, UCD1.
-_UCDS = {"id": {"meta.id;meta.main", "id_main"},
-         "ra": {"pos.eq.ra;meta.main", "pos_eq_ra_main"},
-         "dec": {"pos.eq.dec;meta.main", "pos_eq_dec_main"}}
-
-
-def _ucd_mapping(table: Table) -> dict[str, str]:
-    """Common column name -> column of ``table`` with the matching UCD."""
-    mapping: dict[str, str] = {}
-    for name in table.colnames:
-        ucd = (table[name].meta.get("ucd") or "").lower()
-        for common, wanted in _UCDS.items():
-            if ucd in wanted and common not in mapping:
-                mapping[common] = name
-    if "id" in mapping:
-        mapping.setdefault("title", mapping["id"])
-    return mapping

@@ -71,9 +71,14 @@ class CartItem:
         return json.loads(self.record)
 
 
-def item_key(archive: str, item_id: str, access_url: str) -> str:
-    """The identity of an item: the same data from the same archive is one item."""
-    return hashlib.sha256(f"{archive}\x1f{item_id}\x1f{access_url}".encode()).hexdigest()
+def item_key(archive: str, item_id: str, access_url: str, record: str = "") -> str:
+    """The identity of an item: the same data from the same archive is one item.
+
+    Rows with neither an identifier nor an access URL (a table sent over
+    SAMP without UCDs) are told apart by their whole record.
+    """
+    identity = f"{item_id}\x1f{access_url}" if item_id or access_url else record
+    return hashlib.sha256(f"{archive}\x1f{identity}".encode()).hexdigest()
 
 
 def check_name(name: str) -> str:
@@ -182,7 +187,8 @@ class Cart:
 
         archive, item_ids, urls = col("archive"), col("id"), col("access_url")
         values = [{
-            "cart_id": self._id, "key": item_key(str(a), str(i), str(u)), "archive": str(a),
+            "cart_id": self._id, "key": item_key(str(a), str(i), str(u), str(rec or "")),
+            "archive": str(a),
             "kind": kind, "item_id": str(i), "title": str(t), "ra": _float(ra),
             "dec": _float(dec), "product_type": str(p), "access_url": str(u),
             "size": None if s is None or int(s) < 0 else int(s), "service_url": str(svc),
@@ -281,6 +287,33 @@ class Cart:
                            for a, k, n, b in rows],
                 "count": sum(int(r[2]) for r in rows),
                 "bytes": sum(int(r[3] or 0) for r in rows)}
+
+    def fetch(self, item: CartItem, directory: str | Path = ".", *,
+              timeout: float = 60.0) -> Path:
+        """Download an item's access URL into ``directory``; return the file.
+
+        Raises
+        ------
+        CartError
+            The item has no access URL.
+        connectors.exceptions.ConnectorError
+            The download failed (unreachable, HTTP error).
+        """
+        from connectors.http import make_session, request
+
+        if not item.access_url.startswith(("http://", "https://")):
+            raise CartError(f"{item.title!r} has no downloadable access URL")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.\-+]", "_", item.access_url.rstrip("/").rsplit("/", 1)[-1])
+        target = directory / (name or item.key)
+        with request(make_session(timeout), "GET", item.access_url, stream=True) as resp:
+            partial = target.with_suffix(target.suffix + ".part")
+            with partial.open("wb") as out:
+                for chunk in resp.iter_content(1 << 16):
+                    out.write(chunk)
+            partial.replace(target)
+        return target
 
     def export(self, path: str | Path, format: str = "votable") -> Path:
         """Write the cart as ``votable``, ``ecsv`` or ``csv``; an empty cart gives a valid

@@ -146,6 +146,7 @@ def test_carts_in_postgresql(profile, m1_rows, secrets) -> None:
     assert cart.add_rows(m1_rows) == 0
     assert len(Cart.open(name, user="pg-user", profile=pg)) == len(m1_rows)
     assert len(Cart.open(name, user="someone else", profile=pg)) == 0
+    store_for(pg.database).engine.dispose()  # close the pooled connections now
 
 
 def test_cart_page_lists_edits_removes_and_exports(private, m1_rows) -> None:
@@ -178,3 +179,59 @@ def test_discovery_adds_selected_rows_to_the_named_cart(private) -> None:
     run_coroutine(page.add_to_cart())
     assert "Added 0 rows" in page._message.object and "3 were already" in page._message.object
     assert len(Cart.open("M1 study", profile=private)) == 3
+
+
+def test_fetch_downloads_an_image(private, m1_rows, tmp_path) -> None:
+    from astropy.io import fits
+
+    cart = Cart.open("fetch", profile=private)
+    cart.add_rows(m1_rows)
+    image = next(i for i in cart.items() if i.product_type == "image")
+    path = cart.fetch(image, tmp_path / "data")
+    with fits.open(path) as hdul:
+        assert hdul[0].header["NAXIS"] >= 0
+    source = next(i for i in cart.items() if i.product_type == "source")
+    with pytest.raises(CartError, match="no downloadable access URL"):
+        cart.fetch(source, tmp_path)
+
+
+def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, tmp_path,
+                                                             monkeypatch) -> None:
+    from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
+
+    hub = SAMPHubServer(web_profile=False, lockfile=str(tmp_path / "hub.lock"),
+                        addr="127.0.0.1")
+    hub.start()
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:file://{tmp_path}/hub.lock")
+    topcat = SAMPIntegratedClient(name="topcat-like")
+    topcat.connect(hub=hub)
+    received: list[Table] = []
+
+    def receive(key, sender, msg_id, mtype, params, extra) -> None:
+        received.append(Table.read(params["url"].removeprefix("file://"), format="votable"))
+        topcat.reply(msg_id, {"samp.status": "samp.ok", "samp.result": {}})
+
+    topcat.bind_receive_call("table.load.votable", receive)
+    try:
+        Cart.open("default", profile=private).add_rows(m1_rows)
+        page = CartPage(profile=private)
+        run_coroutine(page.send_samp())
+        assert f"Sent {len(m1_rows)} items to topcat-like" in page._message.object
+        assert set(received[0]["title"]) == set(m1_rows["title"])
+        page.samp_receive = True
+        sent = tmp_path / "from-topcat.xml"
+        Table({"name": ["NGC1952", "NGC0224"], "ra": [83.633, 10.685],
+               "dec": [22.0145, 41.269]}).write(sent, format="votable")
+        ours = next(cid for cid in topcat.get_subscribed_clients("table.load.votable")
+                    if topcat.get_metadata(cid).get("samp.name") == "esap-dash")
+        reply = topcat.call_and_wait(ours, {"samp.mtype": "table.load.votable",
+                                            "samp.params": {"url": sent.as_uri(),
+                                                            "name": "selection"}}, "10")
+        assert reply["samp.status"] == "samp.ok"
+        samp_items = [i for i in page.cart.items() if i.kind == "samp"]
+        assert len(samp_items) == 2 and samp_items[0].archive == "SAMP: topcat-like"
+        assert {i.fields["name"] for i in samp_items} == {"NGC1952", "NGC0224"}
+        page.samp_receive = False
+    finally:
+        topcat.disconnect()
+        hub.stop()

@@ -11,6 +11,11 @@ from typing import Any
 import pandas as pd
 import panel as pn
 import param
+from astropy.table import Table
+
+from connectors.exceptions import ConnectorError
+from connectors.query import common_table, ucd_mapping
+from connectors.samp import SampLink
 
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import on_click
@@ -35,6 +40,8 @@ class CartPage(Page):
     title = "Cart"
     cart_name = param.Selector(objects=[], doc="Which of your carts.")
     new_name = param.String(default="", doc="Name of a new cart.")
+    samp_receive = param.Boolean(default=False, label="Receive tables from TOPCAT/Aladin (SAMP)",
+                                 doc="Add the tables that SAMP clients send to this cart.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -56,10 +63,13 @@ class CartPage(Page):
             widths={"title": 280, "access_url": 260})
         self._table.on_edit(self._on_edit)
         buttons = {}
+        self._samp: SampLink | None = None
+        self._doc: Any = None
         for label, method, color in (("Create cart", self.create, "primary"),
                                      ("Remove selected", self.remove_selected, "danger"),
-                                     ("Undo remove", self.undo, "default")):
-            buttons[label] = pn.widgets.Button(label=label, color=color, width=150)
+                                     ("Undo remove", self.undo, "default"),
+                                     ("Send to TOPCAT (SAMP)", self.send_samp, "default")):
+            buttons[label] = pn.widgets.Button(label=label, color=color, width=190)
             on_click(buttons[label], method)
         formats = (("votable", "xml", "VOTable"), ("ecsv", "ecsv", "ECSV"), ("csv", "csv", "CSV"))
         downloads = [pn.widgets.FileDownload(callback=self._export_callback(fmt),
@@ -74,6 +84,8 @@ class CartPage(Page):
                    buttons["Create cart"]),
             self._summary, self._message,
             pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads),
+            pn.Row(buttons["Send to TOPCAT (SAMP)"],
+                   pn.widgets.Checkbox.from_param(self.param.samp_receive)),
             self._table, sizing_mode="stretch_width")
         self.reload()
 
@@ -145,6 +157,61 @@ class CartPage(Page):
         self._undo = []
         self.reload()
         say(self._message, f"Put back {restored} items.")
+
+    async def send_samp(self) -> None:
+        """Send the cart (or the ticked items) as a VOTable to the SAMP clients."""
+        table = await run_blocking(self.cart.to_table)
+        if self._table.selection:
+            table = table[sorted(self._table.selection)]
+        try:
+            link = self._samp or await run_blocking(lambda: SampLink().connect())
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            return
+        try:
+            sent = await run_blocking(lambda: link.send_table(
+                table, name=f"esap-dash cart {self.cart_name}"))
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            return
+        finally:
+            if link is not self._samp:
+                link.close()
+        say(self._message, f"Sent {len(table)} items to {', '.join(sent)}.")
+
+    @param.depends("samp_receive", watch=True)
+    def _toggle_samp(self) -> None:
+        if not self.samp_receive:
+            if self._samp is not None:
+                self._samp.close()
+                self._samp = None
+            say(self._message, "No longer receiving SAMP tables.")
+            return
+        try:
+            self._samp = SampLink().connect()
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            with param.discard_events(self):
+                self.samp_receive = False
+            return
+        self._doc = pn.state.curdoc  # SAMP calls arrive on another thread
+        self._samp.on_table(self.receive_table)
+        say(self._message, "Tables sent by SAMP clients now go to this cart.")
+
+    def receive_table(self, table: Table, name: str, sender: str) -> int:
+        """Add a table a SAMP client sent to the current cart; return how many rows were new."""
+        rows = common_table(table, f"SAMP: {sender}", {**ucd_mapping(table)})
+        added = Cart.open(self.cart_name, user=self.user, profile=self.profile).add_rows(
+            rows, kind="samp")
+        def show() -> None:
+            self.reload()
+            say(self._message, f"{sender} sent {name!r}: {added} new items.")
+
+        if self._doc is not None and self._doc.session_context is not None:
+            self._doc.add_next_tick_callback(show)
+        else:
+            show()
+        return added
 
     def _on_edit(self, event: Any) -> None:
         item = self.items[event.row]

@@ -48,7 +48,8 @@ def main() -> None:
         _, again_s = timed(lambda: cart.add_rows(rows))
         table, reopen_s = timed(lambda: Cart.open("big", profile=private).to_table())
         _, export_s = timed(lambda: cart.export(Path(tmp) / "cart.xml"))
-        _, raw_s = timed(lambda: Table(table).write(Path(tmp) / "raw.xml", format="votable"))
+        _, raw_s = timed(lambda: Table(table).write(Path(tmp) / "raw.xml", format="votable",
+                                                    tabledata_format="binary2"))
         _, page_s = timed(lambda: pn.panel(CartPage(profile=private)).get_root())
     print(f"{added:,} items added in {add_s:.2f} s (budget 2 s); adding them again "
           f"(all duplicates) {again_s:.2f} s")

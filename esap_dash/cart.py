@@ -254,10 +254,13 @@ class Cart:
     # ------------------------------------------------------------ tables
     def to_table(self) -> Table:
         """The items as an astropy Table (``record`` and ``query`` as JSON text)."""
-        items = self.items()
+        query = sa.select(*[ITEMS.c[c] for c in COLUMNS]).where(
+            ITEMS.c.cart_id == self._id).order_by(ITEMS.c.id)
+        with self._store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        by_column = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
         columns = []
-        for name in COLUMNS:
-            values = [getattr(i, name) for i in items]
+        for name, values in zip(COLUMNS, by_column, strict=True):
             if name in NUMERIC:
                 columns.append(MaskedColumn([0 if v is None else v for v in values], name=name,
                                             dtype=NUMERIC[name],
@@ -320,12 +323,13 @@ class Cart:
         empty file.
         """
         formats = {"votable": "votable", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
+        options = {"tabledata_format": "binary2"} if format == "votable" else {}
         if format not in formats:
             raise CartError(f"unknown format {format!r}; use {', '.join(formats)}")
         path = Path(path)
         table = self.to_table()
         table.meta.pop("user", None)
-        table.write(path, format=formats[format], overwrite=True)
+        table.write(path, format=formats[format], overwrite=True, **options)
         return path
 
 

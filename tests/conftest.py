@@ -131,3 +131,35 @@ def _reset_panel_state() -> Iterator[None]:
     yield
     pn.state.kill_all_servers()
     pn.state.reset()
+
+
+@pytest.fixture
+def samp_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real SAMP hub on loopback, found through SAMP_HUB like a desktop hub."""
+    from pyvo.samp import SAMPHubServer
+
+    lockfile = tmp_path / "samp.lock"
+    hub = SAMPHubServer(web_profile=False, lockfile=str(lockfile), addr="127.0.0.1")
+    hub.start()
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{lockfile.as_uri()}")
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def topcat(samp_hub: Any) -> Iterator[tuple[Any, list[Any]]]:
+    """A real SAMP client that takes tables, as TOPCAT does; yields it and what it got."""
+    from astropy.table import Table
+    from pyvo.samp import SAMPIntegratedClient
+
+    client = SAMPIntegratedClient(name="topcat-like")
+    client.connect(hub=samp_hub)
+    received: list[Table] = []
+
+    def receive(key, sender, msg_id, mtype, params, extra) -> None:
+        received.append(Table.read(params["url"].removeprefix("file://"), format="votable"))
+        client.reply(msg_id, {"samp.status": "samp.ok", "samp.result": {}})
+
+    client.bind_receive_call("table.load.votable", receive)
+    yield client, received
+    client.disconnect()

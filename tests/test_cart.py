@@ -196,42 +196,24 @@ def test_fetch_downloads_an_image(private, m1_rows, tmp_path) -> None:
 
 
 def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, tmp_path,
-                                                             monkeypatch) -> None:
-    from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
-
-    hub = SAMPHubServer(web_profile=False, lockfile=str(tmp_path / "hub.lock"),
-                        addr="127.0.0.1")
-    hub.start()
-    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:file://{tmp_path}/hub.lock")
-    topcat = SAMPIntegratedClient(name="topcat-like")
-    topcat.connect(hub=hub)
-    received: list[Table] = []
-
-    def receive(key, sender, msg_id, mtype, params, extra) -> None:
-        received.append(Table.read(params["url"].removeprefix("file://"), format="votable"))
-        topcat.reply(msg_id, {"samp.status": "samp.ok", "samp.result": {}})
-
-    topcat.bind_receive_call("table.load.votable", receive)
-    try:
-        Cart.open("default", profile=private).add_rows(m1_rows)
-        page = CartPage(profile=private)
-        run_coroutine(page.send_samp())
-        assert f"Sent {len(m1_rows)} items to topcat-like" in page._message.object
-        assert set(received[0]["title"]) == set(m1_rows["title"])
-        page.samp_receive = True
-        sent = tmp_path / "from-topcat.xml"
-        Table({"name": ["NGC1952", "NGC0224"], "ra": [83.633, 10.685],
-               "dec": [22.0145, 41.269]}).write(sent, format="votable")
-        ours = next(cid for cid in topcat.get_subscribed_clients("table.load.votable")
-                    if topcat.get_metadata(cid).get("samp.name") == "esap-dash")
-        reply = topcat.call_and_wait(ours, {"samp.mtype": "table.load.votable",
-                                            "samp.params": {"url": sent.as_uri(),
-                                                            "name": "selection"}}, "10")
-        assert reply["samp.status"] == "samp.ok"
-        samp_items = [i for i in page.cart.items() if i.kind == "samp"]
-        assert len(samp_items) == 2 and samp_items[0].archive == "SAMP: topcat-like"
-        assert {i.fields["name"] for i in samp_items} == {"NGC1952", "NGC0224"}
-        page.samp_receive = False
-    finally:
-        topcat.disconnect()
-        hub.stop()
+                                                             topcat) -> None:
+    client, received = topcat
+    Cart.open("default", profile=private).add_rows(m1_rows)
+    page = CartPage(profile=private)
+    run_coroutine(page.send_samp())
+    assert f"Sent {len(m1_rows)} items to topcat-like" in page._message.object
+    assert set(received[0]["title"]) == set(m1_rows["title"])
+    page.samp_receive = True
+    sent = tmp_path / "from-topcat.xml"
+    Table({"name": ["NGC1952", "NGC0224"], "ra": [83.633, 10.685],
+           "dec": [22.0145, 41.269]}).write(sent, format="votable")
+    ours = next(cid for cid in client.get_subscribed_clients("table.load.votable")
+                if client.get_metadata(cid).get("samp.name") == "esap-dash")
+    reply = client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
+                                        "samp.params": {"url": sent.as_uri(),
+                                                        "name": "selection"}}, "10")
+    assert reply["samp.status"] == "samp.ok"
+    samp_items = [i for i in page.cart.items() if i.kind == "samp"]
+    assert len(samp_items) == 2 and samp_items[0].archive == "SAMP: topcat-like"
+    assert {i.fields["name"] for i in samp_items} == {"NGC1952", "NGC0224"}
+    page.samp_receive = False

@@ -52,18 +52,19 @@ def test_did_wildcard_search_lists_the_rucio_files(served_app: str, page) -> Non
     pattern.press("Enter")
     page.get_by_role("button", name="List data identifiers").click()
     page.get_by_text("data identifiers in scope esap").wait_for(timeout=20_000)
-    assert page.locator(".tabulator-cell", has_text="ukidss_crab_k.fits").count() >= 1
+    page.locator(".tabulator-cell", has_text="ukidss_crab_k.fits").first.wait_for(timeout=10_000)
     page.locator(".tabulator-cell", has_text="crab_images").first.click()
     page.get_by_text("files on LOCAL_A").wait_for(timeout=20_000)
-    assert page.locator(".tabulator-cell", has_text="poss_m1.fits").count() >= 1
+    page.locator(".tabulator-cell", has_text="poss_m1.fits").first.wait_for(timeout=10_000)
 
 
 def test_software_records_are_text(served_app: str, page) -> None:
     open_tab(page, served_app, "Software")
     page.get_by_role("button", name="Search software and workflows").click()
     page.get_by_text("records in Software and workflows").wait_for(timeout=20_000)
-    assert page.locator(".tabulator-cell", has_text="Gammapy").count() >= 1
+    page.locator(".tabulator-cell", has_text="Gammapy").first.wait_for(timeout=10_000)
     hostile = page.locator(".tabulator-cell", has_text="hostile title")
+    hostile.first.wait_for(timeout=10_000)
     assert hostile.count() == 1
     assert "<script>" in hostile.inner_text()
     page.locator(".tabulator-cell", has_text="hostile title").click()

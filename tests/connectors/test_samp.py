@@ -3,58 +3,31 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from astropy.table import Table
-from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
 
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
 from connectors.samp import SampLink
 
 
-@pytest.fixture
-def hub(tmp_path) -> Iterator[SAMPHubServer]:
-    server = SAMPHubServer(web_profile=False, lockfile=str(tmp_path / "samp.lock"),
-                           addr="127.0.0.1")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def topcat(hub) -> Iterator[tuple[SAMPIntegratedClient, list[Table]]]:
-    """A SAMP client that takes tables, as TOPCAT does."""
-    client = SAMPIntegratedClient(name="topcat-like")
-    client.connect(hub=hub)
-    received: list[Table] = []
-
-    def receive(key, sender, msg_id, mtype, params, extra) -> None:
-        received.append(Table.read(params["url"].removeprefix("file://"), format="votable"))
-        client.reply(msg_id, {"samp.status": "samp.ok", "samp.result": {}})
-
-    client.bind_receive_call("table.load.votable", receive)
-    yield client, received
-    client.disconnect()
-
-
-def test_send_a_table_to_a_receiving_client(hub, topcat) -> None:
+def test_send_a_table_to_a_receiving_client(samp_hub, topcat) -> None:
     _client, received = topcat
     table = Table({"hip": [32349, 30438], "ra": [101.29, 95.99]})
-    with SampLink(hub=hub) as link:
+    with SampLink(hub=samp_hub) as link:
         assert "topcat-like" in link.table_clients().values()
         assert link.send_table(table, name="cart") == ["topcat-like"]
     assert list(received[0]["hip"]) == [32349, 30438]
 
 
-def test_receive_a_table_sent_by_the_client(hub, topcat, tmp_path) -> None:
+def test_receive_a_table_sent_by_the_client(samp_hub, topcat, tmp_path) -> None:
     client, _ = topcat
     got: list[tuple[Table, str, str]] = []
     done = threading.Event()
     sent = tmp_path / "sent.xml"
     Table({"name": ["NGC1952"], "ra": [83.633], "dec": [22.0145]}).write(sent,
                                                                           format="votable")
-    with SampLink(hub=hub) as link:
+    with SampLink(hub=samp_hub) as link:
         link.on_table(lambda t, name, sender: (got.append((t, name, sender)), done.set()))
         ours = next(cid for cid in client.get_subscribed_clients("table.load.votable")
                     if client.get_metadata(cid).get("samp.name") == "esap-dash")
@@ -73,8 +46,8 @@ def test_receive_a_table_sent_by_the_client(hub, topcat, tmp_path) -> None:
     assert sender == "topcat-like"
 
 
-def test_no_recipient_and_no_hub_are_clear(hub, tmp_path, monkeypatch) -> None:
-    with SampLink(hub=hub) as link, pytest.raises(ConnectorError, match="no SAMP client"):
+def test_no_recipient_and_no_hub_are_clear(samp_hub, tmp_path, monkeypatch) -> None:
+    with SampLink(hub=samp_hub) as link, pytest.raises(ConnectorError, match="no SAMP client"):
         link.send_table(Table({"a": [1]}))
     monkeypatch.setenv("SAMP_HUB", f"std-lockurl:file://{tmp_path}/none.lock")
     with pytest.raises(ServiceUnavailableError, match="no SAMP hub"):

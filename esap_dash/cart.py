@@ -220,6 +220,20 @@ class Cart:
             rows = conn.execute(query.order_by(ITEMS.c.id)).all()
         return [CartItem(*row) for row in rows]
 
+    def listing(self, columns: Sequence[str]) -> Any:
+        """Some columns of every item (plus ``key``), oldest first, as a DataFrame.
+
+        Lighter than :meth:`items` for display: the full records stay in the
+        database.
+        """
+        import pandas as pd
+
+        names = ["key", *[c for c in columns if c != "key"]]
+        query = sa.select(*[ITEMS.c[c] for c in names]).where(
+            ITEMS.c.cart_id == self._id).order_by(ITEMS.c.id)
+        with self._store.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
     def remove(self, keys: Iterable[str]) -> list[CartItem]:
         """Remove items by key; return the removed items (for undo).  Missing keys are
         ignored."""

@@ -49,7 +49,7 @@ class CartPage(Page):
         self.param.cart_name.objects = names
         with param.discard_events(self):  # the table is built below
             self.cart_name = names[0]
-        self.items: list[CartItem] = []
+        self.listing = pd.DataFrame(columns=["key", *SHOWN])
         self._undo: list[CartItem] = []
         self._message = notice()
         self._summary = html_pane("")
@@ -98,15 +98,15 @@ class CartPage(Page):
         return Cart.open(self.cart_name, user=self.user, profile=self.profile)
 
     def _frame(self) -> pd.DataFrame:
-        rows = [{c: (i.added.strftime("%Y-%m-%d %H:%M") if c == "added" else getattr(i, c))
-                 for c in SHOWN} for i in self.items]
-        return pd.DataFrame(rows, columns=SHOWN)
+        frame = self.listing[SHOWN].copy()
+        frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+        return frame
 
     @param.depends("cart_name", watch=True)
     def reload(self) -> None:
         """Read the cart again (another tab may have added to it)."""
         cart = self.cart
-        self.items = cart.items()
+        self.listing = cart.listing(SHOWN)
         self._table.value = self._frame()
         summary = cart.summary()
         groups = "".join(
@@ -139,7 +139,8 @@ class CartPage(Page):
 
     async def remove_selected(self) -> None:
         """Remove the ticked items (undo puts them back)."""
-        keys = [self.items[i].key for i in self._table.selection if i < len(self.items)]
+        keys = [self.listing["key"].iloc[i] for i in self._table.selection
+                if i < len(self.listing)]
         if not keys:
             say(self._message, "Tick the items to remove first.", "warning")
             return
@@ -214,13 +215,13 @@ class CartPage(Page):
         return added
 
     def _on_edit(self, event: Any) -> None:
-        item = self.items[event.row]
+        row = self.listing.iloc[event.row]
         try:
-            self.cart.annotate(item.key, **{event.column: str(event.value or "")})
+            self.cart.annotate(row["key"], **{event.column: str(event.value or "")})
         except CartError as exc:
             say(self._message, str(exc), "danger")
             return
-        say(self._message, f"Saved the {event.column} of {item.title}.")
+        say(self._message, f"Saved the {event.column} of {row['title']}.")
 
     def export_bytes(self, fmt: str) -> bytes:
         """The cart exported as ``votable``, ``ecsv`` or ``csv``."""

@@ -163,3 +163,12 @@ def topcat(samp_hub: Any) -> Iterator[tuple[Any, list[Any]]]:
     client.bind_receive_call("table.load.votable", receive)
     yield client, received
     client.disconnect()
+
+
+def send_table_to_esap_dash(client: Any, url: str, name: str | None = None) -> dict[str, Any]:
+    """Have a SAMP client send the VOTable at ``url`` to esap-dash; return the reply."""
+    ours = next(cid for cid in client.get_subscribed_clients("table.load.votable")
+                if client.get_metadata(cid).get("samp.name") == "esap-dash")
+    params = {"url": url, **({"name": name} if name else {})}
+    return client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
+                                       "samp.params": params}, "10")

@@ -16,7 +16,7 @@ from esap_dash.pages.cart import CartPage
 from esap_dash.pages.discovery import DiscoveryPage
 from esap_dash.store import StoreError, store_for
 
-from .conftest import run_coroutine
+from .conftest import run_coroutine, send_table_to_esap_dash
 
 
 @pytest.fixture
@@ -207,11 +207,7 @@ def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, 
     sent = tmp_path / "from-topcat.xml"
     Table({"name": ["NGC1952", "NGC0224"], "ra": [83.633, 10.685],
            "dec": [22.0145, 41.269]}).write(sent, format="votable")
-    ours = next(cid for cid in client.get_subscribed_clients("table.load.votable")
-                if client.get_metadata(cid).get("samp.name") == "esap-dash")
-    reply = client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
-                                        "samp.params": {"url": sent.as_uri(),
-                                                        "name": "selection"}}, "10")
+    reply = send_table_to_esap_dash(client, sent.as_uri(), "selection")
     assert reply["samp.status"] == "samp.ok"
     samp_items = [i for i in page.cart.items() if i.kind == "samp"]
     assert len(samp_items) == 2 and samp_items[0].archive == "SAMP: topcat-like"

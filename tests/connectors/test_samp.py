@@ -10,6 +10,8 @@ from astropy.table import Table
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
 from connectors.samp import SampLink
 
+from ..conftest import send_table_to_esap_dash
+
 
 def test_send_a_table_to_a_receiving_client(samp_hub, topcat) -> None:
     _client, received = topcat
@@ -29,16 +31,11 @@ def test_receive_a_table_sent_by_the_client(samp_hub, topcat, tmp_path) -> None:
                                                                           format="votable")
     with SampLink(hub=samp_hub) as link:
         link.on_table(lambda t, name, sender: (got.append((t, name, sender)), done.set()))
-        ours = next(cid for cid in client.get_subscribed_clients("table.load.votable")
-                    if client.get_metadata(cid).get("samp.name") == "esap-dash")
-        reply = client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
-                                            "samp.params": {"url": sent.as_uri(),
-                                                            "name": "from topcat"}}, "10")
+        reply = send_table_to_esap_dash(client, sent.as_uri(), "from topcat")
         assert reply["samp.status"] == "samp.ok"
         broken = tmp_path / "broken.xml"
         broken.write_text("<VOTABLE><RESOURCE><TABLE>")
-        reply = client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
-                                            "samp.params": {"url": broken.as_uri()}}, "10")
+        reply = send_table_to_esap_dash(client, broken.as_uri())
         assert reply["samp.status"] == "samp.error"
     assert done.wait(5)
     table, name, sender = got[0]

@@ -110,7 +110,9 @@ class RucioConnector(ServiceConnector):
                 raise ServiceUnavailableError(f"cannot reach Rucio: {msg}", self.url) from exc
             if isinstance(exc, (rex.InvalidObject, rex.InvalidMetadata, rex.ScopeNotFound,
                                 rex.DataIdentifierNotFound, rex.InvalidType,
-                                rex.UnsupportedOperation)):
+                                rex.UnsupportedOperation, rex.DuplicateRule,
+                                rex.InvalidRSEExpression, rex.RuleNotFound,
+                                rex.InsufficientAccountLimit)):
                 raise QueryError(msg, self.url) from exc
             if isinstance(exc, rex.CannotAuthenticate):
                 raise ServiceError(f"Rucio refused the credentials: {msg}", self.url,
@@ -183,6 +185,82 @@ class RucioConnector(ServiceConnector):
                              pfns[0] if pfns else ""))
         return Table(rows=rows or None, names=("scope", "name", "rse", "state", "pfn"),
                      dtype=(str,) * 5)
+
+
+    def list_rses(self) -> list[str]:
+        """Names of the storage elements (RSEs) this account can see, sorted."""
+        with self._errors():
+            return sorted(r["rse"] for r in self.client.list_rses())
+
+    def add_rule(self, scope: str, name: str, rse: str, *, copies: int = 1,
+                 lifetime: int | None = None, comment: str = "") -> str:
+        """Ask for ``scope:name`` to be made available at ``rse`` (a replication rule).
+
+        Parameters
+        ----------
+        scope, name : str
+            The data identifier (file, dataset or container).
+        rse : str
+            The storage element (or an RSE expression) to hold the copy.
+        copies : int
+            How many copies the rule keeps.
+        lifetime : int, optional
+            Seconds after which the rule expires; never by default.
+        comment : str
+            Kept with the rule (esap-dash writes the cart it came from).
+
+        Returns
+        -------
+        str
+            The rule id; follow it with :meth:`rule`.
+        """
+        if copies < 1:
+            raise QueryError("a rule keeps at least one copy", self.url)
+        with self._errors():
+            ids = self.client.add_replication_rule(
+                [{"scope": scope, "name": name}], copies, rse, lifetime=lifetime,
+                comment=comment or None)
+        return str(ids[0])
+
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        """The state of a replication rule.
+
+        Returns
+        -------
+        dict
+            ``id``, ``did``, ``rse``, ``state`` (``REPLICATING``, ``OK``,
+            ``STUCK``, ``SUSPENDED``), ``locks_ok``, ``locks_replicating``,
+            ``locks_stuck``, ``created``, ``updated``, ``expires``, ``error``.
+        """
+        with self._errors():
+            info = self.client.get_replication_rule(rule_id)
+        return _rule(info)
+
+    def did_rules(self, scope: str, name: str) -> list[dict[str, Any]]:
+        """The replication rules on ``scope:name`` (as :meth:`rule` describes them)."""
+        with self._errors():
+            return [_rule(r) for r in self.client.list_did_rules(scope, name)]
+
+    def delete_rule(self, rule_id: str) -> None:
+        """Remove a replication rule.
+
+        Rucio deletes softly: the rule expires an hour later (until then it
+        is still listed, with ``expires`` set, and a new rule for the same
+        DID and RSE is refused as a duplicate).
+        """
+        with self._errors():
+            self.client.delete_replication_rule(rule_id, purge_replicas=None)
+
+
+def _rule(info: dict[str, Any]) -> dict[str, Any]:
+    """A rule as the Rucio client returns it, in plain words."""
+    return {"id": info["id"], "did": f"{info['scope']}:{info['name']}",
+            "rse": info["rse_expression"], "state": str(info["state"]),
+            "locks_ok": info.get("locks_ok_cnt", 0),
+            "locks_replicating": info.get("locks_replicating_cnt", 0),
+            "locks_stuck": info.get("locks_stuck_cnt", 0),
+            "created": info.get("created_at"), "updated": info.get("updated_at"),
+            "expires": info.get("expires_at"), "error": info.get("error") or ""}
 
 
 @cache

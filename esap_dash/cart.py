@@ -31,7 +31,7 @@ from astropy.table import Column, MaskedColumn, Table
 from .config import Profile, load_profile
 from .store import CARTS, ITEMS, store_for
 
-__all__ = ["Cart", "CartError", "CartItem"]
+__all__ = ["Cart", "CartError", "CartItem", "record_rows"]
 
 #: Columns of :meth:`Cart.to_table`, in order.
 COLUMNS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
@@ -333,18 +333,67 @@ class Cart:
         return target
 
     def export(self, path: str | Path, format: str = "votable") -> Path:
-        """Write the cart as ``votable``, ``ecsv`` or ``csv``; an empty cart gives a valid
-        empty file.
+        """Write the cart as ``votable``, ``ecsv``, ``csv`` or ``notebook``.
+
+        An empty cart gives a valid empty file.  ``notebook`` is a Jupyter
+        notebook that finds the items again with pyvo and the Rucio client
+        and records their provenance (see :mod:`esap_dash.notebook`).
         """
         formats = {"votable": "votable", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
         options = {"tabledata_format": "binary2"} if format == "votable" else {}
-        if format not in formats:
-            raise CartError(f"unknown format {format!r}; use {', '.join(formats)}")
         path = Path(path)
+        if format == "notebook":
+            import nbformat
+
+            from .notebook import cart_notebook
+
+            nbformat.write(cart_notebook(self), str(path))
+            return path
+        if format not in formats:
+            raise CartError(f"unknown format {format!r}; use {', '.join(formats)} or notebook")
         table = self.to_table()
         table.meta.pop("user", None)
         table.write(path, format=formats[format], overwrite=True, **options)
         return path
+
+
+def record_rows(archive: str, service_url: str, records: Sequence[dict[str, Any]], *,
+                id: str, title: str, product_type: str | None = None,
+                access_url: str | None = None, size: str | None = None,
+                query: dict[str, Any] | None = None) -> Table:
+    """Rows for :meth:`Cart.add_rows` from records that are not sky results.
+
+    Data-lake identifiers and software records have no position; their
+    fields are named by the keyword arguments (``id="did"``, ``size="bytes"``
+    ...) and the whole record is kept.
+
+    Parameters
+    ----------
+    archive, service_url : str
+        Where the records come from.
+    records : sequence of dict
+        One dict per item.
+    id, title : str
+        Keys of the identifier and title.
+    product_type, access_url, size : str, optional
+        Keys of the product type, download URL and size in bytes.
+    query : dict, optional
+        What was asked (kept as provenance with the time).
+    """
+    def values(key: str | None, default: Any = "") -> list[Any]:
+        return [r.get(key, default) if key else default for r in records]
+
+    provenance = json.dumps({**(query or {}), "searched_at": datetime.now(UTC).isoformat(
+        timespec="seconds")})
+    return Table({"archive": [archive] * len(records), "id": [str(v) for v in values(id)],
+                  "title": [str(v) for v in values(title)],
+                  "product_type": [str(v) for v in values(product_type)],
+                  "access_url": [str(v) for v in values(access_url)],
+                  "size": [int(v or 0) or -1 for v in values(size, -1)],
+                  "service_url": [service_url] * len(records),
+                  "record": [json.dumps(r, default=str) for r in records],
+                  "query": [provenance] * len(records)},
+                 dtype=[str, str, str, str, str, np.int64, str, str, str])
 
 
 def _float(value: Any) -> float | None:

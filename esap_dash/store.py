@@ -1,4 +1,4 @@
-"""Per-user records that outlive a page: query history, async TAP jobs, carts.
+"""Per-user records that outlive a page: query history, jobs, carts.
 
 One SQLAlchemy database per deployment (SQLite by default, PostgreSQL by
 URL); every row belongs to a user identity, and every read is filtered by it.
@@ -27,14 +27,17 @@ HISTORY = sa.Table(
     sa.Column("archives", sa.Text, nullable=False),
     sa.Column("row_counts", sa.Text, nullable=False),
 )
-TAP_JOBS = sa.Table(
-    "tap_jobs", META,
+#: Work running elsewhere that the user follows: async TAP jobs (``tap``, ref =
+#: the UWS job URL) and Rucio replication rules (``rucio-rule``, ref = rule id).
+JOBS = sa.Table(
+    "jobs", META,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user", sa.String(255), nullable=False, index=True),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("service", sa.Text, nullable=False),
-    sa.Column("job_url", sa.Text, nullable=False),
-    sa.Column("adql", sa.Text, nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
 )
 
 CARTS = sa.Table(
@@ -119,26 +122,43 @@ class Store:
                  "archives": json.loads(r["archives"]),
                  "row_counts": json.loads(r["row_counts"])} for r in rows]
 
-    def add_job(self, user: str, service: str, job_url: str, adql: str) -> int:
-        """Remember an async TAP job of ``user``; return its id."""
+    def add_job(self, user: str, kind: str, service: str, ref: str,
+                detail: dict[str, Any]) -> int:
+        """Remember a job of ``user``; return its id.
+
+        Parameters
+        ----------
+        user : str
+            The owner.
+        kind : str
+            ``tap`` or ``rucio-rule``.
+        service : str
+            The service that runs it (name in the profile).
+        ref : str
+            How the service knows it (UWS job URL, rule id).
+        detail : dict
+            What it does, as JSON-ready data (the ADQL, the DID and RSE ...).
+        """
         with self.engine.begin() as conn:
-            result = conn.execute(TAP_JOBS.insert().values(
-                user=user, created=datetime.now(UTC), service=service, job_url=job_url,
-                adql=adql))
+            result = conn.execute(JOBS.insert().values(
+                user=user, created=datetime.now(UTC), kind=kind, service=service, ref=ref,
+                detail=json.dumps(detail)))
             return int(result.inserted_primary_key[0])
 
-    def jobs(self, user: str) -> list[dict[str, Any]]:
-        """The user's async TAP jobs, newest first."""
+    def jobs(self, user: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """The user's jobs (of one kind if given), newest first."""
+        query = JOBS.select().where(JOBS.c.user == user)
+        if kind is not None:
+            query = query.where(JOBS.c.kind == kind)
         with self.engine.connect() as conn:
-            rows = conn.execute(TAP_JOBS.select().where(TAP_JOBS.c.user == user)
-                                .order_by(TAP_JOBS.c.id.desc())).mappings().all()
-        return [dict(r) for r in rows]
+            rows = conn.execute(query.order_by(JOBS.c.id.desc())).mappings().all()
+        return [{**r, "detail": json.loads(r["detail"])} for r in rows]
 
     def forget_job(self, user: str, job_id: int) -> bool:
         """Drop one of ``user``'s job records; False if it was not theirs or not there."""
         with self.engine.begin() as conn:
-            result = conn.execute(TAP_JOBS.delete().where(
-                (TAP_JOBS.c.id == job_id) & (TAP_JOBS.c.user == user)))
+            result = conn.execute(JOBS.delete().where(
+                (JOBS.c.id == job_id) & (JOBS.c.user == user)))
             return result.rowcount == 1
 
 

@@ -1,12 +1,17 @@
-"""Buttons that run coroutine methods."""
+"""Buttons that run coroutine methods, and the callback that fills the cart."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 import panel as pn
+from astropy.table import Table
 
-__all__ = ["on_click"]
+__all__ = ["AddToCart", "on_click"]
+
+#: Adds rows of a kind (``row``, ``did``, ``software`` ...) to the user's cart;
+#: returns a message for the page and its level (``info``, ``danger`` ...).
+AddToCart = Callable[[Table, str], Awaitable[tuple[str, str]]]
 
 
 def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -> None:

@@ -188,7 +188,8 @@ class AdqlEditor(pn.viewable.Viewer):
         except ConnectorError as exc:
             self._say(f"{self.service}: {exc.reason}", "danger")
             return
-        await run_blocking(self.store.add_job, self.user, self.service, url, self.adql)
+        await run_blocking(self.store.add_job, self.user, "tap", self.service, url,
+                           {"adql": self.adql})
         self._say(f"Job started: {url}. It runs on the service even if you close this page.")
         await self.refresh()
 
@@ -199,7 +200,8 @@ class AdqlEditor(pn.viewable.Viewer):
 
     async def refresh(self) -> None:
         """Read the user's jobs and their live phases (concurrently)."""
-        records = await run_blocking(self.store.jobs, self.user)
+        records = [{**r, "job_url": r["ref"], "adql": r["detail"]["adql"]}
+                   for r in await run_blocking(self.store.jobs, self.user, "tap")]
         calls = {r["id"]: (lambda r=r: self._status(r)) for r in records}
         status: dict[int, dict[str, Any]] = {}
         async for outcome in fan_out(calls, deadline=15):

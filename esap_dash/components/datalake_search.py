@@ -12,7 +12,9 @@ from astropy.table import Table
 from connectors.exceptions import ConnectorError, QueryError
 from connectors.rucio import RucioConnector
 
+from ..cart import record_rows
 from ..fanout import run_blocking
+from .actions import AddToCart, on_click
 from .style import notice, say
 
 __all__ = ["DataLakeSearch", "parse_filters"]
@@ -55,6 +57,8 @@ class DataLakeSearch(pn.viewable.Viewer):
     ----------
     rucio : RucioConnector
         The session's Rucio connector (acting as the user's account).
+    add_to_cart : callable, optional
+        Puts the ticked identifiers in the user's cart (no button without it).
     """
 
     scope = param.Selector(objects=[], doc="Rucio scope.")
@@ -63,9 +67,12 @@ class DataLakeSearch(pn.viewable.Viewer):
                               default="all", doc="Kind of data identifier.")
     filters = param.String(default="", doc="Metadata filters: key=value, key.gt=value, ...")
 
-    def __init__(self, rucio: RucioConnector, **params: Any) -> None:
+    def __init__(self, rucio: RucioConnector, *, add_to_cart: AddToCart | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.rucio = rucio
+        self._add_to_cart = add_to_cart
+        self._asked: dict[str, Any] = {}
         self.dids: Table | None = None
         self.replicas: Table | None = None
         search = pn.widgets.Button(label="List data identifiers", color="primary", width=200)
@@ -74,7 +81,7 @@ class DataLakeSearch(pn.viewable.Viewer):
         pn.bind(self._on_scopes, scopes.param.clicks, watch=True)
         self._message = notice()
         self._dids = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, selectable=1, height=260,
+            None, show_index=False, disabled=True, selectable="checkbox", height=260,
             sizing_mode="stretch_width", formatters={"name": {"type": "plaintext"}})
         self._dids.param.watch(self._on_select, "selection")
         self._replicas = pn.widgets.Tabulator(
@@ -87,12 +94,33 @@ class DataLakeSearch(pn.viewable.Viewer):
             pn.widgets.TextInput.from_param(self.param.filters, width=480,
                                             placeholder="bytes.gt=100000, campaign=crab"),
             search, self._message, pn.pane.Markdown("#### Data identifiers"), self._dids,
+            *self._cart_button(),
             pn.pane.Markdown("#### Files and replicas of the selected identifier "
                              "(RSE per file)"), self._replicas,
             sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    def _cart_button(self) -> list[pn.widgets.Button]:
+        if self._add_to_cart is None:
+            return []
+        button = pn.widgets.Button(label="Add ticked identifiers to cart", width=260)
+        on_click(button, self.add_selected)
+        return [button]
+
+    async def add_selected(self) -> None:
+        """Put the ticked data identifiers in the cart (their replicas are looked up there)."""
+        if self._add_to_cart is None or self.dids is None or not self._dids.selection:
+            self._say("Tick data identifiers to add first.", "warning")
+            return
+        rows = self.dids[sorted(self._dids.selection)]
+        records = [{"did": f"{r['scope']}:{r['name']}", **dict(zip(rows.colnames, r.as_void()
+                                                                    .tolist(), strict=True))}
+                   for r in rows]
+        self._say(*await self._add_to_cart(record_rows(
+            self.rucio.name, self.rucio.url, records, id="did", title="name",
+            product_type="did_type", size="bytes", query={"rucio": self._asked}), "did"))
 
     def _say(self, text: str, kind: str = "info") -> None:
         say(self._message, text, kind)
@@ -123,6 +151,8 @@ class DataLakeSearch(pn.viewable.Viewer):
                 return
         try:
             filters = parse_filters(self.filters)
+            self._asked = {"scope": self.scope, "pattern": self.pattern or "*",
+                           "did_type": self.did_type, "filters": filters}
             self.dids = await run_blocking(
                 lambda: self.rucio.list_dids(self.scope, self.pattern or "*",
                                              did_type=self.did_type, filters=filters))
@@ -135,7 +165,7 @@ class DataLakeSearch(pn.viewable.Viewer):
 
     async def _on_select(self, event: param.parameterized.Event) -> None:
         if self.dids is not None and event.new:
-            await self.show_replicas(int(event.new[0]))
+            await self.show_replicas(int(event.new[-1]))
 
     async def show_replicas(self, index: int) -> None:
         """Show where the files of the DID in row ``index`` are stored."""

@@ -13,7 +13,9 @@ from astropy.table import Table
 from connectors.exceptions import ConnectorError
 from connectors.zenodo import COLUMNS, RECORD_TYPES, ZenodoConnector
 
+from ..cart import record_rows
 from ..fanout import run_blocking
+from .actions import AddToCart, on_click
 from .style import html_pane, notice, say
 
 __all__ = ["SoftwareSearch", "safe_link"]
@@ -37,6 +39,8 @@ class SoftwareSearch(pn.viewable.Viewer):
     ----------
     zenodo : ZenodoConnector
         The records service.
+    add_to_cart : callable, optional
+        Puts the selected record in the user's cart (no button without it).
     """
 
     keywords = param.String(default="", doc="Free text.")
@@ -44,9 +48,11 @@ class SoftwareSearch(pn.viewable.Viewer):
                                  doc="Kind of record.")
     community = param.String(default="", doc="Zenodo community (e.g. escape2020).")
 
-    def __init__(self, zenodo: ZenodoConnector, **params: Any) -> None:
+    def __init__(self, zenodo: ZenodoConnector, *, add_to_cart: AddToCart | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.zenodo = zenodo
+        self._add_to_cart = add_to_cart
         if not self.community:
             self.community = zenodo.community or ""
         self.records: Table | None = None
@@ -66,10 +72,31 @@ class SoftwareSearch(pn.viewable.Viewer):
                                                    placeholder="gamma-ray, pipeline"),
                    pn.widgets.Select.from_param(self.param.record_type, width=130),
                    pn.widgets.TextInput.from_param(self.param.community, width=160)),
-            search, self._message, self._table, self._detail, sizing_mode="stretch_width")
+            search, self._message, self._table, self._detail, *self._cart_button(),
+            sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    def _cart_button(self) -> list[pn.widgets.Button]:
+        if self._add_to_cart is None:
+            return []
+        button = pn.widgets.Button(label="Add selected record to cart", width=240)
+        on_click(button, self.add_selected)
+        return [button]
+
+    async def add_selected(self) -> None:
+        """Put the selected record in the cart (title, DOI, licence, repository, link)."""
+        if self._add_to_cart is None or self.records is None or not self._table.selection:
+            say(self._message, "Select a record to add first.", "warning")
+            return
+        row = self.records[self._table.selection[0]]
+        record = dict(zip(self.records.colnames, row.as_void().tolist(), strict=True))
+        asked = {"keywords": self.keywords, "community": self.community,
+                 "type": self.record_type}
+        say(self._message, *await self._add_to_cart(record_rows(
+            self.zenodo.name, self.zenodo.url, [record], id="doi", title="title",
+            product_type="type", access_url="url", query={"zenodo": asked}), "software"))
 
     def _frame(self) -> pd.DataFrame:
         if self.records is None or not len(self.records):

@@ -154,11 +154,12 @@ class DiscoveryPage(Page):
             self.tabs.append(("ADQL", self.adql))
         lakes = self.profile.by_role("rucio")
         if lakes:
-            self.datalake = DataLakeSearch(lakes[0].connector())
+            self.datalake = DataLakeSearch(lakes[0].connector(), add_to_cart=self.put_in_cart)
             self.tabs.append(("Data lake", self.datalake))
         software = self.profile.by_role("software")
         if software:
-            self.software = SoftwareSearch(software[0].connector())
+            self.software = SoftwareSearch(software[0].connector(),
+                                           add_to_cart=self.put_in_cart)
             self.tabs.append(("Software", self.software))
         self.history = QueryHistory(self.store, self.user, on_rerun=self.rerun)
         self.tabs.append(("History", self.history))
@@ -235,15 +236,22 @@ class DiscoveryPage(Page):
         if not len(rows):
             say(self._message, "Tick result rows to add first.", "warning")
             return
+        say(self._message, *await self.put_in_cart(rows))
+
+    async def put_in_cart(self, rows: Table, kind: str = "row") -> tuple[str, str]:
+        """Add ``rows`` to the named cart; return what happened and its level for the page.
+
+        The data-lake and software tabs add their items through this too.
+        """
         try:
             added = await run_blocking(lambda: Cart.open(
-                self.cart_name, user=self.user, profile=self.profile).add_rows(rows))
+                self.cart_name, user=self.user, profile=self.profile).add_rows(rows, kind=kind))
         except CartError as exc:
-            self._show_error(str(exc))
-            return
+            return str(exc), "danger"
         known = len(rows) - added
-        say(self._message, f"Added {added} rows to cart {self.cart_name!r}"
-            + (f" ({known} were already in it)." if known else "."))
+        noun = "row" if kind == "row" else "item"
+        return (f"Added {added} {noun}{'s' * (added != 1)} to cart {self.cart_name!r}"
+                + (f" ({known} were already in it)." if known else "."), "info")
 
     def _last_cone(self) -> tuple[float, float, float] | None:
         q = self.last_query
@@ -342,12 +350,15 @@ class DiscoveryPage(Page):
 
         Every row keeps its archive, the service URL, the full original record
         (``record``, JSON) and the query that found it (``query``, JSON, with
-        the time it ran).
+        the time it ran and, per archive, the kind of service that answered).
         """
         rows = self.merged[list(self._table.selection)] if len(self.merged) else self.merged
         rows = rows.copy()
+        services = {name: {"kind": svc.kind, "url": svc.url, "table": svc.options.get("table")}
+                    for name, svc in self._services.items()
+                    if name in set(rows["archive"] if len(rows) else ())}
         query = json.dumps({**(self.last_query.to_dict() if self.last_query else {}),
-                            "searched_at": self.searched_at})
+                            "searched_at": self.searched_at, "services": services})
         rows["query"] = [query] * len(rows)
         return rows
 

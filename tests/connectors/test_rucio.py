@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from connectors.exceptions import ConfigurationError, ServiceError, ServiceUnavailableError
+from connectors.exceptions import (
+    ConfigurationError,
+    QueryError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 from connectors.rucio import RucioConnector
 
 
@@ -60,3 +67,32 @@ def test_dead_server(dead_url: str) -> None:
     assert not dead.health().up
     with pytest.raises(ServiceUnavailableError):
         dead.list_scopes()
+
+
+def test_replication_rule_reaches_ok_and_is_deleted(rucio: RucioConnector) -> None:
+    assert rucio.list_rses() == ["LOCAL_A", "LOCAL_B"]
+    # Rucio deletes rules softly (they expire an hour later): a run within the
+    # hour finds the previous run's rule and follows that one.
+    earlier = [r["id"] for r in rucio.did_rules("esap", "crab_images") if r["rse"] == "LOCAL_B"]
+    rule_id = earlier[0] if earlier else rucio.add_rule("esap", "crab_images", "LOCAL_B",
+                                                        comment="cart test")
+    deadline = time.monotonic() + 120
+    info = rucio.rule(rule_id)
+    assert info["did"] == "esap:crab_images" and info["rse"] == "LOCAL_B"
+    while info["state"] == "REPLICATING" and time.monotonic() < deadline:
+        time.sleep(1)
+        info = rucio.rule(rule_id)
+    assert info["state"] == "OK" and info["locks_ok"] == 2
+    with pytest.raises(QueryError, match="duplicate rule"):
+        rucio.add_rule("esap", "crab_images", "LOCAL_B")
+    rucio.delete_rule(rule_id)
+    assert rucio.rule(rule_id)["expires"] is not None
+
+
+def test_bad_rules_are_refused(rucio: RucioConnector) -> None:
+    with pytest.raises(QueryError, match="RSE expression"):
+        rucio.add_rule("esap", "crab_images", "NOWHERE")
+    with pytest.raises(QueryError, match="at least one copy"):
+        rucio.add_rule("esap", "crab_images", "LOCAL_B", copies=0)
+    with pytest.raises(QueryError):
+        rucio.add_rule("esap", "no_such_dataset", "LOCAL_B")

@@ -1,0 +1,205 @@
+"""A cart as a runnable Jupyter notebook that finds its data again.
+
+The notebook uses only the archives' own protocols (pyvo for TAP, cone
+search and SIA v2; the Rucio client for the data lake), so it runs wherever
+those services can be reached, without esap-dash.  Each group of items gets
+a cell that asks its service again and keeps the rows of the cart:
+
+* TAP tables: ``SELECT * FROM <table> WHERE <id column> IN (...)``, by
+  identifier (exact, whatever the original query was);
+* cone search and SIA v2: the recorded query again, then the cart's rows;
+* Rucio data identifiers: where their replicas are now;
+* anything no service can answer again (tables received over SAMP, software
+  records): the records themselves, embedded.
+
+The first cell records the provenance: who exported which cart when, and
+for every group the service, the query and the time it ran.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from .cart import Cart, CartItem
+
+__all__ = ["cart_notebook"]
+
+#: Identifiers per ADQL ``IN (...)`` list.
+CHUNK = 500
+_REGULAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _group_key(item: CartItem) -> tuple[str, str, str, str]:
+    query = json.loads(item.query or "{}")
+    service = query.get("services", {}).get(item.archive, {})
+    kind = item.kind if item.kind in ("did", "software") else service.get("kind", "")
+    reproducible = dict(query)
+    reproducible.pop("searched_at", None)
+    reproducible.pop("services", None)
+    return item.archive, kind, item.service_url, json.dumps(reproducible, sort_keys=True)
+
+
+def _id_column(items: Iterable[CartItem]) -> str | None:
+    """The column of the archive's records that holds the items' identifiers."""
+    for item in items:
+        if not item.item_id:
+            continue
+        for name, value in item.fields.items():
+            if str(value) == item.item_id:
+                return name
+    return None
+
+
+def _provenance(cart: Cart, groups: dict[tuple[str, str, str, str], list[CartItem]]) -> str:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    lines = [f"# Cart {html.escape(cart.name)!s}", "",
+             f"Exported by esap-dash {version('esap-dash')} on {now} for user "
+             f"`{html.escape(cart.user)}`: {sum(len(g) for g in groups.values())} items.", "",
+             "Each cell below asks the service again and keeps the cart's items.", "",
+             "| Archive | Service | Kind | Items | Query | Added |",
+             "|---|---|---|---|---|---|"]
+    for (archive, kind, url, _), items in groups.items():
+        query = json.loads(items[0].query or "{}")
+        query.pop("services", None)
+        asked = ", ".join(f"{k}={v}" for k, v in query.items() if v not in (None, "", [], {}))
+        lines.append(f"| {html.escape(archive)} | {html.escape(url)} | {kind or 'table'} | "
+                     f"{len(items)} | {html.escape(asked) or '—'} | "
+                     f"{html.escape(items[0].added.isoformat(timespec='seconds'))} |")
+    return "\n".join(lines)
+
+
+def _identifier(name: str) -> str:
+    """An ADQL column name: regular ones as they are, others delimited (``"..."``)."""
+    if _REGULAR.match(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _comment(text: str) -> str:
+    """Text safe on one comment line (names come from archives and SAMP clients)."""
+    return " ".join(str(text).split())
+
+
+def _tap_cell(name: str, url: str, table: str, column: str, ids: list[str]) -> str:
+    select = f"SELECT * FROM {table} WHERE {_identifier(column)} IN ("
+    return (f"# {_comment(name)}: the cart's rows of {_comment(table)}, by {_comment(column)}\n"
+            f"ids = {ids!r}\n"
+            f"service = pyvo.dal.TAPService({url!r})\n"
+            "chunks = []\n"
+            f"for start in range(0, len(ids), {CHUNK}):\n"
+            f"    literals = ', '.join(adql_string(i) for i in ids[start:start + {CHUNK}])\n"
+            f"    adql = {select!r} + literals + ')'\n"
+            "    chunks.append(service.run_sync(adql, maxrec=len(ids)).to_table())\n"
+            f"parts[{name!r}] = vstack(chunks) if len(chunks) > 1 else chunks[0]\n"
+            f"expected[{name!r}] = len(ids)")
+
+
+def _cone_cell(name: str, url: str, kind: str, query: dict[str, Any], column: str,
+               ids: list[str]) -> str:
+    ra, dec, radius = query["ra"], query["dec"], query["radius"]
+    if kind == "sia2":
+        call = (f"pyvo.dal.SIA2Service({url!r}).search(pos=({ra!r}, {dec!r}, {radius!r}), "
+                "maxrec=100000)")
+    else:
+        call = (f"pyvo.dal.SCSService({url!r}).search(({ra!r}, {dec!r}), {radius!r}, "
+                "verbosity=3, maxrec=100000)")
+    target = f" around {_comment(query['target'])}" if query.get("target") else ""
+    return (f"# {_comment(name)}: the recorded query{target} again, keeping the cart's rows\n"
+            f"ids = {ids!r}\n"
+            f"found = {call}.to_table()\n"
+            f"parts[{name!r}] = found[np.isin(found[{column!r}].astype(str), ids)]\n"
+            f"expected[{name!r}] = len(ids)")
+
+
+def _rucio_cell(name: str, url: str, items: list[CartItem]) -> str:
+    dids = [dict(zip(("scope", "name"), i.item_id.split(":", 1), strict=True)) for i in items]
+    return (f"# {_comment(name)}: where the data identifiers' replicas are now.\n"
+            "# Account and credentials come from your rucio.cfg (or RUCIO_* variables).\n"
+            "from rucio.client import Client\n"
+            f"rucio = Client(rucio_host={url!r}, auth_host={url!r})\n"
+            f"dids = {dids!r}\n"
+            "rows = [(r['scope'], r['name'], rse, (r.get('states') or {}).get(rse, ''), pfns[0])\n"
+            "        for r in rucio.list_replicas(dids, all_states=True)\n"
+            "        for rse, pfns in (r.get('rses') or {}).items() if pfns]\n"
+            f"parts[{name!r}] = Table(rows=rows or None, "
+            "names=('scope', 'name', 'rse', 'state', 'pfn'), dtype=(str,) * 5)\n"
+            f"expected[{name!r}] = None  # files per dataset: any number")
+
+
+def _embedded_cell(name: str, why: str, items: list[CartItem]) -> str:
+    records = [i.fields for i in items]
+    return (f"# {_comment(name)}: {why}; the records are kept here as they were.\n"
+            f"records = json.loads({json.dumps(records)!r})\n"
+            f"parts[{name!r}] = Table(rows=records) if records else Table()\n"
+            f"expected[{name!r}] = len(records)")
+
+
+def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
+    """Build the notebook that re-creates ``cart``'s data (see the module docstring).
+
+    Parameters
+    ----------
+    cart : Cart
+        The cart to export.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        A version 4 notebook; write it with ``nbformat.write``.  Its last
+        cell prints, per group, how many items were found again.
+    """
+    groups: dict[tuple[str, str, str, str], list[CartItem]] = defaultdict(list)
+    for item in cart.items():
+        groups[_group_key(item)].append(item)
+    cells = [new_markdown_cell(_provenance(cart, groups)),
+             new_code_cell("import json\n\nimport numpy as np\nimport pyvo\n"
+                           "from astropy.table import Table, vstack\n\n"
+                           "parts, expected = {}, {}\n\n\n"
+                           "def adql_string(value):\n"
+                           "    \"\"\"An ADQL string literal (quotes doubled).\"\"\"\n"
+                           "    return \"'\" + str(value).replace(\"'\", \"''\") + \"'\"")]
+    per_archive = Counter(archive for archive, *_ in groups)
+    seen: Counter[str] = Counter()
+    for (archive, kind, url, raw_query), items in groups.items():
+        query = json.loads(raw_query)
+        service = json.loads(items[0].query or "{}").get("services", {}).get(archive, {})
+        seen[archive] += 1
+        name = f"{archive} #{seen[archive]}" if per_archive[archive] > 1 else archive
+        column = _id_column(items)
+        ids = [i.item_id for i in items]
+        if kind == "did":
+            source = _rucio_cell(name, url, items)
+        elif kind == "tap" and column and service.get("table"):
+            source = _tap_cell(name, url, service["table"], column, ids)
+        elif kind in ("conesearch", "sia2") and column and {"ra", "dec", "radius"} <= set(query):
+            source = _cone_cell(name, url, kind, query, column, ids)
+        else:
+            why = {"software": "software and workflow records",
+                   "samp": "a table received over SAMP"}.get(
+                kind or items[0].kind, "no query that a service could answer again")
+            source = _embedded_cell(name, why, items)
+        cells.append(new_code_cell(source))
+    cells.append(new_code_cell(
+        "found = {name: len(table) for name, table in parts.items()}\n"
+        "for name, count in found.items():\n"
+        "    want = expected[name]\n"
+        "    note = '' if want in (None, count) else f' (the cart has {want}: some are gone)'\n"
+        "    print(f'{name}: {count} rows{note}')\n"
+        "print(json.dumps({'found': found, 'expected': expected}))"))
+    notebook = new_notebook(cells=cells)
+    notebook.metadata.update(
+        kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
+        esap_dash={"cart": cart.name, "user": cart.user, "items": len(cart),
+                   "exported": datetime.now(UTC).isoformat(timespec="seconds")})
+    return notebook
+

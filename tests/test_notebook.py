@@ -1,0 +1,107 @@
+"""The cart as a runnable notebook, executed with nbclient against the local stack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import nbformat
+import pytest
+from astropy.table import Table
+from nbclient import NotebookClient
+
+from esap_dash.cart import Cart, record_rows
+from esap_dash.config import Profile
+from esap_dash.pages.discovery import DiscoveryPage
+
+from .conftest import run_coroutine
+
+
+@pytest.fixture
+def rucio_config(profile: Profile, secrets: dict[str, str], tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rucio.cfg for the notebook's kernel, as a user would have one."""
+    url = profile.service("rucio").url
+    cfg = tmp_path / "rucio.cfg"
+    cfg.write_text(f"[client]\nrucio_host = {url}\nauth_host = {url}\nauth_type = userpass\n"
+                   f"account = root\nusername = esapdash\n"
+                   f"password = {secrets['ESAP_DASH_RUCIO_PASSWORD']}\n")
+    monkeypatch.setenv("RUCIO_CONFIG", str(cfg))
+
+
+def execute(notebook: nbformat.NotebookNode, where: Path) -> None:
+    """Run every cell in a fresh kernel (nbclient's own ``execute`` leaves a loop open)."""
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(where)}})
+    run_coroutine(client.async_execute())
+
+
+def _filled_cart(profile: Profile) -> Cart:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5, cart_name="M1 study")
+    run_coroutine(page.search())
+    page._table.selection = list(range(len(page.merged)))
+    run_coroutine(page.add_to_cart())
+    datalake = page.datalake
+    run_coroutine(datalake.load_scopes())
+    datalake.param.update(did_type="dataset", pattern="crab*")
+    run_coroutine(datalake.search())
+    datalake._dids.selection = [0]
+    run_coroutine(datalake.add_selected())
+    cart = Cart.open("M1 study", profile=profile)
+    cart.add_rows(record_rows("Zenodo", "https://zenodo.example", [
+        {"doi": "10.5072/zenodo.1", "title": "<b>pipeline</b> '\"quoted\"", "type": "software"}],
+        id="doi", title="title", product_type="type"), kind="software")
+    cart.add_rows(Table({"archive": ["TOPCAT"], "title": ["a row"], "ra": [83.6],
+                         "dec": [22.0], "record": [json.dumps({"x": 1})]}), kind="samp")
+    return cart
+
+
+def test_exported_notebook_runs_and_finds_every_item_again(profile: Profile, tmp_path: Path,
+                                                           rucio_config: None) -> None:
+    private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
+    cart = _filled_cart(private)
+    archives = {i.archive for i in cart.items()}
+    assert {"Local DaCHS ObsCore (TAP)", "OpenNGC (cone search)", "Local images (SIA v2)",
+            "Rucio data lake", "Zenodo", "TOPCAT"} <= archives
+    path = cart.export(tmp_path / "cart.ipynb", "notebook")
+    notebook = nbformat.read(str(path), as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.esap_dash["cart"] == "M1 study"
+    provenance = notebook.cells[0].source
+    assert "target=M 1" in provenance and "ivoa.obscore" not in provenance
+    assert "&lt;b&gt;" not in provenance  # records stay in code cells, as data
+    execute(notebook, tmp_path)
+    summary = json.loads(notebook.cells[-1].outputs[-1]["text"].splitlines()[-1])
+    per_archive = {i.archive: 0 for i in cart.items()}
+    for item in cart.items():
+        per_archive[item.archive] += 1
+    for archive, count in per_archive.items():
+        if archive == "Rucio data lake":  # one row per file and storage element
+            replicas = profile.service("rucio").connector().list_replicas("esap", "crab_images")
+            assert summary["found"][archive] == len(replicas) >= 2
+        else:
+            assert summary["found"][archive] == count, archive
+    # Re-opened in the notebook API, the same cart.
+    assert len(Cart.open("M1 study", profile=private)) == len(cart)
+
+
+def test_an_empty_cart_exports_a_notebook_that_runs(profile: Profile, tmp_path: Path) -> None:
+    private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
+    path = Cart.open("empty", profile=private).export(tmp_path / "empty.ipynb", "notebook")
+    notebook = nbformat.read(str(path), as_version=4)
+    execute(notebook, tmp_path)
+    assert json.loads(notebook.cells[-1].outputs[-1]["text"]) == {"found": {}, "expected": {}}
+
+
+def test_hostile_names_stay_comments_and_data(profile: Profile, tmp_path: Path) -> None:
+    private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
+    cart = Cart.open("hostile", profile=private)
+    evil = "TOPCAT\nimport os; os.system('touch /tmp/pwned')"
+    cart.add_rows(Table({"archive": [evil], "id": ["x'); DROP"], "title": ["t"],
+                         "record": [json.dumps({"x'); DROP": "x'); DROP"})]}), kind="samp")
+    notebook = nbformat.read(str(cart.export(tmp_path / "h.ipynb", "notebook")), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            compile(cell.source, "cell", "exec")
+            assert not any(line.startswith("import os") for line in cell.source.splitlines())

@@ -50,6 +50,9 @@ class RucioConnector(ServiceConnector):
         ``userpass`` credentials of that account.
     vo : str, optional
         The VO, for multi-VO servers.
+    mock_transfers : bool
+        The server's transfers use Rucio's mock transfer tool: rules reach
+        OK but no bytes are copied (pages say so).
     **kwargs
         See :class:`~connectors.base.ServiceConnector`.
     """
@@ -59,8 +62,9 @@ class RucioConnector(ServiceConnector):
 
     def __init__(self, url: str, *, auth_url: str | None = None, account: str | None = None,
                  username: str | None = None, password: str | None = None,
-                 vo: str | None = None, **kwargs: Any) -> None:
+                 vo: str | None = None, mock_transfers: bool = False, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
+        self.mock_transfers = mock_transfers
         self.auth_url = (auth_url or url).rstrip("/")
         self.account = account
         self._creds = {"username": username, "password": password}

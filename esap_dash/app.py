@@ -14,6 +14,7 @@ import param
 
 from .components.style import html_pane
 from .config import ASSETS, Profile, load_profile
+from .launch import SHARE_ROUTE, CartShareHandler
 from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .pages.base import Page
 
@@ -140,6 +141,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
              title=profile.title, websocket_origin=sorted(origins),
              static_dirs={"assets": str(ASSETS)},
+             extra_patterns=[(SHARE_ROUTE, CartShareHandler, {"profile": profile})],
              start=True, threaded=False, print_url=False)
 
 

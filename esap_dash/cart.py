@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from astropy.table import Column, MaskedColumn, Table
 
 from .config import Profile, load_profile
-from .store import CARTS, ITEMS, store_for
+from .store import CARTS, ITEMS, SHARES, store_for
 
 __all__ = ["Cart", "CartError", "CartItem", "record_rows"]
 
@@ -166,6 +167,46 @@ class Cart:
         with store_for(url).engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(
                 sa.select(CARTS.c.name).where(CARTS.c.user == user)))
+
+    @classmethod
+    def from_share(cls, token: str, *, profile: Profile | None = None) -> Cart:
+        """The cart a share token (from :meth:`share`) gives read access to.
+
+        Raises
+        ------
+        CartError
+            Unknown, revoked or expired token.
+        """
+        url = (profile or load_profile()).database
+        store = store_for(url)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with store.engine.connect() as conn:
+            row = conn.execute(sa.select(CARTS.c.user, CARTS.c.name, CARTS.c.id, SHARES.c.expires)
+                               .join(SHARES, SHARES.c.cart_id == CARTS.c.id)
+                               .where(SHARES.c.token_hash == digest)).first()
+        if row is None or _aware(row[3]) < datetime.now(UTC):
+            raise CartError("this cart link is unknown, revoked or expired")
+        return cls(url, row[0], row[1], int(row[2]))
+
+    def share(self, days: float = 7.0) -> str:
+        """A new secret token giving read access to this cart for ``days``.
+
+        Anyone holding it can read the cart (that is its purpose: a notebook
+        server fetching the cart); :meth:`revoke_shares` ends every link.
+        """
+        token = secrets.token_urlsafe(24)
+        now = datetime.now(UTC)
+        with self._store.engine.begin() as conn:
+            conn.execute(SHARES.insert().values(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(), cart_id=self._id,
+                created=now, expires=now + timedelta(days=days)))
+        return token
+
+    def revoke_shares(self) -> int:
+        """End every shared link to this cart; return how many there were."""
+        with self._store.engine.begin() as conn:
+            return int(conn.execute(SHARES.delete().where(SHARES.c.cart_id == self._id))
+                       .rowcount)
 
     # ------------------------------------------------------------ content
     def __len__(self) -> int:
@@ -394,6 +435,11 @@ def record_rows(archive: str, service_url: str, records: Sequence[dict[str, Any]
                   "record": [json.dumps(r, default=str) for r in records],
                   "query": [provenance] * len(records)},
                  dtype=[str, str, str, str, str, np.int64, str, str, str])
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _float(value: Any) -> float | None:

@@ -23,7 +23,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,10 @@ DEFAULTS: dict[str, Any] = {
         "health_period": 30,
         "users": "single",
         "database": "sqlite:///${ESAP_DASH_VAR}/esap-dash.db",
+        "public_url": "",
     },
 }
+FACILITY_KINDS = ("binderhub", "jupyterhub")
 SERVICE_DEFAULTS: dict[str, Any] = {"timeout": 30.0, "enabled": True}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -118,6 +120,34 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class Facility:
+    """A BinderHub or JupyterHub where a cart can be opened.
+
+    Attributes
+    ----------
+    id, name : str
+        Key in the profile and what the page calls it.
+    kind : str
+        ``binderhub`` or ``jupyterhub``.
+    url : str
+        The hub's base address.
+    repo, ref : str
+        For a BinderHub: the git repository (and branch/tag) of the
+        environment.
+    file : str
+        The notebook opened first, relative to the environment's home.
+    """
+
+    id: str
+    name: str
+    kind: str
+    url: str
+    repo: str = ""
+    ref: str = "HEAD"
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
     """A loaded deployment profile.
 
@@ -142,6 +172,11 @@ class Profile:
     resolver : dict
         ``tap`` (id of the archive whose TAP serves the catalogues names are
         resolved in), ``sesame`` (a Sesame URL, needs internet), ``timeout``.
+    facilities : tuple of Facility
+        BinderHubs and JupyterHubs a cart can be opened in.
+    public_url : str
+        The dashboard's address as others reach it (for shared cart links);
+        empty: the address the browser used.
     """
 
     name: str
@@ -154,6 +189,8 @@ class Profile:
     services: tuple[ServiceConfig, ...]
     resolver: Mapping[str, Any] = field(default_factory=dict)
     database: str = ""
+    facilities: tuple[Facility, ...] = ()
+    public_url: str = ""
 
     def service(self, service_id: str) -> ServiceConfig:
         """Return the service with this id.
@@ -392,5 +429,29 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
         if kind != "tap":
             raise ProfileError(f"{path}: [resolver] tap: {resolver['tap']!r} is a {kind!r} "
                                "service; names are resolved through a TAP service")
+    facilities = tuple(_facility(_expand(entry, lookup, f"{path}: [[facilities]] #{i + 1}"),
+                                 f"{path}: [[facilities]] #{i + 1}")
+                       for i, entry in enumerate(data.get("facilities", [])))
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
-                   logo, period, users, tuple(services), resolver, str(deployment["database"]))
+                   logo, period, users, tuple(services), resolver, str(deployment["database"]),
+                   facilities, str(deployment["public_url"]).rstrip("/"))
+
+
+def _facility(entry: Any, where: str) -> Facility:
+    if not isinstance(entry, dict):
+        raise ProfileError(f"{where} must be a table of settings")
+    known = {f.name for f in fields(Facility)}
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ProfileError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    for key in ("id", "kind", "url"):
+        if not entry.get(key):
+            raise ProfileError(f"{where}: {key}: missing")
+    if entry["kind"] not in FACILITY_KINDS:
+        raise ProfileError(f"{where}: kind: {entry['kind']!r} is not one of "
+                           f"{', '.join(FACILITY_KINDS)}")
+    if entry["kind"] == "binderhub" and not entry.get("repo"):
+        raise ProfileError(f"{where}: repo: a BinderHub needs the repository to launch")
+    if not str(entry["url"]).startswith(("http://", "https://")):
+        raise ProfileError(f"{where}: url: {entry['url']!r} is not an http(s) address")
+    return Facility(**{"name": entry["id"], **{k: str(v) for k, v in entry.items()}})

@@ -72,6 +72,17 @@ ITEMS = sa.Table(
     sa.UniqueConstraint("cart_id", "key", name="uq_cart_item_key"),
 )
 
+#: Read-only links to a cart (for a notebook server to fetch it); only the
+#: token's SHA-256 is kept.
+SHARES = sa.Table(
+    "cart_shares", META,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("cart_id", sa.Integer, sa.ForeignKey("carts.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
+)
+
 
 class StoreError(RuntimeError):
     """The database cannot be used (unreadable, not ours, unreachable)."""

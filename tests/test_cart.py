@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -213,3 +214,78 @@ def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, 
     assert len(samp_items) == 2 and samp_items[0].archive == "SAMP: topcat-like"
     assert {i.fields["name"] for i in samp_items} == {"NGC1952", "NGC0224"}
     page.samp_receive = False
+
+
+def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) -> None:
+    discovery = DiscoveryPage(profile=private, cart_name="staging")
+    lake = discovery.datalake
+    run_coroutine(lake.load_scopes())
+    lake.param.update(did_type="dataset", pattern="radio*")
+    run_coroutine(lake.search())
+    lake._dids.selection = [0]
+    run_coroutine(lake.add_selected())
+    assert "Added 1 item to cart" in lake._message.object
+    page = CartPage(profile=private, refresh_period=0)
+    page.cart_name = "staging"
+    assert "mock transfer tool" in page._layout.objects[-2].objects[0].object
+    run_coroutine(page.show_replicas())
+    assert set(page._replicas.value["name"]) == {"magpis_g10.5_20cm.fits",
+                                                   "first_j105007p304037.fits"}
+    assert "LOCAL_A" in page._lake_message.object
+    assert page.param.rse.objects == ["LOCAL_A", "LOCAL_B"]
+    page.rse = "LOCAL_B"
+    run_coroutine(page.make_available())
+    assert "Asked for esap:radio_20cm at LOCAL_B" in page._lake_message.object
+    deadline = time.monotonic() + 120
+    while page.rules[0]["state"] == "REPLICATING" and time.monotonic() < deadline:
+        time.sleep(2)
+        run_coroutine(page.refresh_rules())
+    assert [(r["did"], r["rse"], r["state"]) for r in page.rules] == [
+        ("esap:radio_20cm", "LOCAL_B", "OK")]
+    run_coroutine(page.make_available())  # asking again follows the same rule
+    assert len(page.store.jobs("local", "rucio-rule")) == 1
+    assert page.store.jobs("someone-else", "rucio-rule") == []
+
+
+def test_shared_links_open_only_with_a_live_token(private) -> None:
+    from esap_dash.config import Facility
+    from esap_dash.launch import launch_url
+
+    cart = Cart.open("shared", profile=private)
+    token = cart.share(days=1)
+    assert Cart.from_share(token, profile=private).name == "shared"
+    for bad in ("not-a-token-at-all-xxxxxxxx", token[:-1] + ("A" if token[-1] != "A" else "B")):
+        with pytest.raises(CartError, match="unknown, revoked or expired"):
+            Cart.from_share(bad, profile=private)
+    expired = cart.share(days=-1)
+    with pytest.raises(CartError):
+        Cart.from_share(expired, profile=private)
+    assert cart.revoke_shares() == 2
+    with pytest.raises(CartError):
+        Cart.from_share(token, profile=private)
+    link = "http://dash.example/cart-share/T0k3n/cart.ipynb"
+    binder = Facility("b", "Binder", "binderhub", "https://mybinder.org/",
+                      "https://github.com/org/env", "main", "start.ipynb")
+    assert launch_url(binder, link) == (
+        "https://mybinder.org/v2/git/https%3A%2F%2Fgithub.com%2Forg%2Fenv/main?urlpath="
+        "lab%2Ftree%2Fstart.ipynb%3FfromURL%3Dhttp%253A%252F%252Fdash.example%252Fcart-share"
+        "%252FT0k3n%252Fcart.ipynb")
+    hub = Facility("h", "Hub", "jupyterhub", "https://hub.example")
+    assert launch_url(hub, link) == ("https://hub.example/hub/user-redirect/lab?fromURL="
+                                     "http%3A%2F%2Fdash.example%2Fcart-share%2FT0k3n%2Fcart.ipynb")
+
+
+def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
+    from esap_dash.config import Facility
+
+    binder = Facility("b", "Binder", "binderhub", "https://binder.example",
+                      "https://github.com/org/env", "main", "start.ipynb")
+    page = CartPage(profile=replace(private, facilities=(binder,),
+                                    public_url="https://dash.example"))
+    Cart.open("default", profile=private)
+    run_coroutine(page.share())
+    assert page.links["notebook"].startswith("https://dash.example/cart-share/")
+    assert page.links["launch"].startswith("https://binder.example/v2/git/")
+    assert 'rel="noopener noreferrer"' in page._links.object
+    run_coroutine(page.revoke())
+    assert "1 link revoked" in page._links.object

@@ -106,3 +106,26 @@ def test_secrets_stay_out_of_reprs() -> None:
     prof = load_profile("local", environ={**ENV, "ESAP_DASH_RUCIO_PASSWORD": "s3cr3t-value"})
     assert "s3cr3t-value" not in repr(prof)
     assert "s3cr3t-value" not in repr(prof.service("rucio").connector())
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('kind = "binderhub"\nurl = "https://b.example"', "id: missing"),
+    ('id = "b"\nkind = "lab"\nurl = "https://b.example"', "kind: 'lab' is not one of"),
+    ('id = "b"\nkind = "binderhub"\nurl = "https://b.example"', "repo: a BinderHub needs"),
+    ('id = "b"\nkind = "jupyterhub"\nurl = "javascript:alert(1)"', "not an http"),
+    ('id = "b"\nkind = "jupyterhub"\nurl = "https://h.example"\nport = 1', "unknown setting"),
+])
+def test_bad_facilities_are_named(tmp_path, entry: str, message: str) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(f"[[facilities]]\n{entry}\n")
+    with pytest.raises(ProfileError, match=message):
+        load_profile(str(path))
+
+
+def test_facilities_and_public_url(tmp_path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text('[deployment]\npublic_url = "https://dash.example/"\n[[facilities]]\n'
+                    'id = "hub"\nkind = "jupyterhub"\nurl = "https://hub.example"\n')
+    profile = load_profile(str(path))
+    assert profile.public_url == "https://dash.example"
+    assert [(f.id, f.name, f.kind) for f in profile.facilities] == [("hub", "hub", "jupyterhub")]

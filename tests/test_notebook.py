@@ -105,3 +105,22 @@ def test_hostile_names_stay_comments_and_data(profile: Profile, tmp_path: Path) 
         if cell.cell_type == "code":
             compile(cell.source, "cell", "exec")
             assert not any(line.startswith("import os") for line in cell.source.splitlines())
+
+
+def test_the_cart_page_renders_in_a_notebook_cell(profile: Profile, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    database = f"sqlite:///{tmp_path}/carts.db"
+    Cart.open("M1 study", profile=replace(profile, database=database)).add_rows(
+        Table({"archive": ["TOPCAT"], "title": ["NGC1952 by hand"], "record": ["{}"]}),
+        kind="samp")
+    monkeypatch.setenv("ESAP_DASH__DEPLOYMENT__DATABASE", database)
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import panel as pn\npn.extension('tabulator')"),
+        nbformat.v4.new_code_cell("from esap_dash import Cart\nfrom esap_dash.pages import "
+                                  "CartPage\nprint(len(Cart.open('M1 study')))\nCartPage()")])
+    execute(notebook, tmp_path)
+    outputs = notebook.cells[-1].outputs
+    assert outputs[0]["text"].strip() == "1"
+    shown = next(o for o in outputs if o["output_type"] == "execute_result")
+    assert "application/vnd.holoviews_exec.v0+json" in shown["data"]
+    assert "NGC1952 by hand" in json.dumps(shown["data"])

@@ -7,20 +7,23 @@ import io
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import panel as pn
 import param
 from astropy.table import Table
 
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import common_table, ucd_mapping
+from connectors.rucio import RucioConnector
 from connectors.samp import SampLink
 
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import on_click
 from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
+from ..launch import launch_url, share_links
 from .base import Page
 
 __all__ = ["CartPage"]
@@ -42,6 +45,12 @@ class CartPage(Page):
     new_name = param.String(default="", doc="Name of a new cart.")
     samp_receive = param.Boolean(default=False, label="Receive tables from TOPCAT/Aladin (SAMP)",
                                  doc="Add the tables that SAMP clients send to this cart.")
+    rse = param.Selector(objects=[], label="Storage element (RSE)",
+                         doc="Where the data-lake items should be made available.")
+    facility = param.Selector(objects=[], label="Open in",
+                              doc="A BinderHub or JupyterHub of this deployment.")
+    refresh_period = param.Number(default=5.0, bounds=(0, None),
+                                  doc="Seconds between refreshes of replicating rules.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -71,7 +80,8 @@ class CartPage(Page):
                                      ("Send to TOPCAT (SAMP)", self.send_samp, "default")):
             buttons[label] = pn.widgets.Button(label=label, color=color, width=190)
             on_click(buttons[label], method)
-        formats = (("votable", "xml", "VOTable"), ("ecsv", "ecsv", "ECSV"), ("csv", "csv", "CSV"))
+        formats = (("votable", "xml", "VOTable"), ("ecsv", "ecsv", "ECSV"), ("csv", "csv", "CSV"),
+                   ("notebook", "ipynb", "notebook"))
         downloads = [pn.widgets.FileDownload(callback=self._export_callback(fmt),
                                              filename=f"cart.{ext}", label=f"Export {label}",
                                              width=150)
@@ -86,11 +96,196 @@ class CartPage(Page):
             pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads),
             pn.Row(buttons["Send to TOPCAT (SAMP)"],
                    pn.widgets.Checkbox.from_param(self.param.samp_receive)),
-            self._table, sizing_mode="stretch_width")
+            self._table, self._datalake_card(), self._launch_card(),
+            sizing_mode="stretch_width")
         self.reload()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    # ----------------------------------------------------------- data lake
+    def _datalake_card(self) -> pn.viewable.Viewable:
+        lakes = self.profile.by_role("rucio")
+        self.rucio: RucioConnector | None = lakes[0].connector() if lakes else None
+        self._rules_callback: Any = None
+        self.rules: list[dict[str, Any]] = []
+        self._lake_message = notice()
+        self._replicas = pn.widgets.Tabulator(
+            None, show_index=False, disabled=True, height=200, sizing_mode="stretch_width",
+            formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")})
+        self._rules = pn.widgets.Tabulator(
+            None, show_index=False, disabled=True, height=160, sizing_mode="stretch_width")
+        if self.rucio is None:
+            return pn.Card(pn.pane.Markdown("This deployment has no Rucio data lake."),
+                           title="Data lake", collapsed=True, sizing_mode="stretch_width")
+        show = pn.widgets.Button(label="Where are the files?", width=190)
+        on_click(show, self.show_replicas)
+        stage = pn.widgets.Button(label="Make available at the RSE", color="primary",
+                                  width=220)
+        on_click(stage, self.make_available)
+        mock = (" This deployment's Rucio copies with a mock transfer tool: rules reach OK "
+                "but no bytes move." if self.rucio.mock_transfers else "")
+        return pn.Card(
+            pn.pane.Markdown("Data-lake items (ticked ones, or all): where their files are "
+                             f"stored, and a replication rule to bring them to a storage "
+                             f"element.{mock}"),
+            pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=200), stage),
+            self._lake_message, pn.pane.Markdown("#### Replicas (RSE per file)"),
+            self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
+            self._rules, title="Data lake", sizing_mode="stretch_width")
+
+    def _did_items(self) -> list[CartItem]:
+        items = [i for i in self.cart.items() if i.kind == "did"]
+        ticked = {self.listing["key"].iloc[i] for i in self._table.selection
+                  if i < len(self.listing)}
+        chosen = [i for i in items if i.key in ticked]
+        return chosen or ([] if ticked else items)
+
+    async def show_replicas(self) -> None:
+        """List where every file of the data-lake items is (one row per file and RSE)."""
+        assert self.rucio is not None
+        items = await run_blocking(self._did_items)
+        if not items:
+            say(self._lake_message, "No data-lake items in this cart (or none ticked). Add "
+                "them from Discovery > Data lake.", "warning")
+            return
+        try:
+            tables = await run_blocking(lambda: [
+                self.rucio.list_replicas(*i.item_id.split(":", 1)) for i in items])
+            if not self.param.rse.objects:
+                self.param.rse.objects = await run_blocking(self.rucio.list_rses)
+        except ConnectorError as exc:
+            say(self._lake_message, exc.reason, "danger")
+            return
+        frames = [t.to_pandas() for t in tables if len(t)]
+        self._replicas.value = pd.concat(frames, ignore_index=True) if frames else None
+        per_rse = pd.concat(frames)["rse"].value_counts().to_dict() if frames else {}
+        say(self._lake_message, f"{len(items)} data-lake items: " + (", ".join(
+            f"{n} file replicas on {rse}" for rse, n in sorted(per_rse.items()))
+            or "no replicas") + ".")
+
+    async def make_available(self) -> None:
+        """Ask Rucio for a replication rule per data-lake item to the chosen RSE."""
+        assert self.rucio is not None
+        if not self.rse:
+            await self.show_replicas()
+            if not self.rse:
+                return
+        items = await run_blocking(self._did_items)
+        if not items:
+            say(self._lake_message, "No data-lake items in this cart (or none ticked).",
+                "warning")
+            return
+        made, refused = [], []
+        known = {r["ref"] for r in await run_blocking(self.store.jobs, self.user, "rucio-rule")}
+        for item in items:
+            try:
+                rule_id = await run_blocking(self._rule_for, item.item_id, self.rse)
+            except ConnectorError as exc:
+                refused.append(f"{item.item_id}: {exc.reason}")
+                continue
+            if rule_id not in known:
+                await run_blocking(self.store.add_job, self.user, "rucio-rule",
+                                   self.rucio.name, rule_id, {"did": item.item_id,
+                                                              "rse": self.rse,
+                                                              "cart": self.cart_name})
+            made.append(item.item_id)
+        text = (f"Asked for {', '.join(made)} at {self.rse}." if made else "") + (
+            " Refused: " + "; ".join(refused) if refused else "")
+        say(self._lake_message, html.escape(text.strip()), "danger" if refused else "info")
+        await self.refresh_rules()
+
+    def _rule_for(self, did: str, rse: str) -> str:
+        """A new rule for ``did`` at ``rse``, or the account's existing one."""
+        assert self.rucio is not None
+        scope, name = did.split(":", 1)
+        try:
+            return self.rucio.add_rule(scope, name, rse,
+                                       comment=f"esap-dash cart {self.cart_name}")
+        except QueryError as exc:
+            if "duplicate" not in exc.reason.lower():
+                raise
+            return next(r["id"] for r in self.rucio.did_rules(scope, name) if r["rse"] == rse)
+
+    async def refresh_rules(self) -> None:
+        """Show this cart's rules with their live state; refresh while any replicates."""
+        assert self.rucio is not None
+        records = [r for r in await run_blocking(self.store.jobs, self.user, "rucio-rule")
+                   if r["detail"].get("cart") == self.cart_name]
+        rows = []
+        for record in records:
+            try:
+                info = await run_blocking(self.rucio.rule, record["ref"])
+            except ConnectorError as exc:
+                info = {"state": "UNKNOWN", "error": exc.reason}
+            rows.append({"did": record["detail"]["did"], "rse": record["detail"]["rse"],
+                         "state": info["state"], "files OK": info.get("locks_ok", ""),
+                         "replicating": info.get("locks_replicating", ""),
+                         "stuck": info.get("locks_stuck", ""), "error": info.get("error", ""),
+                         "rule": record["ref"], "expires": str(info.get("expires") or ""),
+                         "asked": record["created"].strftime("%Y-%m-%d %H:%M")})
+        self.rules = rows
+        self._rules.value = pd.DataFrame(rows) if rows else None
+        active = any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows)
+        if self._rules_callback is not None and not active:
+            self._rules_callback.stop()
+            self._rules_callback = None
+        elif (active and self._rules_callback is None and self.refresh_period > 0
+              and pn.state.curdoc is not None):
+            self._rules_callback = pn.state.add_periodic_callback(
+                self.refresh_rules, period=int(self.refresh_period * 1000))
+
+    # ------------------------------------------------------------ launch
+    def _launch_card(self) -> pn.viewable.Viewable:
+        facilities = {f.name: f for f in self.profile.facilities}
+        self._facilities = facilities
+        self.param.facility.objects = list(facilities)
+        if facilities:
+            self.facility = next(iter(facilities))
+        self._links = html_pane("")
+        self.links: dict[str, str] = {}
+        share = pn.widgets.Button(label="Make a link to this cart", color="primary", width=220)
+        on_click(share, self.share)
+        revoke = pn.widgets.Button(label="Revoke all links", width=160)
+        on_click(revoke, self.revoke)
+        where = (pn.widgets.Select.from_param(self.param.facility, width=280) if facilities
+                 else pn.pane.Markdown("No BinderHub or JupyterHub is configured in this "
+                                       "deployment: the link can be opened in any "
+                                       "JupyterLab (*File > Open from URL*)."))
+        return pn.Card(
+            pn.pane.Markdown("A read-only link to this cart's runnable notebook and VOTable "
+                             "(valid 7 days), and the address that opens the notebook on a "
+                             "notebook server."),
+            pn.Row(where, share, revoke), self._links, title="Open in Binder / JupyterHub",
+            sizing_mode="stretch_width")
+
+    def _base_url(self) -> str:
+        if self.profile.public_url:
+            return self.profile.public_url
+        location = pn.state.location
+        if location is not None and location.href:
+            parts = urlsplit(location.href)
+            return f"{parts.scheme}://{parts.netloc}"
+        return "http://127.0.0.1:5006"
+
+    async def share(self) -> None:
+        """Make a shared link to the cart and the launch address for the chosen facility."""
+        token = await run_blocking(lambda: self.cart.share(days=7))
+        links = share_links(self._base_url(), token)
+        facility = self._facilities.get(self.facility)
+        launch = launch_url(facility, links["notebook"]) if facility else ""
+        self.links = {**links, "launch": launch}
+        rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"])]
+        if launch:
+            rows.append((f"Open in {facility.name}", launch))
+        self._links.object = "<ul>" + "".join(
+            f'<li>{label}: <a href="{html.escape(url)}" target="_blank" rel="noopener '
+            f'noreferrer">{html.escape(url)}</a></li>' for label, url in rows) + "</ul>"
+
+    async def revoke(self) -> None:
+        """End every shared link to this cart."""
+        ended = await run_blocking(self.cart.revoke_shares)
+        self._links.object = f"<p>{ended} link{'s' * (ended != 1)} revoked.</p>"
 
     @property
     def cart(self) -> Cart:
@@ -224,7 +419,7 @@ class CartPage(Page):
         say(self._message, f"Saved the {event.column} of {row['title']}.")
 
     def export_bytes(self, fmt: str) -> bytes:
-        """The cart exported as ``votable``, ``ecsv`` or ``csv``."""
+        """The cart exported as ``votable``, ``ecsv``, ``csv`` or ``notebook``."""
         with tempfile.TemporaryDirectory() as tmp:
             return self.cart.export(Path(tmp) / "cart", fmt).read_bytes()
 

@@ -1,12 +1,21 @@
-"""The cart in a browser: add from two archives, reload, restart, export a valid VOTable."""
+"""The cart in a browser: add from two archives, reload, restart, export a valid VOTable,
+send it over SAMP, share it, and run its notebook."""
 
 from __future__ import annotations
 
+import json
+
+import nbformat
 import pytest
+import requests
 from astropy.table import Table
+
+from esap_dash import Cart
+from esap_dash.config import load_profile
 
 from ..conftest import ARTIFACTS
 from ..test_cart import votlint_errors
+from ..test_notebook import execute
 from .conftest import serve
 
 pytestmark = pytest.mark.browser
@@ -17,7 +26,8 @@ def open_cart(page, url: str) -> None:
     page.get_by_role("button", name="Create cart").wait_for()
 
 
-def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_path) -> None:
+def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_path,
+                                                      topcat) -> None:
     with serve("local", "server-cart-1.log") as url:
         page.goto(url + "?page=discovery&target=M+1&radius=0.5")
         page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
@@ -45,6 +55,30 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
             page.get_by_role("button", name="Export VOTable").click()
         path = tmp_path / "cart.xml"
         download.value.save_as(path)
+        page.get_by_role("button", name="Send to TOPCAT (SAMP)").click()
+        page.get_by_text("Sent 2 items to topcat-like").wait_for(timeout=20_000)
+        page.get_by_role("button", name="Make a link to this cart").click()
+        link = page.locator("a", has_text="/cart.ipynb").first
+        link.wait_for(timeout=20_000)
+        notebook_url = link.get_attribute("href")
+        shared = requests.get(notebook_url, timeout=30)
+        votable = requests.get(notebook_url.replace("cart.ipynb", "cart.xml"), timeout=30)
+        page.get_by_role("button", name="Revoke all links").click()
+        page.get_by_text("1 link revoked").wait_for(timeout=20_000)
+        assert requests.get(notebook_url, timeout=30).status_code == 404
     assert votlint_errors(path) == []
     table = Table.read(path)
     assert {"NGC1952", "UKIDSS K-band, Crab Nebula field"} <= set(table["title"])
+    received = topcat[1]
+    assert set(received[0]["title"]) == set(table["title"])
+    # The shared link: any origin may read it; the notebook finds both items again.
+    assert shared.headers["Access-Control-Allow-Origin"] == "*"
+    (tmp_path / "shared.xml").write_bytes(votable.content)
+    assert votlint_errors(tmp_path / "shared.xml") == []
+    notebook = nbformat.reads(shared.text, as_version=4)
+    execute(notebook, tmp_path)
+    summary = json.loads(notebook.cells[-1].outputs[-1]["text"].splitlines()[-1])
+    assert sum(summary["found"].values()) == 2
+    # The same cart in the notebook API.
+    cart = Cart.open("browser test", profile=load_profile("local"), create=False)
+    assert {i.title for i in cart.items()} == set(table["title"])

@@ -31,6 +31,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from .config import Profile, load_profile
 from .store import CARTS, ITEMS, SHARES, store_for
+from .votable import write_votable
 
 __all__ = ["Cart", "CartError", "CartItem", "record_rows"]
 
@@ -317,14 +318,14 @@ class Cart:
         columns = []
         for name, values in zip(COLUMNS, by_column, strict=True):
             if name in NUMERIC:
-                columns.append(MaskedColumn([0 if v is None else v for v in values], name=name,
-                                            dtype=NUMERIC[name],
-                                            mask=[v is None for v in values]))
+                mask = np.fromiter((v is None for v in values), bool, len(values))
+                data = np.array([0 if v is None else v for v in values], dtype=NUMERIC[name])
+                columns.append(MaskedColumn(data, name=name, mask=mask, copy=False))
             elif name == "added":
                 columns.append(Column([v.isoformat() for v in values], name=name, dtype=str))
             else:
                 columns.append(Column(values, name=name, dtype=str))
-        table = Table(columns)
+        table = Table(columns, copy=False)
         table["ra"].unit = table["dec"].unit = "deg"
         table["size"].unit = "byte"
         table.meta.update(cart=self.name, user=self.user)
@@ -381,7 +382,6 @@ class Cart:
         and records their provenance (see :mod:`esap_dash.notebook`).
         """
         formats = {"votable": "votable", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
-        options = {"tabledata_format": "binary2"} if format == "votable" else {}
         path = Path(path)
         if format == "notebook":
             import nbformat
@@ -394,7 +394,9 @@ class Cart:
             raise CartError(f"unknown format {format!r}; use {', '.join(formats)} or notebook")
         table = self.to_table()
         table.meta.pop("user", None)
-        table.write(path, format=formats[format], overwrite=True, **options)
+        if format == "votable":
+            return write_votable(table, path, resource=f"esap-dash cart {self.name}")
+        table.write(path, format=formats[format], overwrite=True)
         return path
 
 

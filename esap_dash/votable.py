@@ -1,0 +1,110 @@
+"""A fast VOTable 1.4 BINARY2 writer for plain tables (numbers and text).
+
+astropy writes VOTables cell by cell in Python (about a microsecond per cell
+and per mask check); a cart of 100,000 items with 16 columns took 10-20 s.
+This writer encodes each column at once with numpy and joins the rows in
+one C-level ``bytes.join``.  It covers what carts hold — floats, integers,
+booleans and text, any of them masked — and nothing else; its files are
+checked with STILTS ``votlint`` and read back with astropy in the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+from astropy.table import Table
+
+__all__ = ["write_votable"]
+
+_FIXED = {"f": ("double", ">f8"), "i": ("long", ">i8"), "u": ("long", ">i8"),
+          "b": ("boolean", "S1")}
+
+
+def _text_cells(values: np.ndarray) -> tuple[str, list[bytes]]:
+    """Variable-length text: ``char`` when every value is ASCII (JSON records are),
+    else ``unicodeChar`` (UTF-16BE); each cell is a 4-byte count, then the data."""
+    texts = ["" if v is None else str(v) for v in values.tolist()]
+    if all(t.isascii() for t in texts):
+        encoded, width, datatype = [t.encode("ascii") for t in texts], 1, "char"
+    else:
+        encoded = [t.encode("utf-16-be", "replace") for t in texts]
+        width, datatype = 2, "unicodeChar"
+    return datatype, [(len(e) // width).to_bytes(4, "big") + e for e in encoded]
+
+
+def _column(column: np.ndarray, mask: np.ndarray) -> tuple[str, list[bytes]]:
+    kind = column.dtype.kind
+    if kind in _FIXED:
+        datatype, dtype = _FIXED[kind]
+        if kind == "b":
+            data = np.where(mask, b"?", np.where(column, b"T", b"F")).astype("S1")
+        else:
+            data = np.asarray(column, dtype=float if kind == "f" else np.int64)
+            data = np.where(mask, np.nan if kind == "f" else 0, data).astype(dtype)
+        return datatype, data.view(f"V{data.dtype.itemsize}").tolist()
+    return _text_cells(column)
+
+
+def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path:
+    """Write ``table`` as a VOTable 1.4 with a BINARY2 stream.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Columns of floats, integers, booleans or text (masked or not); units,
+        UCDs (``column.meta["ucd"]``) and descriptions are written; scalar
+        ``table.meta`` items become ``INFO`` elements.
+    path : str or Path
+        The file to write.
+    resource : str
+        The RESOURCE's name.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    fields, cells, masks = [], [], []
+    for name in table.colnames:
+        column = table[name]
+        mask = np.ma.getmaskarray(column) if hasattr(column, "mask") else np.zeros(
+            len(table), bool)
+        data = np.ma.getdata(column)
+        if data.ndim != 1:
+            raise ValueError(f"column {name!r} is not one value per row")
+        datatype, encoded = _column(data, mask)
+        attrs = f"name={quoteattr(name)} datatype={quoteattr(datatype)}"
+        if datatype in ("char", "unicodeChar"):
+            attrs += ' arraysize="*"'
+        if column.unit is not None:
+            attrs += f" unit={quoteattr(str(column.unit))}"
+        if column.meta.get("ucd"):
+            attrs += f" ucd={quoteattr(str(column.meta['ucd']))}"
+        description = column.description or ""
+        fields.append(f"<FIELD {attrs}>" + (f"<DESCRIPTION>{escape(description)}</DESCRIPTION>"
+                                            if description else "") + "</FIELD>")
+        cells.append(encoded)
+        masks.append(mask)
+    flags = np.packbits(np.column_stack(masks) if masks else np.zeros((len(table), 0), bool),
+                        axis=1)
+    rows = flags.view(f"V{flags.shape[1]}").ravel().tolist() if flags.shape[1] else [b""] * len(
+        table)
+    stream = b"".join(itertools.chain.from_iterable(zip(rows, *cells, strict=True)))
+    infos = "".join(f"<INFO name={quoteattr(str(k))} value={quoteattr(str(v))}/>"
+                    for k, v in table.meta.items() if isinstance(v, (str, int, float)))
+    head = ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+            f"<RESOURCE type=\"results\" name={quoteattr(resource or 'esap-dash')}>{infos}\n"
+            f"<TABLE nrows=\"{len(table)}\">\n" + "\n".join(fields) +
+            '\n<DATA><BINARY2><STREAM encoding="base64">\n')
+    tail = "</STREAM></BINARY2></DATA>\n</TABLE>\n</RESOURCE>\n</VOTABLE>\n"
+    with path.open("wb") as out:
+        out.write(head.encode())
+        out.write(base64.b64encode(stream))
+        out.write(tail.encode())
+    return path

@@ -11,7 +11,7 @@ from pyvo.registry import regtap, rtcons
 
 from .base import ServiceConnector
 from .exceptions import QueryError
-from .vo import dal_errors, vosi_availability
+from .vo import dal_errors, results_table, vosi_availability
 
 __all__ = ["RegistryConnector"]
 
@@ -107,6 +107,28 @@ class RegistryConnector(ServiceConnector):
             results = regtap.RegistryQuery(self.url, adql, maxrec=self.maxrec,
                                            session=self.session).execute()
         return self._flatten(results, servicetype)
+
+    def coverage(self) -> dict[str, str]:
+        """The sky coverage each registered service declares, by access URL.
+
+        Returns
+        -------
+        dict
+            Access URL of a standard interface -> the resource's coverage MOC
+            as the registry holds it (IVOA ASCII serialisation,
+            ``rr.stc_spatial``); TAP interfaces are left out (a TAP service
+            serves many resources), and so are resources without a declared
+            coverage.
+        """
+        adql = ("SELECT i.access_url, s.coverage FROM rr.stc_spatial AS s "
+                "JOIN rr.interface AS i ON i.ivoid = s.ivoid "
+                "JOIN rr.capability AS c ON c.ivoid = i.ivoid AND c.cap_index = i.cap_index "
+                "WHERE i.intf_role = 'std' AND c.standard_id NOT LIKE 'ivo://ivoa.net/std/tap%'")
+        with dal_errors(self.url):
+            rows = results_table(lambda: self.service.run_sync(adql, maxrec=self.maxrec),
+                                 self.url)
+        return {str(r["access_url"]).rstrip("?"): str(r["coverage"]) for r in rows
+                if str(r["coverage"] or "").strip()}
 
     @staticmethod
     def _flatten(results: regtap.RegistryResults, servicetype: str | None) -> Table:

@@ -9,11 +9,14 @@ from astropy.table import Table
 from pyvo.dal import AsyncTAPJob, TAPService
 
 from .base import ServiceConnector
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, QueryError
 from .query import OBSCORE_MAPPING, SkyQuery, adql_string, common_table
 from .vo import dal_errors, results_table, vosi_availability
 
 __all__ = ["TAPConnector"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -162,6 +165,55 @@ class TAPConnector(ServiceConnector):
         return self.run_sync(
             "SELECT column_name, datatype, unit, ucd, description FROM TAP_SCHEMA.columns "
             f"WHERE table_name = {adql_string(table_name)}", maxrec=5000)
+
+    def positional_tables(self) -> Table:
+        """Tables whose main position and identifier columns TAP_SCHEMA marks by UCD.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``table_name``, ``id``, ``ra``, ``dec`` (column names; ``id`` may
+            be empty).
+        """
+        wanted = {"pos.eq.ra;meta.main": "ra", "pos.eq.dec;meta.main": "dec",
+                  "meta.id;meta.main": "id"}
+        rows = self.run_sync(
+            "SELECT table_name, column_name, ucd FROM TAP_SCHEMA.columns WHERE ucd IN ("
+            + ", ".join(adql_string(u) for u in wanted) + ")", maxrec=10000)
+        found: dict[str, dict[str, str]] = {}
+        for row in rows:
+            roles = found.setdefault(str(row["table_name"]), {})
+            roles.setdefault(wanted[str(row["ucd"]).strip()], str(row["column_name"]))
+        names = sorted(t for t, r in found.items() if "ra" in r and "dec" in r)
+        return Table(rows=[(t, found[t].get("id", ""), found[t]["ra"], found[t]["dec"])
+                           for t in names] or None,
+                     names=("table_name", "id", "ra", "dec"), dtype=(str,) * 4)
+
+    def positions(self, table: str, ra: str, dec: str, id: str = "", *,
+                  maxrec: int = 2_000_000) -> Table:
+        """Every row's position (and identifier) of a table: a whole catalogue on a map.
+
+        Parameters
+        ----------
+        table, ra, dec, id : str
+            Names as :meth:`positional_tables` lists them (they come from the
+            service's own TAP_SCHEMA and are checked to be identifiers).
+        maxrec : int
+            Row limit.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``id``, ``ra``, ``dec``.
+        """
+        for name in filter(None, (ra, dec, id)):
+            if not _IDENTIFIER.match(name):
+                raise QueryError(f"{name!r} is not a column name", self.url)
+        if not _TABLE.match(table):
+            raise QueryError(f"{table!r} is not a table name", self.url)
+        select = f"{id} AS id, " if id else ""
+        return self.run_sync(f"SELECT {select}{ra} AS ra, {dec} AS dec FROM {table}",
+                             maxrec=maxrec)
 
     def sky_adql(self, query: SkyQuery) -> str:
         """The ADQL that :meth:`search_sky` sends, for display and provenance.

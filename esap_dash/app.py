@@ -85,7 +85,9 @@ class EsapDash(pn.viewable.Viewer):
 
     def _page(self, key: str) -> Page:
         if key not in self._pages:
-            self._pages[key] = PAGES[key](profile=self.profile)
+            cls = PAGES[key]
+            shared = {name: self._page(name) for name in getattr(cls, "uses", ())}
+            self._pages[key] = cls(profile=self.profile, **shared)
         return self._pages[key]
 
     @param.depends("page", watch=True)

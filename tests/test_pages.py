@@ -23,7 +23,7 @@ def test_every_page_is_a_viewer_that_renders_alone(profile: Profile) -> None:
         assert model is not None
 
 
-@pytest.mark.parametrize("cls", [SkyPage, JobsPage])
+@pytest.mark.parametrize("cls", [JobsPage])
 def test_unbuilt_pages_say_so(profile: Profile, cls) -> None:
     text = " ".join(str(o.object) for o in cls(profile=profile).__panel__().objects)
     assert "Not built yet" in text

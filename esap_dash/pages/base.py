@@ -7,6 +7,8 @@ from typing import ClassVar
 import panel as pn
 import param
 
+from connectors.resolver import NameResolver
+
 from ..config import Profile, load_profile
 from ..store import Store, store_for
 
@@ -27,6 +29,8 @@ class Page(pn.viewable.Viewer):
     """
 
     title: ClassVar[str] = ""
+    #: Other pages of the session this page is given (by URL key), e.g. ``("discovery",)``.
+    uses: ClassVar[tuple[str, ...]] = ()
     profile = param.ClassSelector(class_=Profile, doc="The deployment profile.")
 
     def __init__(self, **params) -> None:
@@ -42,6 +46,13 @@ class Page(pn.viewable.Viewer):
         if not pn.state.user:
             raise PermissionError("not logged in")
         return str(pn.state.user)
+
+    def resolver(self) -> NameResolver:
+        """The name resolver configured by the profile (offline catalogues, or Sesame)."""
+        cfg = self.profile.resolver
+        tap = self.profile.service(cfg["tap"]).connector() if cfg.get("tap") else None
+        return NameResolver(tap, sesame_url=cfg.get("sesame") or None,
+                            timeout=float(cfg.get("timeout", 10)))
 
     @property
     def store(self) -> Store:

@@ -19,7 +19,7 @@ from erfa import ErfaWarning
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import WAVEBANDS, SkyQuery
-from connectors.resolver import FRAMES, NameResolver, Position
+from connectors.resolver import FRAMES, Position
 
 from ..cart import Cart, CartError
 from ..components.actions import on_click
@@ -177,13 +177,6 @@ class DiscoveryPage(Page):
         if name not in self._connectors:
             self._connectors[name] = self._services[name].connector()
         return self._connectors[name]
-
-    def resolver(self) -> NameResolver:
-        """The name resolver configured by the profile."""
-        cfg = self.profile.resolver
-        tap = self.profile.service(cfg["tap"]).connector() if cfg.get("tap") else None
-        return NameResolver(tap, sesame_url=cfg.get("sesame") or None,
-                            timeout=float(cfg.get("timeout", 10)))
 
     def build_query(self, position: Position) -> SkyQuery:
         """The common query for the form's values at ``position``."""

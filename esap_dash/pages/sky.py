@@ -1,16 +1,410 @@
-"""The Sky page."""
+"""The Sky page: results and catalogues on an all-sky map, coverage, selection, FITS previews."""
 
 from __future__ import annotations
 
-from .planned import PlannedPage
+import html
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+from astropy.table import Table
+from mocpy import MOC
+
+from connectors.exceptions import ConnectorError
+
+from .. import sky
+from ..cart import Cart, CartError
+from ..components.actions import on_click
+from ..components.fits_preview import FitsPreview
+from ..components.sky_map import SkyMap, field_view
+from ..components.style import html_pane, notice, say
+from ..fanout import run_blocking
+from .base import Page
 
 __all__ = ["SkyPage"]
 
+TABLE_COLUMNS = ["archive", "id", "title", "ra", "dec", "product_type", "access_url"]
+SEARCH = "Search results"
+CATALOGUE = "Whole catalogue (TAP)"
 
-class SkyPage(PlannedPage):
-    """The Sky page (not built yet)."""
+
+class SkyPage(Page):
+    """The current search results (or a whole catalogue) on an all-sky map.
+
+    Parameters
+    ----------
+    discovery : DiscoveryPage, optional
+        The session's discovery page; its results are drawn after each search.
+    """
 
     title = "Sky"
-    purpose = (
-        "see search results, footprints and coverage maps (MOCs) on an all-sky map, "
-        "select on the sky and preview FITS images")
+    uses = ("discovery",)
+
+    source = param.Selector(objects=[SEARCH, CATALOGUE], default=SEARCH, doc="What to draw.")
+    catalogue = param.Selector(objects=[], doc="A table with positions, from a TAP service.")
+    row_limit = param.Integer(default=2_000_000, bounds=(1, 20_000_000),
+                              doc="At most this many catalogue rows.")
+    target = param.String(default="", doc="Name or coordinates to zoom to.")
+    fov = param.Number(default=2.0, bounds=(0.001, 180), label="Field of view (deg)",
+                       doc="Width of the zoomed window and of the TAN inset.")
+    overlap_a = param.Selector(objects=[], label="Layer A", doc="First coverage layer.")
+    overlap_b = param.Selector(objects=[], label="Layer B", doc="Second coverage layer.")
+    cart_name = param.String(default="default", label="Cart", doc="Where selected rows go.")
+
+    def __init__(self, discovery: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.discovery = discovery
+        self.map = SkyMap()
+        self.preview = FitsPreview()
+        self.rows = Table()
+        self.overlap: float | None = None
+        self._catalogues: dict[str, tuple[Any, dict[str, str]]] = {}
+        self._message = notice()
+        self._overlap = html_pane("")
+        self._inset = pn.pane.HoloViews(None, width=380, height=380, visible=False)
+        self._table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=TABLE_COLUMNS), show_index=False, disabled=True,
+            selectable="checkbox", pagination="remote", page_size=20, height=420,
+            sizing_mode="stretch_width",
+            formatters={c: {"type": "plaintext"} for c in
+                        ("archive", "id", "title", "product_type", "access_url")})
+        self._table.param.watch(self._on_table_selection, "selection")
+        self.map.param.watch(self._on_map_selection, "selection")
+        buttons = {}
+        for label, method, color in (
+                ("Load catalogue", self.load_catalogue, "primary"),
+                ("Zoom to target", self.zoom, "primary"),
+                ("Whole sky", self.whole_sky, "default"),
+                ("Add selected rows to cart", self.add_to_cart, "primary"),
+                ("Cart coverage", self.cart_coverage, "default"),
+                ("Service coverage", self.service_coverage, "default"),
+                ("Preview image", self.preview_selected, "default"),
+                ("Clear selection", self.clear_selection, "default")):
+            buttons[label] = pn.widgets.Button(label=label, color=color, width=180)
+            on_click(buttons[label], method)
+        exports = [pn.widgets.FileDownload(callback=self._moc_callback(fmt), label=label,
+                                           filename=f"selection-moc.{fmt}", width=180)
+                   for fmt, label in (("fits", "Selection MOC (FITS)"),
+                                      ("json", "Selection MOC (JSON)"))]
+        catalogue_row = pn.Column(
+            pn.widgets.Select.from_param(self.param.catalogue, width=280),
+            pn.widgets.IntInput.from_param(self.param.row_limit, width=180),
+            buttons["Load catalogue"], visible=False)
+        self.param.watch(lambda e: setattr(catalogue_row, "visible", e.new == CATALOGUE),
+                         "source")
+        controls = pn.Column(
+            pn.widgets.RadioButtonGroup.from_param(self.param.source, width=280),
+            catalogue_row,
+            pn.widgets.RadioButtonGroup.from_param(self.map.param.projection, width=280),
+            pn.widgets.Select.from_param(self.map.param.frame, width=280),
+            pn.Row(pn.widgets.Checkbox.from_param(self.map.param.show_points),
+                   pn.widgets.Checkbox.from_param(self.map.param.show_footprints)),
+            pn.pane.Markdown("**Coverage (MOC)**"),
+            pn.widgets.CheckBoxGroup.from_param(self.map.param.layers_shown),
+            pn.Row(buttons["Service coverage"], width=280),
+            pn.widgets.Select.from_param(self.param.overlap_a, width=280),
+            pn.widgets.Select.from_param(self.param.overlap_b, width=280), self._overlap,
+            pn.pane.Markdown("**Zoom**"),
+            pn.widgets.TextInput.from_param(self.param.target, placeholder="M 1, 83.63 22.01",
+                                            width=280),
+            pn.widgets.FloatInput.from_param(self.param.fov, width=180),
+            pn.Row(buttons["Zoom to target"], buttons["Whole sky"], width=300),
+            width=310)
+        self._layout = pn.Column(
+            pn.pane.Markdown("## Sky"), self._message,
+            pn.Row(controls, pn.Column(self.map, sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            pn.Row(self._inset, pn.Column(
+                pn.pane.Markdown("#### Rows (tick here or select on the map)"),
+                pn.Row(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
+                       buttons["Add selected rows to cart"], buttons["Cart coverage"],
+                       buttons["Clear selection"]),
+                pn.Row(*exports, buttons["Preview image"]),
+                self._table, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            pn.Card(self.preview, title="FITS preview", collapsed=False,
+                    sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+        self._syncing = False
+        if discovery is not None:
+            discovery.param.watch(self._on_search_done, "searching")
+            self.show_search()
+        if pn.state.curdoc is not None:
+            pn.state.onload(self._on_load)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    async def _on_load(self) -> None:
+        await self.list_catalogues()
+        await self.service_coverage()
+
+    # ------------------------------------------------------------------ rows
+    def _on_search_done(self, event: param.parameterized.Event) -> None:
+        if not event.new and self.source == SEARCH:
+            self.show_search()
+
+    @param.depends("source", watch=True)
+    def _on_source(self) -> None:
+        if self.source == SEARCH:
+            self.show_search()
+        elif not self.param.catalogue.objects and pn.state.curdoc is not None:
+            pn.state.execute(self.list_catalogues)
+
+    def show_search(self) -> None:
+        """Draw the discovery page's current results (and its search cone)."""
+        merged = self.discovery.merged if self.discovery is not None else Table()
+        query = getattr(self.discovery, "last_query", None)
+        cone = (query.ra, query.dec, query.radius) if query is not None else None
+        self.show_rows(merged, cone=cone)
+
+    def show_rows(self, rows: Table, *, cone: tuple[float, float, float] | None = None
+                  ) -> None:
+        """Draw ``rows`` and list them; their coverage becomes the *results* layer."""
+        self.rows = rows
+        self.map.set_results(rows, cone=cone)
+        frame = pd.DataFrame({c: (rows[c].tolist() if c in rows.colnames else [""] * len(rows))
+                              for c in TABLE_COLUMNS})
+        with param.discard_events(self._table):
+            self._table.selection = []
+        self._table.value = frame
+        ra = np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan) if len(rows) else []
+        dec = np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan) if len(rows) else []
+        coverage = sky.moc_from_points(np.asarray(ra), np.asarray(dec), order=8)
+        fp = sky.footprints(rows["s_region"] if "s_region" in rows.colnames else [])
+        if fp.polygons:
+            coverage = coverage.union(sky.moc_from_regions(fp))
+        self.map.set_layer("results", coverage if len(rows) else None, show=False)
+        self._layers_changed()
+        shown = int(self.map.positions().valid.sum()) if len(rows) else 0
+        say(self._message, f"{shown:,} rows on the map." + (
+            " " + html.escape("; ".join(self.map.warnings[:3])) if self.map.warnings else ""),
+            "warning" if self.map.warnings else "info")
+
+    async def list_catalogues(self) -> None:
+        """Find the tables with positions in every TAP archive (TAP_SCHEMA UCDs)."""
+        found: dict[str, tuple[Any, dict[str, str]]] = {}
+        for svc in self.profile.by_role("archive"):
+            if svc.kind != "tap":
+                continue
+            connector = svc.connector()
+            try:
+                tables = await run_blocking(connector.positional_tables)
+            except ConnectorError as exc:
+                say(self._message, f"{svc.name}: {exc.reason}", "warning")
+                continue
+            for row in tables:
+                found[f"{row['table_name']} ({svc.name})"] = (connector, {
+                    c: str(row[c]) for c in ("table_name", "id", "ra", "dec")})
+        self._catalogues = found
+        self.param.catalogue.objects = list(found)
+        if found and self.catalogue not in found:
+            self.catalogue = next((k for k in found if k.startswith("hipparcos")), next(iter(
+                found)))
+
+    async def load_catalogue(self) -> None:
+        """Draw every row of the chosen catalogue (positions and identifiers only)."""
+        if self.catalogue not in self._catalogues:
+            await self.list_catalogues()
+            if self.catalogue not in self._catalogues:
+                say(self._message, "No catalogue with positions found.", "warning")
+                return
+        connector, cols = self._catalogues[self.catalogue]
+        say(self._message, f"Loading {self.catalogue} …")
+        try:
+            rows = await run_blocking(lambda: connector.positions(
+                cols["table_name"], cols["ra"], cols["dec"], cols["id"],
+                maxrec=self.row_limit))
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            return
+        name = cols["table_name"]
+        ids = [str(v) for v in rows["id"].tolist()] if "id" in rows.colnames else [
+            str(i) for i in range(len(rows))]
+        table = Table({"archive": [name] * len(rows), "id": ids,
+                       "title": [f"{name} {i}" for i in ids],
+                       "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
+                       "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
+                       "service_url": [connector.url] * len(rows)})
+        self.show_rows(table)
+        if rows.meta.get("truncated"):
+            say(self._message, f"Only the first {len(rows):,} rows (row limit).", "warning")
+
+    # --------------------------------------------------------------- selection
+    def _on_map_selection(self, event: param.parameterized.Event) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self._table.selection = list(event.new)
+            if event.new:  # show the page holding the first selected row
+                self._table.page = min(event.new) // self._table.page_size + 1
+        finally:
+            self._syncing = False
+        say(self._message, f"{len(event.new):,} rows selected on the map.")
+
+    def _on_table_selection(self, event: param.parameterized.Event) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self.map.selection = list(event.new)
+        finally:
+            self._syncing = False
+
+    def selected_rows(self) -> Table:
+        """The selected rows (all their columns)."""
+        return self.rows[sorted(self.map.selection)] if len(self.rows) else self.rows
+
+    async def clear_selection(self) -> None:
+        """Forget the selection."""
+        self.map.selection = []
+
+    async def add_to_cart(self) -> None:
+        """Add the selected rows to the cart, then redraw the cart's coverage."""
+        rows = self.selected_rows()
+        if not len(rows):
+            say(self._message, "Select rows first (box or lasso on the map, or tick them).",
+                "warning")
+            return
+        try:
+            added = await run_blocking(lambda: Cart.open(
+                self.cart_name, user=self.user, profile=self.profile).add_rows(rows))
+        except CartError as exc:
+            say(self._message, str(exc), "danger")
+            return
+        say(self._message, f"Added {added} rows to cart {self.cart_name!r}.")
+        await self.cart_coverage()
+
+    # ---------------------------------------------------------------- coverage
+    async def cart_coverage(self) -> None:
+        """The coverage of the cart's items (positions and footprints) as a layer."""
+        try:
+            table = await run_blocking(lambda: Cart.open(
+                self.cart_name, user=self.user, profile=self.profile).to_table())
+        except CartError as exc:
+            say(self._message, str(exc), "danger")
+            return
+        regions = [json.loads(r).get("s_region", "") if r else "" for r in table["record"]]
+        fp = sky.footprints(r if isinstance(r, str) else "" for r in regions)
+        ra = np.ma.filled(table["ra"].astype(float), np.nan)
+        dec = np.ma.filled(table["dec"].astype(float), np.nan)
+        coverage = sky.moc_from_points(ra, dec, order=8)
+        if fp.polygons:
+            coverage = coverage.union(sky.moc_from_regions(fp))
+        self.map.set_layer(f"cart {self.cart_name}", coverage)
+        self._layers_changed()
+
+    async def service_coverage(self) -> None:
+        """The coverage each archive declares in the registry, one layer per archive."""
+        registries = self.profile.by_role("registry")
+        if not registries:
+            return
+        try:
+            declared = await run_blocking(registries[0].connector().coverage)
+        except ConnectorError as exc:
+            say(self._message, f"registry: {exc.reason}", "warning")
+            return
+        bad = []
+        for svc in self.profile.by_role("archive"):
+            text = declared.get(svc.url.rstrip("?"))
+            if text is None:
+                continue
+            try:
+                self.map.set_layer(svc.name, sky.moc_from_text(text), show=False)
+            except ValueError as exc:
+                bad.append(f"{svc.name}: {exc}")
+        self._layers_changed()
+        if bad:
+            say(self._message, html.escape("Skipped coverage: " + "; ".join(bad)), "warning")
+
+    def _layers_changed(self) -> None:
+        names = list(self.map.layers)
+        for p in (self.param.overlap_a, self.param.overlap_b):
+            p.objects = names
+        a = self.overlap_a if self.overlap_a in names else (names[0] if names else None)
+        b = self.overlap_b
+        if b not in names or (b == a and len(names) > 1):
+            b = next((n for n in names if n != a), names[0] if names else None)
+        self.param.update(overlap_a=a, overlap_b=b)
+        self._show_overlap()
+
+    @param.depends("overlap_a", "overlap_b", watch=True)
+    def _show_overlap(self) -> None:
+        a, b = self.map.layers.get(self.overlap_a), self.map.layers.get(self.overlap_b)
+        if a is None or b is None:
+            self._overlap.object = ""
+            return
+        started = time.perf_counter()
+        both = a.intersection(b)
+        spent = (time.perf_counter() - started) * 1000
+        area_a, area_b, area = (sky.area_deg2(m) for m in (a, b, both))
+        share = f" ({100 * area / area_a:.1f} % of A)" if area_a else ""
+        self.overlap = area
+        self._overlap.object = (f"<p style='font-size:12px'>A: {area_a:,.3f} deg², B: "
+                                f"{area_b:,.3f} deg²<br>A ∩ B: <b>{area:,.3f} deg²</b>{share}"
+                                f" <span style='color:#888'>({spent:.1f} ms)</span></p>")
+
+    def selection_moc(self) -> MOC:
+        """The coverage of the selected rows (positions and footprints)."""
+        rows = self.selected_rows()
+        if not len(rows):
+            return MOC.new_empty(8)
+        coverage = sky.moc_from_points(np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
+                                       np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
+                                       order=8)
+        fp = sky.footprints(rows["s_region"] if "s_region" in rows.colnames else [])
+        return coverage.union(sky.moc_from_regions(fp)) if fp.polygons else coverage
+
+    def _moc_callback(self, fmt: str) -> Any:
+        def callback() -> io.BytesIO:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"moc.{fmt}"
+                self.selection_moc().save(str(path), format=fmt, overwrite=True)
+                return io.BytesIO(path.read_bytes())
+        return callback
+
+    # -------------------------------------------------------------- zoom, preview
+    async def zoom(self) -> None:
+        """Centre the map on the target and show the TAN field around it."""
+        if not self.target.strip():
+            say(self._message, "Type a name or coordinates to zoom to.", "warning")
+            return
+        try:
+            position = await run_blocking(self.resolver().resolve, self.target, "icrs")
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            return
+        self.map.zoom_to(position.ra, position.dec, max(self.fov, 1.0))
+        self._inset.object = field_view(self.rows, position.ra, position.dec, self.fov,
+                                        cone=self.map.cone)
+        self._inset.visible = True
+        say(self._message, html.escape(f"{self.target.strip()} → RA {position.ra:.5f}°, "
+                                       f"Dec {position.dec:+.5f}° ({position.source})"))
+
+    async def whole_sky(self) -> None:
+        """Back to the whole sky (also after zooming with the mouse)."""
+        self.map.view = None
+        self.map.param.trigger("view")
+        self._inset.visible = False
+
+    async def preview_selected(self) -> None:
+        """Show the FITS image of the (first) selected row, and its footprint on the map."""
+        rows = self.selected_rows()
+        images = [r for r in rows if "access_url" in rows.colnames
+                  and str(r["access_url"]).startswith(("http://", "https://"))]
+        if not images:
+            say(self._message, "Select a row with an image (an access URL) first.", "warning")
+            return
+        row = images[0]
+        shown = await self.preview.show(str(row["access_url"]), title=str(row["title"]),
+                                        cone=self.map.cone)
+        if shown and self.preview.footprint is not None:
+            self.map.highlight = [self.preview.footprint]
+            self.map.param.trigger("view")

@@ -41,9 +41,9 @@ def serve(profile: str, log_name: str) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=10).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting
             time.sleep(0.3)
     else:
         proc.terminate()

@@ -1,0 +1,217 @@
+"""A FITS image with its WCS axes (astropy WCSAxes), a stretch choice and the search cone."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import panel as pn
+import param
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from connectors.exceptions import ConnectorError
+from connectors.http import make_session, request
+
+from ..fanout import run_blocking
+from .style import notice, say
+
+__all__ = ["FitsPreview", "render_fits"]
+
+STRETCHES = {"zscale, linear": ("zscale", "linear"), "zscale, asinh": ("zscale", "asinh"),
+             "99.5 %, asinh": ("percentile", "asinh")}
+#: Largest side drawn; bigger images are subsampled for the preview.
+MAX_SIDE = 1500
+#: Largest file fetched for a preview.
+MAX_BYTES = 200 * 1024 * 1024
+
+
+def _image_hdu(hdul: fits.HDUList) -> tuple[np.ndarray, fits.Header]:
+    for hdu in hdul:
+        data = getattr(hdu, "data", None)
+        if data is not None and getattr(data, "ndim", 0) >= 2 and hdu.is_image:
+            while data.ndim > 2:
+                data = data[0]
+            return np.asarray(data, float), hdu.header
+    raise ValueError("the file holds no image")
+
+
+def render_fits(path: str | Path, *, stretch: str = "zscale, asinh",
+                cone: tuple[float, float, float] | None = None, title: str = ""
+                ) -> tuple[bytes, np.ndarray | None, str]:
+    """Draw a FITS image as PNG with WCS axes.
+
+    Parameters
+    ----------
+    path : str or Path
+        The FITS file.
+    stretch : str
+        A key of :data:`STRETCHES`.
+    cone : (ra, dec, radius), optional
+        Drawn as a circle on the sky (degrees).
+    title : str
+        Shown above the image.
+
+    Returns
+    -------
+    png : bytes
+    footprint : (4, 2) array or None
+        The image corners (ICRS degrees), None without a celestial WCS.
+    note : str
+        What the reader should know (no WCS, subsampled ...).
+
+    Raises
+    ------
+    ValueError
+        Not a FITS image.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from astropy.visualization import (
+        AsinhStretch,
+        ImageNormalize,
+        LinearStretch,
+        PercentileInterval,
+        ZScaleInterval,
+    )
+    from astropy.visualization.wcsaxes import SphericalCircle
+    from matplotlib.figure import Figure
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            data, header = _image_hdu(hdul)
+    except OSError as exc:
+        raise ValueError(f"not a FITS file: {exc}") from exc
+    notes = []
+    try:
+        wcs = WCS(header, naxis=2)
+        celestial = wcs.has_celestial
+    except Exception:  # astropy raises many kinds for broken WCS keywords
+        wcs, celestial = None, False
+    step = max(1, int(np.ceil(max(data.shape) / MAX_SIDE)))
+    if step > 1:
+        data = data[::step, ::step]
+        wcs = wcs.slice((slice(None, None, step), slice(None, None, step))) if wcs else None
+        notes.append(f"every {step}th pixel shown")
+    interval_name, stretch_name = STRETCHES[stretch]
+    interval = ZScaleInterval() if interval_name == "zscale" else PercentileInterval(99.5)
+    finite = data[np.isfinite(data)]
+    norm = ImageNormalize(finite if finite.size else np.zeros(1), interval=interval,
+                          stretch=AsinhStretch() if stretch_name == "asinh" else LinearStretch())
+    figure = Figure(figsize=(6.4, 5.6), dpi=100)
+    if celestial:
+        ax = figure.add_subplot(projection=wcs.celestial)
+        ax.coords[0].set_axislabel("RA (ICRS)" if "RA" in wcs.wcs.ctype[0] else
+                                   wcs.wcs.ctype[0].split("-")[0])
+        ax.coords[1].set_axislabel("Dec (ICRS)" if "DEC" in wcs.wcs.ctype[1] else
+                                   wcs.wcs.ctype[1].split("-")[0])
+        ax.coords.grid(color="white", alpha=0.35, linestyle="solid")
+    else:
+        ax = figure.add_subplot()
+        ax.set_xlabel("x (pixel)")
+        ax.set_ylabel("y (pixel)")
+        notes.append("this image has no celestial WCS: pixel axes")
+    ax.imshow(data, origin="lower", cmap="gray", norm=norm, interpolation="nearest")
+    if celestial and np.linalg.det(wcs.celestial.pixel_scale_matrix) > 0:
+        ax.invert_xaxis()  # east to the left, as on the sky
+        notes.append("x axis flipped to put east on the left")
+    if cone is not None and celestial:
+        ax.add_patch(SphericalCircle((cone[0] * u.deg, cone[1] * u.deg), cone[2] * u.deg,
+                                     edgecolor="#ff4040", facecolor="none", linewidth=1.5,
+                                     linestyle="--", transform=ax.get_transform("icrs")))
+    if title:
+        ax.set_title(title[:80], fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    footprint = None
+    if celestial:
+        full = WCS(header, naxis=2).celestial
+        footprint = full.calc_footprint(axes=(data.shape[1] * step, data.shape[0] * step))
+        if full.wcs.ctype[0].startswith("GLON"):
+            from astropy.coordinates import SkyCoord
+
+            icrs = SkyCoord(footprint[:, 0] * u.deg, footprint[:, 1] * u.deg,
+                            frame="galactic").icrs
+            footprint = np.column_stack([icrs.ra.deg, icrs.dec.deg])
+    return buffer.getvalue(), footprint, "; ".join(notes)
+
+
+class FitsPreview(pn.viewable.Viewer):
+    """Fetches an image result's access URL and shows it with WCS axes."""
+
+    stretch = param.Selector(objects=list(STRETCHES), default="zscale, asinh",
+                             doc="Interval and stretch of the grey scale.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.path: Path | None = None
+        self.footprint: np.ndarray | None = None
+        self._cone: tuple[float, float, float] | None = None
+        self._title = ""
+        self._tmp = tempfile.mkdtemp(prefix="esap-dash-fits-")
+        weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
+        self._image = pn.pane.PNG(None, width=640, height=560)
+        self._message = notice()
+        self._layout = pn.Column(pn.widgets.Select.from_param(self.param.stretch, width=200),
+                                 self._message, self._image)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    async def show(self, url: str, *, title: str = "",
+                   cone: tuple[float, float, float] | None = None, timeout: float = 60) -> bool:
+        """Fetch ``url`` and draw it; False (with a message) when that fails."""
+        if not url.startswith(("http://", "https://")):
+            say(self._message, "This row has no downloadable image.", "warning")
+            return False
+        say(self._message, f"Fetching {url} …")
+        try:
+            self.path = await run_blocking(self._fetch, url, timeout)
+        except (ConnectorError, ValueError) as exc:
+            say(self._message, getattr(exc, "reason", str(exc)), "danger")
+            return False
+        self._cone, self._title = cone, title
+        return await self._draw()
+
+    def _fetch(self, url: str, timeout: float) -> Path:
+        target = Path(self._tmp) / "preview.fits"
+        with request(make_session(timeout), "GET", url, stream=True) as resp:
+            size = 0
+            with target.open("wb") as out:
+                for chunk in resp.iter_content(1 << 16):
+                    size += len(chunk)
+                    if size > MAX_BYTES:
+                        raise ValueError(f"the file is larger than {MAX_BYTES >> 20} MB; "
+                                         "fetch it from the cart instead")
+                    out.write(chunk)
+        return target
+
+    @param.depends("stretch", watch=True)
+    async def _restretch(self) -> None:
+        if self.path is not None:
+            await self._draw()
+
+    async def _draw(self) -> bool:
+        assert self.path is not None
+        try:
+            png, self.footprint, note = await run_blocking(
+                lambda: render_fits(self.path, stretch=self.stretch, cone=self._cone,
+                                    title=self._title))
+        except ValueError as exc:
+            say(self._message, str(exc), "danger")
+            return False
+        self._image.object = png
+        if self.footprint is None:
+            say(self._message, note, "warning")
+        else:
+            say(self._message, "WCS axes from the file's header; the dashed circle is the "
+                "search cone" + (f"; {note}." if note else "."))
+        return True

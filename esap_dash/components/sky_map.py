@@ -1,0 +1,344 @@
+"""An all-sky map of result rows, footprints and coverage layers (HoloViews + Datashader).
+
+Usable alone in a notebook cell::
+
+    from esap_dash.components.sky_map import SkyMap
+    SkyMap(results=table)          # any table with ra/dec columns (degrees, ICRS)
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import operator
+from typing import Any
+
+import datashader as ds
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+import shapely
+from astropy.table import Table
+from holoviews.operation.datashader import datashade, dynspread
+from mocpy import MOC
+
+from .. import sky
+from .style import html_pane
+
+__all__ = ["SkyMap"]
+
+hv.renderer("bokeh")  # loads the Bokeh plotting backend, without notebook output
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+           "#e377c2", "#bcbd22", "#7f7f7f"]
+LAYER_COLOURS = ["#ff7f0e", "#2ca02c", "#9467bd", "#17becf", "#e377c2", "#8c564b"]
+#: Points drawn one by one (with hover) once the view holds at most this many.
+HOVER_LIMIT = 3000
+#: From this many rows on, points are aggregated by Datashader on the server.
+SHADE_FROM = 20_000
+FRAMES = {"Equatorial (ICRS)": "icrs", "Galactic": "galactic"}
+
+
+class SkyMap(pn.viewable.Viewer):
+    """Results as points (datashaded), footprints, coverage layers; box/lasso selection.
+
+    Parameters
+    ----------
+    results : astropy.table.Table, optional
+        Rows with ``ra``/``dec`` in degrees (ICRS); ``archive``, ``title`` and
+        ``s_region`` are used when present.
+    """
+
+    projection = param.Selector(objects=list(sky.PROJECTIONS), default="Aitoff",
+                                doc="All-sky projection.")
+    frame = param.Selector(objects=FRAMES, default="icrs", doc="Coordinate frame of the map.")
+    show_points = param.Boolean(default=True, label="Points", doc="Draw the rows.")
+    show_footprints = param.Boolean(default=True, label="Footprints",
+                                    doc="Draw each row's s_region.")
+    layers_shown = param.ListSelector(default=[], objects=[], label="Coverage layers",
+                                      doc="MOC layers drawn on the map.")
+    selection = param.List(default=[], doc="Indices of the selected rows.")
+    view = param.Tuple(default=None, length=4, allow_None=True,
+                       doc="Map window (x0, x1, y0, y1) in projected degrees.")
+
+    def __init__(self, results: Table | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.results = Table()
+        self.layers: dict[str, MOC] = {}
+        self.highlight: list[np.ndarray] = []
+        self.cone: tuple[float, float, float] | None = None
+        self.warnings: list[str] = []
+        self._projected: dict[tuple[str, str], sky.Projected] = {}
+        self._footprints = sky.Footprints()
+        self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
+                                       linked_axes=False)
+        self._legend = html_pane("")
+        self._layout = pn.Column(self._pane, self._legend, sizing_mode="stretch_width")
+        self.set_results(results if results is not None else Table())
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    # ----------------------------------------------------------------- data
+    def set_results(self, table: Table, *, cone: tuple[float, float, float] | None = None
+                    ) -> None:
+        """Show new rows (projected once per projection and frame, then cached)."""
+        self.results = table
+        self.cone = cone
+        self._projected = {}
+        n = len(table)
+        ra = _floats(table, "ra", n)
+        dec = _floats(table, "dec", n)
+        missing = int((~(np.isfinite(ra) & np.isfinite(dec))).sum())
+        self._footprints = sky.footprints(table["s_region"] if "s_region" in table.colnames
+                                          else [])
+        self.warnings = []
+        if missing:
+            titles = _texts(table, "title", n)
+            first = [titles[i] for i in np.flatnonzero(~(np.isfinite(ra) & np.isfinite(dec)))[:5]]
+            self.warnings.append(f"{missing} rows have no position (e.g. "
+                                 f"{', '.join(repr(t) for t in first)})")
+        for row, message in self._footprints.bad[:20]:
+            self.warnings.append(f"row {row}: {message}")
+        with param.discard_events(self):
+            self.selection = []
+        self._redraw()
+
+    def positions(self) -> sky.Projected:
+        """The rows projected on the current map (cached)."""
+        key = (self.projection, self.frame)
+        if key not in self._projected:
+            n = len(self.results)
+            self._projected[key] = sky.Projected.of(
+                _floats(self.results, "ra", n), _floats(self.results, "dec", n),
+                projection=self.projection, frame=self.frame)
+        return self._projected[key]
+
+    def set_layer(self, name: str, moc: MOC | None, *, show: bool = True) -> None:
+        """Add, replace or (with ``None``) drop a coverage layer."""
+        if moc is None:
+            self.layers.pop(name, None)
+        else:
+            self.layers[name] = moc
+        shown = [n for n in self.layers_shown if n in self.layers]
+        if show and moc is not None and name not in shown:
+            shown.append(name)
+        self.param.layers_shown.objects = list(self.layers)
+        if shown != self.layers_shown:
+            self.layers_shown = shown  # redraws
+        else:
+            self._redraw()
+
+    def zoom_to(self, ra: float, dec: float, fov: float) -> None:
+        """Centre the map on (``ra``, ``dec``) with a window ``fov`` degrees wide."""
+        lon, lat = sky.to_frame(np.array([ra]), np.array([dec]), self.frame)
+        x, y = sky.project(sky.sky_wcs(self.projection, self.frame), lon, lat)
+        half = fov / 2
+        self.view = (float(x[0] - half), float(x[0] + half), float(y[0] - half / 2),
+                     float(y[0] + half / 2))
+
+    def select_polygon(self, xs: np.ndarray, ys: np.ndarray) -> list[int]:
+        """Select the rows inside a polygon drawn on the map (projected degrees)."""
+        pos = self.positions()
+        if len(xs) < 3 or not len(self.results):
+            self.selection = []
+            return []
+        polygon = shapely.Polygon(np.column_stack([xs, ys]))
+        inside = np.zeros(len(self.results), bool)
+        ok = pos.valid
+        inside[ok] = shapely.contains_xy(polygon, pos.x[ok], pos.y[ok])
+        self.selection = np.flatnonzero(inside).tolist()
+        return self.selection
+
+    def select_box(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        """Select the rows inside a box drawn on the map."""
+        return self.select_polygon(np.array([x0, x1, x1, x0]), np.array([y0, y0, y1, y1]))
+
+    # ----------------------------------------------------------------- drawing
+    @param.depends("projection", "frame", "show_points", "show_footprints", "layers_shown",
+                   "view", watch=True)
+    def _redraw(self) -> None:
+        self._pane.object = self.overlay()
+        self._legend.object = self._legend_html()
+
+    @param.depends("selection", watch=True)
+    def _show_selection(self) -> None:
+        self._redraw()
+
+    def overlay(self) -> hv.Overlay:
+        """The map as a HoloViews overlay (graticule, layers, footprints, points)."""
+        wcs = sky.sky_wcs(self.projection, self.frame)
+        lines, labels = sky.graticule(self.projection, self.frame)
+        edge = lines[-2:]
+        sky_disc = hv.Polygons([{"x": np.concatenate([edge[0][:, 0], edge[1][::-1, 0]]),
+                                 "y": np.concatenate([edge[0][:, 1], edge[1][::-1, 1]])}]
+                               ).opts(fill_color="#f3f5fa", line_alpha=0, tools=[])
+        grid = hv.Path(lines).opts(color="#9aa3b5", line_width=0.6, alpha=0.8)
+        text = hv.Labels(labels, ["x", "y"], "text").opts(text_font_size="9pt",
+                                                          text_color="#4a5368")
+        layers = [sky_disc]
+        if self.show_points and len(self.results):
+            layers.extend(self._points())
+        for i, name in enumerate(self.layers):
+            if name in self.layers_shown:
+                cells = sky.moc_outlines(self.layers[name], wcs, self.frame)
+                layers.append(hv.Polygons([{"x": c[:, 0], "y": c[:, 1], "layer": name}
+                                           for c in cells], vdims=["layer"], label=name).opts(
+                    fill_color=LAYER_COLOURS[i % len(LAYER_COLOURS)], fill_alpha=0.35,
+                    line_alpha=0, tools=["hover"]))
+        layers.extend([grid, text])
+        if self.show_footprints and self._footprints.polygons:
+            paths = [part for _, poly in self._footprints.polygons[:5000]
+                     for part in sky.outline(poly, wcs, self.frame)]
+            layers.append(hv.Path(paths).opts(color="#e6550d", line_width=1.2))
+        if self.highlight:
+            layers.append(hv.Path([part for poly in self.highlight
+                                   for part in sky.outline(poly, wcs, self.frame)]).opts(
+                color="#000000", line_width=2.5))
+        if self.cone is not None:
+            ring = sky.circle(*self.cone)
+            layers.append(hv.Path(sky.outline(ring[:-1], wcs, self.frame)).opts(
+                color="#d62728", line_dash="dashed", line_width=1.5))
+        overlay = functools.reduce(operator.mul, layers).opts(
+            xaxis=None, yaxis=None, data_aspect=1, responsive=True, min_height=440,
+            show_grid=False, toolbar="above", active_tools=["wheel_zoom"],
+            show_legend=False, backend_opts={"plot.output_backend": "canvas"})
+        if self.view is not None:
+            x0, x1, y0, y1 = self.view
+            overlay = overlay.opts(xlim=(x0, x1), ylim=(y0, y1))
+        else:
+            overlay = overlay.opts(xlim=(-185, 185), ylim=(-95, 95))
+        return overlay
+
+    def _frame_of_points(self) -> pd.DataFrame:
+        pos = self.positions()
+        n = len(self.results)
+        archives = _texts(self.results, "archive", n, default="results")
+        return pd.DataFrame({"x": pos.x, "y": pos.y, "row": np.arange(n),
+                             "archive": pd.Categorical(archives),
+                             "title": [sky.describe(t) for t in _texts(self.results, "title",
+                                                                        n)]}
+                            )[pos.valid]
+
+    def _points(self) -> list[hv.Element]:
+        frame = self._frame_of_points()
+        self.colours = {a: PALETTE[i % len(PALETTE)]
+                        for i, a in enumerate(frame["archive"].cat.categories)}
+        points = hv.Points(frame, ["x", "y"], ["archive", "title", "row"])
+        if len(frame) <= SHADE_FROM:
+            shaded = points.opts(color="archive", cmap=list(self.colours.values()), size=4,
+                                 tools=["box_select", "lasso_select", "hover"],
+                                 hover_tooltips=[("", "@title"), ("archive", "@archive")],
+                                 nonselection_alpha=1.0)
+        else:
+            # A list in category order: a dict color_key gives a blank image here.
+            shaded = dynspread(datashade(points, aggregator=ds.count_cat("archive"),
+                                         color_key=list(self.colours.values()), min_alpha=120),
+                               threshold=0.5, max_px=2)
+            shaded = shaded.opts(tools=["box_select", "lasso_select"])
+        box = hv.streams.BoundsXY(source=shaded)
+        box.add_subscriber(lambda bounds: bounds and self.select_box(*bounds))
+        lasso = hv.streams.Lasso(source=shaded)
+        lasso.add_subscriber(self._on_lasso)
+        chosen = frame[frame["row"].isin(self.selection)]
+        ring = hv.Points(chosen, ["x", "y"], ["archive", "title"]).opts(
+            color=None, line_color="#000000", size=9, line_width=1.5, marker="circle")
+        if len(frame) <= SHADE_FROM:
+            return [shaded, ring]
+        hover = hv.DynamicMap(lambda x_range, y_range: self._near(points, x_range, y_range),
+                              streams=[hv.streams.RangeXY(source=shaded)])
+        return [shaded, hover, ring]
+
+    def _on_lasso(self, geometry: Any = None, **_: Any) -> None:
+        if geometry is not None and len(geometry) >= 3:
+            xy = np.asarray(geometry, float)
+            self.select_polygon(xy[:, 0], xy[:, 1])
+
+    def _near(self, points: hv.Points, x_range: Any, y_range: Any) -> hv.Points:
+        """The points in view, one by one with hover, once there are few enough."""
+        data = points.data
+        if x_range is None or y_range is None:
+            visible = data.iloc[:0]
+        else:
+            inside = data["x"].between(*sorted(x_range)) & data["y"].between(*sorted(y_range))
+            visible = data[inside] if inside.sum() <= HOVER_LIMIT else data.iloc[:0]
+        return hv.Points(visible, ["x", "y"], ["archive", "title"]).opts(
+            size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
+            tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")])
+
+    def _legend_html(self) -> str:
+        parts = []
+        if len(self.results):
+            pos = self.positions()
+            counts = pd.Series(_texts(self.results, "archive", len(self.results),
+                                      default="results"))[pos.valid].value_counts()
+            colours = getattr(self, "colours", {})
+            parts.extend(f'<span style="color:{colours.get(a, "#333")}">●</span> '
+                         f"{html.escape(str(a))} ({n:,})" for a, n in counts.items())
+        for i, name in enumerate(self.layers):
+            if name in self.layers_shown:
+                parts.append(f'<span style="color:{LAYER_COLOURS[i % len(LAYER_COLOURS)]}">■'
+                             f"</span> {html.escape(name)} "
+                             f"({sky.area_deg2(self.layers[name]):,.2f} deg²)")
+        legend = " &nbsp; ".join(parts)
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        orientation = ("RA increases to the left" if self.frame == "icrs"
+                       else "galactic longitude increases to the left")
+        return (f'<div class="esap-sky-legend">{legend}</div><div style="font-size:12px;'
+                f'color:#5b6475">{self.projection}, {orientation}. Box or lasso to select; '
+                f"points get tooltips once few enough are in view.</div>"
+                + (f'<ul class="esap-sky-warnings">{warn}</ul>' if warn else ""))
+
+
+def _floats(table: Table, name: str, n: int) -> np.ndarray:
+    if name not in table.colnames:
+        return np.full(n, np.nan)
+    return np.ma.filled(np.ma.asarray(table[name], dtype=float), np.nan)
+
+
+def _texts(table: Table, name: str, n: int, default: str = "") -> list[str]:
+    if name not in table.colnames:
+        return [default] * n
+    return ["" if np.ma.is_masked(v) else str(v) for v in table[name].tolist()]
+
+
+def field_view(results: Table, ra: float, dec: float, fov: float,
+               cone: tuple[float, float, float] | None = None) -> hv.Overlay:
+    """A gnomonic (TAN) view of ``fov`` degrees around (``ra``, ``dec``), RA to the left.
+
+    Rows inside the field are drawn one by one (with hover), footprints as
+    outlines, and the search cone dashed.
+    """
+    wcs = sky.field_wcs(ra, dec)
+    n = len(results)
+    ras, decs = _floats(results, "ra", n), _floats(results, "dec", n)
+    near = np.flatnonzero(sky.separation_deg(ra, dec, ras, decs) <= fov * 0.75)
+    x, y = sky.project(wcs, ras[near], decs[near])
+    frame = pd.DataFrame({"x": x, "y": y,
+                          "title": [sky.describe(t) for t in np.asarray(
+                              _texts(results, "title", n), dtype=object)[near]],
+                          "archive": np.asarray(_texts(results, "archive", n, "results"),
+                                                dtype=object)[near]})
+    layers: list[hv.Element] = [hv.Points(frame, ["x", "y"], ["title", "archive"]).opts(
+        color="archive", cmap=PALETTE, size=6, tools=["hover"],
+        hover_tooltips=[("", "@title"), ("archive", "@archive")])]
+    fp = sky.footprints(np.asarray(_texts(results, "s_region", n), dtype=object)[near])
+    paths = []
+    for _, poly in fp.polygons:
+        closed = np.vstack([poly, poly[:1]])
+        px, py = sky.project(wcs, closed[:, 0], closed[:, 1])
+        paths.append(np.column_stack([px, py]))
+    if paths:
+        layers.append(hv.Path(paths).opts(color="#e6550d", line_width=1.2))
+    if cone is not None:
+        ring = sky.circle(*cone)
+        px, py = sky.project(wcs, ring[:, 0], ring[:, 1])
+        layers.append(hv.Path([np.column_stack([px, py])]).opts(color="#d62728",
+                                                                 line_dash="dashed"))
+    half = fov / 2
+    return functools.reduce(operator.mul, layers).opts(
+        xlim=(-half, half), ylim=(-half, half), data_aspect=1, width=360, height=360,
+        xlabel="ΔRA·cos Dec (deg, east left)", ylabel="ΔDec (deg)", show_legend=False,
+        title=f"TAN field {fov:g}° around {ra:.4f}, {dec:+.4f}")

@@ -1,0 +1,317 @@
+"""Sky geometry for the maps: projections, graticules, footprints and coverage (MOCs).
+
+No drawing here: the map components compose HoloViews elements from these
+arrays.  Projections are astropy WCS all-sky projections (Aitoff ``AIT``,
+Mollweide ``MOL``) or gnomonic (``TAN``) for a field; every one puts
+longitude increasing to the *left*, as on the sky seen from inside.
+Footprints are read with ``sregion`` (STC-S), coverage with ``mocpy``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.coordinates import Galactic, SkyCoord
+from astropy.wcs import WCS
+from mocpy import MOC
+
+__all__ = ["FULL_SKY_DEG2", "PROJECTIONS", "Footprints", "Projected", "field_wcs",
+           "footprints", "graticule", "moc_from_points", "moc_from_regions", "moc_outlines",
+           "project", "sky_wcs", "to_frame"]
+
+PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL"}
+FRAMES = ("icrs", "galactic")
+FULL_SKY_DEG2 = 4 * math.pi * (180 / math.pi) ** 2
+#: HEALPix order of the coverage drawn on the map (cells of ~0.9 deg).
+DRAW_ORDER = 6
+
+
+def sky_wcs(projection: str = "Aitoff", frame: str = "icrs") -> WCS:
+    """An all-sky WCS whose pixel coordinates are projected degrees, centred on (0, 0).
+
+    ``CDELT1 = -1``: longitude increases to the left.
+    """
+    code = PROJECTIONS[projection]
+    wcs = WCS(naxis=2)
+    lon, lat = ("GLON", "GLAT") if frame == "galactic" else ("RA--", "DEC-")
+    wcs.wcs.ctype = [f"{lon}-{code}", f"{lat}-{code}"]
+    wcs.wcs.crval = [0.0, 0.0]
+    wcs.wcs.crpix = [0.0, 0.0]
+    wcs.wcs.cdelt = [-1.0, 1.0]
+    return wcs
+
+
+def field_wcs(lon: float, lat: float, frame: str = "icrs") -> WCS:
+    """A gnomonic (TAN) WCS centred on (``lon``, ``lat``), in projected degrees."""
+    wcs = WCS(naxis=2)
+    names = ("GLON", "GLAT") if frame == "galactic" else ("RA--", "DEC-")
+    wcs.wcs.ctype = [f"{names[0]}-TAN", f"{names[1]}-TAN"]
+    wcs.wcs.crval = [lon, lat]
+    wcs.wcs.crpix = [0.0, 0.0]
+    wcs.wcs.cdelt = [-1.0, 1.0]
+    return wcs
+
+
+def to_frame(ra: np.ndarray, dec: np.ndarray, frame: str) -> tuple[np.ndarray, np.ndarray]:
+    """ICRS degrees to the map's frame (``icrs`` or ``galactic``), degrees."""
+    if frame == "icrs":
+        return np.asarray(ra, float), np.asarray(dec, float)
+    coords = SkyCoord(ra=np.asarray(ra, float) * u.deg, dec=np.asarray(dec, float) * u.deg,
+                      frame="icrs").transform_to(Galactic())
+    return coords.l.deg, coords.b.deg
+
+
+def project(wcs: WCS, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Projected x, y of positions already in ``wcs``'s frame (NaN where undefined)."""
+    lon = np.asarray(lon, float)
+    lat = np.asarray(lat, float)
+    if not lon.size:
+        return np.empty(0), np.empty(0)
+    x, y = wcs.wcs_world2pix(lon, lat, 1)  # origin 1: CRPIX 0 is the centre
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+@dataclass
+class Projected:
+    """Positions of one result set projected once for one map (kept per set and map).
+
+    Attributes
+    ----------
+    x, y : ndarray
+        Projected degrees (NaN for rows without a position).
+    valid : ndarray of bool
+        Rows with a position.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    valid: np.ndarray
+
+    @classmethod
+    def of(cls, ra: Sequence[float], dec: Sequence[float], *, projection: str,
+           frame: str) -> Projected:
+        """Project ICRS ``ra``/``dec`` (degrees; NaN allowed) onto an all-sky map."""
+        ra = np.asarray(ra, float)
+        dec = np.asarray(dec, float)
+        valid = np.isfinite(ra) & np.isfinite(dec)
+        x = np.full(ra.shape, np.nan)
+        y = np.full(ra.shape, np.nan)
+        lon, lat = to_frame(ra[valid], dec[valid], frame)
+        x[valid], y[valid] = project(sky_wcs(projection, frame), lon, lat)
+        return cls(x, y, valid)
+
+
+def _lon_label(lon: float, frame: str) -> str:
+    if frame == "galactic":
+        return f"{lon % 360:.0f}°"
+    return f"{(lon % 360) / 15:.0f}h"
+
+
+def graticule(projection: str, frame: str, step: float = 30.0
+              ) -> tuple[list[np.ndarray], list[tuple[float, float, str]]]:
+    """Meridians and parallels every ``step`` degrees, the outline, and their labels.
+
+    Returns
+    -------
+    lines : list of (N, 2) arrays
+        Projected lines.
+    labels : list of (x, y, text)
+        Longitude labels along the equator and latitude labels on the left edge.
+    """
+    wcs = sky_wcs(projection, frame)
+    lats = np.linspace(-90, 90, 181)
+    lons = np.linspace(-180, 180, 361)
+    lines = []
+    for lon in np.arange(-180 + step, 180, step):
+        x, y = project(wcs, np.full_like(lats, lon), lats)
+        lines.append(np.column_stack([x, y]))
+    for lat in np.arange(-90 + step, 90, step):
+        x, y = project(wcs, np.clip(lons, -179.999, 179.999), np.full_like(lons, lat))
+        lines.append(np.column_stack([x, y]))
+    for edge in (-179.999, 179.999):
+        x, y = project(wcs, np.full_like(lats, edge), lats)
+        lines.append(np.column_stack([x, y]))
+    labels = []
+    for lon in np.arange(-180 + step, 180, step):
+        x, y = project(wcs, [lon], [0.0])
+        labels.append((float(x[0]), float(y[0]), _lon_label(lon, frame)))
+    for lat in np.arange(-90 + step, 90, step):
+        if lat == 0:  # the equator carries the longitude labels
+            continue
+        x, y = project(wcs, [179.999], [lat])
+        labels.append((float(x[0]) - 8.0, float(y[0]), f"{lat:+.0f}°"))
+    return lines, labels
+
+
+def split_at_wrap(x: np.ndarray, y: np.ndarray, jump: float = 90.0) -> list[np.ndarray]:
+    """Cut a projected polyline where it jumps across the map's edge."""
+    xy = np.column_stack([x, y])
+    ok = np.isfinite(xy).all(axis=1)
+    breaks = np.flatnonzero((np.abs(np.diff(x)) > jump) | ~ok[1:] | ~ok[:-1]) + 1
+    return [part for part in np.split(xy, breaks) if len(part) > 1 and np.isfinite(part).all()]
+
+
+@dataclass
+class Footprints:
+    """Outlines parsed from ``s_region`` values.
+
+    Attributes
+    ----------
+    polygons : list of (row, (N, 2) array of ICRS lon/lat)
+        One entry per polygon (a region may have several).
+    bad : list of (row, message)
+        Rows whose ``s_region`` could not be read (skipped, shown as warnings).
+    """
+
+    polygons: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+
+def footprints(regions: Iterable[str]) -> Footprints:
+    """Parse STC-S ``s_region`` strings (POLYGON, CIRCLE, ...) with ``sregion``.
+
+    Empty values are skipped silently; unreadable ones are listed in ``bad``.
+    """
+    from sregion import SRegion
+
+    out = Footprints()
+    for row, text in enumerate(regions):
+        text = str(text or "").strip()
+        if not text:
+            continue
+        try:
+            shapes = SRegion(text).xy
+        except Exception as exc:  # sregion raises bare ValueError/IndexError/KeyError
+            out.bad.append((row, f"unreadable s_region {text[:60]!r}: {exc}"))
+            continue
+        for shape in shapes:
+            shape = np.asarray(shape, float)
+            if shape.ndim != 2 or len(shape) < 3 or not np.isfinite(shape).all():
+                out.bad.append((row, f"s_region {text[:60]!r} is not a polygon on the sky"))
+                continue
+            out.polygons.append((row, shape))
+    return out
+
+
+def outline(polygon: np.ndarray, wcs: WCS, frame: str) -> list[np.ndarray]:
+    """A closed footprint polygon projected on a map (split at the wrap)."""
+    closed = np.vstack([polygon, polygon[:1]])
+    dense = _densify(closed)
+    lon, lat = to_frame(dense[:, 0], dense[:, 1], frame)
+    x, y = project(wcs, _wrap(lon), lat)
+    return split_at_wrap(x, y)
+
+
+def _wrap(lon: np.ndarray) -> np.ndarray:
+    return (np.asarray(lon) + 180.0) % 360.0 - 180.0
+
+
+def _densify(points: np.ndarray, step: float = 1.0) -> np.ndarray:
+    """Add points along long edges, so projected outlines curve as they should."""
+    out = [points[:1]]
+    for a, b in itertools.pairwise(points):
+        n = max(1, math.ceil(float(np.hypot(*(b - a))) / step))
+        t = np.linspace(0, 1, n + 1)[1:, None]
+        out.append(a + (b - a) * t)
+    return np.vstack(out)
+
+
+def moc_from_points(ra: np.ndarray, dec: np.ndarray, order: int = 10) -> MOC:
+    """Coverage of positions (the HEALPix cells of ``order`` that hold them)."""
+    ra = np.asarray(ra, float)
+    dec = np.asarray(dec, float)
+    ok = np.isfinite(ra) & np.isfinite(dec)
+    if not ok.any():
+        return MOC.new_empty(order)
+    return MOC.from_lonlat(lon=ra[ok] * u.deg, lat=dec[ok] * u.deg, max_norder=order)
+
+
+def moc_from_regions(fp: Footprints, order: int = 12) -> MOC:
+    """Coverage of footprints (their union)."""
+    if not fp.polygons:
+        return MOC.new_empty(order)
+    mocs = [MOC.from_polygon(lon=poly[:, 0] * u.deg, lat=poly[:, 1] * u.deg, max_depth=order)
+            for _, poly in fp.polygons]
+    return mocs[0].union(*mocs[1:]) if len(mocs) > 1 else mocs[0]
+
+
+def area_deg2(moc: MOC) -> float:
+    """Sky area of a MOC in square degrees."""
+    return float(moc.sky_fraction * FULL_SKY_DEG2)
+
+
+def moc_outlines(moc: MOC, wcs: WCS, frame: str, max_cells: int = 3000) -> list[np.ndarray]:
+    """The cells of ``moc`` as projected polygons to fill.
+
+    The MOC is degraded to the finest order (at most :data:`DRAW_ORDER`)
+    that keeps it under ``max_cells`` cells; cells cut by the map's edge are
+    left out.
+    """
+    import cdshealpix
+
+    if moc.empty():
+        return []
+    order = min(DRAW_ORDER, moc.max_order)
+    cells = moc.degrade_to_order(order).flatten()
+    while len(cells) > max_cells and order > 0:
+        order -= 1
+        cells = moc.degrade_to_order(order).flatten()
+    lon, lat = cdshealpix.vertices(np.asarray(cells, np.uint64), order, step=2)
+    shape = lon.shape
+    flon, flat = to_frame(lon.to_value(u.deg).ravel(), lat.to_value(u.deg).ravel(), frame)
+    x, y = project(wcs, _wrap(flon), flat)
+    x, y = x.reshape(shape), y.reshape(shape)
+    keep = np.isfinite(x).all(axis=1) & (np.ptp(x, axis=1) < 45)
+    return [np.column_stack([xi, yi]) for xi, yi in zip(x[keep], y[keep], strict=True)]
+
+
+def moc_json(moc: MOC) -> str:
+    """A MOC as IVOA MOC 2.0 JSON (``{"order": [cells]}``)."""
+    return json.dumps(json.loads(moc.serialize(format="json")))
+
+
+def moc_from_text(text: str, max_order: int = 29) -> MOC:
+    """Parse a MOC in the IVOA ASCII (``4/1732 1735 5/139``) or JSON serialisation.
+
+    Raises
+    ------
+    ValueError
+        The text is not a MOC.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty MOC")
+    try:
+        if text.startswith("{"):
+            return MOC.from_json({k: list(v) for k, v in json.loads(text).items()})
+        return MOC.from_str(text)
+    except Exception as exc:  # mocpy raises several kinds for bad text
+        raise ValueError(f"not a MOC: {text[:60]!r} ({exc})") from exc
+
+
+def separation_deg(ra0: float, dec0: float, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Angular distances in degrees (NaN positions give NaN)."""
+    from astropy.coordinates import angular_separation
+
+    return np.degrees(angular_separation(math.radians(ra0), math.radians(dec0),
+                                         np.radians(ra), np.radians(dec)))
+
+
+def circle(lon: float, lat: float, radius: float, n: int = 128) -> np.ndarray:
+    """A small circle on the sky as (n, 2) lon/lat degrees."""
+    centre = SkyCoord(lon * u.deg, lat * u.deg)
+    angles = np.linspace(0, 360, n) * u.deg
+    points = centre.directional_offset_by(angles, radius * u.deg)
+    return np.column_stack([points.ra.deg, points.dec.deg])
+
+
+def describe(value: Any) -> str:
+    """Plain text for hover tooltips (never markup)."""
+    return " ".join(str(value).split())[:120]

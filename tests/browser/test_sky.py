@@ -1,0 +1,87 @@
+"""The Sky page in a real browser: Hipparcos on the all-sky map, zoom, lasso, cart coverage,
+and a FITS preview with WCS axes.  Screenshots are kept in var/test-artifacts."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from ..conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+def map_canvas(page):
+    """The map's plot (the first Bokeh plot of the page)."""
+    return page.locator(".bk-Canvas").first
+
+
+def wait_drawn(seconds: float = 3.0) -> None:
+    """Datashaded images arrive after the plot: give them a moment."""
+    time.sleep(seconds)
+
+
+def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
+    page.goto(served_app + "?page=sky")
+    page.get_by_text("Whole catalogue (TAP)").click()
+    page.get_by_role("button", name="Load catalogue").click()
+    page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
+    page.get_by_text("hipparcos.main (117,955)").wait_for(timeout=30_000)
+    wait_drawn()
+    canvas = map_canvas(page)
+    before = canvas.screenshot(path=str(ARTIFACTS / "sky-hipparcos.png"))
+    box = canvas.bounding_box()
+    centre = (box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    page.mouse.move(*centre)
+    for _ in range(4):
+        page.mouse.wheel(0, -300)
+        time.sleep(0.3)
+    wait_drawn(10)  # the server aggregates again for the new window
+    zoomed = canvas.screenshot(path=str(ARTIFACTS / "sky-zoomed.png"))
+    assert zoomed != before
+    page.get_by_role("button", name="Whole sky").click()
+    wait_drawn()
+    # Lasso around Orion (RA 5-6h, Dec -10..+10, left of the centre).
+    page.locator(".bk-tool-icon-lasso-select").first.click()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.32, box["y"] + box["height"] * 0.45
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for dx, dy in ((40, 0), (40, 40), (0, 40), (0, 0)):
+        page.mouse.move(x0 + dx, y0 + dy, steps=5)
+    page.mouse.up()
+    message = page.get_by_text(re.compile(r"[\d,]+ rows selected on the map"))
+    message.wait_for(timeout=30_000)
+    selected = int(message.inner_text().split()[0].replace(",", ""))
+    assert selected > 10
+    page.locator(".tabulator-row.tabulator-selected").first.wait_for(timeout=20_000)
+    name = page.get_by_label("Cart", exact=True)
+    name.fill("sky test")
+    name.press("Enter")
+    page.get_by_role("button", name="Add selected rows to cart").click()
+    page.get_by_text(f"Added {selected} rows to cart 'sky test'").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"cart sky test \([\d.,]+ deg²\)")).wait_for(timeout=30_000)
+    wait_drawn()
+    canvas.screenshot(path=str(ARTIFACTS / "sky-cart-coverage.png"))
+    page.get_by_label("Frame").select_option(label="Galactic")
+    wait_drawn()
+    canvas.screenshot(path=str(ARTIFACTS / "sky-galactic.png"))
+    assert page.get_by_text("galactic longitude increases to the left").is_visible()
+
+
+def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=M+1&radius=0.5")
+    page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sky").click()
+    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+    row = page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell", has_text="UKIDSS K-band, Crab Nebula field")).first
+    row.locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Preview image").click()
+    page.get_by_text("WCS axes from the file's header").wait_for(timeout=60_000)
+    image = page.locator("img[src^='data:image/png']").last
+    image.wait_for(timeout=20_000)
+    image.screenshot(path=str(ARTIFACTS / "sky-fits-preview.png"))
+    page.screenshot(path=str(ARTIFACTS / "sky-search.png"), full_page=True)

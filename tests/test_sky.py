@@ -1,0 +1,117 @@
+"""Sky geometry, the map component and the Sky page against the local stack."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import panel as pn
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from esap_dash import sky
+from esap_dash.components.fits_preview import render_fits
+from esap_dash.components.sky_map import SkyMap
+from esap_dash.config import Profile
+from esap_dash.pages.discovery import DiscoveryPage
+from esap_dash.pages.sky import CATALOGUE, SkyPage
+
+from .conftest import run_coroutine
+
+
+def test_orientation_ra_and_galactic_longitude_increase_to_the_left() -> None:
+    # Betelgeuse (RA 88.8) is left of the centre, the galactic centre (RA 266.4) right.
+    eq = sky.Projected.of([88.79, 266.40, 0.0], [7.41, -28.94, 0.0], projection="Aitoff",
+                          frame="icrs")
+    assert eq.x[0] < -80 < 0 < 80 < eq.x[1] and abs(eq.x[2]) < 1e-9
+    assert eq.y[0] > 0 > eq.y[1]
+    # In galactic coordinates the centre is the middle, and the plane is horizontal.
+    gal = sky.Projected.of([266.405, 83.82], [-28.936, -5.39], projection="Mollweide",
+                           frame="galactic")
+    assert abs(gal.x[0]) < 0.01 and abs(gal.y[0]) < 0.01
+    assert gal.x[1] > 0  # Orion, l = 209 deg = -151: right of the centre
+
+
+def test_rows_without_position_and_bad_regions_are_listed() -> None:
+    table = Table({"ra": [83.6, np.nan, 10.0], "dec": [22.0, np.nan, 10.0],
+                   "title": ["a", "lost <b>row</b>", "c"], "archive": ["x", "x", "y"],
+                   "s_region": ["POLYGON ICRS 83 22 84 22 84 23", "CIRCLE nonsense", ""]})
+    skymap = SkyMap(results=table)
+    assert "1 rows have no position" in skymap.warnings[0]
+    assert "row 1" in skymap.warnings[1] and "unreadable s_region" in skymap.warnings[1]
+    assert "&lt;b&gt;" in skymap._legend.object
+    assert pn.panel(skymap).get_root() is not None
+
+
+def test_box_and_polygon_selection_and_empty_sky() -> None:
+    ra = np.array([80.0, 85.0, 200.0])
+    skymap = SkyMap(results=Table({"ra": ra, "dec": [0.0, 5.0, 0.0]}))
+    assert skymap.select_box(-90, -10, -75, 10) == [0, 1]
+    assert skymap.select_polygon(np.array([-81, -76, -76]), np.array([-5, -5, 5])) == [0]
+    empty = SkyMap(results=Table())
+    empty.set_layer("coverage", sky.moc_from_points(ra, np.zeros(3)))
+    assert empty.layers_shown == ["coverage"] and pn.panel(empty).get_root() is not None
+
+
+def test_mocs_and_their_overlap() -> None:
+    moc = sky.moc_from_text("4/1732 1735 5/139")
+    assert sky.area_deg2(moc) == pytest.approx(0.00073242 * sky.FULL_SKY_DEG2, rel=1e-4)
+    with pytest.raises(ValueError, match="not a MOC"):
+        sky.moc_from_text("hello world")
+    fp = sky.footprints(["CIRCLE ICRS 10 10 1"])
+    circle = sky.moc_from_regions(fp)
+    assert sky.area_deg2(circle) == pytest.approx(np.pi, rel=0.05)
+
+
+def test_fits_without_wcs_shows_pixel_axes(tmp_path) -> None:
+    path = tmp_path / "nowcs.fits"
+    fits.PrimaryHDU(np.random.default_rng(1).normal(size=(50, 60))).writeto(path)
+    png, footprint, note = render_fits(path)
+    assert png.startswith(b"\x89PNG") and footprint is None and "no celestial WCS" in note
+    (tmp_path / "text.fits").write_text("not fits")
+    with pytest.raises(ValueError, match="not a FITS file"):
+        render_fits(tmp_path / "text.fits")
+
+
+def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Profile,
+                                                                   tmp_path) -> None:
+    private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
+    discovery = DiscoveryPage(profile=private, target="M 1", radius=0.5)
+    page = SkyPage(profile=private, discovery=discovery)
+    run_coroutine(discovery.search())
+    assert len(page.rows) == len(discovery.merged) > 0
+    assert page.map.cone == pytest.approx((83.633, 22.0145, 0.5), abs=1e-3)
+    run_coroutine(page.service_coverage())
+    assert {"OpenNGC (cone search)", "Hipparcos-2 (cone search)"} <= set(page.map.layers)
+    page.source = CATALOGUE
+    run_coroutine(page.list_catalogues())
+    assert page.catalogue.startswith("hipparcos.main")
+    run_coroutine(page.load_catalogue())
+    assert len(page.rows) == 117_955
+    selected = page.map.select_box(-90, -10, -75, 10)
+    assert page._table.selection == selected and len(selected) > 100
+    page.cart_name = "sky"
+    run_coroutine(page.add_to_cart())
+    assert "cart sky" in page.map.layers_shown
+    page.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
+    assert page.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]), rel=1e-6)
+    assert page.selection_moc().sky_fraction > 0
+    page.target = "M 42"
+    run_coroutine(page.zoom())
+    assert page.map.view is not None and page._inset.visible
+    page.target = "x' OR 'a'='a"
+    run_coroutine(page.zoom())
+    assert page._message.alert_type == "danger"
+
+
+def test_one_million_points_reproject_once(profile: Profile) -> None:
+    rng = np.random.default_rng(3)
+    n = 1_000_000
+    skymap = SkyMap(results=Table({"ra": rng.uniform(0, 360, n),
+                                   "dec": np.degrees(np.arcsin(rng.uniform(-1, 1, n)))}))
+    first = skymap.positions()
+    started = time.perf_counter()
+    assert skymap.positions() is first  # cached per result set and map
+    assert time.perf_counter() - started < 0.01

@@ -227,6 +227,7 @@ class SkyMap(pn.viewable.Viewer):
         self.colours = {a: PALETTE[i % len(PALETTE)]
                         for i, a in enumerate(frame["archive"].cat.categories)}
         points = hv.Points(frame, ["x", "y"], ["archive", "title", "row"])
+        self._xy = (frame["x"].to_numpy(), frame["y"].to_numpy())
         if len(frame) <= SHADE_FROM:
             shaded = points.opts(color="archive", cmap=list(self.colours.values()), size=4,
                                  tools=["box_select", "lasso_select", "hover"],
@@ -259,11 +260,13 @@ class SkyMap(pn.viewable.Viewer):
     def _near(self, points: hv.Points, x_range: Any, y_range: Any) -> hv.Points:
         """The points in view, one by one with hover, once there are few enough."""
         data = points.data
-        if x_range is None or y_range is None:
-            visible = data.iloc[:0]
-        else:
-            inside = data["x"].between(*sorted(x_range)) & data["y"].between(*sorted(y_range))
-            visible = data[inside] if inside.sum() <= HOVER_LIMIT else data.iloc[:0]
+        visible = data.iloc[:0]
+        if x_range is not None and y_range is not None:
+            x, y = self._xy
+            (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
+            inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+            if np.count_nonzero(inside) <= HOVER_LIMIT:
+                visible = data[inside]
         return hv.Points(visible, ["x", "y"], ["archive", "title"]).opts(
             size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
             tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")])

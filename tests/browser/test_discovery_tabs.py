@@ -53,7 +53,9 @@ def test_did_wildcard_search_lists_the_rucio_files(served_app: str, page) -> Non
     page.get_by_role("button", name="List data identifiers").click()
     page.get_by_text("data identifiers in scope esap").wait_for(timeout=20_000)
     page.locator(".tabulator-cell", has_text="ukidss_crab_k.fits").first.wait_for(timeout=10_000)
-    page.locator(".tabulator-cell", has_text="crab_images").first.click()
+    row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell",
+                                                           has_text="crab_images")).first
+    row.locator("input[type=checkbox]").check()
     page.get_by_text("files on LOCAL_A").wait_for(timeout=20_000)
     page.locator(".tabulator-cell", has_text="poss_m1.fits").first.wait_for(timeout=10_000)
 

@@ -1,0 +1,110 @@
+"""The all-sky map: re-render after a zoom, and MOC operations.
+
+    .venv/bin/python benchmarks/bench_sky.py [--points 1000000] [--big 10000000]
+
+Re-render: a SkyMap of N random positions is rendered once, then its range
+stream is moved (what a zoom in the browser does); the server time of that
+update is compared with a raw Datashader aggregation + shading of the same
+projected points over the same window and canvas size, in the same process.
+MOCs: union and intersection of every coverage layer of the local stack
+(the services' declared coverage from the registry, the coverage of all of
+Hipparcos-2, and of a cone of results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import datashader as ds
+import datashader.transfer_functions as tf
+import numpy as np
+import pandas as pd
+import panel as pn
+from astropy.table import Table
+
+from esap_dash import sky
+from esap_dash.components.sky_map import SkyMap
+from esap_dash.config import load_profile
+
+
+def best(func, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def rerender(n: int, repeat: int) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    ra = rng.uniform(0, 360, n)
+    dec = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    skymap = SkyMap(results=Table({"ra": ra, "dec": dec, "archive": ["synthetic"] * n}))
+    pn.panel(skymap).get_root()
+    plot = next(iter(skymap._pane._plots.values()))[0]
+    stream = next(s for s in plot.streams if type(s).__name__ == "RangeXY")
+    rgb = next(p for p in plot.subplots.values() if type(p).__name__ == "RGBPlot")
+    width, height = rgb.handles["source"].data["image"][0].shape[::-1]
+    windows = [((-60.0 - i, 20.0 - i), (-30.0, 10.0)) for i in range(repeat)]
+    ours = []
+    for x_range, y_range in windows:
+        start = time.perf_counter()
+        stream.event(x_range=x_range, y_range=y_range)
+        ours.append(time.perf_counter() - start)
+    pos = skymap.positions()
+    frame = pd.DataFrame({"x": pos.x, "y": pos.y,
+                          "archive": pd.Categorical(["synthetic"] * n)})
+    raw = []
+    for x_range, y_range in windows:
+        start = time.perf_counter()
+        canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=x_range,
+                           y_range=y_range)
+        tf.dynspread(tf.shade(canvas.points(frame, "x", "y", ds.count_cat("archive")),
+                              color_key=["#1f77b4"], min_alpha=120), threshold=0.5, max_px=2)
+        raw.append(time.perf_counter() - start)
+    return min(ours), min(raw)
+
+
+def mocs() -> tuple[float, float, int]:
+    profile = load_profile("local")
+    declared = profile.service("registry").connector().coverage()
+    layers = [sky.moc_from_text(t) for t in {v for v in declared.values()}]
+    tap = profile.service("dachs-tap").connector()
+    hip = tap.positions("hipparcos.main", "ra_icrs", "de_icrs", "hip")
+    layers.append(sky.moc_from_points(np.asarray(hip["ra"], float),
+                                      np.asarray(hip["dec"], float), order=8))
+    cone = sky.moc_from_regions(sky.footprints(["CIRCLE ICRS 83.63 22.01 2"]))
+    layers.append(cone)
+    union = best(lambda: layers[0].union(*layers[1:]))
+
+    def intersect() -> None:
+        out = layers[0]
+        for moc in layers[1:]:
+            out = out.intersection(moc)
+
+    return union, best(intersect), len(layers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=10_000_000)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    ours, raw = rerender(args.points, 5)
+    print(f"re-render after zoom, {args.points:,} points: {ours * 1000:.0f} ms vs raw "
+          f"Datashader {raw * 1000:.0f} ms, ratio {ours / raw:.2f} (goal <= 1.3)")
+    if args.big:
+        ours, raw = rerender(args.big, 2)
+        print(f"re-render after zoom, {args.big:,} points: {ours * 1000:.0f} ms vs raw "
+              f"Datashader {raw * 1000:.0f} ms, ratio {ours / raw:.2f}")
+    union, inter, n = mocs()
+    print(f"MOC union of {n} layers {union * 1000:.1f} ms, intersection {inter * 1000:.1f} ms "
+          "(goal < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()

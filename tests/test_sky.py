@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -10,6 +11,7 @@ import panel as pn
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from mocpy import MOC
 
 from esap_dash import sky
 from esap_dash.components.fits_preview import render_fits
@@ -98,6 +100,11 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     page.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
     assert page.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]), rel=1e-6)
     assert page.selection_moc().sky_fraction > 0
+    as_json = json.loads(page._moc_callback("json")().getvalue())
+    assert set(as_json) <= {str(o) for o in range(30)} and as_json
+    fits_path = tmp_path / "selection.fits"
+    fits_path.write_bytes(page._moc_callback("fits")().getvalue())
+    assert MOC.from_fits(str(fits_path)) == page.selection_moc()
     page.target = "M 42"
     run_coroutine(page.zoom())
     assert page.map.view is not None and page._inset.visible

@@ -236,7 +236,8 @@ class SkyMap(pn.viewable.Viewer):
         else:
             # A list in category order: a dict color_key gives a blank image here.
             shaded = dynspread(datashade(points, aggregator=ds.count_cat("archive"),
-                                         color_key=list(self.colours.values()), min_alpha=120),
+                                         color_key=list(self.colours.values()), min_alpha=120,
+                                         precompute=True),
                                threshold=0.5, max_px=2)
             shaded = shaded.opts(tools=["box_select", "lasso_select"])
         box = hv.streams.BoundsXY(source=shaded)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from astropy.table import Table
 
 from .base import ServiceConnector
-from .exceptions import ConfigurationError, ServiceUnavailableError
+from .exceptions import ConfigurationError, QueryError, ServiceError, ServiceUnavailableError
 from .http import request
 
-__all__ = ["GatewayConnector"]
+#: What the page may show of a cluster; the gateway's answer also holds the
+#: cluster's TLS certificate and private key, which never leave the connector.
+CLUSTER_FIELDS = ("name", "status", "start_time", "stop_time", "worker_cores", "worker_memory",
+                  "dashboard")
+
+__all__ = ["CLUSTER_FIELDS", "GatewayConnector"]
 
 
 class GatewayConnector(ServiceConnector):
@@ -84,3 +90,76 @@ class GatewayConnector(ServiceConnector):
         return Table(rows=rows or None,
                      names=("field", "label", "type", "default", "min", "max", "options"),
                      dtype=(str,) * 7)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An authenticated API call; the gateway's refusals become QueryError."""
+        try:
+            return request(self.session, method, self.url + path, auth=self._auth(), **kwargs)
+        except ServiceError as exc:
+            if exc.status in (404, 409, 422):
+                reason = exc.reason.split(": ", 1)[-1]
+                if reason.startswith("{"):
+                    reason = json.loads(reason).get("error", reason)
+                raise QueryError(reason, self.url) from exc
+            raise
+
+    @staticmethod
+    def _public(cluster: dict[str, Any], base: str) -> dict[str, Any]:
+        options = cluster.get("options") or {}
+        route = cluster.get("dashboard_route")
+        return {"name": cluster["name"], "status": cluster["status"],
+                "start_time": cluster.get("start_time"), "stop_time": cluster.get("stop_time"),
+                "worker_cores": options.get("worker_cores"),
+                "worker_memory": options.get("worker_memory"),
+                "dashboard": base + route if route else ""}
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """This user's clusters (pending, running and recently stopped).
+
+        Returns
+        -------
+        list of dict
+            :data:`CLUSTER_FIELDS`: times in ms since 1970, memory in GiB,
+            ``dashboard`` the Dask dashboard through the gateway's proxy.
+            Never the cluster's TLS credentials.
+        """
+        answer = self._call("GET", "/api/v1/clusters/").json()
+        return [self._public(c, self.url) for c in answer.values()]
+
+    def cluster(self, name: str) -> dict[str, Any]:
+        """One cluster, as :meth:`clusters` describes it."""
+        return self._public(self._call("GET", f"/api/v1/clusters/{name}").json(), self.url)
+
+    def start_cluster(self, **options: Any) -> str:
+        """Ask for a new cluster with these options (see :meth:`cluster_options`); its name.
+
+        Raises
+        ------
+        connectors.exceptions.QueryError
+            The gateway refused the options (its message says why).
+        """
+        return str(self._call("POST", "/api/v1/clusters/",
+                              json={"cluster_options": options}).json()["name"])
+
+    def scale(self, name: str, workers: int) -> str:
+        """Ask for ``workers`` workers; the gateway's note when it caps the number."""
+        if workers < 0:
+            raise QueryError("the number of workers cannot be negative", self.url)
+        return self._call("POST", f"/api/v1/clusters/{name}/scale",
+                          json={"count": int(workers)}).json().get("msg") or ""
+
+    def adapt(self, name: str, minimum: int, maximum: int) -> str:
+        """Let the cluster scale itself between ``minimum`` and ``maximum`` workers."""
+        if not 0 <= minimum <= maximum:
+            raise QueryError("adaptive limits need 0 <= minimum <= maximum", self.url)
+        return self._call("POST", f"/api/v1/clusters/{name}/adapt",
+                          json={"minimum": int(minimum), "maximum": int(maximum),
+                                "active": True}).json().get("msg") or ""
+
+    def stop_cluster(self, name: str) -> None:
+        """Stop a cluster (its workers and scheduler end)."""
+        self._call("DELETE", f"/api/v1/clusters/{name}")
+
+    def task_counts(self, name: str) -> dict[str, int]:
+        """The scheduler's live counts (workers, cores, tasks by state) via the proxy."""
+        return self._call("GET", f"/clusters/{name}/json/counts.json").json()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import panel as pn
 from astropy.table import Table
 
-__all__ = ["AddToCart", "on_click"]
+__all__ = ["AddToCart", "Refresher", "on_click"]
 
 #: Adds rows of a kind (``row``, ``did``, ``software`` ...) to the user's cart;
 #: returns a message for the page and its level (``info``, ``danger`` ...).
@@ -20,3 +21,34 @@ def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -
         await action()
 
     pn.bind(handler, button.param.clicks, watch=True)
+
+
+class Refresher:
+    """Calls ``refresh`` every ``period()`` seconds while something is still running.
+
+    Used by the views that follow work elsewhere (UWS jobs, Rucio rules,
+    clusters): :meth:`keep` starts the periodic callback when something is
+    active and stops it when nothing is.  Outside a served session (tests,
+    scripts) nothing is scheduled.
+
+    Parameters
+    ----------
+    refresh : callable
+        The coroutine function to call.
+    period : callable
+        Returns the period in seconds (0 turns refreshing off).
+    """
+
+    def __init__(self, refresh: Callable[[], Awaitable[None]], period: Callable[[], float]) -> None:
+        self._refresh, self._period = refresh, period
+        self._callback: Any = None
+
+    def keep(self, active: bool) -> None:
+        """Refresh periodically while ``active``, else stop."""
+        if self._callback is not None and not active:
+            self._callback.stop()
+            self._callback = None
+        elif (active and self._callback is None and self._period() > 0
+              and pn.state.curdoc is not None):
+            self._callback = pn.state.add_periodic_callback(
+                self._refresh, period=int(self._period() * 1000))

@@ -15,7 +15,7 @@ from connectors.tap import TAPConnector
 
 from ..fanout import fan_out, run_blocking
 from ..store import Store
-from .actions import on_click
+from .actions import Refresher, on_click
 from .style import notice, say
 
 __all__ = ["AdqlEditor"]
@@ -60,7 +60,7 @@ class AdqlEditor(pn.viewable.Viewer):
             self.service = next(iter(self.services))
         self.result: Table | None = None
         self.jobs: list[dict[str, Any]] = []
-        self._callback: Any = None
+        self._refresher = Refresher(self.refresh, lambda: self.refresh_period)
         buttons = {label: pn.widgets.Button(label=label, width=170, **kw) for label, kw in (
             ("Load tables", {}), ("Run now", {"color": "primary"}),
             ("Run as async job", {"color": "primary"}), ("Refresh jobs", {}),
@@ -212,21 +212,13 @@ class AdqlEditor(pn.viewable.Viewer):
                 status[outcome.key] = outcome.value
         self.jobs = [{**r, **status[r["id"]]} for r in records]
         self._jobs.value = self._jobs_frame()
-        self._schedule(any(j["phase"] not in FINAL_PHASES | {"UNKNOWN"} for j in self.jobs))
+        self._refresher.keep(any(j["phase"] not in FINAL_PHASES | {"UNKNOWN"} for j in self.jobs))
 
     def _status(self, record: dict[str, Any]) -> dict[str, Any]:
         if record["service"] not in self.services:
             return {"phase": "UNKNOWN", "error": "service not configured"}
         return self.services[record["service"]].job_status(record["job_url"])
 
-    def _schedule(self, active: bool) -> None:
-        if self._callback is not None and not active:
-            self._callback.stop()
-            self._callback = None
-        elif (active and self._callback is None and self.refresh_period > 0
-              and pn.state.curdoc is not None):
-            self._callback = pn.state.add_periodic_callback(
-                self.refresh, period=int(self.refresh_period * 1000))
 
     def _selected(self) -> dict[str, Any] | None:
         if not self._jobs.selection:

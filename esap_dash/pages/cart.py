@@ -20,7 +20,7 @@ from connectors.rucio import RucioConnector
 from connectors.samp import SampLink
 
 from ..cart import Cart, CartError, CartItem, check_name
-from ..components.actions import on_click
+from ..components.actions import Refresher, on_click
 from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
 from ..launch import launch_url, share_links
@@ -107,7 +107,7 @@ class CartPage(Page):
     def _datalake_card(self) -> pn.viewable.Viewable:
         lakes = self.profile.by_role("rucio")
         self.rucio: RucioConnector | None = lakes[0].connector() if lakes else None
-        self._rules_callback: Any = None
+        self._rules_refresher = Refresher(self.refresh_rules, lambda: self.refresh_period)
         self.rules: list[dict[str, Any]] = []
         self._lake_message = notice()
         self._replicas = pn.widgets.Tabulator(
@@ -192,7 +192,7 @@ class CartPage(Page):
             made.append(item.item_id)
         text = (f"Asked for {', '.join(made)} at {self.rse}." if made else "") + (
             " Refused: " + "; ".join(refused) if refused else "")
-        say(self._lake_message, html.escape(text.strip()), "danger" if refused else "info")
+        say(self._lake_message, text.strip(), "danger" if refused else "info")
         await self.refresh_rules()
 
     def _rule_for(self, did: str, rse: str) -> str:
@@ -227,13 +227,7 @@ class CartPage(Page):
         self.rules = rows
         self._rules.value = pd.DataFrame(rows) if rows else None
         active = any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows)
-        if self._rules_callback is not None and not active:
-            self._rules_callback.stop()
-            self._rules_callback = None
-        elif (active and self._rules_callback is None and self.refresh_period > 0
-              and pn.state.curdoc is not None):
-            self._rules_callback = pn.state.add_periodic_callback(
-                self.refresh_rules, period=int(self.refresh_period * 1000))
+        self._rules_refresher.keep(active)
 
     # ------------------------------------------------------------ launch
     def _launch_card(self) -> pn.viewable.Viewable:

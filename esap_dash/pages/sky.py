@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import tempfile
@@ -184,7 +183,7 @@ class SkyPage(Page):
         self._layers_changed()
         shown = int(self.map.positions().valid.sum()) if len(rows) else 0
         say(self._message, f"{shown:,} rows on the map." + (
-            " " + html.escape("; ".join(self.map.warnings[:3])) if self.map.warnings else ""),
+            " " + "; ".join(self.map.warnings[:3]) if self.map.warnings else ""),
             "warning" if self.map.warnings else "info")
 
     async def list_catalogues(self) -> None:
@@ -322,7 +321,7 @@ class SkyPage(Page):
                 bad.append(f"{svc.name}: {exc}")
         self._layers_changed()
         if bad:
-            say(self._message, html.escape("Skipped coverage: " + "; ".join(bad)), "warning")
+            say(self._message, "Skipped coverage: " + "; ".join(bad), "warning")
 
     def _layers_changed(self) -> None:
         names = list(self.map.layers)
@@ -385,8 +384,8 @@ class SkyPage(Page):
         self._inset.object = field_view(self.rows, position.ra, position.dec, self.fov,
                                         cone=self.map.cone)
         self._inset.visible = True
-        say(self._message, html.escape(f"{self.target.strip()} → RA {position.ra:.5f}°, "
-                                       f"Dec {position.dec:+.5f}° ({position.source})"))
+        say(self._message, f"{self.target.strip()} → RA {position.ra:.5f}°, "
+            f"Dec {position.dec:+.5f}° ({position.source})")
 
     async def whole_sky(self) -> None:
         """Back to the whole sky (also after zooming with the mouse)."""

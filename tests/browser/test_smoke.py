@@ -16,7 +16,7 @@ def test_all_pages_and_the_services_up(served_app: str, page, profile) -> None:
     page.get_by_role("heading", name="Discovery").wait_for()
     page.get_by_role("button", name="Jobs", exact=True).click()
     page.get_by_role("heading", name="Jobs").wait_for()
-    assert page.get_by_text("Not built yet.").is_visible()
+    page.get_by_text("Clusters run on the Dask Gateway").wait_for()
     page.get_by_role("button", name="Sky", exact=True).click()
     page.get_by_role("heading", name="Sky").wait_for()
     page.get_by_text("Whole catalogue (TAP)").wait_for()

@@ -1,0 +1,76 @@
+"""The Jobs page against the real local Dask Gateway, DaCHS (UWS) and Rucio."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from esap_dash.config import Profile
+from esap_dash.pages.discovery import DiscoveryPage
+from esap_dash.pages.jobs import JobsPage
+
+from .conftest import run_coroutine
+
+
+@pytest.fixture
+def private(profile: Profile, tmp_path) -> Profile:
+    return replace(profile, database=f"sqlite:///{tmp_path}/jobs.db")
+
+
+def wait(page: JobsPage, done, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    run_coroutine(page.refresh())
+    while not done() and time.monotonic() < deadline:
+        time.sleep(1)
+        run_coroutine(page.refresh())
+    assert done()
+
+
+def test_a_cluster_from_the_gateways_options_starts_scales_and_stops(private) -> None:
+    page = JobsPage(profile=private, refresh_period=0)
+    run_coroutine(page.load_options())
+    assert set(page._option_widgets) == {"worker_cores", "worker_memory"}
+    assert "(1–2)" in page._option_widgets["worker_cores"].label
+    page._option_widgets["worker_cores"].value = 9
+    run_coroutine(page.start_cluster())
+    assert page._message.alert_type == "danger"
+    assert "worker_cores must be &lt;= 2" in page._message.object
+    page._option_widgets["worker_cores"].value = 1
+    run_coroutine(page.start_cluster())
+    wait(page, lambda: any(c["status"] == "RUNNING" for c in page.clusters))
+    index = next(i for i, c in enumerate(page.clusters) if c["status"] == "RUNNING")
+    name = page.clusters[index]["name"]
+    page._clusters.selection = [index]
+    page.workers = 1
+    run_coroutine(page.scale())
+    wait(page, lambda: any(c["name"] == name and c["workers"] for c in page.clusters))
+    assert page.first_worker_s is not None and "First worker" in page._message.object
+    assert "PRIVATE KEY" not in str(page.clusters) + page._dashboards.object
+    assert f"/clusters/{name}/status" in page._dashboards.object
+    page._clusters.selection = [next(i for i, c in enumerate(page.clusters)
+                                      if c["name"] == name)]
+    run_coroutine(page.stop_cluster())
+    wait(page, lambda: all(c["status"] in {"STOPPING", "STOPPED"} for c in page.clusters
+                           if c["name"] == name))
+
+
+def test_async_tap_jobs_and_rucio_rules_in_one_view(private) -> None:
+    editor = DiscoveryPage(profile=private).adql
+    editor.adql = "SELECT TOP 3 hip FROM hipparcos.main"
+    run_coroutine(editor.submit())
+    lake = private.service("rucio").connector()
+    earlier = [r["id"] for r in lake.did_rules("esap", "optical_plates")
+               if r["rse"] == "LOCAL_B"]
+    rule = earlier[0] if earlier else lake.add_rule("esap", "optical_plates", "LOCAL_B")
+    page = JobsPage(profile=private, refresh_period=0)
+    page.store.add_job("local", "rucio-rule", lake.name, rule,
+                       {"did": "esap:optical_plates", "rse": "LOCAL_B", "cart": "plates"})
+    wait(page, lambda: {j["state"] for j in page.jobs} <= {"COMPLETED", "OK"})
+    assert {j["kind"] for j in page.jobs} == {"tap", "rucio-rule"}
+    assert any("optical_plates at LOCAL_B" in j["what"] for j in page.jobs)
+    assert JobsPage(profile=private).store.jobs("someone-else") == []
+    page._jobs.selection = [next(i for i, j in enumerate(page.jobs) if j["kind"] == "tap")]
+    run_coroutine(page.forget_job())
+    assert [j["kind"] for j in page.jobs] == ["rucio-rule"]

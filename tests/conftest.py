@@ -172,3 +172,18 @@ def send_table_to_esap_dash(client: Any, url: str, name: str | None = None) -> d
     params = {"url": url, **({"name": name} if name else {})}
     return client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
                                        "samp.params": params}, "10")
+
+
+def add_dataset_to_cart(discovery: Any, pattern: str) -> str:
+    """Through Discovery > Data lake, put the first dataset matching ``pattern`` in the
+    page's cart; return the tab's message."""
+    import param
+
+    lake = discovery.datalake
+    run_coroutine(lake.load_scopes())
+    lake.param.update(did_type="dataset", pattern=pattern)
+    run_coroutine(lake.search())
+    with param.discard_events(lake._dids):  # no replica lookup
+        lake._dids.selection = [0]
+    run_coroutine(lake.add_selected())
+    return str(lake._message.object)

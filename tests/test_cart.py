@@ -8,7 +8,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import param
 import pytest
 from astropy.table import Table
 
@@ -18,7 +17,7 @@ from esap_dash.pages.cart import CartPage
 from esap_dash.pages.discovery import DiscoveryPage
 from esap_dash.store import StoreError, store_for
 
-from .conftest import run_coroutine, send_table_to_esap_dash
+from .conftest import add_dataset_to_cart, run_coroutine, send_table_to_esap_dash
 
 
 @pytest.fixture
@@ -219,14 +218,7 @@ def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, 
 
 def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) -> None:
     discovery = DiscoveryPage(profile=private, cart_name="staging")
-    lake = discovery.datalake
-    run_coroutine(lake.load_scopes())
-    lake.param.update(did_type="dataset", pattern="radio*")
-    run_coroutine(lake.search())
-    with param.discard_events(lake._dids):  # no replica lookup
-        lake._dids.selection = [0]
-    run_coroutine(lake.add_selected())
-    assert "Added 1 item to cart" in lake._message.object
+    assert "Added 1 item to cart" in add_dataset_to_cart(discovery, "radio*")
     page = CartPage(profile=private, refresh_period=0)
     page.cart_name = "staging"
     assert "mock transfer tool" in page._layout.objects[-2].objects[0].object

@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import nbformat
-import param
 import pytest
 from astropy.table import Table
 from jupyter_client.manager import AsyncKernelManager
@@ -17,7 +16,7 @@ from esap_dash.cart import Cart, record_rows
 from esap_dash.config import Profile
 from esap_dash.pages.discovery import DiscoveryPage
 
-from .conftest import run_coroutine
+from .conftest import add_dataset_to_cart, run_coroutine
 
 
 @pytest.fixture
@@ -49,13 +48,7 @@ def _filled_cart(profile: Profile) -> Cart:
     run_coroutine(page.search())
     page._table.selection = list(range(len(page.merged)))
     run_coroutine(page.add_to_cart())
-    datalake = page.datalake
-    run_coroutine(datalake.load_scopes())
-    datalake.param.update(did_type="dataset", pattern="crab*")
-    run_coroutine(datalake.search())
-    with param.discard_events(datalake._dids):  # no replica lookup
-        datalake._dids.selection = [0]
-    run_coroutine(datalake.add_selected())
+    add_dataset_to_cart(page, "crab*")
     cart = Cart.open("M1 study", profile=profile)
     cart.add_rows(record_rows("Zenodo", "https://zenodo.example", [
         {"doi": "10.5072/zenodo.1", "title": "<b>pipeline</b> '\"quoted\"", "type": "software"}],

@@ -8,7 +8,7 @@ from typing import Any
 import panel as pn
 from astropy.table import Table
 
-__all__ = ["AddToCart", "Refresher", "on_click"]
+__all__ = ["AddToCart", "Refresher", "cart_button", "on_click"]
 
 #: Adds rows of a kind (``row``, ``did``, ``software`` ...) to the user's cart;
 #: returns a message for the page and its level (``info``, ``danger`` ...).
@@ -21,6 +21,16 @@ def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -
         await action()
 
     pn.bind(handler, button.param.clicks, watch=True)
+
+
+def cart_button(add_to_cart: AddToCart | None, label: str,
+                action: Callable[[], Awaitable[None]]) -> list[pn.widgets.Button]:
+    """An "add to cart" button running ``action`` (none when there is no cart to add to)."""
+    if add_to_cart is None:
+        return []
+    button = pn.widgets.Button(label=label, width=260)
+    on_click(button, action)
+    return [button]
 
 
 class Refresher:

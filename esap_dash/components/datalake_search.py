@@ -14,7 +14,7 @@ from connectors.rucio import RucioConnector
 
 from ..cart import record_rows
 from ..fanout import run_blocking
-from .actions import AddToCart, on_click
+from .actions import AddToCart, cart_button
 from .style import notice, say
 
 __all__ = ["DataLakeSearch", "parse_filters"]
@@ -94,20 +94,13 @@ class DataLakeSearch(pn.viewable.Viewer):
             pn.widgets.TextInput.from_param(self.param.filters, width=480,
                                             placeholder="bytes.gt=100000, campaign=crab"),
             search, self._message, pn.pane.Markdown("#### Data identifiers"), self._dids,
-            *self._cart_button(),
+            *cart_button(add_to_cart, "Add ticked identifiers to cart", self.add_selected),
             pn.pane.Markdown("#### Files and replicas of the selected identifier "
                              "(RSE per file)"), self._replicas,
             sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
-
-    def _cart_button(self) -> list[pn.widgets.Button]:
-        if self._add_to_cart is None:
-            return []
-        button = pn.widgets.Button(label="Add ticked identifiers to cart", width=260)
-        on_click(button, self.add_selected)
-        return [button]
 
     async def add_selected(self) -> None:
         """Put the ticked data identifiers in the cart (their replicas are looked up there)."""

@@ -15,7 +15,7 @@ from connectors.zenodo import COLUMNS, RECORD_TYPES, ZenodoConnector
 
 from ..cart import record_rows
 from ..fanout import run_blocking
-from .actions import AddToCart, on_click
+from .actions import AddToCart, cart_button
 from .style import html_pane, notice, say
 
 __all__ = ["SoftwareSearch", "safe_link"]
@@ -72,18 +72,12 @@ class SoftwareSearch(pn.viewable.Viewer):
                                                    placeholder="gamma-ray, pipeline"),
                    pn.widgets.Select.from_param(self.param.record_type, width=130),
                    pn.widgets.TextInput.from_param(self.param.community, width=160)),
-            search, self._message, self._table, self._detail, *self._cart_button(),
+            search, self._message, self._table, self._detail,
+            *cart_button(add_to_cart, "Add selected record to cart", self.add_selected),
             sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
-
-    def _cart_button(self) -> list[pn.widgets.Button]:
-        if self._add_to_cart is None:
-            return []
-        button = pn.widgets.Button(label="Add selected record to cart", width=240)
-        on_click(button, self.add_selected)
-        return [button]
 
     async def add_selected(self) -> None:
         """Put the selected record in the cart (title, DOI, licence, repository, link)."""

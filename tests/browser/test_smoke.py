@@ -15,7 +15,7 @@ def test_all_pages_and_the_services_up(served_app: str, page, profile) -> None:
     page.goto(served_app)
     page.get_by_role("heading", name="Discovery").wait_for()
     page.get_by_role("button", name="Jobs", exact=True).click()
-    page.get_by_role("heading", name="Jobs").wait_for()
+    page.get_by_role("heading", name="Jobs", exact=True).wait_for()
     page.get_by_text("Clusters run on the Dask Gateway").wait_for()
     page.get_by_role("button", name="Sky", exact=True).click()
     page.get_by_role("heading", name="Sky").wait_for()
@@ -40,5 +40,5 @@ def test_all_pages_and_the_services_up(served_app: str, page, profile) -> None:
 
 def test_page_in_the_url_opens_that_page(served_app: str, page) -> None:
     page.goto(served_app + "?page=jobs")
-    page.get_by_role("heading", name="Jobs").wait_for()
+    page.get_by_role("heading", name="Jobs", exact=True).wait_for()
     page.screenshot(path=str(ARTIFACTS / "jobs.png"))

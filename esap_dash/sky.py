@@ -22,12 +22,12 @@ from astropy.coordinates import Galactic, SkyCoord
 from astropy.wcs import WCS
 from mocpy import MOC
 
-__all__ = ["FULL_SKY_DEG2", "PROJECTIONS", "Footprints", "Projected", "field_wcs",
-           "footprints", "graticule", "moc_from_points", "moc_from_regions", "moc_outlines",
-           "project", "sky_wcs", "to_frame"]
+__all__ = ["FULL_SKY_DEG2", "PROJECTIONS", "Footprints", "Projected", "area_deg2", "circle",
+           "field_wcs", "footprints", "graticule", "moc_from_points", "moc_from_regions",
+           "moc_from_text", "moc_outlines", "outline", "project", "separation_deg", "sky_wcs",
+           "to_frame"]
 
 PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL"}
-FRAMES = ("icrs", "galactic")
 FULL_SKY_DEG2 = 4 * math.pi * (180 / math.pi) ** 2
 #: HEALPix order of the coverage drawn on the map (cells of ~0.9 deg).
 DRAW_ORDER = 6
@@ -270,11 +270,6 @@ def moc_outlines(moc: MOC, wcs: WCS, frame: str, max_cells: int = 3000) -> list[
     x, y = x.reshape(shape), y.reshape(shape)
     keep = np.isfinite(x).all(axis=1) & (np.ptp(x, axis=1) < 45)
     return [np.column_stack([xi, yi]) for xi, yi in zip(x[keep], y[keep], strict=True)]
-
-
-def moc_json(moc: MOC) -> str:
-    """A MOC as IVOA MOC 2.0 JSON (``{"order": [cells]}``)."""
-    return json.dumps(json.loads(moc.serialize(format="json")))
 
 
 def moc_from_text(text: str, max_order: int = 29) -> MOC:

@@ -209,13 +209,17 @@ class JobsPage(Page):
         return rows
 
     # ----------------------------------------------------------------- jobs
+    def _tap(self, name: str) -> Any:
+        """The TAP connector of the archive ``name``, or None when it is not configured."""
+        svc = next((s for s in self.profile.by_role("archive") if s.name == name), None)
+        return svc.connector() if svc is not None else None
+
     def _job_state(self, record: dict[str, Any]) -> dict[str, Any]:
         if record["kind"] == "tap":
-            svc = next((s for s in self.profile.by_role("archive")
-                        if s.name == record["service"]), None)
-            if svc is None:
+            tap = self._tap(record["service"])
+            if tap is None:
                 return {"state": "UNKNOWN", "error": "service not configured"}
-            status = svc.connector().job_status(record["ref"])
+            status = tap.job_status(record["ref"])
             return {"state": status["phase"], "ended": status["ended"],
                     "error": status["error"]}
         if record["kind"] == "rucio-rule":
@@ -284,9 +288,12 @@ class JobsPage(Page):
             say(self._message, "Only TAP jobs can be aborted; forget a rule to delete it.",
                 "warning")
             return
-        svc = next(s for s in self.profile.by_role("archive") if s.name == job["service"])
+        tap = self._tap(job["service"])
+        if tap is None:
+            say(self._message, f"{job['service']} is not configured any more.", "warning")
+            return
         try:
-            await run_blocking(svc.connector().abort_job, job["ref"])
+            await run_blocking(tap.abort_job, job["ref"])
         except ConnectorError as exc:
             say(self._message, exc.reason, "danger")
         await self.refresh()
@@ -297,10 +304,8 @@ class JobsPage(Page):
         if job is None:
             return
         try:
-            if job["kind"] == "tap":
-                svc = next(s for s in self.profile.by_role("archive")
-                           if s.name == job["service"])
-                await run_blocking(svc.connector().delete_job, job["ref"])
+            if job["kind"] == "tap" and self._tap(job["service"]) is not None:
+                await run_blocking(self._tap(job["service"]).delete_job, job["ref"])
             elif job["kind"] == "rucio-rule":
                 lake = self.profile.by_role("rucio")[0].connector()
                 await run_blocking(lake.delete_rule, job["ref"])

@@ -14,6 +14,16 @@ def open_tab(page, served_app: str, name: str) -> None:
     page.locator(".bk-tab", has_text=name).click()
 
 
+def start_async_query(page, served_app: str, adql: str) -> None:
+    """Start ``adql`` as an async TAP job from Discovery > ADQL."""
+    open_tab(page, served_app, "ADQL")
+    editor = page.get_by_placeholder("SELECT TOP 10 * FROM ...")
+    editor.fill(adql)
+    editor.press("Tab")
+    page.get_by_role("button", name="Run as async job").click()
+    page.get_by_text("Job started").wait_for(timeout=20_000)
+
+
 def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> None:
     open_tab(page, served_app, "Registry")
     page.get_by_placeholder("hipparcos, NGC, images").fill("openngc")
@@ -25,12 +35,8 @@ def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> 
 
 
 def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -> None:
-    open_tab(page, served_app, "ADQL")
-    editor = page.get_by_placeholder("SELECT TOP 10 * FROM ...")
-    editor.fill("SELECT TOP 4 hip, hpmag FROM hipparcos.main ORDER BY hpmag")
-    editor.press("Tab")
-    page.get_by_role("button", name="Run as async job").click()
-    page.get_by_text("Job started").wait_for(timeout=20_000)
+    start_async_query(page, served_app,
+                      "SELECT TOP 4 hip, hpmag FROM hipparcos.main ORDER BY hpmag")
     page.locator(".tabulator-cell", has_text="COMPLETED").first.wait_for(timeout=30_000)
     page.reload()
     page.locator(".bk-tab", has_text="ADQL").click()

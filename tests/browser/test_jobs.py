@@ -7,18 +7,13 @@ import re
 import pytest
 
 from ..conftest import ARTIFACTS
-from .test_discovery_tabs import open_tab
+from .test_discovery_tabs import start_async_query
 
 pytestmark = pytest.mark.browser
 
 
 def test_start_scale_and_stop_a_cluster_and_see_the_jobs(served_app: str, page) -> None:
-    open_tab(page, served_app, "ADQL")
-    editor = page.get_by_placeholder("SELECT TOP 10 * FROM ...")
-    editor.fill("SELECT TOP 2 hip FROM hipparcos.main")
-    editor.press("Tab")
-    page.get_by_role("button", name="Run as async job").click()
-    page.get_by_text("Job started").wait_for(timeout=20_000)
+    start_async_query(page, served_app, "SELECT TOP 2 hip FROM hipparcos.main")
     page.get_by_role("button", name="Jobs", exact=True).click()
     page.get_by_text("Worker cores (1–2)").wait_for(timeout=20_000)
     page.get_by_role("button", name="Start cluster").click()

@@ -160,6 +160,28 @@ class GatewayConnector(ServiceConnector):
         """Stop a cluster (its workers and scheduler end)."""
         self._call("DELETE", f"/api/v1/clusters/{name}")
 
+    def dask_client(self, name: str) -> Any:
+        """A ``distributed.Client`` of a running cluster, through the gateway's proxy.
+
+        The cluster's TLS credentials are fetched and used inside the client
+        only.  The caller closes the client.
+        """
+        from dask_gateway.client import GatewaySecurity
+        from distributed import Client
+
+        cluster = self._call("GET", f"/api/v1/clusters/{name}").json()
+        if cluster.get("status") != "RUNNING" or not cluster.get("tls_key"):
+            raise QueryError(f"cluster {name[:8]} is not running ({cluster.get('status')})",
+                             self.url)
+        host = self.url.split("://", 1)[1].rstrip("/")
+        security = GatewaySecurity(tls_key=cluster["tls_key"], tls_cert=cluster["tls_cert"])
+        try:
+            return Client(f"gateway://{host}/{name}", security=security,
+                          set_as_default=False, timeout=self.timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ServiceUnavailableError(f"cannot reach cluster {name[:8]}: {exc}",
+                                          self.url) from exc
+
     def task_counts(self, name: str) -> dict[str, int]:
         """The scheduler's live counts (workers, cores, tasks by state) via the proxy."""
         return self._call("GET", f"/clusters/{name}/json/counts.json").json()

@@ -83,6 +83,15 @@ SHARES = sa.Table(
     sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: What a workflow run produced: its table (ECSV) and preview image (FITS).
+RESULTS = sa.Table(
+    "job_results", META,
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("table_ecsv", sa.LargeBinary, nullable=False),
+    sa.Column("image_fits", sa.LargeBinary, nullable=True),
+)
+
 
 class StoreError(RuntimeError):
     """The database cannot be used (unreadable, not ours, unreachable)."""
@@ -142,7 +151,7 @@ class Store:
         user : str
             The owner.
         kind : str
-            ``tap`` or ``rucio-rule``.
+            ``tap``, ``rucio-rule`` or ``dask`` (a workflow run).
         service : str
             The service that runs it (name in the profile).
         ref : str
@@ -165,12 +174,42 @@ class Store:
             rows = conn.execute(query.order_by(JOBS.c.id.desc())).mappings().all()
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]
 
+    def update_job(self, user: str, job_id: int, detail: dict[str, Any]) -> bool:
+        """Replace the detail of one of ``user``'s jobs; False if it is not theirs."""
+        with self.engine.begin() as conn:
+            result = conn.execute(JOBS.update().where(
+                (JOBS.c.id == job_id) & (JOBS.c.user == user)).values(
+                detail=json.dumps(detail)))
+            return result.rowcount == 1
+
+    def put_result(self, user: str, job_id: int, table_ecsv: bytes,
+                   image_fits: bytes | None = None) -> None:
+        """Keep what one of ``user``'s jobs produced (replacing an earlier result)."""
+        with self.engine.begin() as conn:
+            owner = conn.execute(sa.select(JOBS.c.user).where(JOBS.c.id == job_id)).scalar()
+            if owner != user:
+                raise StoreError(f"job {job_id} is not one of {user}'s")
+            conn.execute(RESULTS.delete().where(RESULTS.c.job_id == job_id))
+            conn.execute(RESULTS.insert().values(job_id=job_id, table_ecsv=table_ecsv,
+                                                 image_fits=image_fits))
+
+    def result(self, user: str, job_id: int) -> dict[str, bytes | None] | None:
+        """What one of ``user``'s jobs produced (``table_ecsv``, ``image_fits``), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(RESULTS.c.table_ecsv, RESULTS.c.image_fits).join(
+                JOBS, JOBS.c.id == RESULTS.c.job_id).where(
+                (RESULTS.c.job_id == job_id) & (JOBS.c.user == user))).mappings().first()
+        return dict(row) if row else None
+
     def forget_job(self, user: str, job_id: int) -> bool:
         """Drop one of ``user``'s job records; False if it was not theirs or not there."""
         with self.engine.begin() as conn:
-            result = conn.execute(JOBS.delete().where(
-                (JOBS.c.id == job_id) & (JOBS.c.user == user)))
-            return result.rowcount == 1
+            if conn.execute(sa.select(JOBS.c.id).where(
+                    (JOBS.c.id == job_id) & (JOBS.c.user == user))).first() is None:
+                return False
+            conn.execute(RESULTS.delete().where(RESULTS.c.job_id == job_id))
+            conn.execute(JOBS.delete().where(JOBS.c.id == job_id))
+            return True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,7 @@ from esap_dash.config import Profile
 from esap_dash.pages.discovery import DiscoveryPage
 from esap_dash.pages.jobs import JobsPage
 
-from .conftest import run_coroutine
+from .conftest import run_coroutine, stack
 
 
 @pytest.fixture
@@ -74,3 +74,23 @@ def test_async_tap_jobs_and_rucio_rules_in_one_view(private) -> None:
     page._jobs.selection = [next(i for i, j in enumerate(page.jobs) if j["kind"] == "tap")]
     run_coroutine(page.forget_job())
     assert [j["kind"] for j in page.jobs] == ["rucio-rule"]
+
+
+def test_a_stopped_gateway_shows_as_down_keeps_the_history_and_recovers(private) -> None:
+    page = JobsPage(profile=private, refresh_period=0)
+    page.store.add_job("local", "dask", "cluster 1234abcd on Dask Gateway", "run-x",
+                       {"state": "COMPLETED", "done": 2, "total": 2, "title": "Cross-match",
+                        "cart": "default", "inputs": 2, "engine": "cluster 1234abcd",
+                        "ended": "2026-01-01T00:00:00+00:00"})
+    stack("stop", "gateway")
+    try:
+        run_coroutine(page.refresh())
+        assert page.gateway_down
+        assert "Dask Gateway is down" in page._message.object
+        assert "job history is kept" in page._message.object
+        assert [j["state"] for j in page.jobs] == ["COMPLETED"]
+    finally:
+        stack("start", "gateway")
+    run_coroutine(page.refresh())
+    assert not page.gateway_down and "answers again" in page._message.object
+    assert [j["state"] for j in page.jobs] == ["COMPLETED"]

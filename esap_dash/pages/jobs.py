@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -10,12 +11,17 @@ from typing import Any
 import pandas as pd
 import panel as pn
 import param
+from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
 
+from ..cart import Cart, CartError
 from ..components.actions import Refresher, on_click
+from ..components.fits_preview import render_fits
 from ..components.style import html_pane, notice, say
 from ..fanout import fan_out, run_blocking
+from ..flows import result_rows
+from ..workflows import GatewayEngine, LocalEngine, Runner, WorkflowError, load_workflows
 from .base import Page
 
 __all__ = ["JobsPage"]
@@ -23,9 +29,23 @@ __all__ = ["JobsPage"]
 #: States after which a job, rule or cluster no longer changes by itself.
 FINAL = {"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED", "FAILED",
          "UNKNOWN"}
-JOB_COLUMNS = ["kind", "state", "service", "what", "created", "ended", "error", "ref"]
+JOB_COLUMNS = ["id", "kind", "state", "progress", "what", "owner", "created", "ended",
+               "duration", "error", "service", "ref"]
 CLUSTER_COLUMNS = ["name", "status", "workers", "cores", "tasks", "started", "worker_cores",
                    "worker_memory"]
+
+
+def _duration(start: datetime, end: str) -> str:
+    """``1 min 05 s`` from a start time to an ISO end time (or to now while running)."""
+    try:
+        stop = datetime.fromisoformat(end) if end else datetime.now(UTC)
+    except ValueError:
+        return ""
+    if stop.tzinfo is None:
+        stop = stop.replace(tzinfo=UTC)
+    seconds = max(0, int((stop - (start if start.tzinfo else start.replace(tzinfo=UTC)))
+                         .total_seconds()))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _ms(value: Any) -> str:
@@ -37,10 +57,13 @@ def _ms(value: Any) -> str:
 class JobsPage(Page):
     """Clusters on the deployment's Dask Gateway, and every job of the user.
 
-    The jobs list gathers async TAP (UWS) jobs started from Discovery and
-    Rucio replication rules asked for from the Cart, whatever ran them; it
-    refreshes by itself while something is still running and survives
-    reloads and restarts (the records are in the deployment's database).
+    Workflows (see :mod:`esap_dash.workflows`) run on one of the user's
+    gateway clusters, or on a local Dask cluster when the deployment has no
+    gateway.  The jobs list gathers workflow runs, async TAP (UWS) jobs
+    started from Discovery and Rucio replication rules asked for from the
+    Cart; it refreshes by itself while something is still running and
+    survives reloads and restarts (the records are in the deployment's
+    database).
     """
 
     title = "Jobs"
@@ -51,6 +74,10 @@ class JobsPage(Page):
                               doc="Most workers when adaptive.")
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes while something runs.")
+    workflow = param.Selector(objects=[], doc="The workflow to run.")
+    cart_name = param.Selector(objects=["default"], default="default", label="Cart",
+                               doc="The cart whose items the workflow works on.")
+    run_on = param.Selector(objects=[], label="Run on", doc="One of your running clusters.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -59,8 +86,25 @@ class JobsPage(Page):
         self.clusters: list[dict[str, Any]] = []
         self.jobs: list[dict[str, Any]] = []
         self.first_worker_s: float | None = None
+        self.gateway_down = False
         self._asked: dict[str, float] = {}
         self._option_widgets: dict[str, pn.widgets.Widget] = {}
+        self.workflows, problems = load_workflows()
+        self.param.workflow.objects = list(self.workflows)
+        self.param.workflow.names = {w.title: k for k, w in self.workflows.items()}
+        if self.workflows:
+            self.workflow = next(iter(self.workflows))
+        self.form: param.Parameterized | None = None
+        self.result: Table | None = None
+        self.result_job: dict[str, Any] | None = None
+        self._form = pn.Column()
+        self._progress = pn.indicators.Progress(value=0, max=100, width=420, visible=False)
+        self._progress_text = html_pane("")
+        self._result_title = html_pane("")
+        self._result = pn.widgets.Tabulator(
+            pd.DataFrame(), show_index=False, disabled=True, height=260, pagination="local",
+            page_size=50, sizing_mode="stretch_width", visible=False)
+        self._result_image = pn.pane.PNG(None, width=420, visible=False)
         self._refresher = Refresher(self.refresh, lambda: self.refresh_period)
         self._message = notice()
         self._options = pn.Row()
@@ -80,12 +124,25 @@ class JobsPage(Page):
                 ("Stop cluster", self.stop_cluster, "danger"),
                 ("Refresh", self.refresh, "default"),
                 ("Abort job", self.abort_job, "default"),
-                ("Forget job", self.forget_job, "default")):
+                ("Forget job", self.forget_job, "default"),
+                ("Run workflow", self.run_workflow, "primary"),
+                ("Open result", self.open_result, "default"),
+                ("Retry", self.retry, "default"),
+                ("Add result to cart", self.result_to_cart, "default")):
             buttons[label] = pn.widgets.Button(label=label, color=color, width=140)
             on_click(buttons[label], method)
         engine = (f"Clusters run on the Dask Gateway {html.escape(self.gateway.url)}, as "
                   f"gateway user {html.escape(str(self.gateway.username))}." if self.gateway
                   else "This deployment has no Dask Gateway.")
+        where = ("Workflows run on one of your running clusters (start one above)."
+                 if self.gateway else
+                 f"Workflows run on {LocalEngine.description} (no Dask Gateway configured).")
+        broken = "".join(f"<p>Workflow {html.escape(k)} could not be loaded: "
+                         f"{html.escape(v)}</p>" for k, v in problems.items())
+        self._where = html_pane(f"<p>{html.escape(where)}</p>{broken}")
+        self._describe = pn.pane.Markdown("")
+        pn.bind(self._on_workflow, self.param.workflow, watch=True)
+        self._on_workflow(self.workflow)
         self._layout = pn.Column(
             pn.pane.Markdown("## Jobs"), self._message,
             pn.Card(html_pane(f"<p>{engine}</p>"), pn.pane.Markdown(
@@ -97,11 +154,22 @@ class JobsPage(Page):
                            pn.widgets.IntInput.from_param(self.param.adapt_max, width=140),
                            buttons["Adapt"], buttons["Stop cluster"]),
                     self._dashboards, title="Dask clusters", sizing_mode="stretch_width"),
+            pn.Card(self._where,
+                    pn.Row(pn.widgets.Select.from_param(self.param.workflow, width=320),
+                           pn.widgets.Select.from_param(self.param.cart_name, width=200),
+                           *([pn.widgets.Select.from_param(self.param.run_on, width=220)]
+                             if self.gateway else [])),
+                    self._describe, self._form,
+                    pn.Row(buttons["Run workflow"], self._progress), self._progress_text,
+                    title="Run a workflow on a cart", sizing_mode="stretch_width"),
             pn.Card(pn.pane.Markdown(
-                        "Every job of yours, whatever runs it: async TAP queries (started in "
-                        "Discovery > ADQL) and Rucio replication rules (asked for on the Cart "
-                        "page)."),
-                    pn.Row(buttons["Abort job"], buttons["Forget job"]), self._jobs,
+                        "Every job of yours, whatever runs it: workflow runs, async TAP "
+                        "queries (started in Discovery > ADQL) and Rucio replication rules "
+                        "(asked for on the Cart page)."),
+                    pn.Row(buttons["Open result"], buttons["Retry"], buttons["Abort job"],
+                           buttons["Forget job"]), self._jobs,
+                    self._result_title, pn.Row(buttons["Add result to cart"]),
+                    pn.Row(self._result, self._result_image, sizing_mode="stretch_width"),
                     title="All jobs", sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         if pn.state.curdoc is not None:
@@ -112,7 +180,73 @@ class JobsPage(Page):
 
     async def _on_load(self) -> None:
         await self.load_options()
+        await self.load_carts()
         await self.refresh()
+
+    # ------------------------------------------------------------ workflows
+    def _on_workflow(self, name: str | None) -> None:
+        flow = self.workflows.get(name) if name else None
+        if flow is None:
+            self.form, self._form.objects = None, []
+            self._describe.object = "No workflow is installed."
+            return
+        self.form = flow.parameters()
+        self._describe.object = flow.description
+        self._form.objects = [pn.Param(self.form, show_name=False, width=420)]
+
+    async def load_carts(self) -> None:
+        """Offer the user's carts as inputs."""
+        names = await run_blocking(lambda: Cart.names(user=self.user, profile=self.profile))
+        self.param.cart_name.objects = names or ["default"]
+        if self.cart_name not in self.param.cart_name.objects:
+            self.cart_name = self.param.cart_name.objects[0]
+
+    def _engine(self) -> Any:
+        if self.gateway is None:
+            return LocalEngine()
+        if not self.run_on:
+            raise WorkflowError("Start a cluster (Dask clusters, above) and wait until it "
+                                "runs; workflows run on one of your running clusters.")
+        return GatewayEngine(self.gateway, self.run_on)
+
+    async def run_workflow(self, *, workflow: str | None = None,
+                           values: dict[str, Any] | None = None,
+                           cart: str | None = None) -> int | None:
+        """Run a workflow on a cart's items (the form's, unless given); the job id."""
+        name = workflow or self.workflow
+        flow = self.workflows.get(name) if name else None
+        if flow is None:
+            say(self._message, "Choose a workflow first.", "warning")
+            return None
+        if values is None:
+            values = {k: getattr(self.form, k) for k in flow.defaults()}
+        cart = cart or self.cart_name
+        try:
+            items = await run_blocking(lambda: Cart.open(
+                cart, user=self.user, profile=self.profile, create=False).to_table())
+            resolver = self.resolver()
+            job_id = Runner.shared().start(
+                self.store, self.user, flow, items, values, self._engine(), self.profile,
+                resolve=resolver.resolve, cart=cart)
+        except (WorkflowError, CartError) as exc:
+            say(self._message, str(exc), "danger")
+            return None
+        say(self._message, f"Job {job_id} started: {flow.title} on cart {cart!r}.")
+        await self.refresh()
+        return job_id
+
+    def _show_progress(self) -> None:
+        runs = [j for j in self.jobs if j["kind"] == "dask"]
+        if not runs:
+            return
+        latest = runs[0]
+        done, total = latest.get("done") or 0, latest.get("total") or 0
+        self._progress.visible = True
+        self._progress.value = int(100 * done / total) if total else (
+            100 if latest["state"] == "COMPLETED" else 0)
+        self._progress_text.object = (
+            f"<p>Job {latest['id']}: {html.escape(latest['state'])}, {done} of {total} "
+            f"tasks done ({self._progress.value} %).</p>")
 
     # ------------------------------------------------------------- clusters
     async def load_options(self) -> None:
@@ -215,6 +349,8 @@ class JobsPage(Page):
         return svc.connector() if svc is not None else None
 
     def _job_state(self, record: dict[str, Any]) -> dict[str, Any]:
+        if record["kind"] == "dask":
+            return Runner.shared().status(record)
         if record["kind"] == "tap":
             tap = self._tap(record["service"])
             if tap is None:
@@ -234,6 +370,9 @@ class JobsPage(Page):
     @staticmethod
     def _what(record: dict[str, Any]) -> str:
         detail = record["detail"]
+        if record["kind"] == "dask":
+            return (f"{detail.get('title')} on cart {detail.get('cart')!r} "
+                    f"({detail.get('inputs')} items; {detail.get('engine')})")
         if record["kind"] == "tap":
             return " ".join(str(detail.get("adql", "")).split())
         return f"{detail.get('did')} at {detail.get('rse')} (cart {detail.get('cart')})"
@@ -253,14 +392,32 @@ class JobsPage(Page):
                 states[outcome.key] = outcome.value
         clusters = states.pop("clusters", None)
         if isinstance(clusters, dict):  # the gateway did not answer: keep the last list
+            self.gateway_down = True
             say(self._message, f"{self.gateway.name} is down: {clusters['error']}"
                 ". The job history is kept.", "warning")
         elif clusters is not None:
+            if self.gateway_down:
+                self.gateway_down = False
+                say(self._message, f"{self.gateway.name} answers again.")
             self.clusters = clusters
-        self.jobs = [{"kind": r["kind"], "service": r["service"], "what": self._what(r),
-                      "created": r["created"].strftime("%Y-%m-%d %H:%M:%S"), "ended": "",
-                      "error": "", "ref": r["ref"], "id": r["id"], **states[r["id"]]}
-                     for r in records]
+            running = {f"{c['name'][:8]} ({c['worker_cores']} cores/worker)": c["name"]
+                       for c in clusters if c["status"] == "RUNNING"}
+            self.param.run_on.objects = list(running.values())
+            self.param.run_on.names = running
+            if self.run_on not in running.values():
+                self.run_on = next(iter(running.values()), None)
+        self.jobs = []
+        for r in records:
+            job = {"kind": r["kind"], "service": r["service"], "what": self._what(r),
+                   "owner": r["user"], "created": r["created"].strftime("%Y-%m-%d %H:%M:%S"),
+                   "ended": "", "error": "", "ref": r["ref"], "id": r["id"],
+                   "detail": r["detail"], **states[r["id"]]}
+            total = job.get("total") or 0
+            job["progress"] = (f"{job.get('done', 0)}/{total} "
+                               f"({100 * job.get('done', 0) // total} %)" if total else "")
+            job["duration"] = _duration(r["created"], str(job["ended"] or "")) \
+                if job["state"] not in FINAL or job["ended"] else ""
+            self.jobs.append(job)
         self._jobs.value = pd.DataFrame(self.jobs, columns=JOB_COLUMNS)
         self._clusters.value = pd.DataFrame(self.clusters, columns=CLUSTER_COLUMNS)
         self._dashboards.object = "".join(
@@ -270,6 +427,7 @@ class JobsPage(Page):
         if self.first_worker_s is not None:
             say(self._message, f"First worker {self.first_worker_s:.1f} s after "
                 "“Start cluster”.")
+        self._show_progress()
         self._refresher.keep(any(j["state"] not in FINAL for j in self.jobs)
                              or any(c["status"] not in FINAL for c in self.clusters))
 
@@ -280,12 +438,17 @@ class JobsPage(Page):
         return self.jobs[self._jobs.selection[0]]
 
     async def abort_job(self) -> None:
-        """Abort the selected async TAP job (rules end by being forgotten)."""
+        """Abort the selected workflow run or async TAP job (rules end by being forgotten)."""
         job = self._selected_job()
         if job is None:
             return
+        if job["kind"] == "dask":
+            if not Runner.shared().cancel(job["id"]):
+                say(self._message, f"Job {job['id']} is not running.", "warning")
+            await self.refresh()
+            return
         if job["kind"] != "tap":
-            say(self._message, "Only TAP jobs can be aborted; forget a rule to delete it.",
+            say(self._message, "Rules cannot be aborted; forget a rule to delete it.",
                 "warning")
             return
         tap = self._tap(job["service"])
@@ -316,4 +479,87 @@ class JobsPage(Page):
         await run_blocking(self.store.forget_job, self.user, job["id"])
         self._jobs.selection = []
         say(self._message, "Job deleted and forgotten.")
+        await self.refresh()
+
+    async def open_result(self) -> None:
+        """Show the selected job's result: a workflow's table and image, a TAP job's rows."""
+        job = self._selected_job()
+        if job is None:
+            return
+        image = None
+        try:
+            if job["kind"] == "dask":
+                kept = await run_blocking(self.store.result, self.user, job["id"])
+                if kept is None:
+                    raise WorkflowError(f"job {job['id']} has no result ({job['state']}).")
+                table = Table.read(kept["table_ecsv"].decode(), format="ascii.ecsv")
+                image = kept["image_fits"]
+            elif job["kind"] == "tap" and job["state"] == "COMPLETED" \
+                    and self._tap(job["service"]) is not None:
+                table = await run_blocking(self._tap(job["service"]).job_result, job["ref"])
+            else:
+                raise WorkflowError(f"job {job['id']} has no result to show "
+                                    f"({job['kind']}, {job['state']}).")
+        except (WorkflowError, ConnectorError) as exc:
+            say(self._message, getattr(exc, "reason", str(exc)), "warning")
+            return
+        self.result, self.result_job = table, job
+        self._result_title.object = (f"<h4>Result of job {job['id']}: {len(table)} rows</h4>"
+                                     + (f"<p>{html.escape(str(job['detail'].get('note')))}"
+                                        "</p>" if job["detail"].get("note") else ""))
+        frame = table.to_pandas() if len(table.colnames) else pd.DataFrame()
+        self._result.formatters = {c: {"type": "plaintext"} for c in frame.columns
+                                   if frame[c].dtype == object}
+        self._result.value = frame
+        self._result.visible = True
+        self._result_image.visible = image is not None
+        if image is not None:
+            png, _, _ = await run_blocking(render_fits, io.BytesIO(image),
+                                           title=f"First cutout of job {job['id']}")
+            self._result_image.object = png
+
+    async def result_to_cart(self) -> None:
+        """Add the open result's rows to the cart chosen above (with the job as provenance)."""
+        if self.result is None or self.result_job is None:
+            say(self._message, "Open a result first.", "warning")
+            return
+        rows = result_rows(self.result, self.result_job["id"], self.result_job["what"])
+        try:
+            added = await run_blocking(lambda: Cart.open(
+                self.cart_name, user=self.user, profile=self.profile).add_rows(
+                rows, kind="result"))
+        except CartError as exc:
+            say(self._message, str(exc), "danger")
+            return
+        say(self._message, f"Added {added} result rows to cart {self.cart_name!r}.")
+
+    async def retry(self) -> None:
+        """Run the selected job again as it was asked (workflow, TAP query or rule)."""
+        job = self._selected_job()
+        if job is None:
+            return
+        detail = job["detail"]
+        if job["kind"] == "dask":
+            await self.run_workflow(workflow=detail["workflow"], values=detail["parameters"],
+                                    cart=detail["cart"])
+            return
+        try:
+            if job["kind"] == "tap" and self._tap(job["service"]) is not None:
+                url = await run_blocking(self._tap(job["service"]).submit_async,
+                                         detail["adql"])
+                await run_blocking(self.store.add_job, self.user, "tap", job["service"], url,
+                                   detail)
+            elif job["kind"] == "rucio-rule" and self.profile.by_role("rucio"):
+                lake = self.profile.by_role("rucio")[0].connector()
+                scope, _, name = str(detail["did"]).partition(":")
+                rule = await run_blocking(lake.add_rule, scope, name, detail["rse"])
+                await run_blocking(self.store.add_job, self.user, "rucio-rule", lake.name,
+                                   rule, detail)
+            else:
+                say(self._message, f"{job['service']} is not configured any more.", "warning")
+                return
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            return
+        say(self._message, f"Job {job['id']} asked for again.")
         await self.refresh()

@@ -1,0 +1,288 @@
+"""The workflows esap-dash ships (registered as ``esap_dash.workflows`` entry points).
+
+- ``crossmatch``: the cart's catalogue rows against a reference catalogue the
+  deployment serves by TAP (Hipparcos-2 on the local stack); each worker
+  reads the reference once and matches its share of the positions.
+- ``image-statistics``: statistics and a cutout of every FITS image in the
+  cart, read on the workers from the data lake's storage (a ``file://``
+  replica) or from the archive's access URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import param
+from astropy.table import Table, vstack
+
+from .workflows import Outcome, Run, WorkflowError, workflow
+
+__all__ = ["crossmatch", "image_statistics", "image_summary", "match_chunk"]
+
+
+@workflow(
+    title="Cross-match with a reference catalogue",
+    inputs="positions",
+    radius_arcsec=param.Number(default=1.0, bounds=(0, 3600), inclusive_bounds=(False, True),
+                               label="Radius (arcsec)",
+                               doc="Largest separation of a match."),
+    reference=param.String(default="hipparcos.main",
+                           doc="A TAP table of the deployment with a main position."),
+    chunk_size=param.Integer(default=2500, bounds=(100, 1_000_000),
+                             doc="Positions per task."),
+)
+def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
+               reference: str = "hipparcos.main", chunk_size: int = 2500) -> Table:
+    """Nearest reference source within the radius for every catalogue row of the cart.
+
+    The reference catalogue comes from the deployment's TAP service (the one
+    the name resolver uses); its identifier and position columns are those
+    its TAP_SCHEMA marks as main.  Rows without a match are left out.
+    """
+    tap_service = run.profile.service(run.profile.resolver["tap"]) \
+        if run.profile.resolver.get("tap") else run.profile.by_role("archive")[0]
+    tap = tap_service.connector()
+    tables = tap.positional_tables()
+    known = {str(r["table_name"]): r for r in tables}
+    if reference not in known:
+        raise WorkflowError(f"{reference!r} is not a table with positions at {tap.url}; "
+                            f"known: {', '.join(sorted(known)) or 'none'}")
+    row = known[reference]
+    ref = (tap.url, reference, str(row["id"]), str(row["ra"]), str(row["dec"]))
+    ra = np.asarray(items["ra"], float)
+    dec = np.asarray(items["dec"], float)
+    starts = list(range(0, len(items), chunk_size))
+    parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
+                    [dec[s:s + chunk_size] for s in starts], [ref] * len(starts),
+                    [radius_arcsec] * len(starts), [float(tap.timeout)] * len(starts))
+    for start, part in zip(starts, parts, strict=True):
+        part["index"] += start
+    matched = vstack(parts) if parts else Table()
+    rows = np.asarray(matched["index"], int)
+    keep = [c for c in ("archive", "item_id", "title", "ra", "dec") if c in items.colnames]
+    result = items[keep][rows]
+    for name in ("ref_id", "ref_ra", "ref_dec", "separation_arcsec"):
+        result[name] = matched[name]
+    result["ref_ra"].unit = result["ref_dec"].unit = "deg"
+    result["separation_arcsec"].unit = "arcsec"
+    result.meta.update(reference=f"{reference} at {tap.url}", radius_arcsec=radius_arcsec)
+    return result
+
+
+@functools.cache
+def _reference_positions(tap_url: str, table: str, id_col: str, ra_col: str, dec_col: str,
+                         timeout: float) -> tuple[np.ndarray, Any]:
+    """A reference catalogue's identifiers and positions (kept per worker process)."""
+    from astropy.coordinates import SkyCoord
+
+    from connectors.tap import TAPConnector
+
+    ref = TAPConnector(tap_url, timeout=timeout).positions(table, ra_col, dec_col, id_col)
+    coords = SkyCoord(np.asarray(ref["ra"], float), np.asarray(ref["dec"], float), unit="deg")
+    return np.asarray(ref["id"]).astype(str), coords
+
+
+def match_chunk(ra: np.ndarray, dec: np.ndarray, reference: tuple[str, ...],
+                radius_arcsec: float, timeout: float = 60.0) -> Table:
+    """Best reference match within the radius for each position (runs on a worker).
+
+    Parameters
+    ----------
+    ra, dec : numpy.ndarray
+        ICRS degrees.
+    reference : tuple of str
+        TAP URL, table, identifier, RA and Dec columns.
+    radius_arcsec : float
+        Largest separation of a match.
+    timeout : float
+        Seconds allowed for reading the reference.
+
+    Returns
+    -------
+    astropy.table.Table
+        ``index`` (position in the chunk), ``ref_id``, ``ref_ra``, ``ref_dec``,
+        ``separation_arcsec`` for the matched positions only.
+    """
+    from astropy.coordinates import SkyCoord
+
+    ids, ref = _reference_positions(*reference, timeout)
+    coords = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
+    nearest, sep, _ = coords.match_to_catalog_sky(ref)
+    hit = sep.arcsec <= radius_arcsec
+    return Table({"index": np.flatnonzero(hit), "ref_id": ids[nearest[hit]],
+                  "ref_ra": ref.ra.deg[nearest[hit]], "ref_dec": ref.dec.deg[nearest[hit]],
+                  "separation_arcsec": sep.arcsec[hit]})
+
+
+@workflow(
+    title="Image statistics and cutouts",
+    inputs="images",
+    target=param.String(default="", doc="Name or coordinates of the cutout centre; empty: "
+                                        "the centre of each image."),
+    cutout_arcmin=param.Number(default=2.0, bounds=(0, 600), inclusive_bounds=(False, True),
+                               label="Cutout size (arcmin)"),
+    sigma=param.Number(default=3.0, bounds=(1, 10), doc="Clipping for the statistics."),
+)
+def image_statistics(items: Table, run: Run, *, target: str = "", cutout_arcmin: float = 2.0,
+                     sigma: float = 3.0) -> Outcome:
+    """Statistics and a cutout of every FITS image of the cart, computed on the workers.
+
+    Data-lake items are read from a replica on the storage the workers see
+    (``file://`` PFNs); archive items from their access URL.
+    """
+    centre = None
+    if target:
+        if run.resolve is None:
+            raise WorkflowError("this deployment has no name resolver for the target")
+        position = run.resolve(target)
+        centre = (position.ra, position.dec)
+    sources = _image_sources(items, run)
+    if not sources:
+        raise WorkflowError("none of the cart's images has a readable location")
+    results = run.map(image_summary, [s["location"] for s in sources], [centre] * len(sources),
+                      [cutout_arcmin] * len(sources), [sigma] * len(sources))
+    rows = [{**{k: s[k] for k in ("archive", "item_id", "file")}, **summary}
+            for s, (summary, _) in zip(sources, results, strict=True)]
+    table = Table(rows=rows)
+    preview = next((cut for _, cut in results if cut is not None), None)
+    return Outcome(table, preview, f"{len(rows)} images read on the workers")
+
+
+def _image_sources(items: Table, run: Run) -> list[dict[str, Any]]:
+    """Where the workers read each image: the data-lake replica paths or the access URL.
+
+    Every replica Rucio lists as available is a candidate, tried in turn: a
+    replica made by a mock transfer is registered but has no bytes.
+    """
+    sources = []
+    lakes = run.profile.by_role("rucio")
+    for row in items:
+        base = {"archive": str(row["archive"]), "item_id": str(row["item_id"])}
+        if str(row["kind"]) != "did":
+            sources.append({**base, "file": str(row["title"]),
+                            "location": (str(row["access_url"]),)})
+            continue
+        if not lakes:
+            continue
+        scope, _, name = str(row["item_id"]).partition(":")
+        replicas = lakes[0].connector().list_replicas(scope, name)
+        paths: dict[str, list[str]] = {}
+        for rep in replicas:
+            pfn = str(rep["pfn"])
+            if pfn.startswith("file://") and rep["state"] == "AVAILABLE" and \
+                    str(rep["name"]).lower().endswith((".fits", ".fit")):
+                paths.setdefault(str(rep["name"]), []).append(
+                    "/" + pfn.removeprefix("file://").split("/", 1)[1])
+        sources.extend({**base, "file": f, "location": tuple(p)} for f, p in paths.items())
+    return sources
+
+
+def image_summary(location: Sequence[str], centre: tuple[float, float] | None, cutout_arcmin: float,
+                  sigma: float, timeout: float = 60.0, max_bytes: int = 500_000_000
+                  ) -> tuple[dict[str, Any], tuple[np.ndarray, Any] | None]:
+    """Statistics of one FITS image and a cutout (runs on a worker).
+
+    ``location`` lists where the file may be read (replica paths, URL); the
+    first readable one is used.
+
+    Returns
+    -------
+    summary : dict
+        ``shape``, ``bunit``, ``min``, ``max``, ``mean``, ``median``, ``std``
+        (sigma-clipped), ``blank`` pixels, ``cutout`` (what happened), ``error``.
+    cutout : tuple of (numpy.ndarray, astropy.io.fits.Header) or None
+    """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.io import fits
+    from astropy.nddata import Cutout2D, NoOverlapError
+    from astropy.stats import sigma_clipped_stats
+    from astropy.wcs import WCS
+
+    empty = {"shape": "", "bunit": "", "min": np.nan, "max": np.nan, "mean": np.nan,
+             "median": np.nan, "std": np.nan, "blank": -1, "cutout": "", "error": ""}
+    try:
+        raw = _first_readable(location, timeout, max_bytes)
+        with fits.open(io.BytesIO(raw)) as hdul:
+            hdu = next((h for h in hdul if h.is_image and h.data is not None
+                        and h.data.ndim >= 2), None)
+            if hdu is None:
+                return {**empty, "error": "no image in the file"}, None
+            data = np.asarray(hdu.data, float)
+            while data.ndim > 2:
+                data = data[0]
+            header = hdu.header
+    except (OSError, ValueError) as exc:
+        return {**empty, "error": f"{type(exc).__name__}: {exc}"[:300]}, None
+    good = np.isfinite(data)
+    mean, median, std = sigma_clipped_stats(data[good], sigma=sigma)
+    summary = {**empty, "shape": "×".join(map(str, data.shape)),
+               "bunit": str(header.get("BUNIT", "")), "min": float(data[good].min()),
+               "max": float(data[good].max()), "mean": float(mean), "median": float(median),
+               "std": float(std), "blank": int((~good).sum())}
+    wcs = WCS(header, naxis=2)
+    if not wcs.has_celestial:
+        return {**summary, "cutout": "no celestial WCS"}, None
+    position = (SkyCoord(*centre, unit="deg") if centre is not None
+                else wcs.pixel_to_world(data.shape[1] / 2, data.shape[0] / 2))
+    try:
+        cut = Cutout2D(data, position, cutout_arcmin * u.arcmin, wcs=wcs.celestial,
+                       mode="partial", fill_value=np.nan)
+    except NoOverlapError:
+        return {**summary, "cutout": "target outside the image"}, None
+    return ({**summary, "cutout": "×".join(map(str, cut.data.shape))},
+            (cut.data, cut.wcs.to_header()))
+
+
+def _first_readable(locations: Sequence[str], timeout: float, max_bytes: int) -> bytes:
+    """The bytes of the first location that can be read; OSError naming every failure."""
+    failures = []
+    for location in locations:
+        try:
+            return _read_bytes(location, timeout, max_bytes)
+        except OSError as exc:
+            failures.append(f"{location}: {exc.strerror or exc}")
+    raise OSError("no replica could be read (" + "; ".join(failures) + ")")
+
+
+def _read_bytes(location: str, timeout: float, max_bytes: int) -> bytes:
+    """A file's bytes from a local path (a data-lake replica) or an HTTP URL."""
+    if location.startswith("/"):
+        with open(location, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    else:
+        import requests
+
+        with requests.get(location, timeout=timeout, stream=True) as resp:
+            resp.raise_for_status()
+            data = resp.raw.read(max_bytes + 1, decode_content=True)
+    if len(data) > max_bytes:
+        raise ValueError(f"larger than {max_bytes // 1_000_000} MB")
+    return data
+
+
+def result_rows(table: Table, job: int, title: str) -> Table:
+    """Cart rows for a workflow's result table (provenance: the job)."""
+    n = len(table)
+    ids = (table["item_id"] if "item_id" in table.colnames
+           else np.arange(n).astype(str))
+    refs = table["ref_id"] if "ref_id" in table.colnames else [""] * n
+    return Table({
+        "archive": [f"workflow job {job}"] * n,
+        "id": [f"{i}:{r}" if r != "" else str(i) for i, r in zip(ids, refs, strict=True)],
+        "title": [str(t) for t in (table["title"] if "title" in table.colnames
+                                   else table[table.colnames[0]])],
+        "ra": np.asarray(table["ra"], float) if "ra" in table.colnames else [np.nan] * n,
+        "dec": np.asarray(table["dec"], float) if "dec" in table.colnames else [np.nan] * n,
+        "product_type": ["workflow result"] * n,
+        "record": [json.dumps({k: _plain(row[k]) for k in table.colnames}) for row in table],
+        "query": [json.dumps({"workflow": title, "job": job})] * n})
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else str(value)

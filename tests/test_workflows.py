@@ -1,0 +1,386 @@
+"""Workflows next to the data: the registry, runs on the real gateway and locally, faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+
+from esap_dash.cart import Cart
+from esap_dash.config import Profile
+from esap_dash.pages.jobs import JobsPage
+from esap_dash.store import store_for
+from esap_dash.workflows import (
+    GatewayEngine,
+    LocalEngine,
+    Run,
+    Runner,
+    Workflow,
+    WorkflowError,
+    load_workflows,
+)
+
+from .conftest import run_coroutine
+
+PACKAGE = Path(__file__).with_name("example_workflow")
+
+
+@pytest.fixture
+def private(profile: Profile, tmp_path) -> Profile:
+    return replace(profile, database=f"sqlite:///{tmp_path}/workflows.db")
+
+
+@pytest.fixture(scope="module")
+def cluster(profile: Profile) -> Iterator[tuple[object, str]]:
+    """A cluster of two one-core workers on the local gateway, for the module."""
+    gateway = profile.by_role("gateway")[0].connector()
+    name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
+    deadline = time.monotonic() + 60
+    while gateway.cluster(name)["status"] != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    gateway.scale(name, 2)
+    client = gateway.dask_client(name)
+    client.wait_for_workers(2, timeout=60)
+    client.close()
+    yield gateway, name
+    gateway.stop_cluster(name)
+
+
+@pytest.fixture(scope="module")
+def hipparcos(profile: Profile) -> Table:
+    return profile.service("dachs-tap").connector().positions(
+        "hipparcos.main", "ra_icrs", "de_icrs", "hip")
+
+
+def positions_cart(profile: Profile, hipparcos: Table, n: int = 3000) -> Table:
+    """Cart-like rows: Hipparcos stars moved by up to ~1 arcsec, and random sky positions."""
+    rng = np.random.default_rng(7)
+    pick = rng.choice(len(hipparcos), n, replace=False)
+    ra = np.concatenate([np.asarray(hipparcos["ra"])[pick] + rng.normal(0, 2e-4, n),
+                         rng.uniform(0, 360, n // 3)])
+    dec = np.concatenate([np.asarray(hipparcos["dec"])[pick],
+                          np.degrees(np.arcsin(rng.uniform(-1, 1, n // 3)))])
+    total = len(ra)
+    return Table({"archive": ["Hipparcos-2"] * total, "item_id": [f"s{i}" for i in range(total)],
+                  "title": [f"source {i}" for i in range(total)], "ra": ra, "dec": dec,
+                  "kind": ["row"] * total, "product_type": [""] * total,
+                  "access_url": [""] * total})
+
+
+def wait_state(store, user: str, job_id: int, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        record = next(r for r in store.jobs(user) if r["id"] == job_id)
+        status = Runner.shared().status(record)
+        if status["state"] not in {"QUEUED", "RUNNING"}:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {status['state']} after {seconds} s")
+
+
+# ------------------------------------------------------------------ registry
+def test_builtin_workflows_are_entry_points_with_typed_forms() -> None:
+    flows, problems = load_workflows()
+    assert {"crossmatch", "image-statistics"} <= set(flows)
+    assert problems == {}
+    cross = flows["crossmatch"]
+    assert cross.inputs == "positions"
+    assert cross.defaults() == {"radius_arcsec": 1.0, "reference": "hipparcos.main",
+                                "chunk_size": 2500}
+    assert cross.check({"radius_arcsec": 2})["radius_arcsec"] == 2
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"radius_arcsec": -1.0}, "radius_arcsec' must be greater than 0"),
+    ({"radius_arcsec": "wide"}, "radius_arcsec' only takes numeric values"),
+    ({"chunk_size": 5}, "chunk_size' must be at least 100"),
+    ({"radius": 1.0}, "unknown parameters ['radius']"),
+])
+def test_wrong_parameters_are_refused_with_the_forms_message(values, message) -> None:
+    flows, _ = load_workflows()
+    with pytest.raises(WorkflowError) as info:
+        flows["crossmatch"].check(values)
+    assert message in str(info.value)
+    assert "Parameters." not in str(info.value)
+
+
+def test_a_plain_function_with_typed_defaults_is_a_workflow() -> None:
+    def photometry(items, run, aperture: float = 3.0, band: str = "V", n: int = 2,
+                   keep: bool = False):
+        """Aperture photometry of each image."""
+
+    flow = Workflow.from_function("photometry", photometry)
+    assert flow.title == "Aperture photometry of each image."
+    assert flow.defaults() == {"aperture": 3.0, "band": "V", "n": 2, "keep": False}
+    with pytest.raises(WorkflowError, match="'band' only takes a string value"):
+        flow.check({"band": 3})
+
+    def untyped(items, run, threshold):
+        """No default."""
+
+    with pytest.raises(WorkflowError, match="'threshold' needs a default"):
+        Workflow.from_function("untyped", untyped)
+
+
+@pytest.fixture
+def installed_steering() -> Iterator[None]:
+    """The example package on sys.path, as an installed distribution would be."""
+    sys.path.insert(0, str(PACKAGE))
+    yield
+    sys.path.remove(str(PACKAGE))
+    sys.modules.pop("example_steering", None)
+
+
+def test_an_installed_package_adds_a_workflow_and_a_broken_one_is_named(
+        installed_steering, profile) -> None:
+    flows, problems = load_workflows()
+    assert flows["declination-bands"].defaults() == {"width_deg": 10.0}
+    assert "broken-flow" in problems and "does_not_exist" in problems["broken-flow"]
+    import example_steering
+
+    cloudpickle.register_pickle_by_value(example_steering)
+    try:
+        items = Table({"archive": ["a", "a", "b"], "dec": [1.0, 15.0, -3.0]})
+        client = LocalEngine().client()
+        try:
+            table = flows["declination-bands"].func(items, Run(client, profile), width_deg=10.0)
+        finally:
+            client.close()
+    finally:
+        cloudpickle.unregister_pickle_by_value(example_steering)
+    assert [tuple(r) for r in table] == [("a", 0.0, 1), ("a", 10.0, 1), ("b", -10.0, 1)]
+
+
+# --------------------------------------------------------------- the workflows
+def test_crossmatch_on_the_gateway_gives_astropys_match_set(cluster, profile,
+                                                            hipparcos) -> None:
+    gateway, name = cluster
+    items = positions_cart(profile, hipparcos)
+    flows, _ = load_workflows()
+    client = GatewayEngine(gateway, name).client()
+    try:
+        run = Run(client, profile)
+        result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, chunk_size=1000)
+    finally:
+        client.close()
+    assert run.total == 4 and run.done == 4
+    ref = SkyCoord(np.asarray(hipparcos["ra"]), np.asarray(hipparcos["dec"]), unit="deg")
+    nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
+    hit = sep.arcsec <= 1.5
+    expected = set(zip(np.asarray(items["item_id"])[hit],
+                       np.asarray(hipparcos["id"]).astype(str)[nearest[hit]], strict=True))
+    assert set(zip(result["item_id"], result["ref_id"], strict=True)) == expected
+    assert len(expected) >= 2900
+    assert result["separation_arcsec"].max() <= 1.5
+    assert "hipparcos.main" in result.meta["reference"]
+
+
+def test_crossmatch_names_an_unknown_reference(profile) -> None:
+    flows, _ = load_workflows()
+    with pytest.raises(WorkflowError, match=r"'nope\.main' is not a table with positions"):
+        flows["crossmatch"].func(Table({"ra": [1.0], "dec": [2.0]}), Run(None, profile),
+                                 reference="nope.main")
+
+
+def test_image_statistics_reads_lake_replicas_and_archive_urls_on_the_workers(
+        private, cluster) -> None:
+    gateway, name = cluster
+    sia = private.service("images").connector()
+    from connectors.query import SkyQuery
+
+    images = sia.search_sky(SkyQuery(83.633, 22.0145, 0.5))
+    assert len(images)
+    cart = Cart.open("images", user="local", profile=private)
+    cart.add_rows(images[:1])
+    from esap_dash.cart import record_rows
+
+    cart.add_rows(record_rows("Rucio data lake", "", [{"did": "esap:crab_images",
+                                                        "name": "crab_images"}],
+                              id="did", title="name"), kind="did")
+    flows, _ = load_workflows()
+    client = GatewayEngine(gateway, name).client()
+    try:
+        outcome = flows["image-statistics"].func(
+            cart.to_table(), Run(client, private, private_resolver(private)),
+            target="M1", cutout_arcmin=3.0)
+    finally:
+        client.close()
+    table = outcome.table
+    assert set(table["file"]) >= {"poss_m1.fits", "ukidss_crab_k.fits"}
+    lake = table[table["archive"] == "Rucio data lake"]
+    assert len(lake) == 2 and all(lake["error"] == "")
+    assert all(np.isfinite(lake["median"])) and all(lake["std"] > 0)
+    assert all("×" in c for c in lake["cutout"])
+    data, header = outcome.image
+    assert data.ndim == 2 and "CTYPE1" in header
+
+
+def private_resolver(profile: Profile):
+    from connectors.resolver import NameResolver
+
+    return NameResolver(profile.service(profile.resolver["tap"]).connector()).resolve
+
+
+# ----------------------------------------------------------- runs and the page
+def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
+                                                                     hipparcos) -> None:
+    cart = Cart.open("stars", user="local", profile=private)
+    rows = positions_cart(private, hipparcos, n=300)
+    rows.rename_column("item_id", "id")
+    cart.add_rows(rows)
+    page = JobsPage(profile=replace(private, services=tuple(
+        s for s in private.services if s.role != "gateway")), refresh_period=0)
+    assert "local Dask cluster inside the dashboard server" in page._where.object
+    run_coroutine(page.load_carts())
+    page.cart_name = "stars"
+    page.workflow = "crossmatch"
+    page.form.radius_arcsec = 2.0
+    page.form.chunk_size = 100
+    job_id = run_coroutine(page.run_workflow())
+    assert job_id is not None, page._message.object
+    status = wait_state(page.store, "local", job_id)
+    assert status["state"] == "COMPLETED", status
+    run_coroutine(page.refresh())
+    job = next(j for j in page.jobs if j["id"] == job_id)
+    assert job["kind"] == "dask" and job["progress"] == "4/4 (100 %)"
+    assert job["owner"] == "local" and job["duration"].endswith(" s")
+    assert page._progress.value == 100
+    page._jobs.selection = [page.jobs.index(job)]
+    run_coroutine(page.open_result())
+    assert len(page.result) >= 290 and "ref_id" in page._result.value.columns
+    page.cart_name = "stars"
+    run_coroutine(page.result_to_cart())
+    assert "Added" in page._message.object
+    results = [i for i in Cart.open("stars", user="local", profile=private).items()
+               if i.kind == "result"]
+    assert len(results) == len(page.result)
+    assert results[0].archive == f"workflow job {job_id}"
+    # The same record after a restart of the dashboard: the result is kept with the job.
+    again = JobsPage(profile=page.profile, refresh_period=0)
+    run_coroutine(again.refresh())
+    assert next(j for j in again.jobs if j["id"] == job_id)["state"] == "COMPLETED"
+    run_coroutine(page.retry())
+    assert "started" in page._message.object
+
+
+def test_wrong_parameters_from_the_page_are_refused_and_nothing_is_recorded(private) -> None:
+    Cart.open("default", user="local", profile=private).add_rows(Table(
+        {"archive": ["a"], "id": ["1"], "ra": [10.0], "dec": [20.0]}))
+    page = JobsPage(profile=replace(private, services=tuple(
+        s for s in private.services if s.role != "gateway")), refresh_period=0)
+    page.workflow = "crossmatch"
+    job = run_coroutine(page.run_workflow(values={"radius_arcsec": -2.0}))
+    assert job is None and page._message.alert_type == "danger"
+    assert "must be greater than 0" in page._message.object
+    assert page.store.jobs("local") == []
+
+
+def test_a_workflow_that_raises_shows_its_traceback_summary(private) -> None:
+    def explode(values):
+        raise ZeroDivisionError("flux calibration failed for band K")
+
+    def calibrate(items, run, band: str = "K"):
+        """Calibrate."""
+        return run.map(explode, [1, 2])
+
+    flow = Workflow.from_function("calibrate", calibrate)
+    store = store_for(private.database)
+    job = Runner.shared().start(store, "local", flow, Table({"kind": ["row"]}), {}, LocalEngine(),
+                                private, cart="default")
+    status = wait_state(store, "local", job)
+    assert status["state"] == "FAILED"
+    assert status["error"].startswith("ZeroDivisionError: flux calibration failed for band K")
+    assert "in explode" in status["error"]
+    assert store.result("local", job) is None
+
+
+def test_a_run_cut_by_a_server_restart_is_failed_not_running_forever(private) -> None:
+    store = store_for(private.database)
+    job = store.add_job("local", "dask", "x", "run-1", {"state": "RUNNING", "done": 3,
+                                                        "total": 8})
+    record = store.jobs("local")[0]
+    status = Runner().status(record)
+    assert status["state"] == "FAILED" and "restarted" in status["error"]
+    assert job == record["id"]
+
+
+def sleepy(items, run, tasks: int = 8, seconds: float = 1.0):
+    """Sleep on the workers (``time.sleep`` is importable on every worker)."""
+    run.map(time.sleep, [seconds] * tasks)
+    return Table({"slept": [seconds] * tasks})
+
+
+def test_abort_cancels_a_run(private) -> None:
+    store = store_for(private.database)
+    job = Runner.shared().start(store, "local", Workflow.from_function("sleepy", sleepy),
+                                Table({"kind": ["row"]}), {"tasks": 20}, LocalEngine(),
+                                private)
+    time.sleep(1.5)
+    assert Runner.shared().cancel(job)
+    status = wait_state(store, "local", job, seconds=20)
+    assert status["state"] == "ABORTED"
+    assert not Runner.shared().cancel(job)
+
+
+# ------------------------------------------------------------------ faults
+def test_a_worker_killed_mid_run_ends_completed_or_failed_with_the_reason(private,
+                                                                          cluster) -> None:
+    gateway, name = cluster
+    store = store_for(private.database)
+    job = Runner.shared().start(store, "local", Workflow.from_function("sleepy", sleepy),
+                                Table({"kind": ["row"]}), {"tasks": 8, "seconds": 1.0},
+                                GatewayEngine(gateway, name), private)
+    client = gateway.dask_client(name)
+    try:
+        deadline = time.monotonic() + 30
+        while not client.processing() or not any(client.processing().values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        busy = next(w for w, tasks in client.processing().items() if tasks)
+        pid = client.run(os.getpid, workers=[busy])[busy]
+        os.kill(pid, signal.SIGKILL)
+        status = wait_state(store, "local", job, seconds=60)
+    finally:
+        client.close()
+    assert status["state"] in {"COMPLETED", "FAILED"}
+    if status["state"] == "FAILED":
+        assert "workers died" in status["error"]
+    else:
+        assert status["done"] == status["total"] == 8
+
+
+def test_the_scheduler_killed_fails_the_run_within_seconds(private, profile) -> None:
+    gateway = profile.by_role("gateway")[0].connector()
+    name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
+    try:
+        deadline = time.monotonic() + 60
+        while gateway.cluster(name)["status"] != "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        gateway.scale(name, 1)
+        client = gateway.dask_client(name)
+        client.wait_for_workers(1, timeout=60)
+        scheduler = client.run_on_scheduler(os.getpid)
+        client.close()
+        store = store_for(private.database)
+        job = Runner.shared().start(store, "local", Workflow.from_function("sleepy", sleepy),
+                                    Table({"kind": ["row"]}), {"tasks": 6, "seconds": 2.0},
+                                    GatewayEngine(gateway, name), private)
+        time.sleep(2)
+        os.kill(scheduler, signal.SIGKILL)
+        killed = time.monotonic()
+        status = wait_state(store, "local", job, seconds=30)
+        assert time.monotonic() - killed < 10
+        assert status["state"] == "FAILED"
+        assert "scheduler went away" in status["error"]
+    finally:
+        gateway.stop_cluster(name)

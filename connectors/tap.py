@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import ClassVar
 
+import pandas as pd
 from astropy.table import Table
 from pyvo.dal import AsyncTAPJob, TAPService
 
 from .base import ServiceConnector
 from .exceptions import ConfigurationError, QueryError
+from .http import request
 from .query import OBSCORE_MAPPING, SkyQuery, adql_string, common_table
 from .vo import dal_errors, results_table, vosi_availability
 
 __all__ = ["TAPConnector"]
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
-
+_COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -207,13 +208,25 @@ class TAPConnector(ServiceConnector):
             ``id``, ``ra``, ``dec``.
         """
         for name in filter(None, (ra, dec, id)):
-            if not _IDENTIFIER.match(name):
+            if not _COLUMN.match(name):
                 raise QueryError(f"{name!r} is not a column name", self.url)
-        if not _TABLE.match(table):
+        if not _IDENTIFIER.match(table):
             raise QueryError(f"{table!r} is not a table name", self.url)
         select = f"{id} AS id, " if id else ""
-        return self.run_sync(f"SELECT {select}{ra} AS ra, {dec} AS dec FROM {table}",
-                             maxrec=maxrec)
+        adql = f"SELECT {select}{ra} AS ra, {dec} AS dec FROM {table}"
+        # CSV parses ten times faster than a VOTable of the same rows; a service
+        # without CSV output (or with an error) answers with a VOTable instead.
+        resp = request(self.session, "POST", self.url + "/sync", data={
+            "REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "MAXREC": maxrec,
+            "RESPONSEFORMAT": "csv"})
+        if not resp.headers.get("content-type", "").startswith("text/csv"):
+            return self.run_sync(adql, maxrec=maxrec)
+        frame = pd.read_csv(io.BytesIO(resp.content), dtype={"id": str} if id else None)
+        rows = Table({"id": frame["id"].fillna("").to_numpy(str)} if id else {})
+        rows["ra"] = frame["ra"].to_numpy(float)
+        rows["dec"] = frame["dec"].to_numpy(float)
+        rows.meta.update(url=self.url, truncated=len(frame) >= maxrec)
+        return rows
 
     def sky_adql(self, query: SkyQuery) -> str:
         """The ADQL that :meth:`search_sky` sends, for display and provenance.

@@ -1,5 +1,8 @@
 """The workflows esap-dash ships (registered as ``esap_dash.workflows`` entry points).
 
+Gateway workers preload this module (``dask worker --preload esap_dash.flows``),
+so its imports are done before the first task.
+
 - ``crossmatch``: the cart's catalogue rows against a reference catalogue the
   deployment serves by TAP (Hipparcos-2 on the local stack); each worker
   reads the reference once and matches its share of the positions.
@@ -10,7 +13,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from collections.abc import Sequence
@@ -18,11 +20,21 @@ from typing import Any
 
 import numpy as np
 import param
+import requests
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.nddata import Cutout2D, NoOverlapError
+from astropy.stats import sigma_clipped_stats
 from astropy.table import Table, vstack
+from astropy.wcs import WCS
+
+from connectors.tap import TAPConnector
 
 from .workflows import Outcome, Run, WorkflowError, workflow
 
-__all__ = ["crossmatch", "image_statistics", "image_summary", "match_chunk"]
+__all__ = ["crossmatch", "image_statistics", "image_summary", "match_chunk",
+           "reference_positions", "result_rows"]
 
 
 @workflow(
@@ -57,9 +69,10 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     ra = np.asarray(items["ra"], float)
     dec = np.asarray(items["dec"], float)
     starts = list(range(0, len(items), chunk_size))
+    catalogue = run.submit(reference_positions, ref, float(tap.timeout))
     parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
-                    [dec[s:s + chunk_size] for s in starts], [ref] * len(starts),
-                    [radius_arcsec] * len(starts), [float(tap.timeout)] * len(starts))
+                    [dec[s:s + chunk_size] for s in starts], [catalogue] * len(starts),
+                    [radius_arcsec] * len(starts))
     for start, part in zip(starts, parts, strict=True):
         part["index"] += start
     matched = vstack(parts) if parts else Table()
@@ -74,33 +87,48 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     return result
 
 
-@functools.cache
-def _reference_positions(tap_url: str, table: str, id_col: str, ra_col: str, dec_col: str,
-                         timeout: float) -> tuple[np.ndarray, Any]:
-    """A reference catalogue's identifiers and positions (kept per worker process)."""
-    from astropy.coordinates import SkyCoord
-
-    from connectors.tap import TAPConnector
-
-    ref = TAPConnector(tap_url, timeout=timeout).positions(table, ra_col, dec_col, id_col)
-    coords = SkyCoord(np.asarray(ref["ra"], float), np.asarray(ref["dec"], float), unit="deg")
-    return np.asarray(ref["id"]).astype(str), coords
+#: Reference catalogues a worker process holds, by (TAP URL, table, columns):
+#: read once, and kept with their search tree for the next runs.
+_KEPT: dict[tuple[str, ...], tuple[tuple[str, ...], np.ndarray, SkyCoord]] = {}
 
 
-def match_chunk(ra: np.ndarray, dec: np.ndarray, reference: tuple[str, ...],
-                radius_arcsec: float, timeout: float = 60.0) -> Table:
+def reference_positions(reference: tuple[str, ...], timeout: float = 60.0
+                        ) -> tuple[tuple[str, ...], np.ndarray, SkyCoord]:
+    """A reference catalogue's identifiers and positions, read on a worker by TAP.
+
+    One task per run reads it (or finds it kept on its worker); the matching
+    tasks share that result.
+
+    Parameters
+    ----------
+    reference : tuple of str
+        TAP URL, table, identifier, RA and Dec columns.
+    timeout : float
+        Seconds allowed for reading it.
+    """
+    if reference not in _KEPT:
+        url, table, id_col, ra_col, dec_col = reference
+        rows = TAPConnector(url, timeout=timeout).positions(table, ra_col, dec_col, id_col)
+        _KEPT[reference] = (reference, np.asarray(rows["id"]).astype(str),
+                            SkyCoord(np.asarray(rows["ra"], float),
+                                     np.asarray(rows["dec"], float), unit="deg"))
+    return _KEPT[reference]
+
+
+def match_chunk(ra: np.ndarray, dec: np.ndarray,
+                catalogue: tuple[tuple[str, ...], np.ndarray, SkyCoord],
+                radius_arcsec: float) -> Table:
     """Best reference match within the radius for each position (runs on a worker).
 
     Parameters
     ----------
     ra, dec : numpy.ndarray
         ICRS degrees.
-    reference : tuple of str
-        TAP URL, table, identifier, RA and Dec columns.
+    catalogue : tuple
+        What :func:`reference_positions` returns; the worker keeps the first
+        copy it receives, so its search tree is built once.
     radius_arcsec : float
         Largest separation of a match.
-    timeout : float
-        Seconds allowed for reading the reference.
 
     Returns
     -------
@@ -108,9 +136,7 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray, reference: tuple[str, ...],
         ``index`` (position in the chunk), ``ref_id``, ``ref_ra``, ``ref_dec``,
         ``separation_arcsec`` for the matched positions only.
     """
-    from astropy.coordinates import SkyCoord
-
-    ids, ref = _reference_positions(*reference, timeout)
+    _, ids, ref = _KEPT.setdefault(catalogue[0], catalogue)
     coords = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
     nearest, sep, _ = coords.match_to_catalog_sky(ref)
     hit = sep.arcsec <= radius_arcsec
@@ -197,13 +223,6 @@ def image_summary(location: Sequence[str], centre: tuple[float, float] | None, c
         (sigma-clipped), ``blank`` pixels, ``cutout`` (what happened), ``error``.
     cutout : tuple of (numpy.ndarray, astropy.io.fits.Header) or None
     """
-    from astropy import units as u
-    from astropy.coordinates import SkyCoord
-    from astropy.io import fits
-    from astropy.nddata import Cutout2D, NoOverlapError
-    from astropy.stats import sigma_clipped_stats
-    from astropy.wcs import WCS
-
     empty = {"shape": "", "bunit": "", "min": np.nan, "max": np.nan, "mean": np.nan,
              "median": np.nan, "std": np.nan, "blank": -1, "cutout": "", "error": ""}
     try:
@@ -256,8 +275,6 @@ def _read_bytes(location: str, timeout: float, max_bytes: int) -> bytes:
         with open(location, "rb") as handle:
             data = handle.read(max_bytes + 1)
     else:
-        import requests
-
         with requests.get(location, timeout=timeout, stream=True) as resp:
             resp.raise_for_status()
             data = resp.raw.read(max_bytes + 1, decode_content=True)

@@ -252,6 +252,21 @@ class Run:
                 self.done += 1
         return self.client.gather(futures)
 
+    def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Start one task and return its future (counted in the progress when it ends).
+
+        Pass the future to :meth:`map` to share one result (a reference
+        catalogue) between many tasks without bringing it back here.
+        """
+        future = self.client.submit(func, *args, pure=False, **kwargs)
+        self._futures.append(future)
+        self.total += 1
+        future.add_done_callback(self._count)
+        return future
+
+    def _count(self, _future: Any) -> None:
+        self.done += 1
+
     def cancel(self) -> None:
         """Stop the run: its tasks are cancelled on the cluster."""
         self.cancelled.set()

@@ -29,7 +29,9 @@ c.DBBackendBase.db_url = f"sqlite:///{state}/gateway.sqlite"
 c.DBBackendBase.db_encrypt_keys = [os.environ["ESAP_DASH_GATEWAY_DB_KEY"]]
 
 c.ClusterConfig.scheduler_cmd = [f"{bindir}/dask", "scheduler"]
-c.ClusterConfig.worker_cmd = [f"{bindir}/dask", "worker"]
+# Workers import the workflows' modules (astropy, pyvo) when they start, not
+# during the first task a user is waiting for.
+c.ClusterConfig.worker_cmd = [f"{bindir}/dask", "worker", "--preload", "esap_dash.flows"]
 c.ClusterConfig.cluster_max_workers = 4
 c.ClusterConfig.idle_timeout = 3600
 

@@ -85,3 +85,19 @@ def test_hung_service_costs_one_timeout(hung_server: str) -> None:
     assert not health.up
     assert "no answer" in health.detail
     assert time.perf_counter() - start < 8
+
+
+def test_a_whole_catalogues_positions_come_as_numbers_with_string_ids(tap) -> None:
+    stars = tap.positions("hipparcos.main", "ra_icrs", "de_icrs", "hip")
+    assert len(stars) == 117_955 and not stars.meta["truncated"]
+    assert stars["ra"].dtype.kind == "f" and stars["id"].dtype.kind == "U"
+    assert 0 <= stars["ra"].min() and stars["ra"].max() < 360
+    few = tap.positions("ongc.main", "raj2000", "dej2000", maxrec=10)
+    assert few.colnames == ["ra", "dec"] and len(few) == 10 and few.meta["truncated"]
+
+
+def test_positions_of_a_column_the_service_does_not_know_give_its_message(tap) -> None:
+    with pytest.raises(QueryError, match="nope"):
+        tap.positions("hipparcos.main", "nope", "de_icrs")
+    with pytest.raises(QueryError, match="is not a column name"):
+        tap.positions("hipparcos.main", "ra_icrs; DROP", "de_icrs")

@@ -1,0 +1,135 @@
+"""Cross-match on the Dask Gateway vs STILTS ``tmatch2`` vs astropy, same inputs, same run.
+
+    .venv/bin/python benchmarks/bench_crossmatch.py [--positions 10000] [--radius 1.0]
+
+Inputs: N positions (Hipparcos-2 stars moved by ~0.5 arcsec, and a third as
+many random sky positions) against the whole of Hipparcos-2 (117,955 stars)
+served by the local DaCHS TAP service.
+
+- esap-dash: the ``crossmatch`` workflow on a fresh gateway cluster of two
+  one-core workers; "cold" includes each worker reading the reference over
+  TAP, "warm" is a second run (the workers keep the reference).
+- STILTS ``tmatch2 matcher=sky find=best1`` (Debian package ``stilts``),
+  reading the positions from a VOTable file and the reference once from the
+  same TAP service (as the workers do) and once from a local file.
+- astropy ``match_to_catalog_sky`` in this process, reference in memory.
+
+The three match sets (position, reference star) are compared.  Also
+reported: the time from "start cluster" to the first worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+
+from esap_dash.config import load_profile
+from esap_dash.workflows import GatewayEngine, Run, load_workflows
+
+
+def inputs(hip: Table, n: int) -> Table:
+    rng = np.random.default_rng(2026)
+    pick = rng.choice(len(hip), n - n // 4, replace=False)
+    ra = np.concatenate([np.asarray(hip["ra"])[pick] + rng.normal(0, 1.5e-4, len(pick)),
+                         rng.uniform(0, 360, n // 4)])
+    dec = np.concatenate([np.asarray(hip["dec"])[pick],
+                          np.degrees(np.arcsin(rng.uniform(-1, 1, n // 4)))])
+    return Table({"item_id": [f"p{i}" for i in range(n)], "ra": ra, "dec": dec,
+                  "archive": ["bench"] * n, "title": [""] * n, "kind": ["row"] * n})
+
+
+def stilts(positions: Path, reference: str, radius: float, out: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(["stilts", "tmatch2", f"in1={positions}", "ifmt1=votable",
+                    f"in2={reference}", "ifmt2=votable", "matcher=sky",
+                    "values1=ra dec", "values2=ra_icrs de_icrs", f"params={radius}",
+                    "find=best1", "join=1and2", f"out={out}", "ofmt=votable"],
+                   check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--positions", type=int, default=10_000)
+    parser.add_argument("--radius", type=float, default=1.0, help="arcsec")
+    args = parser.parse_args()
+    profile = load_profile("local")
+    tap = profile.service("dachs-tap").connector()
+    hip = tap.positions("hipparcos.main", "ra_icrs", "de_icrs", "hip")
+    items = inputs(hip, args.positions)
+    gateway = profile.by_role("gateway")[0].connector()
+
+    asked = time.perf_counter()
+    name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
+    while gateway.cluster(name)["status"] != "RUNNING":
+        time.sleep(0.1)
+    gateway.scale(name, 2)
+    while not gateway.task_counts(name).get("workers"):
+        time.sleep(0.1)
+    first_worker = time.perf_counter() - asked
+    client = GatewayEngine(gateway, name).client()
+    client.wait_for_workers(2, timeout=120)
+    flow = load_workflows()[0]["crossmatch"]
+    try:
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            result = flow.func(items, Run(client, profile), radius_arcsec=args.radius,
+                               chunk_size=max(100, args.positions // 8))
+            times.append(time.perf_counter() - start)
+    finally:
+        client.close()
+        gateway.stop_cluster(name)
+    ours = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        positions = Path(tmp, "positions.xml")
+        items["item_id", "ra", "dec"].write(positions, format="votable")
+        adql = "SELECT hip, ra_icrs, de_icrs FROM hipparcos.main"
+        sync = tap.url + "/sync?" + urllib.parse.urlencode(
+            {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "MAXREC": 2_000_000})
+        local_ref = Path(tmp, "hipparcos.xml")
+        subprocess.run(["stilts", "tcopy", f"in={sync}", "ifmt=votable", f"out={local_ref}",
+                        "ofmt=votable"], check=True, capture_output=True)
+        out = Path(tmp, "matched.xml")
+        stilts_tap = stilts(positions, sync, args.radius, out)
+        stilts_file = stilts(positions, local_ref, args.radius, out)
+        matched = Table.read(out, format="votable")
+    theirs = set(zip(np.asarray(matched["item_id"]).astype(str),
+                     np.asarray(matched["hip"]).astype(str), strict=True))
+
+    start = time.perf_counter()
+    ref = SkyCoord(np.asarray(hip["ra"]), np.asarray(hip["dec"]), unit="deg")
+    nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
+    astropy_s = time.perf_counter() - start
+    hit = sep.arcsec <= args.radius
+    plain = set(zip(np.asarray(items["item_id"])[hit],
+                    np.asarray(hip["id"]).astype(str)[nearest[hit]], strict=True))
+
+    print(f"{args.positions} positions vs {len(hip)} Hipparcos-2 stars, radius "
+          f"{args.radius} arcsec, gateway cluster of 2 one-core workers")
+    print(f"  first worker after start cluster: {first_worker:.1f} s")
+    print(f"  esap-dash cold (workers read the reference by TAP): {times[0]:.2f} s")
+    print(f"  esap-dash warm (reference kept on the workers):     {times[1]:.2f} s")
+    print(f"  STILTS tmatch2, reference by TAP:                   {stilts_tap:.2f} s")
+    print(f"  STILTS tmatch2, reference from a local file:        {stilts_file:.2f} s")
+    print(f"  astropy match_to_catalog_sky, in memory:            {astropy_s:.2f} s")
+    print(f"  ratio cold / STILTS (TAP):  {times[0] / stilts_tap:.2f}")
+    print(f"  ratio warm / STILTS (file): {times[1] / stilts_file:.2f}")
+    print(f"  matches: esap-dash {len(ours)}, STILTS {len(theirs)}, astropy {len(plain)}; "
+          f"identical: {ours == theirs == plain}")
+    if not ours == theirs == plain:
+        print(f"  only esap-dash: {sorted(ours - theirs)[:5]}, "
+              f"only STILTS: {sorted(theirs - ours)[:5]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -173,7 +173,7 @@ def test_crossmatch_on_the_gateway_gives_astropys_match_set(cluster, profile,
         result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, chunk_size=1000)
     finally:
         client.close()
-    assert run.total == 4 and run.done == 4
+    assert run.total == 5 and run.done == 5  # the reference, then four chunks
     ref = SkyCoord(np.asarray(hipparcos["ra"]), np.asarray(hipparcos["dec"]), unit="deg")
     nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
     hit = sep.arcsec <= 1.5
@@ -252,7 +252,7 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     assert status["state"] == "COMPLETED", status
     run_coroutine(page.refresh())
     job = next(j for j in page.jobs if j["id"] == job_id)
-    assert job["kind"] == "dask" and job["progress"] == "4/4 (100 %)"
+    assert job["kind"] == "dask" and job["progress"] == "5/5 (100 %)"
     assert job["owner"] == "local" and job["duration"].endswith(" s")
     assert page._progress.value == 100
     page._jobs.selection = [page.jobs.index(job)]

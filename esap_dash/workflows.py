@@ -27,7 +27,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import Any
@@ -350,8 +350,6 @@ class LiveRun:
     job_id: int
     run: Run | None = None
     state: str = "QUEUED"
-    error: str = ""
-    started: float = field(default_factory=lambda: datetime.now(UTC).timestamp())
 
 
 class Runner:
@@ -411,6 +409,7 @@ class Runner:
                  live: LiveRun) -> None:
         client = None
         outcome: Outcome | None = None
+        state, error = "COMPLETED", ""
         try:
             client = engine.client()
             live.run = Run(client, profile, resolve)
@@ -418,17 +417,16 @@ class Runner:
             store.update_job(user, job_id, {**detail, "state": "RUNNING"})
             result = flow.func(items, live.run, **values)
             outcome = result if isinstance(result, Outcome) else Outcome(Table(result))
-            live.state = "COMPLETED"
         except RunAbortedError:
-            live.state, live.error = "ABORTED", "aborted by the user"
+            state, error = "ABORTED", "aborted by the user"
         except BaseException as exc:  # whatever the workflow raised is shown
-            live.state, live.error = "FAILED", failure_summary(exc)
-            log.info("workflow run %s failed: %s", job_id, live.error)
+            state, error = "FAILED", failure_summary(exc)
+            log.info("workflow run %s failed: %s", job_id, error)
         finally:
             if client is not None:
                 client.close(timeout=5)
         run = live.run
-        final = {**detail, "state": live.state, "error": live.error,
+        final = {**detail, "state": state, "error": error,
                  "done": run.done if run else 0, "total": run.total if run else 0,
                  "ended": datetime.now(UTC).isoformat(timespec="seconds"),
                  "rows": len(outcome.table) if outcome else 0,
@@ -446,7 +444,7 @@ class Runner:
         if live is not None:
             run = live.run
             return {"state": live.state, "done": run.done if run else 0,
-                    "total": run.total if run else 0, "error": live.error, "ended": ""}
+                    "total": run.total if run else 0, "error": "", "ended": ""}
         state = detail.get("state", "UNKNOWN")
         if state in {"QUEUED", "RUNNING"}:
             return {"state": "FAILED", "done": detail.get("done", 0),

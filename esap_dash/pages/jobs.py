@@ -192,7 +192,12 @@ class JobsPage(Page):
             return
         self.form = flow.parameters()
         self._describe.object = flow.description
-        self._form.objects = [pn.Param(self.form, show_name=False, width=420)]
+        inputs = {name: pn.widgets.IntInput if isinstance(p, param.Integer)
+                  else pn.widgets.FloatInput
+                  for name, p in self.form.param.objects("existing").items()
+                  if isinstance(p, param.Number) and name != "name"}
+        self._form.objects = [pn.Param(self.form, show_name=False, width=420,
+                                       widgets=inputs)]
 
     async def load_carts(self) -> None:
         """Offer the user's carts as inputs."""
@@ -402,8 +407,7 @@ class JobsPage(Page):
             self.clusters = clusters
             running = {f"{c['name'][:8]} ({c['worker_cores']} cores/worker)": c["name"]
                        for c in clusters if c["status"] == "RUNNING"}
-            self.param.run_on.objects = list(running.values())
-            self.param.run_on.names = running
+            self.param.run_on.objects = running
             if self.run_on not in running.values():
                 self.run_on = next(iter(running.values()), None)
         self.jobs = []

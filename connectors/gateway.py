@@ -96,7 +96,7 @@ class GatewayConnector(ServiceConnector):
         try:
             return request(self.session, method, self.url + path, auth=self._auth(), **kwargs)
         except ServiceError as exc:
-            if exc.status in (404, 409, 422):
+            if exc.status in (403, 404, 409, 422):
                 reason = exc.reason.split(": ", 1)[-1]
                 if reason.startswith("{"):
                     reason = json.loads(reason).get("error", reason)

@@ -6,19 +6,24 @@ profile then comes from ``ESAP_DASH_PROFILE``, default ``local``).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import os
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import panel as pn
 import param
 
 from .components.style import html_pane
-from .config import ASSETS, Profile, load_profile
+from .config import ASSETS, Profile, ProfileError, load_profile
 from .launch import SHARE_ROUTE, CartShareHandler
 from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .pages.base import Page
 
-__all__ = ["PAGES", "EsapDash", "create_app", "serve"]
+__all__ = ["PAGES", "EsapDash", "create_app", "login_settings", "serve"]
 
 #: URL key -> page class, in navigation order.
 PAGES: dict[str, type[Page]] = {
@@ -60,7 +65,7 @@ class EsapDash(pn.viewable.Viewer):
         summary = html_pane(pn.bind(self._summary_html, status.param.summary,
                                     status.param.n_up), margin=(12, 16), sizing_mode="fixed",
                             width=200, height=30)
-        user = html_pane(self._user_html(), margin=(12, 16), sizing_mode="fixed", width=300,
+        user = html_pane(self._user_html(), margin=(12, 16), sizing_mode="fixed", width=340,
                          height=30)
         self.template = pn.template.BootstrapTemplate(
             title=self.profile.title,
@@ -101,10 +106,11 @@ class EsapDash(pn.viewable.Viewer):
                 f"{html.escape(summary)}</span>")
 
     def _user_html(self) -> str:
-        if self.profile.users == "single":
-            text = "single local user (no login configured)"
-        else:
-            text = html.escape(str(pn.state.user or "not logged in"))
+        page = self.services
+        text = html.escape(page.display_name)
+        if self.profile.users == "oidc":
+            text += (' · <a href="./logout" style="color:#cfe0ff">Log out</a>'
+                     if pn.state.user else "")
         return f'<span class="esap-summary" style="font-weight:400">{text}</span>'
 
 
@@ -140,11 +146,49 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
         Open a browser.
     """
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
+    if profile.public_url:
+        origins = {urlsplit(profile.public_url).netloc}
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
              title=profile.title, websocket_origin=sorted(origins),
              static_dirs={"assets": str(ASSETS)},
              extra_patterns=[(SHARE_ROUTE, CartShareHandler, {"profile": profile})],
-             start=True, threaded=False, print_url=False)
+             start=True, threaded=False, print_url=False,
+             **login_settings(profile, f"http://{address}:{port}"))
+
+
+def login_settings(profile: Profile, address: str,
+                   environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Panel's OAuth settings for a deployment with ``users = "oidc"`` (else none).
+
+    The user is the token's ``sub`` claim.  The cookie secret comes from
+    ``ESAP_DASH_COOKIE_SECRET`` (at least 32 characters); the key that
+    encrypts the tokens kept in cookies is derived from it.
+
+    Raises
+    ------
+    ProfileError
+        Logins are configured but the cookie secret is missing or short.
+    """
+    if profile.users != "oidc":
+        return {}
+    env = os.environ if environ is None else environ
+    secret = env.get("ESAP_DASH_COOKIE_SECRET", "")
+    if len(secret) < 32:
+        raise ProfileError("users = 'oidc' needs ESAP_DASH_COOKIE_SECRET in the environment "
+                           "(32 characters or more, e.g. from `python -c \"import secrets; "
+                           "print(secrets.token_urlsafe(32))\"`)")
+    key = base64.urlsafe_b64encode(hashlib.sha256(b"esap-dash tokens " + secret.encode())
+                                   .digest()).decode()
+    oidc = profile.oidc
+    extra = {"AUTHORIZE_URL": oidc["authorize_url"], "TOKEN_URL": oidc["token_url"],
+             "USER_URL": oidc["userinfo_url"],
+             "scope": oidc.get("scope", "openid profile email").split()}
+    if oidc.get("logout_url"):
+        extra["LOGOUT_URL"] = oidc["logout_url"]
+    return {"oauth_provider": "generic", "oauth_key": oidc["client_id"],
+            "oauth_secret": oidc["client_secret"], "oauth_extra_params": extra,
+            "oauth_jwt_user": "sub", "cookie_secret": secret, "oauth_encryption_key": key,
+            "oauth_redirect_uri": (profile.public_url or address) + "/login"}
 
 
 if __name__.startswith("bokeh"):

@@ -31,6 +31,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from .config import Profile, load_profile
 from .store import CARTS, ITEMS, SHARES, store_for
+from .users import identity
 from .votable import write_votable
 
 __all__ = ["Cart", "CartError", "CartItem", "record_rows"]
@@ -116,18 +117,15 @@ class Cart:
 
     # ------------------------------------------------------------ opening
     @staticmethod
-    def _context(user: str | None, profile: Profile | None) -> tuple[str, str]:
+    def _context(user: str | None, profile: Profile | None,
+                 token: str | None = None) -> tuple[str, str]:
         profile = profile or load_profile()
-        if user is None:
-            if profile.users != "single":
-                raise PermissionError("this deployment has users: open a cart with your "
-                                      "identity (Cart.open(name, user=...)) after logging in")
-            user = "local"
-        return profile.database, user
+        return profile.database, identity(profile, user, token)
 
     @classmethod
     def open(cls, name: str = "default", *, user: str | None = None,
-             profile: Profile | None = None, create: bool = True) -> Cart:
+             profile: Profile | None = None, create: bool = True,
+             token: str | None = None) -> Cart:
         """Open (and by default create) the cart ``name`` of ``user``.
 
         Parameters
@@ -140,14 +138,19 @@ class Cart:
             The deployment (for its database); :func:`load_profile` by default.
         create : bool
             Create the cart when it does not exist.
+        token : str, optional
+            In a deployment with logins: your OIDC access token (default
+            ``$ESAP_DASH_TOKEN``); the cart is then one of yours.
 
         Raises
         ------
         CartError
             Invalid name, or no such cart with ``create=False``.
+        PermissionError
+            The deployment has users and no identity or valid token was given.
         """
         name = check_name(name)
-        url, user = cls._context(user, profile)
+        url, user = cls._context(user, profile, token)
         store = store_for(url)
         with store.engine.begin() as conn:
             row = conn.execute(sa.select(CARTS.c.id).where(
@@ -162,9 +165,10 @@ class Cart:
         return cls(url, user, name, int(row[0]))
 
     @classmethod
-    def names(cls, *, user: str | None = None, profile: Profile | None = None) -> list[str]:
-        """Names of the user's carts, sorted."""
-        url, user = cls._context(user, profile)
+    def names(cls, *, user: str | None = None, profile: Profile | None = None,
+              token: str | None = None) -> list[str]:
+        """Names of the user's carts, sorted (identity as for :meth:`open`)."""
+        url, user = cls._context(user, profile, token)
         with store_for(url).engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(
                 sa.select(CARTS.c.name).where(CARTS.c.user == user)))

@@ -35,6 +35,7 @@ __all__ = [
     "ASSETS",
     "PROFILE_DIR",
     "PROJECT_ROOT",
+    "Account",
     "Profile",
     "ProfileError",
     "ServiceConfig",
@@ -148,6 +149,42 @@ class Facility:
 
 
 @dataclass(frozen=True)
+class Account:
+    """Who a logged-in user is at the services that have accounts of their own.
+
+    Attributes
+    ----------
+    sub : str
+        The user's OIDC subject.
+    rucio_account, rucio_username, rucio_password : str
+        The Rucio account and its userpass identity (empty: no Rucio access).
+    gateway_user : str
+        The Dask Gateway user the clusters are created and listed as.
+    """
+
+    sub: str
+    rucio_account: str = ""
+    rucio_username: str = ""
+    rucio_password: str = field(default="", repr=False)
+    gateway_user: str = ""
+
+    def overrides(self, role: str) -> dict[str, str] | None:
+        """Connector settings acting as this user at a ``rucio`` or ``gateway``
+        service; None when the user has no account there."""
+        if role == "rucio":
+            return ({"account": self.rucio_account, "username": self.rucio_username,
+                     "password": self.rucio_password} if self.rucio_account else None)
+        if role == "gateway":
+            return {"username": self.gateway_user} if self.gateway_user else None
+        return {}
+
+
+OIDC_REQUIRED = ("authorize_url", "token_url", "userinfo_url", "client_id", "client_secret")
+OIDC_OPTIONAL = ("logout_url", "scope")
+ACCOUNT_KEYS = {"sub", "rucio_account", "rucio_username", "rucio_password", "gateway_user"}
+
+
+@dataclass(frozen=True)
 class Profile:
     """A loaded deployment profile.
 
@@ -177,6 +214,13 @@ class Profile:
     public_url : str
         The dashboard's address as others reach it (for shared cart links);
         empty: the address the browser used.
+    oidc : dict
+        With ``users = "oidc"``: the OpenID Connect provider
+        (``authorize_url``, ``token_url``, ``userinfo_url``, ``client_id``,
+        ``client_secret``, optional ``logout_url``, ``scope``).
+    accounts : dict
+        Identity (the ``sub`` claim) to :class:`Account`: who each user is
+        at the Rucio server and the Dask Gateway.
     """
 
     name: str
@@ -191,6 +235,8 @@ class Profile:
     database: str = ""
     facilities: tuple[Facility, ...] = ()
     public_url: str = ""
+    oidc: Mapping[str, str] = field(default_factory=dict, repr=False)
+    accounts: Mapping[str, Account] = field(default_factory=dict)
 
     def service(self, service_id: str) -> ServiceConfig:
         """Return the service with this id.
@@ -246,7 +292,23 @@ def _read(path: Path) -> dict[str, Any]:
         raise ProfileError(f"cannot read profile {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ProfileError(f"profile {path} must be a table of settings")
-    return data
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or _locate(base) == path:
+        raise ProfileError(f"{path}: extends must name another profile")
+    return _merge(_read(_locate(base)), data)
+
+
+def _merge(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` over ``base``: tables merged key by key, everything else replaced."""
+    merged = dict(base)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _read_secrets(path: Path) -> dict[str, str]:
@@ -432,9 +494,30 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
     facilities = tuple(_facility(_expand(entry, lookup, f"{path}: [[facilities]] #{i + 1}"),
                                  f"{path}: [[facilities]] #{i + 1}")
                        for i, entry in enumerate(data.get("facilities", [])))
+    oidc = {k: str(v) for k, v in _expand(data.get("oidc", {}), lookup,
+                                           f"{path}: [oidc]").items()}
+    unknown = sorted(set(oidc) - set(OIDC_REQUIRED) - set(OIDC_OPTIONAL))
+    if unknown:
+        raise ProfileError(f"{path}: [oidc] unknown setting(s) {', '.join(unknown)}")
+    missing = [k for k in OIDC_REQUIRED if not oidc.get(k)]
+    if users == "oidc" and missing:
+        raise ProfileError(f"{path}: users = 'oidc' needs [oidc] {', '.join(missing)}")
+    accounts = {}
+    for i, entry in enumerate(data.get("accounts", [])):
+        where = f"{path}: [[accounts]] #{i + 1}"
+        entry = _expand(entry, lookup, where)
+        unknown = sorted(set(entry) - ACCOUNT_KEYS)
+        if unknown or not entry.get("sub"):
+            raise ProfileError(f"{where}: needs sub" + (
+                f"; unknown setting(s) {', '.join(unknown)}" if unknown else ""))
+        account = Account(**{k: str(v) for k, v in entry.items()})
+        if account.rucio_account and not (account.rucio_username and account.rucio_password):
+            raise ProfileError(f"{where}: rucio_account needs rucio_username and "
+                               "rucio_password")
+        accounts[account.sub] = account
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
                    logo, period, users, tuple(services), resolver, str(deployment["database"]),
-                   facilities, str(deployment["public_url"]).rstrip("/"))
+                   facilities, str(deployment["public_url"]).rstrip("/"), oidc, accounts)
 
 
 def _facility(entry: Any, where: str) -> Facility:

@@ -186,17 +186,16 @@ def _image_sources(items: Table, run: Run) -> list[dict[str, Any]]:
     replica made by a mock transfer is registered but has no bytes.
     """
     sources = []
-    lakes = run.profile.by_role("rucio")
     for row in items:
         base = {"archive": str(row["archive"]), "item_id": str(row["item_id"])}
         if str(row["kind"]) != "did":
             sources.append({**base, "file": str(row["title"]),
                             "location": (str(row["access_url"]),)})
             continue
-        if not lakes:
+        if run.lake is None:
             continue
         scope, _, name = str(row["item_id"]).partition(":")
-        replicas = lakes[0].connector().list_replicas(scope, name)
+        replicas = run.lake.list_replicas(scope, name)
         paths: dict[str, list[str]] = {}
         for rep in replicas:
             pfn = str(rep["pfn"])

@@ -218,14 +218,17 @@ class Run:
     profile : esap_dash.config.Profile
         The deployment (services a workflow may read, e.g. a reference catalogue).
     resolve : callable, optional
-        Name or coordinates to a ``SkyCoord`` (the deployment's resolver).
+        Name or coordinates to a position (the deployment's resolver).
+    lake : connectors.rucio.RucioConnector, optional
+        The data lake, as the user who runs the workflow.
     """
 
-    def __init__(self, client: Any, profile: Any, resolve: Callable[[str], Any] | None = None
-                 ) -> None:
+    def __init__(self, client: Any, profile: Any, resolve: Callable[[str], Any] | None = None,
+                 lake: Any = None) -> None:
         self.client = client
         self.profile = profile
         self.resolve = resolve
+        self.lake = lake
         self.total = 0
         self.done = 0
         self.cancelled = threading.Event()
@@ -375,7 +378,8 @@ class Runner:
 
     def start(self, store: Store, user: str, flow: Workflow, items: Table,
               values: dict[str, Any], engine: Engine, profile: Any, *,
-              resolve: Callable[[str], Any] | None = None, cart: str = "") -> int:
+              resolve: Callable[[str], Any] | None = None, lake: Any = None,
+              cart: str = "") -> int:
         """Check the parameters, record the job and start it in a thread; its job id.
 
         Raises
@@ -398,21 +402,20 @@ class Runner:
             self.live[job_id] = live
         thread = threading.Thread(
             target=self._execute, args=(store, user, job_id, flow, items, values, engine,
-                                        profile, resolve, detail, live),
+                                        Run(None, profile, resolve, lake), detail, live),
             name=f"workflow-{job_id}", daemon=True)
         thread.start()
         return job_id
 
     def _execute(self, store: Store, user: str, job_id: int, flow: Workflow, items: Table,
-                 values: dict[str, Any], engine: Engine, profile: Any,
-                 resolve: Callable[[str], Any] | None, detail: dict[str, Any],
+                 values: dict[str, Any], engine: Engine, run: Run, detail: dict[str, Any],
                  live: LiveRun) -> None:
         client = None
         outcome: Outcome | None = None
         state, error = "COMPLETED", ""
         try:
-            client = engine.client()
-            live.run = Run(client, profile, resolve)
+            client = run.client = engine.client()
+            live.run = run
             live.state = "RUNNING"
             store.update_job(user, job_id, {**detail, "state": "RUNNING"})
             result = flow.func(items, live.run, **values)
@@ -425,9 +428,8 @@ class Runner:
         finally:
             if client is not None:
                 client.close(timeout=5)
-        run = live.run
         final = {**detail, "state": state, "error": error,
-                 "done": run.done if run else 0, "total": run.total if run else 0,
+                 "done": run.done, "total": run.total,
                  "ended": datetime.now(UTC).isoformat(timespec="seconds"),
                  "rows": len(outcome.table) if outcome else 0,
                  "note": outcome.note if outcome else ""}

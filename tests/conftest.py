@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import panel as pn
 import pytest
+import requests
 
 from esap_dash.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
 
@@ -187,3 +189,23 @@ def add_dataset_to_cart(discovery: Any, pattern: str) -> str:
         lake._dids.selection = [0]
     run_coroutine(lake.add_selected())
     return str(lake._message.object)
+
+
+ALICE, BOB, CAROL = "alice-4f2c9e", "bob-91ad07", "carol-5b3e11"
+
+
+def oidc_token(profile: Profile, sub: str) -> str:
+    """An access token of ``sub`` from the stack's OIDC provider (authorization code flow)."""
+    oidc = profile.oidc
+    callback = "http://127.0.0.1:9/callback"
+    session = requests.Session()
+    params = {"response_type": "code", "client_id": oidc["client_id"],
+              "redirect_uri": callback, "scope": oidc["scope"], "state": "test"}
+    assert session.get(oidc["authorize_url"], params=params, timeout=10).status_code == 200
+    answer = session.post(oidc["authorize_url"], params=params, data={"sub": sub},
+                          allow_redirects=False, timeout=10)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = session.post(oidc["token_url"], timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": callback,
+        "client_id": oidc["client_id"], "client_secret": oidc["client_secret"]}).json()
+    return tokens["access_token"]

@@ -10,7 +10,7 @@ from esap_dash.cli import main
 
 def test_profiles_lists_the_shipped_profiles(capsys) -> None:
     assert main(["profiles"]) == 0
-    assert capsys.readouterr().out.split() == ["local", "public"]
+    assert capsys.readouterr().out.split() == ["local", "local-oidc", "public"]
 
 
 def test_check_reports_all_local_services_up(profile, capsys) -> None:

@@ -211,7 +211,8 @@ def test_image_statistics_reads_lake_replicas_and_archive_urls_on_the_workers(
     client = GatewayEngine(gateway, name).client()
     try:
         outcome = flows["image-statistics"].func(
-            cart.to_table(), Run(client, private, private_resolver(private)),
+            cart.to_table(), Run(client, private, private_resolver(private),
+                                 lake=private.by_role("rucio")[0].connector()),
             target="M1", cutout_arcmin=3.0)
     finally:
         client.close()

@@ -7,12 +7,17 @@ from typing import ClassVar
 import panel as pn
 import param
 
+from connectors.base import ServiceConnector
 from connectors.resolver import NameResolver
 
 from ..config import Profile, load_profile
 from ..store import Store, store_for
 
-__all__ = ["Page"]
+__all__ = ["NoAccountError", "Page"]
+
+
+class NoAccountError(PermissionError):
+    """The logged-in user has no account at a service that needs one."""
 
 
 class Page(pn.viewable.Viewer):
@@ -46,6 +51,44 @@ class Page(pn.viewable.Viewer):
         if not pn.state.user:
             raise PermissionError("not logged in")
         return str(pn.state.user)
+
+    @property
+    def display_name(self) -> str:
+        """How the header names the user (their ``name`` or ``email`` claim)."""
+        if self.profile.users == "single":
+            return "single local user (no login configured)"
+        info = pn.state.user_info or {}
+        return str(info.get("name") or info.get("email") or self.user)
+
+    def user_connector(self, role: str) -> ServiceConnector | None:
+        """The first ``role`` service (``rucio``, ``gateway``), acting as the user.
+
+        Without logins it is the profile's configured account.  With logins
+        it is the user's own account from the profile's ``[[accounts]]``;
+        never the deployment's service account.
+
+        Returns
+        -------
+        ServiceConnector or None
+            None when the deployment has no such service.
+
+        Raises
+        ------
+        NoAccountError
+            The logged-in user has no account there (the message says so).
+        """
+        services = self.profile.by_role(role)
+        if not services:
+            return None
+        if self.profile.users == "single":
+            return services[0].connector()
+        account = self.profile.accounts.get(self.user)
+        overrides = account.overrides(role) if account else None
+        if overrides is None:
+            raise NoAccountError(
+                f"You ({self.display_name}) have no account at {services[0].name} in this "
+                "deployment; ask its operators to map your identity to one.")
+        return services[0].connector(**overrides)
 
     def resolver(self) -> NameResolver:
         """The name resolver configured by the profile (offline catalogues, or Sesame)."""

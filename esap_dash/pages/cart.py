@@ -24,7 +24,7 @@ from ..components.actions import Refresher, on_click
 from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
 from ..launch import launch_url, share_links
-from .base import Page
+from .base import NoAccountError, Page
 
 __all__ = ["CartPage"]
 
@@ -105,8 +105,11 @@ class CartPage(Page):
 
     # ----------------------------------------------------------- data lake
     def _datalake_card(self) -> pn.viewable.Viewable:
-        lakes = self.profile.by_role("rucio")
-        self.rucio: RucioConnector | None = lakes[0].connector() if lakes else None
+        try:
+            self.rucio: RucioConnector | None = self.user_connector("rucio")
+            why = "This deployment has no Rucio data lake."
+        except NoAccountError as exc:
+            self.rucio, why = None, str(exc)
         self._rules_refresher = Refresher(self.refresh_rules, lambda: self.refresh_period)
         self.rules: list[dict[str, Any]] = []
         self._lake_message = notice()
@@ -116,8 +119,8 @@ class CartPage(Page):
         self._rules = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, height=160, sizing_mode="stretch_width")
         if self.rucio is None:
-            return pn.Card(pn.pane.Markdown("This deployment has no Rucio data lake."),
-                           title="Data lake", collapsed=True, sizing_mode="stretch_width")
+            return pn.Card(html_pane(f"<p>{html.escape(why)}</p>"), title="Data lake",
+                           sizing_mode="stretch_width")
         show = pn.widgets.Button(label="Where are the files?", width=190)
         on_click(show, self.show_replicas)
         stage = pn.widgets.Button(label="Make available at the RSE", color="primary",

@@ -32,7 +32,7 @@ from ..components.style import html_pane, notice, say
 from ..config import ServiceConfig
 from ..fanout import run_blocking
 from ..search import ArchiveResult, merge, search_archives
-from .base import Page
+from .base import NoAccountError, Page
 
 __all__ = ["DiscoveryPage"]
 
@@ -152,10 +152,14 @@ class DiscoveryPage(Page):
         if taps:
             self.adql = AdqlEditor(taps, self.store, self.user)
             self.tabs.append(("ADQL", self.adql))
-        lakes = self.profile.by_role("rucio")
-        if lakes:
-            self.datalake = DataLakeSearch(lakes[0].connector(), add_to_cart=self.put_in_cart)
-            self.tabs.append(("Data lake", self.datalake))
+        try:
+            lake = self.user_connector("rucio")
+        except NoAccountError as exc:
+            self.tabs.append(("Data lake", html_pane(f"<p>{html.escape(str(exc))}</p>")))
+        else:
+            if lake is not None:
+                self.datalake = DataLakeSearch(lake, add_to_cart=self.put_in_cart)
+                self.tabs.append(("Data lake", self.datalake))
         software = self.profile.by_role("software")
         if software:
             self.software = SoftwareSearch(software[0].connector(),

@@ -22,7 +22,7 @@ from ..components.style import html_pane, notice, say
 from ..fanout import fan_out, run_blocking
 from ..flows import result_rows
 from ..workflows import GatewayEngine, LocalEngine, Runner, WorkflowError, load_workflows
-from .base import Page
+from .base import NoAccountError, Page
 
 __all__ = ["JobsPage"]
 
@@ -81,8 +81,9 @@ class JobsPage(Page):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        gateways = self.profile.by_role("gateway")
-        self.gateway = gateways[0].connector() if gateways else None
+        self.no_account: dict[str, str] = {}
+        self.gateway = self._as_user("gateway")
+        self.lake = self._as_user("rucio")
         self.clusters: list[dict[str, Any]] = []
         self.jobs: list[dict[str, Any]] = []
         self.first_worker_s: float | None = None
@@ -131,12 +132,15 @@ class JobsPage(Page):
                 ("Add result to cart", self.result_to_cart, "default")):
             buttons[label] = pn.widgets.Button(label=label, color=color, width=140)
             on_click(buttons[label], method)
-        engine = (f"Clusters run on the Dask Gateway {html.escape(self.gateway.url)}, as "
-                  f"gateway user {html.escape(str(self.gateway.username))}." if self.gateway
-                  else "This deployment has no Dask Gateway.")
+        engine = html.escape(
+            f"Clusters run on the Dask Gateway {self.gateway.url}, as gateway user "
+            f"{self.gateway.username}." if self.gateway else
+            self.no_account.get("gateway", "This deployment has no Dask Gateway."))
         where = ("Workflows run on one of your running clusters (start one above)."
                  if self.gateway else
-                 f"Workflows run on {LocalEngine.description} (no Dask Gateway configured).")
+                 f"Workflows run on {LocalEngine.description} (no Dask Gateway configured)."
+                 if "gateway" not in self.no_account else
+                 "Workflows run on Dask Gateway clusters, and you have no gateway account.")
         broken = "".join(f"<p>Workflow {html.escape(k)} could not be loaded: "
                          f"{html.escape(v)}</p>" for k, v in problems.items())
         self._where = html_pane(f"<p>{html.escape(where)}</p>{broken}")
@@ -178,6 +182,13 @@ class JobsPage(Page):
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
 
+    def _as_user(self, role: str) -> Any:
+        try:
+            return self.user_connector(role)
+        except NoAccountError as exc:
+            self.no_account[role] = str(exc)
+            return None
+
     async def _on_load(self) -> None:
         await self.load_options()
         await self.load_carts()
@@ -207,6 +218,8 @@ class JobsPage(Page):
             self.cart_name = self.param.cart_name.objects[0]
 
     def _engine(self) -> Any:
+        if "gateway" in self.no_account:
+            raise WorkflowError(self.no_account["gateway"])
         if self.gateway is None:
             return LocalEngine()
         if not self.run_on:
@@ -232,7 +245,7 @@ class JobsPage(Page):
             resolver = self.resolver()
             job_id = Runner.shared().start(
                 self.store, self.user, flow, items, values, self._engine(), self.profile,
-                resolve=resolver.resolve, cart=cart)
+                resolve=resolver.resolve, lake=self.lake, cart=cart)
         except (WorkflowError, CartError) as exc:
             say(self._message, str(exc), "danger")
             return None
@@ -364,10 +377,10 @@ class JobsPage(Page):
             return {"state": status["phase"], "ended": status["ended"],
                     "error": status["error"]}
         if record["kind"] == "rucio-rule":
-            lakes = self.profile.by_role("rucio")
-            if not lakes:
-                return {"state": "UNKNOWN", "error": "no Rucio configured"}
-            rule = lakes[0].connector().rule(record["ref"])
+            if self.lake is None:
+                return {"state": "UNKNOWN",
+                        "error": self.no_account.get("rucio", "no Rucio configured")}
+            rule = self.lake.rule(record["ref"])
             return {"state": rule["state"], "error": rule["error"],
                     "ended": str(rule["updated"] or "") if rule["state"] == "OK" else ""}
         return {"state": "UNKNOWN", "error": f"unknown kind {record['kind']!r}"}
@@ -473,9 +486,8 @@ class JobsPage(Page):
         try:
             if job["kind"] == "tap" and self._tap(job["service"]) is not None:
                 await run_blocking(self._tap(job["service"]).delete_job, job["ref"])
-            elif job["kind"] == "rucio-rule":
-                lake = self.profile.by_role("rucio")[0].connector()
-                await run_blocking(lake.delete_rule, job["ref"])
+            elif job["kind"] == "rucio-rule" and self.lake is not None:
+                await run_blocking(self.lake.delete_rule, job["ref"])
         except ConnectorError as exc:
             if getattr(exc, "status", None) != 404:
                 say(self._message, exc.reason, "danger")
@@ -553,12 +565,11 @@ class JobsPage(Page):
                                          detail["adql"])
                 await run_blocking(self.store.add_job, self.user, "tap", job["service"], url,
                                    detail)
-            elif job["kind"] == "rucio-rule" and self.profile.by_role("rucio"):
-                lake = self.profile.by_role("rucio")[0].connector()
+            elif job["kind"] == "rucio-rule" and self.lake is not None:
                 scope, _, name = str(detail["did"]).partition(":")
-                rule = await run_blocking(lake.add_rule, scope, name, detail["rse"])
-                await run_blocking(self.store.add_job, self.user, "rucio-rule", lake.name,
-                                   rule, detail)
+                rule = await run_blocking(self.lake.add_rule, scope, name, detail["rse"])
+                await run_blocking(self.store.add_job, self.user, "rucio-rule",
+                                   self.lake.name, rule, detail)
             else:
                 say(self._message, f"{job['service']} is not configured any more.", "warning")
                 return

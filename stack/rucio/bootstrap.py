@@ -9,7 +9,10 @@ Run with the Rucio server's own virtual environment and ``RUCIO_CONFIG`` set.
     through the running server: two POSIX RSEs on local directories with
     distances between them, the ``esap`` scope, the real FITS images of
     ``IMAGES_DIR`` uploaded to ``LOCAL_A`` and grouped in datasets with
-    metadata.  Idempotent: what exists is kept.
+    metadata, and the user accounts of :data:`USERS` (userpass identities
+    with the passwords of ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``, a quota on
+    each RSE, their own ``user.<name>`` scope).  Idempotent: what exists is
+    kept.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from pathlib import Path
 
 SCOPE = "esap"
 RSES = ("LOCAL_A", "LOCAL_B")
+#: Accounts of the people who log in to esap-dash (mapped from their OIDC
+#: identity in the local-oidc profile); each may use 10 GB per RSE.
+USERS = ("alice", "bob")
+USER_QUOTA = 10 * 10**9
 # dataset name -> (files, metadata).  On SQLite Rucio manages only its
 # column metadata (project, datatype, campaign, bytes ...); free-form keys
 # need a database with JSON support.
@@ -129,6 +136,17 @@ def populate(images_dir: Path, rse_root: Path) -> None:
             client.attach_dids(SCOPE, name, new)
         for key, value in meta.items():
             client.set_metadata(SCOPE, name, key, value)
+    for user in USERS:
+        with contextlib.suppress(Duplicate):
+            client.add_account(user, "USER", f"{user}@esapdash.local")
+        password = os.environ[f"ESAP_DASH_RUCIO_{user.upper()}_PASSWORD"]
+        with contextlib.suppress(Duplicate):
+            client.add_identity(user, user, "USERPASS", f"{user}@esapdash.local",
+                                password=password)
+        with contextlib.suppress(Duplicate):
+            client.add_scope(user, f"user.{user}")
+        for rse in RSES:
+            client.set_local_account_limit(user, rse, USER_QUOTA)
     print(f"rucio populated: {len(RSES)} RSEs, {len(files)} files, "
           f"{len(DATASETS)} datasets in scope {SCOPE!r}")
 

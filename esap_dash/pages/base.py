@@ -42,23 +42,26 @@ class Page(pn.viewable.Viewer):
         if params.get("profile") is None:
             params["profile"] = load_profile()
         super().__init__(**params)
+        # Who the session belongs to, read once while building it: Panel's
+        # session state is not visible from the worker threads pages use.
+        if self.profile.users == "single":
+            self._user, self._display = "local", "single local user (no login configured)"
+        else:
+            if not pn.state.user:
+                raise PermissionError("not logged in")
+            info = pn.state.user_info or {}
+            self._user = str(pn.state.user)
+            self._display = str(info.get("name") or info.get("email") or self._user)
 
     @property
     def user(self) -> str:
         """The identity whose records this page shows (``local`` without login)."""
-        if self.profile.users == "single":
-            return "local"
-        if not pn.state.user:
-            raise PermissionError("not logged in")
-        return str(pn.state.user)
+        return self._user
 
     @property
     def display_name(self) -> str:
         """How the header names the user (their ``name`` or ``email`` claim)."""
-        if self.profile.users == "single":
-            return "single local user (no login configured)"
-        info = pn.state.user_info or {}
-        return str(info.get("name") or info.get("email") or self.user)
+        return self._display
 
     def user_connector(self, role: str) -> ServiceConnector | None:
         """The first ``role`` service (``rucio``, ``gateway``), acting as the user.

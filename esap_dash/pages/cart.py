@@ -306,8 +306,9 @@ class CartPage(Page):
             + (f", {g['bytes'] / 1e6:.1f} MB" if g["bytes"] else "") + "</li>"
             for g in summary["groups"])
         total = f", {summary['bytes'] / 1e6:.1f} MB where known" if summary["bytes"] else ""
-        self._summary.object = (f"<p><b>{html.escape(cart.name)}</b>: {summary['count']} "
-                                f"items{total}</p><ul>{groups}</ul>")
+        count = summary["count"]
+        self._summary.object = (f"<p><b>{html.escape(cart.name)}</b>: {count} "
+                                f"item{'s' * (count != 1)}{total}</p><ul>{groups}</ul>")
 
     async def create(self) -> None:
         """Create (or open) the cart named in the field and show it."""

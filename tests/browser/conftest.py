@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(profile: str, log_name: str) -> Iterator[str]:
+def serve(profile: str, log_name: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``esap-dash serve --profile PROFILE`` on a free port; yield its URL."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -36,7 +36,8 @@ def serve(profile: str, log_name: str) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "esap_dash.cli", "serve", "--profile", profile, "--port",
          str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -1,0 +1,154 @@
+"""Logins in a real browser through the stack's OIDC provider: two users kept apart,
+logout, no secret in pages, websocket messages or logs, and hostile metadata shown as text."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from astropy.table import Table
+
+from esap_dash.cart import Cart
+from esap_dash.config import PROJECT_ROOT, load_profile
+
+from ..conftest import ALICE, ARTIFACTS, BOB, CAROL
+from .conftest import serve
+
+pytestmark = pytest.mark.browser
+
+COOKIE_SECRET = secrets.token_urlsafe(32)
+HOSTILE = ['<script>window.__xss=1</script>Crab', '<img src=x onerror="window.__xss=1">M1',
+           '"><svg onload="window.__xss=1">']
+
+
+@pytest.fixture(scope="module")
+def served_oidc(local_stack) -> Iterator[str]:
+    with serve("local-oidc", "server-oidc.log", {"ESAP_DASH_COOKIE_SECRET": COOKIE_SECRET}) as url:
+        yield url
+
+
+def log_in(browser, url: str, sub: str, frames: list[str]):
+    """A new browser context logged in as ``sub``; websocket frames go to ``frames``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.on("websocket", lambda ws: (
+        ws.on("framereceived", lambda payload: frames.append(str(payload))),
+        ws.on("framesent", lambda payload: frames.append(str(payload)))))
+    page.goto(url + "?page=cart")
+    page.get_by_role("button", name=sub).click()
+    page.get_by_text("Log out").wait_for(timeout=30_000)
+    return context, page
+
+
+def add_to_cart(page, url: str, cart: str, title: str) -> None:
+    page.goto(url + "?page=discovery&target=M+1&radius=0.5")
+    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=30_000)
+    name = page.get_by_label("Cart", exact=True)
+    name.fill(cart)
+    name.press("Enter")
+    row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell", has_text=title))
+    row.first.locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Add selected rows to cart").click()
+    page.get_by_text(f"to cart '{cart}'").wait_for(timeout=20_000)
+
+
+def secrets_of_the_deployment() -> list[str]:
+    env = Path(os.environ.get("ESAP_DASH_VAR", PROJECT_ROOT / "var")) / "stack.env"
+    values = [line.split("=", 1)[1] for line in env.read_text().splitlines() if "=" in line]
+    return [v for v in [*values, COOKIE_SECRET] if len(v) >= 12]
+
+
+def test_two_users_log_in_each_sees_only_their_cart_and_logout_returns_to_login(
+        served_oidc: str, browser) -> None:
+    frames: list[str] = []
+    alice_ctx, alice = log_in(browser, served_oidc, ALICE, frames)
+    bob_ctx, bob = log_in(browser, served_oidc, BOB, frames)
+    try:
+        assert "Alice Astronomer" in alice.locator(".esap-summary").all_inner_texts()[-1]
+        assert "Bob Physicist" in bob.locator(".esap-summary").all_inner_texts()[-1]
+        add_to_cart(alice, served_oidc, "alice picks", "NGC1952")
+        add_to_cart(bob, served_oidc, "bob picks", "UKIDSS K-band, Crab Nebula field")
+        pages = []
+        for page, mine, theirs, item in ((alice, "alice picks", "bob picks", "NGC1952"),
+                                         (bob, "bob picks", "alice picks", "UKIDSS K-band")):
+            page.goto(served_oidc + "?page=cart")
+            select = page.get_by_label("Cart", exact=True)
+            select.wait_for()
+            options = select.locator("option").all_inner_texts()
+            assert mine in options and theirs not in options
+            select.select_option(mine)
+            page.locator(".tabulator-cell", has_text=item).first.wait_for(timeout=20_000)
+            pages.append(page.content())
+        alice.screenshot(path=str(ARTIFACTS / "users-alice-cart.png"))
+        # Nothing secret in the pages, the websocket traffic or the server's log.
+        log = (ARTIFACTS / "server-oidc.log").read_text()
+        for secret in secrets_of_the_deployment():
+            for where, text in (("page", "".join(pages)), ("websocket", "".join(frames)),
+                                ("log", log)):
+                assert secret not in text, f"a secret of the deployment is in the {where}"
+        assert "PRIVATE KEY" not in "".join(pages + frames) + log
+        assert len(frames) > 20
+        # Logout leads back to the login page.
+        alice.get_by_text("Log out").click()
+        alice.wait_for_url(re.compile(r"/logout"), timeout=20_000)
+        alice.goto(served_oidc)
+        alice.wait_for_url(re.compile(r"127\.0\.0\.1:\d+/oauth2/authorize"), timeout=20_000)
+        assert alice.get_by_role("button", name=ALICE).is_visible()
+    finally:
+        alice_ctx.close()
+        bob_ctx.close()
+    mine = Cart.open("alice picks", user=ALICE, profile=load_profile("local-oidc"),
+                     create=False)
+    assert [i.title for i in mine.items()] == ["NGC1952"]
+
+
+def test_hostile_metadata_and_names_are_text_and_no_script_runs(served_oidc, browser) -> None:
+    cart = Cart.open("hostile", user=CAROL, profile=load_profile("local-oidc"))
+    cart.add_rows(Table({"archive": HOSTILE, "id": ["1", "2", "3"], "title": HOSTILE,
+                         "ra": [83.63, 83.64, 83.65], "dec": [22.01, 22.02, 22.03],
+                         "product_type": HOSTILE, "access_url": HOSTILE}))
+    context, page = log_in(browser, served_oidc, CAROL, [])
+    try:
+        header = page.locator(".esap-summary").all_inner_texts()[-1]
+        assert '<img src=x onerror="window.__xss=1">Carol' in header
+        page.goto(served_oidc + "?page=cart")
+        page.get_by_label("Cart", exact=True).select_option("hostile")
+        page.locator(".tabulator-cell", has_text="<script>window.__xss=1</script>Crab"
+                     ).first.wait_for(timeout=20_000)
+        page.get_by_text("Rucio data lake in this deployment").first.wait_for()
+        page.screenshot(path=str(ARTIFACTS / "users-hostile-cart.png"))
+        page.goto(served_oidc + "?page=sky")
+        page.get_by_text("Sky", exact=True).first.wait_for()
+        page.wait_for_timeout(2000)
+        page.goto(served_oidc + "?page=discovery")
+        page.locator(".bk-tab", has_text="Software").click()
+        page.get_by_role("button", name="Search software and workflows").click()
+        page.locator(".tabulator-cell", has_text="hostile title").first.wait_for(timeout=20_000)
+        page.goto(served_oidc + "?page=jobs")
+        page.get_by_text("no account at Dask Gateway").first.wait_for(timeout=20_000)
+        assert page.evaluate("window.__xss") is None
+        assert page.dialogs == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("origin, allowed", [("http://evil.example", False),
+                                              ("http://127.0.0.1:{port}", True)])
+def test_websockets_only_from_the_dashboards_own_origin(served_app: str, origin: str,
+                                                        allowed: bool) -> None:
+    port = served_app.rsplit(":", 1)[1].strip("/")
+    page = requests.get(served_app, timeout=30).text
+    token = re.search(r'"token": ?"([^"]+)"', page)
+    assert token is not None
+    answer = requests.get(served_app + "ws", timeout=10, headers={
+        "Origin": origin.format(port=port), "Connection": "Upgrade", "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Protocol": f"bokeh, {token.group(1)}"}, stream=True)
+    assert (answer.status_code == 101) is allowed, answer.status_code

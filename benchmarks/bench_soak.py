@@ -1,0 +1,246 @@
+"""Soak: 20 logged-in browser-less sessions searching and filling carts at once.
+
+    .venv/bin/python benchmarks/bench_soak.py [--users 20] [--seconds 60]
+
+Serves the ``local-oidc`` profile (fresh database) and logs each virtual
+user in through the stack's OIDC provider with plain HTTP (its own ``sub``).
+A session is what a browser tab is: the page is fetched over HTTP, then a
+Bokeh client pulls the session's document over the websocket (with the
+login cookies and the dashboard's own origin) and acts on it as BokehJS
+would: "document ready" (Discovery runs the search of its URL), then rows
+ticked and "Add selected rows to cart" clicked.
+
+Reported: p50/p95 of the search (page load to results) and of the cart
+addition, one session alone vs all at once; server memory before, at the
+peak and after the sessions closed (Bokeh drops closed sessions after its
+unused-session lifetime); errors; and a check that every user's carts hold
+exactly the rows that user added, nobody else's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import panel.models.esm
+import panel.models.layout
+import panel.models.location
+import panel.models.markup
+import panel.models.reactive_html
+import panel.models.tabulator
+import panel.models.widgets  # the document holds Panel's models
+import psutil
+import requests
+from bokeh.client import connection as bokeh_connection
+from bokeh.client.session import ClientSession
+from bokeh.events import ButtonClick, DocumentReady
+from bokeh.models import Button
+from bokeh.util.token import get_session_id
+from tornado.httpclient import HTTPRequest
+
+from esap_dash.cart import Cart
+from esap_dash.config import load_profile
+
+TARGETS = ["M 1", "M 45", "M 42", "M 31", "M 13", "NGC 7000", "M 57", "M 8"]
+_HEADERS = threading.local()
+# The Bokeh client opens its websocket without headers; a browser sends its
+# cookies and its origin, which the dashboard checks.
+bokeh_connection.HTTPRequest = lambda url, **kw: HTTPRequest(
+    url, headers=dict(getattr(_HEADERS, "value", {})), **kw)
+
+
+class TabSession(ClientSession):
+    """The session a fetched page created, joined over the websocket with its token."""
+
+    def __init__(self, token: str, websocket_url: str) -> None:
+        self._page_token = token
+        super().__init__(session_id=get_session_id(token), websocket_url=websocket_url)
+
+    @property
+    def token(self) -> str:
+        return self._page_token
+
+    def texts(self) -> str:
+        return " ".join(v for m in self.document.models for a in ("text", "object")
+                        if isinstance(v := getattr(m, a, None), str))
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
+        conn = self._connection
+        handle = conn._loop.call_later(timeout, conn._loop.stop)
+        if not predicate():
+            conn._loop_until(predicate)
+        conn._loop.remove_timeout(handle)
+        return predicate()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def log_in(url: str, sub: str) -> requests.Session:
+    http = requests.Session()
+    form = http.get(url, timeout=60)
+    if "oauth2/authorize" not in form.url:
+        raise RuntimeError(f"expected the provider's login page, got {form.url}")
+    http.post(form.url, data={"sub": sub}, timeout=60).raise_for_status()
+    return http
+
+
+def one_round(url: str, http: requests.Session, target: str) -> tuple[float, float, int]:
+    """Search ``target`` in a new tab, add two rows to the cart; times and rows added."""
+    start = time.perf_counter()
+    page = http.get(url, params={"page": "discovery", "target": target, "radius": "0.5"},
+                    timeout=120)
+    token = re.search(r'"token": ?"([^"]+)"', page.text).group(1)
+    _HEADERS.value = {"Origin": url.rstrip("/"), "Cookie": "; ".join(
+        f"{k}={v}" for k, v in http.cookies.items())}
+    tab = TabSession(token, url.replace("http://", "ws://") + "ws")
+    try:
+        tab.pull()
+        tab.document.callbacks.send_event(DocumentReady())
+        if not tab.wait_for(lambda: "rows from" in tab.texts(), 120):
+            raise RuntimeError(f"no results for {target} in 120 s")
+        searched = time.perf_counter() - start
+        tables = [m for m in tab.document.models
+                  if isinstance(m, panel.models.tabulator.DataTabulator)
+                  and len(m.source.data.get("title", []))]
+        tables[0].source.selected.indices = [0, 1]
+        button = next(m for m in tab.document.models
+                      if isinstance(m, Button) and m.label == "Add selected rows to cart")
+        start = time.perf_counter()
+        tab.document.callbacks.send_event(ButtonClick(button))
+        if not tab.wait_for(lambda: "to cart" in tab.texts(), 60):
+            raise RuntimeError("the cart did not answer in 60 s")
+        added = int(re.search(r"Added (\d+) row", tab.texts()).group(1))
+        return searched, time.perf_counter() - start, added
+    finally:
+        tab.close()
+
+
+def server_rss(proc: subprocess.Popen) -> float:
+    """Resident memory of the server process and its children, MB."""
+    main = psutil.Process(proc.pid)
+    return sum(p.memory_info().rss for p in [main, *main.children(recursive=True)]) / 1e6
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--single-rounds", type=int, default=6)
+    args = parser.parse_args()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    workdir = Path(tempfile.mkdtemp(prefix="esap-soak-"))
+    database = f"sqlite:///{workdir}/soak.db"
+    env = {**os.environ, "ESAP_DASH_COOKIE_SECRET": secrets.token_urlsafe(32),
+           "ESAP_DASH__DEPLOYMENT__DATABASE": database, "PYTHONUNBUFFERED": "1"}
+    log = (workdir / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve", "--profile",
+                               "local-oidc", "--port", str(port)], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.3)
+        alone = log_in(url, "soak-alone")
+        one_round(url, alone, "M 1")  # warm-up: imports, first connections
+        time.sleep(2)
+        before = server_rss(server)
+        single = [one_round(url, alone, TARGETS[i % len(TARGETS)])
+                  for i in range(args.single_rounds)]
+        added: dict[str, int] = {"soak-alone": 2 + sum(r[2] for r in single)}
+        results: list[tuple[float, float, int]] = []
+        errors: list[str] = []
+        peak = [before]
+        lock = threading.Lock()
+        stop = time.monotonic() + args.seconds
+
+        def user(n: int) -> None:
+            sub = f"soak-{n:02d}"
+            try:
+                http = log_in(url, sub)
+            except Exception as exc:
+                with lock:
+                    errors.append(f"{sub} login: {exc}")
+                return
+            i = n
+            while time.monotonic() < stop:
+                try:
+                    outcome = one_round(url, http, TARGETS[i % len(TARGETS)])
+                except Exception as exc:
+                    with lock:
+                        errors.append(f"{sub}: {type(exc).__name__}: {exc}")
+                    continue
+                with lock:
+                    results.append(outcome)
+                    added[sub] = added.get(sub, 0) + outcome[2]
+                i += 1
+
+        def watch() -> None:
+            while time.monotonic() < stop + 5:
+                peak.append(server_rss(server))
+                time.sleep(1)
+
+        threads = [threading.Thread(target=user, args=(n,)) for n in range(args.users)]
+        threads.append(threading.Thread(target=watch))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(45)  # Bokeh discards closed sessions after its unused-session lifetime
+        after = server_rss(server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+    profile = load_profile("local-oidc", overrides={"deployment.database": database})
+    leaks = []
+    for sub, count in added.items():
+        have = sum(len(Cart.open(name, user=sub, profile=profile, create=False))
+                   for name in Cart.names(user=sub, profile=profile))
+        if have != count:
+            leaks.append(f"{sub}: {have} items in carts, added {count}")
+    searches = [r[0] for r in results]
+    carts = [r[1] for r in results]
+    print(f"{args.users} logged-in sessions for {args.seconds:.0f} s; each round: a new "
+          "tab, a search over every archive, two rows to the cart")
+    print(f"  rounds: {len(results)} concurrent, {len(single)} alone; errors: {len(errors)}")
+    for name, alone_t, many in (("search (page to results)", [r[0] for r in single], searches),
+                                ("cart addition", [r[1] for r in single], carts)):
+        if many:
+            print(f"  {name}: alone p50 {pct(alone_t, 50):.2f} s p95 {pct(alone_t, 95):.2f} s; "
+                  f"{args.users} at once p50 {pct(many, 50):.2f} s p95 {pct(many, 95):.2f} s "
+                  f"(p50 ratio {pct(many, 50) / pct(alone_t, 50):.1f})")
+    print(f"  server memory: {before:.0f} MB before, {max(peak):.0f} MB at the peak "
+          f"({(max(peak) - before) / args.users:.0f} MB per session), {after:.0f} MB 45 s "
+          "after the sessions closed")
+    print(f"  carts: {len(added)} users, every cart holds exactly its user's rows: "
+          f"{not leaks}")
+    for line in (errors[:5] + leaks[:5]):
+        print("   ", line)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,9 @@ a package that declares one.
 
 from __future__ import annotations
 
+import functools
+import sys
+
 __version__ = "0.1.0"
 
 __all__ = ["ENTRY_POINT_GROUP", "available_kinds", "connector_class"]
@@ -21,6 +24,13 @@ ENTRY_POINT_GROUP = "esap_dash.connectors"
 
 
 def _entry_points() -> dict[str, object]:
+    return _entry_points_on(tuple(sys.path))
+
+
+@functools.cache
+def _entry_points_on(path: tuple[str, ...]) -> dict[str, object]:
+    """The group's entry points for one ``sys.path`` (reading every installed
+    distribution's metadata is slow; a new path is read again)."""
     from importlib.metadata import entry_points
 
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}

@@ -8,6 +8,7 @@ as down without holding up the others.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 
 from connectors.base import Health, ServiceConnector
@@ -15,7 +16,12 @@ from connectors.base import Health, ServiceConnector
 from .config import ServiceConfig
 from .fanout import EXECUTOR, fan_out
 
-__all__ = ["check", "check_all", "iter_health"]
+__all__ = ["check", "check_all", "iter_health", "shared_health"]
+
+#: The last answer of each service (by name and address) in this process, and
+#: the checks under way: the sessions of a served dashboard share them.
+_RECENT: dict[tuple[str, str], tuple[float, Health]] = {}
+_UNDERWAY: dict[tuple[str, str], asyncio.Future[Health]] = {}
 
 
 def check(service: ServiceConfig, connector: ServiceConnector | None = None) -> Health:
@@ -72,6 +78,57 @@ async def iter_health(services: Sequence[ServiceConfig], *,
                          f"{outcome.error}")
         else:
             yield outcome.value
+
+
+async def shared_health(services: Sequence[ServiceConfig],
+                        max_age: float) -> AsyncIterator[Health]:
+    """Like :func:`iter_health`, sharing answers between the sessions of a server.
+
+    A service answered less than ``max_age`` seconds ago is not asked again,
+    and one being checked for another session is waited for, so many users
+    opening the dashboard cost one check per service and period.  Sessions
+    run on the server's one event loop, where this bookkeeping lives.
+
+    Parameters
+    ----------
+    services : sequence of ServiceConfig
+        What to check.
+    max_age : float
+        Seconds an answer is reused (0: always ask).
+
+    Yields
+    ------
+    Health
+    """
+    now = time.monotonic()
+    todo, others = [], []
+    for service in services:
+        key = (service.name, service.url)
+        if key in _RECENT and now - _RECENT[key][0] < max_age:
+            yield _RECENT[key][1]
+        elif key in _UNDERWAY:
+            others.append(_UNDERWAY[key])
+        else:
+            todo.append(service)
+    loop = asyncio.get_running_loop()
+    mine = {(s.name, s.url): loop.create_future() for s in todo}
+    _UNDERWAY.update(mine)
+    try:
+        async for health in iter_health(todo):
+            key = next(k for k in mine if k[0] == health.name)
+            _RECENT[key] = (time.monotonic(), health)
+            mine[key].set_result(health)
+            yield health
+    finally:
+        for key, future in mine.items():
+            _UNDERWAY.pop(key, None)
+            if not future.done():
+                future.cancel()
+    for future in others:
+        try:
+            yield await future
+        except asyncio.CancelledError:
+            continue
 
 
 def check_all(services: Sequence[ServiceConfig], *, deadline: float | None = None) -> list[Health]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 
 from esap_dash.config import Profile
 from esap_dash.health import check_all
+
+from .conftest import run_coroutine
 
 
 def test_all_local_services_are_up(profile: Profile) -> None:
@@ -31,3 +34,35 @@ def test_dead_and_hung_services_do_not_hold_up_the_others(profile: Profile, dead
     assert not results["hung tap"].up
     assert "no answer" in results["hung tap"].detail
     assert all(results[s.name].up for s in profile.services)
+
+
+def test_sessions_share_health_answers_and_checks_under_way(profile, monkeypatch) -> None:
+    from esap_dash import health
+
+    asked: list[str] = []
+    real = health.check
+
+    def counting(service, connector=None):
+        asked.append(service.name)
+        return real(service, connector)
+
+    monkeypatch.setattr(health, "check", counting)
+    monkeypatch.setattr(health, "_RECENT", {})
+    services = profile.services[:3]
+
+    async def two_sessions() -> list[list[str]]:
+        async def one() -> list[str]:
+            return [h.name async for h in health.shared_health(services, max_age=60)]
+        return list(await asyncio.gather(one(), one()))
+
+    first, second = run_coroutine(two_sessions())
+    assert sorted(first) == sorted(second) == sorted(s.name for s in services)
+    assert sorted(asked) == sorted(s.name for s in services)
+    again = run_coroutine(two_sessions())
+    assert len(again[0]) == 3 and len(asked) == 3
+    fresh = run_coroutine(_collect(health.shared_health(services, max_age=0)))
+    assert len(fresh) == 3 and len(asked) == 6
+
+
+async def _collect(iterator) -> list:
+    return [item async for item in iterator]

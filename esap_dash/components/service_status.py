@@ -13,7 +13,7 @@ import param
 from connectors.base import Health
 
 from ..config import ServiceConfig
-from ..health import iter_health
+from ..health import shared_health
 from .style import html_pane
 
 __all__ = ["ServiceStatus"]
@@ -77,7 +77,7 @@ class ServiceStatus(pn.viewable.Viewer):
         return True
 
     async def _on_click(self, _clicks: int) -> None:
-        await self.refresh()
+        await self.refresh(max_age=0)
 
     async def _start(self) -> None:
         await self.refresh()
@@ -92,13 +92,18 @@ class ServiceStatus(pn.viewable.Viewer):
             self._callback = pn.state.add_periodic_callback(
                 self.refresh, period=int(self.period * 1000))
 
-    async def refresh(self) -> None:
-        """Check every service now, updating each row as its answer arrives."""
+    async def refresh(self, max_age: float | None = None) -> None:
+        """Check every service, updating each row as its answer arrives.
+
+        Answers younger than ``max_age`` seconds (default: half the period)
+        that another session of the server got are reused.
+        """
         if self.checking:
             return
         self.checking = True
         try:
-            async for health in iter_health(self._services):
+            async for health in shared_health(
+                    self._services, self.period / 2 if max_age is None else max_age):
                 self._health[health.name] = health
                 self._table.object = self._render()
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

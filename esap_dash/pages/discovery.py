@@ -141,7 +141,7 @@ class DiscoveryPage(Page):
                         pn.pane.Markdown("### Archives"), self._status,
                         pn.pane.Markdown("### Results"), cart_row, self._table, own,
                         sizing_mode="stretch_width")
-        self.tabs = pn.Tabs(("Sky search", sky), dynamic=False, sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(("Sky search", sky), dynamic=True, sizing_mode="stretch_width")
         registries = self.profile.by_role("registry")
         if registries:
             self.registry = RegistrySearch(registries[0].connector(), on_add=self.add_archive,

@@ -20,9 +20,11 @@ Parameters come from the function's signature (``int``, ``float``, ``str``,
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import logging
+import sys
 import threading
 import traceback
 import uuid
@@ -197,6 +199,12 @@ def load_workflows() -> tuple[dict[str, Workflow], dict[str, str]]:
     problems : dict
         Entry-point name to a one-line reason (import error, bad signature).
     """
+    return _workflows_on(tuple(sys.path))
+
+
+@functools.cache
+def _workflows_on(path: tuple[str, ...]) -> tuple[dict[str, Workflow], dict[str, str]]:
+    """The installed workflows for one ``sys.path`` (read once: sessions share them)."""
     found, problems = {}, {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:

@@ -13,8 +13,10 @@ ticked and "Add selected rows to cart" clicked.
 Reported: p50/p95 of the search (page load to results) and of the cart
 addition, one session alone vs all at once; server memory before, at the
 peak and after the sessions closed (Bokeh drops closed sessions after its
-unused-session lifetime); errors; and a check that every user's carts hold
-exactly the rows that user added, nobody else's.
+unused-session lifetime) after each of two waves of sessions (a leak grows
+from wave to wave; memory the allocator keeps does not); errors; and a
+check that every user's carts hold exactly the rows that user added, nobody
+else's.
 """
 
 from __future__ import annotations
@@ -144,6 +146,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--single-rounds", type=int, default=6)
+    parser.add_argument("--waves", type=int, default=2,
+                        help="rounds of sessions; memory is read after each")
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -173,10 +177,10 @@ def main() -> None:
         results: list[tuple[float, float, int]] = []
         errors: list[str] = []
         peak = [before]
+        after: list[float] = []
         lock = threading.Lock()
-        stop = time.monotonic() + args.seconds
 
-        def user(n: int) -> None:
+        def user(n: int, stop: float) -> None:
             sub = f"soak-{n:02d}"
             try:
                 http = log_in(url, sub)
@@ -197,19 +201,22 @@ def main() -> None:
                     added[sub] = added.get(sub, 0) + outcome[2]
                 i += 1
 
-        def watch() -> None:
+        def watch(stop: float) -> None:
             while time.monotonic() < stop + 5:
                 peak.append(server_rss(server))
                 time.sleep(1)
 
-        threads = [threading.Thread(target=user, args=(n,)) for n in range(args.users)]
-        threads.append(threading.Thread(target=watch))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        time.sleep(45)  # Bokeh discards closed sessions after its unused-session lifetime
-        after = server_rss(server)
+        for _wave in range(args.waves):
+            stop = time.monotonic() + args.seconds
+            threads = [threading.Thread(target=user, args=(n, stop))
+                       for n in range(args.users)]
+            threads.append(threading.Thread(target=watch, args=(stop,)))
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            time.sleep(45)  # Bokeh discards closed sessions after its unused-session lifetime
+            after.append(server_rss(server))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -224,8 +231,8 @@ def main() -> None:
             leaks.append(f"{sub}: {have} items in carts, added {count}")
     searches = [r[0] for r in results]
     carts = [r[1] for r in results]
-    print(f"{args.users} logged-in sessions for {args.seconds:.0f} s; each round: a new "
-          "tab, a search over every archive, two rows to the cart")
+    print(f"{args.waves} waves of {args.users} logged-in sessions for {args.seconds:.0f} s; "
+          "each round: a new tab, a search over every archive, two rows to the cart")
     print(f"  rounds: {len(results)} concurrent, {len(single)} alone; errors: {len(errors)}")
     for name, alone_t, many in (("search (page to results)", [r[0] for r in single], searches),
                                 ("cart addition", [r[1] for r in single], carts)):
@@ -234,8 +241,8 @@ def main() -> None:
                   f"{args.users} at once p50 {pct(many, 50):.2f} s p95 {pct(many, 95):.2f} s "
                   f"(p50 ratio {pct(many, 50) / pct(alone_t, 50):.1f})")
     print(f"  server memory: {before:.0f} MB before, {max(peak):.0f} MB at the peak "
-          f"({(max(peak) - before) / args.users:.0f} MB per session), {after:.0f} MB 45 s "
-          "after the sessions closed")
+          f"({(max(peak) - before) / args.users:.0f} MB per session); 45 s after each "
+          f"wave's sessions closed: {', '.join(f'{a:.0f} MB' for a in after)}")
     print(f"  carts: {len(added)} users, every cart holds exactly its user's rows: "
           f"{not leaks}")
     for line in (errors[:5] + leaks[:5]):

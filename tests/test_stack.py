@@ -37,7 +37,7 @@ def test_a_stopped_gateway_shows_down_and_the_rest_keeps_working(profile: Profil
         app = EsapDash(profile=profile)
         app.page = "services"
         status: ServiceStatus = app.services.status
-        run_coroutine(status.refresh())
+        run_coroutine(status.refresh(max_age=0))
         gateway = status.health[profile.service("gateway").name]
         assert gateway is not None and not gateway.up
         assert "connection refused" in gateway.detail
@@ -47,5 +47,5 @@ def test_a_stopped_gateway_shows_down_and_the_rest_keeps_working(profile: Profil
         assert app.current_page.__panel__() is app._content.objects[0]
     finally:
         stack("start", "gateway")
-    run_coroutine(status.refresh())
+    run_coroutine(status.refresh(max_age=0))
     assert status.health[gateway.name].up

@@ -106,7 +106,8 @@ class ServiceStatus(pn.viewable.Viewer):
                     self._services, self.period / 2 if max_age is None else max_age):
                 self._health[health.name] = health
                 self._table.object = self._render()
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            known = [h.checked_at for h in self._health.values() if h is not None]
+            stamp = min(known, default=datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
             self._checked.object = f"last checked {stamp}"
         finally:
             self.checking = False

@@ -88,16 +88,18 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
 
 
 #: Reference catalogues a worker process holds, by (TAP URL, table, columns):
-#: read once, and kept with their search tree for the next runs.
-_KEPT: dict[tuple[str, ...], tuple[tuple[str, ...], np.ndarray, SkyCoord]] = {}
+#: as read (identifiers, RA, Dec) and with their search tree, for later runs.
+Catalogue = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]
+_READ: dict[tuple[str, ...], Catalogue] = {}
+_TREES: dict[tuple[str, ...], tuple[np.ndarray, SkyCoord]] = {}
 
 
-def reference_positions(reference: tuple[str, ...], timeout: float = 60.0
-                        ) -> tuple[tuple[str, ...], np.ndarray, SkyCoord]:
+def reference_positions(reference: tuple[str, ...], timeout: float = 60.0) -> Catalogue:
     """A reference catalogue's identifiers and positions, read on a worker by TAP.
 
     One task per run reads it (or finds it kept on its worker); the matching
-    tasks share that result.
+    tasks share that result, as plain arrays (quick to send to the other
+    workers).
 
     Parameters
     ----------
@@ -105,18 +107,21 @@ def reference_positions(reference: tuple[str, ...], timeout: float = 60.0
         TAP URL, table, identifier, RA and Dec columns.
     timeout : float
         Seconds allowed for reading it.
+
+    Returns
+    -------
+    tuple
+        ``reference``, identifiers, RA and Dec (ICRS degrees).
     """
-    if reference not in _KEPT:
+    if reference not in _READ:
         url, table, id_col, ra_col, dec_col = reference
         rows = TAPConnector(url, timeout=timeout).positions(table, ra_col, dec_col, id_col)
-        _KEPT[reference] = (reference, np.asarray(rows["id"]).astype(str),
-                            SkyCoord(np.asarray(rows["ra"], float),
-                                     np.asarray(rows["dec"], float), unit="deg"))
-    return _KEPT[reference]
+        _READ[reference] = (reference, np.asarray(rows["id"]).astype(str),
+                            np.asarray(rows["ra"], float), np.asarray(rows["dec"], float))
+    return _READ[reference]
 
 
-def match_chunk(ra: np.ndarray, dec: np.ndarray,
-                catalogue: tuple[tuple[str, ...], np.ndarray, SkyCoord],
+def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
                 radius_arcsec: float) -> Table:
     """Best reference match within the radius for each position (runs on a worker).
 
@@ -125,8 +130,8 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray,
     ra, dec : numpy.ndarray
         ICRS degrees.
     catalogue : tuple
-        What :func:`reference_positions` returns; the worker keeps the first
-        copy it receives, so its search tree is built once.
+        What :func:`reference_positions` returns; each worker builds its
+        search tree once and keeps it.
     radius_arcsec : float
         Largest separation of a match.
 
@@ -136,7 +141,11 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray,
         ``index`` (position in the chunk), ``ref_id``, ``ref_ra``, ``ref_dec``,
         ``separation_arcsec`` for the matched positions only.
     """
-    _, ids, ref = _KEPT.setdefault(catalogue[0], catalogue)
+    key, ref_ids, ref_ra, ref_dec = catalogue
+    _READ.setdefault(key, catalogue)  # the next run's reading task may land here
+    if key not in _TREES:
+        _TREES[key] = (ref_ids, SkyCoord(ref_ra, ref_dec, unit="deg"))
+    ids, ref = _TREES[key]
     coords = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
     nearest, sep, _ = coords.match_to_catalog_sky(ref)
     hit = sep.arcsec <= radius_arcsec

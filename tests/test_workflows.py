@@ -44,16 +44,22 @@ def private(profile: Profile, tmp_path) -> Profile:
 def cluster(profile: Profile) -> Iterator[tuple[object, str]]:
     """A cluster of two one-core workers on the local gateway, for the module."""
     gateway = profile.by_role("gateway")[0].connector()
+    name = start_running(gateway, 2)
+    yield gateway, name
+    gateway.stop_cluster(name)
+
+
+def start_running(gateway, workers: int) -> str:
+    """A new cluster of one-core workers, once ``workers`` of them have joined."""
     name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
     deadline = time.monotonic() + 60
     while gateway.cluster(name)["status"] != "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.5)
-    gateway.scale(name, 2)
+    gateway.scale(name, workers)
     client = gateway.dask_client(name)
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(workers, timeout=60)
     client.close()
-    yield gateway, name
-    gateway.stop_cluster(name)
+    return name
 
 
 @pytest.fixture(scope="module")
@@ -362,14 +368,9 @@ def test_a_worker_killed_mid_run_ends_completed_or_failed_with_the_reason(privat
 
 def test_the_scheduler_killed_fails_the_run_within_seconds(private, profile) -> None:
     gateway = profile.by_role("gateway")[0].connector()
-    name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
+    name = start_running(gateway, 1)
     try:
-        deadline = time.monotonic() + 60
-        while gateway.cluster(name)["status"] != "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.5)
-        gateway.scale(name, 1)
         client = gateway.dask_client(name)
-        client.wait_for_workers(1, timeout=60)
         scheduler = client.run_on_scheduler(os.getpid)
         client.close()
         store = store_for(private.database)

@@ -121,6 +121,7 @@ def test_downstream_calls_act_as_the_users_own_accounts(oidc, as_user) -> None:
     assert page.lake is None and page.gateway is None
     assert "no account at Rucio data lake" in page.no_account["rucio"]
     assert "no account at Dask Gateway" in page._where.object + page.no_account["gateway"]
+    assert page._cluster_controls({}) == []  # no cluster form or buttons without an account
     with pytest.raises(NoAccountError, match="ask its operators"):
         page.user_connector("rucio")
     cart = CartPage(profile=oidc)

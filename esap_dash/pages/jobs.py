@@ -149,15 +149,8 @@ class JobsPage(Page):
         self._on_workflow(self.workflow)
         self._layout = pn.Column(
             pn.pane.Markdown("## Jobs"), self._message,
-            pn.Card(html_pane(f"<p>{engine}</p>"), pn.pane.Markdown(
-                        "Options offered by the gateway for a new cluster:"), self._options,
-                    pn.Row(buttons["Start cluster"], buttons["Refresh"]), self._clusters,
-                    pn.Row(pn.widgets.IntInput.from_param(self.param.workers, width=120),
-                           buttons["Scale"],
-                           pn.widgets.IntInput.from_param(self.param.adapt_min, width=140),
-                           pn.widgets.IntInput.from_param(self.param.adapt_max, width=140),
-                           buttons["Adapt"], buttons["Stop cluster"]),
-                    self._dashboards, title="Dask clusters", sizing_mode="stretch_width"),
+            pn.Card(html_pane(f"<p>{engine}</p>"), *self._cluster_controls(buttons),
+                    title="Dask clusters", sizing_mode="stretch_width"),
             pn.Card(self._where,
                     pn.Row(pn.widgets.Select.from_param(self.param.workflow, width=320),
                            pn.widgets.Select.from_param(self.param.cart_name, width=200),
@@ -181,6 +174,20 @@ class JobsPage(Page):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    def _cluster_controls(self, buttons: dict[str, pn.widgets.Button]) -> list[Any]:
+        """The cluster form, list and actions (none without a gateway to use)."""
+        if self.gateway is None:
+            return []
+        return [pn.pane.Markdown("Options offered by the gateway for a new cluster:"),
+                self._options, pn.Row(buttons["Start cluster"], buttons["Refresh"]),
+                self._clusters,
+                pn.Row(pn.widgets.IntInput.from_param(self.param.workers, width=120),
+                       buttons["Scale"],
+                       pn.widgets.IntInput.from_param(self.param.adapt_min, width=140),
+                       pn.widgets.IntInput.from_param(self.param.adapt_max, width=140),
+                       buttons["Adapt"], buttons["Stop cluster"]),
+                self._dashboards]
 
     def _as_user(self, role: str) -> Any:
         try:

@@ -246,6 +246,8 @@ class JobsPage(Page):
         if values is None:
             values = {k: getattr(self.form, k) for k in flow.defaults()}
         cart = cart or self.cart_name
+        if self.gateway is not None and not self.run_on:
+            await self.refresh()  # a cluster may have come up since the last look
         try:
             items = await run_blocking(lambda: Cart.open(
                 cart, user=self.user, profile=self.profile, create=False).to_table())

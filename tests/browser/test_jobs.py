@@ -68,7 +68,13 @@ def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view
     page.get_by_label("Workflow").select_option(label="Cross-match with a reference catalogue")
     page.get_by_label("Cart", exact=True).select_option(CART)
     page.get_by_role("button", name="Run workflow").click()
-    page.get_by_text(re.compile(r"Job \d+ started: Cross-match")).wait_for(timeout=20_000)
+    started = page.get_by_text(re.compile(r"Job \d+ started: Cross-match"))
+    try:
+        started.wait_for(timeout=30_000)
+    except Exception as exc:  # say what the page said instead
+        said = page.locator(".alert").all_inner_texts()
+        page.screenshot(path=str(ARTIFACTS / "jobs-not-started.png"), full_page=True)
+        raise AssertionError(f"the run did not start; the page says {said}") from exc
     page.get_by_text(re.compile(r"COMPLETED, (\d+) of \1 tasks done \(100 %\)")).wait_for(
         timeout=90_000)
     page.get_by_role("button", name="Run workflow").scroll_into_view_if_needed()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import panel as pn
 from astropy.table import Table
 
-__all__ = ["AddToCart", "Refresher", "cart_button", "on_click"]
+__all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "on_click"]
 
 #: Adds rows of a kind (``row``, ``did``, ``software`` ...) to the user's cart;
 #: returns a message for the page and its level (``info``, ``danger`` ...).
@@ -21,6 +21,16 @@ def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -
         await action()
 
     pn.bind(handler, button.param.clicks, watch=True)
+
+
+def action_buttons(specs: Iterable[tuple[str, Callable[[], Awaitable[None]], str]],
+                   width: int) -> dict[str, pn.widgets.Button]:
+    """Buttons by label from ``(label, coroutine method, color)``, each running its method."""
+    buttons = {}
+    for label, action, color in specs:
+        buttons[label] = pn.widgets.Button(label=label, color=color, width=width)
+        on_click(buttons[label], action)
+    return buttons
 
 
 def cart_button(add_to_cart: AddToCart | None, label: str,

@@ -16,7 +16,7 @@ from astropy.table import Table
 from connectors.exceptions import ConnectorError
 
 from ..cart import Cart, CartError
-from ..components.actions import Refresher, on_click
+from ..components.actions import Refresher, action_buttons
 from ..components.fits_preview import render_fits
 from ..components.style import html_pane, notice, say
 from ..fanout import fan_out, run_blocking
@@ -118,8 +118,7 @@ class JobsPage(Page):
             height=320, sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in ("what", "error", "ref", "service")},
             widths={"what": 320, "error": 220})
-        buttons = {}
-        for label, method, color in (
+        buttons = action_buttons((
                 ("Start cluster", self.start_cluster, "primary"),
                 ("Scale", self.scale, "default"), ("Adapt", self.adapt, "default"),
                 ("Stop cluster", self.stop_cluster, "danger"),
@@ -129,9 +128,7 @@ class JobsPage(Page):
                 ("Run workflow", self.run_workflow, "primary"),
                 ("Open result", self.open_result, "default"),
                 ("Retry", self.retry, "default"),
-                ("Add result to cart", self.result_to_cart, "default")):
-            buttons[label] = pn.widgets.Button(label=label, color=color, width=140)
-            on_click(buttons[label], method)
+                ("Add result to cart", self.result_to_cart, "default")), width=140)
         engine = html.escape(
             f"Clusters run on the Dask Gateway {self.gateway.url}, as gateway user "
             f"{self.gateway.username}." if self.gateway else

@@ -20,7 +20,7 @@ from connectors.exceptions import ConnectorError
 
 from .. import sky
 from ..cart import Cart, CartError
-from ..components.actions import on_click
+from ..components.actions import action_buttons
 from ..components.fits_preview import FitsPreview
 from ..components.sky_map import SkyMap, field_view
 from ..components.style import html_pane, notice, say
@@ -76,8 +76,7 @@ class SkyPage(Page):
                         ("archive", "id", "title", "product_type", "access_url")})
         self._table.param.watch(self._on_table_selection, "selection")
         self.map.param.watch(self._on_map_selection, "selection")
-        buttons = {}
-        for label, method, color in (
+        buttons = action_buttons((
                 ("Load catalogue", self.load_catalogue, "primary"),
                 ("Zoom to target", self.zoom, "primary"),
                 ("Whole sky", self.whole_sky, "default"),
@@ -85,9 +84,7 @@ class SkyPage(Page):
                 ("Cart coverage", self.cart_coverage, "default"),
                 ("Service coverage", self.service_coverage, "default"),
                 ("Preview image", self.preview_selected, "default"),
-                ("Clear selection", self.clear_selection, "default")):
-            buttons[label] = pn.widgets.Button(label=label, color=color, width=180)
-            on_click(buttons[label], method)
+                ("Clear selection", self.clear_selection, "default")), width=180)
         exports = [pn.widgets.FileDownload(callback=self._moc_callback(fmt), label=label,
                                            filename=f"selection-moc.{fmt}", width=180)
                    for fmt, label in (("fits", "Selection MOC (FITS)"),

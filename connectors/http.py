@@ -8,7 +8,11 @@ at most ``timeout`` seconds.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,6 +25,8 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "NO_ANSWER",
     "TimeoutSession",
+    "check_public_url",
+    "download",
     "make_session",
     "request",
     "unreachable_reason",
@@ -105,15 +111,128 @@ def request(session: requests.Session, method: str, url: str, **kwargs: Any) -> 
     try:
         resp = session.request(method, url, **kwargs)
     except requests.RequestException as exc:
-        why = unreachable_reason(exc) or f"request failed: {exc}"
-        if why == NO_ANSWER:
-            why = f"no answer within {_timeout_of(session, kwargs)} s"
-        raise ServiceUnavailableError(why, url) from exc
+        raise transport_error(exc, url, _timeout_of(session, kwargs)) from exc
     if resp.status_code >= 400:
         text = resp.text.strip().splitlines()
         detail = text[0][:300] if text else resp.reason
         raise ServiceError(f"HTTP {resp.status_code}: {detail}", url, status=resp.status_code)
     return resp
+
+
+def transport_error(exc: BaseException, url: str | None,
+                    timeout: object = "?") -> ServiceUnavailableError:
+    """The connectors' error for a transport failure ``exc``: refused,
+    unresolvable, no answer in ``timeout`` seconds, or an answer cut off."""
+    why = unreachable_reason(exc)
+    if why == NO_ANSWER:
+        why = f"no answer within {timeout} s"
+    elif why is None:
+        why = (f"the answer was cut off before its end ({type(exc).__name__})"
+               if _cut_off(exc) else f"request failed: {str(exc)[:300]}")
+    return ServiceUnavailableError(why, url)
+
+
+def _cut_off(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        name = type(seen).__name__
+        if name in {"ChunkedEncodingError", "ProtocolError", "IncompleteRead",
+                    "ContentDecodingError", "RemoteDisconnected"} \
+                or "Connection broken" in str(seen) or "Connection aborted" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def check_public_url(url: str, *, allow_local: bool = False) -> None:
+    """Refuse ``url`` unless it is http(s) to a public address.
+
+    Parameters
+    ----------
+    url : str
+        An address someone else (a SAMP client, a record) named.
+    allow_local : bool
+        Also accept loopback, private and link-local addresses and
+        ``file://`` (a single-user deployment on the user's own desktop).
+
+    Raises
+    ------
+    ServiceError
+        The address is not one the server may fetch.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "file" and allow_local:
+        return
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServiceError(f"only http(s) addresses are fetched, not {url[:80]!r}", None)
+    if allow_local:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ServiceUnavailableError(f"cannot resolve {parts.hostname!r}: {exc}", url) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise ServiceError(f"{parts.hostname!r} is a local or private address "
+                               f"({address}); this deployment fetches only public "
+                               "addresses", None)
+
+
+def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_TIMEOUT,
+             allow_local: bool = True) -> Path:
+    """Fetch ``url`` into ``dest``, at most ``max_bytes``.
+
+    Parameters
+    ----------
+    url : str
+        http(s), or ``file://`` with ``allow_local``.
+    dest : Path
+        Where to write it.
+    max_bytes : int
+        Refuse a larger answer (it is never read whole into memory).
+    timeout : float
+        Seconds for the connection and for each read.
+    allow_local : bool
+        See :func:`check_public_url`.
+
+    Raises
+    ------
+    ServiceError
+        Too large, or an address the server may not fetch.
+    ServiceUnavailableError
+        Unreachable, no answer in time, or cut off.
+    """
+    check_public_url(url, allow_local=allow_local)
+    too_big = ServiceError(f"the file is larger than {_size(max_bytes)}, the limit here", url)
+    if url.startswith("file://"):
+        source = Path(urlsplit(url).path)
+        try:
+            if source.stat().st_size > max_bytes:
+                raise too_big
+            dest.write_bytes(source.read_bytes())
+        except OSError as exc:
+            raise ServiceError(f"cannot read {source}: {exc.strerror}", url) from exc
+        return dest
+    session = make_session(timeout)
+    with request(session, "GET", url, stream=True) as resp:
+        if int(resp.headers.get("Content-Length") or 0) > max_bytes:
+            raise too_big
+        size = 0
+        try:
+            with dest.open("wb") as out:
+                for chunk in resp.iter_content(1 << 16):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise too_big
+                    out.write(chunk)
+        except requests.RequestException as exc:
+            raise transport_error(exc, url, timeout) from exc
+    return dest
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def _timeout_of(session: requests.Session, kwargs: dict[str, Any]) -> object:

@@ -4,13 +4,16 @@ Uses pyvo.samp (astropy.samp moved there).  The dashboard registers as a
 SAMP client of the hub named by the standard profile (``SAMP_HUB`` or
 ``~/.samp``) or of a hub given explicitly.  Tables travel as VOTable files
 referenced by URL, as ``table.load.votable`` asks.
+
+A table is never sent to another esap-dash client of the same hub (another
+user's session); a table a client names is fetched only from the addresses
+the link allows (by default public http(s) addresses, never the server's
+own files or loopback), with a size and a time limit.
 """
 
 from __future__ import annotations
 
-import io
 import tempfile
-import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable
@@ -20,10 +23,13 @@ from typing import Any
 from astropy.table import Table
 
 from .exceptions import ConnectorError, FormatError, ServiceUnavailableError
+from .http import download
 
 __all__ = ["SampLink"]
 
 MTYPE = "table.load.votable"
+#: Metadata key that marks the dashboard's own SAMP clients.
+MARK = "esap-dash.session"
 
 
 class SampLink:
@@ -37,14 +43,25 @@ class SampLink:
         A running ``pyvo.samp.SAMPHubServer``; by default the hub of the
         standard-profile lockfile.
     timeout : float
-        Seconds to wait for a recipient's reply.
+        Seconds to wait for a recipient's reply, and for a table to download.
+    local_urls : bool
+        Accept tables from ``file://`` and loopback or private addresses
+        (only where the server runs on the user's own desktop).
+    max_bytes : int
+        Largest table received.
+    max_rows : int
+        Most rows received.
     """
 
-    def __init__(self, name: str = "esap-dash", *, hub: Any = None, timeout: float = 10) -> None:
+    def __init__(self, name: str = "esap-dash", *, hub: Any = None, timeout: float = 10,
+                 local_urls: bool = False, max_bytes: int = 20 * 2**20,
+                 max_rows: int = 100_000) -> None:
         from pyvo.samp import SAMPIntegratedClient
 
         self.name, self.timeout = name, timeout
-        self._client = SAMPIntegratedClient(name=name, description="esap-dash cart")
+        self.local_urls, self.max_bytes, self.max_rows = local_urls, max_bytes, max_rows
+        self._client = SAMPIntegratedClient(
+            name=name, description="esap-dash cart", metadata={MARK: uuid.uuid4().hex})
         self._hub = hub
         self._dir = Path(tempfile.mkdtemp(prefix="esap-dash-samp-"))
 
@@ -79,9 +96,14 @@ class SampLink:
         self.close()
 
     def table_clients(self) -> dict[str, str]:
-        """Clients that accept tables: id -> name."""
+        """Clients that accept tables, other than esap-dash sessions: id -> name."""
         ids = self._client.get_subscribed_clients(MTYPE)
-        return {cid: self._client.get_metadata(cid).get("samp.name", cid) for cid in ids}
+        clients = {}
+        for cid in ids:
+            meta = self._client.get_metadata(cid)
+            if MARK not in meta:
+                clients[cid] = meta.get("samp.name", cid)
+        return clients
 
     def send_table(self, table: Table, *, name: str = "esap-dash cart",
                    recipient: str | None = None) -> list[str]:
@@ -125,7 +147,7 @@ class SampLink:
                     params: dict[str, Any], extra: dict[str, Any]) -> None:
             sender_name = self._client.get_metadata(sender).get("samp.name", sender)
             try:
-                table = _read_votable(params["url"])
+                table = self.read_table(params["url"])
                 callback(table, params.get("name", "table"), sender_name)
             except (ConnectorError, OSError, ValueError, KeyError) as exc:
                 self._client.reply(msg_id, {"samp.status": "samp.error",
@@ -134,17 +156,38 @@ class SampLink:
             self._client.reply(msg_id, {"samp.status": "samp.ok", "samp.result": {}})
 
         self._client.bind_receive_call(MTYPE, receive)
-        self._client.bind_receive_notification(
-            MTYPE, lambda key, sender, mtype, params, extra: callback(
-                _read_votable(params["url"]), params.get("name", "table"), sender))
 
+        def notified(private_key: str, sender: str, mtype: str, params: dict[str, Any],
+                     extra: dict[str, Any]) -> None:
+            try:
+                table = self.read_table(params["url"])
+            except (ConnectorError, OSError, ValueError, KeyError):
+                return  # a notification has nobody to tell
+            callback(table, params.get("name", "table"), sender)
 
-def _read_votable(url: str) -> Table:
-    if not url.startswith(("file://", "http://", "https://")):
-        raise FormatError(f"cannot read a table from {url!r}")
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        data = resp.read()
-    try:
-        return Table.read(io.BytesIO(data), format="votable")
-    except (ValueError, IndexError, KeyError) as exc:
-        raise FormatError(f"not a readable VOTable: {exc}", url) from exc
+        self._client.bind_receive_notification(MTYPE, notified)
+
+    def read_table(self, url: str) -> Table:
+        """Read the VOTable at ``url`` within this link's address, size and row limits.
+
+        Raises
+        ------
+        ConnectorError
+            An address not allowed, too large, too many rows, unreachable.
+        FormatError
+            Not a readable VOTable.
+        """
+        path = self._dir / f"in-{uuid.uuid4().hex}.xml"
+        try:
+            download(url, path, max_bytes=self.max_bytes, timeout=self.timeout,
+                     allow_local=self.local_urls)
+            try:
+                table = Table.read(path, format="votable")
+            except (ValueError, IndexError, KeyError, OSError) as exc:
+                raise FormatError(f"not a readable VOTable: {str(exc)[:200]}", url) from exc
+        finally:
+            path.unlink(missing_ok=True)
+        if len(table) > self.max_rows:
+            raise ConnectorError(f"the table has {len(table):,} rows; at most "
+                                 f"{self.max_rows:,} are taken here", url)
+        return table

@@ -6,8 +6,6 @@ profile then comes from ``ESAP_DASH_PROFILE``, default ``local``).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import os
 from collections.abc import Mapping
@@ -22,6 +20,7 @@ from .config import ASSETS, Profile, ProfileError, load_profile
 from .launch import SHARE_ROUTE, CartShareHandler
 from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .pages.base import Page
+from .web import derive_key, harden
 
 __all__ = ["PAGES", "EsapDash", "create_app", "login_settings", "serve"]
 
@@ -67,8 +66,9 @@ class EsapDash(pn.viewable.Viewer):
                             width=200, height=30)
         user = html_pane(self._user_html(), margin=(12, 16), sizing_mode="fixed", width=340,
                          height=30)
+        # Panel writes the template's title into the page as HTML: escape it.
         self.template = pn.template.BootstrapTemplate(
-            title=self.profile.title,
+            title=html.escape(self.profile.title),
             logo=str(self.profile.logo) if self.profile.logo.is_file() else "",
             favicon=str(ASSETS / "logo.svg"),
             sidebar=[pn.pane.Markdown("**Pages**"), self._nav,
@@ -148,12 +148,14 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
     if profile.public_url:
         origins = {urlsplit(profile.public_url).netloc}
+    logins = login_settings(profile, f"http://{address}:{port}")
+    hardening = harden(logins, https=profile.public_url.startswith("https://"))
+    extra_patterns = [(SHARE_ROUTE, CartShareHandler, {"profile": profile}),
+                      *hardening.pop("extra_patterns")]
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
-             title=profile.title, websocket_origin=sorted(origins),
-             static_dirs={"assets": str(ASSETS)},
-             extra_patterns=[(SHARE_ROUTE, CartShareHandler, {"profile": profile})],
-             start=True, threaded=False, print_url=False,
-             **login_settings(profile, f"http://{address}:{port}"))
+             title=html.escape(profile.title), websocket_origin=sorted(origins),
+             static_dirs={"assets": str(ASSETS)}, extra_patterns=extra_patterns,
+             start=True, threaded=False, print_url=False, **logins, **hardening)
 
 
 def login_settings(profile: Profile, address: str,
@@ -177,8 +179,7 @@ def login_settings(profile: Profile, address: str,
         raise ProfileError("users = 'oidc' needs ESAP_DASH_COOKIE_SECRET in the environment "
                            "(32 characters or more, e.g. from `python -c \"import secrets; "
                            "print(secrets.token_urlsafe(32))\"`)")
-    key = base64.urlsafe_b64encode(hashlib.sha256(b"esap-dash tokens " + secret.encode())
-                                   .digest()).decode()
+    key = derive_key(secret, "tokens").decode()
     oidc = profile.oidc
     extra = {"AUTHORIZE_URL": oidc["authorize_url"], "TOKEN_URL": oidc["token_url"],
              "USER_URL": oidc["userinfo_url"],

@@ -116,24 +116,19 @@ class Cart:
         return f"Cart(name={self.name!r}, user={self.user!r}, items={len(self)})"
 
     # ------------------------------------------------------------ opening
-    @staticmethod
-    def _context(user: str | None, profile: Profile | None,
-                 token: str | None = None) -> tuple[str, str]:
-        profile = profile or load_profile()
-        return profile.database, identity(profile, user, token)
-
     @classmethod
     def open(cls, name: str = "default", *, user: str | None = None,
              profile: Profile | None = None, create: bool = True,
              token: str | None = None) -> Cart:
-        """Open (and by default create) the cart ``name`` of ``user``.
+        """Open (and by default create) the cart ``name`` of the caller.
 
         Parameters
         ----------
         name : str
             Cart name, e.g. ``"M1 study"``.
         user : str, optional
-            The owner; ``local`` in a single-user deployment.
+            In a single-user deployment, the owner (default ``local``).
+            Refused in a deployment with logins: there the token decides.
         profile : Profile, optional
             The deployment (for its database); :func:`load_profile` by default.
         create : bool
@@ -147,10 +142,24 @@ class Cart:
         CartError
             Invalid name, or no such cart with ``create=False``.
         PermissionError
-            The deployment has users and no identity or valid token was given.
+            The deployment has users and no valid token was given, or
+            ``user=`` was.
+        """
+        profile = profile or load_profile()
+        return cls.open_as(identity(profile, user, token), name, profile=profile, create=create)
+
+    @classmethod
+    def open_as(cls, user: str, name: str = "default", *, profile: Profile,
+                create: bool = True) -> Cart:
+        """Open the cart ``name`` of ``user``, an identity the caller has
+        already established (the served dashboard, from its login).
+
+        Code that holds the deployment's database credentials can call this
+        for anyone, as an operator can; users call :meth:`open` with their
+        token.
         """
         name = check_name(name)
-        url, user = cls._context(user, profile, token)
+        url = profile.database
         store = store_for(url)
         with store.engine.begin() as conn:
             row = conn.execute(sa.select(CARTS.c.id).where(
@@ -167,9 +176,14 @@ class Cart:
     @classmethod
     def names(cls, *, user: str | None = None, profile: Profile | None = None,
               token: str | None = None) -> list[str]:
-        """Names of the user's carts, sorted (identity as for :meth:`open`)."""
-        url, user = cls._context(user, profile, token)
-        with store_for(url).engine.connect() as conn:
+        """Names of the caller's carts, sorted (identity as for :meth:`open`)."""
+        profile = profile or load_profile()
+        return cls.names_of(identity(profile, user, token), profile=profile)
+
+    @classmethod
+    def names_of(cls, user: str, *, profile: Profile) -> list[str]:
+        """Names of the carts of ``user``, established by the caller (see :meth:`open_as`)."""
+        with store_for(profile.database).engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(
                 sa.select(CARTS.c.name).where(CARTS.c.user == user)))
 

@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 FACILITY_KINDS = ("binderhub", "jupyterhub")
+#: ``[samp]``: the server's own SAMP link (single-user deployments only).
+SAMP_DEFAULTS: dict[str, Any] = {"local_urls": False, "max_mb": 20, "max_rows": 100_000,
+                                 "timeout": 10}
 SERVICE_DEFAULTS: dict[str, Any] = {"timeout": 30.0, "enabled": True}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -221,6 +224,11 @@ class Profile:
     accounts : dict
         Identity (the ``sub`` claim) to :class:`Account`: who each user is
         at the Rucio server and the Dask Gateway.
+    samp : dict
+        The server's SAMP link, empty when it is off (always with logins:
+        a hub the server sees is not the user's desktop): ``local_urls``
+        (accept ``file://`` and loopback tables), ``max_mb``, ``max_rows``,
+        ``timeout``.
     """
 
     name: str
@@ -237,6 +245,7 @@ class Profile:
     public_url: str = ""
     oidc: Mapping[str, str] = field(default_factory=dict, repr=False)
     accounts: Mapping[str, Account] = field(default_factory=dict)
+    samp: Mapping[str, Any] = field(default_factory=dict)
 
     def service(self, service_id: str) -> ServiceConfig:
         """Return the service with this id.
@@ -297,17 +306,50 @@ def _read(path: Path) -> dict[str, Any]:
         return data
     if not isinstance(base, str) or _locate(base) == path:
         raise ProfileError(f"{path}: extends must name another profile")
-    return _merge(_read(_locate(base)), data)
+    return _merge(_read(_locate(base)), data, f"{path}: ")
 
 
-def _merge(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` over ``base``: tables merged key by key, everything else replaced."""
+#: Lists of tables that a profile extending another merges entry by entry,
+#: and the key that names an entry.
+LIST_KEYS = {"archives": "id", "facilities": "id", "accounts": "sub"}
+
+
+def _merge(base: dict[str, Any], data: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``data`` over ``base``: tables merged key by key; the lists of
+    :data:`LIST_KEYS` merged entry by entry; everything else replaced."""
     merged = dict(base)
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = _merge(merged[key], value, where)
+        elif key in LIST_KEYS and isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = _merge_list(merged[key], value, LIST_KEYS[key], f"{where}[[{key}]]")
         else:
             merged[key] = value
+    return merged
+
+
+def _merge_list(base: list[Any], data: list[Any], name: str, where: str) -> list[Any]:
+    """Entries of ``data`` change the ``base`` entry with the same ``name``
+    key by key (``remove = true`` drops it) or are appended."""
+    merged = [dict(e) if isinstance(e, dict) else e for e in base]
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{where} #{i + 1} must be a table of settings")
+        key = entry.get(name)
+        at = next((j for j, e in enumerate(merged)
+                   if isinstance(e, dict) and key is not None and e.get(name) == key), None)
+        remove = entry.get("remove", False)
+        if not isinstance(remove, bool):
+            raise ProfileError(f"{where} #{i + 1}: remove: must be true or false")
+        if remove:
+            if at is None:
+                raise ProfileError(f"{where} #{i + 1}: remove: the base profile has no entry "
+                                   f"with {name} = {key!r}")
+            del merged[at]
+        elif at is None:
+            merged.append(entry)
+        else:
+            merged[at] = _merge(merged[at], entry, where)
     return merged
 
 
@@ -472,13 +514,9 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
     users = str(deployment["users"])
     if users not in {"single", "oidc"}:
         raise ProfileError(f"{path}: [deployment] users: {users!r} is not 'single' or 'oidc'")
-    logo = Path(str(deployment["logo"]))
-    if not logo.is_absolute():
-        logo = ASSETS / logo
-    try:
-        period = float(deployment["health_period"])
-    except (TypeError, ValueError) as exc:
-        raise ProfileError(f"{path}: [deployment] health_period: not a number") from exc
+    logo, period = _check_deployment(deployment, f"{path}: [deployment]")
+    for cfg in services:
+        _check_service_values(cfg, f"{path}: service {cfg.id!r}")
     resolver = _expand(data.get("resolver", {}), lookup, f"{path}: [resolver]")
     unknown = sorted(set(resolver) - {"tap", "sesame", "timeout"})
     if unknown:
@@ -515,9 +553,92 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
             raise ProfileError(f"{where}: rucio_account needs rucio_username and "
                                "rucio_password")
         accounts[account.sub] = account
+    samp = _samp(data.get("samp", {}), users, f"{path}: [samp]")
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
                    logo, period, users, tuple(services), resolver, str(deployment["database"]),
-                   facilities, str(deployment["public_url"]).rstrip("/"), oidc, accounts)
+                   facilities, str(deployment["public_url"]).rstrip("/"), oidc, accounts,
+                   samp)
+
+
+def _samp(entry: Any, users: str, where: str) -> dict[str, Any]:
+    """The ``[samp]`` settings, or {} where the server's SAMP link is off."""
+    if not isinstance(entry, dict):
+        raise ProfileError(f"{where} must be a table of settings")
+    unknown = sorted(set(entry) - set(SAMP_DEFAULTS) - {"enabled"})
+    if unknown:
+        raise ProfileError(f"{where} unknown setting(s) {', '.join(unknown)}")
+    enabled = entry.get("enabled", users == "single")
+    if enabled and users != "single":
+        raise ProfileError(f"{where} enabled: the server's SAMP hub is not the users' desktop; "
+                           "it cannot be on in a deployment with logins")
+    if not enabled:
+        return {}
+    samp = {**SAMP_DEFAULTS, **entry}
+    samp.pop("enabled", None)
+    if not isinstance(samp["local_urls"], bool):
+        raise ProfileError(f"{where} local_urls: must be true or false")
+    for key in ("max_mb", "max_rows", "timeout"):
+        value = samp[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ProfileError(f"{where} {key}: {value!r} is not a positive number")
+    return samp
+
+
+LOGO_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico"}
+
+
+def _check_deployment(deployment: Mapping[str, Any], where: str) -> tuple[Path, float]:
+    """Validate ``[deployment]``; return the logo file and the health period."""
+    for key in ("title", "description"):
+        text = deployment[key]
+        if not isinstance(text, str) or len(text) > {"title": 200}.get(key, 2000) \
+                or any(ord(c) < 32 and c not in "\t\n" for c in text):
+            raise ProfileError(f"{where} {key}: must be plain text of at most "
+                               f"{ {'title': 200}.get(key, 2000)} characters")
+    logo = Path(str(deployment["logo"]))
+    if not logo.is_absolute():
+        logo = (ASSETS / logo).resolve()
+        if not logo.is_relative_to(ASSETS.resolve()):
+            raise ProfileError(f"{where} logo: {deployment['logo']!r} leaves the assets folder "
+                               f"{ASSETS}; give a file in it or an absolute path")
+    if logo.suffix.lower() not in LOGO_SUFFIXES:
+        raise ProfileError(f"{where} logo: {deployment['logo']!r} is not an image file "
+                           f"({', '.join(sorted(LOGO_SUFFIXES))})")
+    try:
+        period = float(deployment["health_period"])
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{where} health_period: not a number") from exc
+    if not 5 <= period <= 86400:
+        raise ProfileError(f"{where} health_period: {period:g} s is not between 5 s and a day")
+    database = str(deployment["database"])
+    try:
+        from sqlalchemy.engine import make_url
+
+        make_url(database)
+    except Exception as exc:
+        raise ProfileError(f"{where} database: {database!r} is not a database URL "
+                           "(e.g. sqlite:///path/esap-dash.db or "
+                           "postgresql+psycopg://user@host/db)") from exc
+    public_url = str(deployment["public_url"])
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ProfileError(f"{where} public_url: {public_url!r} is not an http(s) address")
+    return logo, period
+
+
+def _check_service_values(cfg: ServiceConfig, where: str) -> None:
+    """Values every service shares: an http(s) URL, positive limits."""
+    if not cfg.url.startswith(("http://", "https://")):
+        raise ProfileError(f"{where}: url: {cfg.url!r} is not an http(s) address")
+    for key in ("timeout", "maxrec"):
+        if key not in cfg.options:
+            continue
+        value = cfg.options[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
+                or (key == "maxrec" and not float(value).is_integer()):
+            raise ProfileError(f"{where}: {key}: {value!r} is not a positive "
+                               + ("whole number" if key == "maxrec" else "number of seconds"))
+        if key == "timeout" and value > 3600:
+            raise ProfileError(f"{where}: timeout: {value!r} s is more than an hour")
 
 
 def _facility(entry: Any, where: str) -> Facility:

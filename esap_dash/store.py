@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,6 +230,14 @@ def _close_stores() -> None:
         store.engine.dispose()
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600), or make it so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def store_for(url: str) -> Store:
     """The one :class:`Store` of this process for ``url`` (its engine is shared).
 
@@ -237,7 +246,7 @@ def store_for(url: str) -> Store:
     """
     with _STORES_LOCK:
         if url not in _STORES:
-            if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                _private_file(Path(url.removeprefix("sqlite:///")))
             _STORES[url] = Store(url)
         return _STORES[url]

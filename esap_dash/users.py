@@ -28,8 +28,8 @@ def identity(profile: Profile, user: str | None = None, token: str | None = None
     profile : Profile
         The deployment.
     user : str, optional
-        An identity the caller already established (the dashboard's login;
-        code with the database credentials).
+        In a single-user deployment, whose records (default ``local``).  In
+        a deployment with logins only a token says who the caller is.
     token : str, optional
         An OIDC access token (default: ``$ESAP_DASH_TOKEN``); its ``sub``
         claim, as the provider's userinfo endpoint returns it.
@@ -37,13 +37,14 @@ def identity(profile: Profile, user: str | None = None, token: str | None = None
     Raises
     ------
     PermissionError
-        The deployment has users and neither an identity nor a valid token
-        was given.
+        The deployment has users and no valid token was given, or ``user``
+        was.
     """
     if profile.users == "single":
         return user or "local"
-    if user:
-        return user
+    if user is not None:
+        raise PermissionError("this deployment has users: who you are comes from your token "
+                              "(token=<your access token>), not from user=")
     token = token or os.environ.get(TOKEN_VARIABLE)
     if not token:
         raise PermissionError("this deployment has users: pass token=<your access token> "

@@ -204,7 +204,7 @@ def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, 
     run_coroutine(page.send_samp())
     assert f"Sent {len(m1_rows)} items to topcat-like" in page._message.object
     assert set(received[0]["title"]) == set(m1_rows["title"])
-    page.samp_receive = True
+    run_coroutine(page.receive_samp(True))
     sent = tmp_path / "from-topcat.xml"
     Table({"name": ["NGC1952", "NGC0224"], "ra": [83.633, 10.685],
            "dec": [22.0145, 41.269]}).write(sent, format="votable")
@@ -213,7 +213,7 @@ def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, 
     samp_items = [i for i in page.cart.items() if i.kind == "samp"]
     assert len(samp_items) == 2 and samp_items[0].archive == "SAMP: topcat-like"
     assert {i.fields["name"] for i in samp_items} == {"NGC1952", "NGC0224"}
-    page.samp_receive = False
+    run_coroutine(page.receive_samp(False))
 
 
 def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) -> None:
@@ -283,3 +283,15 @@ def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
     assert 'rel="noopener noreferrer"' in page._links.object
     run_coroutine(page.revoke())
     assert "1 link revoked" in page._links.object
+
+
+def test_the_sqlite_database_is_private_to_its_owner(tmp_path) -> None:
+    from esap_dash.store import store_for
+
+    path = tmp_path / "records.db"
+    store_for(f"sqlite:///{path}")
+    assert path.stat().st_mode & 0o777 == 0o600
+    shared = tmp_path / "shared.db"
+    shared.touch(mode=0o644)
+    store_for(f"sqlite:///{shared}")
+    assert shared.stat().st_mode & 0o777 == 0o600

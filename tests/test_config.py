@@ -129,3 +129,54 @@ def test_facilities_and_public_url(tmp_path) -> None:
     profile = load_profile(str(path))
     assert profile.public_url == "https://dash.example"
     assert [(f.id, f.name, f.kind) for f in profile.facilities] == [("hub", "hub", "jupyterhub")]
+
+
+def test_extending_a_profile_adds_archives_and_keeps_the_base_ones(tmp_path) -> None:
+    path = write(tmp_path, 'extends = "local"\n[[archives]]\nid = "site-tap"\nkind = "tap"\n'
+                 'url = "https://tap.example/tap"\n')
+    prof = load_profile(str(path), environ=ENV)
+    archives = [s.id for s in prof.by_role("archive")]
+    assert archives[-1] == "site-tap" and "dachs-tap" in archives and len(archives) == 5
+    assert prof.resolver["tap"] == "dachs-tap"
+
+
+def test_extending_a_profile_changes_or_removes_archives_by_id(tmp_path) -> None:
+    path = write(tmp_path, 'extends = "local"\n[[archives]]\nid = "ongc"\ntimeout = 5\n'
+                 '[[archives]]\nid = "hipparcos"\nremove = true\n')
+    prof = load_profile(str(path), environ=ENV)
+    assert prof.service("ongc").options["timeout"] == 5
+    assert prof.service("ongc").url.endswith("/ongc/q/cone/scs.xml")
+    assert "hipparcos" not in [s.id for s in prof.services]
+    bad = write(tmp_path, 'extends = "local"\n[[archives]]\nid = "nope"\nremove = true\n',
+                "bad.toml")
+    with pytest.raises(ProfileError, match=r"\[\[archives\]\] #1: remove: .*id = 'nope'"):
+        load_profile(str(bad), environ=ENV)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[deployment]\nhealth_period = -1\n', r"health_period: -1 s is not between"),
+    ('[deployment]\nhealth_period = "often"\n', r"health_period: not a number"),
+    ('[deployment]\ndatabase = "not a url"\n', r"database: 'not a url' is not a database URL"),
+    ('[deployment]\nlogo = "../../../etc/passwd"\n', r"logo: .* leaves the assets folder"),
+    ('[deployment]\nlogo = "/etc/passwd"\n', r"logo: .* is not an image file"),
+    ('[deployment]\ntitle = "' + "x" * 300 + '"\n', r"title: must be plain text"),
+    ('[deployment]\npublic_url = "javascript:alert(1)"\n', r"public_url: .* not an http"),
+    ('[[archives]]\nid = "t"\nkind = "tap"\nurl = "file:///etc"\n', r"'t'.*url: .* not an http"),
+    ('[[archives]]\nid = "t"\nkind = "tap"\nurl = "http://h"\ntimeout = -3\n',
+     r"timeout: -3 is not a positive number"),
+    ('[[archives]]\nid = "t"\nkind = "tap"\nurl = "http://h"\nmaxrec = 2.5\n',
+     r"maxrec: 2.5 is not a positive whole number"),
+])
+def test_bad_values_are_refused_when_the_profile_loads(tmp_path, text, message) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ProfileError, match=message) as err:
+        load_profile(str(path), environ={})
+    assert str(path) in str(err.value)
+
+
+def test_a_hostile_title_is_shown_as_text(tmp_path) -> None:
+    from esap_dash.app import EsapDash
+
+    path = write(tmp_path, '[deployment]\ntitle = "<script>alert(\'title\')</script>"\n')
+    app = EsapDash(profile=load_profile(str(path), environ=ENV))
+    assert "<script>" not in app.template.title and "&lt;script&gt;" in app.template.title

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import panel as pn
 import pytest
+from astropy.table import Table
 
 from connectors.exceptions import QueryError
 from esap_dash.app import login_settings
@@ -82,8 +83,6 @@ def test_the_notebook_api_needs_credentials_and_keeps_users_apart(oidc) -> None:
     alice, bob = oidc_token(oidc, ALICE), oidc_token(oidc, BOB)
     mine = Cart.open("M1 study", profile=oidc, token=alice)
     assert mine.user == ALICE
-    from astropy.table import Table
-
     mine.add_rows(Table({"archive": ["a"], "id": ["1"], "title": ["Crab"]}))
     assert Cart.names(profile=oidc, token=alice) == ["M1 study"]
     assert Cart.names(profile=oidc, token=bob) == []
@@ -92,8 +91,20 @@ def test_the_notebook_api_needs_credentials_and_keeps_users_apart(oidc) -> None:
     assert len(Cart.open("M1 study", profile=oidc, token=bob)) == 0
 
 
+def test_with_logins_the_token_decides_who_you_are_never_user(oidc) -> None:
+    bob = oidc_token(oidc, BOB)
+    Cart.open_as(ALICE, "private", profile=oidc).add_rows(
+        Table({"archive": ["a"], "id": ["1"], "title": ["Crab"]}))
+    for kwargs in ({"user": ALICE}, {"user": ALICE, "token": bob}, {"user": "local"}):
+        with pytest.raises(PermissionError, match="comes from your token"):
+            Cart.open("private", profile=oidc, **kwargs)
+        with pytest.raises(PermissionError, match="comes from your token"):
+            Cart.names(profile=oidc, **kwargs)
+    assert len(Cart.open("private", profile=oidc, token=bob)) == 0
+
+
 def test_pages_show_only_the_logged_in_users_carts_and_jobs(oidc, as_user) -> None:
-    Cart.open("alice only", user=ALICE, profile=oidc)
+    Cart.open_as(ALICE, "alice only", profile=oidc)
     with pytest.raises(PermissionError, match="not logged in"):
         CartPage(profile=oidc)
     store_for(oidc.database).add_job(ALICE, "tap", "Local DaCHS ObsCore (TAP)",

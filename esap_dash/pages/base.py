@@ -10,6 +10,7 @@ import param
 from connectors.base import ServiceConnector
 from connectors.resolver import NameResolver
 
+from ..cart import Cart
 from ..config import Profile, load_profile
 from ..store import Store, store_for
 
@@ -62,6 +63,14 @@ class Page(pn.viewable.Viewer):
     def display_name(self) -> str:
         """How the header names the user (their ``name`` or ``email`` claim)."""
         return self._display
+
+    def open_cart(self, name: str, *, create: bool = True) -> Cart:
+        """The user's cart ``name`` (blocking: call it from a worker thread)."""
+        return Cart.open_as(self.user, name, profile=self.profile, create=create)
+
+    def cart_names(self) -> list[str]:
+        """Names of the user's carts (blocking)."""
+        return Cart.names_of(self.user, profile=self.profile)
 
     def user_connector(self, role: str) -> ServiceConnector | None:
         """The first ``role`` service (``rucio``, ``gateway``), acting as the user.

@@ -54,7 +54,7 @@ class CartPage(Page):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        names = Cart.names(user=self.user, profile=self.profile) or ["default"]
+        names = self.cart_names() or ["default"]
         self.param.cart_name.objects = names
         with param.discard_events(self):  # the table is built below
             self.cart_name = names[0]
@@ -94,14 +94,32 @@ class CartPage(Page):
                    buttons["Create cart"]),
             self._summary, self._message,
             pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads),
-            pn.Row(buttons["Send to TOPCAT (SAMP)"],
-                   pn.widgets.Checkbox.from_param(self.param.samp_receive)),
+            self._samp_row(buttons["Send to TOPCAT (SAMP)"]),
             self._table, self._datalake_card(), self._launch_card(),
             sizing_mode="stretch_width")
         self.reload()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    def _samp_row(self, send: pn.widgets.Button) -> pn.viewable.Viewable:
+        if not self.profile.samp:
+            return html_pane("<p style='color:#5b6475'>SAMP (TOPCAT, Aladin) from this server "
+                             "is off in this deployment: its SAMP hub would not be your "
+                             "desktop's. Export the cart as VOTable and open it in TOPCAT.</p>")
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(lambda _ctx: self._close_samp())
+        return pn.Row(send, pn.widgets.Checkbox.from_param(self.param.samp_receive))
+
+    def _samp_link(self) -> SampLink:
+        samp = self.profile.samp
+        return SampLink(timeout=samp["timeout"], local_urls=samp["local_urls"],
+                        max_bytes=int(samp["max_mb"] * 2**20), max_rows=int(samp["max_rows"]))
+
+    def _close_samp(self) -> None:
+        if self._samp is not None:
+            self._samp.close()
+            self._samp = None
 
     # ----------------------------------------------------------- data lake
     def _datalake_card(self) -> pn.viewable.Viewable:
@@ -287,7 +305,7 @@ class CartPage(Page):
     @property
     def cart(self) -> Cart:
         """The cart shown."""
-        return Cart.open(self.cart_name, user=self.user, profile=self.profile)
+        return self.open_cart(self.cart_name)
 
     def _frame(self) -> pd.DataFrame:
         frame = self.listing[SHOWN].copy()
@@ -314,7 +332,7 @@ class CartPage(Page):
         """Create (or open) the cart named in the field and show it."""
         try:
             name = check_name(self.new_name)
-            await run_blocking(lambda: Cart.open(name, user=self.user, profile=self.profile))
+            await run_blocking(lambda: self.open_cart(name))
         except CartError as exc:
             say(self._message, str(exc), "danger")
             return
@@ -358,7 +376,7 @@ class CartPage(Page):
         if self._table.selection:
             table = table[sorted(self._table.selection)]
         try:
-            link = self._samp or await run_blocking(lambda: SampLink().connect())
+            link = self._samp or await run_blocking(lambda: self._samp_link().connect())
         except ConnectorError as exc:
             say(self._message, exc.reason, "danger")
             return
@@ -374,28 +392,35 @@ class CartPage(Page):
         say(self._message, f"Sent {len(table)} items to {', '.join(sent)}.")
 
     @param.depends("samp_receive", watch=True)
-    def _toggle_samp(self) -> None:
-        if not self.samp_receive:
-            if self._samp is not None:
-                self._samp.close()
-                self._samp = None
+    async def _toggle_samp(self) -> None:
+        await self.receive_samp(self.samp_receive)
+
+    async def receive_samp(self, on: bool) -> None:
+        """Start (or stop) adding the tables SAMP clients send to this cart."""
+        with param.discard_events(self):
+            self.samp_receive = on
+        if not on:
+            await run_blocking(self._close_samp)
             say(self._message, "No longer receiving SAMP tables.")
             return
+        if not self.profile.samp:
+            return
+        doc = pn.state.curdoc
         try:
-            self._samp = SampLink().connect()
+            self._samp = await run_blocking(lambda: self._samp_link().connect())
         except ConnectorError as exc:
             say(self._message, exc.reason, "danger")
             with param.discard_events(self):
                 self.samp_receive = False
             return
-        self._doc = pn.state.curdoc  # SAMP calls arrive on another thread
+        self._doc = doc  # SAMP calls arrive on another thread
         self._samp.on_table(self.receive_table)
         say(self._message, "Tables sent by SAMP clients now go to this cart.")
 
     def receive_table(self, table: Table, name: str, sender: str) -> int:
         """Add a table a SAMP client sent to the current cart; return how many rows were new."""
         rows = common_table(table, f"SAMP: {sender}", {**ucd_mapping(table)})
-        added = Cart.open(self.cart_name, user=self.user, profile=self.profile).add_rows(
+        added = self.open_cart(self.cart_name).add_rows(
             rows, kind="samp")
         def show() -> None:
             self.reload()

@@ -21,7 +21,7 @@ from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import WAVEBANDS, SkyQuery
 from connectors.resolver import FRAMES, Position
 
-from ..cart import Cart, CartError
+from ..cart import CartError
 from ..components.actions import on_click
 from ..components.adql_editor import AdqlEditor
 from ..components.datalake_search import DataLakeSearch
@@ -241,8 +241,8 @@ class DiscoveryPage(Page):
         The data-lake and software tabs add their items through this too.
         """
         try:
-            added = await run_blocking(lambda: Cart.open(
-                self.cart_name, user=self.user, profile=self.profile).add_rows(rows, kind=kind))
+            added = await run_blocking(
+                lambda: self.open_cart(self.cart_name).add_rows(rows, kind=kind))
         except CartError as exc:
             return str(exc), "danger"
         known = len(rows) - added

@@ -15,7 +15,7 @@ from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
 
-from ..cart import Cart, CartError
+from ..cart import CartError
 from ..components.actions import Refresher, action_buttons
 from ..components.fits_preview import render_fits
 from ..components.style import html_pane, notice, say
@@ -216,7 +216,7 @@ class JobsPage(Page):
 
     async def load_carts(self) -> None:
         """Offer the user's carts as inputs."""
-        names = await run_blocking(lambda: Cart.names(user=self.user, profile=self.profile))
+        names = await run_blocking(lambda: self.cart_names())
         self.param.cart_name.objects = names or ["default"]
         if self.cart_name not in self.param.cart_name.objects:
             self.cart_name = self.param.cart_name.objects[0]
@@ -246,8 +246,7 @@ class JobsPage(Page):
         if self.gateway is not None and not self.run_on:
             await self.refresh()  # a cluster may have come up since the last look
         try:
-            items = await run_blocking(lambda: Cart.open(
-                cart, user=self.user, profile=self.profile, create=False).to_table())
+            items = await run_blocking(lambda: self.open_cart(cart, create=False).to_table())
             resolver = self.resolver()
             job_id = Runner.shared().start(
                 self.store, self.user, flow, items, values, self._engine(), self.profile,
@@ -547,8 +546,7 @@ class JobsPage(Page):
             return
         rows = result_rows(self.result, self.result_job["id"], self.result_job["what"])
         try:
-            added = await run_blocking(lambda: Cart.open(
-                self.cart_name, user=self.user, profile=self.profile).add_rows(
+            added = await run_blocking(lambda: self.open_cart(self.cart_name).add_rows(
                 rows, kind="result"))
         except CartError as exc:
             say(self._message, str(exc), "danger")

@@ -19,7 +19,7 @@ from mocpy import MOC
 from connectors.exceptions import ConnectorError
 
 from .. import sky
-from ..cart import Cart, CartError
+from ..cart import CartError
 from ..components.actions import action_buttons
 from ..components.fits_preview import FitsPreview
 from ..components.sky_map import SkyMap, field_view
@@ -270,8 +270,7 @@ class SkyPage(Page):
                 "warning")
             return
         try:
-            added = await run_blocking(lambda: Cart.open(
-                self.cart_name, user=self.user, profile=self.profile).add_rows(rows))
+            added = await run_blocking(lambda: self.open_cart(self.cart_name).add_rows(rows))
         except CartError as exc:
             say(self._message, str(exc), "danger")
             return
@@ -282,8 +281,7 @@ class SkyPage(Page):
     async def cart_coverage(self) -> None:
         """The coverage of the cart's items (positions and footprints) as a layer."""
         try:
-            table = await run_blocking(lambda: Cart.open(
-                self.cart_name, user=self.user, profile=self.profile).to_table())
+            table = await run_blocking(lambda: self.open_cart(self.cart_name).to_table())
         except CartError as exc:
             say(self._message, str(exc), "danger")
             return

@@ -104,13 +104,13 @@ def test_two_users_log_in_each_sees_only_their_cart_and_logout_returns_to_login(
     finally:
         alice_ctx.close()
         bob_ctx.close()
-    mine = Cart.open("alice picks", user=ALICE, profile=load_profile("local-oidc"),
-                     create=False)
+    mine = Cart.open_as(ALICE, "alice picks", profile=load_profile("local-oidc"),
+                        create=False)
     assert [i.title for i in mine.items()] == ["NGC1952"]
 
 
 def test_hostile_metadata_and_names_are_text_and_no_script_runs(served_oidc, browser) -> None:
-    cart = Cart.open("hostile", user=CAROL, profile=load_profile("local-oidc"))
+    cart = Cart.open_as(CAROL, "hostile", profile=load_profile("local-oidc"))
     cart.add_rows(Table({"archive": HOSTILE, "id": ["1", "2", "3"], "title": HOSTILE,
                          "ra": [83.63, 83.64, 83.65], "dec": [22.01, 22.02, 22.03],
                          "product_type": HOSTILE, "access_url": HOSTILE}))
@@ -152,3 +152,65 @@ def test_websockets_only_from_the_dashboards_own_origin(served_app: str, origin:
         "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Protocol": f"bokeh, {token.group(1)}"}, stream=True)
     assert (answer.status_code == 101) is allowed, answer.status_code
+
+
+async def _first_message(url: str, token: str, cookies: dict[str, str]) -> object:
+    """Open the dashboard's websocket with ``token`` and ``cookies``; the first message,
+    or None when the server closes the connection."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    origin = url.rstrip("/")
+    request = HTTPRequest(origin.replace("http://", "ws://") + "/ws", headers={
+        "Origin": origin, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
+    try:
+        conn = await websocket_connect(request, subprotocols=["bokeh", token])
+    except Exception:
+        return None
+    try:
+        return await asyncio.wait_for(conn.read_message(), 20)
+    finally:
+        conn.close()
+
+
+def test_cookies_are_encrypted_and_a_session_opens_only_for_its_own_login(
+        served_oidc: str, browser) -> None:
+    from tornado.web import decode_signed_value
+
+    from ..conftest import run_coroutine
+
+    alice_ctx, _ = log_in(browser, served_oidc, ALICE, [])
+    bob_ctx, _ = log_in(browser, served_oidc, BOB, [])
+    try:
+        jar = {c["name"]: c for c in alice_ctx.cookies()}
+        assert {"user", "access_token", "id_token"} <= set(jar)
+        assert all(c["sameSite"] == "Lax" and c["httpOnly"] for c in jar.values())
+        profile = load_profile("local-oidc")
+        for name in ("access_token", "id_token"):
+            stored = decode_signed_value(COOKIE_SECRET, name, jar[name]["value"].strip('"'))
+            assert stored is not None and stored.startswith(b"gAAAA"), name  # Fernet
+            answer = requests.get(profile.oidc["userinfo_url"], timeout=10,
+                                  headers={"Authorization": f"Bearer {stored.decode()}"})
+            assert answer.status_code >= 400, name
+        alice = {c["name"]: c["value"] for c in alice_ctx.cookies()}
+        bob = {c["name"]: c["value"] for c in bob_ctx.cookies()}
+        html = requests.get(served_oidc, cookies=alice, timeout=30).text
+        token = re.search(r'"token": ?"([^"]+)"', html).group(1)
+        assert run_coroutine(_first_message(served_oidc, token, bob)) is None
+        html = requests.get(served_oidc, cookies=alice, timeout=30).text
+        token = re.search(r'"token": ?"([^"]+)"', html).group(1)
+        assert run_coroutine(_first_message(served_oidc, token, alice)) is not None
+    finally:
+        alice_ctx.close()
+        bob_ctx.close()
+
+
+def test_the_component_route_imports_no_other_module(served_oidc: str) -> None:
+    log = ARTIFACTS / "server-oidc.log"
+    answer = requests.get(served_oidc + "components/this/x/__css__/y", timeout=10)
+    assert answer.status_code == 404
+    answer = requests.get(served_oidc + "components/antigravity/x/__css__/y", timeout=10)
+    assert answer.status_code == 404
+    assert "Beautiful is better than ugly" not in log.read_text()

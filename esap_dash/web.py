@@ -1,0 +1,125 @@
+"""What the served dashboard adds to Panel's web server to keep users apart.
+
+* The tokens Panel keeps in cookies after an OIDC login are encrypted
+  (``pn.serve`` does not apply ``oauth_encryption_key`` by itself), and
+  every cookie is ``SameSite=Lax`` (``Secure`` behind https).
+* A Bokeh session token is signed and opens its session only for the user
+  whose login it was issued to: a token copied out of one user's page does
+  not open that page with another user's cookies.
+* Panel's ``/components/<module>/...`` route resolves only modules that are
+  already loaded and belong to Panel or esap-dash (it would otherwise import
+  any installed module, for anyone).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import tornado.web
+from bokeh.protocol.exceptions import ProtocolError
+from bokeh.util.token import get_token_payload
+from panel.io.server import ComponentResourceHandler
+from panel.io.server import WSHandler as PanelWSHandler
+
+__all__ = ["COMPONENT_MODULES", "derive_key", "harden"]
+
+log = logging.getLogger(__name__)
+
+#: Top-level packages whose components ``/components/...`` may serve.
+COMPONENT_MODULES = ("panel", "esap_dash")
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A 32-byte urlsafe-base64 key for ``purpose``, derived from ``secret``."""
+    digest = hashlib.sha256(f"esap-dash {purpose} ".encode() + secret.encode()).digest()
+    return base64.urlsafe_b64encode(digest)
+
+
+class GuardedComponentHandler(ComponentResourceHandler):
+    """Panel's component resources, for already loaded Panel and esap-dash modules only."""
+
+    def parse_url_path(self, path: str) -> str:
+        """Refuse (404) any module outside :data:`COMPONENT_MODULES` or not yet loaded."""
+        module = path.split("/", 1)[0]
+        if module.split(".")[0] not in COMPONENT_MODULES or module not in sys.modules:
+            raise tornado.web.HTTPError(404, "Module not found")
+        return super().parse_url_path(path)
+
+
+class UserBoundWSHandler(PanelWSHandler):
+    """Panel's websocket, refusing a session token issued to another login."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Close the connection unless the token's login is the connecting user's."""
+        token = getattr(self, "_token", None)
+        owner = _token_user(token, self.settings.get("cookie_secret")) if token else None
+        if self.current_user is None or owner != _as_text(self.current_user):
+            log.warning("websocket refused: a session token of another login")
+            self.close()
+            raise ProtocolError("this session belongs to another login")
+        return super().open(*args, **kwargs)
+
+
+def _as_text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _token_user(token: str, cookie_secret: Any) -> str | None:
+    """The login (the signed ``user`` cookie) a session token was issued with."""
+    cookie = (get_token_payload(token).get("cookies") or {}).get("user")
+    if not cookie or not cookie_secret:
+        return None
+    value = tornado.web.decode_signed_value(cookie_secret, "user", cookie)
+    return value.decode() if value else None
+
+
+def harden(settings: Mapping[str, Any], *, https: bool) -> dict[str, Any]:
+    """Apply the measures above; return extra keyword arguments for ``pn.serve``.
+
+    Parameters
+    ----------
+    settings : mapping
+        :func:`esap_dash.app.login_settings` (empty without logins: then
+        only the component route is guarded).
+    https : bool
+        The dashboard is reached over https (cookies get ``Secure``).
+    """
+    import panel as pn
+    import panel.io.server as panel_server
+
+    patterns = [(r"/components/(.*)", GuardedComponentHandler, {})]
+    _default_cookie_attributes(https)
+    if not settings:
+        return {"extra_patterns": patterns}
+    from cryptography.fernet import Fernet
+
+    key = settings["oauth_encryption_key"]
+    pn.config.oauth_encryption_key = key.encode()
+    pn.state.encryption = Fernet(key)
+    # Bokeh builds the per-app routes from this list when the server starts.
+    panel_server.per_app_patterns[:] = [
+        (route, UserBoundWSHandler if route == r"/ws" else handler, *rest)
+        for route, handler, *rest in panel_server.per_app_patterns]
+    return {"extra_patterns": patterns, "sign_sessions": True,
+            "secret_key": derive_key(settings["cookie_secret"], "sessions")}
+
+
+def _default_cookie_attributes(https: bool) -> None:
+    original = tornado.web.RequestHandler.set_cookie
+    if getattr(original, "_esap_dash", False):
+        return
+
+    def set_cookie(self: tornado.web.RequestHandler, name: str, value: str | bytes,
+                   *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("samesite", "Lax")
+        if https:
+            kwargs.setdefault("secure", True)
+        original(self, name, value, *args, **kwargs)
+
+    set_cookie._esap_dash = True  # type: ignore[attr-defined]
+    tornado.web.RequestHandler.set_cookie = set_cookie  # type: ignore[method-assign]

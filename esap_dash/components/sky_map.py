@@ -235,9 +235,13 @@ class SkyMap(pn.viewable.Viewer):
                                  nonselection_alpha=1.0)
         else:
             # A list in category order: a dict color_key gives a blank image here.
+            # A window set from the server (zoom to a target) is aggregated for
+            # that window, not for the whole sky and then blown up.
+            window = ({"x_range": self.view[:2], "y_range": self.view[2:]}
+                      if self.view is not None else {})
             shaded = dynspread(datashade(points, aggregator=ds.count_cat("archive"),
                                          color_key=list(self.colours.values()), min_alpha=120,
-                                         precompute=True),
+                                         precompute=True, **window),
                                threshold=0.5, max_px=2)
             shaded = shaded.opts(tools=["box_select", "lasso_select"])
         box = hv.streams.BoundsXY(source=shaded)

@@ -67,7 +67,9 @@ class SkyPage(Page):
         self._catalogues: dict[str, tuple[Any, dict[str, str]]] = {}
         self._message = notice()
         self._overlap = html_pane("")
-        self._inset = pn.pane.HoloViews(None, width=380, height=380, visible=False)
+        # The TAN inset is put in and taken out of this box (toggling a
+        # HoloViews pane's visibility breaks its Bokeh stylesheets).
+        self._inset = pn.Column(width=430)
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=TABLE_COLUMNS), show_index=False, disabled=True,
             selectable="checkbox", pagination="remote", page_size=20, height=420,
@@ -376,9 +378,9 @@ class SkyPage(Page):
             say(self._message, exc.reason, "danger")
             return
         self.map.zoom_to(position.ra, position.dec, max(self.fov, 1.0))
-        self._inset.object = field_view(self.rows, position.ra, position.dec, self.fov,
-                                        cone=self.map.cone)
-        self._inset.visible = True
+        self._inset.objects = [pn.pane.HoloViews(
+            field_view(self.rows, position.ra, position.dec, self.fov, cone=self.map.cone),
+            width=420, height=390)]
         say(self._message, f"{self.target.strip()} → RA {position.ra:.5f}°, "
             f"Dec {position.dec:+.5f}° ({position.source})")
 
@@ -386,7 +388,7 @@ class SkyPage(Page):
         """Back to the whole sky (also after zooming with the mouse)."""
         self.map.view = None
         self.map.param.trigger("view")
-        self._inset.visible = False
+        self._inset.objects = []
 
     async def preview_selected(self) -> None:
         """Show the FITS image of the (first) selected row, and its footprint on the map."""

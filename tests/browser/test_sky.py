@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from ..conftest import ARTIFACTS
 
@@ -66,9 +67,46 @@ def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     wait_drawn()
     canvas.screenshot(path=str(ARTIFACTS / "sky-cart-coverage.png"))
     page.get_by_label("Frame").select_option(label="Galactic")
+    page.get_by_text("galactic longitude increases to the left").wait_for(timeout=60_000)
     wait_drawn()
     canvas.screenshot(path=str(ARTIFACTS / "sky-galactic.png"))
-    assert page.get_by_text("galactic longitude increases to the left").is_visible()
+
+
+def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> None:
+    page.goto(served_app + "?page=sky")
+    page.get_by_text("Whole catalogue (TAP)").click()
+    page.get_by_role("button", name="Load catalogue").click()
+    page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
+    wait_drawn()
+    canvas = map_canvas(page)
+    whole = canvas.screenshot()
+    plots = page.locator(".bk-Canvas")
+    before = plots.count()
+    page.get_by_placeholder("M 1, 83.63 22.01").fill("M 1")
+    page.get_by_role("button", name="Zoom to target").click()
+    page.get_by_text(re.compile(r"M 1 → RA 83\.6")).wait_for(timeout=30_000)
+    expect(plots).to_have_count(before + 1, timeout=30_000)  # the TAN inset
+    wait_drawn(6)
+    page.screenshot(path=str(ARTIFACTS / "sky-zoom-page.png"), full_page=True)
+    zoomed = canvas.screenshot(path=str(ARTIFACTS / "sky-zoom-target.png"))
+    assert zoomed != whole
+    page.get_by_role("button", name="Whole sky").click()
+    expect(plots).to_have_count(before, timeout=30_000)
+    # A wheel zoom after that still draws a new aggregate.
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    for _ in range(3):
+        page.mouse.wheel(0, -300)
+        time.sleep(0.3)
+    wait_drawn(8)
+    canvas.screenshot(path=str(ARTIFACTS / "sky-zoom-after-whole.png"))
+    page.get_by_role("button", name="Mollweide").click()
+    wait_drawn(6)
+    page.get_by_label("Frame").select_option(label="Galactic")
+    page.get_by_text("galactic longitude increases to the left").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "sky-mollweide-galactic.png"), full_page=True)
+    log = (ARTIFACTS / "server.log").read_text()
+    assert "Bokeh.stylesheets" not in log, log[-3000:]
 
 
 def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:

@@ -28,11 +28,16 @@ __all__ = [
     "SkyQuery",
     "adql_string",
     "common_table",
+    "quote_prefix",
     "ucd_mapping",
 ]
 
 #: Largest cone radius in degrees.
 MAX_RADIUS = 10.0
+#: Smallest cone radius in degrees (1 milliarcsecond).
+MIN_RADIUS = 1 / 3600 / 1000
+#: Observation times searched, MJD (1585-11-17 to 2132-08-31).
+MJD_RANGE = (-100_000.0, 100_000.0)
 #: IVOA messenger vocabulary terms and their wavelength range in metres.
 WAVEBANDS: dict[str, tuple[float, float]] = {
     "radio": (1e-2, 1e3),
@@ -57,7 +62,17 @@ OBSCORE_MAPPING: dict[str, str | None] = {
     "product_type": "dataproduct_type", "s_region": "s_region", "access_url": "access_url",
     "size": "access_estsize",
 }
-_KEYWORD = re.compile(r"^[\w .+\-/()']{1,80}$", re.UNICODE)
+#: Letters (any script), digits, and a few separators; never a LIKE wildcard
+#: (``_`` and ``%``), at least one letter or digit.
+_KEYWORD = re.compile(r"^(?=.*[^\W_])(?:[^\W_]|[ .+\-/()'])+$", re.UNICODE)
+MAX_KEYWORD = 80
+
+
+def quote_prefix(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message: at most ``limit`` characters of it."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
 def adql_string(text: str) -> str:
@@ -128,9 +143,9 @@ class SkyQuery:
             raise QueryError(f"RA {self.ra} is outside 0..360 degrees")
         if not -90 <= self.dec <= 90:
             raise QueryError(f"Dec {self.dec} is outside -90..+90 degrees")
-        if not 0 < self.radius <= MAX_RADIUS:
-            raise QueryError(f"the radius must be above 0 and at most {MAX_RADIUS:g} degrees, "
-                             f"not {self.radius:g}")
+        if not MIN_RADIUS <= self.radius <= MAX_RADIUS:
+            raise QueryError(f"the radius must be at least 0.001 arcsec and at most "
+                             f"{MAX_RADIUS:g} degrees, not {self.radius:g} degrees")
         if self.waveband is not None and self.waveband not in WAVEBANDS:
             raise QueryError(f"unknown waveband {self.waveband!r}; "
                              f"use one of {', '.join(WAVEBANDS)}")
@@ -138,9 +153,19 @@ class SkyQuery:
             raise QueryError(f"unknown product type {self.product_type!r}; "
                              f"use one of {', '.join(PRODUCT_TYPES)}")
         for word in self.keywords:
-            if not _KEYWORD.match(word):
-                raise QueryError(f"keyword {word!r}: use letters, digits, spaces and . + - / ( ) "
-                                 "only, at most 80 characters")
+            if len(word) > MAX_KEYWORD or not _KEYWORD.match(word):
+                raise QueryError(f"keyword {quote_prefix(word)}: use letters, digits, spaces "
+                                 f"and . + - / ( ) ' only (not _ or %, which archives read as "
+                                 f"wildcards), at most {MAX_KEYWORD} characters")
+        for name in ("time_min", "time_max"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not MJD_RANGE[0] <= value <= MJD_RANGE[1]:
+                raise QueryError(f"the observation time {value!r} is not an MJD between "
+                                 f"{MJD_RANGE[0]:,.0f} and {MJD_RANGE[1]:,.0f} "
+                                 "(years 1585 to 2132)")
         if (self.time_min is not None and self.time_max is not None
                 and self.time_min > self.time_max):
             raise QueryError("the time range ends before it starts")

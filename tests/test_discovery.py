@@ -20,8 +20,9 @@ CRAB = (83.633, 22.0145)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"radius": -1}, "radius must be above 0"),
-    ({"radius": 0}, "radius must be above 0"),
+    ({"radius": -1}, "radius must be at least 0.001 arcsec"),
+    ({"radius": 0}, "radius must be at least 0.001 arcsec"),
+    ({"radius": 1e-300}, "radius must be at least 0.001 arcsec"),
     ({"radius": 45}, "at most 10"),
     ({"radius": float("nan")}, "finite"),
     ({"ra": 400}, "outside 0..360"),
@@ -30,12 +31,33 @@ CRAB = (83.633, 22.0145)
     ({"product_type": "movie"}, "unknown product type"),
     ({"keywords": ("x' OR 'a'='a",)}, "keyword"),
     ({"keywords": ("a" * 81,)}, "at most 80"),
+    ({"keywords": ("_",)}, "not _ or %"),
+    ({"keywords": ("crab%",)}, "not _ or %"),
+    ({"keywords": ("...",)}, "keyword"),
+    ({"time_min": float("nan")}, "not an MJD between"),
+    ({"time_max": float("inf")}, "not an MJD between"),
+    ({"time_min": 1e308}, "not an MJD between"),
+    ({"time_max": 2973483.0}, "years 1585 to 2132"),  # 9999-12-31
     ({"time_min": 60000.0, "time_max": 50000.0}, "ends before it starts"),
 ])
 def test_bad_query_values_are_refused(kwargs, message) -> None:
     base = {"ra": 10.0, "dec": 20.0, "radius": 0.1}
     with pytest.raises(QueryError, match=message):
         SkyQuery(**{**base, **kwargs})
+
+
+def test_an_over_long_keyword_is_quoted_short() -> None:
+    with pytest.raises(QueryError) as err:
+        SkyQuery(10.0, 20.0, 0.1, keywords=("a" * 10_000,))
+    assert len(str(err.value)) < 250 and "10,000 characters" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "nan", "inf", "1e308"])
+def test_odd_time_bounds_get_one_clear_message_and_reach_no_archive(profile, text) -> None:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.1, time_from=text)
+    run_coroutine(page.search())
+    assert "not an MJD between" in str(page._message.object)
+    assert len(page.merged) == 0
 
 
 def test_adql_strings_stay_one_literal() -> None:

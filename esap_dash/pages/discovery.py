@@ -18,7 +18,7 @@ from erfa import ErfaWarning
 
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError, QueryError
-from connectors.query import WAVEBANDS, SkyQuery
+from connectors.query import WAVEBANDS, SkyQuery, quote_prefix
 from connectors.resolver import FRAMES, Position
 
 from ..cart import CartError
@@ -388,7 +388,7 @@ def parse_time(text: str) -> float | None:
             warnings.simplefilter("ignore", ErfaWarning)
             return float(Time(text, format="isot" if "T" in text else "iso", scale="utc").mjd)
     except ValueError as exc:
-        raise QueryError(f"cannot read {text!r} as a date (2001-04-24, "
+        raise QueryError(f"cannot read {quote_prefix(text)} as a date (2001-04-24, "
                          "2001-04-24T12:00:00) or an MJD") from exc
 
 

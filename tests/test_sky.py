@@ -77,6 +77,37 @@ def test_fits_without_wcs_shows_pixel_axes(tmp_path) -> None:
         render_fits(tmp_path / "text.fits")
 
 
+def test_a_compressed_fits_bomb_is_refused_without_expanding_it(tmp_path) -> None:
+    import gzip
+    import resource
+
+    header = fits.Header({"SIMPLE": True, "BITPIX": -64, "NAXIS": 2, "NAXIS1": 30_000,
+                          "NAXIS2": 30_000})
+    path = tmp_path / "bomb.fits.gz"
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(header.tostring().encode())
+        zeros = bytes(1 << 24)
+        for _ in range(45):  # 720 MB of zero pixels, a few hundred kB on disk
+            out.write(zeros)
+    assert path.stat().st_size < 5_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="expands to more than 512 MB"):
+        render_fits(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB
+
+
+def test_an_image_with_too_many_pixels_is_refused(tmp_path) -> None:
+    path = tmp_path / "huge.fits"
+    hdu = fits.PrimaryHDU()
+    hdu.header.update(BITPIX=8, NAXIS=2, NAXIS1=10_000, NAXIS2=5_000)
+    with path.open("wb") as out:
+        out.write(hdu.header.tostring().encode())
+        out.seek(2880 + 50_000_000 - 1)
+        out.write(b"\0")
+    with pytest.raises(ValueError, match="50,000,000 pixels; a preview reads at most"):
+        render_fits(path)
+
+
 def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Profile,
                                                                    tmp_path) -> None:
     private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")

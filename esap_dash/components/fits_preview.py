@@ -22,7 +22,7 @@ from connectors.http import make_session, request
 from ..fanout import run_blocking
 from .style import notice, say
 
-__all__ = ["FitsPreview", "render_fits"]
+__all__ = ["FitsPreview", "check_decompressed_size", "render_fits"]
 
 STRETCHES = {"zscale, linear": ("zscale", "linear"), "zscale, asinh": ("zscale", "asinh"),
              "99.5 %, asinh": ("percentile", "asinh")}
@@ -30,15 +30,56 @@ STRETCHES = {"zscale, linear": ("zscale", "linear"), "zscale, asinh": ("zscale",
 MAX_SIDE = 1500
 #: Largest file fetched for a preview.
 MAX_BYTES = 200 * 1024 * 1024
+#: Largest file a preview reads once decompressed (gzip, bzip2).
+MAX_DECOMPRESSED = 512 * 1024 * 1024
+#: Most pixels of the image drawn (before subsampling).
+MAX_PIXELS = 40_000_000
 
 
-def _image_hdu(hdul: fits.HDUList) -> tuple[np.ndarray, fits.Header]:
+def check_decompressed_size(path: str | Path, limit: int = MAX_DECOMPRESSED) -> None:
+    """Refuse a gzip or bzip2 file that expands to more than ``limit`` bytes.
+
+    Reads it through once, in chunks, without keeping what it reads.
+
+    Raises
+    ------
+    ValueError
+        The file expands beyond ``limit``.
+    """
+    import bz2
+    import gzip
+
+    with open(path, "rb") as f:
+        magic = f.read(3)
+    opener = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open}.get(
+        magic[:2] if magic[:2] == b"\x1f\x8b" else magic)
+    if opener is None:
+        return
+    size = 0
+    with opener(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise ValueError(f"the file expands to more than {limit >> 20} MB when "
+                                 "decompressed, more than a preview reads")
+
+
+def _image_hdu(hdul: fits.HDUList) -> tuple[np.ndarray, fits.Header, int]:
     for hdu in hdul:
-        data = getattr(hdu, "data", None)
-        if data is not None and getattr(data, "ndim", 0) >= 2 and hdu.is_image:
-            while data.ndim > 2:
-                data = data[0]
-            return np.asarray(data, float), hdu.header
+        if not hdu.is_image or hdu.header.get("NAXIS", 0) < 2:
+            continue
+        pixels = int(np.prod([hdu.header.get(f"NAXIS{i}", 1)
+                              for i in range(1, hdu.header["NAXIS"] + 1)], dtype=np.int64))
+        if pixels > MAX_PIXELS:
+            raise ValueError(f"the image has {pixels:,} pixels; a preview reads at most "
+                             f"{MAX_PIXELS:,}")
+        data = hdu.data
+        if data is None:
+            continue
+        while data.ndim > 2:
+            data = data[0]
+        step = max(1, int(np.ceil(max(data.shape) / MAX_SIDE)))
+        return np.asarray(data[::step, ::step], float), hdu.header, step
     raise ValueError("the file holds no image")
 
 
@@ -84,9 +125,10 @@ def render_fits(path: str | Path, *, stretch: str = "zscale, asinh",
     from astropy.visualization.wcsaxes import SphericalCircle
     from matplotlib.figure import Figure
 
+    check_decompressed_size(path)
     try:
         with fits.open(path, memmap=False) as hdul:
-            data, header = _image_hdu(hdul)
+            data, header, step = _image_hdu(hdul)
     except OSError as exc:
         raise ValueError(f"not a FITS file: {exc}") from exc
     notes = []
@@ -95,9 +137,7 @@ def render_fits(path: str | Path, *, stretch: str = "zscale, asinh",
         celestial = wcs.has_celestial
     except Exception:  # astropy raises many kinds for broken WCS keywords
         wcs, celestial = None, False
-    step = max(1, int(np.ceil(max(data.shape) / MAX_SIDE)))
     if step > 1:
-        data = data[::step, ::step]
         wcs = wcs.slice((slice(None, None, step), slice(None, None, step))) if wcs else None
         notes.append(f"every {step}th pixel shown")
     interval_name, stretch_name = STRETCHES[stretch]

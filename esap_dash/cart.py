@@ -93,6 +93,14 @@ def check_name(name: str) -> str:
     return name
 
 
+#: UCDs of the cart's own columns (positions are ICRS).
+COLUMN_UCDS = {"archive": "meta.curation", "id": "meta.id;meta.main", "title": "meta.title",
+               "ra": "pos.eq.ra;meta.main", "dec": "pos.eq.dec;meta.main",
+               "product_type": "meta.code.class", "s_region": "pos.outline;obs.field",
+               "access_url": "meta.ref.url", "size": "phys.size;meta.file",
+               "service_url": "meta.ref.url;meta.curation"}
+
+
 class Cart:
     """A named cart of one user.  Use :meth:`open`.
 
@@ -346,6 +354,9 @@ class Cart:
         table = Table(columns, copy=False)
         table["ra"].unit = table["dec"].unit = "deg"
         table["size"].unit = "byte"
+        for name, ucd in COLUMN_UCDS.items():
+            if name in table.colnames:
+                table[name].meta["ucd"] = ucd
         table.meta.update(cart=self.name, user=self.user)
         return table
 

@@ -57,7 +57,8 @@ def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path
     table : astropy.table.Table
         Columns of floats, integers, booleans or text (masked or not); units,
         UCDs (``column.meta["ucd"]``) and descriptions are written; scalar
-        ``table.meta`` items become ``INFO`` elements.
+        ``table.meta`` items become ``INFO`` elements.  Columns with a
+        ``pos.eq.*`` UCD refer to a ``COOSYS`` ICRS element.
     path : str or Path
         The file to write.
     resource : str
@@ -84,6 +85,8 @@ def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path
             attrs += f" unit={quoteattr(str(column.unit))}"
         if column.meta.get("ucd"):
             attrs += f" ucd={quoteattr(str(column.meta['ucd']))}"
+            if str(column.meta["ucd"]).startswith("pos.eq."):
+                attrs += ' ref="icrs"'
         description = column.description or ""
         fields.append(f"<FIELD {attrs}>" + (f"<DESCRIPTION>{escape(description)}</DESCRIPTION>"
                                             if description else "") + "</FIELD>")
@@ -100,6 +103,7 @@ def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path
             '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
             f"<RESOURCE type=\"results\" name={quoteattr(resource or 'esap-dash')}>{infos}\n"
+            '<COOSYS ID="icrs" system="ICRS"/>\n'
             f"<TABLE nrows=\"{len(table)}\">\n" + "\n".join(fields) +
             '\n<DATA><BINARY2><STREAM encoding="base64">\n')
     tail = "</STREAM></BINARY2></DATA>\n</TABLE>\n</RESOURCE>\n</VOTABLE>\n"

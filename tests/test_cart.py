@@ -121,6 +121,21 @@ def test_exports_are_valid_also_when_empty(private, m1_rows, tmp_path) -> None:
         cart.export(tmp_path / "x", "fits")
 
 
+def test_votable_export_marks_positions_with_ucds_and_icrs(private, m1_rows, tmp_path) -> None:
+    from astropy.io.votable import parse
+
+    cart = Cart.open("ucds", profile=private)
+    cart.add_rows(m1_rows)
+    path = cart.export(tmp_path / "ucds.xml", "votable")
+    assert votlint_errors(path) == []
+    votable = parse(str(path))
+    fields = {f.name: f for f in votable.get_first_table().fields}
+    assert fields["ra"].ucd == "pos.eq.ra;meta.main" and fields["ra"].unit == "deg"
+    assert fields["dec"].ucd == "pos.eq.dec;meta.main"
+    coosys = votable.resources[0].coordinate_systems[0]
+    assert coosys.system == "ICRS" and fields["ra"].ref == coosys.ID == fields["dec"].ref
+
+
 def test_votlint_errors_are_counted(tmp_path) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_text('<?xml version="1.0"?><VOTABLE version="1.4" '

@@ -8,6 +8,7 @@ at most ``timeout`` seconds.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -24,11 +26,14 @@ from .exceptions import ServiceError, ServiceUnavailableError
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NO_ANSWER",
+    "TRANSPORT_ERRORS",
     "TimeoutSession",
     "check_public_url",
     "download",
+    "is_cut_off",
     "make_session",
     "request",
+    "transport_error",
     "unreachable_reason",
 ]
 
@@ -110,7 +115,7 @@ def request(session: requests.Session, method: str, url: str, **kwargs: Any) -> 
     """
     try:
         resp = session.request(method, url, **kwargs)
-    except requests.RequestException as exc:
+    except TRANSPORT_ERRORS as exc:
         raise transport_error(exc, url, _timeout_of(session, kwargs)) from exc
     if resp.status_code >= 400:
         text = resp.text.strip().splitlines()
@@ -119,20 +124,30 @@ def request(session: requests.Session, method: str, url: str, **kwargs: Any) -> 
     return resp
 
 
+#: What a transport failure can surface as, from requests, urllib3, http.client
+#: or the socket layer (clients such as pyvo's and Rucio's let some through).
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+    ConnectionError, TimeoutError, socket.timeout)
+
+
 def transport_error(exc: BaseException, url: str | None,
                     timeout: object = "?") -> ServiceUnavailableError:
     """The connectors' error for a transport failure ``exc``: refused,
     unresolvable, no answer in ``timeout`` seconds, or an answer cut off."""
     why = unreachable_reason(exc)
     if why == NO_ANSWER:
-        why = f"no answer within {timeout} s"
+        why = f"no answer within {timeout} s" if timeout != "?" else why
+    elif is_cut_off(exc):
+        why = ("the service closed the connection before its answer ended "
+               f"({type(exc).__name__})")
     elif why is None:
-        why = (f"the answer was cut off before its end ({type(exc).__name__})"
-               if _cut_off(exc) else f"request failed: {str(exc)[:300]}")
+        why = f"request failed: {str(exc)[:300]}"
     return ServiceUnavailableError(why, url)
 
 
-def _cut_off(exc: BaseException) -> bool:
+def is_cut_off(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the answer stopped before its end."""
     seen: BaseException | None = exc
     while seen is not None:
         name = type(seen).__name__
@@ -226,7 +241,7 @@ def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_T
                     if size > max_bytes:
                         raise too_big
                     out.write(chunk)
-        except requests.RequestException as exc:
+        except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, url, timeout) from exc
     return dest
 

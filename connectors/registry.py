@@ -102,7 +102,7 @@ class RegistryConnector(ServiceConnector):
         if not constraints:
             raise QueryError("give at least one constraint (keywords, service type, "
                              "data model or sky area)", self.url)
-        with dal_errors(self.url):
+        with dal_errors(self.url, self.timeout):
             adql = rtcons.build_regtap_query(constraints, self.service)
             results = regtap.RegistryQuery(self.url, adql, maxrec=self.maxrec,
                                            session=self.session).execute()
@@ -124,9 +124,9 @@ class RegistryConnector(ServiceConnector):
                 "JOIN rr.interface AS i ON i.ivoid = s.ivoid "
                 "JOIN rr.capability AS c ON c.ivoid = i.ivoid AND c.cap_index = i.cap_index "
                 "WHERE i.intf_role = 'std' AND c.standard_id NOT LIKE 'ivo://ivoa.net/std/tap%'")
-        with dal_errors(self.url):
+        with dal_errors(self.url, self.timeout):
             rows = results_table(lambda: self.service.run_sync(adql, maxrec=self.maxrec),
-                                 self.url)
+                                 self.url, self.timeout)
         return {str(r["access_url"]).rstrip("?"): str(r["coverage"]) for r in rows
                 if str(r["coverage"] or "").strip()}
 

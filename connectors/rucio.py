@@ -30,7 +30,7 @@ from .exceptions import (
     ServiceError,
     ServiceUnavailableError,
 )
-from .http import request
+from .http import TRANSPORT_ERRORS, is_cut_off, request, transport_error
 
 __all__ = ["RucioConnector"]
 
@@ -108,9 +108,19 @@ class RucioConnector(ServiceConnector):
             yield
         except ConnectorError:
             raise
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, self.url, f"{self.timeout:g}") from exc
+        except (KeyError, ValueError) as exc:
+            # The client reads headers and JSON it assumes are there: an answer
+            # cut short (no X-Rucio-Auth-Token, half a JSON body) lands here.
+            raise ServiceUnavailableError(
+                f"Rucio's answer was incomplete ({type(exc).__name__}: {exc}); "
+                "the connection was probably cut", self.url) from exc
         except (rex.ServerConnectionException, rex.RucioException) as exc:
             msg = " ".join(str(getattr(exc, "_message", "") or exc).split())[:500]
             if isinstance(exc, rex.ServerConnectionException):
+                if is_cut_off(exc):
+                    raise transport_error(exc, self.url, f"{self.timeout:g}") from exc
                 raise ServiceUnavailableError(f"cannot reach Rucio: {msg}", self.url) from exc
             if isinstance(exc, (rex.InvalidObject, rex.InvalidMetadata, rex.ScopeNotFound,
                                 rex.DataIdentifierNotFound, rex.InvalidType,

@@ -59,7 +59,7 @@ class ConeSearchConnector(DALConnector):
         limit = maxrec if maxrec is not None else self.maxrec
         return results_table(
             lambda: self.service.search((ra, dec), radius, verbosity=verbosity, maxrec=limit),
-            self.url)
+            self.url, self.timeout)
 
     def search_sky(self, query: SkyQuery) -> Table:
         """Cone search mapped to the common columns.

@@ -47,7 +47,8 @@ class SIA2Connector(DALConnector):
         """
         limit = maxrec if maxrec is not None else self.maxrec
         return results_table(
-            lambda: self.service.search(pos=(ra, dec, radius), maxrec=limit), self.url)
+            lambda: self.service.search(pos=(ra, dec, radius), maxrec=limit), self.url,
+            self.timeout)
 
     def search_sky(self, query: SkyQuery) -> Table:
         """SIA v2 query (POS, BAND, TIME, DPTYPE) mapped to the common columns.
@@ -65,7 +66,7 @@ class SIA2Connector(DALConnector):
                                    format="mjd"))
         if query.product_type:
             kwargs["data_type"] = query.product_type
-        raw = results_table(lambda: self.service.search(**kwargs), self.url)
+        raw = results_table(lambda: self.service.search(**kwargs), self.url, self.timeout)
         table = common_table(raw, self.name, OBSCORE_MAPPING, query=query, size_factor=1024)
         if query.keywords:
             words = [w.lower() for w in query.keywords]

@@ -11,7 +11,7 @@ from astropy.table import Table
 from pyvo.dal import AsyncTAPJob, TAPService
 
 from .base import ServiceConnector
-from .exceptions import ConfigurationError, QueryError
+from .exceptions import ConfigurationError, QueryError, ServiceUnavailableError
 from .http import request
 from .query import OBSCORE_MAPPING, SkyQuery, adql_string, common_table
 from .vo import dal_errors, results_table, vosi_availability
@@ -86,7 +86,8 @@ class TAPConnector(ServiceConnector):
         connectors.exceptions.ServiceUnavailableError, ServiceError, FormatError
         """
         limit = maxrec if maxrec is not None else self.maxrec
-        return results_table(lambda: self.service.run_sync(adql, maxrec=limit), self.url)
+        return results_table(lambda: self.service.run_sync(adql, maxrec=limit), self.url,
+                             self.timeout)
 
     def tables(self) -> Table:
         """List the service's tables (name and description) from VOSI tables.
@@ -96,7 +97,7 @@ class TAPConnector(ServiceConnector):
         astropy.table.Table
             Columns ``table_name`` and ``description``.
         """
-        with dal_errors(self.url + "/tables"):
+        with dal_errors(self.url + "/tables", self.timeout):
             tables = list(self.service.tables)
         return Table(rows=[(t.name, (t.description or "").strip()) for t in tables],
                      names=("table_name", "description"), dtype=(str, str))
@@ -108,13 +109,17 @@ class TAPConnector(ServiceConnector):
         The job keeps running on the server whatever happens to the page.
         """
         limit = maxrec if maxrec is not None else self.maxrec
-        with dal_errors(self.url):
+        with dal_errors(self.url, self.timeout):
             job = AsyncTAPJob.create(self.url, adql, maxrec=limit, session=self.session)
+            if job.url.rstrip("/") == self.url + "/async":
+                raise ServiceUnavailableError(
+                    "the service closed the connection before its answer ended: it named "
+                    "no job (no Location)", self.url)
             job.run()
         return job.url
 
     def _job(self, job_url: str) -> AsyncTAPJob:
-        with dal_errors(job_url):
+        with dal_errors(job_url, self.timeout):
             return AsyncTAPJob(job_url, session=self.session, delete=False)
 
     def job_status(self, job_url: str) -> dict[str, object]:
@@ -145,20 +150,20 @@ class TAPConnector(ServiceConnector):
             The job failed; its error message is kept.
         """
         job = self._job(job_url)
-        with dal_errors(job_url):
+        with dal_errors(job_url, self.timeout):
             job.raise_if_error()
-            return results_table(job.fetch_result, job_url)
+            return results_table(job.fetch_result, job_url, self.timeout)
 
     def abort_job(self, job_url: str) -> None:
         """Ask the service to abort a job."""
         job = self._job(job_url)
-        with dal_errors(job_url):
+        with dal_errors(job_url, self.timeout):
             job.abort()
 
     def delete_job(self, job_url: str) -> None:
         """Delete a job and its results on the service."""
         job = self._job(job_url)
-        with dal_errors(job_url):
+        with dal_errors(job_url, self.timeout):
             job.delete()
 
     def table_columns(self, table_name: str) -> Table:

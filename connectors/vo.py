@@ -15,7 +15,7 @@ from pyvo.dal.exceptions import DALOverflowWarning
 
 from .base import ServiceConnector
 from .exceptions import FormatError, QueryError, ServiceError, ServiceUnavailableError
-from .http import request, unreachable_reason
+from .http import TRANSPORT_ERRORS, is_cut_off, request, transport_error, unreachable_reason
 
 __all__ = ["DALConnector", "dal_errors", "results_table", "vosi_availability"]
 
@@ -60,20 +60,24 @@ def vosi_availability(session: requests.Session, url: str) -> str:
 
 
 @contextmanager
-def dal_errors(url: str) -> Iterator[None]:
-    """Translate pyvo's DAL exceptions into connector exceptions.
+def dal_errors(url: str, timeout: float | None = None) -> Iterator[None]:
+    """Translate pyvo's DAL exceptions, and transport failures, into connector exceptions.
 
     Parameters
     ----------
     url : str
         The service URL, named in the raised error.
+    timeout : float, optional
+        The seconds waited, named when there was no answer in time.
     """
+    waited = "?" if timeout is None else f"{timeout:g}"
     try:
         yield
-    except (DALQueryError, DALFormatError, DALServiceError, requests.RequestException) as exc:
-        unreachable = unreachable_reason(exc)
-        if unreachable:
-            raise ServiceUnavailableError(unreachable, url) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise transport_error(exc, url, waited) from exc
+    except (DALQueryError, DALFormatError, DALServiceError) as exc:
+        if unreachable_reason(exc) or is_cut_off(exc):
+            raise transport_error(exc, url, waited) from exc
         if isinstance(exc, DALQueryError):
             raise QueryError(_reason(exc), url) from exc
         if isinstance(exc, DALFormatError):
@@ -86,7 +90,7 @@ def _reason(exc: Exception) -> str:
     return " ".join(str(reason).split())[:500]
 
 
-def results_table(run: Callable[[], Any], url: str) -> Table:
+def results_table(run: Callable[[], Any], url: str, timeout: float | None = None) -> Table:
     """Run a pyvo query and return its rows as a Table.
 
     The table's ``meta`` holds ``url`` and ``truncated`` (True when the
@@ -103,7 +107,7 @@ def results_table(run: Callable[[], Any], url: str) -> Table:
     -------
     astropy.table.Table
     """
-    with dal_errors(url), warnings.catch_warnings(record=True) as caught:
+    with dal_errors(url, timeout), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DALOverflowWarning)
         results = run()
         table = results.to_table()
@@ -156,5 +160,5 @@ class DALConnector(ServiceConnector):
     def _probe(self) -> str:
         if self.availability:
             return vosi_availability(self.session, self.availability)
-        fields = results_table(self._metadata_query, self.url)
+        fields = results_table(self._metadata_query, self.url, self.timeout)
         return f"{len(fields.colnames)} columns"

@@ -43,6 +43,15 @@ class Outcome(Generic[K]):
     seconds: float
     timed_out: bool = False
 
+    @property
+    def reason(self) -> str | None:
+        """Why the call gave no value, in words for the user (None when it did)."""
+        if self.timed_out:
+            return f"no answer within {self.seconds:g} s"
+        if self.error is None:
+            return None
+        return getattr(self.error, "reason", None) or f"{type(self.error).__name__}: {self.error}"
+
 
 def _timed(func: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
     start = time.perf_counter()

@@ -111,6 +111,62 @@ def hung_tcp_server() -> Iterator[str]:
         sock.close()
 
 
+@contextmanager
+def cutting_proxy(upstream: str, after_headers: int | None = 0) -> Iterator[str]:
+    """A TCP proxy on loopback to the real ``upstream`` (``http://host:port``) that
+    forwards each request whole and cuts the answer ``after_headers`` bytes after
+    the end of its headers (None: inside its status line)."""
+    target = urlsplit(upstream)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    stop = threading.Event()
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(1 << 16):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+
+    def relay(client: socket.socket) -> None:
+        with client, socket.create_connection((target.hostname, target.port), 10) as up:
+            up.settimeout(10)
+            threading.Thread(target=pipe, args=(client, up), daemon=True).start()
+            answer = b""
+            while b"\r\n\r\n" not in answer[:-1] or len(answer) < answer.find(
+                    b"\r\n\r\n") + 4 + (after_headers or 0):
+                try:
+                    chunk = up.recv(1 << 16)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                answer += chunk
+            end = answer.find(b"\r\n\r\n") + 4
+            client.sendall(answer[:10] if after_headers is None
+                           else answer[:end + after_headers])
+            client.shutdown(socket.SHUT_RDWR)
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn = sock.accept()[0]
+            except OSError:
+                continue
+            threading.Thread(target=relay, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
 @pytest.fixture
 def hung_server() -> Iterator[str]:
     """See :func:`hung_tcp_server`."""

@@ -206,7 +206,7 @@ class AdqlEditor(pn.viewable.Viewer):
         status: dict[int, dict[str, Any]] = {}
         async for outcome in fan_out(calls, deadline=15):
             if outcome.error is not None or outcome.timed_out:
-                reason = getattr(outcome.error, "reason", "no answer in time")
+                reason = outcome.reason
                 status[outcome.key] = {"phase": "UNKNOWN", "error": reason}
             else:
                 status[outcome.key] = outcome.value

@@ -409,7 +409,7 @@ class JobsPage(Page):
         states: dict[Any, Any] = {}
         async for outcome in fan_out(calls, deadline=15):
             if outcome.error is not None or outcome.timed_out:
-                reason = getattr(outcome.error, "reason", "no answer in time")
+                reason = outcome.reason
                 states[outcome.key] = {"state": "UNKNOWN", "error": reason}
             else:
                 states[outcome.key] = outcome.value

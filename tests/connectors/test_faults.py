@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connectors.exceptions import FormatError, QueryError, ServiceError
+from connectors.exceptions import (
+    ConnectorError,
+    FormatError,
+    QueryError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 from connectors.query import SkyQuery
 from connectors.scs import ConeSearchConnector
 from connectors.tap import TAPConnector
+
+from ..conftest import cutting_proxy
 
 ERROR_VOTABLE = b"""<?xml version="1.0" encoding="utf-8"?>
 <VOTABLE version="1.3" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">
@@ -88,3 +97,31 @@ def test_malformed_votable_is_a_format_error(faulty: str) -> None:
     with pytest.raises(FormatError):
         ConeSearchConnector(faulty + "/broken/scs", timeout=5).search_sky(
             SkyQuery(1.0, 2.0, 0.1))
+
+
+@pytest.mark.parametrize("after_headers", [None, 0, 5])
+def test_an_answer_cut_mid_way_is_a_clear_connector_error(profile, after_headers) -> None:
+    real = profile.service("dachs-tap").connector()
+    with cutting_proxy(real.url.removesuffix("/tap"), after_headers) as proxy:
+        tap = TAPConnector(proxy + "/tap", timeout=5)
+        with pytest.raises(ServiceUnavailableError, match="closed the connection before"):
+            tap.run_sync("SELECT TOP 1 name FROM ongc.main")
+        try:
+            job = tap.submit_async("SELECT TOP 1 name FROM ongc.main")
+        except ServiceUnavailableError as exc:
+            assert "closed the connection before" in exc.reason
+        else:  # the cut fell after what names the job (a redirect's body): a real job
+            assert real.job_status(job)["phase"] in {"QUEUED", "EXECUTING", "COMPLETED"}
+            real.delete_job(job)
+
+
+@pytest.mark.parametrize("after_headers", [None, 0, 5])
+def test_rucio_cut_mid_way_while_asking_for_a_rule_is_a_connector_error(
+        profile, after_headers) -> None:
+    rucio = profile.service("rucio")
+    with cutting_proxy(rucio.url, after_headers) as proxy:
+        lake = replace(rucio, url=proxy).connector()
+        with pytest.raises(ConnectorError) as err:
+            lake.add_rule("esap", "crab_images", "LOCAL_B")
+    assert any(words in err.value.reason for words in (
+        "cannot reach Rucio", "closed the connection before", "answer was incomplete"))

@@ -139,7 +139,11 @@ class NameResolver:
                 return found
         if self.tap is not None:
             tried.append("the local catalogues (OpenNGC, Hipparcos)")
-            found = self._local(text)
+            try:
+                found = self._local(text)
+            except ConnectorError as exc:
+                raise type(exc)(f"the name resolver ({self.tap.name}) failed: {exc.reason}",
+                                exc.url) from exc
             if found:
                 return found
         where = " and ".join(tried) or "nowhere (no resolver configured)"

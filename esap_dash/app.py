@@ -7,7 +7,9 @@ profile then comes from ``ESAP_DASH_PROFILE``, default ``local``).
 from __future__ import annotations
 
 import html
+import logging
 import os
+import signal
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +24,10 @@ from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .pages.base import Page
 from .web import derive_key, harden
 
-__all__ = ["PAGES", "EsapDash", "create_app", "login_settings", "serve"]
+__all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
+           "serve"]
+
+log = logging.getLogger(__name__)
 
 #: URL key -> page class, in navigation order.
 PAGES: dict[str, type[Page]] = {
@@ -148,6 +153,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
     if profile.public_url:
         origins = {urlsplit(profile.public_url).netloc}
+    install_stop_handler()
     logins = login_settings(profile, f"http://{address}:{port}")
     hardening = harden(logins, https=profile.public_url.startswith("https://"))
     extra_patterns = [(SHARE_ROUTE, CartShareHandler, {"profile": profile}),
@@ -156,6 +162,40 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
              title=html.escape(profile.title), websocket_origin=sorted(origins),
              static_dirs={"assets": str(ASSETS)}, extra_patterns=extra_patterns,
              start=True, threaded=False, print_url=False, **logins, **hardening)
+
+
+#: Seconds the server waits on SIGTERM for its workflow runs to record their end.
+STOP_GRACE = 15.0
+
+
+def install_stop_handler() -> None:
+    """On SIGTERM, stop this process's workflow runs (recorded FAILED with the reason),
+    log it, and end the event loop; log to standard error."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
+def _stop_on_sigterm(signum: int, _frame: Any) -> None:
+    """Stop serving: every workflow run of this process is stopped and recorded as
+    FAILED with the reason, then the event loop ends."""
+    import time
+
+    from tornado.ioloop import IOLoop
+
+    from .workflows import Runner
+
+    runner = Runner.shared()
+    count = runner.shutdown("the dashboard server was stopped during the run; retry it")
+    log.warning("SIGTERM: stopping the dashboard server; %d workflow run(s) stopped", count)
+    deadline = time.monotonic() + STOP_GRACE
+    while runner.live and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if runner.live:
+        log.warning("%d workflow run(s) did not record their end in %g s", len(runner.live),
+                    STOP_GRACE)
+    loop = IOLoop.current()
+    loop.add_callback_from_signal(loop.stop)
 
 
 def login_settings(profile: Profile, address: str,

@@ -24,13 +24,15 @@ import functools
 import inspect
 import io
 import logging
+import os
+import socket
 import sys
 import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -361,14 +363,30 @@ class LiveRun:
     job_id: int
     run: Run | None = None
     state: str = "QUEUED"
+    #: Why the run was stopped from outside its thread (stalled, server stopping).
+    stopped: str = ""
+
+
+#: This server process, as written into the records of the runs it executes.
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+#: Seconds between two signs of life of a running run (progress and a scheduler ping).
+BEAT_SECONDS = 10.0
+#: A run whose scheduler has not answered for this long is stopped as stalled.
+STALL_SECONDS = 30.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Runner:
     """Starts workflow runs in the background and records them as jobs of kind ``dask``.
 
-    One per server process; runs outlive the page that started them.  A run
-    found RUNNING in the database but not in this process was cut by a
-    server restart and is marked failed.
+    One per server process; runs outlive the page that started them.  While
+    a run lasts its record names the process running it and gets a sign of
+    life (progress, ``beat``) every :data:`BEAT_SECONDS`; a run whose
+    scheduler stops answering for :data:`STALL_SECONDS` is stopped.  A record
+    left RUNNING with no recent sign of life is reported FAILED, saying so.
     """
 
     _instance: Runner | None = None
@@ -402,7 +420,8 @@ class Runner:
                                 f"cart {cart!r} has none")
         detail = {"workflow": flow.name, "title": flow.title, "parameters": values,
                   "cart": cart, "engine": engine.description, "inputs": len(items),
-                  "state": "QUEUED", "done": 0, "total": 0, "error": "", "ended": ""}
+                  "state": "QUEUED", "done": 0, "total": 0, "error": "", "ended": "",
+                  "process": PROCESS, "beat": _now()}
         job_id = store.add_job(user, "dask", engine.description, f"run-{uuid.uuid4().hex}",
                                detail)
         live = LiveRun(job_id)
@@ -421,31 +440,80 @@ class Runner:
         client = None
         outcome: Outcome | None = None
         state, error = "COMPLETED", ""
+        watchdog = threading.Event()
         try:
             client = run.client = engine.client()
             live.run = run
             live.state = "RUNNING"
-            store.update_job(user, job_id, {**detail, "state": "RUNNING"})
+            store.update_job(user, job_id, {**detail, "state": "RUNNING", "beat": _now()})
+            threading.Thread(target=self._watch, args=(store, user, job_id, detail, live,
+                                                       watchdog),
+                             name=f"workflow-{job_id}-watch", daemon=True).start()
             result = flow.func(items, live.run, **values)
             outcome = result if isinstance(result, Outcome) else Outcome(Table(result))
         except RunAbortedError:
-            state, error = "ABORTED", "aborted by the user"
+            state, error = ("FAILED", live.stopped) if live.stopped else (
+                "ABORTED", "aborted by the user")
         except BaseException as exc:  # whatever the workflow raised is shown
-            state, error = "FAILED", failure_summary(exc)
+            state, error = "FAILED", live.stopped or failure_summary(exc)
             log.info("workflow run %s failed: %s", job_id, error)
         finally:
-            if client is not None:
-                client.close(timeout=5)
-        final = {**detail, "state": state, "error": error,
-                 "done": run.done, "total": run.total,
-                 "ended": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "rows": len(outcome.table) if outcome else 0,
-                 "note": outcome.note if outcome else ""}
-        if outcome is not None:
-            store.put_result(user, job_id, _ecsv(outcome.table), _fits_image(outcome.image))
-        store.update_job(user, job_id, final)
+            watchdog.set()
+            try:
+                final = {**detail, "state": state, "error": error,
+                         "done": run.done, "total": run.total, "ended": _now(),
+                         "rows": len(outcome.table) if outcome else 0,
+                         "note": outcome.note if outcome else ""}
+                if outcome is not None:
+                    store.put_result(user, job_id, _ecsv(outcome.table),
+                                     _fits_image(outcome.image))
+                store.update_job(user, job_id, final)
+            except Exception:  # the database itself failed: the log keeps the reason
+                log.exception("workflow run %s: its outcome could not be recorded", job_id)
+            finally:
+                with self._lock:
+                    self.live.pop(job_id, None)
+                if client is not None:
+                    _close_quietly(client)
+
+    def _watch(self, store: Store, user: str, job_id: int, detail: dict[str, Any],
+               live: LiveRun, done: threading.Event) -> None:
+        """Record progress and a sign of life; stop the run when its scheduler is silent."""
+        silent_since: float | None = None
+        while not done.wait(BEAT_SECONDS):
+            run = live.run
+            if run is None:
+                continue
+            try:
+                store.update_job(user, job_id, {**detail, "state": live.state, "done": run.done,
+                                                "total": run.total, "beat": _now()})
+            except Exception:  # a missed beat is not a failed run
+                log.warning("workflow run %s: could not record its progress", job_id)
+            if _scheduler_answers(run.client, BEAT_SECONDS):
+                silent_since = None
+                continue
+            silent_since = silent_since or (datetime.now(UTC).timestamp() - BEAT_SECONDS)
+            silent = datetime.now(UTC).timestamp() - silent_since
+            if silent >= STALL_SECONDS:
+                live.stopped = (f"the cluster's scheduler has not answered for {silent:.0f} s "
+                                "(the gateway or the cluster hangs); the run was stopped")
+                log.warning("workflow run %s: %s", job_id, live.stopped)
+                run.cancelled.set()
+                threading.Thread(target=_close_quietly, args=(run.client,),
+                                 daemon=True).start()
+                return
+
+    def shutdown(self, reason: str) -> int:
+        """Stop every run of this process, recording ``reason``; how many there were."""
         with self._lock:
-            self.live.pop(job_id, None)
+            runs = list(self.live.values())
+        for live in runs:
+            live.stopped = reason
+            if live.run is not None:
+                live.run.cancelled.set()
+                threading.Thread(target=_close_quietly, args=(live.run.client,),
+                                 daemon=True).start()
+        return len(runs)
 
     def status(self, record: dict[str, Any]) -> dict[str, Any]:
         """State, progress and error of a ``dask`` job record (live while it runs here)."""
@@ -457,9 +525,17 @@ class Runner:
                     "total": run.total if run else 0, "error": "", "ended": ""}
         state = detail.get("state", "UNKNOWN")
         if state in {"QUEUED", "RUNNING"}:
+            beat = _parse_time(detail.get("beat"))
+            recent = beat is not None and datetime.now(UTC) - beat < timedelta(
+                seconds=3 * BEAT_SECONDS)
+            if recent and detail.get("process") != PROCESS:  # another server process runs it
+                return {k: detail.get(k, "") for k in ("state", "done", "total", "error",
+                                                       "ended")}
+            since = f" (last sign of life {detail['beat']})" if detail.get("beat") else ""
             return {"state": "FAILED", "done": detail.get("done", 0),
                     "total": detail.get("total", 0), "ended": "",
-                    "error": "the dashboard server restarted during the run; retry it"}
+                    "error": "the dashboard server process running it stopped before the "
+                             f"run ended{since}; retry it"}
         return {k: detail.get(k, "") for k in ("state", "done", "total", "error", "ended")}
 
     def cancel(self, job_id: int) -> bool:
@@ -469,6 +545,29 @@ class Runner:
             return False
         live.run.cancel()
         return True
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close(timeout=5)
+    except Exception as exc:  # a client whose connection is gone cannot close cleanly
+        log.debug("closing a Dask client: %s", exc)
+
+
+def _scheduler_answers(client: Any, timeout: float) -> bool:
+    """Whether the scheduler answers an identity request within ``timeout`` seconds."""
+    try:
+        client.sync(client.scheduler.identity, callback_timeout=timeout)
+    except Exception:  # timeouts, closed comms: all mean no answer
+        return False
+    return True
+
+
+def _parse_time(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
 
 
 def select_inputs(items: Table, inputs: str) -> Table:

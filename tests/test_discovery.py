@@ -364,3 +364,18 @@ def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:
                          time_to="2020-01-01")
     run_coroutine(page.search())
     assert "ends before it starts" in page._message.object
+
+
+def test_a_hung_resolver_is_named_with_how_long_it_waited(profile, hung_server) -> None:
+    from dataclasses import replace
+
+    from connectors.exceptions import ServiceUnavailableError
+
+    hung = replace(profile, services=tuple(
+        replace(s, url=hung_server + "/tap") if s.id == "dachs-tap" else s
+        for s in profile.services), resolver={**profile.resolver, "timeout": 2})
+    page = DiscoveryPage(profile=hung)
+    with pytest.raises(ServiceUnavailableError,
+                       match=r"name resolver \(Local DaCHS ObsCore \(TAP\)\) failed: no answer "
+                             r"within 2 s"):
+        page.resolver().resolve("M 1")

@@ -95,3 +95,14 @@ def test_a_stopped_gateway_shows_as_down_keeps_the_history_and_recovers(private)
     run_coroutine(page.refresh())
     assert not page.gateway_down and "answers again" in page._message.object
     assert [j["state"] for j in page.jobs] == ["COMPLETED"]
+
+
+def test_a_job_whose_service_does_not_answer_is_unknown_and_still_followed(private,
+                                                                           dead_url) -> None:
+    page = JobsPage(profile=private, refresh_period=0)
+    page.store.add_job("local", "tap", "Local DaCHS ObsCore (TAP)", dead_url + "/tap/async/x",
+                       {"adql": "SELECT 1"})
+    run_coroutine(page.refresh())
+    assert [j["state"] for j in page.jobs] == ["UNKNOWN"]
+    assert "cannot connect" in page.jobs[0]["error"]
+    assert page.following

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -313,12 +314,68 @@ def test_a_workflow_that_raises_shows_its_traceback_summary(private) -> None:
 
 def test_a_run_cut_by_a_server_restart_is_failed_not_running_forever(private) -> None:
     store = store_for(private.database)
-    job = store.add_job("local", "dask", "x", "run-1", {"state": "RUNNING", "done": 3,
-                                                        "total": 8})
+    job = store.add_job("local", "dask", "x", "run-1", {
+        "state": "RUNNING", "done": 3, "total": 8, "process": "elsewhere:1:x",
+        "beat": "2026-01-01T00:00:00+00:00"})
     record = store.jobs("local")[0]
     status = Runner().status(record)
-    assert status["state"] == "FAILED" and "restarted" in status["error"]
+    assert status["state"] == "FAILED"
+    assert "server process running it stopped before the run ended (last sign of life " \
+        "2026-01-01T00:00:00+00:00)" in status["error"]
     assert job == record["id"]
+
+
+def test_a_run_of_another_server_process_with_a_recent_sign_of_life_is_running(
+        private) -> None:
+    from datetime import UTC, datetime
+
+    store = store_for(private.database)
+    store.add_job("local", "dask", "x", "run-2", {
+        "state": "RUNNING", "done": 3, "total": 8, "process": "elsewhere:1:x",
+        "beat": datetime.now(UTC).isoformat(timespec="seconds")})
+    status = Runner().status(store.jobs("local")[0])
+    assert (status["state"], status["done"], status["total"]) == ("RUNNING", 3, 8)
+
+
+def test_a_hung_gateway_stops_the_run_as_stalled_not_running_forever(
+        private, profile, monkeypatch) -> None:
+    import esap_dash.workflows as workflows
+
+    monkeypatch.setattr(workflows, "BEAT_SECONDS", 2.0)
+    monkeypatch.setattr(workflows, "STALL_SECONDS", 6.0)
+    gateway = profile.by_role("gateway")[0].connector()
+    name = start_running(gateway, 1)
+    hung = gateway_processes()
+    try:
+        store = store_for(private.database)
+        job = Runner.shared().start(store, "local", Workflow.from_function("sleepy", sleepy),
+                                    Table({"kind": ["row"]}), {"tasks": 6, "seconds": 3.0},
+                                    GatewayEngine(gateway, name), private)
+        wait_until(lambda: store.jobs("local")[0]["detail"]["state"] == "RUNNING", 30)
+        for pid in hung:
+            os.kill(pid, signal.SIGSTOP)
+        status = wait_state(store, "local", job, seconds=60)
+        assert status["state"] == "FAILED"
+        assert "scheduler has not answered for" in status["error"]
+        assert "the gateway or the cluster hangs" in status["error"]
+    finally:
+        for pid in hung:
+            os.kill(pid, signal.SIGCONT)
+        gateway.stop_cluster(name)
+
+
+def gateway_processes() -> list[int]:
+    """The gateway server and its proxy (SIGSTOP makes them hang, SIGCONT resumes them)."""
+    out = subprocess.run(["pgrep", "-f", "dask-gateway-server|dask-gateway-proxy"],
+                         capture_output=True, text=True, check=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def wait_until(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def sleepy(items, run, tasks: int = 8, seconds: float = 1.0):
@@ -386,3 +443,47 @@ def test_the_scheduler_killed_fails_the_run_within_seconds(private, profile) -> 
         assert "scheduler went away" in status["error"]
     finally:
         gateway.stop_cluster(name)
+
+
+STOPPED_SERVER = """
+import sys, time
+from astropy.table import Table
+from tornado.ioloop import IOLoop
+from esap_dash.app import install_stop_handler
+from esap_dash.config import load_profile
+from esap_dash.store import store_for
+from esap_dash.workflows import LocalEngine, Runner, Workflow
+
+def sleepy(items, run):
+    run.map(time.sleep, [2.0] * 30)
+    return Table({"a": [1]})
+
+if __name__ == "__main__":  # the local cluster's workers start this script again
+    install_stop_handler()
+    profile = load_profile("local", overrides={"deployment.database": sys.argv[1]})
+    Runner.shared().start(store_for(profile.database), "local",
+                          Workflow.from_function("sleepy", sleepy), Table({"kind": ["row"]}),
+                          {}, LocalEngine(), profile)
+    IOLoop.current().start()
+"""
+
+
+def test_sigterm_logs_and_leaves_no_run_running(private, tmp_path) -> None:
+    script, log = tmp_path / "server.py", tmp_path / "server.log"
+    script.write_text(STOPPED_SERVER)
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, str(script), private.database],
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+    store = store_for(private.database)
+    try:
+        wait_until(lambda: store.jobs("local") and
+                   store.jobs("local")[0]["detail"]["state"] == "RUNNING", 90)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = log.read_text()
+    assert "SIGTERM: stopping the dashboard server; 1 workflow run(s) stopped" in err
+    detail = store.jobs("local")[0]["detail"]
+    assert detail["state"] == "FAILED"
+    assert detail["error"] == "the dashboard server was stopped during the run; retry it"

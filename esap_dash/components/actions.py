@@ -62,9 +62,11 @@ class Refresher:
     def __init__(self, refresh: Callable[[], Awaitable[None]], period: Callable[[], float]) -> None:
         self._refresh, self._period = refresh, period
         self._callback: Any = None
+        self.active = False
 
     def keep(self, active: bool) -> None:
         """Refresh periodically while ``active``, else stop."""
+        self.active = active
         if self._callback is not None and not active:
             self._callback.stop()
             self._callback = None

@@ -212,7 +212,7 @@ class AdqlEditor(pn.viewable.Viewer):
                 status[outcome.key] = outcome.value
         self.jobs = [{**r, **status[r["id"]]} for r in records]
         self._jobs.value = self._jobs_frame()
-        self._refresher.keep(any(j["phase"] not in FINAL_PHASES | {"UNKNOWN"} for j in self.jobs))
+        self._refresher.keep(any(j["phase"] not in FINAL_PHASES for j in self.jobs))
 
     def _status(self, record: dict[str, Any]) -> dict[str, Any]:
         if record["service"] not in self.services:

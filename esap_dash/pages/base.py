@@ -105,9 +105,10 @@ class Page(pn.viewable.Viewer):
     def resolver(self) -> NameResolver:
         """The name resolver configured by the profile (offline catalogues, or Sesame)."""
         cfg = self.profile.resolver
-        tap = self.profile.service(cfg["tap"]).connector() if cfg.get("tap") else None
-        return NameResolver(tap, sesame_url=cfg.get("sesame") or None,
-                            timeout=float(cfg.get("timeout", 10)))
+        timeout = float(cfg.get("timeout", 10))
+        tap = (self.profile.service(cfg["tap"]).connector(timeout=timeout)
+               if cfg.get("tap") else None)
+        return NameResolver(tap, sesame_url=cfg.get("sesame") or None, timeout=timeout)
 
     @property
     def store(self) -> Store:

@@ -26,9 +26,9 @@ from .base import NoAccountError, Page
 
 __all__ = ["JobsPage"]
 
-#: States after which a job, rule or cluster no longer changes by itself.
-FINAL = {"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED", "FAILED",
-         "UNKNOWN"}
+#: States after which a job, rule or cluster no longer changes by itself (UNKNOWN,
+#: a service that did not answer, is not one: the list asks again).
+FINAL = {"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED", "FAILED"}
 JOB_COLUMNS = ["id", "kind", "state", "progress", "what", "owner", "created", "ended",
                "duration", "error", "service", "ref"]
 CLUSTER_COLUMNS = ["name", "status", "workers", "cores", "tasks", "started", "worker_cores",
@@ -452,6 +452,12 @@ class JobsPage(Page):
         self._show_progress()
         self._refresher.keep(any(j["state"] not in FINAL for j in self.jobs)
                              or any(c["status"] not in FINAL for c in self.clusters))
+
+    @property
+    def following(self) -> bool:
+        """Whether the list refreshes by itself (something runs, or a service did not
+        answer and is asked again)."""
+        return self._refresher.active
 
     def _selected_job(self) -> dict[str, Any] | None:
         if not self._jobs.selection or not self.jobs:

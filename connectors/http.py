@@ -251,7 +251,8 @@ def _size(n: int) -> str:
 
 
 def _timeout_of(session: requests.Session, kwargs: dict[str, Any]) -> object:
-    return kwargs.get("timeout") or getattr(session, "timeout", "?")
+    timeout = kwargs.get("timeout") or getattr(session, "timeout", "?")
+    return f"{timeout:g}" if isinstance(timeout, int | float) else timeout
 
 
 NO_ANSWER = "no answer in time"

@@ -111,60 +111,112 @@ def hung_tcp_server() -> Iterator[str]:
         sock.close()
 
 
-@contextmanager
-def cutting_proxy(upstream: str, after_headers: int | None = 0) -> Iterator[str]:
-    """A TCP proxy on loopback to the real ``upstream`` (``http://host:port``) that
-    forwards each request whole and cuts the answer ``after_headers`` bytes after
-    the end of its headers (None: inside its status line)."""
-    target = urlsplit(upstream)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    stop = threading.Event()
+class FaultyProxy:
+    """A TCP proxy on loopback in front of a real service (``http://host:port``).
 
-    def pipe(source: socket.socket, sink: socket.socket) -> None:
+    ``mode`` (changeable at any time) decides what happens to each request:
+    ``pass`` forwards both ways; ``cut`` forwards the request whole and cuts
+    the answer ``after_headers`` bytes after the end of its headers (None:
+    inside its status line); ``hang`` forwards the request and never answers
+    (only requests of ``hang_methods``, when given; the others pass).
+    """
+
+    def __init__(self, upstream: str, mode: str = "pass", after_headers: int | None = 0,
+                 hang_methods: tuple[str, ...] = ()) -> None:
+        target = urlsplit(upstream)
+        self.target = (target.hostname, target.port)
+        self.mode, self.after_headers, self.hang_methods = mode, after_headers, hang_methods
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._stop = threading.Event()
+        self._held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def __enter__(self) -> FaultyProxy:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
         try:
             while chunk := source.recv(1 << 16):
                 sink.sendall(chunk)
         except OSError:
             pass
-
-    def relay(client: socket.socket) -> None:
-        with client, socket.create_connection((target.hostname, target.port), 10) as up:
-            up.settimeout(10)
-            threading.Thread(target=pipe, args=(client, up), daemon=True).start()
-            answer = b""
-            while b"\r\n\r\n" not in answer[:-1] or len(answer) < answer.find(
-                    b"\r\n\r\n") + 4 + (after_headers or 0):
+        finally:
+            for s in (source, sink):
                 try:
-                    chunk = up.recv(1 << 16)
+                    s.shutdown(socket.SHUT_RDWR)
                 except OSError:
-                    break
-                if not chunk:
-                    break
-                answer += chunk
-            end = answer.find(b"\r\n\r\n") + 4
-            client.sendall(answer[:10] if after_headers is None
-                           else answer[:end + after_headers])
-            client.shutdown(socket.SHUT_RDWR)
+                    pass
 
-    def accept() -> None:
-        sock.settimeout(0.2)
-        while not stop.is_set():
+    def _relay_some(self, client: socket.socket, up: socket.socket) -> None:
+        """Forward everything, but no answer to a request of ``hang_methods``."""
+        held = threading.Event()
+
+        def requests() -> None:
             try:
-                conn = sock.accept()[0]
+                while chunk := client.recv(1 << 16):
+                    if chunk.split(b" ", 1)[0].decode(errors="replace") in self.hang_methods:
+                        held.set()
+                    up.sendall(chunk)
+            except OSError:
+                pass
+
+        threading.Thread(target=requests, daemon=True).start()
+        try:
+            while chunk := up.recv(1 << 16):
+                if not held.is_set():
+                    client.sendall(chunk)
+        except OSError:
+            pass
+        self._held.extend([client, up])
+
+    def _relay(self, client: socket.socket) -> None:
+        mode = self.mode
+        up = socket.create_connection(self.target, 10)
+        if mode == "hang" and self.hang_methods:
+            self._relay_some(client, up)
+            return
+        threading.Thread(target=self._pipe, args=(client, up), daemon=True).start()
+        if mode == "pass":
+            self._pipe(up, client)
+            return
+        if mode == "hang":
+            self._held.extend([client, up])
+            return
+        answer = b""
+        up.settimeout(10)
+        cut = self.after_headers or 0
+        while b"\r\n\r\n" not in answer or len(answer) < answer.find(b"\r\n\r\n") + 4 + cut:
+            try:
+                chunk = up.recv(1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+        end = answer.find(b"\r\n\r\n") + 4
+        client.sendall(answer[:10] if self.after_headers is None else answer[:end + cut])
+        client.shutdown(socket.SHUT_RDWR)
+        client.close()
+        up.close()
+
+    def _accept(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn = self._sock.accept()[0]
             except OSError:
                 continue
-            threading.Thread(target=relay, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        sock.close()
+            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from esap_dash.config import Profile
 from esap_dash.pages.discovery import DiscoveryPage
 from esap_dash.pages.jobs import JobsPage
 
-from .conftest import run_coroutine, stack
+from .conftest import FaultyProxy, run_coroutine, stack
 
 
 @pytest.fixture
@@ -106,3 +106,34 @@ def test_a_job_whose_service_does_not_answer_is_unknown_and_still_followed(priva
     assert [j["state"] for j in page.jobs] == ["UNKNOWN"]
     assert "cannot connect" in page.jobs[0]["error"]
     assert page.following
+
+
+def test_a_start_the_gateway_never_answers_is_adopted_not_started_twice(private) -> None:
+    real = private.service("gateway")
+    with FaultyProxy(real.url, hang_methods=("POST",)) as proxy:
+        hung = replace(private, services=tuple(
+            replace(s, url=proxy.url, options={**s.options, "timeout": 3})
+            if s.id == "gateway" else s for s in private.services))
+        page = JobsPage(profile=hung, refresh_period=0)
+        run_coroutine(page.load_options())
+        page.start_workers = 1
+        page._option_widgets["worker_cores"].value = 1
+        before = {c["name"] for c in real.connector().clusters()}
+        proxy.mode = "hang"  # the gateway lists its clusters, and hangs on the start
+        page.gateway.session.close()  # no connection kept from before the hang
+        run_coroutine(page.start_cluster())
+        assert "did not confirm the new cluster (no answer within 3 s)" in page._message.object
+        run_coroutine(page.start_cluster())
+        assert "The last start got no answer" in page._message.object
+        proxy.mode = "pass"
+        page.gateway.session.close()
+        run_coroutine(page.refresh())
+        new = {c["name"] for c in real.connector().clusters()} - before
+        assert len(new) == 1
+        name = new.pop()
+        assert f"cluster {name[:8]} was started after all" in page._message.object
+        try:
+            wait(page, lambda: any(c["name"] == name and c["workers"] for c in page.clusters))
+            assert name[:8] in list(page._clusters.value["name"])
+        finally:
+            real.connector().stop_cluster(name)

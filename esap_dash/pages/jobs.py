@@ -13,7 +13,7 @@ import panel as pn
 import param
 from astropy.table import Table
 
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, ServiceUnavailableError
 
 from ..cart import CartError
 from ..components.actions import Refresher, action_buttons
@@ -68,6 +68,8 @@ class JobsPage(Page):
 
     title = "Jobs"
     workers = param.Integer(default=2, bounds=(0, None), doc="Workers to scale the cluster to.")
+    start_workers = param.Integer(default=1, bounds=(0, None), label="Workers at start",
+                                  doc="Workers the new cluster is scaled to once it runs.")
     adapt_min = param.Integer(default=0, bounds=(0, None), label="Adaptive minimum",
                               doc="Fewest workers when adaptive.")
     adapt_max = param.Integer(default=2, bounds=(0, None), label="Adaptive maximum",
@@ -89,6 +91,10 @@ class JobsPage(Page):
         self.first_worker_s: float | None = None
         self.gateway_down = False
         self._asked: dict[str, float] = {}
+        #: New cluster -> workers to scale it to once it runs.
+        self._to_scale: dict[str, int] = {}
+        #: Clusters there were when a start got no answer (None: no such start).
+        self._unconfirmed: set[str] | None = None
         self._option_widgets: dict[str, pn.widgets.Widget] = {}
         self.workflows, problems = load_workflows()
         self.param.workflow.objects = list(self.workflows)
@@ -129,6 +135,7 @@ class JobsPage(Page):
                 ("Open result", self.open_result, "default"),
                 ("Retry", self.retry, "default"),
                 ("Add result to cart", self.result_to_cart, "default")), width=140)
+        self._start_button = buttons["Start cluster"]
         engine = html.escape(
             f"Clusters run on the Dask Gateway {self.gateway.url}, as gateway user "
             f"{self.gateway.username}." if self.gateway else
@@ -177,7 +184,9 @@ class JobsPage(Page):
         if self.gateway is None:
             return []
         return [pn.pane.Markdown("Options offered by the gateway for a new cluster:"),
-                self._options, pn.Row(buttons["Start cluster"], buttons["Refresh"]),
+                self._options,
+                pn.Row(pn.widgets.IntInput.from_param(self.param.start_workers, width=140),
+                       buttons["Start cluster"], buttons["Refresh"]),
                 self._clusters,
                 pn.Row(pn.widgets.IntInput.from_param(self.param.workers, width=120),
                        buttons["Scale"],
@@ -317,13 +326,74 @@ class JobsPage(Page):
         return True
 
     async def start_cluster(self) -> None:
-        """Ask the gateway for a cluster with the form's options."""
+        """Ask the gateway for a cluster with the form's options, scaled to
+        ``start_workers`` once it runs.
+
+        When the gateway does not answer, it may still create the cluster:
+        starting again waits until the list shows whether it did.
+        """
+        if self.gateway is None:
+            say(self._message, "This deployment has no Dask Gateway.", "warning")
+            return
+        if self._unconfirmed is not None:
+            say(self._message, "The last start got no answer: the list shows whether the "
+                "gateway made that cluster once it answers again. Refresh, then start.",
+                "warning")
+            return
         options = {field: w.value for field, w in self._option_widgets.items()}
         started = time.perf_counter()
-        names: list[str] = []
-        if await self._gateway_call(lambda: names.append(self.gateway.start_cluster(**options)),
-                                    "Cluster asked for; it starts in a few seconds."):
-            self._asked[names[0]] = started
+        try:
+            before = {c["name"] for c in await run_blocking(self.gateway.clusters)}
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            return
+        self._start_button.disabled = True
+        try:
+            name = await run_blocking(lambda: self.gateway.start_cluster(**options))
+        except ServiceUnavailableError as exc:
+            await self.refresh()
+            self._unconfirmed = before
+            say(self._message, f"{self.gateway.name} did not confirm the new cluster "
+                f"({exc.reason}). It may still start it: it will show in the list when the "
+                "gateway answers; starting again waits until then.", "warning")
+            return
+        except ConnectorError as exc:
+            say(self._message, exc.reason, "danger")
+            self._start_button.disabled = False
+            return
+        self._start_button.disabled = False
+        self._asked[name] = started
+        self._to_scale[name] = self.start_workers
+        say(self._message, f"Cluster {name[:8]} asked for; it starts in a few seconds and is "
+            f"then scaled to {self.start_workers} worker(s).")
+        await self.refresh()
+
+    async def _scale_new(self, clusters: list[dict[str, Any]]) -> None:
+        """Scale the clusters started here to their starting workers once they run."""
+        for cluster in clusters:
+            count = self._to_scale.get(cluster["name"])
+            if count is None or cluster["status"] != "RUNNING":
+                continue
+            del self._to_scale[cluster["name"]]
+            if count:
+                try:
+                    await run_blocking(self.gateway.scale, cluster["name"], count)
+                except ConnectorError as exc:
+                    say(self._message, f"Scaling {cluster['name'][:8]}: {exc.reason}", "danger")
+
+    def _adopt_unconfirmed(self, clusters: list[dict[str, Any]]) -> None:
+        """After a start without answer: take the cluster the gateway made, if any."""
+        if self._unconfirmed is None:
+            return
+        new = [c["name"] for c in clusters if c["name"] not in self._unconfirmed]
+        self._unconfirmed = None
+        self._start_button.disabled = False
+        if new:
+            self._to_scale[new[0]] = self.start_workers
+            say(self._message, f"{self.gateway.name} answers again: cluster {new[0][:8]} "
+                "was started after all.")
+        else:
+            say(self._message, f"{self.gateway.name} answers again: it made no new cluster.")
 
     async def scale(self) -> None:
         """Scale the selected cluster to the chosen number of workers."""
@@ -422,6 +492,8 @@ class JobsPage(Page):
             if self.gateway_down:
                 self.gateway_down = False
                 say(self._message, f"{self.gateway.name} answers again.")
+            self._adopt_unconfirmed(clusters)
+            await self._scale_new(clusters)
             self.clusters = clusters
             running = {f"{c['name'][:8]} ({c['worker_cores']} cores/worker)": c["name"]
                        for c in clusters if c["status"] == "RUNNING"}
@@ -441,7 +513,8 @@ class JobsPage(Page):
                 if job["state"] not in FINAL or job["ended"] else ""
             self.jobs.append(job)
         self._jobs.value = pd.DataFrame(self.jobs, columns=JOB_COLUMNS)
-        self._clusters.value = pd.DataFrame(self.clusters, columns=CLUSTER_COLUMNS)
+        self._clusters.value = pd.DataFrame(
+            [{**c, "name": c["name"][:8]} for c in self.clusters], columns=CLUSTER_COLUMNS)
         self._dashboards.object = "".join(
             f'<p>Dask dashboard of {html.escape(c["name"][:8])}: <a href="'
             f'{html.escape(c["dashboard"])}" target="_blank" rel="noopener noreferrer">'

@@ -24,7 +24,7 @@ from connectors.query import SkyQuery
 from connectors.scs import ConeSearchConnector
 from connectors.tap import TAPConnector
 
-from ..conftest import cutting_proxy
+from ..conftest import FaultyProxy
 
 ERROR_VOTABLE = b"""<?xml version="1.0" encoding="utf-8"?>
 <VOTABLE version="1.3" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">
@@ -102,8 +102,8 @@ def test_malformed_votable_is_a_format_error(faulty: str) -> None:
 @pytest.mark.parametrize("after_headers", [None, 0, 5])
 def test_an_answer_cut_mid_way_is_a_clear_connector_error(profile, after_headers) -> None:
     real = profile.service("dachs-tap").connector()
-    with cutting_proxy(real.url.removesuffix("/tap"), after_headers) as proxy:
-        tap = TAPConnector(proxy + "/tap", timeout=5)
+    with FaultyProxy(real.url.removesuffix("/tap"), "cut", after_headers) as proxy:
+        tap = TAPConnector(proxy.url + "/tap", timeout=5)
         with pytest.raises(ServiceUnavailableError, match="closed the connection before"):
             tap.run_sync("SELECT TOP 1 name FROM ongc.main")
         try:
@@ -119,8 +119,8 @@ def test_an_answer_cut_mid_way_is_a_clear_connector_error(profile, after_headers
 def test_rucio_cut_mid_way_while_asking_for_a_rule_is_a_connector_error(
         profile, after_headers) -> None:
     rucio = profile.service("rucio")
-    with cutting_proxy(rucio.url, after_headers) as proxy:
-        lake = replace(rucio, url=proxy).connector()
+    with FaultyProxy(rucio.url, "cut", after_headers) as proxy:
+        lake = replace(rucio, url=proxy.url).connector()
         with pytest.raises(ConnectorError) as err:
             lake.add_rule("esap", "crab_images", "LOCAL_B")
     assert any(words in err.value.reason for words in (

@@ -22,7 +22,7 @@ from .config import ASSETS, Profile, ProfileError, load_profile
 from .launch import SHARE_ROUTE, CartShareHandler
 from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .pages.base import Page
-from .web import derive_key, harden
+from .web import derive_key, harden, login_pages
 
 __all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
            "serve"]
@@ -156,6 +156,9 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     install_stop_handler()
     logins = login_settings(profile, f"http://{address}:{port}")
     hardening = harden(logins, https=profile.public_url.startswith("https://"))
+    if logins:
+        hardening.update(login_pages(profile.oidc, profile.public_url
+                                     or f"http://{address}:{port}"))
     extra_patterns = [(SHARE_ROUTE, CartShareHandler, {"profile": profile}),
                       *hardening.pop("extra_patterns")]
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,

@@ -9,16 +9,23 @@
 * Panel's ``/components/<module>/...`` route resolves only modules that are
   already loaded and belong to Panel or esap-dash (it would otherwise import
   any installed module, for anyone).
+* Logging in and out have pages of esap-dash's own (no CDN): a login the
+  provider does not complete says so with a way back, and logging out also
+  ends the session at the provider (OpenID Connect RP-initiated logout).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import logging
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import tornado.web
 from bokeh.protocol.exceptions import ProtocolError
@@ -26,10 +33,11 @@ from bokeh.util.token import get_token_payload
 from panel.io.server import ComponentResourceHandler
 from panel.io.server import WSHandler as PanelWSHandler
 
-__all__ = ["COMPONENT_MODULES", "derive_key", "harden"]
+__all__ = ["COMPONENT_MODULES", "TEMPLATES", "derive_key", "harden", "login_pages"]
 
 log = logging.getLogger(__name__)
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Top-level packages whose components ``/components/...`` may serve.
 COMPONENT_MODULES = ("panel", "esap_dash")
 
@@ -123,3 +131,30 @@ def _default_cookie_attributes(https: bool) -> None:
 
     set_cookie._esap_dash = True  # type: ignore[attr-defined]
     tornado.web.RequestHandler.set_cookie = set_cookie  # type: ignore[method-assign]
+
+
+def login_pages(oidc: Mapping[str, str], dashboard_url: str) -> dict[str, str]:
+    """``pn.serve`` arguments for esap-dash's login-error and logout pages.
+
+    Parameters
+    ----------
+    oidc : mapping
+        The profile's ``[oidc]`` section; with ``logout_url`` the logout page
+        sends the browser on to the provider's end-session endpoint, which
+        returns it to ``dashboard_url``.
+    dashboard_url : str
+        Where the dashboard is reached.
+    """
+    page = (TEMPLATES / "logout.html").read_text()
+    refresh = provider = ""
+    if oidc.get("logout_url"):
+        target = oidc["logout_url"] + ("&" if "?" in oidc["logout_url"] else "?") + urlencode(
+            {"client_id": oidc["client_id"], "post_logout_redirect_uri": dashboard_url + "/"})
+        refresh = f'<meta http-equiv="refresh" content="1; url={html.escape(target)}">'
+        provider = (f'<p>Ending your session at the login service too … '
+                    f'(<a href="{html.escape(target)}">continue</a>)</p>')
+    page = page.replace("@REFRESH@", refresh).replace("@PROVIDER@", provider)
+    folder = Path(tempfile.mkdtemp(prefix="esap-dash-pages-"))
+    (folder / "logout.html").write_text(page)
+    return {"oauth_error_template": str(TEMPLATES / "login_error.html"),
+            "logout_template": str(folder / "logout.html")}

@@ -95,12 +95,15 @@ def test_two_users_log_in_each_sees_only_their_cart_and_logout_returns_to_login(
                 assert secret not in text, f"a secret of the deployment is in the {where}"
         assert "PRIVATE KEY" not in "".join(pages + frames) + log
         assert len(frames) > 20
-        # Logout leads back to the login page.
+        # Logout ends the session at the provider too, then leads back to the login.
+        provider_log = PROJECT_ROOT / "var" / "log" / "oidc.log"
+        calls_before = provider_log.read_text().count("/oauth2/end_session?")
         alice.get_by_text("Log out").click()
-        alice.wait_for_url(re.compile(r"/logout"), timeout=20_000)
-        alice.goto(served_oidc)
+        alice.get_by_text("You have logged out of esap-dash").wait_for(timeout=20_000)
+        alice.get_by_role("button", name="End session").click(timeout=20_000)
         alice.wait_for_url(re.compile(r"127\.0\.0\.1:\d+/oauth2/authorize"), timeout=20_000)
-        assert alice.get_by_role("button", name=ALICE).is_visible()
+        alice.get_by_role("button", name=ALICE).wait_for()
+        assert provider_log.read_text().count("/oauth2/end_session?") == calls_before + 1
     finally:
         alice_ctx.close()
         bob_ctx.close()
@@ -205,6 +208,33 @@ def test_cookies_are_encrypted_and_a_session_opens_only_for_its_own_login(
     finally:
         alice_ctx.close()
         bob_ctx.close()
+
+
+@pytest.mark.parametrize("fault", ["dead", "cut"])
+def test_a_login_the_provider_does_not_complete_gets_a_clear_page(browser, local_stack,
+                                                                  fault) -> None:
+    from ..conftest import FaultyProxy
+
+    profile = load_profile("local-oidc")
+    token_url = profile.oidc["token_url"]
+    with FaultyProxy(token_url.split("/oauth2")[0], "cut", None) as proxy:
+        broken = {"dead": "http://127.0.0.1:9/oauth2/token",
+                  "cut": proxy.url + "/oauth2/token"}[fault]
+        with serve("local-oidc", f"server-oidc-{fault}.log",
+                   {"ESAP_DASH_COOKIE_SECRET": COOKIE_SECRET,
+                    "ESAP_DASH__OIDC__TOKEN_URL": broken}) as url:
+            context = browser.new_context()
+            page = context.new_page()
+            try:
+                page.goto(url)
+                page.get_by_role("button", name=ALICE).click()
+                page.get_by_text("Logging in did not complete").wait_for(timeout=40_000)
+                assert "cdn" not in page.content().lower()
+                page.screenshot(path=str(ARTIFACTS / f"login-error-{fault}.png"))
+                page.get_by_role("link", name="Try again").click()
+                page.wait_for_url(re.compile(r"/oauth2/authorize"), timeout=20_000)
+            finally:
+                context.close()
 
 
 def test_the_component_route_imports_no_other_module(served_oidc: str) -> None:

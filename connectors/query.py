@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "WAVEBANDS",
     "SkyQuery",
     "adql_string",
+    "columns_by_ucd",
     "common_table",
     "quote_prefix",
     "ucd_mapping",
@@ -308,9 +310,17 @@ def ucd_mapping(table: Table) -> dict[str, str]:
     dict
         ``id``, ``title``, ``ra`` and ``dec`` where a column says it is one.
     """
+    return columns_by_ucd((name, table[name].meta.get("ucd")) for name in table.colnames)
+
+
+def columns_by_ucd(columns: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """Common column name -> the first of ``(name, ucd)`` pairs whose UCD says it is one.
+
+    ``title`` falls back to the identifier column.
+    """
     mapping: dict[str, str] = {}
-    for name in table.colnames:
-        ucd = (table[name].meta.get("ucd") or "").lower()
+    for name, ucd in columns:
+        ucd = (ucd or "").strip().lower()
         for common, wanted in _UCDS.items():
             if ucd in wanted and common not in mapping:
                 mapping[common] = name

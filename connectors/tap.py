@@ -13,7 +13,7 @@ from pyvo.dal import AsyncTAPJob, TAPService
 from .base import ServiceConnector
 from .exceptions import ConfigurationError, QueryError, ServiceUnavailableError
 from .http import request
-from .query import OBSCORE_MAPPING, SkyQuery, adql_string, common_table
+from .query import OBSCORE_MAPPING, SkyQuery, adql_string, columns_by_ucd, common_table
 from .vo import dal_errors, results_table, vosi_availability
 
 __all__ = ["TAPConnector"]
@@ -48,6 +48,7 @@ class TAPConnector(ServiceConnector):
             if name and not _IDENTIFIER.match(name):
                 raise ConfigurationError(f"{name!r} is not a table or column name", self.url)
         self._service: TAPService | None = None
+        self._mapping: dict[str, str] | None = None
 
     @property
     def service(self) -> TAPService:
@@ -233,6 +234,26 @@ class TAPConnector(ServiceConnector):
         rows.meta.update(url=self.url, truncated=len(frame) >= maxrec)
         return rows
 
+    def column_mapping(self) -> dict[str, str]:
+        """Common column -> column of the profile's ``table``.
+
+        ObsCore's standard names; for any other table the columns its
+        TAP_SCHEMA marks by UCD (``pos.eq.ra;meta.main``, ``meta.id;meta.main``
+        ...), asked once; the profile's ``columns`` override either.
+        """
+        if self._mapping is None:
+            if (self.table or "").lower() == "ivoa.obscore":
+                found = dict(OBSCORE_MAPPING)
+            elif self.table:
+                rows = self.table_columns(self.table)
+                found = columns_by_ucd(
+                    (str(r["column_name"]), str(r["ucd"] or "")) for r in rows)
+                found = {k: v for k, v in found.items() if _COLUMN.match(v)}
+            else:
+                found = {}
+            self._mapping = {k: v for k, v in {**found, **self.columns}.items() if v}
+        return self._mapping
+
     def sky_adql(self, query: SkyQuery) -> str:
         """The ADQL that :meth:`search_sky` sends, for display and provenance.
 
@@ -248,11 +269,13 @@ class TAPConnector(ServiceConnector):
             raise ConfigurationError("this TAP service has no 'table' in the profile, so it "
                                      "answers ADQL only, not the common search", self.url)
         obscore = self.table.lower() == "ivoa.obscore"
-        mapping = {**(OBSCORE_MAPPING if obscore else {}), **self.columns}
+        mapping = self.column_mapping()
         ra, dec = mapping.get("ra"), mapping.get("dec")
         if not ra or not dec:
-            raise ConfigurationError(f"columns.ra and columns.dec are needed for {self.table}",
-                                     self.url)
+            raise ConfigurationError(
+                f"{self.table} has no columns marked pos.eq.ra;meta.main and "
+                "pos.eq.dec;meta.main in TAP_SCHEMA: give columns.ra and columns.dec in the "
+                "profile", self.url)
         where = [f"1=CONTAINS(POINT('ICRS', {ra}, {dec}), "
                  f"CIRCLE('ICRS', {query.ra!r}, {query.dec!r}, {query.radius!r}))"]
         if obscore:
@@ -285,7 +308,7 @@ class TAPConnector(ServiceConnector):
             return empty
         adql = self.sky_adql(query)
         raw = self.run_sync(adql, maxrec=query.maxrec)
-        mapping = {**(OBSCORE_MAPPING if obscore else {}), **self.columns}
+        mapping = self.column_mapping()
         table = common_table(raw, self.name, mapping, query=query,
                              product_type="" if obscore else "source",
                              size_factor=1024 if obscore else 1)

@@ -101,3 +101,21 @@ def test_positions_of_a_column_the_service_does_not_know_give_its_message(tap) -
         tap.positions("hipparcos.main", "nope", "de_icrs")
     with pytest.raises(QueryError, match="is not a column name"):
         tap.positions("hipparcos.main", "ra_icrs; DROP", "de_icrs")
+
+
+def test_a_catalogue_table_finds_its_columns_by_ucd_and_the_profile_overrides(
+        service) -> None:
+    from dataclasses import replace
+
+    from connectors.query import SkyQuery
+
+    tap = service("dachs-tap")
+    hip = replace(tap, options={**tap.options, "table": "hipparcos.main"}).connector()
+    mapping = hip.column_mapping()
+    assert (mapping["ra"], mapping["dec"], mapping["id"]) == ("ra_icrs", "de_icrs", "hip")
+    rows = hip.search_sky(SkyQuery(101.287, -16.716, 0.05))  # Sirius, HIP 32349
+    assert "32349" in list(rows["id"])
+    named = replace(tap, options={**tap.options, "table": "hipparcos.main",
+                                  "columns": {"title": "hip"}}).connector()
+    assert named.column_mapping()["title"] == "hip"
+    assert named.column_mapping()["ra"] == "ra_icrs"

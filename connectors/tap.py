@@ -78,7 +78,9 @@ class TAPConnector(ServiceConnector):
         Returns
         -------
         astropy.table.Table
-            With ``meta["truncated"]`` set when the limit was reached.
+            At most ``maxrec`` rows; ``meta["truncated"]`` is set when rows
+            were left out (one row more than the limit is asked for, so an
+            answer of exactly ``maxrec`` rows is not flagged).
 
         Raises
         ------
@@ -87,8 +89,13 @@ class TAPConnector(ServiceConnector):
         connectors.exceptions.ServiceUnavailableError, ServiceError, FormatError
         """
         limit = maxrec if maxrec is not None else self.maxrec
-        return results_table(lambda: self.service.run_sync(adql, maxrec=limit), self.url,
-                             self.timeout)
+        ask = limit + 1 if limit is not None else None
+        table = results_table(lambda: self.service.run_sync(adql, maxrec=ask), self.url,
+                              self.timeout)
+        if limit is not None and len(table) > limit:
+            table = table[:limit]
+            table.meta["truncated"] = True
+        return table
 
     def tables(self) -> Table:
         """List the service's tables (name and description) from VOSI tables.
@@ -223,15 +230,20 @@ class TAPConnector(ServiceConnector):
         # CSV parses ten times faster than a VOTable of the same rows; a service
         # without CSV output (or with an error) answers with a VOTable instead.
         resp = request(self.session, "POST", self.url + "/sync", data={
-            "REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "MAXREC": maxrec,
+            "REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "MAXREC": maxrec + 1,
             "RESPONSEFORMAT": "csv"})
         if not resp.headers.get("content-type", "").startswith("text/csv"):
-            return self.run_sync(adql, maxrec=maxrec)
+            rows = self.run_sync(adql, maxrec=maxrec)
+            rows.meta["adql"] = adql
+            return rows
         frame = pd.read_csv(io.BytesIO(resp.content), dtype={"id": str} if id else None)
+        # One row more than the limit was asked for: only then were rows left out.
+        truncated = len(frame) > maxrec
+        frame = frame.iloc[:maxrec]
         rows = Table({"id": frame["id"].fillna("").to_numpy(str)} if id else {})
         rows["ra"] = frame["ra"].to_numpy(float)
         rows["dec"] = frame["dec"].to_numpy(float)
-        rows.meta.update(url=self.url, truncated=len(frame) >= maxrec)
+        rows.meta.update(url=self.url, adql=adql, truncated=truncated)
         return rows
 
     def column_mapping(self) -> dict[str, str]:

@@ -60,11 +60,16 @@ def _id_column(items: Iterable[CartItem]) -> str | None:
     return None
 
 
+def _md(text: str) -> str:
+    """Text for a markdown table cell: no HTML, no cell break; quotes stay quotes."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
 def _provenance(cart: Cart, groups: dict[tuple[str, str, str, str], list[CartItem]]) -> str:
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = [f"# Cart {html.escape(cart.name)!s}", "",
+    lines = [f"# Cart {_md(cart.name)}", "",
              f"Exported by esap-dash {version('esap-dash')} on {now} for user "
-             f"`{html.escape(cart.user)}`: {sum(len(g) for g in groups.values())} items.", "",
+             f"`{_comment(cart.user)}`: {sum(len(g) for g in groups.values())} items.", "",
              "Each cell below asks the service again and keeps the cart's items.", "",
              "| Archive | Service | Kind | Items | Query | Added |",
              "|---|---|---|---|---|---|"]
@@ -72,9 +77,9 @@ def _provenance(cart: Cart, groups: dict[tuple[str, str, str, str], list[CartIte
         query = json.loads(items[0].query or "{}")
         query.pop("services", None)
         asked = ", ".join(f"{k}={v}" for k, v in query.items() if v not in (None, "", [], {}))
-        lines.append(f"| {html.escape(archive)} | {html.escape(url)} | {kind or 'table'} | "
-                     f"{len(items)} | {html.escape(asked) or '—'} | "
-                     f"{html.escape(items[0].added.isoformat(timespec='seconds'))} |")
+        lines.append(f"| {_md(archive)} | {_md(url)} | {kind or 'table'} | "
+                     f"{len(items)} | {_md(asked) or '—'} | "
+                     f"{items[0].added.isoformat(timespec='seconds')} |")
     return "\n".join(lines)
 
 
@@ -95,9 +100,11 @@ def _tap_cell(name: str, url: str, table: str, column: str, ids: list[str]) -> s
     return (f"# {_comment(name)}: the cart's rows of {_comment(table)}, by {_comment(column)}\n"
             f"ids = {ids!r}\n"
             f"service = pyvo.dal.TAPService({url!r})\n"
+            f"datatype = column_datatype(service, {table!r}, {column!r})\n"
             "chunks = []\n"
             f"for start in range(0, len(ids), {CHUNK}):\n"
-            f"    literals = ', '.join(adql_string(i) for i in ids[start:start + {CHUNK}])\n"
+            "    literals = ', '.join(adql_literal(i, datatype)\n"
+            f"                         for i in ids[start:start + {CHUNK}])\n"
             f"    adql = {select!r} + literals + ')'\n"
             "    chunks.append(service.run_sync(adql, maxrec=len(ids)).to_table())\n"
             f"parts[{name!r}] = vstack(chunks) if len(chunks) > 1 else chunks[0]\n"
@@ -144,6 +151,35 @@ def _embedded_cell(name: str, why: str, items: list[CartItem]) -> str:
             f"expected[{name!r}] = len(records)")
 
 
+#: Functions the exported notebook defines for asking TAP services again.
+HELPERS = '''NUMBERS = {"short", "int", "long", "smallint", "integer", "bigint", "float", "double",
+           "real"}
+
+
+def adql_string(value):
+    """An ADQL string literal (quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def adql_literal(value, datatype):
+    """A literal of the column's ADQL datatype: a number, or a quoted string."""
+    if datatype.lower() not in NUMBERS:
+        return adql_string(value)
+    number = float(value)
+    if datatype.lower() in {"float", "double", "real"}:
+        return repr(number)
+    return str(int(number))
+
+
+def column_datatype(service, table, column):
+    """The column's datatype, from the service's TAP_SCHEMA (char when not listed)."""
+    rows = service.run_sync(
+        "SELECT datatype FROM TAP_SCHEMA.columns WHERE table_name = " + adql_string(table)
+        + " AND column_name = " + adql_string(column)).to_table()
+    return str(rows[0][0]) if len(rows) else "char"
+'''
+
+
 def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
     """Build the notebook that re-creates ``cart``'s data (see the module docstring).
 
@@ -165,9 +201,7 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
              new_code_cell("import json\n\nimport numpy as np\nimport pyvo\n"
                            "from astropy.table import Table, vstack\n\n"
                            "parts, expected = {}, {}\n\n\n"
-                           "def adql_string(value):\n"
-                           "    \"\"\"An ADQL string literal (quotes doubled).\"\"\"\n"
-                           "    return \"'\" + str(value).replace(\"'\", \"''\") + \"'\"")]
+                           + HELPERS)]
     per_archive = Counter(archive for archive, *_ in groups)
     seen: Counter[str] = Counter()
     for (archive, kind, url, raw_query), items in groups.items():

@@ -125,3 +125,37 @@ def test_the_cart_page_renders_in_a_notebook_cell(profile: Profile, tmp_path: Pa
     shown = next(o for o in outputs if o["output_type"] == "execute_result")
     assert "application/vnd.holoviews_exec.v0+json" in shown["data"]
     assert "NGC1952 by hand" in json.dumps(shown["data"])
+
+
+def test_catalogue_rows_from_the_sky_are_asked_for_again_with_numeric_literals(
+        profile: Profile, tmp_path: Path) -> None:
+    from esap_dash.pages.sky import SkyPage
+
+    private = replace(profile, database=f"sqlite:///{tmp_path}/nb-sky.db")
+    sky = SkyPage(profile=private)
+    run_coroutine(sky.list_catalogues())
+    sky.catalogue = next(c for c in sky.param.catalogue.objects if c.startswith("hipparcos"))
+    sky.row_limit = 500
+    run_coroutine(sky.load_catalogue())
+    sky.map.selection = [0, 1, 2]
+    sky.cart_name = "stars"
+    run_coroutine(sky.add_to_cart())
+    notebook = Cart.open("stars", profile=private).export(tmp_path / "stars.ipynb", "notebook")
+    nb = nbformat.read(notebook, as_version=4)
+    assert "&#x27;" not in nb.cells[0].source
+    execute(nb, tmp_path)
+    printed = json.loads(nb.cells[-1].outputs[-1]["text"].strip().splitlines()[-1])
+    assert list(printed["found"].values()) == [3]
+
+
+
+def test_the_notebook_writes_literals_by_the_columns_datatype() -> None:
+    from esap_dash.notebook import HELPERS
+
+    space: dict = {}
+    exec(HELPERS, space)  # the functions the exported notebook defines
+    literal = space["adql_literal"]
+    assert literal("32349", "long") == "32349" and literal("7", "INTEGER") == "7"
+    assert literal("1.5", "double") == "1.5"
+    assert literal("ivo://x/y?1", "char") == "'ivo://x/y?1'"
+    assert literal("O'Brien", "unicodeChar") == "'O''Brien'"

@@ -153,3 +153,32 @@ def test_one_million_points_reproject_once(profile: Profile) -> None:
     started = time.perf_counter()
     assert skymap.positions() is first  # cached per result set and map
     assert time.perf_counter() - started < 0.01
+
+
+def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query(
+        profile: Profile, tmp_path) -> None:
+    from esap_dash.cart import Cart
+    from esap_dash.notebook import cart_notebook
+
+    tap = profile.service("dachs-tap")
+    twice = replace(profile, database=f"sqlite:///{tmp_path}/sky.db", services=(
+        *profile.services, replace(tap, id="dachs-tap-2", name="Same TAP again")))
+    page = SkyPage(profile=twice)
+    run_coroutine(page.list_catalogues())
+    tables = [name.split(" (")[0] for name in page.param.catalogue.objects]
+    assert len(tables) == len(set(tables)) and "hipparcos.main" in tables
+    page.catalogue = next(c for c in page.param.catalogue.objects if c.startswith("hipparcos"))
+    page.row_limit = 2000
+    run_coroutine(page.load_catalogue())
+    page.map.selection = [0, 1, 2]
+    page.cart_name = "from the sky"
+    run_coroutine(page.add_to_cart())
+    items = Cart.open("from the sky", profile=twice).items()
+    assert {i.archive for i in items} == {tap.name}
+    query = json.loads(items[0].query)
+    assert query["services"][tap.name] == {"kind": "tap", "url": tap.url,
+                                           "table": "hipparcos.main"}
+    assert query["adql"].startswith("SELECT hip AS id, ra_icrs AS ra")
+    source = "\n".join(c.source for c in cart_notebook(Cart.open("from the sky", profile=twice))
+                       .cells)
+    assert "FROM hipparcos.main WHERE hip IN" in source

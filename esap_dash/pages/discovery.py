@@ -350,6 +350,10 @@ class DiscoveryPage(Page):
         the time it ran and, per archive, the kind of service that answered).
         """
         rows = self.merged[list(self._table.selection)] if len(self.merged) else self.merged
+        return self.with_provenance(rows)
+
+    def with_provenance(self, rows: Table) -> Table:
+        """A copy of ``rows`` (of :attr:`merged`) with the query that found them (``query``)."""
         rows = rows.copy()
         services = {name: {"kind": svc.kind, "url": svc.url, "table": svc.options.get("table")}
                     for name, svc in self._services.items()

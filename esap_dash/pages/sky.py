@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,7 @@ class SkyPage(Page):
         self.map = SkyMap()
         self.preview = FitsPreview()
         self.rows = Table()
+        self._provenance: Callable[[Table], Table] | None = None
         self.overlap: float | None = None
         self._catalogues: dict[str, tuple[Any, dict[str, str]]] = {}
         self._message = notice()
@@ -160,12 +164,18 @@ class SkyPage(Page):
         merged = self.discovery.merged if self.discovery is not None else Table()
         query = getattr(self.discovery, "last_query", None)
         cone = (query.ra, query.dec, query.radius) if query is not None else None
-        self.show_rows(merged, cone=cone)
+        self.show_rows(merged, cone=cone, provenance=getattr(self.discovery, "with_provenance",
+                                                             None))
 
-    def show_rows(self, rows: Table, *, cone: tuple[float, float, float] | None = None
-                  ) -> None:
-        """Draw ``rows`` and list them; their coverage becomes the *results* layer."""
+    def show_rows(self, rows: Table, *, cone: tuple[float, float, float] | None = None,
+                  provenance: Callable[[Table], Table] | None = None) -> None:
+        """Draw ``rows`` and list them; their coverage becomes the *results* layer.
+
+        ``provenance`` adds to selected rows what the cart keeps of where they
+        came from (``query``, ``record``).
+        """
         self.rows = rows
+        self._provenance = provenance
         self.map.set_results(rows, cone=cone)
         frame = pd.DataFrame({c: (rows[c].tolist() if c in rows.colnames else [""] * len(rows))
                               for c in TABLE_COLUMNS})
@@ -186,11 +196,14 @@ class SkyPage(Page):
             "warning" if self.map.warnings else "info")
 
     async def list_catalogues(self) -> None:
-        """Find the tables with positions in every TAP archive (TAP_SCHEMA UCDs)."""
+        """Find the tables with positions in every TAP service (TAP_SCHEMA UCDs); a
+        service several archives share is asked once and named after the first."""
         found: dict[str, tuple[Any, dict[str, str]]] = {}
+        asked: set[str] = set()
         for svc in self.profile.by_role("archive"):
-            if svc.kind != "tap":
+            if svc.kind != "tap" or svc.url in asked:
                 continue
+            asked.add(svc.url)
             connector = svc.connector()
             try:
                 tables = await run_blocking(connector.positional_tables)
@@ -199,7 +212,8 @@ class SkyPage(Page):
                 continue
             for row in tables:
                 found[f"{row['table_name']} ({svc.name})"] = (connector, {
-                    c: str(row[c]) for c in ("table_name", "id", "ra", "dec")})
+                    "archive": svc.name,
+                    **{c: str(row[c]) for c in ("table_name", "id", "ra", "dec")}})
         self._catalogues = found
         self.param.catalogue.objects = list(found)
         if found and self.catalogue not in found:
@@ -223,14 +237,16 @@ class SkyPage(Page):
             say(self._message, exc.reason, "danger")
             return
         name = cols["table_name"]
-        ids = [str(v) for v in rows["id"].tolist()] if "id" in rows.colnames else [
-            str(i) for i in range(len(rows))]
-        table = Table({"archive": [name] * len(rows), "id": ids,
-                       "title": [f"{name} {i}" for i in ids],
+        ids = (np.asarray(rows["id"], dtype=str) if "id" in rows.colnames
+               else np.arange(len(rows)).astype(str))
+        table = Table({"archive": np.full(len(rows), cols["archive"]), "id": ids,
+                       "title": np.char.add(f"{name} ", ids),
                        "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
                        "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
-                       "service_url": [connector.url] * len(rows)})
-        self.show_rows(table)
+                       "service_url": np.full(len(rows), connector.url)})
+        self.show_rows(table, provenance=functools.partial(
+            catalogue_provenance, cols=cols, url=connector.url, adql=rows.meta.get("adql", ""),
+            loaded_at=datetime.now(UTC).isoformat(timespec="seconds")))
         if rows.meta.get("truncated"):
             say(self._message, f"Only the first {len(rows):,} rows (row limit).", "warning")
 
@@ -257,8 +273,9 @@ class SkyPage(Page):
             self._syncing = False
 
     def selected_rows(self) -> Table:
-        """The selected rows (all their columns)."""
-        return self.rows[sorted(self.map.selection)] if len(self.rows) else self.rows
+        """The selected rows (all their columns, and where they came from)."""
+        rows = self.rows[sorted(self.map.selection)] if len(self.rows) else self.rows
+        return self._provenance(rows) if self._provenance is not None else rows
 
     async def clear_selection(self) -> None:
         """Forget the selection."""
@@ -404,3 +421,20 @@ class SkyPage(Page):
         if shown and self.preview.footprint is not None:
             self.map.highlight = [self.preview.footprint]
             self.map.param.trigger("view")
+
+
+def catalogue_provenance(rows: Table, *, cols: dict[str, str], url: str, adql: str,
+                         loaded_at: str) -> Table:
+    """``rows`` of a whole catalogue with what the cart keeps of their origin: the
+    TAP service and table, the query that loaded them, and each row's identifier
+    and position under the table's own column names (so an exported notebook can
+    ask the service again for exactly these rows)."""
+    rows = rows.copy()
+    id_col = cols["id"] or "id"
+    rows["record"] = [json.dumps({id_col: str(i), cols["ra"]: float(ra), cols["dec"]: float(dec)})
+                      for i, ra, dec in zip(rows["id"], rows["ra"], rows["dec"], strict=True)]
+    services = {cols["archive"]: {"kind": "tap", "url": url,
+                                  "table": cols["table_name"] if cols["id"] else None}}
+    rows["query"] = [json.dumps({"catalogue": cols["table_name"], "adql": adql,
+                                 "searched_at": loaded_at, "services": services})] * len(rows)
+    return rows

@@ -119,3 +119,14 @@ def test_a_catalogue_table_finds_its_columns_by_ucd_and_the_profile_overrides(
                                   "columns": {"title": "hip"}}).connector()
     assert named.column_mapping()["title"] == "hip"
     assert named.column_mapping()["ra"] == "ra_icrs"
+
+
+def test_an_answer_of_exactly_maxrec_rows_is_not_flagged_truncated(service) -> None:
+    tap = service("dachs-tap").connector()
+    adql = "SELECT hip FROM hipparcos.main WHERE hip <= 10"
+    every = tap.run_sync(adql, maxrec=1000)
+    assert not every.meta["truncated"]
+    exact = tap.run_sync(adql, maxrec=len(every))
+    assert len(exact) == len(every) and not exact.meta["truncated"]
+    cut = tap.run_sync(adql, maxrec=len(every) - 1)
+    assert len(cut) == len(every) - 1 and cut.meta["truncated"]

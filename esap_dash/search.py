@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 from astropy.table import Column, Table, vstack
 
 from connectors.base import ServiceConnector
@@ -97,10 +98,35 @@ async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQu
 
 
 def merge(results: list[ArchiveResult]) -> Table:
-    """All archives' rows in one table, nearest to the search centre first."""
+    """All archives' rows in one table, nearest to the search centre first.
+
+    A product several archives return (the same access URL, or the same
+    publisher DID ``ivo://...``: an image from ObsCore and from SIA v2 of one
+    service) is one row, from the archive listed first; ``also_in`` names the
+    others.
+    """
     tables = [r.table for r in results if len(r.table)]
     if not tables:
-        return _empty("")
+        empty = _empty("")
+        empty["also_in"] = np.array([], dtype=str)
+        return empty
     merged = vstack(tables, metadata_conflicts="silent")
     merged.sort(["distance", "archive"])
-    return merged[[name for name, _ in COMMON_COLUMNS]]
+    merged = merged[[name for name, _ in COMMON_COLUMNS]]
+    keys = [url or (ident if ident.startswith("ivo://") else f"#{i}")
+            for i, (url, ident) in enumerate(zip(merged["access_url"].astype(str),
+                                                 merged["id"].astype(str), strict=True))]
+    first: dict[str, int] = {}
+    others: dict[int, list[str]] = {}
+    keep = np.ones(len(merged), bool)
+    for i, key in enumerate(keys):
+        if key in first:
+            keep[i] = False
+            archive = str(merged["archive"][i])
+            also = others.setdefault(first[key], [])
+            if archive != str(merged["archive"][first[key]]) and archive not in also:
+                also.append(archive)
+        else:
+            first[key] = i
+    merged["also_in"] = [", ".join(others.get(i, [])) for i in range(len(merged))]
+    return merged[keep]

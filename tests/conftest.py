@@ -140,6 +140,8 @@ class FaultyProxy:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         for conn in self._held:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
             conn.close()
         self._sock.close()
 
@@ -175,11 +177,11 @@ class FaultyProxy:
                     client.sendall(chunk)
         except OSError:
             pass
-        self._held.extend([client, up])
 
     def _relay(self, client: socket.socket) -> None:
         mode = self.mode
         up = socket.create_connection(self.target, 10)
+        self._held.extend([client, up])  # all closed when the proxy ends
         if mode == "hang" and self.hang_methods:
             self._relay_some(client, up)
             return
@@ -188,7 +190,6 @@ class FaultyProxy:
             self._pipe(up, client)
             return
         if mode == "hang":
-            self._held.extend([client, up])
             return
         answer = b""
         up.settimeout(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from connectors.exceptions import QueryError
@@ -145,7 +146,8 @@ def test_page_searches_every_archive(profile: Profile) -> None:
     assert counts["Hipparcos-2 (cone search)"] >= 1
     assert counts["Local images (SIA v2)"] == 2
     assert counts["Local DaCHS ObsCore (TAP)"] == 2
-    assert len(page.merged) == sum(counts.values())
+    # The two images both image services return are one row each.
+    assert len(page.merged) == sum(counts.values()) - 2
     assert page.merged["id"][0] == "NGC1952" or page.merged["distance"][0] < 0.001
     assert "OpenNGC NGC1952" in page.resolved
     assert page._table.value.shape[0] == len(page.merged)
@@ -263,7 +265,8 @@ def test_history_records_each_search_per_user_and_reruns(profile: Profile, tmp_p
     run_coroutine(page.search())
     entries = page.store.history("local")
     assert [e["query"]["target"] for e in entries] == ["M 1", "184.5575 -5.7843"]
-    assert sum(entries[0]["row_counts"].values()) == len(page.merged)
+    assert sum(entries[0]["row_counts"].values()) == sum(len(r.table)
+                                                         for r in page.results.values())
     assert page.store.history("someone-else") == []
     assert list(page.history._table.value["target"]) == ["M 1", "184.5575 -5.7843"]
     run_coroutine(page.rerun(entries[1]))
@@ -379,3 +382,21 @@ def test_a_hung_resolver_is_named_with_how_long_it_waited(profile, hung_server) 
                        match=r"name resolver \(Local DaCHS ObsCore \(TAP\)\) failed: no answer "
                              r"within 2 s"):
         page.resolver().resolve("M 1")
+
+
+def test_one_product_from_two_archives_is_one_row_and_ranges_filter_numbers(
+        profile: Profile) -> None:
+    page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    run_coroutine(page.search())
+    merged = page.merged
+    urls = [u for u in merged["access_url"] if u]
+    assert len(urls) == len(set(urls))
+    twice = [r for r in merged if r["also_in"]]
+    assert twice and all(r["archive"] == "Local DaCHS ObsCore (TAP)" for r in twice)
+    assert {r["also_in"] for r in twice} == {"Local images (SIA v2)"}
+    slider = page.range_filters["distance"]
+    assert slider.value[1] == pytest.approx(float(np.nanmax(merged["distance"])))
+    slider.value = (0, 0.05)
+    shown = page._table.current_view
+    assert 0 < len(shown) < len(merged)
+    assert (shown["distance"].isna() | (shown["distance"] <= 0.05)).all()

@@ -42,7 +42,12 @@ PRODUCT_CHOICES = [ANY, "image", "cube", "spectrum", "timeseries", "visibility",
 URL_PARAMS = ("target", "frame", "radius", "keywords", "waveband", "product_type",
               "time_from", "time_to")
 #: Columns of the merged table shown in the page (``record`` is kept for the cart).
-SHOWN = ["archive", "id", "title", "ra", "dec", "distance", "product_type", "access_url", "size"]
+SHOWN = ["archive", "id", "title", "ra", "dec", "distance", "product_type", "access_url", "size",
+         "also_in"]
+TEXT_COLUMNS = ("archive", "id", "title", "product_type", "access_url", "also_in")
+#: Numeric columns filtered by a range (a slider whose limits follow the results).
+RANGE_COLUMNS = {"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Distance (deg)",
+                 "size": "Size (bytes)"}
 
 
 class DiscoveryPage(Page):
@@ -119,13 +124,19 @@ class DiscoveryPage(Page):
         self._table = pn.widgets.Tabulator(
             self._frame(), pagination="remote", page_size=25, selectable="checkbox",
             show_index=False, disabled=True, sizing_mode="stretch_width", height=520,
-            header_filters=True,
-            formatters={c: {"type": "plaintext"} for c in
-                        ("archive", "id", "title", "product_type", "access_url")},
+            # Text columns: "contains" (case-insensitive); numbers: the range filters.
+            header_filters={c: {"type": "input", "func": "like", "placeholder": "contains…"}
+                            for c in TEXT_COLUMNS},
+            formatters={c: {"type": "plaintext"} for c in TEXT_COLUMNS},
             titles={"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Dist. (deg)",
-                    "size": "Size (bytes)", "product_type": "Product"},
+                    "size": "Size (bytes)", "product_type": "Product", "also_in": "Also in"},
             widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
             text_align={"size": "right"})
+        #: Column -> its range filter over the results (rows without a value stay).
+        self.range_filters = {c: pn.widgets.EditableRangeSlider(label=label, start=0, end=1,
+                                                          value=(0, 1), width=220)
+                        for c, label in RANGE_COLUMNS.items()}
+        self._table.add_filter(pn.bind(self._in_ranges, *self.range_filters.values()))
         self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=300,
                                          pagination="remote", page_size=20,
                                          sizing_mode="stretch_width")
@@ -139,7 +150,9 @@ class DiscoveryPage(Page):
             self.param.cart_name, label="Cart", width=200))
         sky = pn.Column(form, self._message, self._resolved_pane,
                         pn.pane.Markdown("### Archives"), self._status,
-                        pn.pane.Markdown("### Results"), cart_row, self._table, own,
+                        pn.pane.Markdown("### Results"), cart_row,
+                        pn.Row(*self.range_filters.values(), sizing_mode="stretch_width"),
+                        self._table, own,
                         sizing_mode="stretch_width")
         self.tabs = pn.Tabs(("Sky search", sky), dynamic=True, sizing_mode="stretch_width")
         registries = self.profile.by_role("registry")
@@ -295,7 +308,9 @@ class DiscoveryPage(Page):
             async for result in search_archives(archives, query):
                 self.results[result.archive] = result
                 self.merged = await run_blocking(merge, list(self.results.values()))
-                self._table.value = await run_blocking(self._frame)
+                frame = await run_blocking(self._frame)
+                self._fit_ranges(frame)
+                self._table.value = frame
                 self._status.object = self._status_html(running=True)
             self._status.object = self._status_html(
                 total=time.perf_counter() - started)
@@ -314,6 +329,23 @@ class DiscoveryPage(Page):
     def _frame(self) -> pd.DataFrame:
         return self.merged[SHOWN].to_pandas() if len(self.merged) else pd.DataFrame(
             {c: [] for c in SHOWN})
+
+    def _fit_ranges(self, frame: pd.DataFrame) -> None:
+        """Set each range filter to the span of the results (all rows shown)."""
+        for column, slider in self.range_filters.items():
+            values = pd.to_numeric(frame[column], errors="coerce").dropna()
+            low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
+            slider.param.update(start=low, end=max(high, low + 1e-9), value=(low, high))
+
+    def _in_ranges(self, *values: Any) -> pd.DataFrame:
+        """The rows inside every range filter (``values``: the ranges, then the frame,
+        as Tabulator calls a bound filter); a row without a value stays."""
+        *ranges, frame = values
+        keep = pd.Series(True, index=frame.index)
+        for column, (low, high) in zip(self.range_filters, ranges, strict=True):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            keep &= values.isna() | values.between(low, high)
+        return frame[keep]
 
     def _status_html(self, running: bool = False, total: float | None = None) -> str:
         rows = []

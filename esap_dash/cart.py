@@ -357,6 +357,8 @@ class Cart:
         for name, ucd in COLUMN_UCDS.items():
             if name in table.colnames:
                 table[name].meta["ucd"] = ucd
+        # The item key (a digest) is for finding items again, not for reading: last.
+        table = table[[c for c in table.colnames if c != "key"] + ["key"]]
         table.meta.update(cart=self.name, user=self.user)
         return table
 

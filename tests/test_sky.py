@@ -182,3 +182,26 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
     source = "\n".join(c.source for c in cart_notebook(Cart.open("from the sky", profile=twice))
                        .cells)
     assert "FROM hipparcos.main WHERE hip IN" in source
+
+
+def test_points_have_the_colour_the_legend_gives_their_archive() -> None:
+    import holoviews as hv
+    from bokeh.models import CategoricalColorMapper
+
+    from esap_dash.components import SkyMap as ExportedSkyMap
+
+    assert ExportedSkyMap is SkyMap  # as the README shows it
+    # Rows met in the other order than the archives' names sort.
+    table = Table({"archive": ["OpenNGC", "Hipparcos-2", "OpenNGC"],
+                   "title": ["a", "b", "c"], "ra": [56.75, 56.6, 56.9],
+                   "dec": [24.1, 24.0, 24.2]})
+    skymap = SkyMap(results=table)
+    plot = hv.render(skymap.overlay())
+    mappers = [m for m in plot.select(type=CategoricalColorMapper)]
+    assert mappers
+    for mapper in mappers:
+        drawn = dict(zip(mapper.factors, mapper.palette, strict=False))
+        assert all(drawn[a] == c for a, c in skymap.colours.items() if a in drawn)
+    legend = skymap.__panel__()[1].object
+    for archive, colour in skymap.colours.items():
+        assert f'color:{colour}">●</span> {archive}' in legend

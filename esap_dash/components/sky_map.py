@@ -70,6 +70,8 @@ class SkyMap(pn.viewable.Viewer):
         self.highlight: list[np.ndarray] = []
         self.cone: tuple[float, float, float] | None = None
         self.warnings: list[str] = []
+        #: Archive -> the colour its points have on the map and in the legend.
+        self.colours: dict[str, str] = {}
         self._projected: dict[tuple[str, str], sky.Projected] = {}
         self._footprints = sky.Footprints()
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
@@ -229,7 +231,9 @@ class SkyMap(pn.viewable.Viewer):
         points = hv.Points(frame, ["x", "y"], ["archive", "title", "row"])
         self._xy = (frame["x"].to_numpy(), frame["y"].to_numpy())
         if len(frame) <= SHADE_FROM:
-            shaded = points.opts(color="archive", cmap=list(self.colours.values()), size=4,
+            # A mapping, not a list: HoloViews orders a list's colours by the values
+            # it meets, which need not be the legend's order.
+            shaded = points.opts(color="archive", cmap=dict(self.colours), size=4,
                                  tools=["box_select", "lasso_select", "hover"],
                                  hover_tooltips=[("", "@title"), ("archive", "@archive")],
                                  nonselection_alpha=1.0)
@@ -282,7 +286,7 @@ class SkyMap(pn.viewable.Viewer):
             pos = self.positions()
             counts = pd.Series(_texts(self.results, "archive", len(self.results),
                                       default="results"))[pos.valid].value_counts()
-            colours = getattr(self, "colours", {})
+            colours = self.colours
             parts.extend(f'<span style="color:{colours.get(a, "#333")}">●</span> '
                          f"{html.escape(str(a))} ({n:,})" for a, n in counts.items())
         for i, name in enumerate(self.layers):
@@ -313,11 +317,13 @@ def _texts(table: Table, name: str, n: int, default: str = "") -> list[str]:
 
 
 def field_view(results: Table, ra: float, dec: float, fov: float,
-               cone: tuple[float, float, float] | None = None) -> hv.Overlay:
+               cone: tuple[float, float, float] | None = None,
+               colours: dict[str, str] | None = None) -> hv.Overlay:
     """A gnomonic (TAN) view of ``fov`` degrees around (``ra``, ``dec``), RA to the left.
 
-    Rows inside the field are drawn one by one (with hover), footprints as
-    outlines, and the search cone dashed.
+    Rows inside the field are drawn one by one (with hover), in the all-sky
+    map's ``colours`` per archive, footprints as outlines, and the search cone
+    dashed.
     """
     wcs = sky.field_wcs(ra, dec)
     n = len(results)
@@ -330,7 +336,7 @@ def field_view(results: Table, ra: float, dec: float, fov: float,
                           "archive": np.asarray(_texts(results, "archive", n, "results"),
                                                 dtype=object)[near]})
     layers: list[hv.Element] = [hv.Points(frame, ["x", "y"], ["title", "archive"]).opts(
-        color="archive", cmap=PALETTE, size=6, tools=["hover"],
+        color="archive", cmap=dict(colours) if colours else PALETTE, size=6, tools=["hover"],
         hover_tooltips=[("", "@title"), ("archive", "@archive")])]
     fp = sky.footprints(np.asarray(_texts(results, "s_region", n), dtype=object)[near])
     paths = []

@@ -396,7 +396,8 @@ class SkyPage(Page):
             return
         self.map.zoom_to(position.ra, position.dec, max(self.fov, 1.0))
         self._inset.objects = [pn.pane.HoloViews(
-            field_view(self.rows, position.ra, position.dec, self.fov, cone=self.map.cone),
+            field_view(self.rows, position.ra, position.dec, self.fov, cone=self.map.cone,
+                       colours=self.map.colours),
             width=420, height=390)]
         say(self._message, f"{self.target.strip()} → RA {position.ra:.5f}°, "
             f"Dec {position.dec:+.5f}° ({position.source})")

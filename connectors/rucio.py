@@ -34,6 +34,10 @@ from .http import TRANSPORT_ERRORS, is_cut_off, request, transport_error
 
 __all__ = ["RucioConnector"]
 
+#: Collections of a listing whose size is counted from their files when the
+#: server did not fill it in.
+SIZED_COLLECTIONS = 200
+
 
 class RucioConnector(ServiceConnector):
     """A Rucio server, acting as one Rucio account.
@@ -161,6 +165,13 @@ class RucioConnector(ServiceConnector):
         query = {"name": pattern, **(filters or {})}
         with self._errors():
             dids = list(self.client.list_dids(scope, query, did_type=did_type, long=True))
+            for did in dids[:SIZED_COLLECTIONS]:
+                # A collection's bytes and length are filled in by a server daemon
+                # (abacus) that not every deployment runs: count its files instead.
+                if did["did_type"] != "FILE" and not did.get("length"):
+                    files = list(self.client.list_files(did["scope"], did["name"]))
+                    did["bytes"] = sum(f.get("bytes") or 0 for f in files)
+                    did["length"] = len(files)
         return Table(rows=[(d["scope"], d["name"], d["did_type"], d.get("bytes") or 0,
                             d.get("length") or 0) for d in dids] or None,
                      names=("scope", "name", "did_type", "bytes", "length"),

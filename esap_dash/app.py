@@ -101,8 +101,9 @@ class EsapDash(pn.viewable.Viewer):
         return self._pages[key]
 
     @param.depends("page", watch=True)
-    def _show(self) -> None:
+    async def _show(self) -> None:
         self._content.objects = [self.current_page]
+        await self.current_page.shown()
 
     def _summary_html(self, summary: str, n_up: int) -> str:
         total = len(self.profile.services)

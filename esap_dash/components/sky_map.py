@@ -118,8 +118,13 @@ class SkyMap(pn.viewable.Viewer):
                 projection=self.projection, frame=self.frame)
         return self._projected[key]
 
-    def set_layer(self, name: str, moc: MOC | None, *, show: bool = True) -> None:
-        """Add, replace or (with ``None``) drop a coverage layer."""
+    def set_layer(self, name: str, moc: MOC | None, *, show: bool = True,
+                  redraw: bool = True) -> None:
+        """Add, replace or (with ``None``) drop a coverage layer.
+
+        ``redraw=False`` leaves drawing to the next change (one redraw for a
+        new result set and its coverage, not two).
+        """
         if moc is None:
             self.layers.pop(name, None)
         else:
@@ -128,7 +133,10 @@ class SkyMap(pn.viewable.Viewer):
         if show and moc is not None and name not in shown:
             shown.append(name)
         self.param.layers_shown.objects = list(self.layers)
-        if shown != self.layers_shown:
+        if not redraw:
+            with param.discard_events(self):
+                self.layers_shown = shown
+        elif shown != self.layers_shown:
             self.layers_shown = shown  # redraws
         else:
             self._redraw()
@@ -218,11 +226,10 @@ class SkyMap(pn.viewable.Viewer):
         pos = self.positions()
         n = len(self.results)
         archives = _texts(self.results, "archive", n, default="results")
+        # Titles are made tooltip-safe only where tooltips are drawn (few points).
         return pd.DataFrame({"x": pos.x, "y": pos.y, "row": np.arange(n),
                              "archive": pd.Categorical(archives),
-                             "title": [sky.describe(t) for t in _texts(self.results, "title",
-                                                                        n)]}
-                            )[pos.valid]
+                             "title": _texts(self.results, "title", n)})[pos.valid]
 
     def _points(self) -> list[hv.Element]:
         frame = self._frame_of_points()
@@ -231,6 +238,7 @@ class SkyMap(pn.viewable.Viewer):
         points = hv.Points(frame, ["x", "y"], ["archive", "title", "row"])
         self._xy = (frame["x"].to_numpy(), frame["y"].to_numpy())
         if len(frame) <= SHADE_FROM:
+            points = points.clone(frame.assign(title=_described(frame["title"])))
             # A mapping, not a list: HoloViews orders a list's colours by the values
             # it meets, which need not be the legend's order.
             shaded = points.opts(color="archive", cmap=dict(self.colours), size=4,
@@ -275,7 +283,7 @@ class SkyMap(pn.viewable.Viewer):
             (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
             if np.count_nonzero(inside) <= HOVER_LIMIT:
-                visible = data[inside]
+                visible = data[inside].assign(title=lambda d: _described(d["title"]))
         return hv.Points(visible, ["x", "y"], ["archive", "title"]).opts(
             size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
             tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")])
@@ -310,10 +318,20 @@ def _floats(table: Table, name: str, n: int) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(table[name], dtype=float), np.nan)
 
 
-def _texts(table: Table, name: str, n: int, default: str = "") -> list[str]:
+def _texts(table: Table, name: str, n: int, default: str = "") -> np.ndarray:
+    """A column as an array of text (masked values empty), column-wise."""
     if name not in table.colnames:
-        return [default] * n
-    return ["" if np.ma.is_masked(v) else str(v) for v in table[name].tolist()]
+        return np.full(n, default, dtype=object)
+    column = table[name]
+    data = np.asarray(np.ma.getdata(column)).astype(str).astype(object)
+    mask = np.ma.getmaskarray(column)
+    if mask.any():
+        data[mask] = ""
+    return data
+
+
+def _described(titles: Any) -> list[str]:
+    return [sky.describe(t) for t in titles]
 
 
 def field_view(results: Table, ra: float, dec: float, fov: float,

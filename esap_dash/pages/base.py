@@ -64,6 +64,10 @@ class Page(pn.viewable.Viewer):
         """How the header names the user (their ``name`` or ``email`` claim)."""
         return self._display
 
+    async def shown(self) -> None:
+        """Called each time the dashboard shows this page again: read again what
+        may have changed elsewhere meanwhile (another page, another session)."""
+
     def open_cart(self, name: str, *, create: bool = True) -> Cart:
         """The user's cart ``name`` (blocking: call it from a worker thread)."""
         return Cart.open_as(self.user, name, profile=self.profile, create=create)

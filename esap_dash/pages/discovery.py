@@ -162,6 +162,7 @@ class DiscoveryPage(Page):
             self.tabs.append(("Registry", self.registry))
         taps = {svc.name: self.connector(svc.name) for svc in self._services.values()
                 if svc.kind == "tap"}
+        self.adql: AdqlEditor | None = None
         if taps:
             self.adql = AdqlEditor(taps, self.store, self.user)
             self.tabs.append(("ADQL", self.adql))
@@ -321,6 +322,11 @@ class DiscoveryPage(Page):
         finally:
             self.searching = False
             self._search_button.loading = False
+
+    async def shown(self) -> None:
+        """The ADQL tab's job list follows what happened while another page was shown."""
+        if self.adql is not None and self.adql.jobs:
+            await self.adql.refresh()
 
     def _show_error(self, text: str) -> None:
         say(self._message, text, "danger")

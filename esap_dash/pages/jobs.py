@@ -89,6 +89,7 @@ class JobsPage(Page):
         self.clusters: list[dict[str, Any]] = []
         self.jobs: list[dict[str, Any]] = []
         self.first_worker_s: float | None = None
+        self._first_worker_said = False
         self.gateway_down = False
         self._asked: dict[str, float] = {}
         #: New cluster -> workers to scale it to once it runs.
@@ -136,6 +137,8 @@ class JobsPage(Page):
                 ("Retry", self.retry, "default"),
                 ("Add result to cart", self.result_to_cart, "default")), width=140)
         self._start_button = buttons["Start cluster"]
+        # Without a gateway account there is nowhere to run a workflow.
+        buttons["Run workflow"].disabled = "gateway" in self.no_account
         engine = html.escape(
             f"Clusters run on the Dask Gateway {self.gateway.url}, as gateway user "
             f"{self.gateway.username}." if self.gateway else
@@ -170,7 +173,7 @@ class JobsPage(Page):
                     pn.Row(buttons["Open result"], buttons["Retry"], buttons["Abort job"],
                            buttons["Forget job"]), self._jobs,
                     self._result_title, pn.Row(buttons["Add result to cart"]),
-                    pn.Row(self._result, self._result_image, sizing_mode="stretch_width"),
+                    self._result, self._result_image,
                     title="All jobs", sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         if pn.state.curdoc is not None:
@@ -277,8 +280,9 @@ class JobsPage(Page):
         self._progress.value = int(100 * done / total) if total else (
             100 if latest["state"] == "COMPLETED" else 0)
         self._progress_text.object = (
-            f"<p>Job {latest['id']}: {html.escape(latest['state'])}, {done} of {total} "
-            f"tasks done ({self._progress.value} %).</p>")
+            f"<p>Job {latest['id']} ({html.escape(latest['what'])}): "
+            f"{html.escape(latest['state'])}, {done} of {total} tasks done "
+            f"({self._progress.value} %).</p>")
 
     # ------------------------------------------------------------- clusters
     async def load_options(self) -> None:
@@ -519,7 +523,8 @@ class JobsPage(Page):
             f'<p>Dask dashboard of {html.escape(c["name"][:8])}: <a href="'
             f'{html.escape(c["dashboard"])}" target="_blank" rel="noopener noreferrer">'
             f"{html.escape(c['dashboard'])}</a></p>" for c in self.clusters if c["dashboard"])
-        if self.first_worker_s is not None:
+        if self.first_worker_s is not None and not self._first_worker_said:
+            self._first_worker_said = True
             say(self._message, f"First worker {self.first_worker_s:.1f} s after "
                 "“Start cluster”.")
         self._show_progress()

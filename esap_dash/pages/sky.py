@@ -176,7 +176,6 @@ class SkyPage(Page):
         """
         self.rows = rows
         self._provenance = provenance
-        self.map.set_results(rows, cone=cone)
         frame = pd.DataFrame({c: (rows[c].tolist() if c in rows.colnames else [""] * len(rows))
                               for c in TABLE_COLUMNS})
         with param.discard_events(self._table):
@@ -188,7 +187,10 @@ class SkyPage(Page):
         fp = sky.footprints(rows["s_region"] if "s_region" in rows.colnames else [])
         if fp.polygons:
             coverage = coverage.union(sky.moc_from_regions(fp))
-        self.map.set_layer("results", coverage if len(rows) else None, show=False)
+        # The coverage first, without drawing: the new rows then draw the map once.
+        self.map.set_layer("results", coverage if len(rows) else None, show=False,
+                           redraw=False)
+        self.map.set_results(rows, cone=cone)
         self._layers_changed()
         shown = int(self.map.positions().valid.sum()) if len(rows) else 0
         say(self._message, f"{shown:,} rows on the map." + (

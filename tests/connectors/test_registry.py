@@ -57,3 +57,8 @@ def test_works_through_pyvo_registry_too(registry) -> None:
 def test_bad_constraints_are_refused_clearly(registry, kwargs, message) -> None:
     with pytest.raises(QueryError, match=message):
         registry.search(**kwargs)
+
+
+def test_every_local_service_has_a_real_short_name(registry) -> None:
+    found = registry.search(servicetype="tap")
+    assert len(found) and all(name and "<" not in name for name in found["short_name"])

@@ -29,6 +29,9 @@ def test_scopes_and_datasets(rucio: RucioConnector) -> None:
     assert "esap" in rucio.list_scopes()
     datasets = rucio.list_dids("esap", "*", did_type="dataset")
     assert {"crab_images", "radio_20cm", "optical_plates"} <= set(datasets["name"])
+    crab = datasets[list(datasets["name"]).index("crab_images")]
+    files = rucio.list_files("esap", "crab_images")
+    assert (crab["length"], crab["bytes"]) == (2, int(files["bytes"].sum())) and crab["bytes"] > 0
 
 
 def test_wildcard_and_metadata_filters(rucio: RucioConnector) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "WAVEBANDS",
     "SkyQuery",
     "adql_string",
+    "column_meta",
     "columns_by_ucd",
     "common_table",
     "quote_prefix",
@@ -288,7 +289,21 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
                  for name, dtype in COMMON_COLUMNS])
     out["ra"].unit = out["dec"].unit = out["distance"].unit = "deg"
     out.meta.update(table.meta)
+    out.meta["columns"] = {archive: column_meta(table)}
     return out
+
+
+def column_meta(table: Table) -> dict[str, dict[str, str]]:
+    """Name -> ``unit``, ``ucd`` and ``description`` of the columns that have any."""
+    meta = {}
+    for name in table.colnames:
+        column = table[name]
+        found = {"unit": str(column.unit) if column.unit is not None else "",
+                 "ucd": str(column.meta.get("ucd") or ""),
+                 "description": str(column.description or "")}
+        if any(found.values()):
+            meta[name] = found
+    return meta
 
 
 # UCD1+ and, as SCS 1.03 asks for, UCD1.

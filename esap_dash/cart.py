@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from astropy.table import Column, MaskedColumn, Table
+from astropy.table import Column, MaskedColumn, Table, vstack
 
 from .config import Profile, load_profile
-from .store import CARTS, ITEMS, SHARES, store_for
+from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, store_for
 from .users import identity
 from .votable import write_votable
 
@@ -99,6 +99,34 @@ COLUMN_UCDS = {"archive": "meta.curation", "id": "meta.id;meta.main", "title": "
                "product_type": "meta.code.class", "s_region": "pos.outline;obs.field",
                "access_url": "meta.ref.url", "size": "phys.size;meta.file",
                "service_url": "meta.ref.url;meta.curation"}
+
+
+#: The cart's own columns in an export, before each archive's columns.
+EXPORTED = ("archive", "id", "title", "ra", "dec", "product_type", "access_url", "size",
+            "service_url", "kind", "note", "tags", "added")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "archive"
+
+
+def _typed(values: list[Any]) -> Column | MaskedColumn | None:
+    """A column for JSON values: numbers, booleans or text; None (absent) masked.
+    Nested values (lists, objects) are kept as JSON text."""
+    present = [v for v in values if v is not None]
+    mask = [v is None for v in values]
+    if not present:
+        return None
+    if all(isinstance(v, bool) for v in present):
+        data = np.array([bool(v) if v is not None else False for v in values])
+    elif all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        data = np.array([v if v is not None else 0 for v in values], dtype=np.int64)
+    elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        data = np.array([v if v is not None else np.nan for v in values], dtype=float)
+    else:
+        data = np.array(["" if v is None else v if isinstance(v, str) else json.dumps(v)
+                         for v in values], dtype=str)
+    return MaskedColumn(data, mask=mask) if any(mask) else Column(data)
 
 
 class Cart:
@@ -266,7 +294,19 @@ class Cart:
                 archive, item_ids, col("title"), col("ra", None), col("dec", None),
                 col("product_type"), urls, col("size", None), col("service_url"),
                 col("record", "{}"), col("query", "{}"), strict=True)]
+        self._remember_columns(rows.meta.get("columns") or {})
         return self._insert(values)
+
+    def _remember_columns(self, columns: dict[str, dict[str, dict[str, str]]]) -> None:
+        """Keep what archives said of their own columns (for exports)."""
+        values = [{"archive": str(archive)[:255], "name": str(name)[:255],
+                   "unit": meta.get("unit", ""), "ucd": meta.get("ucd", ""),
+                   "description": meta.get("description", "")}
+                  for archive, names in columns.items() if isinstance(names, dict)
+                  for name, meta in names.items() if isinstance(meta, dict)]
+        if values:
+            with self._store.engine.begin() as conn:
+                conn.execute(_insert_ignore(conn, ARCHIVE_COLUMNS, ["archive", "name"]), values)
 
     def _insert(self, values: list[dict[str, Any]]) -> int:
         if not values:
@@ -423,12 +463,67 @@ class Cart:
             return path
         if format not in formats:
             raise CartError(f"unknown format {format!r}; use {', '.join(formats)} or notebook")
-        table = self.to_table()
-        table.meta.pop("user", None)
+        tables = self.archive_tables()
         if format == "votable":
-            return write_votable(table, path, resource=f"esap-dash cart {self.name}")
-        table.write(path, format=formats[format], overwrite=True)
+            return write_votable(tables or [self.archive_table([])],
+                                 path, resource=f"esap-dash cart {self.name}")
+        wide = (vstack(tables, join_type="outer", metadata_conflicts="silent") if tables
+                else self.archive_table([]))
+        wide.meta = {"cart": self.name}
+        wide.write(path, format=formats[format], overwrite=True)
         return path
+
+    def archive_tables(self) -> list[Table]:
+        """One table per archive: the cart's columns, then the archive's own columns
+        (typed, with the units, UCDs and descriptions the archive gave)."""
+        groups: dict[str, list[CartItem]] = {}
+        for item in self.items():
+            groups.setdefault(item.archive, []).append(item)
+        return [self.archive_table(items) for items in groups.values()]
+
+    def archive_table(self, items: list[CartItem]) -> Table:
+        """The items of one archive as in :meth:`archive_tables` (empty: the cart's
+        columns only)."""
+        archive = items[0].archive if items else ""
+        table = Table()
+        for name in EXPORTED:
+            values = [getattr(i, "item_id" if name == "id" else name) for i in items]
+            if name in ("ra", "dec", "size"):
+                mask = [v is None for v in values]
+                data = [0 if v is None else v for v in values]
+                table[name] = MaskedColumn(np.array(data, dtype=float if name != "size"
+                                                    else np.int64), mask=mask)
+            elif name == "added":
+                table[name] = Column([v.isoformat() for v in values], dtype=str)
+            else:
+                table[name] = Column([str(v) for v in values], dtype=str)
+            if name in COLUMN_UCDS:
+                table[name].meta["ucd"] = COLUMN_UCDS[name]
+        table["ra"].unit = table["dec"].unit = "deg"
+        table["size"].unit = "byte"
+        described = self._column_meta(archive)
+        records = [i.fields for i in items]
+        own = list(dict.fromkeys(k for r in records for k in r))
+        for key in own:
+            name = key if key not in table.colnames else f"{key}_{_slug(archive)}"
+            column = _typed([r.get(key) for r in records])
+            if column is None:
+                continue
+            meta = described.get(key, {})
+            if meta.get("unit"):
+                column.unit = meta["unit"]  # a unit astropy does not know is kept as text
+            if meta.get("ucd"):
+                column.meta["ucd"] = meta["ucd"]
+            column.description = meta.get("description") or None
+            table[name] = column
+        table.meta.update(cart=self.name, archive=archive)
+        return table
+
+    def _column_meta(self, archive: str) -> dict[str, dict[str, str]]:
+        with self._store.engine.connect() as conn:
+            rows = conn.execute(sa.select(ARCHIVE_COLUMNS).where(
+                ARCHIVE_COLUMNS.c.archive == archive)).mappings().all()
+        return {r["name"]: dict(r) for r in rows}
 
 
 def record_rows(archive: str, service_url: str, records: Sequence[dict[str, Any]], *,

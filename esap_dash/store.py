@@ -73,6 +73,17 @@ ITEMS = sa.Table(
     sa.UniqueConstraint("cart_id", "key", name="uq_cart_item_key"),
 )
 
+#: What each archive said of its own columns (unit, UCD, description), so that
+#: exports carry them; the first description of a column is kept.
+ARCHIVE_COLUMNS = sa.Table(
+    "archive_columns", META,
+    sa.Column("archive", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("unit", sa.Text, nullable=False, default=""),
+    sa.Column("ucd", sa.Text, nullable=False, default=""),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+)
+
 #: Read-only links to a cart (for a notebook server to fetch it); only the
 #: token's SHA-256 is kept.
 SHARES = sa.Table(

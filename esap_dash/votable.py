@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -49,16 +51,19 @@ def _column(column: np.ndarray, mask: np.ndarray) -> tuple[str, list[bytes]]:
     return _text_cells(column)
 
 
-def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path:
-    """Write ``table`` as a VOTable 1.4 with a BINARY2 stream.
+def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
+                  resource: str = "") -> Path:
+    """Write one or several tables as a VOTable 1.4, each with a BINARY2 stream.
 
     Parameters
     ----------
-    table : astropy.table.Table
+    tables : astropy.table.Table or sequence of them
         Columns of floats, integers, booleans or text (masked or not); units,
         UCDs (``column.meta["ucd"]``) and descriptions are written; scalar
-        ``table.meta`` items become ``INFO`` elements.  Columns with a
-        ``pos.eq.*`` UCD refer to a ``COOSYS`` ICRS element.
+        ``table.meta`` items become ``INFO`` elements of the table (those of
+        the first table also of the resource).  Columns with a ``pos.eq.*``
+        UCD refer to a ``COOSYS`` ICRS element.  Each table is named after its
+        ``meta["archive"]`` where it has one.
     path : str or Path
         The file to write.
     resource : str
@@ -69,6 +74,21 @@ def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path
     Path
     """
     path = Path(path)
+    tables = [tables] if isinstance(tables, Table) else list(tables)
+    head = ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+            f"<RESOURCE type=\"results\" name={quoteattr(resource or 'esap-dash')}>\n"
+            '<COOSYS ID="icrs" system="ICRS"/>\n')
+    with path.open("wb") as out:
+        out.write(head.encode())
+        for table in tables:
+            _write_table(out, table)
+        out.write(b"</RESOURCE>\n</VOTABLE>\n")
+    return path
+
+
+def _write_table(out: BinaryIO, table: Table) -> None:
     fields, cells, masks = [], [], []
     for name in table.colnames:
         column = table[name]
@@ -99,16 +119,8 @@ def write_votable(table: Table, path: str | Path, *, resource: str = "") -> Path
     stream = b"".join(itertools.chain.from_iterable(zip(rows, *cells, strict=True)))
     infos = "".join(f"<INFO name={quoteattr(str(k))} value={quoteattr(str(v))}/>"
                     for k, v in table.meta.items() if isinstance(v, (str, int, float)))
-    head = ('<?xml version="1.0" encoding="utf-8"?>\n'
-            '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-            f"<RESOURCE type=\"results\" name={quoteattr(resource or 'esap-dash')}>{infos}\n"
-            '<COOSYS ID="icrs" system="ICRS"/>\n'
-            f"<TABLE nrows=\"{len(table)}\">\n" + "\n".join(fields) +
-            '\n<DATA><BINARY2><STREAM encoding="base64">\n')
-    tail = "</STREAM></BINARY2></DATA>\n</TABLE>\n</RESOURCE>\n</VOTABLE>\n"
-    with path.open("wb") as out:
-        out.write(head.encode())
-        out.write(base64.b64encode(stream))
-        out.write(tail.encode())
-    return path
+    name = f" name={quoteattr(str(table.meta['archive']))}" if table.meta.get("archive") else ""
+    out.write((f'<TABLE{name} nrows="{len(table)}">\n' + infos + "\n".join(fields)
+               + '\n<DATA><BINARY2><STREAM encoding="base64">\n').encode())
+    out.write(base64.b64encode(stream))
+    out.write(b"</STREAM></BINARY2></DATA>\n</TABLE>\n")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from astropy.io.votable import parse
 from astropy.table import Table
 
 from esap_dash.cart import Cart, CartError
@@ -48,7 +49,7 @@ def test_rows_from_two_archives_persist_and_are_not_duplicated(private, m1_rows)
     reopened = Cart.open("M1 study", profile=private)
     assert len(reopened) == len(m1_rows)
     archives = {i.archive for i in reopened.items()}
-    assert {"OpenNGC (cone search)", "Local images (SIA v2)"} <= archives
+    assert {"OpenNGC (cone search)", "Local DaCHS ObsCore (TAP)"} <= archives
     item = reopened.items(archive="OpenNGC (cone search)")[0]
     assert item.fields["common_names"] == "Crab Nebula"
     assert '"target": "M 1"' in item.query and item.service_url.endswith("scs.xml")
@@ -114,7 +115,8 @@ def test_exports_are_valid_also_when_empty(private, m1_rows, tmp_path) -> None:
         assert votlint_errors(vot) == [], name
         ecsv = Table.read(target.export(tmp_path / f"{name}.ecsv", "ecsv"))
         csv = Table.read(target.export(tmp_path / f"{name}.csv", "csv"), format="ascii.csv")
-        assert len(Table.read(vot)) == len(ecsv) == len(target)
+        rows = sum(len(t.to_table()) for t in parse(str(vot)).iter_tables())
+        assert rows == len(ecsv) == len(target)
         assert len(csv) == len(target)
     assert Table.read(tmp_path / "full.ecsv")["ra"].unit == "deg"
     with pytest.raises(CartError, match="unknown format"):
@@ -122,8 +124,6 @@ def test_exports_are_valid_also_when_empty(private, m1_rows, tmp_path) -> None:
 
 
 def test_votable_export_marks_positions_with_ucds_and_icrs(private, m1_rows, tmp_path) -> None:
-    from astropy.io.votable import parse
-
     cart = Cart.open("ucds", profile=private)
     cart.add_rows(m1_rows)
     path = cart.export(tmp_path / "ucds.xml", "votable")
@@ -134,6 +134,25 @@ def test_votable_export_marks_positions_with_ucds_and_icrs(private, m1_rows, tmp
     assert fields["dec"].ucd == "pos.eq.dec;meta.main"
     coosys = votable.resources[0].coordinate_systems[0]
     assert coosys.system == "ICRS" and fields["ra"].ref == coosys.ID == fields["dec"].ref
+
+
+def test_exports_carry_each_archives_own_columns_with_units_and_ucds(private, m1_rows,
+                                                                       tmp_path) -> None:
+    cart = Cart.open("own columns", profile=private)
+    cart.add_rows(m1_rows)
+    path = cart.export(tmp_path / "own.xml", "votable")
+    assert votlint_errors(path) == []
+    tables = {t.name: t for t in parse(str(path)).iter_tables()}
+    assert set(tables) == {i.archive for i in cart.items()}
+    hip = tables["Hipparcos-2 (cone search)"]
+    fields = {f.name: f for f in hip.fields}
+    assert {"hip", "hpmag", "plx"} <= set(fields)
+    assert fields["plx"].unit == "mas" and fields["hpmag"].ucd
+    assert hip.array["hpmag"].dtype.kind == "f"
+    assert "record" not in fields
+    wide = Table.read(cart.export(tmp_path / "own.ecsv", "ecsv"))
+    assert {"hpmag", "common_names"} <= set(wide.colnames) and len(wide) == len(cart)
+    assert wide["plx"].unit == "mas"
 
 
 def test_votlint_errors_are_counted(tmp_path) -> None:

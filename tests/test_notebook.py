@@ -50,6 +50,8 @@ def _filled_cart(profile: Profile) -> Cart:
     run_coroutine(page.add_to_cart())
     add_dataset_to_cart(page, "crab*")
     cart = Cart.open("M1 study", profile=profile)
+    # The merged table shows each image once (from ObsCore): SIA v2's own rows too.
+    cart.add_rows(page.with_provenance(page.results["Local images (SIA v2)"].table))
     cart.add_rows(record_rows("Zenodo", "https://zenodo.example", [
         {"doi": "10.5072/zenodo.1", "title": "<b>pipeline</b> '\"quoted\"", "type": "software"}],
         id="doi", title="title", product_type="type"), kind="software")

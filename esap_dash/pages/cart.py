@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class CartPage(Page):
                                              filename=f"cart.{ext}", label=f"Export {label}",
                                              width=150)
                      for fmt, ext, label in formats]
+        self._downloads = dict(zip((ext for _, ext, _ in formats), downloads, strict=True))
+        self._name_downloads()
         self._layout = pn.Column(
             pn.pane.Markdown("## Cart"),
             pn.Row(pn.widgets.Select.from_param(self.param.cart_name, label="Cart", width=220),
@@ -101,6 +104,13 @@ class CartPage(Page):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    @param.depends("cart_name", watch=True)
+    def _name_downloads(self) -> None:
+        """Exported files are named after the cart (``M1 study`` -> ``M1_study.xml``)."""
+        stem = re.sub(r"[^\w.-]+", "_", self.cart_name or "cart").strip("_") or "cart"
+        for ext, download in self._downloads.items():
+            download.filename = f"{stem}.{ext}"
 
     def _samp_row(self, send: pn.widgets.Button) -> pn.viewable.Viewable:
         if not self.profile.samp:

@@ -8,7 +8,8 @@ import json
 import nbformat
 import pytest
 import requests
-from astropy.table import Table
+from astropy.io.votable import parse
+from astropy.table import vstack
 
 from esap_dash import Cart
 from esap_dash.config import load_profile
@@ -53,6 +54,7 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         page.screenshot(path=str(ARTIFACTS / "cart.png"), full_page=True)
         with page.expect_download() as download:
             page.get_by_role("button", name="Export VOTable").click()
+        assert download.value.suggested_filename == "browser_test.xml"  # after the cart
         path = tmp_path / "cart.xml"
         download.value.save_as(path)
         page.get_by_role("button", name="Send to TOPCAT (SAMP)").click()
@@ -67,7 +69,7 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         page.get_by_text("1 link revoked").wait_for(timeout=20_000)
         assert requests.get(notebook_url, timeout=30).status_code == 404
     assert votlint_errors(path) == []
-    table = Table.read(path)
+    table = vstack([t.to_table() for t in parse(str(path)).iter_tables()])  # one per archive
     assert {"NGC1952", "UKIDSS K-band, Crab Nebula field"} <= set(table["title"])
     received = topcat[1]
     assert set(received[0]["title"]) == set(table["title"])

@@ -101,9 +101,11 @@ class EsapDash(pn.viewable.Viewer):
         return self._pages[key]
 
     @param.depends("page", watch=True)
-    async def _show(self) -> None:
+    def _show(self) -> None:
         self._content.objects = [self.current_page]
-        await self.current_page.shown()
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            pn.state.execute(self.current_page.shown)
 
     def _summary_html(self, summary: str, n_up: int) -> str:
         total = len(self.profile.services)

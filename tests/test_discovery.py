@@ -400,3 +400,18 @@ def test_one_product_from_two_archives_is_one_row_and_ranges_filter_numbers(
     shown = page._table.current_view
     assert 0 < len(shown) < len(merged)
     assert (shown["distance"].isna() | (shown["distance"] <= 0.05)).all()
+
+
+def test_the_adql_job_list_is_read_again_when_the_page_is_shown_again(
+        profile: Profile, tmp_path) -> None:
+    page = DiscoveryPage(profile=replace(profile, database=f"sqlite:///{tmp_path}/adql.db"))
+    page.adql.adql = "SELECT TOP 5 hip FROM hipparcos.main"
+    run_coroutine(page.adql.submit())
+    job_url = page.adql.jobs[0]["job_url"]
+    tap = profile.service("dachs-tap").connector()
+    deadline = time.monotonic() + 60
+    while tap.job_status(job_url)["phase"] != "COMPLETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    run_coroutine(page.shown())  # the user comes back from another page
+    assert page.adql.jobs[0]["phase"] == "COMPLETED"

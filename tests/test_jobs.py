@@ -47,7 +47,7 @@ def test_a_cluster_from_the_gateways_options_starts_scales_and_stops(private) ->
     page.workers = 1
     run_coroutine(page.scale())
     wait(page, lambda: any(c["name"] == name and c["workers"] for c in page.clusters))
-    assert page.first_worker_s is not None and "First worker" in page._message.object
+    assert page.first_worker_s is not None and "First worker" in page._dashboards.object
     assert "PRIVATE KEY" not in str(page.clusters) + page._dashboards.object
     assert f"/clusters/{name}/status" in page._dashboards.object
     page._clusters.selection = [next(i for i, c in enumerate(page.clusters)

@@ -305,14 +305,16 @@ class DiscoveryPage(Page):
             self.results = {}
             started = time.perf_counter()
             self._status.object = self._status_html(running=True)
+            self._fit_ranges(None)  # no range filter while the archives answer
             archives = {name: self.connector(name) for name in self.archives}
+            frame = None
             async for result in search_archives(archives, query):
                 self.results[result.archive] = result
                 self.merged = await run_blocking(merge, list(self.results.values()))
                 frame = await run_blocking(self._frame)
-                self._fit_ranges(frame)
                 self._table.value = frame
                 self._status.object = self._status_html(running=True)
+            self._fit_ranges(frame)
             self._status.object = self._status_html(
                 total=time.perf_counter() - started)
             self.param.own_columns.objects = [n for n, r in self.results.items() if len(r.table)]
@@ -336,21 +338,26 @@ class DiscoveryPage(Page):
         return self.merged[SHOWN].to_pandas() if len(self.merged) else pd.DataFrame(
             {c: [] for c in SHOWN})
 
-    def _fit_ranges(self, frame: pd.DataFrame) -> None:
+    def _fit_ranges(self, frame: pd.DataFrame | None) -> None:
         """Set each range filter to the span of the results (all rows shown)."""
         for column, slider in self.range_filters.items():
-            values = pd.to_numeric(frame[column], errors="coerce").dropna()
+            values = (pd.to_numeric(frame[column], errors="coerce").dropna()
+                      if frame is not None else ())
             low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
             slider.param.update(start=low, end=max(high, low + 1e-9), value=(low, high))
 
     def _in_ranges(self, *values: Any) -> pd.DataFrame:
         """The rows inside every range filter (``values``: the ranges, then the frame,
-        as Tabulator calls a bound filter); a row without a value stays."""
+        as Tabulator calls a bound filter); a filter over its whole span filters
+        nothing, and a row without a value stays."""
         *ranges, frame = values
         keep = pd.Series(True, index=frame.index)
-        for column, (low, high) in zip(self.range_filters, ranges, strict=True):
-            values = pd.to_numeric(frame[column], errors="coerce")
-            keep &= values.isna() | values.between(low, high)
+        for (column, slider), (low, high) in zip(self.range_filters.items(), ranges,
+                                                 strict=True):
+            if low <= slider.start and high >= slider.end:
+                continue
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            keep &= numbers.isna() | numbers.between(low, high)
         return frame[keep]
 
     def _status_html(self, running: bool = False, total: float | None = None) -> str:

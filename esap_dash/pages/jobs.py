@@ -89,7 +89,6 @@ class JobsPage(Page):
         self.clusters: list[dict[str, Any]] = []
         self.jobs: list[dict[str, Any]] = []
         self.first_worker_s: float | None = None
-        self._first_worker_said = False
         self.gateway_down = False
         self._asked: dict[str, float] = {}
         #: New cluster -> workers to scale it to once it runs.
@@ -519,14 +518,14 @@ class JobsPage(Page):
         self._jobs.value = pd.DataFrame(self.jobs, columns=JOB_COLUMNS)
         self._clusters.value = pd.DataFrame(
             [{**c, "name": c["name"][:8]} for c in self.clusters], columns=CLUSTER_COLUMNS)
+        # The time to the first worker stays next to the clusters (the message line
+        # is for what happens next).
         self._dashboards.object = "".join(
             f'<p>Dask dashboard of {html.escape(c["name"][:8])}: <a href="'
             f'{html.escape(c["dashboard"])}" target="_blank" rel="noopener noreferrer">'
-            f"{html.escape(c['dashboard'])}</a></p>" for c in self.clusters if c["dashboard"])
-        if self.first_worker_s is not None and not self._first_worker_said:
-            self._first_worker_said = True
-            say(self._message, f"First worker {self.first_worker_s:.1f} s after "
-                "“Start cluster”.")
+            f"{html.escape(c['dashboard'])}</a></p>" for c in self.clusters if c["dashboard"]
+        ) + (f"<p>First worker {self.first_worker_s:.1f} s after “Start cluster”.</p>"
+             if self.first_worker_s is not None else "")
         self._show_progress()
         self._refresher.keep(any(j["state"] not in FINAL for j in self.jobs)
                              or any(c["status"] not in FINAL for c in self.clusters))

@@ -45,7 +45,7 @@ def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -
     cell.click()
     page.get_by_role("button", name="Fetch result").click()
     page.get_by_text("4 rows.").wait_for(timeout=20_000)
-    page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=10_000)
+    page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "adql.png"), full_page=True)
 
 

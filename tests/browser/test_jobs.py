@@ -4,6 +4,7 @@ a cart next to the data, and every job of the user in one view."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -12,7 +13,8 @@ from .test_discovery_tabs import start_async_query
 
 pytestmark = pytest.mark.browser
 
-CART = "workflow test"
+# A cart of this run's own: the served app's database outlives one test session.
+CART = f"workflow test {uuid.uuid4().hex[:6]}"
 
 
 def fill_cart(page, served_app: str) -> None:
@@ -58,7 +60,7 @@ def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view
     page.get_by_role("button", name="Jobs", exact=True).click()
     page.get_by_text("Worker cores (1–2)").wait_for(timeout=20_000)
     page.get_by_role("button", name="Start cluster").click()
-    page.get_by_text("Cluster asked for").wait_for(timeout=20_000)
+    page.get_by_text(re.compile(r"Cluster \w{8} asked for")).wait_for(timeout=20_000)
     page.locator(".tabulator-cell", has_text="RUNNING").first.wait_for(timeout=60_000)
     page.locator(".tabulator-cell", has_text="RUNNING").first.click()
     page.get_by_role("button", name="Scale").click()

@@ -49,3 +49,54 @@ def test_a_stopped_gateway_shows_down_and_the_rest_keeps_working(profile: Profil
         stack("start", "gateway")
     run_coroutine(status.refresh(max_age=0))
     assert status.health[gateway.name].up
+
+
+def test_files_dachs_reads_have_explicit_modes(local_stack: None) -> None:
+    import os
+    import stat
+    from pathlib import Path
+
+    rc = os.stat("/etc/gavo.rc")
+    assert stat.S_IMODE(rc.st_mode) == 0o644 and rc.st_uid == 0
+    for path in Path("/var/gavo/inputs/hipparcos").rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o004, f"{path} is not readable by DaCHS's user"
+    var = Path(os.environ.get("ESAP_DASH_VAR", STACK.parent.parent / "var"))
+    for secret in (var / "stack.env", var / "rucio" / "etc" / "rucio.cfg"):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+
+
+def test_an_unreadable_dachs_configuration_fails_status_naming_the_async_check(
+        local_stack: None) -> None:
+    """The fault that once left every async TAP job hanging on a fresh machine."""
+    import os
+    import time
+
+    import requests
+
+    port = os.environ.get("ESAP_DASH_DACHS_PORT", "8091")
+
+    def restart_dachs() -> None:
+        subprocess.run(["dachs", "serve", "stop"], capture_output=True, timeout=120)
+        subprocess.run(["dachs", "serve", "start"], capture_output=True, timeout=120)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/__system__/tap/run/availability",
+                                timeout=3).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+
+    os.chmod("/etc/gavo.rc", 0o600)
+    try:
+        restart_dachs()
+        proc = subprocess.run([str(STACK), "status", "dachs"], capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 1
+        assert "dachs check failed: async TAP" in proc.stderr
+        assert "last lines of /var/gavo/logs/dcInfos" in proc.stderr
+    finally:
+        stack("start", "dachs")  # writes the file 644 again and restarts DaCHS
+    assert oct(os.stat("/etc/gavo.rc").st_mode & 0o777) == "0o644"

@@ -133,9 +133,10 @@ class DiscoveryPage(Page):
             widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
             text_align={"size": "right"})
         #: Column -> its range filter over the results (rows without a value stay).
-        self.range_filters = {c: pn.widgets.EditableRangeSlider(label=label, start=0, end=1,
-                                                          value=(0, 1), width=220)
-                        for c, label in RANGE_COLUMNS.items()}
+        self.range_filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1,
+                                                        value=(0, 1), width=250,
+                                                        format="0[.]00[0]", margin=(5, 18))
+                              for c, label in RANGE_COLUMNS.items()}
         self._table.add_filter(pn.bind(self._in_ranges, *self.range_filters.values()))
         self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=300,
                                          pagination="remote", page_size=20,
@@ -341,10 +342,11 @@ class DiscoveryPage(Page):
     def _fit_ranges(self, frame: pd.DataFrame | None) -> None:
         """Set each range filter to the span of the results (all rows shown)."""
         for column, slider in self.range_filters.items():
-            values = (pd.to_numeric(frame[column], errors="coerce").dropna()
-                      if frame is not None else ())
+            values = (_numbers(frame, column).dropna() if frame is not None else ())
             low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
-            slider.param.update(start=low, end=max(high, low + 1e-9), value=(low, high))
+            high = max(high, low + 1e-9)
+            slider.param.update(start=low, end=high, value=(low, high),
+                                step=(high - low) / 200)
 
     def _in_ranges(self, *values: Any) -> pd.DataFrame:
         """The rows inside every range filter (``values``: the ranges, then the frame,
@@ -356,7 +358,7 @@ class DiscoveryPage(Page):
                                                  strict=True):
             if low <= slider.start and high >= slider.end:
                 continue
-            numbers = pd.to_numeric(frame[column], errors="coerce")
+            numbers = _numbers(frame, column)
             keep &= numbers.isna() | numbers.between(low, high)
         return frame[keep]
 
@@ -381,8 +383,11 @@ class DiscoveryPage(Page):
             rows.append(f"<tr><td>{html.escape(name)}</td>"
                         f'<td><span class="esap-state {cls}">{html.escape(state)}</span></td>'
                         f"<td>{html.escape(detail)}</td></tr>")
+        found = sum(len(r.table) for r in self.results.values())
+        grouped = (f"; {found - len(self.merged)} more were the same products from another "
+                   "archive (see Also in)" if found > len(self.merged) else "")
         footer = (f"<p>{len(self.merged)} rows from {len(self.results)} archives in "
-                  f"{total:.2f} s</p>" if total is not None else "")
+                  f"{total:.2f} s{grouped}</p>" if total is not None else "")
         return ('<table class="esap-status-table"><thead><tr><th>Archive</th><th>State</th>'
                 "<th>Message</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
                 + footer)
@@ -439,6 +444,12 @@ def parse_time(text: str) -> float | None:
     except ValueError as exc:
         raise QueryError(f"cannot read {quote_prefix(text)} as a date (2001-04-24, "
                          "2001-04-24T12:00:00) or an MJD") from exc
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as numbers; missing ones (and an unknown size, -1) as NaN."""
+    numbers = pd.to_numeric(frame[column], errors="coerce")
+    return numbers.where(numbers >= 0) if column == "size" else numbers
 
 
 def _mjd_text(value: float | None) -> str:

@@ -298,6 +298,18 @@ def add_dataset_to_cart(discovery: Any, pattern: str) -> str:
     return str(lake._message.object)
 
 
+def sky_catalogue_to_cart(page: Any, cart: str, *, row_limit: int = 500) -> None:
+    """On a Sky page, load Hipparcos-2 as a whole catalogue and put its first three rows
+    in ``cart``."""
+    run_coroutine(page.list_catalogues())
+    page.catalogue = next(c for c in page.param.catalogue.objects if c.startswith("hipparcos"))
+    page.row_limit = row_limit
+    run_coroutine(page.load_catalogue())
+    page.map.selection = [0, 1, 2]
+    page.cart_name = cart
+    run_coroutine(page.add_to_cart())
+
+
 ALICE, BOB, CAROL = "alice-4f2c9e", "bob-91ad07", "carol-5b3e11"
 
 

@@ -16,7 +16,7 @@ from esap_dash.cart import Cart, record_rows
 from esap_dash.config import Profile
 from esap_dash.pages.discovery import DiscoveryPage
 
-from .conftest import add_dataset_to_cart, run_coroutine
+from .conftest import add_dataset_to_cart, run_coroutine, sky_catalogue_to_cart
 
 
 @pytest.fixture
@@ -134,14 +134,7 @@ def test_catalogue_rows_from_the_sky_are_asked_for_again_with_numeric_literals(
     from esap_dash.pages.sky import SkyPage
 
     private = replace(profile, database=f"sqlite:///{tmp_path}/nb-sky.db")
-    sky = SkyPage(profile=private)
-    run_coroutine(sky.list_catalogues())
-    sky.catalogue = next(c for c in sky.param.catalogue.objects if c.startswith("hipparcos"))
-    sky.row_limit = 500
-    run_coroutine(sky.load_catalogue())
-    sky.map.selection = [0, 1, 2]
-    sky.cart_name = "stars"
-    run_coroutine(sky.add_to_cart())
+    sky_catalogue_to_cart(SkyPage(profile=private), "stars")
     notebook = Cart.open("stars", profile=private).export(tmp_path / "stars.ipynb", "notebook")
     nb = nbformat.read(notebook, as_version=4)
     assert "&#x27;" not in nb.cells[0].source

@@ -20,7 +20,7 @@ from esap_dash.config import Profile
 from esap_dash.pages.discovery import DiscoveryPage
 from esap_dash.pages.sky import CATALOGUE, SkyPage
 
-from .conftest import run_coroutine
+from .conftest import run_coroutine, sky_catalogue_to_cart
 
 
 def test_orientation_ra_and_galactic_longitude_increase_to_the_left() -> None:
@@ -164,15 +164,9 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
     twice = replace(profile, database=f"sqlite:///{tmp_path}/sky.db", services=(
         *profile.services, replace(tap, id="dachs-tap-2", name="Same TAP again")))
     page = SkyPage(profile=twice)
-    run_coroutine(page.list_catalogues())
+    sky_catalogue_to_cart(page, "from the sky")
     tables = [name.split(" (")[0] for name in page.param.catalogue.objects]
     assert len(tables) == len(set(tables)) and "hipparcos.main" in tables
-    page.catalogue = next(c for c in page.param.catalogue.objects if c.startswith("hipparcos"))
-    page.row_limit = 2000
-    run_coroutine(page.load_catalogue())
-    page.map.selection = [0, 1, 2]
-    page.cart_name = "from the sky"
-    run_coroutine(page.add_to_cart())
     items = Cart.open("from the sky", profile=twice).items()
     assert {i.archive for i in items} == {tap.name}
     query = json.loads(items[0].query)

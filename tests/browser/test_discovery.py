@@ -24,9 +24,9 @@ def test_cone_search_on_m1_shows_every_archive(served_app: str, page) -> None:
     radius.press("Enter")
     page.get_by_role("button", name="Search all archives").click()
     page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
-    assert page.get_by_text("OpenNGC NGC1952").is_visible()
+    page.get_by_text("OpenNGC NGC1952").wait_for()
     for text in ("NGC1952", "UKIDSS K-band, Crab Nebula field", "POSS-I E plate scan, Messier 1"):
-        assert page.get_by_text(text, exact=True).first.is_visible()
+        page.get_by_text(text, exact=True).first.wait_for()
     hipparcos = page.locator(".tabulator-cell", has_text="Hipparcos-2 (cone search)")
     hipparcos.first.wait_for(timeout=10_000)
     states = page.locator("span.esap-state.up")

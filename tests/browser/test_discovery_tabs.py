@@ -30,7 +30,7 @@ def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> 
     page.get_by_placeholder("hipparcos, NGC, images").press("Enter")
     page.get_by_role("button", name="Search the registry").click()
     page.get_by_text("OpenNGC cone search", exact=True).wait_for(timeout=20_000)
-    assert page.get_by_text("http://127.0.0.1:8091/ongc/q/cone/scs.xml?").first.is_visible()
+    page.get_by_text("http://127.0.0.1:8091/ongc/q/cone/scs.xml?").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "registry.png"), full_page=True)
 
 

@@ -65,7 +65,7 @@ def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view
     page.locator(".tabulator-cell", has_text="RUNNING").first.click()
     page.get_by_role("button", name="Scale").click()
     page.get_by_text(re.compile(r"First worker [\d.]+ s after")).wait_for(timeout=60_000)
-    assert page.get_by_text("Dask dashboard of").first.is_visible()
+    page.get_by_text("Dask dashboard of").first.wait_for()
 
     page.get_by_label("Workflow").select_option(label="Cross-match with a reference catalogue")
     page.get_by_label("Cart", exact=True).select_option(CART)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from astropy.table import Table
+from playwright.sync_api import expect
 
 from esap_dash.cart import Cart
 from esap_dash.config import PROJECT_ROOT, load_profile
@@ -136,7 +137,7 @@ def test_hostile_metadata_and_names_are_text_and_no_script_runs(served_oidc, bro
         page.locator(".tabulator-cell", has_text="hostile title").first.wait_for(timeout=20_000)
         page.goto(served_oidc + "?page=jobs")
         page.get_by_text("no account at Dask Gateway").first.wait_for(timeout=20_000)
-        assert page.get_by_role("button", name="Run workflow").is_disabled()
+        expect(page.get_by_role("button", name="Run workflow")).to_be_disabled()
         assert page.evaluate("window.__xss") is None
         assert page.dialogs == []
     finally:

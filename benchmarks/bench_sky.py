@@ -95,8 +95,9 @@ def mocs() -> tuple[float, float, int]:
     return union, best(intersect), len(layers)
 
 
-def catalogue_load(repeat: int = 3) -> tuple[float, float, int]:
-    """(Sky page, TAP answer) seconds for the whole of Hipparcos-2, and its rows."""
+def catalogue_load(repeat: int = 3) -> tuple[float, float, float, int]:
+    """Seconds for the whole of Hipparcos-2 on a Sky page just shown and on the same
+    page loading it again, the TAP answer itself, and the rows."""
     profile = load_profile("local")
     url = profile.service("dachs-tap").url + "/sync"
     query = {"REQUEST": "doQuery", "LANG": "ADQL", "RESPONSEFORMAT": "csv",
@@ -104,12 +105,25 @@ def catalogue_load(repeat: int = 3) -> tuple[float, float, int]:
              "QUERY": "SELECT hip AS id, ra_icrs AS ra, de_icrs AS dec FROM hipparcos.main"}
     session = requests.Session()
     raw = best(lambda: session.post(url, data=query, timeout=120).content, repeat)
-    page = SkyPage(profile=profile)
-    asyncio.run(page.list_catalogues())
-    page.catalogue = next(c for c in page.param.catalogue.objects if c.startswith("hipparcos"))
-    page.__panel__().get_root()  # shown, as in a session: loading updates its Bokeh models
-    ours = best(lambda: asyncio.run(page.load_catalogue()), repeat)
-    return ours, raw, len(page.rows)
+
+    def shown_page() -> SkyPage:
+        page = SkyPage(profile=profile)
+        asyncio.run(page.list_catalogues())
+        page.catalogue = next(c for c in page.param.catalogue.objects
+                              if c.startswith("hipparcos"))
+        page.__panel__().get_root()  # shown, as in a session: loading updates its models
+        return page
+
+    def load(page: SkyPage) -> float:
+        start = time.perf_counter()
+        asyncio.run(page.load_catalogue())
+        return time.perf_counter() - start
+
+    load(shown_page())  # a server process has compiled Datashader's kernels already
+    pages = [shown_page() for _ in range(repeat)]
+    first = min(load(page) for page in pages)  # a page just shown
+    again = min(load(pages[0]) for _ in range(repeat))  # the same page, loading again
+    return first, again, raw, len(pages[0].rows)
 
 
 def main() -> None:
@@ -125,9 +139,10 @@ def main() -> None:
         ours, raw = rerender(args.big, 2)
         print(f"re-render after zoom, {args.big:,} points: {ours * 1000:.0f} ms vs raw "
               f"Datashader {raw * 1000:.0f} ms, ratio {ours / raw:.2f}")
-    ours, raw, rows = catalogue_load()
-    print(f"whole catalogue ({rows:,} rows) on the Sky page {ours:.2f} s vs the TAP answer "
-          f"itself {raw:.2f} s, ratio {ours / raw:.2f} (goal <= 1.5)")
+    first, again, raw, rows = catalogue_load()
+    print(f"whole catalogue ({rows:,} rows) on the Sky page: first load {first:.2f} s, "
+          f"again {again:.2f} s, vs the TAP answer itself {raw:.2f} s: ratios "
+          f"{first / raw:.2f} and {again / raw:.2f} (goal <= 1.5)")
     union, inter, n = mocs()
     print(f"MOC union of {n} layers {union * 1000:.1f} ms, intersection {inter * 1000:.1f} ms "
           "(goal < 100 ms)")

@@ -441,14 +441,15 @@ class Runner:
         outcome: Outcome | None = None
         state, error = "COMPLETED", ""
         watchdog = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(store, user, job_id, detail, live,
+                                                             watchdog),
+                                   name=f"workflow-{job_id}-watch", daemon=True)
         try:
             client = run.client = engine.client()
             live.run = run
             live.state = "RUNNING"
             store.update_job(user, job_id, {**detail, "state": "RUNNING", "beat": _now()})
-            threading.Thread(target=self._watch, args=(store, user, job_id, detail, live,
-                                                       watchdog),
-                             name=f"workflow-{job_id}-watch", daemon=True).start()
+            watcher.start()
             result = flow.func(items, live.run, **values)
             outcome = result if isinstance(result, Outcome) else Outcome(Table(result))
         except RunAbortedError:
@@ -459,6 +460,8 @@ class Runner:
             log.info("workflow run %s failed: %s", job_id, error)
         finally:
             watchdog.set()
+            if watcher.is_alive():  # its last beat must not land after the outcome
+                watcher.join(BEAT_SECONDS + 5)
             try:
                 final = {**detail, "state": state, "error": error,
                          "done": run.done, "total": run.total, "ended": _now(),

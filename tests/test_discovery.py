@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import param
 import pytest
 
 from connectors.exceptions import QueryError
@@ -396,10 +397,13 @@ def test_one_product_from_two_archives_is_one_row_and_ranges_filter_numbers(
     assert {r["also_in"] for r in twice} == {"Local images (SIA v2)"}
     slider = page.range_filters["distance"]
     assert slider.value[1] == pytest.approx(float(np.nanmax(merged["distance"])))
-    slider.value = (0, 0.05)
+    with param.edit_constant(slider):  # as when the user releases the handle
+        slider.value_throttled = (0, 0.05)
     shown = page._table.current_view
     assert 0 < len(shown) < len(merged)
     assert (shown["distance"].isna() | (shown["distance"] <= 0.05)).all()
+    run_coroutine(page.search())  # a new search shows all its rows again
+    assert len(page._table.current_view) == len(page.merged)
 
 
 def test_the_adql_job_list_is_read_again_when_the_page_is_shown_again(

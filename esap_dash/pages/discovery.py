@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import time
@@ -72,6 +73,8 @@ class DiscoveryPage(Page):
     time_from = param.String(default="", doc="Observed after: ISO date (2001-04-24) or MJD.")
     time_to = param.String(default="", doc="Observed before: ISO date or MJD.")
     archives = param.ListSelector(default=[], doc="Archives to ask (all by default).")
+    range_version = param.Integer(default=0, precedence=-1,
+                                  doc="Counts the user's changes of the range filters.")
     searching = param.Boolean(default=False, doc="A search is running.")
     own_columns = param.Selector(objects=[], doc="Show every column of this archive's rows.")
     cart_name = param.String(default="default", doc="The cart that selected rows go to.")
@@ -137,7 +140,12 @@ class DiscoveryPage(Page):
                                                         value=(0, 1), width=250,
                                                         format="0[.]00[0]", margin=(5, 18))
                               for c, label in RANGE_COLUMNS.items()}
-        self._table.add_filter(pn.bind(self._in_ranges, *self.range_filters.values()))
+        # Filtering follows what the user sets (a released handle), not the limits
+        # the page fits to each result set: those leave the table as it is.
+        self._user_ranges: dict[str, tuple[float, float]] = {}
+        for column, slider in self.range_filters.items():
+            slider.param.watch(functools.partial(self._on_range, column), "value_throttled")
+        self._table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
         self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=300,
                                          pagination="remote", page_size=20,
                                          sizing_mode="stretch_width")
@@ -341,6 +349,7 @@ class DiscoveryPage(Page):
 
     def _fit_ranges(self, frame: pd.DataFrame | None) -> None:
         """Set each range filter to the span of the results (all rows shown)."""
+        self._user_ranges = {}
         for column, slider in self.range_filters.items():
             values = (_numbers(frame, column).dropna() if frame is not None else ())
             low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
@@ -348,16 +357,15 @@ class DiscoveryPage(Page):
             slider.param.update(start=low, end=high, value=(low, high),
                                 step=(high - low) / 200)
 
-    def _in_ranges(self, *values: Any) -> pd.DataFrame:
-        """The rows inside every range filter (``values``: the ranges, then the frame,
-        as Tabulator calls a bound filter); a filter over its whole span filters
-        nothing, and a row without a value stays."""
-        *ranges, frame = values
+    def _on_range(self, column: str, event: param.parameterized.Event) -> None:
+        self._user_ranges[column] = event.new
+        self.range_version += 1
+
+    def _in_ranges(self, _version: int, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows inside every range the user set (Tabulator passes the frame last);
+        a row without a value stays."""
         keep = pd.Series(True, index=frame.index)
-        for (column, slider), (low, high) in zip(self.range_filters.items(), ranges,
-                                                 strict=True):
-            if low <= slider.start and high >= slider.end:
-                continue
+        for column, (low, high) in self._user_ranges.items():
             numbers = _numbers(frame, column)
             keep &= numbers.isna() | numbers.between(low, high)
         return frame[keep]

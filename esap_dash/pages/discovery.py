@@ -160,7 +160,9 @@ class DiscoveryPage(Page):
         sky = pn.Column(form, self._message, self._resolved_pane,
                         pn.pane.Markdown("### Archives"), self._status,
                         pn.pane.Markdown("### Results"), cart_row,
-                        pn.Row(*self.range_filters.values(), sizing_mode="stretch_width"),
+                        # A fixed height: fitting the filters never moves the table.
+                        pn.Row(*self.range_filters.values(), height=64,
+                               sizing_mode="stretch_width"),
                         self._table, own,
                         sizing_mode="stretch_width")
         self.tabs = pn.Tabs(("Sky search", sky), dynamic=True, sizing_mode="stretch_width")

@@ -93,3 +93,17 @@ def page(browser) -> Iterator[object]:
     page.on("dialog", dismiss)
     yield page
     context.close()
+
+
+def tick(row: object, attempts: int = 5) -> None:
+    """Tick ``row``'s checkbox and wait until it is ticked: a table still laying out
+    its rows (results keep arriving) can swallow a click, so try again."""
+    box = row.locator("input[type=checkbox]")
+    for attempt in range(attempts):
+        try:
+            box.check(timeout=5_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            row.page.wait_for_timeout(500)

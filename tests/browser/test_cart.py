@@ -17,7 +17,7 @@ from esap_dash.config import load_profile
 from ..conftest import ARTIFACTS
 from ..test_cart import votlint_errors
 from ..test_notebook import execute
-from .conftest import serve
+from .conftest import serve, tick
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         for text in ("NGC1952", "UKIDSS K-band, Crab Nebula field"):
             row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell",
                                                                    has_text=text)).first
-            row.locator("input[type=checkbox]").check()
+            tick(row)
         page.get_by_role("button", name="Add selected rows to cart").click()
         page.get_by_text("to cart 'browser test'").wait_for(timeout=20_000)
         open_cart(page, url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ..conftest import ARTIFACTS
+from .conftest import tick
 
 pytestmark = pytest.mark.browser
 
@@ -37,10 +38,13 @@ def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> 
 def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -> None:
     start_async_query(page, served_app,
                       "SELECT TOP 4 hip, hpmag FROM hipparcos.main ORDER BY hpmag")
-    page.locator(".tabulator-cell", has_text="COMPLETED").first.wait_for(timeout=30_000)
+    # This job's row: the list holds every async job of the user.
+    row = page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell", has_text="ORDER BY hpmag")).first
+    row.locator(".tabulator-cell", has_text="COMPLETED").wait_for(timeout=30_000)
     page.reload()
     page.locator(".bk-tab", has_text="ADQL").click()
-    cell = page.locator(".tabulator-cell", has_text="COMPLETED").first
+    cell = row.locator(".tabulator-cell", has_text="COMPLETED")
     cell.wait_for(timeout=30_000)
     cell.click()
     page.get_by_role("button", name="Fetch result").click()
@@ -61,7 +65,7 @@ def test_did_wildcard_search_lists_the_rucio_files(served_app: str, page) -> Non
     page.locator(".tabulator-cell", has_text="ukidss_crab_k.fits").first.wait_for(timeout=10_000)
     row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell",
                                                            has_text="crab_images")).first
-    row.locator("input[type=checkbox]").check()
+    tick(row)
     page.get_by_text("files on LOCAL_A").wait_for(timeout=20_000)
     page.locator(".tabulator-cell", has_text="poss_m1.fits").first.wait_for(timeout=10_000)
 

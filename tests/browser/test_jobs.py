@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from ..conftest import ARTIFACTS
+from .conftest import tick
 from .test_discovery_tabs import start_async_query
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,7 @@ def fill_cart(page, served_app: str) -> None:
     stars = page.locator(".tabulator-row", has=page.locator(
         ".tabulator-cell", has_text="Hipparcos-2 (cone search)"))
     for i in range(5):
-        stars.nth(i).locator("input[type=checkbox]").check()
+        tick(stars.nth(i))
     page.get_by_role("button", name="Add selected rows to cart").click()
     page.get_by_text(f"Added 5 rows to cart '{CART}'").wait_for(timeout=20_000)
     page.locator(".bk-tab", has_text="Data lake").click()
@@ -39,7 +40,7 @@ def fill_cart(page, served_app: str) -> None:
     row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell",
                                                            has_text="crab_images")).first
     row.wait_for(timeout=20_000)
-    row.locator("input[type=checkbox]").check()
+    tick(row)
     page.get_by_role("button", name="Add ticked identifiers to cart").click()
     page.get_by_text(f"Added 1 item to cart '{CART}'").wait_for(timeout=20_000)
 

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..conftest import ARTIFACTS
+from .conftest import tick
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +117,7 @@ def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
     page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
     row = page.locator(".tabulator-row", has=page.locator(
         ".tabulator-cell", has_text="UKIDSS K-band, Crab Nebula field")).first
-    row.locator("input[type=checkbox]").check()
+    tick(row)
     page.get_by_role("button", name="Preview image").click()
     page.get_by_text("WCS axes from the file's header").wait_for(timeout=60_000)
     image = page.locator("img[src^='data:image/png']").last

@@ -18,7 +18,7 @@ from esap_dash.cart import Cart
 from esap_dash.config import PROJECT_ROOT, load_profile
 
 from ..conftest import ALICE, ARTIFACTS, BOB, CAROL
-from .conftest import serve
+from .conftest import serve, tick
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def add_to_cart(page, url: str, cart: str, title: str) -> None:
     name.fill(cart)
     name.press("Enter")
     row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell", has_text=title))
-    row.first.locator("input[type=checkbox]").check()
+    tick(row.first)
     page.get_by_role("button", name="Add selected rows to cart").click()
     page.get_by_text(f"to cart '{cart}'").wait_for(timeout=20_000)
 

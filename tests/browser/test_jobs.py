@@ -41,6 +41,8 @@ def fill_cart(page, served_app: str) -> None:
                                                            has_text="crab_images")).first
     row.wait_for(timeout=20_000)
     tick(row)
+    # Ticking shows where its files are; add once that answer is on the page.
+    page.get_by_text(re.compile(r"crab_images: \d+ files on")).wait_for(timeout=20_000)
     page.get_by_role("button", name="Add ticked identifiers to cart").click()
     page.get_by_text(f"Added 1 item to cart '{CART}'").wait_for(timeout=20_000)
 

@@ -199,3 +199,20 @@ def test_points_have_the_colour_the_legend_gives_their_archive() -> None:
     legend = skymap.__panel__()[1].object
     for archive, colour in skymap.colours.items():
         assert f'color:{colour}">●</span> {archive}' in legend
+
+
+def test_the_tan_field_shows_east_to_the_left_with_positive_ra_offsets() -> None:
+    import holoviews as hv
+
+    from esap_dash.components.sky_map import field_view
+
+    east, west = (83.9, 22.0), (83.3, 22.0)
+    table = Table({"archive": ["a", "a"], "title": ["east", "west"],
+                   "ra": [east[0], west[0]], "dec": [east[1], west[1]]})
+    view = field_view(table, 83.6, 22.0, 2.0)
+    points = next(e for e in (view.values() if isinstance(view, hv.Overlay) else [view])
+                  if isinstance(e, hv.Points))
+    x = dict(zip(points.dimension_values("title"), points.dimension_values("x"), strict=True))
+    assert x["east"] > 0 > x["west"]  # ΔRA·cos Dec: positive to the east
+    plot = hv.render(view)
+    assert plot.x_range.start > plot.x_range.end  # increasing to the left

@@ -347,7 +347,13 @@ def field_view(results: Table, ra: float, dec: float, fov: float,
     n = len(results)
     ras, decs = _floats(results, "ra", n), _floats(results, "dec", n)
     near = np.flatnonzero(sky.separation_deg(ra, dec, ras, decs) <= fov * 0.75)
-    x, y = sky.project(wcs, ras[near], decs[near])
+    # The projection's x grows westward (CDELT1 = -1); the axis shows ΔRA·cos Dec,
+    # which grows eastward, drawn increasing to the left.
+    def offsets(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        px, py = sky.project(wcs, ra, dec)
+        return -px, py
+
+    x, y = offsets(ras[near], decs[near])
     frame = pd.DataFrame({"x": x, "y": y,
                           "title": [sky.describe(t) for t in np.asarray(
                               _texts(results, "title", n), dtype=object)[near]],
@@ -360,17 +366,18 @@ def field_view(results: Table, ra: float, dec: float, fov: float,
     paths = []
     for _, poly in fp.polygons:
         closed = np.vstack([poly, poly[:1]])
-        px, py = sky.project(wcs, closed[:, 0], closed[:, 1])
+        px, py = offsets(closed[:, 0], closed[:, 1])
         paths.append(np.column_stack([px, py]))
     if paths:
         layers.append(hv.Path(paths).opts(color="#e6550d", line_width=1.2))
     if cone is not None:
         ring = sky.circle(*cone)
-        px, py = sky.project(wcs, ring[:, 0], ring[:, 1])
+        px, py = offsets(ring[:, 0], ring[:, 1])
         layers.append(hv.Path([np.column_stack([px, py])]).opts(color="#d62728",
                                                                  line_dash="dashed"))
     half = fov / 2
     return functools.reduce(operator.mul, layers).opts(
-        xlim=(-half, half), ylim=(-half, half), data_aspect=1, width=360, height=360,
+        xlim=(-half, half), ylim=(-half, half), invert_xaxis=True, data_aspect=1,
+        width=360, height=360,
         xlabel="ΔRA·cos Dec (deg, east left)", ylabel="ΔDec (deg)", show_legend=False,
         title=f"TAN field {fov:g}° around {ra:.4f}, {dec:+.4f}")

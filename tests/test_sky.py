@@ -180,7 +180,7 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
 
 def test_points_have_the_colour_the_legend_gives_their_archive() -> None:
     import holoviews as hv
-    from bokeh.models import CategoricalColorMapper
+    from bokeh.models import CategoricalColorMapper, GlyphRenderer
 
     from esap_dash.components import SkyMap as ExportedSkyMap
 
@@ -191,11 +191,16 @@ def test_points_have_the_colour_the_legend_gives_their_archive() -> None:
                    "dec": [24.1, 24.0, 24.2]})
     skymap = SkyMap(results=table)
     plot = hv.render(skymap.overlay())
-    mappers = [m for m in plot.select(type=CategoricalColorMapper)]
-    assert mappers
-    for mapper in mappers:
-        drawn = dict(zip(mapper.factors, mapper.palette, strict=False))
-        assert all(drawn[a] == c for a, c in skymap.colours.items() if a in drawn)
+    sources = [r.data_source.data for r in plot.select(type=GlyphRenderer)
+               if "archive" in r.data_source.data and len(r.data_source.data["archive"])]
+    assert sources
+    mappers = list(plot.select(type=CategoricalColorMapper))
+    drawn = {f: c for m in mappers for f, c in zip(m.factors, m.palette, strict=False)}
+    for data in sources:
+        archives = list(data["archive"])
+        assert sorted(archives) == sorted(table["archive"])
+        for archive, value in zip(archives, data["colour"], strict=True):
+            assert drawn[value] == skymap.colours[archive]
     legend = skymap.__panel__()[1].object
     for archive, colour in skymap.colours.items():
         assert f'color:{colour}">●</span> {archive}' in legend
@@ -216,3 +221,34 @@ def test_the_tan_field_shows_east_to_the_left_with_positive_ra_offsets() -> None
     assert x["east"] > 0 > x["west"]  # ΔRA·cos Dec: positive to the east
     plot = hv.render(view)
     assert plot.x_range.start > plot.x_range.end  # increasing to the left
+
+
+def test_a_new_large_result_set_is_drawn_where_its_rows_are_on_the_drawn_map() -> None:
+    from esap_dash.components.sky_map import SHADE_FROM
+
+    rng = np.random.default_rng(5)
+    n = SHADE_FROM + 5000
+
+    def rows(dec0: float, archive: str) -> Table:
+        return Table({"ra": rng.uniform(0, 360, n), "dec": rng.uniform(dec0, dec0 + 20, n),
+                      "archive": [archive] * n})
+
+    skymap = SkyMap(results=rows(40, "north"))
+    pn.panel(skymap).get_root()  # drawn, as in a session
+    plot = next(iter(skymap._pane._plots.values()))[0]
+    rgb = next(p for p in plot.subplots.values() if type(p).__name__ == "RGBPlot")
+
+    def drawn_rows() -> tuple[float, float, np.ndarray]:
+        data = rgb.handles["source"].data
+        image = data["image"][0]
+        ys = data["y"][0] + (np.arange(image.shape[0]) + 0.5) * data["dh"][0] / image.shape[0]
+        alpha = (image.view(np.uint8).reshape(*image.shape, 4)[..., 3] > 0).any(axis=1)
+        return data["x"][0], data["dw"][0], ys[alpha]
+
+    x0, width, ys = drawn_rows()
+    assert ys.min() > 30 and x0 < -170 and x0 + width > 170
+    skymap.set_results(rows(-60, "south"))
+    assert skymap.colours == {"south": skymap.colours["south"]}
+    x0, width, ys = drawn_rows()  # the same canvas, all the sky, now the south
+    assert ys.max() < -30 and x0 < -170 and x0 + width > 170
+    assert "south (" in skymap.__panel__()[1].object and "north" not in skymap.__panel__()[1].object

@@ -74,6 +74,11 @@ class SkyMap(pn.viewable.Viewer):
         self.colours: dict[str, str] = {}
         self._projected: dict[tuple[str, str], sky.Projected] = {}
         self._footprints = sky.Footprints()
+        # A drawn map takes new rows and a new selection through streams: a result
+        # set that changes nothing else on the map is sent to it, not redrawn.
+        self._data = hv.streams.Pipe(data=_points_frame())
+        self._chosen = Chosen()
+        self._drawn: tuple | None = None
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
                                        linked_axes=False)
         self._legend = html_pane("")
@@ -90,6 +95,7 @@ class SkyMap(pn.viewable.Viewer):
         self.results = table
         self.cone = cone
         self._projected = {}
+        self._archive_codes: tuple[np.ndarray, np.ndarray] | None = None
         n = len(table)
         ra = _floats(table, "ra", n)
         dec = _floats(table, "dec", n)
@@ -106,7 +112,12 @@ class SkyMap(pn.viewable.Viewer):
             self.warnings.append(f"row {row}: {message}")
         with param.discard_events(self):
             self.selection = []
-        self._redraw()
+        if self._drawn is not None and self._drawn == self._shape():
+            self._chosen.update(rows=[])
+            self._data.send(self._frame_of_points())
+            self._legend.object = self._legend_html()
+        else:
+            self._redraw()
 
     def positions(self) -> sky.Projected:
         """The rows projected on the current map (cached)."""
@@ -170,12 +181,20 @@ class SkyMap(pn.viewable.Viewer):
     @param.depends("projection", "frame", "show_points", "show_footprints", "layers_shown",
                    "view", watch=True)
     def _redraw(self) -> None:
+        self._drawn = None
         self._pane.object = self.overlay()
         self._legend.object = self._legend_html()
 
     @param.depends("selection", watch=True)
     def _show_selection(self) -> None:
-        self._redraw()
+        self._chosen.event(rows=list(self.selection))
+
+    def _shape(self) -> tuple:
+        """What a drawn map depends on besides its points and selection."""
+        return (self.projection, self.frame, self.show_points, self.view,
+                tuple(self.layers_shown), tuple(id(self.layers.get(n)) for n in self.layers_shown),
+                bool(self._footprints.polygons and self.show_footprints),
+                len(self.highlight), self.cone)
 
     def overlay(self) -> hv.Overlay:
         """The map as a HoloViews overlay (graticule, layers, footprints, points)."""
@@ -189,7 +208,7 @@ class SkyMap(pn.viewable.Viewer):
         text = hv.Labels(labels, ["x", "y"], "text").opts(text_font_size="9pt",
                                                           text_color="#4a5368")
         layers = [sky_disc]
-        if self.show_points and len(self.results):
+        if self.show_points:
             layers.extend(self._points())
         for i, name in enumerate(self.layers):
             if name in self.layers_shown:
@@ -211,6 +230,7 @@ class SkyMap(pn.viewable.Viewer):
             ring = sky.circle(*self.cone)
             layers.append(hv.Path(sky.outline(ring[:-1], wcs, self.frame)).opts(
                 color="#d62728", line_dash="dashed", line_width=1.5))
+        self._drawn = self._shape()
         overlay = functools.reduce(operator.mul, layers).opts(
             xaxis=None, yaxis=None, data_aspect=1, responsive=True, min_height=440,
             show_grid=False, toolbar="above", active_tools=["wheel_zoom"],
@@ -223,67 +243,83 @@ class SkyMap(pn.viewable.Viewer):
         return overlay
 
     def _frame_of_points(self) -> pd.DataFrame:
+        """The rows' points; sets the colour of each archive (in the order of their names)."""
         pos = self.positions()
-        n = len(self.results)
-        archives = _texts(self.results, "archive", n, default="results")
-        # Titles are made tooltip-safe only where tooltips are drawn (few points).
-        return pd.DataFrame({"x": pos.x, "y": pos.y, "row": np.arange(n),
-                             "archive": pd.Categorical(archives),
-                             "title": _texts(self.results, "title", n)})[pos.valid]
+        codes, names = self._archives()
+        self.colours = {str(a): PALETTE[i % len(PALETTE)] for i, a in enumerate(names)}
+        codes = codes[pos.valid]
+        return _points_frame(pos.x[pos.valid], pos.y[pos.valid], np.flatnonzero(pos.valid),
+                             pd.Categorical.from_codes(codes, names), codes % len(PALETTE))
+
+    def _archives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's archive as a code into the archives' names (sorted); cached."""
+        if self._archive_codes is None:
+            self._archive_codes = pd.factorize(
+                _texts(self.results, "archive", len(self.results), default="results"),
+                sort=True)
+        return self._archive_codes
+
+    def _titled(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Points with their rows' titles, tooltip-safe (only for points drawn one by one)."""
+        titles = _texts(self.results[data["row"].to_numpy()], "title", len(data))
+        return data.assign(title=_described(titles))
 
     def _points(self) -> list[hv.Element]:
-        frame = self._frame_of_points()
-        self.colours = {a: PALETTE[i % len(PALETTE)]
-                        for i, a in enumerate(frame["archive"].cat.categories)}
-        points = hv.Points(frame, ["x", "y"], ["archive", "title", "row"])
-        self._xy = (frame["x"].to_numpy(), frame["y"].to_numpy())
-        if len(frame) <= SHADE_FROM:
-            points = points.clone(frame.assign(title=_described(frame["title"])))
-            # A mapping, not a list: HoloViews orders a list's colours by the values
-            # it meets, which need not be the legend's order.
-            shaded = points.opts(color="archive", cmap=dict(self.colours), size=4,
-                                 tools=["box_select", "lasso_select", "hover"],
-                                 hover_tooltips=[("", "@title"), ("archive", "@archive")],
-                                 nonselection_alpha=1.0)
-        else:
-            # A list in category order: a dict color_key gives a blank image here.
-            # A window set from the server (zoom to a target) is aggregated for
-            # that window, not for the whole sky and then blown up.
-            window = ({"x_range": self.view[:2], "y_range": self.view[2:]}
-                      if self.view is not None else {})
-            shaded = dynspread(datashade(points, aggregator=ds.count_cat("archive"),
-                                         color_key=list(self.colours.values()), min_alpha=120,
-                                         precompute=True, **window),
-                               threshold=0.5, max_px=2)
-            shaded = shaded.opts(tools=["box_select", "lasso_select"])
+        """The rows' layers, fed by the data stream: aggregated by Datashader above
+        ``SHADE_FROM`` rows (with hover once few enough are in view), else one by one.
+
+        Each point's colour is a category of its own (the palette), so the layers
+        never depend on which archives the rows come from.
+        """
+        self._data = hv.streams.Pipe(data=self._frame_of_points())
+        vdims = ["archive", "title", "row", "colour"]
+        many = hv.DynamicMap(lambda data: hv.Points(
+            (data if len(data) > SHADE_FROM else data.iloc[:0])[["x", "y", "colour"]],
+            ["x", "y"], ["colour"]), streams=[self._data])
+        few = hv.DynamicMap(lambda data: hv.Points(
+            self._titled(data if len(data) <= SHADE_FROM else data.iloc[:0]), ["x", "y"],
+            vdims), streams=[self._data])
+        # The canvas covers the window the map shows (zooms move it), whatever
+        # rows are sent later.
+        x0, x1, y0, y1 = self.view if self.view is not None else (-185, 185, -95, 95)
+        shaded = dynspread(datashade(many, aggregator=ds.count_cat("colour"),
+                                     color_key=PALETTE, min_alpha=120, precompute=True,
+                                     x_range=(x0, x1), y_range=(y0, y1)),
+                           threshold=0.5, max_px=2)
+        shaded = shaded.opts(tools=["box_select", "lasso_select"], show_legend=False)
         box = hv.streams.BoundsXY(source=shaded)
         box.add_subscriber(lambda bounds: bounds and self.select_box(*bounds))
         lasso = hv.streams.Lasso(source=shaded)
         lasso.add_subscriber(self._on_lasso)
-        chosen = frame[frame["row"].isin(self.selection)]
-        ring = hv.Points(chosen, ["x", "y"], ["archive", "title"]).opts(
+        one_by_one = few.opts(color="colour", cmap=dict(zip(PALETTE, PALETTE, strict=True)),
+                              size=4, tools=["box_select", "lasso_select", "hover"],
+                              hover_tooltips=[("", "@title"), ("archive", "@archive")],
+                              nonselection_alpha=1.0)
+        hover = hv.DynamicMap(self._near, streams=[hv.streams.RangeXY(source=shaded),
+                                                   self._data])
+        ring = hv.DynamicMap(self._ring, streams=[self._data, self._chosen])
+        return [shaded, one_by_one, hover, ring]
+
+    @staticmethod
+    def _ring(data: pd.DataFrame, rows: list[int]) -> hv.Points:
+        """The selected rows, circled."""
+        return hv.Points(data[data["row"].isin(rows)], ["x", "y"], ["archive"]).opts(
             color=None, line_color="#000000", size=9, line_width=1.5, marker="circle")
-        if len(frame) <= SHADE_FROM:
-            return [shaded, ring]
-        hover = hv.DynamicMap(lambda x_range, y_range: self._near(points, x_range, y_range),
-                              streams=[hv.streams.RangeXY(source=shaded)])
-        return [shaded, hover, ring]
 
     def _on_lasso(self, geometry: Any = None, **_: Any) -> None:
         if geometry is not None and len(geometry) >= 3:
             xy = np.asarray(geometry, float)
             self.select_polygon(xy[:, 0], xy[:, 1])
 
-    def _near(self, points: hv.Points, x_range: Any, y_range: Any) -> hv.Points:
-        """The points in view, one by one with hover, once there are few enough."""
-        data = points.data
-        visible = data.iloc[:0]
-        if x_range is not None and y_range is not None:
-            x, y = self._xy
+    def _near(self, x_range: Any, y_range: Any, data: pd.DataFrame) -> hv.Points:
+        """Aggregated points in view, one by one with hover, once there are few enough."""
+        visible = data.iloc[:0].assign(title=[])
+        if x_range is not None and y_range is not None and len(data) > SHADE_FROM:
+            x, y = data["x"].to_numpy(), data["y"].to_numpy()
             (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
             if np.count_nonzero(inside) <= HOVER_LIMIT:
-                visible = data[inside].assign(title=lambda d: _described(d["title"]))
+                visible = self._titled(data[inside])
         return hv.Points(visible, ["x", "y"], ["archive", "title"]).opts(
             size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
             tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")])
@@ -292,8 +328,9 @@ class SkyMap(pn.viewable.Viewer):
         parts = []
         if len(self.results):
             pos = self.positions()
-            counts = pd.Series(_texts(self.results, "archive", len(self.results),
-                                      default="results"))[pos.valid].value_counts()
+            codes, names = self._archives()
+            counts = pd.Series(np.bincount(codes[pos.valid], minlength=len(names)), names)
+            counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
             colours = self.colours
             parts.extend(f'<span style="color:{colours.get(a, "#333")}">●</span> '
                          f"{html.escape(str(a))} ({n:,})" for a, n in counts.items())
@@ -310,6 +347,24 @@ class SkyMap(pn.viewable.Viewer):
                 f'color:#5b6475">{self.projection}, {orientation}. Box or lasso to select; '
                 f"points get tooltips once few enough are in view.</div>"
                 + (f'<ul class="esap-sky-warnings">{warn}</ul>' if warn else ""))
+
+
+Chosen = hv.streams.Stream.define("Chosen", rows=[])
+
+
+def _points_frame(x: Any = (), y: Any = (), rows: Any = (), archives: Any = (),
+                  slots: Any = ()) -> pd.DataFrame:
+    """The points the map draws: position, row, archive and its colour, ``PALETTE[slot]``.
+
+    The colours are categories in the palette's order, as many as are in use
+    (the slots of sorted archives always start at 0): Datashader then takes
+    the palette's first colours for them, and aggregates no empty category.
+    """
+    slots = np.asarray(slots, int)
+    used = int(slots.max()) + 1 if len(slots) else 1
+    return pd.DataFrame({"x": np.asarray(x, float), "y": np.asarray(y, float),
+                         "row": np.asarray(rows, int), "archive": archives,
+                         "colour": pd.Categorical.from_codes(slots, PALETTE[:used])})
 
 
 def _floats(table: Table, name: str, n: int) -> np.ndarray:

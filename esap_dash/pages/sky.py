@@ -176,8 +176,7 @@ class SkyPage(Page):
         """
         self.rows = rows
         self._provenance = provenance
-        frame = pd.DataFrame({c: (rows[c].tolist() if c in rows.colnames else [""] * len(rows))
-                              for c in TABLE_COLUMNS})
+        frame = pd.DataFrame({c: _values(rows, c) for c in TABLE_COLUMNS})
         with param.discard_events(self._table):
             self._table.selection = []
         self._table.value = frame
@@ -245,7 +244,7 @@ class SkyPage(Page):
                        "title": np.char.add(f"{name} ", ids),
                        "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
                        "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
-                       "service_url": np.full(len(rows), connector.url)})
+                       "service_url": np.full(len(rows), connector.url)}, copy=False)
         self.show_rows(table, provenance=functools.partial(
             catalogue_provenance, cols=cols, url=connector.url, adql=rows.meta.get("adql", ""),
             loaded_at=datetime.now(UTC).isoformat(timespec="seconds")))
@@ -424,6 +423,14 @@ class SkyPage(Page):
         if shown and self.preview.footprint is not None:
             self.map.highlight = [self.preview.footprint]
             self.map.param.trigger("view")
+
+
+def _values(rows: Table, name: str) -> Any:
+    """A column for the rows' table: its values (masked ones empty), or empty."""
+    if name not in rows.colnames:
+        return np.full(len(rows), "")
+    column = rows[name]
+    return column.tolist() if np.ma.getmaskarray(column).any() else np.asarray(column)
 
 
 def catalogue_provenance(rows: Table, *, cols: dict[str, str], url: str, adql: str,

@@ -25,12 +25,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .cart import Cart, CartItem
+if TYPE_CHECKING:  # the cart writes its notebook with this module
+    from .cart import Cart, CartItem
 
 __all__ = ["cart_notebook"]
 

@@ -2,6 +2,9 @@
 
 One SQLAlchemy database per deployment (SQLite by default, PostgreSQL by
 URL); every row belongs to a user identity, and every read is filtered by it.
+The schema is brought up to date by the Alembic migrations of
+:mod:`esap_dash.migrations` whenever a store opens: a database made by an
+earlier esap-dash keeps everything it holds.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ JOBS = sa.Table(
     sa.Column("service", sa.Text, nullable=False),
     sa.Column("ref", sa.Text, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
+    #: When the user asked to abort it (from any server process).
+    sa.Column("abort_requested", sa.DateTime(timezone=True), nullable=True),
 )
 
 CARTS = sa.Table(
@@ -126,7 +131,7 @@ class Store:
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            META.create_all(self.engine)
+            migrate(self.engine)
         except sa.exc.OperationalError as exc:
             where = self.engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot reach the database {where}: "
@@ -186,6 +191,13 @@ class Store:
             rows = conn.execute(query.order_by(JOBS.c.id.desc())).mappings().all()
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]
 
+    def job(self, user: str, job_id: int) -> dict[str, Any] | None:
+        """One of ``user``'s jobs, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(JOBS.select().where(
+                (JOBS.c.id == job_id) & (JOBS.c.user == user))).mappings().first()
+        return {**row, "detail": json.loads(row["detail"])} if row else None
+
     def update_job(self, user: str, job_id: int, detail: dict[str, Any]) -> bool:
         """Replace the detail of one of ``user``'s jobs; False if it is not theirs."""
         with self.engine.begin() as conn:
@@ -193,6 +205,20 @@ class Store:
                 (JOBS.c.id == job_id) & (JOBS.c.user == user)).values(
                 detail=json.dumps(detail)))
             return result.rowcount == 1
+
+    def request_abort(self, user: str, job_id: int) -> bool:
+        """Record that ``user`` asked to abort one of their jobs; False if it is not theirs."""
+        with self.engine.begin() as conn:
+            result = conn.execute(JOBS.update().where(
+                (JOBS.c.id == job_id) & (JOBS.c.user == user)).values(
+                abort_requested=datetime.now(UTC)))
+            return result.rowcount == 1
+
+    def abort_requested(self, job_id: int) -> bool:
+        """Whether the owner of job ``job_id`` asked to abort it."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(JOBS.c.abort_requested).where(
+                JOBS.c.id == job_id)).scalar() is not None
 
     def put_result(self, user: str, job_id: int, table_ecsv: bytes,
                    image_fits: bytes | None = None) -> None:
@@ -222,6 +248,41 @@ class Store:
             conn.execute(RESULTS.delete().where(RESULTS.c.job_id == job_id))
             conn.execute(JOBS.delete().where(JOBS.c.id == job_id))
             return True
+
+
+#: The Alembic scripts; the revision a database made before migrations existed is at.
+MIGRATIONS = Path(__file__).parent / "migrations"
+BASELINE = "0001"
+#: Arbitrary key of the PostgreSQL advisory lock held while migrating.
+_MIGRATION_LOCK = 0x65736170
+
+
+def migrate(engine: sa.Engine) -> str:
+    """Bring the database's schema to the newest revision; return that revision.
+
+    A database with esap-dash's tables but no revision (made before
+    migrations) is marked as at :data:`BASELINE` first.  Server processes
+    starting together migrate one at a time (an advisory lock on PostgreSQL,
+    the database's write lock on SQLite).
+    """
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": _MIGRATION_LOCK})
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        config.attributes["connection"] = conn
+        tables = set(sa.inspect(conn).get_table_names())
+        if "alembic_version" not in tables and CARTS.name in tables:
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
+        return str(MigrationContext.configure(conn).get_current_revision())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

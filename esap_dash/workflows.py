@@ -28,6 +28,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -369,8 +370,11 @@ class LiveRun:
 
 #: This server process, as written into the records of the runs it executes.
 PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-#: Seconds between two signs of life of a running run (progress and a scheduler ping).
+#: Seconds between two signs of life of a running run (a record and a scheduler ping).
 BEAT_SECONDS = 10.0
+#: Seconds between two looks at the database for an abort request; progress is
+#: recorded at most this often, as it moves.
+TICK_SECONDS = 1.0
 #: A run whose scheduler has not answered for this long is stopped as stalled.
 STALL_SECONDS = 30.0
 
@@ -382,11 +386,15 @@ def _now() -> str:
 class Runner:
     """Starts workflow runs in the background and records them as jobs of kind ``dask``.
 
-    One per server process; runs outlive the page that started them.  While
-    a run lasts its record names the process running it and gets a sign of
-    life (progress, ``beat``) every :data:`BEAT_SECONDS`; a run whose
-    scheduler stops answering for :data:`STALL_SECONDS` is stopped.  A record
-    left RUNNING with no recent sign of life is reported FAILED, saying so.
+    One per server process; runs outlive the page (and the browser) that
+    started them.  Everything about a run is in the database, so that any
+    server process can show, follow and abort it: while it lasts its record
+    names the process running it, its progress is recorded as it moves (at
+    most every :data:`TICK_SECONDS`) and it gets a sign of life (``beat``)
+    every :data:`BEAT_SECONDS`; an abort asked through any process is
+    recorded and honoured within :data:`TICK_SECONDS`.  A run whose
+    scheduler stops answering for :data:`STALL_SECONDS` is stopped.  A
+    record left RUNNING with no recent sign of life is FAILED, saying so.
     """
 
     _instance: Runner | None = None
@@ -481,17 +489,34 @@ class Runner:
 
     def _watch(self, store: Store, user: str, job_id: int, detail: dict[str, Any],
                live: LiveRun, done: threading.Event) -> None:
-        """Record progress and a sign of life; stop the run when its scheduler is silent."""
+        """Record progress and signs of life, honour an abort asked through any server
+        process, and stop the run when its scheduler is silent."""
         silent_since: float | None = None
-        while not done.wait(BEAT_SECONDS):
+        written: tuple[int, int] | None = None
+        last_beat = time.monotonic()
+        while not done.wait(TICK_SECONDS):
             run = live.run
             if run is None:
                 continue
             try:
-                store.update_job(user, job_id, {**detail, "state": live.state, "done": run.done,
-                                                "total": run.total, "beat": _now()})
-            except Exception:  # a missed beat is not a failed run
-                log.warning("workflow run %s: could not record its progress", job_id)
+                if store.abort_requested(job_id):
+                    run.cancel()
+                    return
+            except Exception:  # the database hiccupped: look again at the next tick
+                log.warning("workflow run %s: could not look for an abort request", job_id)
+            beat = time.monotonic() - last_beat >= BEAT_SECONDS
+            progress = (run.done, run.total)
+            if progress != written or beat:
+                try:
+                    store.update_job(user, job_id, {**detail, "state": live.state,
+                                                    "done": run.done, "total": run.total,
+                                                    "beat": _now()})
+                    written = progress
+                except Exception:  # a missed beat is not a failed run
+                    log.warning("workflow run %s: could not record its progress", job_id)
+            if not beat:
+                continue
+            last_beat = time.monotonic()
             if _scheduler_answers(run.client, BEAT_SECONDS):
                 silent_since = None
                 continue
@@ -518,8 +543,12 @@ class Runner:
                                  daemon=True).start()
         return len(runs)
 
-    def status(self, record: dict[str, Any]) -> dict[str, Any]:
-        """State, progress and error of a ``dask`` job record (live while it runs here)."""
+    def status(self, record: dict[str, Any], store: Store | None = None) -> dict[str, Any]:
+        """State, progress and error of a ``dask`` job record (live while it runs here).
+
+        A record left QUEUED or RUNNING by a process that stopped giving signs
+        of life is FAILED; with ``store``, that is recorded for every process.
+        """
         detail = record["detail"]
         live = self.live.get(record["id"])
         if live is not None:
@@ -535,11 +564,25 @@ class Runner:
                 return {k: detail.get(k, "") for k in ("state", "done", "total", "error",
                                                        "ended")}
             since = f" (last sign of life {detail['beat']})" if detail.get("beat") else ""
-            return {"state": "FAILED", "done": detail.get("done", 0),
-                    "total": detail.get("total", 0), "ended": "",
-                    "error": "the dashboard server process running it stopped before the "
-                             f"run ended{since}; retry it"}
+            failed = {"state": "FAILED", "done": detail.get("done", 0),
+                      "total": detail.get("total", 0), "ended": _now(),
+                      "error": "the dashboard server process running it stopped before the "
+                               f"run ended{since}; retry it"}
+            if store is not None:
+                store.update_job(record["user"], record["id"], {**detail, **failed})
+            return failed
         return {k: detail.get(k, "") for k in ("state", "done", "total", "error", "ended")}
+
+    def abort(self, store: Store, user: str, job_id: int) -> bool:
+        """Ask to abort one of ``user``'s runs, whichever server process runs it; False
+        when it is not running (or not theirs)."""
+        record = store.job(user, job_id)
+        if record is None or record["kind"] != "dask" or self.status(record, store)[
+                "state"] not in {"QUEUED", "RUNNING"}:
+            return False
+        store.request_abort(user, job_id)
+        self.cancel(job_id)  # at once when it runs here
+        return True
 
     def cancel(self, job_id: int) -> bool:
         """Abort a run of this process; False when it is not running here."""

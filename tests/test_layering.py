@@ -101,7 +101,9 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 
 def test_using_the_model_loads_no_ui_library() -> None:
-    model = sorted(n for n in _graph() if not _is(n, VIEWS))
+    # Migration scripts run inside Alembic only; their imports are read above.
+    model = sorted(n for n in _graph() if not _is(n, VIEWS)
+                   and not n.startswith("esap_dash.migrations."))
     code = ("import importlib, sys, connectors\n"
             f"for name in {model!r}:\n"
             "    importlib.import_module(name)\n"

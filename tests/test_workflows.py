@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 import numpy as np
@@ -22,6 +23,7 @@ from esap_dash.config import Profile
 from esap_dash.pages.jobs import JobsPage
 from esap_dash.store import store_for
 from esap_dash.workflows import (
+    PROCESS,
     GatewayEngine,
     LocalEngine,
     Run,
@@ -487,3 +489,54 @@ def test_sigterm_logs_and_leaves_no_run_running(private, tmp_path) -> None:
     detail = store.jobs("local")[0]["detail"]
     assert detail["state"] == "FAILED"
     assert detail["error"] == "the dashboard server was stopped during the run; retry it"
+
+
+def _server_with_a_run(private, tmp_path, name: str) -> tuple[subprocess.Popen, Any, int]:
+    """Another server process running a 30-task workflow, the store, and the run's job."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(STOPPED_SERVER)
+    with (tmp_path / f"{name}.log").open("w") as log:
+        proc = subprocess.Popen([sys.executable, str(script), private.database], stdout=log,
+                                stderr=subprocess.STDOUT, text=True)
+    store = store_for(private.database)
+    wait_until(lambda: any(j["detail"].get("state") == "RUNNING" for j in store.jobs("local")),
+               90)
+    return proc, store, next(j["id"] for j in store.jobs("local")
+                             if j["detail"].get("state") == "RUNNING")
+
+
+def test_another_server_process_follows_and_aborts_a_run_through_the_database(
+        private, tmp_path) -> None:
+    proc, store, job = _server_with_a_run(private, tmp_path, "a")
+    try:
+        seen = set()  # the progress, as this other process reads it while the run moves
+        wait_until(lambda: seen.add(store.job("local", job)["detail"]["done"]) or len(seen) >= 3,
+                   60)
+        here = Runner()  # a runner of this process, which does not run the job
+        record = store.job("local", job)
+        assert here.status(record, store)["state"] == "RUNNING"
+        assert record["detail"]["process"] != PROCESS
+        assert here.abort(store, "local", job)
+        status = wait_state(store, "local", job, seconds=15)
+        assert (status["state"], status["error"]) == ("ABORTED", "aborted by the user")
+        assert status["done"] < 30 and store.result("local", job) is None
+        assert not here.abort(store, "local", job)  # it is not running any more
+        assert not here.abort(store, "someone else", job)
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
+def test_a_server_process_killed_mid_run_leaves_it_failed_for_every_process(
+        private, tmp_path) -> None:
+    proc, store, job = _server_with_a_run(private, tmp_path, "b")
+    proc.kill()  # SIGKILL: nothing of the process gets to say anything
+    proc.wait(30)
+    killed = time.monotonic()
+    here = Runner()
+    while (status := here.status(store.job("local", job), store))["state"] == "RUNNING":
+        assert time.monotonic() - killed < 60, "still RUNNING a minute after the kill"
+        time.sleep(1)
+    assert status["state"] == "FAILED"
+    assert "server process running it stopped before the run ended" in status["error"]
+    assert store.job("local", job)["detail"]["state"] == "FAILED"  # recorded for all

@@ -446,7 +446,7 @@ class JobsPage(Page):
 
     def _job_state(self, record: dict[str, Any]) -> dict[str, Any]:
         if record["kind"] == "dask":
-            return Runner.shared().status(record)
+            return Runner.shared().status(record, self.store)
         if record["kind"] == "tap":
             tap = self._tap(record["service"])
             if tap is None:
@@ -548,7 +548,7 @@ class JobsPage(Page):
         if job is None:
             return
         if job["kind"] == "dask":
-            if not Runner.shared().cancel(job["id"]):
+            if not await run_blocking(Runner.shared().abort, self.store, self.user, job["id"]):
                 say(self._message, f"Job {job['id']} is not running.", "warning")
             await self.refresh()
             return

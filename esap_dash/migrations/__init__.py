@@ -1,0 +1,1 @@
+"""Schema migrations of the deployment's database (Alembic), run when a store opens."""

@@ -29,6 +29,7 @@ __all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_set
 
 log = logging.getLogger(__name__)
 
+
 #: URL key -> page class, in navigation order.
 PAGES: dict[str, type[Page]] = {
     "discovery": DiscoveryPage,
@@ -139,7 +140,7 @@ def create_app(profile: Profile | None = None) -> pn.template.BootstrapTemplate:
 
 
 def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
-          show: bool = False) -> None:
+          show: bool = False, front: str | None = None) -> None:
     """Serve the dashboard until interrupted; every session gets its own app.
 
     Parameters
@@ -152,22 +153,27 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
         Interface to listen on.
     show : bool
         Open a browser.
+    front : str, optional
+        ``host:port`` of the proxy in front of this worker (``--workers``):
+        browsers come from there.
     """
-    origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
+    reached = front or f"{address}:{port}"
+    front_port = reached.rpartition(":")[2]
+    origins = {reached, f"localhost:{front_port}", f"127.0.0.1:{front_port}"}
     if profile.public_url:
         origins = {urlsplit(profile.public_url).netloc}
     install_stop_handler()
-    logins = login_settings(profile, f"http://{address}:{port}")
+    logins = login_settings(profile, f"http://{reached}")
     hardening = harden(logins, https=profile.public_url.startswith("https://"))
     if logins:
-        hardening.update(login_pages(profile.oidc, profile.public_url
-                                     or f"http://{address}:{port}"))
+        hardening.update(login_pages(profile.oidc, profile.public_url or f"http://{reached}"))
     extra_patterns = [(SHARE_ROUTE, CartShareHandler, {"profile": profile}),
                       *hardening.pop("extra_patterns")]
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
              title=html.escape(profile.title), websocket_origin=sorted(origins),
              static_dirs={"assets": str(ASSETS)}, extra_patterns=extra_patterns,
-             start=True, threaded=False, print_url=False, **logins, **hardening)
+             start=True, threaded=False, print_url=False, liveness=True, **logins,
+             **hardening)
 
 
 #: Seconds the server waits on SIGTERM for its workflow runs to record their end.

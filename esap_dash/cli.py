@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--address", default="127.0.0.1",
                        help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--show", action="store_true", help="open a browser")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes; more than 1 runs them behind nginx on "
+                            "--port, the workers on the ports after it (default 1)")
+    # A worker started by --workers: where browsers reach it (nginx).
+    serve.add_argument("--front", default="", help=argparse.SUPPRESS)
     sub.add_parser("check", parents=[common], help="check every configured service and exit")
     sub.add_parser("profiles", help="list the shipped profiles")
     return parser
@@ -60,11 +65,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{'up  ' if h.up else 'DOWN'}  {h.name:<32} {h.seconds * 1000:7.0f} ms  "
                   f"{h.detail}")
         return 0 if all(h.up for h in results) else 1
+    if args.workers > 1:
+        from .serving import ServingError, serve_workers
+
+        shared = [*(["--profile", args.profile] if args.profile else []),
+                  *(f"--set={pair}" for pair in args.set)]
+        try:
+            return serve_workers(shared, args.workers, port=args.port, address=args.address)
+        except ServingError as exc:
+            print(f"esap-dash: {exc}", file=sys.stderr)
+            return 1
+    if args.workers < 1:
+        print("esap-dash: --workers must be 1 or more", file=sys.stderr)
+        return 2
     from .app import serve
 
-    print(f"esap-dash: serving profile {profile.name!r} at http://{args.address}:{args.port}/",
-          flush=True)
-    serve(profile, port=args.port, address=args.address, show=args.show)
+    if not args.front:
+        print(f"esap-dash: serving profile {profile.name!r} at "
+              f"http://{args.address}:{args.port}/", flush=True)
+    serve(profile, port=args.port, address=args.address, show=args.show,
+          front=args.front or None)
     return 0
 
 

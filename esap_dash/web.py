@@ -6,6 +6,10 @@
 * A Bokeh session token is signed and opens its session only for the user
   whose login it was issued to: a token copied out of one user's page does
   not open that page with another user's cookies.
+* A websocket opens only a session this server process made for a page it
+  served: a browser whose server worker died and that reconnects to another
+  worker is refused there (the page then loads again, see
+  :mod:`esap_dash.app`) instead of getting a session it never showed.
 * Panel's ``/components/<module>/...`` route resolves only modules that are
   already loaded and belong to Panel or esap-dash (it would otherwise import
   any installed module, for anyone).
@@ -29,7 +33,7 @@ from urllib.parse import urlencode
 
 import tornado.web
 from bokeh.protocol.exceptions import ProtocolError
-from bokeh.util.token import get_token_payload
+from bokeh.util.token import get_session_id, get_token_payload
 from panel.io.server import ComponentResourceHandler
 from panel.io.server import WSHandler as PanelWSHandler
 
@@ -59,8 +63,23 @@ class GuardedComponentHandler(ComponentResourceHandler):
         return super().parse_url_path(path)
 
 
-class UserBoundWSHandler(PanelWSHandler):
-    """Panel's websocket, refusing a session token issued to another login."""
+class SessionBoundWSHandler(PanelWSHandler):
+    """Panel's websocket, only for sessions of this server process."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Close the connection unless this process made the token's session."""
+        token = getattr(self, "_token", None)
+        try:
+            self.application_context.get_session(get_session_id(token or ""))
+        except (ProtocolError, ValueError):
+            log.info("websocket refused: a session this server process did not make")
+            self.close()
+            raise ProtocolError("no such session here; load the page again") from None
+        return super().open(*args, **kwargs)
+
+
+class UserBoundWSHandler(SessionBoundWSHandler):
+    """:class:`SessionBoundWSHandler`, refusing a session token issued to another login."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         """Close the connection unless the token's login is the connecting user's."""
@@ -102,6 +121,11 @@ def harden(settings: Mapping[str, Any], *, https: bool) -> dict[str, Any]:
 
     patterns = [(r"/components/(.*)", GuardedComponentHandler, {})]
     _default_cookie_attributes(https)
+    # Bokeh builds the per-app routes from this list when the server starts.
+    websocket = UserBoundWSHandler if settings else SessionBoundWSHandler
+    panel_server.per_app_patterns[:] = [
+        (route, websocket if route == r"/ws" else handler, *rest)
+        for route, handler, *rest in panel_server.per_app_patterns]
     if not settings:
         return {"extra_patterns": patterns}
     from cryptography.fernet import Fernet
@@ -109,10 +133,6 @@ def harden(settings: Mapping[str, Any], *, https: bool) -> dict[str, Any]:
     key = settings["oauth_encryption_key"]
     pn.config.oauth_encryption_key = key.encode()
     pn.state.encryption = Fernet(key)
-    # Bokeh builds the per-app routes from this list when the server starts.
-    panel_server.per_app_patterns[:] = [
-        (route, UserBoundWSHandler if route == r"/ws" else handler, *rest)
-        for route, handler, *rest in panel_server.per_app_patterns]
     return {"extra_patterns": patterns, "sign_sessions": True,
             "secret_key": derive_key(settings["cookie_secret"], "sessions")}
 

@@ -28,18 +28,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(profile: str, log_name: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``esap-dash serve --profile PROFILE`` on a free port; yield its URL."""
+def serve(profile: str, log_name: str, env: dict[str, str] | None = None,
+          args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run ``esap-dash serve --profile PROFILE [ARGS]`` on a free port; yield its URL."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = (ARTIFACTS / log_name).open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "esap_dash.cli", "serve", "--profile", profile, "--port",
-         str(port)],
+         str(port), *args],
         stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if requests.get(url, timeout=10).status_code == 200:

@@ -1,6 +1,10 @@
 """Soak: 20 logged-in browser-less sessions searching and filling carts at once.
 
-    .venv/bin/python benchmarks/bench_soak.py [--users 20] [--seconds 60]
+    .venv/bin/python benchmarks/bench_soak.py [--users 20] [--seconds 60] [--workers 1,2]
+
+Run once per number of server workers (``esap-dash serve --workers N``: N
+Panel servers behind nginx), in the same script, and compared: rounds per
+minute with N workers against one.
 
 Serves the ``local-oidc`` profile (fresh database) and logs each virtual
 user in through the stack's OIDC provider with plain HTTP (its own ``sub``).
@@ -148,7 +152,20 @@ def main() -> None:
     parser.add_argument("--single-rounds", type=int, default=6)
     parser.add_argument("--waves", type=int, default=2,
                         help="rounds of sessions; memory is read after each")
+    parser.add_argument("--workers", default="1,2",
+                        help="numbers of server workers to compare, e.g. 1,2")
     args = parser.parse_args()
+    rates = {}
+    for workers in (int(n) for n in args.workers.split(",")):
+        rates[workers] = soak(args, workers)
+    base = rates[min(rates)]
+    for workers, rate in rates.items():
+        print(f"{workers} worker(s): {rate:.1f} rounds per minute "
+              f"({rate / base:.2f} x {min(rates)} worker(s))")
+
+
+def soak(args: argparse.Namespace, workers: int) -> float:
+    """One soak against ``workers`` server workers; the rounds per minute."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     workdir = Path(tempfile.mkdtemp(prefix="esap-soak-"))
@@ -157,23 +174,24 @@ def main() -> None:
            "ESAP_DASH__DEPLOYMENT__DATABASE": database, "PYTHONUNBUFFERED": "1"}
     log = (workdir / "server.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve", "--profile",
-                               "local-oidc", "--port", str(port)], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+                               "local-oidc", "--port", str(port), "--workers", str(workers)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    run = secrets.token_hex(2)  # users of this run only
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 requests.get(url, timeout=5)
                 break
             except requests.RequestException:
                 time.sleep(0.3)
-        alone = log_in(url, "soak-alone")
+        alone = log_in(url, f"soak-{run}-alone")
         one_round(url, alone, "M 1")  # warm-up: imports, first connections
         time.sleep(2)
         before = server_rss(server)
         single = [one_round(url, alone, TARGETS[i % len(TARGETS)])
                   for i in range(args.single_rounds)]
-        added: dict[str, int] = {"soak-alone": 2 + sum(r[2] for r in single)}
+        added: dict[str, int] = {f"soak-{run}-alone": 2 + sum(r[2] for r in single)}
         results: list[tuple[float, float, int]] = []
         errors: list[str] = []
         peak = [before]
@@ -181,7 +199,7 @@ def main() -> None:
         lock = threading.Lock()
 
         def user(n: int, stop: float) -> None:
-            sub = f"soak-{n:02d}"
+            sub = f"soak-{run}-{n:02d}"
             try:
                 http = log_in(url, sub)
             except Exception as exc:
@@ -225,14 +243,15 @@ def main() -> None:
     profile = load_profile("local-oidc", overrides={"deployment.database": database})
     leaks = []
     for sub, count in added.items():
-        have = sum(len(Cart.open(name, user=sub, profile=profile, create=False))
-                   for name in Cart.names(user=sub, profile=profile))
+        have = sum(len(Cart.open_as(sub, name, profile=profile, create=False))
+                   for name in Cart.names_of(sub, profile=profile))
         if have != count:
             leaks.append(f"{sub}: {have} items in carts, added {count}")
     searches = [r[0] for r in results]
     carts = [r[1] for r in results]
-    print(f"{args.waves} waves of {args.users} logged-in sessions for {args.seconds:.0f} s; "
-          "each round: a new tab, a search over every archive, two rows to the cart")
+    print(f"{workers} server worker(s): {args.waves} waves of {args.users} logged-in sessions "
+          f"for {args.seconds:.0f} s; each round: a new tab, a search over every archive, two "
+          "rows to the cart")
     print(f"  rounds: {len(results)} concurrent, {len(single)} alone; errors: {len(errors)}")
     for name, alone_t, many in (("search (page to results)", [r[0] for r in single], searches),
                                 ("cart addition", [r[1] for r in single], carts)):
@@ -247,6 +266,7 @@ def main() -> None:
           f"{not leaks}")
     for line in (errors[:5] + leaks[:5]):
         print("   ", line)
+    return len(results) / (args.waves * args.seconds / 60)
 
 
 if __name__ == "__main__":

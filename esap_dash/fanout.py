@@ -2,18 +2,30 @@
 
 Connectors stay synchronous; pages fan their calls out to worker threads
 from the event loop, so a slow or dead service costs only its own row.
+
+The threads are the server process's, shared by every session, so a service
+that hangs must not take them all: each service may hold at most
+:attr:`ServiceGuard.cap` calls of this process at once, and a service whose
+last :attr:`ServiceGuard.trips` calls found no answer is skipped for
+:attr:`ServiceGuard.cooldown` seconds (its circuit is open; the row says
+so), then asked again.  These guards protect this process's own threads,
+so they live in the process (as a connection pool does), not the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-__all__ = ["EXECUTOR", "Outcome", "fan_out", "run_blocking"]
+from connectors.exceptions import ServiceUnavailableError
+
+__all__ = ["EXECUTOR", "Outcome", "ServiceGuard", "fan_out", "guard", "run_blocking"]
 
 K = TypeVar("K", bound=Hashable)
 EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="esap-dash-call")
@@ -53,6 +65,88 @@ class Outcome(Generic[K]):
         return getattr(self.error, "reason", None) or f"{type(self.error).__name__}: {self.error}"
 
 
+@dataclass
+class ServiceGuard:
+    """How much of this process one service may hold, and whether it is skipped.
+
+    Attributes
+    ----------
+    name : str
+        The service, in words.
+    cap : int
+        Calls of this process to the service at once; more are refused.
+    trips : int
+        Calls in a row without an answer that open the circuit.
+    cooldown : float
+        Seconds the circuit stays open; then one call is let through.
+    """
+
+    name: str
+    cap: int = 4
+    trips: int = 3
+    cooldown: float = 30.0
+    running: int = 0
+    failures: int = 0
+    open_until: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def admit(self) -> str | None:
+        """Take a place for one call; why not, when it may not run now."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self.open_until:
+                return (f"skipped: {self.name} did not answer its last {self.failures} calls; "
+                        f"asked again in {self.open_until - now:.0f} s")
+            if self.running >= self.cap:
+                return (f"skipped: {self.running} calls of this server to {self.name} are "
+                        "still waiting for an answer")
+            if self.failures >= self.trips:  # the one call after the cooldown
+                self.open_until = now + self.cooldown
+            self.running += 1
+            return None
+
+    def done(self, answered: bool) -> None:
+        """Give the place back; ``answered`` is False when the service gave no answer."""
+        with self._lock:
+            self.running -= 1
+            if answered:
+                self.failures, self.open_until = 0, 0.0
+                return
+            self.failures += 1
+            if self.failures >= self.trips:
+                self.open_until = time.monotonic() + self.cooldown
+
+    def run(self, func: Callable[[], Any]) -> Any:
+        """Call ``func`` within the guard (refused with :class:`ServiceUnavailableError`)."""
+        refused = self.admit()
+        if refused:
+            raise ServiceUnavailableError(refused)
+        answered = False
+        try:
+            result = func()
+            answered = True
+            return result
+        except ServiceUnavailableError:
+            raise
+        except Exception:
+            answered = True  # the service answered; what it said was wrong
+            raise
+        finally:
+            self.done(answered)
+
+
+_GUARDS: dict[str, ServiceGuard] = {}
+_GUARDS_LOCK = threading.Lock()
+
+
+def guard(service: str, name: str | None = None) -> ServiceGuard:
+    """This process's guard of ``service`` (its URL), made on first use."""
+    with _GUARDS_LOCK:
+        if service not in _GUARDS:
+            _GUARDS[service] = ServiceGuard(name or service)
+        return _GUARDS[service]
+
+
 def _timed(func: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
     start = time.perf_counter()
     try:
@@ -61,8 +155,8 @@ def _timed(func: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
         return None, exc, time.perf_counter() - start
 
 
-async def fan_out(calls: Mapping[K, Callable[[], Any]], *,
-                  deadline: float) -> AsyncIterator[Outcome[K]]:
+async def fan_out(calls: Mapping[K, Callable[[], Any]], *, deadline: float,
+                  services: Mapping[K, str] | None = None) -> AsyncIterator[Outcome[K]]:
     """Start every call at once; yield each outcome as it arrives.
 
     Parameters
@@ -72,6 +166,10 @@ async def fan_out(calls: Mapping[K, Callable[[], Any]], *,
     deadline : float
         Seconds after which the calls still running are reported as timed
         out (their threads end with their own HTTP timeouts).
+    services : mapping, optional
+        Key -> the service a call asks (its URL): the call then goes through
+        that service's :func:`guard` (refused at once when the service holds
+        too many calls or its circuit is open).
 
     Yields
     ------
@@ -80,7 +178,10 @@ async def fan_out(calls: Mapping[K, Callable[[], Any]], *,
     """
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
-    pending = {loop.run_in_executor(EXECUTOR, _timed, func): key for key, func in calls.items()}
+    guarded = {key: functools.partial(guard(services[key], str(key)).run, func)
+               if services and key in services else func for key, func in calls.items()}
+    pending = {loop.run_in_executor(EXECUTOR, _timed, func): key
+               for key, func in guarded.items()}
     while pending:
         remaining = deadline - (time.perf_counter() - start)
         done, _ = await asyncio.wait(pending, timeout=max(remaining, 0),

@@ -75,7 +75,8 @@ async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQu
         return
     limit = deadline or max(c.timeout for c in archives.values()) + 2
     calls = {name: (lambda c=conn: c.search_sky(query)) for name, conn in archives.items()}
-    async for outcome in fan_out(calls, deadline=limit):
+    async for outcome in fan_out(calls, deadline=limit, services={
+            name: conn.url for name, conn in archives.items()}):
         name = outcome.key
         if outcome.timed_out:
             yield ArchiveResult(name, "timeout", _empty(name), limit,

@@ -71,7 +71,7 @@ class SessionBoundWSHandler(PanelWSHandler):
         token = getattr(self, "_token", None)
         try:
             self.application_context.get_session(get_session_id(token or ""))
-        except (ProtocolError, ValueError):
+        except Exception:  # no such session here, or no readable token at all
             log.info("websocket refused: a session this server process did not make")
             self.close()
             raise ProtocolError("no such session here; load the page again") from None

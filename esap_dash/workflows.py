@@ -405,7 +405,9 @@ class Runner:
 
     @classmethod
     def shared(cls) -> Runner:
-        """The process's runner."""
+        """The process's runner: it holds the threads of the runs this process executes;
+        what any other process needs of them (state, progress, abort requests) is in
+        the database."""
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance

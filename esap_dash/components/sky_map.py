@@ -76,7 +76,9 @@ class SkyMap(pn.viewable.Viewer):
         self._footprints = sky.Footprints()
         # A drawn map takes new rows and a new selection through streams: a result
         # set that changes nothing else on the map is sent to it, not redrawn.
-        self._data = hv.streams.Pipe(data=_points_frame())
+        self._many = hv.streams.Pipe(data=_points_frame())
+        self._few = hv.streams.Pipe(data=_points_frame())
+        self._shown = _points_frame()
         self._chosen = Chosen()
         self._drawn: tuple | None = None
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
@@ -112,9 +114,12 @@ class SkyMap(pn.viewable.Viewer):
             self.warnings.append(f"row {row}: {message}")
         with param.discard_events(self):
             self.selection = []
+        ringed = bool(self._chosen.rows)
+        self._chosen.update(rows=[])
         if self._drawn is not None and self._drawn == self._shape():
-            self._chosen.update(rows=[])
-            self._data.send(self._frame_of_points())
+            self._send(self._frame_of_points())
+            if ringed:
+                self._chosen.event(rows=[])
             self._legend.object = self._legend_html()
         else:
             self._redraw()
@@ -271,14 +276,13 @@ class SkyMap(pn.viewable.Viewer):
         Each point's colour is a category of its own (the palette), so the layers
         never depend on which archives the rows come from.
         """
-        self._data = hv.streams.Pipe(data=self._frame_of_points())
+        self._many, self._few = hv.streams.Pipe(), hv.streams.Pipe()
+        self._send(self._frame_of_points())
         vdims = ["archive", "title", "row", "colour"]
-        many = hv.DynamicMap(lambda data: hv.Points(
-            (data if len(data) > SHADE_FROM else data.iloc[:0])[["x", "y", "colour"]],
-            ["x", "y"], ["colour"]), streams=[self._data])
-        few = hv.DynamicMap(lambda data: hv.Points(
-            self._titled(data if len(data) <= SHADE_FROM else data.iloc[:0]), ["x", "y"],
-            vdims), streams=[self._data])
+        many = hv.DynamicMap(lambda data: hv.Points(data[["x", "y", "colour"]], ["x", "y"],
+                                                    ["colour"]), streams=[self._many])
+        few = hv.DynamicMap(lambda data: hv.Points(self._titled(data), ["x", "y"], vdims),
+                            streams=[self._few])
         # The canvas covers the window the map shows (zooms move it), whatever
         # rows are sent later.
         x0, x1, y0, y1 = self.view if self.view is not None else (-185, 185, -95, 95)
@@ -296,13 +300,23 @@ class SkyMap(pn.viewable.Viewer):
                               hover_tooltips=[("", "@title"), ("archive", "@archive")],
                               nonselection_alpha=1.0)
         hover = hv.DynamicMap(self._near, streams=[hv.streams.RangeXY(source=shaded),
-                                                   self._data])
-        ring = hv.DynamicMap(self._ring, streams=[self._data, self._chosen])
+                                                   self._many])
+        ring = hv.DynamicMap(self._ring, streams=[self._chosen])
         return [shaded, one_by_one, hover, ring]
 
-    @staticmethod
-    def _ring(data: pd.DataFrame, rows: list[int]) -> hv.Points:
+    def _send(self, points: pd.DataFrame) -> None:
+        """Hand new points to the drawn layers: Datashader's above ``SHADE_FROM``
+        points, else the one-by-one layer's; a layer that stays empty is left alone."""
+        self._shown = points
+        many = len(points) > SHADE_FROM
+        for pipe, data in ((self._many, points if many else points.iloc[:0]),
+                           (self._few, points.iloc[:0] if many else points)):
+            if len(data) or pipe.data is None or len(pipe.data):
+                pipe.send(data)
+
+    def _ring(self, rows: list[int]) -> hv.Points:
         """The selected rows, circled."""
+        data = self._shown
         return hv.Points(data[data["row"].isin(rows)], ["x", "y"], ["archive"]).opts(
             color=None, line_color="#000000", size=9, line_width=1.5, marker="circle")
 
@@ -314,7 +328,7 @@ class SkyMap(pn.viewable.Viewer):
     def _near(self, x_range: Any, y_range: Any, data: pd.DataFrame) -> hv.Points:
         """Aggregated points in view, one by one with hover, once there are few enough."""
         visible = data.iloc[:0].assign(title=[])
-        if x_range is not None and y_range is not None and len(data) > SHADE_FROM:
+        if x_range is not None and y_range is not None and len(data):
             x, y = data["x"].to_numpy(), data["y"].to_numpy()
             (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)

@@ -237,14 +237,7 @@ class SkyPage(Page):
         except ConnectorError as exc:
             say(self._message, exc.reason, "danger")
             return
-        name = cols["table_name"]
-        ids = (np.asarray(rows["id"], dtype=str) if "id" in rows.colnames
-               else np.arange(len(rows)).astype(str))
-        table = Table({"archive": np.full(len(rows), cols["archive"]), "id": ids,
-                       "title": np.char.add(f"{name} ", ids),
-                       "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
-                       "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
-                       "service_url": np.full(len(rows), connector.url)}, copy=False)
+        table = await run_blocking(catalogue_rows, rows, cols, connector.url)
         self.show_rows(table, provenance=functools.partial(
             catalogue_provenance, cols=cols, url=connector.url, adql=rows.meta.get("adql", ""),
             loaded_at=datetime.now(UTC).isoformat(timespec="seconds")))
@@ -425,10 +418,22 @@ class SkyPage(Page):
             self.map.param.trigger("view")
 
 
+def catalogue_rows(rows: Table, cols: dict[str, str], url: str) -> Table:
+    """A catalogue's positions as rows of the map and its table: each with its
+    archive, identifier, a title (table and identifier) and the service's URL."""
+    ids = (np.asarray(rows["id"], dtype=str) if "id" in rows.colnames
+           else np.arange(len(rows)).astype(str))
+    return Table({"archive": np.full(len(rows), cols["archive"]), "id": ids,
+                  "title": np.char.add(f"{cols['table_name']} ", ids),
+                  "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
+                  "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
+                  "service_url": np.full(len(rows), url)}, copy=False)
+
+
 def _values(rows: Table, name: str) -> Any:
     """A column for the rows' table: its values (masked ones empty), or empty."""
     if name not in rows.colnames:
-        return np.full(len(rows), "")
+        return pd.Categorical.from_codes(np.zeros(len(rows), np.int8), [""])
     column = rows[name]
     return column.tolist() if np.ma.getmaskarray(column).any() else np.asarray(column)
 

@@ -291,14 +291,15 @@ def _read_bytes(location: str, timeout: float, max_bytes: int) -> bytes:
     return data
 
 
-def result_rows(table: Table, job: int, title: str) -> Table:
-    """Cart rows for a workflow's result table (provenance: the job)."""
+def result_rows(table: Table, job: int, title: str, *, archive: str = "") -> Table:
+    """Cart rows for a job's result table (provenance: the job); their archive is
+    ``archive``, else ``workflow job <job>``."""
     n = len(table)
     ids = (table["item_id"] if "item_id" in table.colnames
            else np.arange(n).astype(str))
     refs = table["ref_id"] if "ref_id" in table.colnames else [""] * n
     return Table({
-        "archive": [f"workflow job {job}"] * n,
+        "archive": [archive or f"workflow job {job}"] * n,
         "id": [f"{i}:{r}" if r != "" else str(i) for i, r in zip(ids, refs, strict=True)],
         "title": [str(t) for t in (table["title"] if "title" in table.colnames
                                    else table[table.colnames[0]])],

@@ -279,8 +279,8 @@ def test_history_records_each_search_per_user_and_reruns(profile: Profile, tmp_p
 def wait_for_phase(editor, phase: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run_coroutine(editor.refresh())
-        if editor.jobs and editor.jobs[0]["phase"] == phase:
+        run_coroutine(editor.job_list.refresh())
+        if editor.jobs and editor.jobs[0]["state"] == phase:
             return editor.jobs[0]
         time.sleep(0.3)
     raise AssertionError(f"job did not reach {phase}: {editor.jobs}")
@@ -314,20 +314,20 @@ def test_async_job_survives_a_new_page_and_stays_private(profile: Profile, tmp_p
     job = wait_for_phase(editor, "COMPLETED")
     assert job["service"] == "Local DaCHS ObsCore (TAP)" and job["ended"]
     reloaded = DiscoveryPage(profile=private).adql
-    run_coroutine(reloaded.refresh())
-    assert [j["job_url"] for j in reloaded.jobs] == [job["job_url"]]
-    reloaded._jobs.selection = [0]
-    run_coroutine(reloaded.fetch_selected())
-    assert reloaded.result["hip"][0] == 32349
-    assert editor.store.jobs("another-user") == []
+    run_coroutine(reloaded.job_list.refresh())
+    assert [j["ref"] for j in reloaded.jobs] == [job["ref"]]
+    reloaded.job_list.select(job["id"])
+    run_coroutine(reloaded.job_list.open_result())
+    assert reloaded.job_list.result.table["hip"][0] == 32349
+    assert editor.actor.store.jobs("another-user") == []
     reloaded.adql = "SELECT nonsense FROM nowhere"
     run_coroutine(reloaded.submit())
     failed = wait_for_phase(reloaded, "ERROR")
     assert "nowhere" in failed["error"]
-    reloaded._jobs.selection = [0]
-    run_coroutine(reloaded.delete_selected())
-    assert [j["job_url"] for j in reloaded.jobs] == [job["job_url"]]
-    assert reloaded._jobs.selection == []
+    reloaded.job_list.select(failed["id"])
+    run_coroutine(reloaded.job_list.forget())
+    assert [j["ref"] for j in reloaded.jobs] == [job["ref"]]
+    assert reloaded.job_list.selected is None
 
 
 def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
@@ -411,11 +411,11 @@ def test_the_adql_job_list_is_read_again_when_the_page_is_shown_again(
     page = DiscoveryPage(profile=replace(profile, database=f"sqlite:///{tmp_path}/adql.db"))
     page.adql.adql = "SELECT TOP 5 hip FROM hipparcos.main"
     run_coroutine(page.adql.submit())
-    job_url = page.adql.jobs[0]["job_url"]
+    job_url = page.adql.jobs[0]["ref"]
     tap = profile.service("dachs-tap").connector()
     deadline = time.monotonic() + 60
     while tap.job_status(job_url)["phase"] != "COMPLETED":
         assert time.monotonic() < deadline
         time.sleep(0.5)
     run_coroutine(page.shown())  # the user comes back from another page
-    assert page.adql.jobs[0]["phase"] == "COMPLETED"
+    assert page.adql.jobs[0]["state"] == "COMPLETED"

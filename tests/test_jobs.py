@@ -72,8 +72,8 @@ def test_async_tap_jobs_and_rucio_rules_in_one_view(private) -> None:
     assert {j["kind"] for j in page.jobs} == {"tap", "rucio-rule"}
     assert any("optical_plates at LOCAL_B" in j["what"] for j in page.jobs)
     assert JobsPage(profile=private).store.jobs("someone-else") == []
-    page._jobs.selection = [next(i for i, j in enumerate(page.jobs) if j["kind"] == "tap")]
-    run_coroutine(page.forget_job())
+    page.job_list.select(next(j["id"] for j in page.jobs if j["kind"] == "tap"))
+    run_coroutine(page.job_list.forget())
     assert [j["kind"] for j in page.jobs] == ["rucio-rule"]
 
 

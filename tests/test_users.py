@@ -10,10 +10,10 @@ import pytest
 from astropy.table import Table
 
 from connectors.exceptions import QueryError
+from esap_dash.actor import NoAccountError
 from esap_dash.app import login_settings
 from esap_dash.cart import Cart
 from esap_dash.config import ProfileError, load_profile
-from esap_dash.pages.base import NoAccountError
 from esap_dash.pages.cart import CartPage
 from esap_dash.pages.jobs import JobsPage
 from esap_dash.store import store_for

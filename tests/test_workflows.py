@@ -265,21 +265,23 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     assert job["kind"] == "dask" and job["progress"] == "5/5 (100 %)"
     assert job["owner"] == "local" and job["duration"].endswith(" s")
     assert page._progress.value == 100
-    page._jobs.selection = [page.jobs.index(job)]
-    run_coroutine(page.open_result())
-    assert len(page.result) >= 290 and "ref_id" in page._result.value.columns
-    page.cart_name = "stars"
-    run_coroutine(page.result_to_cart())
+    page.job_list.select(job_id)
+    run_coroutine(page.job_list.open_result())
+    result = page.job_list.result.table
+    assert len(result) >= 290 and "ref_id" in result.colnames
+    page.job_list.cart_name = "stars"
+    run_coroutine(page.job_list.result_to_cart())
     assert "Added" in page._message.object
     results = [i for i in Cart.open("stars", user="local", profile=private).items()
                if i.kind == "result"]
-    assert len(results) == len(page.result)
+    assert len(results) == len(result)
     assert results[0].archive == f"workflow job {job_id}"
     # The same record after a restart of the dashboard: the result is kept with the job.
     again = JobsPage(profile=page.profile, refresh_period=0)
     run_coroutine(again.refresh())
     assert next(j for j in again.jobs if j["id"] == job_id)["state"] == "COMPLETED"
-    run_coroutine(page.retry())
+    page.job_list.select(job_id)
+    run_coroutine(page.job_list.retry())
     assert "started" in page._message.object
 
 

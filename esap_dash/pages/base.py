@@ -10,22 +10,20 @@ import param
 from connectors.base import ServiceConnector
 from connectors.resolver import NameResolver
 
+from ..actor import Actor
 from ..cart import Cart
 from ..config import Profile, load_profile
-from ..store import Store, store_for
+from ..store import Store
 
-__all__ = ["NoAccountError", "Page"]
-
-
-class NoAccountError(PermissionError):
-    """The logged-in user has no account at a service that needs one."""
+__all__ = ["Page"]
 
 
 class Page(pn.viewable.Viewer):
     """Base of the pages.
 
     A page is built once per browser session (or notebook cell) and builds
-    its layout in ``__init__``.
+    its layout in ``__init__``; what it does as the user goes through its
+    :attr:`actor`.
 
     Parameters
     ----------
@@ -46,23 +44,25 @@ class Page(pn.viewable.Viewer):
         # Who the session belongs to, read once while building it: Panel's
         # session state is not visible from the worker threads pages use.
         if self.profile.users == "single":
-            self._user, self._display = "local", "single local user (no login configured)"
+            user, display = "local", "single local user (no login configured)"
         else:
             if not pn.state.user:
                 raise PermissionError("not logged in")
             info = pn.state.user_info or {}
-            self._user = str(pn.state.user)
-            self._display = str(info.get("name") or info.get("email") or self._user)
+            user = str(pn.state.user)
+            display = str(info.get("name") or info.get("email") or user)
+        #: The session's user, as every action of the page acts.
+        self.actor = Actor(self.profile, user, display)
 
     @property
     def user(self) -> str:
         """The identity whose records this page shows (``local`` without login)."""
-        return self._user
+        return self.actor.user
 
     @property
     def display_name(self) -> str:
         """How the header names the user (their ``name`` or ``email`` claim)."""
-        return self._display
+        return self.actor.name
 
     async def shown(self) -> None:
         """Called each time the dashboard shows this page again: read again what
@@ -70,51 +70,21 @@ class Page(pn.viewable.Viewer):
 
     def open_cart(self, name: str, *, create: bool = True) -> Cart:
         """The user's cart ``name`` (blocking: call it from a worker thread)."""
-        return Cart.open_as(self.user, name, profile=self.profile, create=create)
+        return self.actor.open_cart(name, create=create)
 
     def cart_names(self) -> list[str]:
         """Names of the user's carts (blocking)."""
-        return Cart.names_of(self.user, profile=self.profile)
+        return self.actor.cart_names()
 
     def user_connector(self, role: str) -> ServiceConnector | None:
-        """The first ``role`` service (``rucio``, ``gateway``), acting as the user.
-
-        Without logins it is the profile's configured account.  With logins
-        it is the user's own account from the profile's ``[[accounts]]``;
-        never the deployment's service account.
-
-        Returns
-        -------
-        ServiceConnector or None
-            None when the deployment has no such service.
-
-        Raises
-        ------
-        NoAccountError
-            The logged-in user has no account there (the message says so).
-        """
-        services = self.profile.by_role(role)
-        if not services:
-            return None
-        if self.profile.users == "single":
-            return services[0].connector()
-        account = self.profile.accounts.get(self.user)
-        overrides = account.overrides(role) if account else None
-        if overrides is None:
-            raise NoAccountError(
-                f"You ({self.display_name}) have no account at {services[0].name} in this "
-                "deployment; ask its operators to map your identity to one.")
-        return services[0].connector(**overrides)
+        """The first ``role`` service acting as the user (see :meth:`Actor.connector`)."""
+        return self.actor.connector(role)
 
     def resolver(self) -> NameResolver:
         """The name resolver configured by the profile (offline catalogues, or Sesame)."""
-        cfg = self.profile.resolver
-        timeout = float(cfg.get("timeout", 10))
-        tap = (self.profile.service(cfg["tap"]).connector(timeout=timeout)
-               if cfg.get("tap") else None)
-        return NameResolver(tap, sesame_url=cfg.get("sesame") or None, timeout=timeout)
+        return self.actor.resolver()
 
     @property
     def store(self) -> Store:
         """The deployment's database of per-user records."""
-        return store_for(self.profile.database)
+        return self.actor.store

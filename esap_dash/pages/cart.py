@@ -15,17 +15,19 @@ import panel as pn
 import param
 from astropy.table import Table
 
-from connectors.exceptions import ConnectorError, QueryError
+from connectors.exceptions import ConnectorError
 from connectors.query import common_table, ucd_mapping
 from connectors.rucio import RucioConnector
 from connectors.samp import SampLink
 
+from ..actor import NoAccountError
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import Refresher, on_click
 from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
+from ..jobs import JobError, follow, kinds
 from ..launch import launch_url, share_links
-from .base import NoAccountError, Page
+from .base import Page
 
 __all__ = ["CartPage"]
 
@@ -208,53 +210,32 @@ class CartPage(Page):
                 "warning")
             return
         made, refused = [], []
-        known = {r["ref"] for r in await run_blocking(self.store.jobs, self.user, "rucio-rule")}
+        rules, rse, cart = kinds()["rucio-rule"], self.rse, self.cart_name
         for item in items:
             try:
-                rule_id = await run_blocking(self._rule_for, item.item_id, self.rse)
+                await run_blocking(lambda did=item.item_id: rules.submit(
+                    self.actor, did=did, rse=rse, cart=cart))
             except ConnectorError as exc:
                 refused.append(f"{item.item_id}: {exc.reason}")
                 continue
-            if rule_id not in known:
-                await run_blocking(self.store.add_job, self.user, "rucio-rule",
-                                   self.rucio.name, rule_id, {"did": item.item_id,
-                                                              "rse": self.rse,
-                                                              "cart": self.cart_name})
+            except JobError as exc:
+                refused.append(f"{item.item_id}: {exc}")
+                continue
             made.append(item.item_id)
-        text = (f"Asked for {', '.join(made)} at {self.rse}." if made else "") + (
+        text = (f"Asked for {', '.join(made)} at {rse}." if made else "") + (
             " Refused: " + "; ".join(refused) if refused else "")
         say(self._lake_message, text.strip(), "danger" if refused else "info")
         await self.refresh_rules()
 
-    def _rule_for(self, did: str, rse: str) -> str:
-        """A new rule for ``did`` at ``rse``, or the account's existing one."""
-        assert self.rucio is not None
-        scope, name = did.split(":", 1)
-        try:
-            return self.rucio.add_rule(scope, name, rse,
-                                       comment=f"esap-dash cart {self.cart_name}")
-        except QueryError as exc:
-            if "duplicate" not in exc.reason.lower():
-                raise
-            return next(r["id"] for r in self.rucio.did_rules(scope, name) if r["rse"] == rse)
-
     async def refresh_rules(self) -> None:
         """Show this cart's rules with their live state; refresh while any replicates."""
-        assert self.rucio is not None
-        records = [r for r in await run_blocking(self.store.jobs, self.user, "rucio-rule")
-                   if r["detail"].get("cart") == self.cart_name]
-        rows = []
-        for record in records:
-            try:
-                info = await run_blocking(self.rucio.rule, record["ref"])
-            except ConnectorError as exc:
-                info = {"state": "UNKNOWN", "error": exc.reason}
-            rows.append({"did": record["detail"]["did"], "rse": record["detail"]["rse"],
-                         "state": info["state"], "files OK": info.get("locks_ok", ""),
-                         "replicating": info.get("locks_replicating", ""),
-                         "stuck": info.get("locks_stuck", ""), "error": info.get("error", ""),
-                         "rule": record["ref"], "expires": str(info.get("expires") or ""),
-                         "asked": record["created"].strftime("%Y-%m-%d %H:%M")})
+        rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "state": j["state"],
+                 "files OK": j.get("locks_ok", ""), "replicating": j.get("locks_replicating", ""),
+                 "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
+                 "rule": j["ref"], "expires": str(j.get("expires") or ""),
+                 "asked": j["created"]}
+                for j in await follow(self.actor, "rucio-rule")
+                if j["detail"].get("cart") == self.cart_name]
         self.rules = rows
         self._rules.value = pd.DataFrame(rows) if rows else None
         active = any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows)

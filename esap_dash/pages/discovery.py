@@ -22,6 +22,7 @@ from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import WAVEBANDS, SkyQuery, quote_prefix
 from connectors.resolver import FRAMES, Position
 
+from ..actor import NoAccountError
 from ..cart import CartError
 from ..components.actions import on_click
 from ..components.adql_editor import AdqlEditor
@@ -33,7 +34,7 @@ from ..components.style import html_pane, notice, say
 from ..config import ServiceConfig
 from ..fanout import run_blocking
 from ..search import ArchiveResult, merge, search_archives
-from .base import NoAccountError, Page
+from .base import Page
 
 __all__ = ["DiscoveryPage"]
 
@@ -175,7 +176,7 @@ class DiscoveryPage(Page):
                 if svc.kind == "tap"}
         self.adql: AdqlEditor | None = None
         if taps:
-            self.adql = AdqlEditor(taps, self.store, self.user)
+            self.adql = AdqlEditor(taps, self.actor)
             self.tabs.append(("ADQL", self.adql))
         try:
             lake = self.user_connector("rucio")
@@ -339,7 +340,7 @@ class DiscoveryPage(Page):
     async def shown(self) -> None:
         """The ADQL tab's job list follows what happened while another page was shown."""
         if self.adql is not None and self.adql.jobs:
-            await self.adql.refresh()
+            await self.adql.job_list.refresh()
 
     def _show_error(self, text: str) -> None:
         say(self._message, text, "danger")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -11,41 +10,22 @@ from typing import Any
 import pandas as pd
 import panel as pn
 import param
-from astropy.table import Table
 
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
 
-from ..cart import CartError
+from ..actor import NoAccountError
 from ..components.actions import Refresher, action_buttons
-from ..components.fits_preview import render_fits
+from ..components.job_list import JobList
 from ..components.style import html_pane, notice, say
-from ..fanout import fan_out, run_blocking
-from ..flows import result_rows
-from ..workflows import GatewayEngine, LocalEngine, Runner, WorkflowError, load_workflows
-from .base import NoAccountError, Page
+from ..fanout import run_blocking
+from ..jobs import FINAL, JobError, kinds
+from ..workflows import GatewayEngine, LocalEngine, WorkflowError, load_workflows
+from .base import Page
 
 __all__ = ["JobsPage"]
 
-#: States after which a job, rule or cluster no longer changes by itself (UNKNOWN,
-#: a service that did not answer, is not one: the list asks again).
-FINAL = {"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED", "FAILED"}
-JOB_COLUMNS = ["id", "kind", "state", "progress", "what", "owner", "created", "ended",
-               "duration", "error", "service", "ref"]
 CLUSTER_COLUMNS = ["name", "status", "workers", "cores", "tasks", "started", "worker_cores",
                    "worker_memory"]
-
-
-def _duration(start: datetime, end: str) -> str:
-    """``1 min 05 s`` from a start time to an ISO end time (or to now while running)."""
-    try:
-        stop = datetime.fromisoformat(end) if end else datetime.now(UTC)
-    except ValueError:
-        return ""
-    if stop.tzinfo is None:
-        stop = stop.replace(tzinfo=UTC)
-    seconds = max(0, int((stop - (start if start.tzinfo else start.replace(tzinfo=UTC)))
-                         .total_seconds()))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _ms(value: Any) -> str:
@@ -87,7 +67,6 @@ class JobsPage(Page):
         self.gateway = self._as_user("gateway")
         self.lake = self._as_user("rucio")
         self.clusters: list[dict[str, Any]] = []
-        self.jobs: list[dict[str, Any]] = []
         self.first_worker_s: float | None = None
         self.gateway_down = False
         self._asked: dict[str, float] = {}
@@ -102,39 +81,28 @@ class JobsPage(Page):
         if self.workflows:
             self.workflow = next(iter(self.workflows))
         self.form: param.Parameterized | None = None
-        self.result: Table | None = None
-        self.result_job: dict[str, Any] | None = None
         self._form = pn.Column()
         self._progress = pn.indicators.Progress(value=0, max=100, width=420, visible=False)
         self._progress_text = html_pane("")
-        self._result_title = html_pane("")
-        self._result = pn.widgets.Tabulator(
-            pd.DataFrame(), show_index=False, disabled=True, height=260, pagination="local",
-            page_size=50, sizing_mode="stretch_width", visible=False)
-        self._result_image = pn.pane.PNG(None, width=420, visible=False)
-        self._refresher = Refresher(self.refresh, lambda: self.refresh_period)
+        self._refresher = Refresher(self.refresh_clusters, lambda: self.refresh_period)
         self._message = notice()
+        # Workflow runs (started here, or retried from the list) go where the form says.
+        self.actor.engine = self._engine
+        #: Every job of the user, whatever runs it.
+        self.job_list = JobList(self.actor, message=self._message,
+                                refresh_period=self.refresh_period)
+        self.job_list.param.watch(self._show_progress, "jobs")
         self._options = pn.Row()
         self._dashboards = html_pane("")
         self._clusters = pn.widgets.Tabulator(
             pd.DataFrame(columns=CLUSTER_COLUMNS), show_index=False, disabled=True,
             selectable=1, height=180, sizing_mode="stretch_width")
-        self._jobs = pn.widgets.Tabulator(
-            pd.DataFrame(columns=JOB_COLUMNS), show_index=False, disabled=True, selectable=1,
-            height=320, sizing_mode="stretch_width",
-            formatters={c: {"type": "plaintext"} for c in ("what", "error", "ref", "service")},
-            widths={"what": 320, "error": 220})
         buttons = action_buttons((
                 ("Start cluster", self.start_cluster, "primary"),
                 ("Scale", self.scale, "default"), ("Adapt", self.adapt, "default"),
                 ("Stop cluster", self.stop_cluster, "danger"),
                 ("Refresh", self.refresh, "default"),
-                ("Abort job", self.abort_job, "default"),
-                ("Forget job", self.forget_job, "default"),
-                ("Run workflow", self.run_workflow, "primary"),
-                ("Open result", self.open_result, "default"),
-                ("Retry", self.retry, "default"),
-                ("Add result to cart", self.result_to_cart, "default")), width=140)
+                ("Run workflow", self.run_workflow, "primary")), width=140)
         self._start_button = buttons["Start cluster"]
         # Without a gateway account there is nowhere to run a workflow.
         buttons["Run workflow"].disabled = "gateway" in self.no_account
@@ -169,11 +137,7 @@ class JobsPage(Page):
                         "Every job of yours, whatever runs it: workflow runs, async TAP "
                         "queries (started in Discovery > ADQL) and Rucio replication rules "
                         "(asked for on the Cart page)."),
-                    pn.Row(buttons["Open result"], buttons["Retry"], buttons["Abort job"],
-                           buttons["Forget job"]), self._jobs,
-                    self._result_title, pn.Row(buttons["Add result to cart"]),
-                    self._result, self._result_image,
-                    title="All jobs", sizing_mode="stretch_width"),
+                    self.job_list, title="All jobs", sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         if pn.state.curdoc is not None:
             pn.state.onload(self._on_load)
@@ -255,21 +219,23 @@ class JobsPage(Page):
             values = {k: getattr(self.form, k) for k in flow.defaults()}
         cart = cart or self.cart_name
         if self.gateway is not None and not self.run_on:
-            await self.refresh()  # a cluster may have come up since the last look
+            await self.refresh_clusters()  # a cluster may have come up since the last look
         try:
-            items = await run_blocking(lambda: self.open_cart(cart, create=False).to_table())
-            resolver = self.resolver()
-            job_id = Runner.shared().start(
-                self.store, self.user, flow, items, values, self._engine(), self.profile,
-                resolve=resolver.resolve, lake=self.lake, cart=cart)
-        except (WorkflowError, CartError) as exc:
-            say(self._message, str(exc), "danger")
+            job_id = await run_blocking(lambda: kinds()["dask"].submit(
+                self.actor, workflow=flow.name, cart=cart, values=values))
+        except (JobError, ConnectorError) as exc:
+            say(self._message, getattr(exc, "reason", str(exc)), "danger")
             return None
         say(self._message, f"Job {job_id} started: {flow.title} on cart {cart!r}.")
-        await self.refresh()
+        await self.job_list.refresh()
         return job_id
 
-    def _show_progress(self) -> None:
+    @property
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job of the user, with its live state (see :class:`JobList`)."""
+        return self.job_list.jobs
+
+    def _show_progress(self, *_: Any) -> None:
         runs = [j for j in self.jobs if j["kind"] == "dask"]
         if not runs:
             return
@@ -438,84 +404,35 @@ class JobsPage(Page):
                          "tasks": tasks, "started": _ms(cluster["start_time"])})
         return rows
 
-    # ----------------------------------------------------------------- jobs
-    def _tap(self, name: str) -> Any:
-        """The TAP connector of the archive ``name``, or None when it is not configured."""
-        svc = next((s for s in self.profile.by_role("archive") if s.name == name), None)
-        return svc.connector() if svc is not None else None
-
-    def _job_state(self, record: dict[str, Any]) -> dict[str, Any]:
-        if record["kind"] == "dask":
-            return Runner.shared().status(record, self.store)
-        if record["kind"] == "tap":
-            tap = self._tap(record["service"])
-            if tap is None:
-                return {"state": "UNKNOWN", "error": "service not configured"}
-            status = tap.job_status(record["ref"])
-            return {"state": status["phase"], "ended": status["ended"],
-                    "error": status["error"]}
-        if record["kind"] == "rucio-rule":
-            if self.lake is None:
-                return {"state": "UNKNOWN",
-                        "error": self.no_account.get("rucio", "no Rucio configured")}
-            rule = self.lake.rule(record["ref"])
-            return {"state": rule["state"], "error": rule["error"],
-                    "ended": str(rule["updated"] or "") if rule["state"] == "OK" else ""}
-        return {"state": "UNKNOWN", "error": f"unknown kind {record['kind']!r}"}
-
-    @staticmethod
-    def _what(record: dict[str, Any]) -> str:
-        detail = record["detail"]
-        if record["kind"] == "dask":
-            return (f"{detail.get('title')} on cart {detail.get('cart')!r} "
-                    f"({detail.get('inputs')} items; {detail.get('engine')})")
-        if record["kind"] == "tap":
-            return " ".join(str(detail.get("adql", "")).split())
-        return f"{detail.get('did')} at {detail.get('rse')} (cart {detail.get('cart')})"
-
+    # ----------------------------------------------------------------- both
     async def refresh(self) -> None:
-        """Read clusters and jobs again, with their live states (concurrently)."""
-        records = await run_blocking(self.store.jobs, self.user)
-        calls: dict[Any, Any] = {r["id"]: (lambda r=r: self._job_state(r)) for r in records}
-        if self.gateway is not None:
-            calls["clusters"] = self._cluster_rows
-        states: dict[Any, Any] = {}
-        async for outcome in fan_out(calls, deadline=15):
-            if outcome.error is not None or outcome.timed_out:
-                reason = outcome.reason
-                states[outcome.key] = {"state": "UNKNOWN", "error": reason}
-            else:
-                states[outcome.key] = outcome.value
-        clusters = states.pop("clusters", None)
-        if isinstance(clusters, dict):  # the gateway did not answer: keep the last list
+        """Read clusters and jobs again, with their live states."""
+        await self.refresh_clusters()
+        await self.job_list.refresh()
+
+    async def refresh_clusters(self) -> None:
+        """Read the user's clusters again (refreshed while one changes)."""
+        if self.gateway is None:
+            return
+        try:
+            clusters = await run_blocking(self._cluster_rows)
+        except ConnectorError as exc:  # the gateway did not answer: keep the last list
             self.gateway_down = True
-            say(self._message, f"{self.gateway.name} is down: {clusters['error']}"
+            say(self._message, f"{self.gateway.name} is down: {exc.reason}"
                 ". The job history is kept.", "warning")
-        elif clusters is not None:
-            if self.gateway_down:
-                self.gateway_down = False
-                say(self._message, f"{self.gateway.name} answers again.")
-            self._adopt_unconfirmed(clusters)
-            await self._scale_new(clusters)
-            self.clusters = clusters
-            running = {f"{c['name'][:8]} ({c['worker_cores']} cores/worker)": c["name"]
-                       for c in clusters if c["status"] == "RUNNING"}
-            self.param.run_on.objects = running
-            if self.run_on not in running.values():
-                self.run_on = next(iter(running.values()), None)
-        self.jobs = []
-        for r in records:
-            job = {"kind": r["kind"], "service": r["service"], "what": self._what(r),
-                   "owner": r["user"], "created": r["created"].strftime("%Y-%m-%d %H:%M:%S"),
-                   "ended": "", "error": "", "ref": r["ref"], "id": r["id"],
-                   "detail": r["detail"], **states[r["id"]]}
-            total = job.get("total") or 0
-            job["progress"] = (f"{job.get('done', 0)}/{total} "
-                               f"({100 * job.get('done', 0) // total} %)" if total else "")
-            job["duration"] = _duration(r["created"], str(job["ended"] or "")) \
-                if job["state"] not in FINAL or job["ended"] else ""
-            self.jobs.append(job)
-        self._jobs.value = pd.DataFrame(self.jobs, columns=JOB_COLUMNS)
+            self._refresher.keep(True)
+            return
+        if self.gateway_down:
+            self.gateway_down = False
+            say(self._message, f"{self.gateway.name} answers again.")
+        self._adopt_unconfirmed(clusters)
+        await self._scale_new(clusters)
+        self.clusters = clusters
+        running = {f"{c['name'][:8]} ({c['worker_cores']} cores/worker)": c["name"]
+                   for c in clusters if c["status"] == "RUNNING"}
+        self.param.run_on.objects = running
+        if self.run_on not in running.values():
+            self.run_on = next(iter(running.values()), None)
         self._clusters.value = pd.DataFrame(
             [{**c, "name": c["name"][:8]} for c in self.clusters], columns=CLUSTER_COLUMNS)
         # The time to the first worker stays next to the clusters (the message line
@@ -526,142 +443,11 @@ class JobsPage(Page):
             f"{html.escape(c['dashboard'])}</a></p>" for c in self.clusters if c["dashboard"]
         ) + (f"<p>First worker {self.first_worker_s:.1f} s after “Start cluster”.</p>"
              if self.first_worker_s is not None else "")
-        self._show_progress()
-        self._refresher.keep(any(j["state"] not in FINAL for j in self.jobs)
-                             or any(c["status"] not in FINAL for c in self.clusters))
+        self._refresher.keep(any(c["status"] not in FINAL for c in self.clusters)
+                             or bool(self._to_scale))
 
     @property
     def following(self) -> bool:
-        """Whether the list refreshes by itself (something runs, or a service did not
-        answer and is asked again)."""
-        return self._refresher.active
-
-    def _selected_job(self) -> dict[str, Any] | None:
-        if not self._jobs.selection or not self.jobs:
-            say(self._message, "Select a job first.", "warning")
-            return None
-        return self.jobs[self._jobs.selection[0]]
-
-    async def abort_job(self) -> None:
-        """Abort the selected workflow run or async TAP job (rules end by being forgotten)."""
-        job = self._selected_job()
-        if job is None:
-            return
-        if job["kind"] == "dask":
-            if not await run_blocking(Runner.shared().abort, self.store, self.user, job["id"]):
-                say(self._message, f"Job {job['id']} is not running.", "warning")
-            await self.refresh()
-            return
-        if job["kind"] != "tap":
-            say(self._message, "Rules cannot be aborted; forget a rule to delete it.",
-                "warning")
-            return
-        tap = self._tap(job["service"])
-        if tap is None:
-            say(self._message, f"{job['service']} is not configured any more.", "warning")
-            return
-        try:
-            await run_blocking(tap.abort_job, job["ref"])
-        except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
-        await self.refresh()
-
-    async def forget_job(self) -> None:
-        """Delete the selected job where it runs (TAP job, Rucio rule) and forget it."""
-        job = self._selected_job()
-        if job is None:
-            return
-        try:
-            if job["kind"] == "tap" and self._tap(job["service"]) is not None:
-                await run_blocking(self._tap(job["service"]).delete_job, job["ref"])
-            elif job["kind"] == "rucio-rule" and self.lake is not None:
-                await run_blocking(self.lake.delete_rule, job["ref"])
-        except ConnectorError as exc:
-            if getattr(exc, "status", None) != 404:
-                say(self._message, exc.reason, "danger")
-                return
-        await run_blocking(self.store.forget_job, self.user, job["id"])
-        self._jobs.selection = []
-        say(self._message, "Job deleted and forgotten.")
-        await self.refresh()
-
-    async def open_result(self) -> None:
-        """Show the selected job's result: a workflow's table and image, a TAP job's rows."""
-        job = self._selected_job()
-        if job is None:
-            return
-        image = None
-        try:
-            if job["kind"] == "dask":
-                kept = await run_blocking(self.store.result, self.user, job["id"])
-                if kept is None:
-                    raise WorkflowError(f"job {job['id']} has no result ({job['state']}).")
-                table = Table.read(kept["table_ecsv"].decode(), format="ascii.ecsv")
-                image = kept["image_fits"]
-            elif job["kind"] == "tap" and job["state"] == "COMPLETED" \
-                    and self._tap(job["service"]) is not None:
-                table = await run_blocking(self._tap(job["service"]).job_result, job["ref"])
-            else:
-                raise WorkflowError(f"job {job['id']} has no result to show "
-                                    f"({job['kind']}, {job['state']}).")
-        except (WorkflowError, ConnectorError) as exc:
-            say(self._message, getattr(exc, "reason", str(exc)), "warning")
-            return
-        self.result, self.result_job = table, job
-        self._result_title.object = (f"<h4>Result of job {job['id']}: {len(table)} rows</h4>"
-                                     + (f"<p>{html.escape(str(job['detail'].get('note')))}"
-                                        "</p>" if job["detail"].get("note") else ""))
-        frame = table.to_pandas() if len(table.colnames) else pd.DataFrame()
-        self._result.formatters = {c: {"type": "plaintext"} for c in frame.columns
-                                   if frame[c].dtype == object}
-        self._result.value = frame
-        self._result.visible = True
-        self._result_image.visible = image is not None
-        if image is not None:
-            png, _, _ = await run_blocking(render_fits, io.BytesIO(image),
-                                           title=f"First cutout of job {job['id']}")
-            self._result_image.object = png
-
-    async def result_to_cart(self) -> None:
-        """Add the open result's rows to the cart chosen above (with the job as provenance)."""
-        if self.result is None or self.result_job is None:
-            say(self._message, "Open a result first.", "warning")
-            return
-        rows = result_rows(self.result, self.result_job["id"], self.result_job["what"])
-        try:
-            added = await run_blocking(lambda: self.open_cart(self.cart_name).add_rows(
-                rows, kind="result"))
-        except CartError as exc:
-            say(self._message, str(exc), "danger")
-            return
-        say(self._message, f"Added {added} result rows to cart {self.cart_name!r}.")
-
-    async def retry(self) -> None:
-        """Run the selected job again as it was asked (workflow, TAP query or rule)."""
-        job = self._selected_job()
-        if job is None:
-            return
-        detail = job["detail"]
-        if job["kind"] == "dask":
-            await self.run_workflow(workflow=detail["workflow"], values=detail["parameters"],
-                                    cart=detail["cart"])
-            return
-        try:
-            if job["kind"] == "tap" and self._tap(job["service"]) is not None:
-                url = await run_blocking(self._tap(job["service"]).submit_async,
-                                         detail["adql"])
-                await run_blocking(self.store.add_job, self.user, "tap", job["service"], url,
-                                   detail)
-            elif job["kind"] == "rucio-rule" and self.lake is not None:
-                scope, _, name = str(detail["did"]).partition(":")
-                rule = await run_blocking(self.lake.add_rule, scope, name, detail["rse"])
-                await run_blocking(self.store.add_job, self.user, "rucio-rule",
-                                   self.lake.name, rule, detail)
-            else:
-                say(self._message, f"{job['service']} is not configured any more.", "warning")
-                return
-        except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
-            return
-        say(self._message, f"Job {job['id']} asked for again.")
-        await self.refresh()
+        """Whether the page refreshes by itself (a job or cluster changes, or a service
+        did not answer and is asked again)."""
+        return self._refresher.active or self.job_list.following

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ..conftest import ARTIFACTS
@@ -22,7 +24,7 @@ def start_async_query(page, served_app: str, adql: str) -> None:
     editor.fill(adql)
     editor.press("Tab")
     page.get_by_role("button", name="Run as async job").click()
-    page.get_by_text("Job started").wait_for(timeout=20_000)
+    page.get_by_text(re.compile(r"Job \d+ started on")).wait_for(timeout=20_000)
 
 
 def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> None:
@@ -47,8 +49,8 @@ def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -
     cell = row.locator(".tabulator-cell", has_text="COMPLETED")
     cell.wait_for(timeout=30_000)
     cell.click()
-    page.get_by_role("button", name="Fetch result").click()
-    page.get_by_text("4 rows.").wait_for(timeout=20_000)
+    page.get_by_role("button", name="Open result").click()
+    page.get_by_text(re.compile(r"Result of job \d+: 4 rows")).wait_for(timeout=20_000)
     page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "adql.png"), full_page=True)
 

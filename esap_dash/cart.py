@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from astropy.table import Column, MaskedColumn, Table, vstack
 
 from .config import Profile, load_profile
+from .provenance import Provenance, Service
 from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, store_for
 from .users import identity
 from .votable import write_votable
@@ -270,8 +271,9 @@ class Cart:
                 ITEMS.c.cart_id == self._id)).scalar_one())
 
     def add_rows(self, rows: Table, *, kind: str = "row") -> int:
-        """Add result rows (common columns, with ``record`` and ``query``); return how many
-        were new.  Rows already in the cart are kept as they are.
+        """Add result rows (common columns, with ``record`` and ``query``, the JSON of
+        their :class:`~esap_dash.provenance.Provenance`); return how many were new.
+        Rows already in the cart are kept as they are.
         """
         now = datetime.now(UTC)
         names = set(rows.colnames)
@@ -282,13 +284,17 @@ class Cart:
             return [default if np.ma.is_masked(v) else v for v in rows[name].tolist()]
 
         archive, item_ids, urls = col("archive"), col("id"), col("access_url")
+        # Every item's provenance in the one form, naming the cart's user (rows of
+        # one query share their record: each is read once).
+        records = {q: Provenance.from_json(str(q or "{}"), user=self.user).to_json()
+                   for q in set(col("query", "{}"))}
         values = [{
             "cart_id": self._id, "key": item_key(str(a), str(i), str(u), str(rec or "")),
             "archive": str(a),
             "kind": kind, "item_id": str(i), "title": str(t), "ra": _float(ra),
             "dec": _float(dec), "product_type": str(p), "access_url": str(u),
             "size": None if s is None or int(s) < 0 else int(s), "service_url": str(svc),
-            "record": str(rec or "{}"), "query": str(q or "{}"), "added": now,
+            "record": str(rec or "{}"), "query": records[q], "added": now,
             "note": "", "tags": ""}
             for a, i, t, ra, dec, p, u, s, svc, rec, q in zip(
                 archive, item_ids, col("title"), col("ra", None), col("dec", None),
@@ -529,7 +535,7 @@ class Cart:
 def record_rows(archive: str, service_url: str, records: Sequence[dict[str, Any]], *,
                 id: str, title: str, product_type: str | None = None,
                 access_url: str | None = None, size: str | None = None,
-                query: dict[str, Any] | None = None) -> Table:
+                query: dict[str, Any] | None = None, service_kind: str = "") -> Table:
     """Rows for :meth:`Cart.add_rows` from records that are not sky results.
 
     Data-lake identifiers and software records have no position; their
@@ -548,12 +554,14 @@ def record_rows(archive: str, service_url: str, records: Sequence[dict[str, Any]
         Keys of the product type, download URL and size in bytes.
     query : dict, optional
         What was asked (kept as provenance with the time).
+    service_kind : str, optional
+        The kind of service that answered (``rucio``, ``zenodo`` ...).
     """
     def values(key: str | None, default: Any = "") -> list[Any]:
         return [r.get(key, default) if key else default for r in records]
 
-    provenance = json.dumps({**(query or {}), "searched_at": datetime.now(UTC).isoformat(
-        timespec="seconds")})
+    provenance = Provenance("records", services=(Service(archive, service_kind, service_url),),
+                            query=query or {}).to_json()
     return Table({"archive": [archive] * len(records), "id": [str(v) for v in values(id)],
                   "title": [str(v) for v in values(title)],
                   "product_type": [str(v) for v in values(product_type)],

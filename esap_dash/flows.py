@@ -31,6 +31,7 @@ from astropy.wcs import WCS
 
 from connectors.tap import TAPConnector
 
+from .provenance import Provenance
 from .workflows import Outcome, Run, WorkflowError, workflow
 
 __all__ = ["crossmatch", "image_statistics", "image_summary", "match_chunk",
@@ -291,23 +292,24 @@ def _read_bytes(location: str, timeout: float, max_bytes: int) -> bytes:
     return data
 
 
-def result_rows(table: Table, job: int, title: str, *, archive: str = "") -> Table:
-    """Cart rows for a job's result table (provenance: the job); their archive is
-    ``archive``, else ``workflow job <job>``."""
+def result_rows(table: Table, provenance: Provenance, *, archive: str = "") -> Table:
+    """Cart rows for a job's result table, with its ``provenance`` (the job, and the
+    items it was made from); their archive is ``archive``, else ``workflow job <job>``."""
     n = len(table)
     ids = (table["item_id"] if "item_id" in table.colnames
            else np.arange(n).astype(str))
     refs = table["ref_id"] if "ref_id" in table.colnames else [""] * n
+    columns = table.colnames
     return Table({
-        "archive": [archive or f"workflow job {job}"] * n,
+        "archive": [archive or f"workflow job {provenance.job}"] * n,
         "id": [f"{i}:{r}" if r != "" else str(i) for i, r in zip(ids, refs, strict=True)],
         "title": [str(t) for t in (table["title"] if "title" in table.colnames
                                    else table[table.colnames[0]])],
         "ra": np.asarray(table["ra"], float) if "ra" in table.colnames else [np.nan] * n,
         "dec": np.asarray(table["dec"], float) if "dec" in table.colnames else [np.nan] * n,
         "product_type": ["workflow result"] * n,
-        "record": [json.dumps({k: _plain(row[k]) for k in table.colnames}) for row in table],
-        "query": [json.dumps({"workflow": title, "job": job})] * n})
+        "record": [json.dumps({k: _plain(row[k]) for k in columns}) for row in table],
+        "query": [provenance.to_json()] * n})
 
 
 def _plain(value: Any) -> Any:

@@ -183,6 +183,7 @@ async def follow(actor: Actor, kind: str | None = None) -> list[dict[str, Any]]:
         except JobError as exc:
             what = str(exc)
         job = {"kind": r["kind"], "service": r["service"], "what": what, "owner": r["user"],
+               "user": r["user"],
                "created": r["created"].strftime("%Y-%m-%d %H:%M:%S"), "ended": "",
                "error": "", "ref": r["ref"], "id": r["id"], "detail": r["detail"],
                **states[r["id"]]}

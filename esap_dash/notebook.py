@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from .provenance import Provenance
+
 if TYPE_CHECKING:  # the cart writes its notebook with this module
     from .cart import Cart, CartItem
 
@@ -41,13 +43,12 @@ _REGULAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def _group_key(item: CartItem) -> tuple[str, str, str, str]:
-    query = json.loads(item.query or "{}")
-    service = query.get("services", {}).get(item.archive, {})
-    kind = item.kind if item.kind in ("did", "software") else service.get("kind", "")
-    reproducible = dict(query)
-    reproducible.pop("searched_at", None)
-    reproducible.pop("services", None)
-    return item.archive, kind, item.service_url, json.dumps(reproducible, sort_keys=True)
+    """Items asked of one service by one query are one group (the time aside)."""
+    record = Provenance.from_json(item.query)
+    service = record.service(item.archive)
+    kind = item.kind if item.kind in ("did", "software") else (service.kind if service else "")
+    return item.archive, kind, item.service_url, json.dumps(dict(record.query), sort_keys=True,
+                                                            default=str)
 
 
 def _id_column(items: Iterable[CartItem]) -> str | None:
@@ -75,12 +76,13 @@ def _provenance(cart: Cart, groups: dict[tuple[str, str, str, str], list[CartIte
              "| Archive | Service | Kind | Items | Query | Added |",
              "|---|---|---|---|---|---|"]
     for (archive, kind, url, _), items in groups.items():
-        query = json.loads(items[0].query or "{}")
-        query.pop("services", None)
-        asked = ", ".join(f"{k}={v}" for k, v in query.items() if v not in (None, "", [], {}))
+        record = Provenance.from_json(items[0].query)
+        asked = ", ".join(f"{k}={v}" for k, v in record.query.items()
+                          if v not in (None, "", [], {}))
+        cut = " (cut at the row limit)" if archive in record.truncated else ""
         lines.append(f"| {_md(archive)} | {_md(url)} | {kind or 'table'} | "
-                     f"{len(items)} | {_md(asked) or '—'} | "
-                     f"{items[0].added.isoformat(timespec='seconds')} |")
+                     f"{len(items)}{cut} | {_md(asked) or '—'} | "
+                     f"{_md(record.at or items[0].added.isoformat(timespec='seconds'))} |")
     return "\n".join(lines)
 
 
@@ -207,15 +209,15 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
     seen: Counter[str] = Counter()
     for (archive, kind, url, raw_query), items in groups.items():
         query = json.loads(raw_query)
-        service = json.loads(items[0].query or "{}").get("services", {}).get(archive, {})
+        service = Provenance.from_json(items[0].query).service(archive)
         seen[archive] += 1
         name = f"{archive} #{seen[archive]}" if per_archive[archive] > 1 else archive
         column = _id_column(items)
         ids = [i.item_id for i in items]
         if kind == "did":
             source = _rucio_cell(name, url, items)
-        elif kind == "tap" and column and service.get("table"):
-            source = _tap_cell(name, url, service["table"], column, ids)
+        elif kind == "tap" and column and service is not None and service.table:
+            source = _tap_cell(name, url, service.table, column, ids)
         elif kind in ("conesearch", "sia2") and column and {"ra", "dec", "radius"} <= set(query):
             source = _cone_cell(name, url, kind, query, column, ids)
         else:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from astropy.table import Column, Table, vstack
@@ -14,8 +15,9 @@ from connectors.exceptions import ConnectorError
 from connectors.query import COMMON_COLUMNS, SkyQuery, common_table
 
 from .fanout import fan_out
+from .provenance import Provenance, Service, now
 
-__all__ = ["ArchiveResult", "merge", "search_archives"]
+__all__ = ["ArchiveResult", "SearchResults", "merge", "search_archives"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,63 @@ def merge(results: list[ArchiveResult]) -> Table:
             first[key] = i
     merged["also_in"] = [", ".join(others.get(i, [])) for i in range(len(merged))]
     return merged[keep]
+
+
+@dataclass
+class SearchResults:
+    """A session's current search of several archives: what the Discovery page
+    lists and the Sky page draws, and the provenance of every row.
+
+    Parameters
+    ----------
+    services : mapping
+        The profile's archives by name (their configuration: kind, URL, options).
+    user : str
+        Who searches.
+    """
+
+    services: Mapping[str, Any] = field(default_factory=dict)
+    user: str = ""
+    #: The query of the search (None before the first).
+    query: SkyQuery | None = None
+    #: When it was sent (ISO 8601, UTC).
+    at: str = ""
+    #: What each archive answered, as they arrived.
+    results: dict[str, ArchiveResult] = field(default_factory=dict)
+    #: Every archive's rows in one table (see :func:`merge`).
+    merged: Table = field(default_factory=lambda: merge([]))
+
+    def start(self, query: SkyQuery) -> None:
+        """Begin a new search: its answers replace the last one's as they arrive."""
+        self.query, self.at, self.results = query, now(), {}
+
+    def add(self, result: ArchiveResult) -> Table:
+        """One more archive's answer; the merged rows (blocking: merging takes time)."""
+        self.results[result.archive] = result
+        self.merged = merge(list(self.results.values()))
+        return self.merged
+
+    def provenance(self, archives: Iterable[str]) -> Provenance:
+        """Where the rows of ``archives`` came from: the query, each service with
+        exactly what it was asked, the row limit and which answers it cut."""
+        services, cut = [], []
+        for name in dict.fromkeys(str(a) for a in archives):
+            svc = self.services.get(name)
+            meta = self.results[name].table.meta if name in self.results else {}
+            if meta.get("truncated"):
+                cut.append(name)
+            services.append(Service(
+                name, kind=getattr(svc, "kind", ""), url=getattr(svc, "url", ""),
+                ivoid=str(getattr(svc, "options", {}).get("ivoid", "")),
+                table=getattr(svc, "options", {}).get("table"),
+                asked=str(meta.get("adql") or meta.get("url") or "")))
+        query = self.query.to_dict() if self.query is not None else {}
+        return Provenance("search", at=self.at, user=self.user, services=tuple(services),
+                          query=query, maxrec=query.get("maxrec"), truncated=tuple(cut))
+
+    def with_provenance(self, rows: Table) -> Table:
+        """A copy of ``rows`` (of :attr:`merged`) with their provenance (``query``)."""
+        rows = rows.copy()
+        record = self.provenance(rows["archive"] if len(rows) else ()).to_json()
+        rows["query"] = [record] * len(rows)
+        return rows

@@ -53,6 +53,10 @@ ENTRY_POINT_GROUP = "esap_dash.workflows"
 _TYPES = {int: param.Integer, float: param.Number, str: param.String, bool: param.Boolean}
 
 
+#: Key of a result table's metadata listing the cart items the run worked on.
+INPUTS = "esap_dash_inputs"
+
+
 class WorkflowError(ValueError):
     """A workflow cannot be defined, loaded or started as asked (the message says why)."""
 
@@ -478,6 +482,9 @@ class Runner:
                          "rows": len(outcome.table) if outcome else 0,
                          "note": outcome.note if outcome else ""}
                 if outcome is not None:
+                    # The result says which cart items it was made from.
+                    if "key" in items.colnames:
+                        outcome.table.meta[INPUTS] = [str(k) for k in items["key"]]
                     store.put_result(user, job_id, _ecsv(outcome.table),
                                      _fits_image(outcome.image))
                 store.update_job(user, job_id, final)

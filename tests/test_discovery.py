@@ -15,6 +15,7 @@ from connectors.resolver import NameResolver, parse_coordinates
 from connectors.tap import TAPConnector
 from esap_dash.config import Profile
 from esap_dash.pages.discovery import DiscoveryPage
+from esap_dash.provenance import Provenance
 
 from .conftest import run_coroutine
 
@@ -341,8 +342,15 @@ def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
     for row in rows:
         assert row["archive"] and row["service_url"].startswith("http://127.0.0.1")
         assert json.loads(row["record"])
-        query = json.loads(row["query"])
-        assert query["target"] == "M 1" and query["radius"] == 0.5 and query["searched_at"]
+        record = Provenance.from_json(row["query"])
+        assert record.activity == "search" and record.user == "local" and record.at
+        assert record.query["target"] == "M 1" and record.query["radius"] == 0.5
+        assert record.software.startswith("esap-dash ")
+        service = record.service(row["archive"])
+        assert service.url == row["service_url"]
+        # Exactly what each service was asked: the ADQL, or the request URL.
+        assert "CONTAINS" in service.asked if service.kind == "tap" else (
+            service.asked.startswith(service.url))
 
 
 def test_each_archive_own_columns_on_demand(profile: Profile) -> None:

@@ -3,6 +3,7 @@ the code's tables."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from alembic.script import ScriptDirectory
 
 from esap_dash.cart import Cart
 from esap_dash.config import Profile
+from esap_dash.provenance import FORM, Provenance
 from esap_dash.store import META, MIGRATIONS, store_for
 
 DATA = Path(__file__).parent / "data"
@@ -48,6 +50,11 @@ def test_a_database_made_before_migrations_keeps_everything(profile: Profile,
     assert '"vmag": 3.0' in items["26451"].record
     assert items["26311"].note == "bright neighbour" and items["26311"].tags == "check"
     assert "FROM hipparcos.main" in items["NGC1952"].query
+    # Every item's provenance is in the one form now, naming the cart's owner.
+    for item in items.values():
+        assert json.loads(item.query)["provenance"] == FORM
+        record = Provenance.from_json(item.query)
+        assert record.user == "alice-sub" and record.services and record.at
     assert Cart.names_of("alice-sub", profile=old) == ["M1 study", "empty"]
     token = (DATA / "esap-dash-2026-11-28.token").read_text().strip()
     shared = Cart.from_share(token, profile=old)

@@ -159,6 +159,7 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
         profile: Profile, tmp_path) -> None:
     from esap_dash.cart import Cart
     from esap_dash.notebook import cart_notebook
+    from esap_dash.provenance import Provenance
 
     tap = profile.service("dachs-tap")
     twice = replace(profile, database=f"sqlite:///{tmp_path}/sky.db", services=(
@@ -169,10 +170,11 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
     assert len(tables) == len(set(tables)) and "hipparcos.main" in tables
     items = Cart.open("from the sky", profile=twice).items()
     assert {i.archive for i in items} == {tap.name}
-    query = json.loads(items[0].query)
-    assert query["services"][tap.name] == {"kind": "tap", "url": tap.url,
-                                           "table": "hipparcos.main"}
-    assert query["adql"].startswith("SELECT hip AS id, ra_icrs AS ra")
+    record = Provenance.from_json(items[0].query)
+    assert record.activity == "catalogue" and record.maxrec == page.row_limit
+    service = record.service(tap.name)
+    assert (service.kind, service.url, service.table) == ("tap", tap.url, "hipparcos.main")
+    assert service.asked.startswith("SELECT hip AS id, ra_icrs AS ra")
     source = "\n".join(c.source for c in cart_notebook(Cart.open("from the sky", profile=twice))
                        .cells)
     assert "FROM hipparcos.main WHERE hip IN" in source

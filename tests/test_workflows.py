@@ -21,6 +21,7 @@ from astropy.table import Table
 from esap_dash.cart import Cart
 from esap_dash.config import Profile
 from esap_dash.pages.jobs import JobsPage
+from esap_dash.provenance import Provenance
 from esap_dash.store import store_for
 from esap_dash.workflows import (
     PROCESS,
@@ -276,6 +277,13 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
                if i.kind == "result"]
     assert len(results) == len(result)
     assert results[0].archive == f"workflow job {job_id}"
+    # Each result item says which run made it, from exactly which cart items.
+    record = Provenance.from_json(results[0].query)
+    assert (record.activity, record.job, record.user) == ("result", job_id, "local")
+    assert record.query["workflow"] == "crossmatch" and record.query["cart"] == "stars"
+    stars = {i.key for i in Cart.open("stars", user="local", profile=private).items()
+             if i.kind != "result"}
+    assert len(record.inputs) == job["detail"]["inputs"] and set(record.inputs) <= stars
     # The same record after a restart of the dashboard: the result is kept with the job.
     again = JobsPage(profile=page.profile, refresh_period=0)
     run_coroutine(again.refresh())

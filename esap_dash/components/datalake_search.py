@@ -113,7 +113,8 @@ class DataLakeSearch(pn.viewable.Viewer):
                    for r in rows]
         self._say(*await self._add_to_cart(record_rows(
             self.rucio.name, self.rucio.url, records, id="did", title="name",
-            product_type="did_type", size="bytes", query={"rucio": self._asked}), "did"))
+            product_type="did_type", size="bytes", service_kind="rucio",
+            query={"rucio": self._asked}), "did"))
 
     def _say(self, text: str, kind: str = "info") -> None:
         say(self._message, text, kind)

@@ -90,7 +90,8 @@ class SoftwareSearch(pn.viewable.Viewer):
                  "type": self.record_type}
         say(self._message, *await self._add_to_cart(record_rows(
             self.zenodo.name, self.zenodo.url, [record], id="doi", title="title",
-            product_type="type", access_url="url", query={"zenodo": asked}), "software"))
+            product_type="type", access_url="url", service_kind="zenodo",
+            query={"zenodo": asked}), "software"))
 
     def _frame(self) -> pd.DataFrame:
         if self.records is None or not len(self.records):

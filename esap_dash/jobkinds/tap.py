@@ -11,6 +11,7 @@ from connectors.exceptions import ConnectorError
 from ..actor import Actor
 from ..flows import result_rows
 from ..jobs import JobError, JobKind, JobResult
+from ..provenance import Provenance, Service, now
 
 __all__ = ["TapJobs"]
 
@@ -66,5 +67,11 @@ class TapJobs(JobKind):
         return JobResult(tap.job_result(record["ref"]))
 
     def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
-        return result_rows(result.table, record["id"], self.describe(record),
-                           archive=record["service"])
+        detail = record["detail"]
+        return result_rows(result.table, Provenance(
+            "result", at=str(result.table.meta.get("ended") or now()), user=record["user"],
+            services=(Service(record["service"], "tap", record["ref"],
+                              asked=str(detail.get("adql", ""))),),
+            query={"adql": detail.get("adql", "")}, maxrec=detail.get("maxrec"),
+            truncated=(record["service"],) if result.table.meta.get("truncated") else (),
+            job=record["id"]), archive=record["service"])

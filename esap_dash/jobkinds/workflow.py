@@ -10,7 +10,16 @@ from ..actor import Actor, NoAccountError
 from ..cart import CartError
 from ..flows import result_rows
 from ..jobs import JobError, JobKind, JobResult
-from ..workflows import Engine, GatewayEngine, LocalEngine, Runner, WorkflowError, load_workflows
+from ..provenance import Provenance, Service, now
+from ..workflows import (
+    INPUTS,
+    Engine,
+    GatewayEngine,
+    LocalEngine,
+    Runner,
+    WorkflowError,
+    load_workflows,
+)
 
 __all__ = ["WorkflowRuns", "default_engine"]
 
@@ -92,4 +101,9 @@ class WorkflowRuns(JobKind):
                          kept["image_fits"], str(record["detail"].get("note") or ""))
 
     def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
-        return result_rows(result.table, record["id"], self.describe(record))
+        detail = record["detail"]
+        return result_rows(result.table, Provenance(
+            "result", at=str(detail.get("ended") or now()), user=record["user"],
+            services=(Service(str(detail.get("engine", "")), "dask"),),
+            query={k: detail.get(k) for k in ("workflow", "title", "parameters", "cart")},
+            job=record["id"], inputs=tuple(result.table.meta.get(INPUTS, ()))))

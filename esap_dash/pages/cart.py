@@ -27,6 +27,7 @@ from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
 from ..jobs import JobError, follow, kinds
 from ..launch import launch_url, share_links
+from ..provenance import Provenance, Service
 from .base import Page
 
 __all__ = ["CartPage"]
@@ -411,6 +412,8 @@ class CartPage(Page):
     def receive_table(self, table: Table, name: str, sender: str) -> int:
         """Add a table a SAMP client sent to the current cart; return how many rows were new."""
         rows = common_table(table, f"SAMP: {sender}", {**ucd_mapping(table)})
+        rows["query"] = [Provenance("samp", user=self.user, services=(Service(sender, "samp"),),
+                                    query={"table": name}).to_json()] * len(rows)
         added = self.open_cart(self.cart_name).add_rows(
             rows, kind="samp")
         def show() -> None:

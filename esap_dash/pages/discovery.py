@@ -7,7 +7,6 @@ import html
 import json
 import time
 import warnings
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -33,7 +32,7 @@ from ..components.software_search import SoftwareSearch
 from ..components.style import html_pane, notice, say
 from ..config import ServiceConfig
 from ..fanout import run_blocking
-from ..search import ArchiveResult, merge, search_archives
+from ..search import ArchiveResult, SearchResults, search_archives
 from .base import Page
 
 __all__ = ["DiscoveryPage"]
@@ -90,10 +89,8 @@ class DiscoveryPage(Page):
             self.archives = list(names)
         self._services = {s.name: s for s in self.profile.by_role("archive")}
         self._connectors: dict[str, ServiceConnector] = {}
-        self.results: dict[str, ArchiveResult] = {}
-        self.merged: Table = merge([])
-        self.last_query: SkyQuery | None = None
-        self.searched_at = ""
+        #: The current search: what this page lists and the Sky page draws.
+        self.search_results = SearchResults(self._services, self.user)
         self._build()
         if pn.state.location is not None and pn.state.curdoc is not None:
             pn.state.location.sync(self, {name: name for name in URL_PARAMS})
@@ -312,17 +309,14 @@ class DiscoveryPage(Page):
             self.resolved = (f"{position.text.strip()} → RA {position.ra:.5f}°, "
                              f"Dec {position.dec:+.5f}° ({position.source})")
             self._resolved_pane.object = html.escape(self.resolved)
-            self.last_query = query
-            self.searched_at = datetime.now(UTC).isoformat(timespec="seconds")
-            self.results = {}
+            self.search_results.start(query)
             started = time.perf_counter()
             self._status.object = self._status_html(running=True)
             self._fit_ranges(None)  # no range filter while the archives answer
             archives = {name: self.connector(name) for name in self.archives}
             frame = None
             async for result in search_archives(archives, query):
-                self.results[result.archive] = result
-                self.merged = await run_blocking(merge, list(self.results.values()))
+                await run_blocking(self.search_results.add, result)
                 frame = await run_blocking(self._frame)
                 self._table.value = frame
                 self._status.object = self._status_html(running=True)
@@ -414,15 +408,23 @@ class DiscoveryPage(Page):
         return self.with_provenance(rows)
 
     def with_provenance(self, rows: Table) -> Table:
-        """A copy of ``rows`` (of :attr:`merged`) with the query that found them (``query``)."""
-        rows = rows.copy()
-        services = {name: {"kind": svc.kind, "url": svc.url, "table": svc.options.get("table")}
-                    for name, svc in self._services.items()
-                    if name in set(rows["archive"] if len(rows) else ())}
-        query = json.dumps({**(self.last_query.to_dict() if self.last_query else {}),
-                            "searched_at": self.searched_at, "services": services})
-        rows["query"] = [query] * len(rows)
-        return rows
+        """A copy of ``rows`` (of :attr:`merged`) with their provenance (``query``)."""
+        return self.search_results.with_provenance(rows)
+
+    @property
+    def results(self) -> dict[str, ArchiveResult]:
+        """What each archive answered to the current search."""
+        return self.search_results.results
+
+    @property
+    def merged(self) -> Table:
+        """The current search's rows of every archive in one table."""
+        return self.search_results.merged
+
+    @property
+    def last_query(self) -> SkyQuery | None:
+        """The current search's query."""
+        return self.search_results.query
 
     @param.depends("own_columns", watch=True)
     def _show_own_columns(self) -> None:

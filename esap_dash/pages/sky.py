@@ -8,7 +8,6 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ from ..components.fits_preview import FitsPreview
 from ..components.sky_map import SkyMap, field_view
 from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
+from ..provenance import Provenance, Service
+from ..search import SearchResults
 from .base import Page
 
 __all__ = ["SkyPage"]
@@ -161,11 +162,11 @@ class SkyPage(Page):
 
     def show_search(self) -> None:
         """Draw the discovery page's current results (and its search cone)."""
-        merged = self.discovery.merged if self.discovery is not None else Table()
-        query = getattr(self.discovery, "last_query", None)
+        found = (self.discovery.search_results if self.discovery is not None
+                 else SearchResults())
+        query = found.query
         cone = (query.ra, query.dec, query.radius) if query is not None else None
-        self.show_rows(merged, cone=cone, provenance=getattr(self.discovery, "with_provenance",
-                                                             None))
+        self.show_rows(found.merged, cone=cone, provenance=found.with_provenance)
 
     def show_rows(self, rows: Table, *, cone: tuple[float, float, float] | None = None,
                   provenance: Callable[[Table], Table] | None = None) -> None:
@@ -239,8 +240,13 @@ class SkyPage(Page):
             return
         table = await run_blocking(catalogue_rows, rows, cols, connector.url)
         self.show_rows(table, provenance=functools.partial(
-            catalogue_provenance, cols=cols, url=connector.url, adql=rows.meta.get("adql", ""),
-            loaded_at=datetime.now(UTC).isoformat(timespec="seconds")))
+            catalogue_provenance, cols=cols, record=Provenance(
+                "catalogue", user=self.user, services=(Service(
+                    cols["archive"], "tap", connector.url,
+                    table=cols["table_name"] if cols["id"] else None,
+                    asked=rows.meta.get("adql", "")),),
+                query={"catalogue": cols["table_name"]}, maxrec=self.row_limit,
+                truncated=(cols["archive"],) if rows.meta.get("truncated") else ())))
         if rows.meta.get("truncated"):
             say(self._message, f"Only the first {len(rows):,} rows (row limit).", "warning")
 
@@ -438,18 +444,14 @@ def _values(rows: Table, name: str) -> Any:
     return column.tolist() if np.ma.getmaskarray(column).any() else np.asarray(column)
 
 
-def catalogue_provenance(rows: Table, *, cols: dict[str, str], url: str, adql: str,
-                         loaded_at: str) -> Table:
+def catalogue_provenance(rows: Table, *, cols: dict[str, str], record: Provenance) -> Table:
     """``rows`` of a whole catalogue with what the cart keeps of their origin: the
-    TAP service and table, the query that loaded them, and each row's identifier
-    and position under the table's own column names (so an exported notebook can
-    ask the service again for exactly these rows)."""
+    record of the query that loaded them, and each row's identifier and position
+    under the table's own column names (so an exported notebook can ask the
+    service again for exactly these rows)."""
     rows = rows.copy()
     id_col = cols["id"] or "id"
     rows["record"] = [json.dumps({id_col: str(i), cols["ra"]: float(ra), cols["dec"]: float(dec)})
                       for i, ra, dec in zip(rows["id"], rows["ra"], rows["dec"], strict=True)]
-    services = {cols["archive"]: {"kind": "tap", "url": url,
-                                  "table": cols["table_name"] if cols["id"] else None}}
-    rows["query"] = [json.dumps({"catalogue": cols["table_name"], "adql": adql,
-                                 "searched_at": loaded_at, "services": services})] * len(rows)
+    rows["query"] = [record.to_json()] * len(rows)
     return rows

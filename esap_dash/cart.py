@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from astropy.table import Column, MaskedColumn, Table, vstack
+from mocpy import MOC
 
 from .config import Profile, load_profile
 from .provenance import Provenance, Service
+from .sky import coverage as coverage_of
 from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, store_for
 from .users import identity
 from .votable import write_votable
@@ -380,6 +382,18 @@ class Cart:
             raise CartError("that item is not in the cart (any more)")
 
     # ------------------------------------------------------------ tables
+    def coverage(self, order: int = 8) -> MOC | None:
+        """Where the items are on the sky: their positions and the footprints
+        (``s_region``) of their records; None for a cart without items."""
+        with self._store.engine.connect() as conn:
+            rows = conn.execute(sa.select(ITEMS.c.ra, ITEMS.c.dec, ITEMS.c.record).where(
+                ITEMS.c.cart_id == self._id)).all()
+        regions = [json.loads(r).get("s_region") if '"s_region"' in r else "" for *_, r in rows]
+        return coverage_of(Table({
+            "ra": np.array([np.nan if ra is None else ra for ra, *_ in rows], float),
+            "dec": np.array([np.nan if dec is None else dec for _, dec, _ in rows], float),
+            "s_region": [r if isinstance(r, str) else "" for r in regions]}), order)
+
     def to_table(self) -> Table:
         """The items as an astropy Table (``record`` and ``query`` as JSON text)."""
         query = sa.select(*[ITEMS.c[c] for c in COLUMNS]).where(

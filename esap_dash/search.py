@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from astropy.table import Column, Table, vstack
+from mocpy import MOC
 
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError
@@ -16,6 +17,7 @@ from connectors.query import COMMON_COLUMNS, SkyQuery, common_table
 
 from .fanout import fan_out
 from .provenance import Provenance, Service, now
+from .sky import coverage as coverage_of
 
 __all__ = ["ArchiveResult", "SearchResults", "merge", "search_archives"]
 
@@ -158,15 +160,19 @@ class SearchResults:
     results: dict[str, ArchiveResult] = field(default_factory=dict)
     #: Every archive's rows in one table (see :func:`merge`).
     merged: Table = field(default_factory=lambda: merge([]))
+    #: Where the merged rows are on the sky (None without rows).
+    coverage: MOC | None = None
 
     def start(self, query: SkyQuery) -> None:
         """Begin a new search: its answers replace the last one's as they arrive."""
         self.query, self.at, self.results = query, now(), {}
+        self.merged, self.coverage = merge([]), None
 
     def add(self, result: ArchiveResult) -> Table:
         """One more archive's answer; the merged rows (blocking: merging takes time)."""
         self.results[result.archive] = result
         self.merged = merge(list(self.results.values()))
+        self.coverage = coverage_of(self.merged)
         return self.merged
 
     def provenance(self, archives: Iterable[str]) -> Provenance:

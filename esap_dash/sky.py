@@ -23,9 +23,9 @@ from astropy.wcs import WCS
 from mocpy import MOC
 
 __all__ = ["FULL_SKY_DEG2", "PROJECTIONS", "Footprints", "Projected", "area_deg2", "circle",
-           "field_wcs", "footprints", "graticule", "moc_from_points", "moc_from_regions",
-           "moc_from_text", "moc_outlines", "outline", "project", "separation_deg", "sky_wcs",
-           "to_frame"]
+           "coverage", "field_wcs", "footprints", "graticule", "moc_from_points",
+           "moc_from_regions", "moc_from_text", "moc_outlines", "outline", "project",
+           "separation_deg", "sky_wcs", "to_frame"]
 
 PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL"}
 FULL_SKY_DEG2 = 4 * math.pi * (180 / math.pi) ** 2
@@ -240,6 +240,26 @@ def moc_from_regions(fp: Footprints, order: int = 12) -> MOC:
     mocs = [MOC.from_polygon(lon=poly[:, 0] * u.deg, lat=poly[:, 1] * u.deg, max_depth=order)
             for _, poly in fp.polygons]
     return mocs[0].union(*mocs[1:]) if len(mocs) > 1 else mocs[0]
+
+
+def coverage(rows: Any, order: int = 8) -> MOC | None:
+    """The coverage of rows (``ra``, ``dec`` and any ``s_region`` footprints) at
+    ``order``; None for no rows.
+
+    Parameters
+    ----------
+    rows : astropy.table.Table
+        Rows in the common columns (masked positions are left out).
+    order : int
+        HEALPix order of the cells of the positions.
+    """
+    if not len(rows):
+        return None
+    ra = np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan)
+    dec = np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan)
+    moc = moc_from_points(np.asarray(ra), np.asarray(dec), order=order)
+    fp = footprints(rows["s_region"] if "s_region" in rows.colnames else [])
+    return moc.union(moc_from_regions(fp)) if fp.polygons else moc
 
 
 def area_deg2(moc: MOC) -> float:

@@ -189,7 +189,8 @@ def test_cart_page_lists_edits_removes_and_exports(private, m1_rows) -> None:
     page = CartPage(profile=private)
     assert len(page._table.value) == len(m1_rows)
     assert f"{len(m1_rows)} items" in page._summary.object
-    page._on_edit(type("Edit", (), {"row": 0, "column": "note", "value": "check <b>this</b>"})())
+    run_coroutine(page._on_edit(type("Edit", (), {"row": 0, "column": "note",
+                                                  "value": "check <b>this</b>"})()))
     assert page.cart.items()[0].note == "check <b>this</b>"
     page._table.selection = [0, 1]
     run_coroutine(page.remove_selected())

@@ -131,10 +131,10 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     page.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
     assert page.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]), rel=1e-6)
     assert page.selection_moc().sky_fraction > 0
-    as_json = json.loads(page._moc_callback("json")().getvalue())
+    as_json = json.loads(run_coroutine(page._moc_callback("json")()).getvalue())
     assert set(as_json) <= {str(o) for o in range(30)} and as_json
     fits_path = tmp_path / "selection.fits"
-    fits_path.write_bytes(page._moc_callback("fits")().getvalue())
+    fits_path.write_bytes(run_coroutine(page._moc_callback("fits")()).getvalue())
     assert MOC.from_fits(str(fits_path)) == page.selection_moc()
     page.target = "M 42"
     run_coroutine(page.zoom())

@@ -16,9 +16,14 @@ AddToCart = Callable[[Table, str], Awaitable[tuple[str, str]]]
 
 
 def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -> None:
-    """Await ``action()`` each time ``button`` is clicked (bound to ``clicks``)."""
+    """Await ``action()`` each time ``button`` is clicked (bound to ``clicks``); the
+    button shows that it is working until the action is done."""
     async def handler(_clicks: int) -> None:
-        await action()
+        button.loading = True
+        try:
+            await action()
+        finally:
+            button.loading = False
 
     pn.bind(handler, button.param.clicks, watch=True)
 

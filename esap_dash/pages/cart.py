@@ -103,7 +103,7 @@ class CartPage(Page):
             self._samp_row(buttons["Send to TOPCAT (SAMP)"]),
             self._table, self._datalake_card(), self._launch_card(),
             sizing_mode="stretch_width")
-        self.reload()
+        self._on_cart_name()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -291,7 +291,7 @@ class CartPage(Page):
 
     async def revoke(self) -> None:
         """End every shared link to this cart."""
-        ended = await run_blocking(self.cart.revoke_shares)
+        ended = await run_blocking(lambda: self.cart.revoke_shares())
         self._links.object = f"<p>{ended} link{'s' * (ended != 1)} revoked.</p>"
 
     @property
@@ -304,13 +304,14 @@ class CartPage(Page):
         frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
         return frame
 
-    @param.depends("cart_name", watch=True)
-    def reload(self) -> None:
-        """Read the cart again (another tab may have added to it)."""
-        cart = self.cart
-        self.listing = cart.listing(SHOWN)
+    def _read(self, name: str) -> tuple[Cart, pd.DataFrame, dict[str, Any]]:
+        """The cart ``name``, its listing and summary (blocking: the database)."""
+        cart = self.open_cart(name)
+        return cart, cart.listing(SHOWN), cart.summary()
+
+    def _show(self, cart: Cart, listing: pd.DataFrame, summary: dict[str, Any]) -> None:
+        self.listing = listing
         self._table.value = self._frame()
-        summary = cart.summary()
         groups = "".join(
             f"<li>{html.escape(g['archive'])}: {g['count']} item{'s' * (g['count'] != 1)}"
             + (f", {g['bytes'] / 1e6:.1f} MB" if g["bytes"] else "") + "</li>"
@@ -319,6 +320,22 @@ class CartPage(Page):
         count = summary["count"]
         self._summary.object = (f"<p><b>{html.escape(cart.name)}</b>: {count} "
                                 f"item{'s' * (count != 1)}{total}</p><ul>{groups}</ul>")
+
+    async def reload(self) -> None:
+        """Read the cart again (another tab may have added to it), off the event loop;
+        the list shows that it is loading meanwhile."""
+        self._table.loading = True
+        try:
+            self._show(*await run_blocking(self._read, self.cart_name))
+        finally:
+            self._table.loading = False
+
+    @param.depends("cart_name", watch=True)
+    def _on_cart_name(self) -> None:
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.execute(self.reload)
+        else:  # a notebook cell or a script: read it now
+            self._show(*self._read(self.cart_name))
 
     async def create(self) -> None:
         """Create (or open) the cart named in the field and show it."""
@@ -336,8 +353,8 @@ class CartPage(Page):
 
     async def add(self, rows: Any) -> int:
         """Add result rows to the current cart; return how many were new."""
-        added = await run_blocking(self.cart.add_rows, rows)
-        self.reload()
+        added = await run_blocking(lambda: self.cart.add_rows(rows))
+        await self.reload()
         return added
 
     async def remove_selected(self) -> None:
@@ -347,9 +364,9 @@ class CartPage(Page):
         if not keys:
             say(self._message, "Tick the items to remove first.", "warning")
             return
-        self._undo = await run_blocking(self.cart.remove, keys)
+        self._undo = await run_blocking(lambda: self.cart.remove(keys))
         self._table.selection = []
-        self.reload()
+        await self.reload()
         say(self._message, f"Removed {len(self._undo)} items. Undo puts them back.")
 
     async def undo(self) -> None:
@@ -357,14 +374,15 @@ class CartPage(Page):
         if not self._undo:
             say(self._message, "Nothing to undo.", "warning")
             return
-        restored = await run_blocking(self.cart.restore, self._undo)
+        undo = self._undo
+        restored = await run_blocking(lambda: self.cart.restore(undo))
         self._undo = []
-        self.reload()
+        await self.reload()
         say(self._message, f"Put back {restored} items.")
 
     async def send_samp(self) -> None:
         """Send the cart (or the ticked items) as a VOTable to the SAMP clients."""
-        table = await run_blocking(self.cart.to_table)
+        table = await run_blocking(lambda: self.cart.to_table())
         if self._table.selection:
             table = table[sorted(self._table.selection)]
         try:
@@ -416,20 +434,24 @@ class CartPage(Page):
                                     query={"table": name}).to_json()] * len(rows)
         added = self.open_cart(self.cart_name).add_rows(
             rows, kind="samp")
-        def show() -> None:
-            self.reload()
-            say(self._message, f"{sender} sent {name!r}: {added} new items.")
+        said = f"{sender} sent {name!r}: {added} new items."
+
+        async def show() -> None:
+            await self.reload()
+            say(self._message, said)
 
         if self._doc is not None and self._doc.session_context is not None:
             self._doc.add_next_tick_callback(show)
         else:
-            show()
+            self._show(*self._read(self.cart_name))
+            say(self._message, said)
         return added
 
-    def _on_edit(self, event: Any) -> None:
+    async def _on_edit(self, event: Any) -> None:
         row = self.listing.iloc[event.row]
         try:
-            self.cart.annotate(row["key"], **{event.column: str(event.value or "")})
+            await run_blocking(lambda: self.cart.annotate(
+                row["key"], **{event.column: str(event.value or "")}))
         except CartError as exc:
             say(self._message, str(exc), "danger")
             return
@@ -441,7 +463,7 @@ class CartPage(Page):
             return self.cart.export(Path(tmp) / "cart", fmt).read_bytes()
 
     def _export_callback(self, fmt: str) -> Any:
-        def callback() -> io.BytesIO:
-            return io.BytesIO(self.export_bytes(fmt))
+        async def callback() -> io.BytesIO:  # a big cart takes seconds: off the event loop
+            return io.BytesIO(await run_blocking(self.export_bytes, fmt))
         return callback
 

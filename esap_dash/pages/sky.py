@@ -166,11 +166,14 @@ class SkyPage(Page):
                  else SearchResults())
         query = found.query
         cone = (query.ra, query.dec, query.radius) if query is not None else None
-        self.show_rows(found.merged, cone=cone, provenance=found.with_provenance)
+        self.show_rows(found.merged, found.coverage, cone=cone,
+                       provenance=found.with_provenance)
 
-    def show_rows(self, rows: Table, *, cone: tuple[float, float, float] | None = None,
+    def show_rows(self, rows: Table, coverage: MOC | None, *,
+                  cone: tuple[float, float, float] | None = None,
                   provenance: Callable[[Table], Table] | None = None) -> None:
-        """Draw ``rows`` and list them; their coverage becomes the *results* layer.
+        """Draw ``rows`` and list them; their ``coverage`` (see :func:`sky.coverage`)
+        becomes the *results* layer.
 
         ``provenance`` adds to selected rows what the cart keeps of where they
         came from (``query``, ``record``).
@@ -181,15 +184,8 @@ class SkyPage(Page):
         with param.discard_events(self._table):
             self._table.selection = []
         self._table.value = frame
-        ra = np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan) if len(rows) else []
-        dec = np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan) if len(rows) else []
-        coverage = sky.moc_from_points(np.asarray(ra), np.asarray(dec), order=8)
-        fp = sky.footprints(rows["s_region"] if "s_region" in rows.colnames else [])
-        if fp.polygons:
-            coverage = coverage.union(sky.moc_from_regions(fp))
         # The coverage first, without drawing: the new rows then draw the map once.
-        self.map.set_layer("results", coverage if len(rows) else None, show=False,
-                           redraw=False)
+        self.map.set_layer("results", coverage, show=False, redraw=False)
         self.map.set_results(rows, cone=cone)
         self._layers_changed()
         shown = int(self.map.positions().valid.sum()) if len(rows) else 0
@@ -239,7 +235,7 @@ class SkyPage(Page):
             say(self._message, exc.reason, "danger")
             return
         table = await run_blocking(catalogue_rows, rows, cols, connector.url)
-        self.show_rows(table, provenance=functools.partial(
+        self.show_rows(table, await run_blocking(sky.coverage, table), provenance=functools.partial(
             catalogue_provenance, cols=cols, record=Provenance(
                 "catalogue", user=self.user, services=(Service(
                     cols["archive"], "tap", connector.url,
@@ -299,19 +295,13 @@ class SkyPage(Page):
     # ---------------------------------------------------------------- coverage
     async def cart_coverage(self) -> None:
         """The coverage of the cart's items (positions and footprints) as a layer."""
+        name = self.cart_name
         try:
-            table = await run_blocking(lambda: self.open_cart(self.cart_name).to_table())
+            coverage = await run_blocking(lambda: self.open_cart(name).coverage())
         except CartError as exc:
             say(self._message, str(exc), "danger")
             return
-        regions = [json.loads(r).get("s_region", "") if r else "" for r in table["record"]]
-        fp = sky.footprints(r if isinstance(r, str) else "" for r in regions)
-        ra = np.ma.filled(table["ra"].astype(float), np.nan)
-        dec = np.ma.filled(table["dec"].astype(float), np.nan)
-        coverage = sky.moc_from_points(ra, dec, order=8)
-        if fp.polygons:
-            coverage = coverage.union(sky.moc_from_regions(fp))
-        self.map.set_layer(f"cart {self.cart_name}", coverage)
+        self.map.set_layer(f"cart {name}", coverage or MOC.new_empty(8))
         self._layers_changed()
 
     async def service_coverage(self) -> None:
@@ -324,15 +314,10 @@ class SkyPage(Page):
         except ConnectorError as exc:
             say(self._message, f"registry: {exc.reason}", "warning")
             return
-        bad = []
-        for svc in self.profile.by_role("archive"):
-            text = declared.get(svc.url.rstrip("?"))
-            if text is None:
-                continue
-            try:
-                self.map.set_layer(svc.name, sky.moc_from_text(text), show=False)
-            except ValueError as exc:
-                bad.append(f"{svc.name}: {exc}")
+        layers, bad = await run_blocking(declared_layers, self.profile.by_role("archive"),
+                                         declared)
+        for name, moc in layers.items():
+            self.map.set_layer(name, moc, show=False)
         self._layers_changed()
         if bad:
             say(self._message, "Skipped coverage: " + "; ".join(bad), "warning")
@@ -365,22 +350,18 @@ class SkyPage(Page):
                                 f" <span style='color:#888'>({spent:.1f} ms)</span></p>")
 
     def selection_moc(self) -> MOC:
-        """The coverage of the selected rows (positions and footprints)."""
-        rows = self.selected_rows()
-        if not len(rows):
-            return MOC.new_empty(8)
-        coverage = sky.moc_from_points(np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
-                                       np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
-                                       order=8)
-        fp = sky.footprints(rows["s_region"] if "s_region" in rows.colnames else [])
-        return coverage.union(sky.moc_from_regions(fp)) if fp.polygons else coverage
+        """The coverage of the selected rows (positions and footprints; blocking)."""
+        return sky.coverage(self.selected_rows()) or MOC.new_empty(8)
 
     def _moc_callback(self, fmt: str) -> Any:
-        def callback() -> io.BytesIO:
+        def write() -> io.BytesIO:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"moc.{fmt}"
                 self.selection_moc().save(str(path), format=fmt, overwrite=True)
                 return io.BytesIO(path.read_bytes())
+
+        async def callback() -> io.BytesIO:
+            return await run_blocking(write)
         return callback
 
     # -------------------------------------------------------------- zoom, preview
@@ -422,6 +403,22 @@ class SkyPage(Page):
         if shown and self.preview.footprint is not None:
             self.map.highlight = [self.preview.footprint]
             self.map.param.trigger("view")
+
+
+def declared_layers(services: Any, declared: dict[str, str]
+                    ) -> tuple[dict[str, MOC], list[str]]:
+    """Coverage layers of ``services`` from the MOCs the registry declares for them
+    (by URL), and what could not be read (blocking: parsing MOCs takes time)."""
+    layers, bad = {}, []
+    for svc in services:
+        text = declared.get(svc.url.rstrip("?"))
+        if text is None:
+            continue
+        try:
+            layers[svc.name] = sky.moc_from_text(text)
+        except ValueError as exc:
+            bad.append(f"{svc.name}: {exc}")
+    return layers, bad
 
 
 def catalogue_rows(rows: Table, cols: dict[str, str], url: str) -> Table:

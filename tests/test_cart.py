@@ -179,6 +179,8 @@ def test_carts_in_postgresql(profile, m1_rows, secrets) -> None:
     cart.remove([i.key for i in cart.items()])
     assert cart.add_rows(m1_rows) == len(m1_rows)
     assert cart.add_rows(m1_rows) == 0
+    listing = cart.listing(["title", "added"])
+    assert list(listing["key"]) == [i.key for i in cart.items()] and listing["added"].notna().all()
     assert len(Cart.open(name, user="pg-user", profile=pg)) == len(m1_rows)
     assert len(Cart.open(name, user="someone else", profile=pg)) == 0
     store_for(pg.database).engine.dispose()  # close the pooled connections now

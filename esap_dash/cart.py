@@ -30,8 +30,10 @@ import numpy as np
 import sqlalchemy as sa
 from astropy.table import Column, MaskedColumn, Table, vstack
 from mocpy import MOC
+from prov.model import ProvDocument
 
 from .config import Profile, load_profile
+from .lineage import cart_document
 from .provenance import Provenance, Service
 from .sky import coverage as coverage_of
 from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, store_for
@@ -43,6 +45,8 @@ __all__ = ["Cart", "CartError", "CartItem", "record_rows"]
 #: Columns of :meth:`Cart.to_table`, in order.
 COLUMNS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
            "access_url", "size", "service_url", "added", "note", "tags", "record", "query")
+#: Most items whose provenance exports carry inside them (VOTable, notebook).
+EMBED_LIMIT = 5000
 NUMERIC = {"ra": np.float64, "dec": np.float64, "size": np.int64}
 _NAME = re.compile(r"^[\w][\w .,()+\-]{0,99}$", re.UNICODE)
 
@@ -487,15 +491,43 @@ class Cart:
             partial.replace(target)
         return target
 
+    def provenance(self, keys: Iterable[str] | None = None) -> ProvDocument:
+        """The provenance of the items (those of ``keys`` if given) as a W3C PROV
+        document (see :mod:`esap_dash.lineage`)."""
+        items = self.items()
+        if keys is not None:
+            wanted = set(keys)
+            items = [i for i in items if i.key in wanted]
+        return cart_document(self.name, self.user, items)
+
+    def embedded_provenance(self, format: str = "prov-json") -> str:
+        """What exports carry of the provenance: every item's, as PROV-JSON (or PROV-N
+        with ``format="prov-n"``), up to :data:`EMBED_LIMIT` items (beyond, a note:
+        export the cart as PROV-JSON for it)."""
+        count = len(self)
+        if count > EMBED_LIMIT:
+            return (f"{count:,} items: too many to carry their provenance here; export the "
+                    "cart as PROV-JSON (prov-json) for it")
+        doc = self.provenance()
+        return doc.get_provn() if format == "prov-n" else doc.serialize(format="json")
+
     def export(self, path: str | Path, format: str = "votable") -> Path:
-        """Write the cart as ``votable``, ``ecsv``, ``csv`` or ``notebook``.
+        """Write the cart as ``votable``, ``ecsv``, ``csv``, ``notebook``, ``prov-json``
+        or ``prov-n``.
 
         An empty cart gives a valid empty file.  ``notebook`` is a Jupyter
         notebook that finds the items again with pyvo and the Rucio client
-        and records their provenance (see :mod:`esap_dash.notebook`).
+        and records their provenance (see :mod:`esap_dash.notebook`);
+        ``prov-json`` and ``prov-n`` are the items' provenance in W3C PROV
+        (which the VOTable and the notebook carry too).
         """
         formats = {"votable": "votable", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
         path = Path(path)
+        if format in ("prov-json", "prov-n"):
+            doc = self.provenance()
+            path.write_text(doc.serialize(format="json") if format == "prov-json"
+                            else doc.get_provn())
+            return path
         if format == "notebook":
             import nbformat
 
@@ -504,11 +536,13 @@ class Cart:
             nbformat.write(cart_notebook(self), str(path))
             return path
         if format not in formats:
-            raise CartError(f"unknown format {format!r}; use {', '.join(formats)} or notebook")
+            raise CartError(f"unknown format {format!r}; use {', '.join(formats)}, notebook, "
+                            "prov-json or prov-n")
         tables = self.archive_tables()
         if format == "votable":
             return write_votable(tables or [self.archive_table([])],
-                                 path, resource=f"esap-dash cart {self.name}")
+                                 path, resource=f"esap-dash cart {self.name}",
+                                 provenance=self.embedded_provenance())
         wide = (vstack(tables, join_type="outer", metadata_conflicts="silent") if tables
                 else self.archive_table([]))
         wide.meta = {"cart": self.name}

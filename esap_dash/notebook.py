@@ -72,7 +72,9 @@ def _provenance(cart: Cart, groups: dict[tuple[str, str, str, str], list[CartIte
     lines = [f"# Cart {_md(cart.name)}", "",
              f"Exported by esap-dash {version('esap-dash')} on {now} for user "
              f"`{_comment(cart.user)}`: {sum(len(g) for g in groups.values())} items.", "",
-             "Each cell below asks the service again and keeps the cart's items.", "",
+             "Each cell below asks the service again and keeps the cart's items. The "
+             "items' whole provenance (W3C PROV, with IVOA ProvenanceDM terms) follows, "
+             "and is in this notebook's metadata as PROV-JSON (`esap_dash.provenance`).", "",
              "| Archive | Service | Kind | Items | Query | Added |",
              "|---|---|---|---|---|---|"]
     for (archive, kind, url, _), items in groups.items():
@@ -83,7 +85,17 @@ def _provenance(cart: Cart, groups: dict[tuple[str, str, str, str], list[CartIte
         lines.append(f"| {_md(archive)} | {_md(url)} | {kind or 'table'} | "
                      f"{len(items)}{cut} | {_md(asked) or '—'} | "
                      f"{_md(record.at or items[0].added.isoformat(timespec='seconds'))} |")
+    lines += ["", "<details><summary>Provenance (PROV-N)</summary>", "",
+              *_fenced(cart.embedded_provenance("prov-n")), "", "</details>"]
     return "\n".join(lines)
+
+
+def _fenced(text: str) -> list[str]:
+    """``text`` as a markdown code block whose fence no run of backticks in it can
+    close (it holds names and titles from archives)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def _identifier(name: str) -> str:
@@ -237,6 +249,7 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
     notebook.metadata.update(
         kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
         esap_dash={"cart": cart.name, "user": cart.user, "items": len(cart),
-                   "exported": datetime.now(UTC).isoformat(timespec="seconds")})
+                   "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+                   "provenance": cart.embedded_provenance()})
     return notebook
 

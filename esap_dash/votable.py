@@ -52,7 +52,7 @@ def _column(column: np.ndarray, mask: np.ndarray) -> tuple[str, list[bytes]]:
 
 
 def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
-                  resource: str = "") -> Path:
+                  resource: str = "", provenance: str = "") -> Path:
     """Write one or several tables as a VOTable 1.4, each with a BINARY2 stream.
 
     Parameters
@@ -68,6 +68,9 @@ def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
         The file to write.
     resource : str
         The RESOURCE's name.
+    provenance : str
+        The rows' provenance as W3C PROV-JSON: the text of the resource's
+        ``INFO name="provenance"``.
 
     Returns
     -------
@@ -79,7 +82,9 @@ def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
             '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
             f"<RESOURCE type=\"results\" name={quoteattr(resource or 'esap-dash')}>\n"
-            '<COOSYS ID="icrs" system="ICRS"/>\n')
+            + (f'<INFO name="provenance" value="W3C PROV-JSON">{escape(provenance)}</INFO>\n'
+               if provenance else "")
+            + '<COOSYS ID="icrs" system="ICRS"/>\n')
     with path.open("wb") as out:
         out.write(head.encode())
         for table in tables:

@@ -71,8 +71,9 @@ def test_exported_notebook_runs_and_finds_every_item_again(profile: Profile, tmp
     notebook = nbformat.read(str(path), as_version=4)
     nbformat.validate(notebook)
     assert notebook.metadata.esap_dash["cart"] == "M1 study"
-    provenance = notebook.cells[0].source
+    provenance, _, provn = notebook.cells[0].source.partition("<details>")
     assert "target=M 1" in provenance and "ivoa.obscore" not in provenance
+    assert "esap:item/" in provn and "prov:SoftwareAgent" in provn
     assert "&lt;b&gt;" not in provenance  # records stay in code cells, as data
     execute(notebook, tmp_path)
     summary = json.loads(notebook.cells[-1].outputs[-1]["text"].splitlines()[-1])

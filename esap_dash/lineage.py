@@ -25,14 +25,17 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from prov.model import PROV, PROV_TYPE, Namespace, ProvDocument
+from prov.model import PROV, PROV_LABEL, PROV_TYPE, Namespace, ProvDocument
 
 from .provenance import Provenance, Service
 
 if TYPE_CHECKING:
     from .cart import CartItem
 
-__all__ = ["ESAP", "VOPROV", "cart_document"]
+__all__ = ["DRAW_LIMIT", "ESAP", "VOPROV", "cart_document", "picture"]
+
+#: Most items whose provenance is drawn (beyond, a graph is no longer readable).
+DRAW_LIMIT = 150
 
 #: Namespace of esap-dash's own identifiers and attributes.
 ESAP = "urn:esap-dash:"
@@ -70,21 +73,22 @@ class _Builder:
         identifier = f"esap:user/{_slug(sub)}"
         if self.once(identifier):
             self.doc.agent(identifier, {PROV_TYPE: PROV["Person"], "esap:sub": sub,
-                                        "voprov:name": name or sub})
+                                        "voprov:name": name or sub, PROV_LABEL: name or sub})
         return identifier
 
     def software(self, version: str) -> str:
         identifier = f"esap:software/{_slug(version or 'esap-dash')}"
         if self.once(identifier):
             self.doc.agent(identifier, {PROV_TYPE: PROV["SoftwareAgent"],
-                                        "voprov:name": version or "esap-dash"})
+                                        "voprov:name": version or "esap-dash",
+                                        PROV_LABEL: version or "esap-dash"})
         return identifier
 
     def service(self, service: Service) -> str:
         identifier = f"esap:service/{_slug(service.name)}"
         if self.once(identifier):
             attrs = {PROV_TYPE: PROV["SoftwareAgent"], "voprov:name": service.name,
-                     "esap:kind": service.kind or "unknown"}
+                     "esap:kind": service.kind or "unknown", PROV_LABEL: service.name}
             if service.url:
                 attrs["esap:url"] = service.url
             if service.ivoid:
@@ -100,7 +104,7 @@ class _Builder:
         if not self.once(identifier):
             return identifier
         attrs = {"voprov:type": record.activity, "voprov:name": f"{record.activity} "
-                 f"{name}".strip()}
+                 f"{name}".strip(), PROV_LABEL: f"{record.activity} {name}".strip()}
         for key, value in record.query.items():
             if value not in (None, "", [], {}):
                 attrs[f"esap:{_slug(key)}"] = str(value)
@@ -129,11 +133,11 @@ class _Builder:
         workflow = str(record.query.get("workflow") or "query")
         plan = f"esap:plan/{_slug(workflow)}"
         if self.once(plan):
+            title = str(record.query.get("title") or workflow)
             self.doc.entity(plan, {PROV_TYPE: PROV["Plan"], "voprov:name": workflow,
-                                   "voprov:description": str(record.query.get("title") or
-                                                             workflow)})
+                                   "voprov:description": title, PROV_LABEL: title})
         attrs = {"voprov:type": "workflow run" if "workflow" in record.query else "job",
-                 "voprov:name": f"job {record.job}"}
+                 "voprov:name": f"job {record.job}", PROV_LABEL: f"job {record.job}"}
         for key, value in (record.query.get("parameters") or {}).items():
             attrs[f"esap:{_slug(key)}"] = str(value)
         activity = self.doc.activity(identifier, None, record.at or None, attrs)
@@ -142,7 +146,8 @@ class _Builder:
         for service in record.services:
             activity.wasAssociatedWith(self.service(service))
         self.doc.entity(result, {PROV_TYPE: _VO["Entity"], "voprov:name":
-                                 f"result of job {record.job}"})
+                                 f"result of job {record.job}",
+                                 PROV_LABEL: f"result of job {record.job}"})
         self.doc.wasGeneratedBy(result, identifier, record.at or None)
         for key in record.inputs:
             item = self.item_node(key)
@@ -154,7 +159,8 @@ class _Builder:
         identifier = f"esap:item/{key}"
         if self.once(identifier):
             self.doc.entity(identifier, {PROV_TYPE: _VO["Entity"],
-                                         "voprov:name": label or key})
+                                         "voprov:name": label or key,
+                                         PROV_LABEL: label or key[:12]})
         return identifier
 
     def item(self, item: CartItem, owner: str) -> str:
@@ -162,6 +168,7 @@ class _Builder:
         identifier = f"esap:item/{item.key}"
         node = self.doc.entity(identifier, {
             PROV_TYPE: _VO["Entity"], "voprov:name": item.title or item.item_id,
+            PROV_LABEL: item.title or item.item_id,
             "esap:archive": item.archive, "esap:item_id": item.item_id,
             **({"esap:access_url": item.access_url} if item.access_url else {})})
         self._made.add(identifier)
@@ -201,7 +208,7 @@ def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
     build = _Builder()
     user = build.user(owner, display)
     cart = f"esap:cart/{_slug(owner)}/{_slug(name)}"
-    build.doc.collection(cart, {"voprov:name": name})
+    build.doc.collection(cart, {"voprov:name": name, PROV_LABEL: f"cart {name}"})
     build.doc.wasAttributedTo(cart, user)
     records = [(item, Provenance.from_json(item.query)) for item in items]
     # Items found by queries first, then results in the order of their jobs: a run
@@ -211,3 +218,24 @@ def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
                                                      pair[1].job or 0)):
         build.doc.hadMember(cart, build.item(item, owner))
     return build.doc.unified()
+
+
+def picture(doc: ProvDocument) -> str:
+    """The document drawn by Graphviz as SVG (names as labels, bottom to top; sized
+    by its ``viewBox`` only, so that it scales to its place on a page).
+
+    Raises
+    ------
+    RuntimeError
+        Graphviz's ``dot`` is missing or failed.
+    """
+    from prov.dot import prov_to_dot
+
+    graph = prov_to_dot(doc, use_labels=True, show_element_attributes=False,
+                        show_relation_attributes=False, direction="BT")
+    try:
+        svg = graph.create(format="svg").decode()
+    except (OSError, AssertionError) as exc:  # pydot: no dot program, or dot failed
+        raise RuntimeError(f"Graphviz could not draw the provenance: {exc}") from None
+    # Without its fixed size (points) the drawing scales to where it is shown.
+    return re.sub(r'<svg width="[^"]*" height="[^"]*"', "<svg", svg, count=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import re
@@ -27,6 +28,7 @@ from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
 from ..jobs import JobError, follow, kinds
 from ..launch import launch_url, share_links
+from ..lineage import DRAW_LIMIT, picture
 from ..provenance import Provenance, Service
 from .base import Page
 
@@ -85,7 +87,8 @@ class CartPage(Page):
             buttons[label] = pn.widgets.Button(label=label, color=color, width=190)
             on_click(buttons[label], method)
         formats = (("votable", "xml", "VOTable"), ("ecsv", "ecsv", "ECSV"), ("csv", "csv", "CSV"),
-                   ("notebook", "ipynb", "notebook"))
+                   ("notebook", "ipynb", "notebook"), ("prov-json", "prov.json", "PROV-JSON"),
+                   ("prov-n", "provn", "PROV-N"))
         downloads = [pn.widgets.FileDownload(callback=self._export_callback(fmt),
                                              filename=f"cart.{ext}", label=f"Export {label}",
                                              width=150)
@@ -99,9 +102,10 @@ class CartPage(Page):
                                                    placeholder="M1 study", width=200),
                    buttons["Create cart"]),
             self._summary, self._message,
-            pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads),
+            pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads[:4]),
             self._samp_row(buttons["Send to TOPCAT (SAMP)"]),
-            self._table, self._datalake_card(), self._launch_card(),
+            self._table, self._provenance_card(downloads[4:]), self._datalake_card(),
+            self._launch_card(),
             sizing_mode="stretch_width")
         self._on_cart_name()
 
@@ -114,6 +118,43 @@ class CartPage(Page):
         stem = re.sub(r"[^\w.-]+", "_", self.cart_name or "cart").strip("_") or "cart"
         for ext, download in self._downloads.items():
             download.filename = f"{stem}.{ext}"
+
+    def _provenance_card(self, downloads: list[pn.widgets.FileDownload]) -> pn.Card:
+        draw = pn.widgets.Button(label="Draw the provenance", width=190)
+        on_click(draw, self.draw_provenance)
+        self._picture = html_pane("", visible=False)
+        self._prov_message = notice()
+        return pn.Card(
+            html_pane("<p>Where every item came from, as W3C PROV with IVOA ProvenanceDM "
+                      "terms: the queries (service, exactly what it was asked, row limit, "
+                      "truncation), workflow runs and the items they used, you and the "
+                      "services as agents. The VOTable and notebook exports carry it "
+                      "too.</p>"),
+            pn.Row(draw, *downloads), self._prov_message, self._picture,
+            title="Provenance", collapsed=True, sizing_mode="stretch_width")
+
+    async def draw_provenance(self) -> None:
+        """Draw the provenance of the ticked items (or of the whole cart)."""
+        keys = [self.listing["key"].iloc[i] for i in self._table.selection
+                if i < len(self.listing)] or None
+        if len(keys or self.listing) > DRAW_LIMIT:
+            say(self._prov_message, f"{len(keys or self.listing):,} items are too many to "
+                f"draw readably (at most {DRAW_LIMIT}): tick some, or export PROV-JSON.",
+                "warning")
+            return
+        name = self.cart_name
+        try:
+            svg = await run_blocking(lambda: picture(self.open_cart(name).provenance(keys)))
+        except RuntimeError as exc:
+            say(self._prov_message, str(exc), "danger")
+            return
+        # An image, not inline SVG: names from archives in it are text, never markup.
+        self._picture.object = (
+            '<img alt="Provenance graph" style="width:100%;height:auto" '
+            f'src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">')
+        self._picture.visible = True
+        say(self._prov_message, f"Provenance of {'the ticked' if keys else 'all'} "
+            f"{len(keys or self.listing)} items of cart {name!r}.")
 
     def _samp_row(self, send: pn.widgets.Button) -> pn.viewable.Viewable:
         if not self.profile.samp:
@@ -458,7 +499,7 @@ class CartPage(Page):
         say(self._message, f"Saved the {event.column} of {row['title']}.")
 
     def export_bytes(self, fmt: str) -> bytes:
-        """The cart exported as ``votable``, ``ecsv``, ``csv`` or ``notebook``."""
+        """The cart exported in one of the formats of :meth:`Cart.export`."""
         with tempfile.TemporaryDirectory() as tmp:
             return self.cart.export(Path(tmp) / "cart", fmt).read_bytes()
 

@@ -3,6 +3,7 @@ send it over SAMP, share it, and run its notebook."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import nbformat
@@ -10,6 +11,7 @@ import pytest
 import requests
 from astropy.io.votable import parse
 from astropy.table import vstack
+from prov.model import ProvDocument
 
 from esap_dash import Cart
 from esap_dash.config import load_profile
@@ -57,6 +59,20 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         assert download.value.suggested_filename == "browser_test.xml"  # after the cart
         path = tmp_path / "cart.xml"
         download.value.save_as(path)
+        page.get_by_text("Provenance", exact=True).click()  # opens the card
+        with page.expect_download() as prov_download:
+            page.get_by_role("button", name="Export PROV-JSON").click()
+        assert prov_download.value.suggested_filename == "browser_test.prov.json"
+        prov_path = tmp_path / "cart.prov.json"
+        prov_download.value.save_as(prov_path)
+        page.get_by_role("button", name="Draw the provenance").click()
+        page.get_by_text("Provenance of all 2 items of cart 'browser test'").wait_for(
+            timeout=30_000)
+        drawing = page.get_by_alt_text("Provenance graph")
+        drawing.wait_for(timeout=20_000)
+        drawing.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "cart-provenance.png"), full_page=True)
+        assert drawing.bounding_box()["width"] > 200
         page.get_by_role("button", name="Send to TOPCAT (SAMP)").click()
         page.get_by_text("Sent 2 items to topcat-like").wait_for(timeout=20_000)
         page.get_by_role("button", name="Make a link to this cart").click()
@@ -69,6 +85,12 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         page.get_by_text("1 link revoked").wait_for(timeout=20_000)
         assert requests.get(notebook_url, timeout=30).status_code == 404
     assert votlint_errors(path) == []
+    doc = ProvDocument.deserialize(content=prov_path.read_text(), format="json")
+    titles = {str(next(iter(r.get_attribute("voprov:name")), "")) for r in doc.get_records()
+              if r.is_element()}
+    assert {"NGC1952", "UKIDSS K-band, Crab Nebula field"} <= titles
+    shared_info = parse(io.BytesIO(votable.content)).resources[0].infos
+    assert any(i.name == "provenance" and "NGC1952" in i.content for i in shared_info)
     table = vstack([t.to_table() for t in parse(str(path)).iter_tables()])  # one per archive
     assert {"NGC1952", "UKIDSS K-band, Crab Nebula field"} <= set(table["title"])
     received = topcat[1]

@@ -498,7 +498,9 @@ class Cart:
         if keys is not None:
             wanted = set(keys)
             items = [i for i in items if i.key in wanted]
-        return cart_document(self.name, self.user, items)
+        rules = [r for r in self._store.jobs(self.user, "rucio-rule")
+                 if r["detail"].get("cart") == self.name]
+        return cart_document(self.name, self.user, items, rules=rules)
 
     def embedded_provenance(self, format: str = "prov-json") -> str:
         """What exports carry of the provenance: every item's, as PROV-JSON (or PROV-N

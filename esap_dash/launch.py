@@ -34,16 +34,19 @@ from .config import Facility, Profile
 __all__ = ["SHARE_ROUTE", "CartShareHandler", "launch_url", "share_links"]
 
 #: Where the dashboard serves shared carts (a tornado route pattern).
-SHARE_ROUTE = r"/cart-share/([A-Za-z0-9_\-]{20,64})/(cart\.ipynb|cart\.xml)"
+SHARE_ROUTE = r"/cart-share/([A-Za-z0-9_\-]{20,64})/(cart\.ipynb|cart\.xml|cart\.prov\.json)"
 _TYPES = {"cart.ipynb": ("notebook", "application/x-ipynb+json"),
-          "cart.xml": ("votable", "application/x-votable+xml")}
+          "cart.xml": ("votable", "application/x-votable+xml"),
+          "cart.prov.json": ("prov-json", "application/json")}
 
 
 def share_links(base_url: str, token: str) -> dict[str, str]:
-    """The notebook and VOTable links of a shared cart on the dashboard at ``base_url``."""
+    """The notebook, VOTable and provenance (PROV-JSON) links of a shared cart on the
+    dashboard at ``base_url``."""
     base = base_url.rstrip("/")
     return {"notebook": f"{base}/cart-share/{token}/cart.ipynb",
-            "votable": f"{base}/cart-share/{token}/cart.xml"}
+            "votable": f"{base}/cart-share/{token}/cart.xml",
+            "provenance": f"{base}/cart-share/{token}/cart.prov.json"}
 
 
 def launch_url(facility: Facility, notebook_link: str) -> str:
@@ -71,7 +74,8 @@ def launch_url(facility: Facility, notebook_link: str) -> str:
 
 
 class CartShareHandler(tornado.web.RequestHandler):
-    """Serves a shared cart (``GET /cart-share/<token>/cart.ipynb`` or ``cart.xml``).
+    """Serves a shared cart (``GET /cart-share/<token>/cart.ipynb``, ``cart.xml`` or
+    ``cart.prov.json``).
 
     The token is the only credential (it is a capability); notebook servers
     fetch from another origin, so the answer allows any origin and no

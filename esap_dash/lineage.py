@@ -155,6 +155,23 @@ class _Builder:
             self.doc.wasDerivedFrom(result, item, identifier)
         return identifier, result
 
+    def rule(self, record: dict, item: str, user: str) -> None:
+        """A replication rule: it used the item of its data identifier and made its
+        replica at the RSE."""
+        detail, rule = record["detail"], f"esap:job/{record['id']}"
+        rse = str(detail.get("rse", ""))
+        activity = self.doc.activity(rule, record["created"], None, {
+            "voprov:type": "replication rule", PROV_LABEL: f"Rucio rule to {rse}",
+            "esap:rse": rse, "esap:rule": str(record["ref"])})
+        activity.wasAssociatedWith(user)
+        activity.wasAssociatedWith(self.service(Service(str(record["service"]), "rucio")))
+        activity.used(item)
+        replica = f"esap:replica/{_slug(str(record['ref']))}"
+        self.doc.entity(replica, {PROV_TYPE: _VO["Entity"], PROV_LABEL:
+                                  f"{detail.get('did')} at {rse}", "esap:rse": rse})
+        self.doc.wasGeneratedBy(replica, rule)
+        self.doc.wasDerivedFrom(replica, item, rule)
+
     def item_node(self, key: str, label: str = "") -> str:
         identifier = f"esap:item/{key}"
         if self.once(identifier):
@@ -185,7 +202,7 @@ class _Builder:
 
 
 def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
-                  display: str = "") -> ProvDocument:
+                  display: str = "", rules: Iterable[dict] = ()) -> ProvDocument:
     """The provenance of a cart's ``items`` (all of them, or a selection).
 
     Parameters
@@ -198,6 +215,10 @@ def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
         The items.
     display : str, optional
         How to name the user.
+    rules : iterable of dict, optional
+        The cart's Rucio replication rules (job records of kind ``rucio-rule``):
+        each is an activity that used the item of its data identifier and
+        generated its replica at the RSE.
 
     Returns
     -------
@@ -217,6 +238,11 @@ def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
     for item, _ in sorted(records, key=lambda pair: (pair[1].job is not None,
                                                      pair[1].job or 0)):
         build.doc.hadMember(cart, build.item(item, owner))
+    by_did = {item.item_id: item.key for item, _ in records if item.kind == "did"}
+    for rule in rules:
+        did = str(rule["detail"].get("did", ""))
+        if did in by_did:
+            build.rule(rule, f"esap:item/{by_did[did]}", user)
     return build.doc.unified()
 
 

@@ -3,6 +3,7 @@ cart; exported, read back with ``prov``, and carried by the VOTable and the note
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import replace
@@ -101,3 +102,39 @@ def test_a_cart_result_keeps_its_lineage_to_exactly_its_inputs(profile: Profile,
     assert f"esap:job/{job}" in notebook.cells[0].source
     carried = json.loads(notebook.metadata["esap_dash"]["provenance"])
     assert f"esap:item/{derived[0].key}" in carried["entity"]
+
+
+def test_lineage_of_any_depth_and_replication_rules(profile: Profile, tmp_path) -> None:
+    from astropy.table import Table
+
+    from esap_dash.provenance import Provenance, Service
+
+    private = replace(profile, database=f"sqlite:///{tmp_path}/depth.db")
+    cart = Cart.open("deep", profile=private)
+
+    def add(ident: str, record: Provenance, kind: str = "row") -> str:
+        cart.add_rows(Table({"archive": ["A"], "id": [ident], "title": [ident],
+                             "query": [record.to_json()]}), kind=kind)
+        return next(i.key for i in cart.items() if i.item_id == ident)
+
+    found = add("star", Provenance("search", services=(Service("A", "tap", "http://a"),)))
+    first = add("match", Provenance("result", job=101, inputs=(found,),
+                                    query={"workflow": "crossmatch"}), "result")
+    second = add("stats", Provenance("result", job=102, inputs=(first,),
+                                     query={"workflow": "image-statistics"}), "result")
+    did = add("esap:plates", Provenance("records", services=(Service("Rucio", "rucio"),)),
+              "did")
+    Actor(private).store.add_job("local", "rucio-rule", "Rucio", "rule-1",
+                        {"did": "esap:plates", "rse": "LOCAL_B", "cart": "deep"})
+    doc = ProvDocument.deserialize(content=cart.provenance().serialize(format="json"),
+                                   format="json")
+    derivations = _pairs(doc, "Derivation", "generatedEntity", "usedEntity")
+    # stats <- result of job 102 <- match <- result of job 101 <- star
+    chain = [f"esap:item/{second}", "esap:result/102", f"esap:item/{first}",
+             "esap:result/101",
+             f"esap:item/{found}"]
+    assert all(pair in derivations for pair in itertools.pairwise(chain))
+    used = _pairs(doc, "Usage", "activity", "entity")
+    rule = next(str(a.identifier) for a in _records(doc, "Activity")
+                if a.get_attribute("voprov:type") == {"replication rule"})
+    assert (rule, f"esap:item/{did}") in used

@@ -323,7 +323,8 @@ class CartPage(Page):
         facility = self._facilities.get(self.facility)
         launch = launch_url(facility, links["notebook"]) if facility else ""
         self.links = {**links, "launch": launch}
-        rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"])]
+        rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"]),
+                ("Provenance (PROV-JSON)", links["provenance"])]
         if launch:
             rows.append((f"Open in {facility.name}", launch))
         self._links.object = "<ul>" + "".join(

@@ -28,6 +28,8 @@ from astropy.table import Table
 
 from .actor import Actor
 from .fanout import fan_out, run_blocking
+from .flows import result_rows
+from .provenance import Provenance
 
 __all__ = ["ENTRY_POINTS", "FINAL", "JobError", "JobKind", "JobResult", "follow", "kind_of",
            "kinds"]
@@ -103,9 +105,13 @@ class JobKind:
         """What the job produced."""
         raise JobError(f"A {self.label} has no result to show.")
 
+    def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:
+        """Where the job's result comes from: the job, what it asked and used."""
+        raise JobError(f"A {self.label} has no result with a provenance.")
+
     def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
-        """Rows for the cart from the job's result (their provenance: the job)."""
-        raise JobError(f"A {self.label}'s result cannot go to a cart.")
+        """Rows for the cart from the job's result, with its :meth:`provenance`."""
+        return result_rows(result.table, self.provenance(record, result))
 
     def retry(self, actor: Actor, record: dict[str, Any]) -> int:
         """Ask for the job again as it was asked; the new job's id."""

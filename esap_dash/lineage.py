@@ -32,7 +32,7 @@ from .provenance import Provenance, Service
 if TYPE_CHECKING:
     from .cart import CartItem
 
-__all__ = ["DRAW_LIMIT", "ESAP", "VOPROV", "cart_document", "picture"]
+__all__ = ["DRAW_LIMIT", "ESAP", "VOPROV", "cart_document", "picture", "result_document"]
 
 #: Most items whose provenance is drawn (beyond, a graph is no longer readable).
 DRAW_LIMIT = 150
@@ -243,6 +243,14 @@ def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
         did = str(rule["detail"].get("did", ""))
         if did in by_did:
             build.rule(rule, f"esap:item/{by_did[did]}", user)
+    return build.doc.unified()
+
+
+def result_document(record: Provenance) -> ProvDocument:
+    """The provenance of a job's result (``record``, as its job kind gives it): the run,
+    its plan, the services it asked, the items it used and the result it made."""
+    build = _Builder()
+    build.run(record)
     return build.doc.unified()
 
 

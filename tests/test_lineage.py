@@ -125,7 +125,7 @@ def test_lineage_of_any_depth_and_replication_rules(profile: Profile, tmp_path) 
     did = add("esap:plates", Provenance("records", services=(Service("Rucio", "rucio"),)),
               "did")
     Actor(private).store.add_job("local", "rucio-rule", "Rucio", "rule-1",
-                        {"did": "esap:plates", "rse": "LOCAL_B", "cart": "deep"})
+                                 {"did": "esap:plates", "rse": "LOCAL_B", "cart": "deep"})
     doc = ProvDocument.deserialize(content=cart.provenance().serialize(format="json"),
                                    format="json")
     derivations = _pairs(doc, "Derivation", "generatedEntity", "usedEntity")

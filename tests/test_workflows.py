@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
+from prov.model import ProvDocument
 
 from esap_dash.cart import Cart
 from esap_dash.config import Profile
@@ -284,6 +285,12 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     stars = {i.key for i in Cart.open("stars", user="local", profile=private).items()
              if i.kind != "result"}
     assert len(record.inputs) == job["detail"]["inputs"] and set(record.inputs) <= stars
+    # The result's provenance from the Jobs page: the run used exactly those items.
+    doc = ProvDocument.deserialize(content=run_coroutine(page.job_list.result_provenance()),
+                                   format="json")
+    used = {str(r.get_attribute("prov:entity").pop()) for r in doc.get_records()
+            if r.get_type().localpart == "Usage"}
+    assert used == {f"esap:item/{k}" for k in record.inputs}
     # The same record after a restart of the dashboard: the result is kept with the job.
     again = JobsPage(profile=page.profile, refresh_period=0)
     run_coroutine(again.refresh())

@@ -22,6 +22,7 @@ from ..actor import Actor
 from ..cart import CartError
 from ..fanout import run_blocking
 from ..jobs import FINAL, JobError, JobResult, follow, kind_of
+from ..lineage import result_document
 from .actions import Refresher, action_buttons
 from .fits_preview import render_fits
 from .style import html_pane, notice, say
@@ -77,8 +78,11 @@ class JobList(pn.viewable.Viewer):
             pd.DataFrame(), show_index=False, disabled=True, height=260, pagination="remote",
             page_size=20, sizing_mode="stretch_width", visible=False)
         self._result_image = pn.pane.PNG(None, width=420, visible=False)
+        self._provenance = pn.widgets.FileDownload(
+            callback=self._provenance_file, filename="job.prov.json",
+            label="Export its provenance (PROV-JSON)", width=280)
         self._to_cart = pn.Row(pn.widgets.Select.from_param(self.param.cart_name, width=200),
-                               buttons["Add result to cart"], visible=False)
+                               buttons["Add result to cart"], self._provenance, visible=False)
         self._layout = pn.Column(
             *([self._message] if message is None else []),
             pn.Row(*(buttons[b] for b in ("Refresh jobs", "Open result", "Retry", "Abort job",
@@ -189,6 +193,7 @@ class JobList(pn.viewable.Viewer):
                                    if frame[c].dtype == object or frame[c].dtype.kind in "iu"}
         self._result.value = frame
         self._result.visible = self._to_cart.visible = True
+        self._provenance.filename = f"job-{job['id']}.prov.json"
         self._result_image.visible = result.image is not None
         if result.image is not None:
             png, _, _ = await run_blocking(render_fits, io.BytesIO(result.image),
@@ -199,6 +204,22 @@ class JobList(pn.viewable.Viewer):
         names = await run_blocking(self.actor.cart_names)
         self.param.cart_name.objects = sorted({*names, cart})
         self.cart_name = cart
+
+    async def result_provenance(self) -> str:
+        """The open result's provenance as W3C PROV-JSON (see :mod:`esap_dash.lineage`);
+        empty when no result with a provenance is open."""
+        job, result = self.result_job, self.result
+        if job is None or result is None:
+            return ""
+        try:
+            record = kind_of(job).provenance(job, result)
+        except JobError as exc:
+            say(self._message, str(exc), "warning")
+            return ""
+        return await run_blocking(lambda: result_document(record).serialize(format="json"))
+
+    async def _provenance_file(self) -> io.StringIO:
+        return io.StringIO(await self.result_provenance())
 
     async def result_to_cart(self) -> None:
         """Add the open result's rows to the chosen cart (the job as their provenance)."""

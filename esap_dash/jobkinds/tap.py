@@ -66,12 +66,16 @@ class TapJobs(JobKind):
             raise JobError(f"Job {record['id']} has no result to show ({phase}).")
         return JobResult(tap.job_result(record["ref"]))
 
-    def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
+    def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:
         detail = record["detail"]
-        return result_rows(result.table, Provenance(
+        return Provenance(
             "result", at=str(result.table.meta.get("ended") or now()), user=record["user"],
             services=(Service(record["service"], "tap", record["ref"],
                               asked=str(detail.get("adql", ""))),),
             query={"adql": detail.get("adql", "")}, maxrec=detail.get("maxrec"),
             truncated=(record["service"],) if result.table.meta.get("truncated") else (),
-            job=record["id"]), archive=record["service"])
+            job=record["id"])
+
+    def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
+        return result_rows(result.table, self.provenance(record, result),
+                           archive=record["service"])

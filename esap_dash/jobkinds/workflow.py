@@ -8,7 +8,6 @@ from astropy.table import Table
 
 from ..actor import Actor, NoAccountError
 from ..cart import CartError
-from ..flows import result_rows
 from ..jobs import JobError, JobKind, JobResult
 from ..provenance import Provenance, Service, now
 from ..workflows import (
@@ -100,10 +99,10 @@ class WorkflowRuns(JobKind):
         return JobResult(Table.read(kept["table_ecsv"].decode(), format="ascii.ecsv"),
                          kept["image_fits"], str(record["detail"].get("note") or ""))
 
-    def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
+    def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:
         detail = record["detail"]
-        return result_rows(result.table, Provenance(
+        return Provenance(
             "result", at=str(detail.get("ended") or now()), user=record["user"],
             services=(Service(str(detail.get("engine", "")), "dask"),),
             query={k: detail.get(k) for k in ("workflow", "title", "parameters", "cart")},
-            job=record["id"], inputs=tuple(result.table.meta.get(INPUTS, ()))))
+            job=record["id"], inputs=tuple(result.table.meta.get(INPUTS, ())))

@@ -323,6 +323,15 @@ class LocalEngine(Engine):
                                                     processes=True, dashboard_address=None)
         return Client(LocalEngine._cluster, set_as_default=False)
 
+    @classmethod
+    def restart(cls) -> None:
+        """Stop the process's local cluster: the next run starts a new one, whose
+        workers see the Python packages installed meanwhile."""
+        with cls._lock:
+            if cls._cluster is not None:
+                cls._cluster.close()
+                cls._cluster = None
+
 
 class GatewayEngine(Engine):
     """A running cluster of the user's on the Dask Gateway.

@@ -145,8 +145,10 @@ def test_a_plain_function_with_typed_defaults_is_a_workflow() -> None:
 
 @pytest.fixture
 def installed_steering() -> Iterator[None]:
-    """The example package on sys.path, as an installed distribution would be."""
+    """The example package on sys.path, as an installed distribution would be (the local
+    cluster's workers start again to see it)."""
     sys.path.insert(0, str(PACKAGE))
+    LocalEngine.restart()
     yield
     sys.path.remove(str(PACKAGE))
     sys.modules.pop("example_steering", None)

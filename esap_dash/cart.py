@@ -548,6 +548,8 @@ class Cart:
         wide = (vstack(tables, join_type="outer", metadata_conflicts="silent") if tables
                 else self.archive_table([]))
         wide.meta = {"cart": self.name}
+        if format == "ecsv":  # its header carries metadata: the provenance too
+            wide.meta["provenance"] = self.embedded_provenance()
         wide.write(path, format=formats[format], overwrite=True)
         return path
 

@@ -116,7 +116,8 @@ class _Builder:
                 attrs["esap:asked"] = service.asked
             if service.table:
                 attrs["esap:table"] = service.table
-        activity = self.doc.activity(identifier, record.at or None, None, attrs)
+        activity = self.doc.activity(identifier, record.at or None,
+                                     (service.ended if service else "") or None, attrs)
         user = self.user(record.user) if record.user else None
         if user:
             activity.wasAssociatedWith(user)

@@ -65,6 +65,8 @@ class Service:
         identifier.
     asked : str
         Exactly what it was asked: the ADQL, or the request URL with its parameters.
+    ended : str
+        When its answer was in (ISO 8601, UTC), where known.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Service:
     ivoid: str = ""
     table: str | None = None
     asked: str = ""
+    ended: str = ""
 
 
 @dataclass(frozen=True)

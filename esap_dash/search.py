@@ -181,14 +181,16 @@ class SearchResults:
         services, cut = [], []
         for name in dict.fromkeys(str(a) for a in archives):
             svc = self.services.get(name)
-            meta = self.results[name].table.meta if name in self.results else {}
+            answer = self.results.get(name)
+            meta = answer.table.meta if answer is not None else {}
             if meta.get("truncated"):
                 cut.append(name)
             services.append(Service(
                 name, kind=getattr(svc, "kind", ""), url=getattr(svc, "url", ""),
                 ivoid=str(getattr(svc, "options", {}).get("ivoid", "")),
                 table=getattr(svc, "options", {}).get("table"),
-                asked=str(meta.get("adql") or meta.get("url") or "")))
+                asked=str(meta.get("adql") or meta.get("url") or ""),
+                ended=answer.finished_at.isoformat(timespec="seconds") if answer else ""))
         query = self.query.to_dict() if self.query is not None else {}
         return Provenance("search", at=self.at, user=self.user, services=tuple(services),
                           query=query, maxrec=query.get("maxrec"), truncated=tuple(cut))

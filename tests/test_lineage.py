@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import nbformat
 from astropy.io.votable import parse
+from astropy.table import Table
 from prov.model import ProvDocument
 
 from esap_dash.actor import Actor
@@ -76,6 +77,7 @@ def test_a_cart_result_keeps_its_lineage_to_exactly_its_inputs(profile: Profile,
     for key, item in found.items():
         query = activities[generated[f"esap:item/{key}"]]
         assert query.get_attribute("voprov:type") == {"search"}
+        assert query.get_startTime() <= query.get_endTime()  # when it was asked, answered
         assert query.get_attribute("esap:target") == {"M 45"}
         assert next(iter(query.get_attribute("esap:asked"))).startswith(item.service_url)
     # The run used exactly the items it worked on, and its result derives from them.
@@ -98,6 +100,8 @@ def test_a_cart_result_keeps_its_lineage_to_exactly_its_inputs(profile: Profile,
     info = next(i for i in votable.resources[0].infos if i.name == "provenance")
     again = ProvDocument.deserialize(content=info.content, format="json")
     assert {str(e.identifier) for e in _records(again, "Entity")} == entities
+    ecsv = Table.read(cart.export(tmp_path / "cart.ecsv", "ecsv"), format="ascii.ecsv")
+    assert f"esap:job/{job}" in ecsv.meta["provenance"]
     notebook = nbformat.read(cart.export(tmp_path / "cart.ipynb", "notebook"), as_version=4)
     assert f"esap:job/{job}" in notebook.cells[0].source
     carried = json.loads(notebook.metadata["esap_dash"]["provenance"])
@@ -105,8 +109,6 @@ def test_a_cart_result_keeps_its_lineage_to_exactly_its_inputs(profile: Profile,
 
 
 def test_lineage_of_any_depth_and_replication_rules(profile: Profile, tmp_path) -> None:
-    from astropy.table import Table
-
     from esap_dash.provenance import Provenance, Service
 
     private = replace(profile, database=f"sqlite:///{tmp_path}/depth.db")

@@ -293,6 +293,8 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     used = {str(r.get_attribute("prov:entity").pop()) for r in doc.get_records()
             if r.get_type().localpart == "Usage"}
     assert used == {f"esap:item/{k}" for k in record.inputs}
+    assert f"activity(esap:job/{job_id}" in run_coroutine(
+        page.job_list.result_provenance("prov-n"))
     # The same record after a restart of the dashboard: the result is kept with the job.
     again = JobsPage(profile=page.profile, refresh_period=0)
     run_coroutine(again.refresh())

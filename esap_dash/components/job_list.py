@@ -8,6 +8,7 @@ new kind shows here with no change to this list or to the pages using it.
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from typing import Any
@@ -78,11 +79,14 @@ class JobList(pn.viewable.Viewer):
             pd.DataFrame(), show_index=False, disabled=True, height=260, pagination="remote",
             page_size=20, sizing_mode="stretch_width", visible=False)
         self._result_image = pn.pane.PNG(None, width=420, visible=False)
-        self._provenance = pn.widgets.FileDownload(
-            callback=self._provenance_file, filename="job.prov.json",
-            label="Export its provenance (PROV-JSON)", width=280)
+        self._provenance = {fmt: pn.widgets.FileDownload(
+            callback=functools.partial(self._provenance_file, fmt), filename=f"job.{ext}",
+            label=f"Its provenance ({label})", width=200)
+            for fmt, ext, label in (("prov-json", "prov.json", "PROV-JSON"),
+                                    ("prov-n", "provn", "PROV-N"))}
         self._to_cart = pn.Row(pn.widgets.Select.from_param(self.param.cart_name, width=200),
-                               buttons["Add result to cart"], self._provenance, visible=False)
+                               buttons["Add result to cart"], *self._provenance.values(),
+                               visible=False)
         self._layout = pn.Column(
             *([self._message] if message is None else []),
             pn.Row(*(buttons[b] for b in ("Refresh jobs", "Open result", "Retry", "Abort job",
@@ -193,7 +197,8 @@ class JobList(pn.viewable.Viewer):
                                    if frame[c].dtype == object or frame[c].dtype.kind in "iu"}
         self._result.value = frame
         self._result.visible = self._to_cart.visible = True
-        self._provenance.filename = f"job-{job['id']}.prov.json"
+        for download in self._provenance.values():
+            download.filename = f"job-{job['id']}.{download.filename.partition('.')[2]}"
         self._result_image.visible = result.image is not None
         if result.image is not None:
             png, _, _ = await run_blocking(render_fits, io.BytesIO(result.image),
@@ -205,9 +210,9 @@ class JobList(pn.viewable.Viewer):
         self.param.cart_name.objects = sorted({*names, cart})
         self.cart_name = cart
 
-    async def result_provenance(self) -> str:
-        """The open result's provenance as W3C PROV-JSON (see :mod:`esap_dash.lineage`);
-        empty when no result with a provenance is open."""
+    async def result_provenance(self, format: str = "prov-json") -> str:
+        """The open result's provenance as W3C PROV-JSON (``prov-n``: PROV-N; see
+        :mod:`esap_dash.lineage`); empty when no result with a provenance is open."""
         job, result = self.result_job, self.result
         if job is None or result is None:
             return ""
@@ -216,10 +221,11 @@ class JobList(pn.viewable.Viewer):
         except JobError as exc:
             say(self._message, str(exc), "warning")
             return ""
-        return await run_blocking(lambda: result_document(record).serialize(format="json"))
+        doc = await run_blocking(result_document, record)
+        return doc.get_provn() if format == "prov-n" else doc.serialize(format="json")
 
-    async def _provenance_file(self) -> io.StringIO:
-        return io.StringIO(await self.result_provenance())
+    async def _provenance_file(self, format: str) -> io.StringIO:
+        return io.StringIO(await self.result_provenance(format))
 
     async def result_to_cart(self) -> None:
         """Add the open result's rows to the chosen cart (the job as their provenance)."""

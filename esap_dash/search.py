@@ -164,9 +164,9 @@ class SearchResults:
     coverage: MOC | None = None
 
     def start(self, query: SkyQuery) -> None:
-        """Begin a new search: its answers replace the last one's as they arrive."""
+        """Begin a new search: its answers replace the last one's rows when the first
+        arrives (until then the rows shown are still the last search's)."""
         self.query, self.at, self.results = query, now(), {}
-        self.merged, self.coverage = merge([]), None
 
     def add(self, result: ArchiveResult) -> Table:
         """One more archive's answer; the merged rows (blocking: merging takes time)."""

@@ -404,7 +404,8 @@ class DiscoveryPage(Page):
         (``record``, JSON) and the query that found it (``query``, JSON, with
         the time it ran and, per archive, the kind of service that answered).
         """
-        rows = self.merged[list(self._table.selection)] if len(self.merged) else self.merged
+        chosen = [i for i in self._table.selection if i < len(self.merged)]
+        rows = self.merged[chosen] if len(self.merged) else self.merged
         return self.with_provenance(rows)
 
     def with_provenance(self, rows: Table) -> Table:

@@ -155,6 +155,18 @@ def _duration(start: datetime, end: str) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def _shown(when: str) -> str:
+    """An ISO time as the list shows times (UTC, ``2026-11-28 17:40:15``); as it is when
+    it is not ISO."""
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return when
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _live(actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
     try:
         return kind_of(record).state(actor, record)
@@ -197,5 +209,6 @@ async def follow(actor: Actor, kind: str | None = None) -> list[dict[str, Any]]:
         job["progress"] = f"{done}/{total} ({100 * done // total} %)" if total else ""
         job["duration"] = (_duration(r["created"], str(job["ended"] or ""))
                            if job["state"] not in FINAL or job["ended"] else "")
+        job["ended"] = _shown(str(job["ended"] or ""))
         jobs.append(job)
     return jobs

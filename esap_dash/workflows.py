@@ -138,7 +138,7 @@ class Workflow:
             declared[pname] = kind(default=default)
         parameters = type(f"{name.title().replace('-', '').replace('_', '')}Parameters",
                           (param.Parameterized,), {k: declared[k] for k in names[2:]})
-        return cls(name, func, meta.get("title") or doc.split("\n")[0] or name,
+        return cls(name, func, meta.get("title") or doc.split("\n")[0].rstrip(".") or name,
                    doc, meta.get("inputs", "items"), parameters)
 
     def check(self, values: dict[str, Any]) -> dict[str, Any]:

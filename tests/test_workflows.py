@@ -131,7 +131,7 @@ def test_a_plain_function_with_typed_defaults_is_a_workflow() -> None:
         """Aperture photometry of each image."""
 
     flow = Workflow.from_function("photometry", photometry)
-    assert flow.title == "Aperture photometry of each image."
+    assert flow.title == "Aperture photometry of each image"  # a title: no full stop
     assert flow.defaults() == {"aperture": 3.0, "band": "V", "n": 2, "keep": False}
     with pytest.raises(WorkflowError, match="'band' only takes a string value"):
         flow.check({"band": 3})

@@ -54,6 +54,10 @@ class JobList(pn.viewable.Viewer):
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes while a job runs; 0 stops "
                                       "them.")
+    watch_period = param.Number(default=15.0, bounds=(0, None),
+                                doc="Seconds between looks, while none of the jobs shown "
+                                    "runs, for jobs started elsewhere (another browser, "
+                                    "another server worker); 0 stops them.")
 
     def __init__(self, actor: Actor, *, kind: str | None = None,
                  message: pn.pane.Alert | None = None, **params: Any) -> None:
@@ -63,6 +67,7 @@ class JobList(pn.viewable.Viewer):
         self.result_job: dict[str, Any] | None = None
         self._message = message if message is not None else notice()
         self._refresher = Refresher(self.refresh, lambda: self.refresh_period)
+        self._watcher = Refresher(self._look_for_new, lambda: self.watch_period)
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True, selectable=1,
             height=280, sizing_mode="stretch_width",
@@ -111,7 +116,16 @@ class JobList(pn.viewable.Viewer):
         ids = [j["id"] for j in self.jobs]
         if chosen is not None and chosen["id"] in ids:
             self._table.selection = [ids.index(chosen["id"])]
-        self._refresher.keep(any(j["state"] not in FINAL for j in self.jobs))
+        running = any(j["state"] not in FINAL for j in self.jobs)
+        self._refresher.keep(running)
+        self._watcher.keep(not running)
+
+    async def _look_for_new(self) -> None:
+        """Refresh when the user's jobs are not those shown (only the database is read:
+        the services of finished jobs are not asked again)."""
+        records = await run_blocking(self.actor.store.jobs, self.actor.user, self.kind)
+        if [r["id"] for r in records] != [j["id"] for j in self.jobs]:
+            await self.refresh()
 
     @property
     def selected(self) -> dict[str, Any] | None:

@@ -55,12 +55,8 @@ def ask_for_a_rule(page, served_app: str) -> None:
     page.get_by_text(re.compile(r"Asked for esap:crab_images at")).wait_for(timeout=30_000)
 
 
-def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view(
-        served_app: str, page) -> None:
-    fill_cart(page, served_app)
-    ask_for_a_rule(page, served_app)
-    start_async_query(page, served_app, "SELECT TOP 2 hip FROM hipparcos.main")
-    page.get_by_role("button", name="Jobs", exact=True).click()
+def start_a_cluster(page) -> None:
+    """On the Jobs page: start a Dask Gateway cluster and scale it to its first worker."""
     page.get_by_text("Worker cores (1–2)").wait_for(timeout=20_000)
     page.get_by_role("button", name="Start cluster").click()
     page.get_by_text(re.compile(r"Cluster \w{8} asked for")).wait_for(timeout=20_000)
@@ -69,6 +65,15 @@ def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view
     page.get_by_role("button", name="Scale").click()
     page.get_by_text(re.compile(r"First worker [\d.]+ s after")).wait_for(timeout=60_000)
     page.get_by_text("Dask dashboard of").first.wait_for()
+
+
+def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view(
+        served_app: str, page) -> None:
+    fill_cart(page, served_app)
+    ask_for_a_rule(page, served_app)
+    start_async_query(page, served_app, "SELECT TOP 2 hip FROM hipparcos.main")
+    page.get_by_role("button", name="Jobs", exact=True).click()
+    start_a_cluster(page)
 
     page.get_by_label("Workflow").select_option(label="Cross-match with a reference catalogue")
     page.get_by_label("Cart", exact=True).select_option(CART)

@@ -1,9 +1,11 @@
 """Two server workers behind nginx, with logins, sharing PostgreSQL: one user's two
-browsers on different workers see the same cart, and when a worker is killed its
-browsers carry on through the other."""
+browsers on different workers see the same cart and the same workflow runs (followed,
+aborted and retried from either), and when a worker is killed its browsers carry on
+through the other."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -12,19 +14,30 @@ from secrets import token_hex, token_urlsafe
 
 import pytest
 import requests
+from astropy.table import Table
+
+from esap_dash.cart import Cart
+from esap_dash.config import load_profile
 
 from ..conftest import ALICE, ARTIFACTS
+from ..test_workflows import PACKAGE
 from .conftest import serve
+from .test_jobs import start_a_cluster
 from .test_users import add_to_cart, log_in
 
 pytestmark = pytest.mark.browser
 
 COOKIE_SECRET = token_urlsafe(32)
+#: The example package's long workflow, by its title.
+PAUSE = "Wait on the cluster, task by task (a long analysis, as far as its progress goes)"
 
 
 @pytest.fixture(scope="module")
 def served_workers(local_stack, secrets: dict[str, str]) -> Iterator[str]:
-    with serve("local-oidc", "server-workers.log", {"ESAP_DASH_COOKIE_SECRET": COOKIE_SECRET},
+    # The example package's workflows are installed for the workers (on their path).
+    path = os.pathsep.join(p for p in (str(PACKAGE), os.environ.get("PYTHONPATH")) if p)
+    with serve("local-oidc", "server-workers.log",
+               {"ESAP_DASH_COOKIE_SECRET": COOKIE_SECRET, "PYTHONPATH": path},
                ("--workers", "2", "--set",
                 f"deployment.database={secrets['ESAP_DASH_PG_URL']}")) as url:
         yield url
@@ -46,20 +59,90 @@ def route_to_other_worker(context, url: str, other: str) -> None:
     pytest.fail("nginx sent 50 new browsers to the same worker")
 
 
+def two_browsers(browser, url: str):
+    """Alice logged in twice, each browser routed by nginx to another worker: both
+    contexts, their pages and their workers."""
+    first_ctx, first = log_in(browser, url, ALICE, [])
+    second_ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    a = worker_of(first_ctx, url)
+    route_to_other_worker(second_ctx, url, a)
+    second = second_ctx.new_page()
+    second.goto(url + "?page=cart")
+    second.get_by_role("button", name=ALICE).click()
+    second.get_by_text("Log out").wait_for(timeout=30_000)
+    b = worker_of(second_ctx, url)
+    assert a != b
+    return first_ctx, first, a, second_ctx, second, b
+
+
+def job_state(page, job: str, state: str):
+    """The state cell of job ``job`` in the job list, once it shows ``state``."""
+    return page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell[tabulator-field='id']", has_text=re.compile(rf"^{job}$"))).locator(
+        ".tabulator-cell[tabulator-field='state']", has_text=state)
+
+
+def test_a_run_started_on_one_worker_is_followed_aborted_and_retried_on_the_other(
+        served_workers: str, browser, secrets: dict[str, str]) -> None:
+    url = served_workers
+    cart = f"pause {token_hex(3)}"
+    profile = load_profile("local", overrides={
+        "deployment.database": secrets["ESAP_DASH_PG_URL"]})
+    Cart.open_as(ALICE, cart, profile=profile).add_rows(Table({
+        "archive": ["Hipparcos-2"], "item_id": ["HIP 17702"], "title": ["Alcyone"],
+        "ra": [56.87115], "dec": [24.10514]}))
+    first_ctx, first, _, second_ctx, second, _ = two_browsers(browser, url)
+    try:
+        first.goto(url + "?page=jobs")  # worker A: a cluster, and a long run on it
+        start_a_cluster(first)
+        first.get_by_label("Workflow").select_option(label=PAUSE)
+        first.get_by_label("Cart", exact=True).select_option(cart)
+        first.get_by_label("Tasks").fill("400")
+        first.get_by_label("Tasks").press("Enter")
+        first.get_by_role("button", name="Run workflow").click()
+        started = first.get_by_text(re.compile(r"Job \d+ started: Wait on the cluster"))
+        started.wait_for(timeout=30_000)
+        job = re.search(r"Job (\d+) started", started.inner_text())[1]
+
+        second.goto(url + "?page=jobs")  # worker B follows it as it moves
+        second.get_by_text(re.compile(r"RUNNING, [1-9]\d* of 400 tasks done")).wait_for(
+            timeout=60_000)
+        job_state(second, job, "RUNNING").click()
+        second.get_by_role("button", name="Abort job").click()
+        second.get_by_text(f"Job {job}: abort asked for.").wait_for(timeout=20_000)
+        job_state(second, job, "ABORTED").wait_for(
+            timeout=30_000)
+        # Worker A, which runs it, stopped it; its page says so too.
+        job_state(first, job, "ABORTED").wait_for(
+            timeout=30_000)
+
+        job_state(second, job, "ABORTED").click()
+        second.get_by_role("button", name="Retry").click()
+        again = second.get_by_text(re.compile(rf"Job {job} asked for again: job \d+ started"))
+        again.wait_for(timeout=30_000)
+        retried = re.search(r"job (\d+) started", again.inner_text())[1]
+        second.get_by_text(re.compile(r"RUNNING, [1-9]\d* of 400 tasks done")).wait_for(
+            timeout=60_000)
+        job_state(first, retried, "RUNNING").wait_for(
+            timeout=45_000)  # A's page finds the run B started
+        second.screenshot(path=str(ARTIFACTS / "workers-retried.png"), full_page=True)
+        job_state(first, retried, "RUNNING").click()
+        first.get_by_role("button", name="Abort job").click()
+        job_state(second, retried, "ABORTED").wait_for(
+            timeout=30_000)
+        first.locator(".tabulator-cell", has_text="RUNNING").first.click()  # the cluster
+        first.get_by_role("button", name="Stop cluster").click()
+        first.get_by_text("Stopping.").wait_for(timeout=20_000)
+    finally:
+        first_ctx.close()
+        second_ctx.close()
+
+
 def test_a_cart_edited_on_one_worker_is_current_on_the_other_and_a_killed_worker_loses_nothing(
         served_workers: str, browser) -> None:
     url = served_workers
-    first_ctx, first = log_in(browser, url, ALICE, [])
-    second_ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    first_ctx, first, a, second_ctx, second, b = two_browsers(browser, url)
     try:
-        a = worker_of(first_ctx, url)
-        route_to_other_worker(second_ctx, url, a)
-        second = second_ctx.new_page()
-        second.goto(url + "?page=cart")
-        second.get_by_role("button", name=ALICE).click()
-        second.get_by_text("Log out").wait_for(timeout=30_000)
-        b = worker_of(second_ctx, url)
-        assert a != b
         cart = f"workers {token_hex(3)}"
         add_to_cart(first, url, cart, "NGC1952")  # through worker A
         second.goto(url + "?page=cart")  # worker B reads it from the database

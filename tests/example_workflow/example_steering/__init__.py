@@ -6,6 +6,8 @@ run on the deployment's cluster over the cart's items.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from astropy.table import Table
 
@@ -23,3 +25,9 @@ def declination_bands(items: Table, run, width_deg: float = 10.0) -> Table:
     rows = [(a, band, n) for a, part in zip(archives, parts, strict=True)
             for band, n in sorted(part.items())]
     return Table(rows=rows, names=("archive", "dec_band", "count"))
+
+
+def pause(items: Table, run, tasks: int = 60, seconds: float = 1.0) -> Table:
+    """Wait on the cluster, task by task (a long analysis, as far as its progress goes)."""
+    run.map(time.sleep, [seconds] * tasks)
+    return Table({"items": [len(items)], "waited_s": [tasks * seconds]})

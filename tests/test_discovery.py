@@ -270,11 +270,14 @@ def test_history_records_each_search_per_user_and_reruns(profile: Profile, tmp_p
     assert sum(entries[0]["row_counts"].values()) == sum(len(r.table)
                                                          for r in page.results.values())
     assert page.store.history("someone-else") == []
-    assert list(page.history._table.value["target"]) == ["M 1", "184.5575 -5.7843"]
+    history = page.history  # the History tab, built when first shown, reads them
+    run_coroutine(history.reload())
+    run_coroutine(page.search())  # and, once shown, follows each new search
+    assert list(history._table.value["target"]) == ["M 1", "M 1", "184.5575 -5.7843"]
     run_coroutine(page.rerun(entries[1]))
     assert page.frame == "galactic" and page.radius == 0.2
     assert page.last_query.ra == pytest.approx(CRAB[0], abs=2e-3)
-    assert len(page.store.history("local")) == 3
+    assert len(page.store.history("local")) == 4
 
 
 def wait_for_phase(editor, phase: str, timeout: float = 30) -> dict:

@@ -7,6 +7,7 @@ import html
 import json
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -164,39 +165,85 @@ class DiscoveryPage(Page):
                         self._table, own,
                         sizing_mode="stretch_width")
         self.tabs = pn.Tabs(("Sky search", sky), dynamic=True, sizing_mode="stretch_width")
+        # The other tabs are built when first shown (or first used): a session that
+        # never opens them does not pay for them.
+        self._builders: dict[str, Callable[[], pn.viewable.Viewable]] = {}
+        self._built: dict[str, pn.viewable.Viewable] = {}
+        self._titles = ["Sky search"]
         registries = self.profile.by_role("registry")
         if registries:
-            self.registry = RegistrySearch(registries[0].connector(), on_add=self.add_archive,
-                                           cone=self._last_cone)
-            self.tabs.append(("Registry", self.registry))
-        taps = {svc.name: self.connector(svc.name) for svc in self._services.values()
-                if svc.kind == "tap"}
-        self.adql: AdqlEditor | None = None
-        if taps:
-            self.adql = AdqlEditor(taps, self.actor)
-            self.tabs.append(("ADQL", self.adql))
-        try:
-            lake = self.user_connector("rucio")
-        except NoAccountError as exc:
-            self.tabs.append(("Data lake", html_pane(f"<p>{html.escape(str(exc))}</p>")))
-        else:
-            if lake is not None:
-                self.datalake = DataLakeSearch(lake, add_to_cart=self.put_in_cart)
-                self.tabs.append(("Data lake", self.datalake))
+            self._lazy_tab("Registry", lambda: RegistrySearch(
+                registries[0].connector(), on_add=self.add_archive, cone=self._last_cone))
+        if any(svc.kind == "tap" for svc in self._services.values()):
+            self._lazy_tab("ADQL", lambda: AdqlEditor(
+                {svc.name: self.connector(svc.name) for svc in self._services.values()
+                 if svc.kind == "tap"}, self.actor))
+        if self.profile.by_role("rucio"):
+            self._lazy_tab("Data lake", self._data_lake)
         software = self.profile.by_role("software")
         if software:
-            self.software = SoftwareSearch(software[0].connector(),
-                                           add_to_cart=self.put_in_cart)
-            self.tabs.append(("Software", self.software))
-        self.history = QueryHistory(self.store, self.user, on_rerun=self.rerun)
-        self.tabs.append(("History", self.history))
-        if pn.state.curdoc is not None:
-            pn.state.onload(self.history.reload)
+            self._lazy_tab("Software", lambda: SoftwareSearch(software[0].connector(),
+                                                              add_to_cart=self.put_in_cart))
+        self._lazy_tab("History", self._history)
+        self.tabs.param.watch(lambda event: self._tab(self._titles[event.new]), "active")
         self._layout = pn.Column(pn.pane.Markdown("## Discovery"), self.tabs,
                                  sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    # ------------------------------------------------------------------- tabs
+    def _lazy_tab(self, title: str, build: Callable[[], pn.viewable.Viewable]) -> None:
+        self._builders[title] = build
+        self._titles.append(title)
+        self.tabs.append((title, pn.Column(sizing_mode="stretch_width")))
+
+    def _tab(self, title: str) -> Any:
+        """The component of tab ``title``, built on first use; None without that tab."""
+        if title not in self._built:
+            if title not in self._builders:
+                return None
+            self._built[title] = self._builders[title]()
+            self.tabs[self._titles.index(title)].objects = [self._built[title]]
+        return self._built[title]
+
+    def _data_lake(self) -> pn.viewable.Viewable:
+        try:
+            return DataLakeSearch(self.user_connector("rucio"), add_to_cart=self.put_in_cart)
+        except NoAccountError as exc:
+            return html_pane(f"<p>{html.escape(str(exc))}</p>")
+
+    def _history(self) -> QueryHistory:
+        history = QueryHistory(self.store, self.user, on_rerun=self.rerun)
+        if pn.state.curdoc is not None:
+            pn.state.onload(history.reload)
+        return history
+
+    @property
+    def registry(self) -> RegistrySearch | None:
+        """The Registry tab (None when the deployment has no registry)."""
+        return self._tab("Registry")
+
+    @property
+    def adql(self) -> AdqlEditor | None:
+        """The ADQL tab (None when no archive speaks TAP)."""
+        return self._tab("ADQL")
+
+    @property
+    def datalake(self) -> DataLakeSearch | None:
+        """The Data lake tab (None without a data lake or an account there)."""
+        lake = self._tab("Data lake")
+        return lake if isinstance(lake, DataLakeSearch) else None
+
+    @property
+    def software(self) -> SoftwareSearch | None:
+        """The Software tab (None when the deployment lists no software records)."""
+        return self._tab("Software")
+
+    @property
+    def history(self) -> QueryHistory:
+        """The History tab: the user's searches."""
+        return self._tab("History")
 
     # ------------------------------------------------------------------ state
     def connector(self, name: str) -> ServiceConnector:
@@ -326,15 +373,17 @@ class DiscoveryPage(Page):
             self.param.own_columns.objects = [n for n, r in self.results.items() if len(r.table)]
             await run_blocking(self.store.add_history, self.user, query.to_dict(),
                                list(archives), {n: len(r.table) for n, r in self.results.items()})
-            await self.history.reload()
+            if "History" in self._built:  # else it reads the history when first shown
+                await self.history.reload()
         finally:
             self.searching = False
             self._search_button.loading = False
 
     async def shown(self) -> None:
         """The ADQL tab's job list follows what happened while another page was shown."""
-        if self.adql is not None and self.adql.jobs:
-            await self.adql.job_list.refresh()
+        adql = self._built.get("ADQL")
+        if adql is not None and adql.jobs:
+            await adql.job_list.refresh()
 
     def _show_error(self, text: str) -> None:
         say(self._message, text, "danger")

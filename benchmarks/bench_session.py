@@ -1,0 +1,128 @@
+"""What one session costs the server: CPU to build it, memory while it sits idle.
+
+    .venv/bin/python benchmarks/bench_session.py [--sessions 40] [--page discovery]
+
+CPU, in this process, as the server does for every new browser tab: the
+dashboard of the ``local`` profile is built and its Bokeh document made (the
+models the browser is sent).  The baseline, in the same run, is a bare Panel
+template of the same kind with one widget: the floor Panel itself costs.
+
+Memory, of a real server (``esap-dash serve``, fresh database): ``--sessions``
+tabs opened at once (page fetched, document pulled over the websocket,
+"document ready" sent, as a browser does) and left idle; then closed, and
+the server's memory read once Bokeh has dropped them (its unused-session
+lifetime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import panel as pn
+import requests
+from bench_soak import TabSession, free_port, server_rss
+from bokeh.document import Document
+from bokeh.events import DocumentReady
+
+from esap_dash.app import PAGES, EsapDash
+from esap_dash.config import load_profile
+
+
+def bare() -> Document:
+    doc = Document()
+    pn.template.BootstrapTemplate(title="bare", main=[pn.widgets.TextInput(name="x")]
+                                  ).server_doc(doc)
+    return doc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=40)
+    parser.add_argument("--page", default="discovery", choices=sorted(PAGES))
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    profile = load_profile("local")
+
+    def session() -> Document:
+        doc = Document()
+        EsapDash(profile=profile, page=args.page).template.server_doc(doc)
+        return doc
+
+    for build in (session, bare):  # imports, first connections, caches
+        build()
+    cpu = {}
+    for name, build in (("esap-dash", session), ("bare Panel template", bare)):
+        times = []
+        for _ in range(args.sessions):
+            start = time.process_time()
+            build()
+            times.append(time.process_time() - start)
+        cpu[name] = statistics.median(times)
+    memory = served_memory(args.sessions, args.page)
+    base = cpu["bare Panel template"]
+    print(f"{args.page} page, {args.sessions} sessions, one process")
+    print(f"  build CPU per session: {cpu['esap-dash']:.3f} s (budget 0.4 s); bare Panel "
+          f"template {base:.3f} s; ratio {cpu['esap-dash'] / base:.1f}")
+    before, peak, after = memory
+    print(f"  server memory: {before:.0f} MB after one session, {peak:.0f} MB with "
+          f"{args.sessions} idle sessions ({(peak - before) / args.sessions:.1f} MB per "
+          f"session, budget 5 MB); {after:.0f} MB once they closed "
+          f"({100 * (after - before) / before:+.1f} % of before, budget +5 %)")
+
+
+def open_tab(url: str, page: str) -> TabSession:
+    """A browser tab of ``page``: the page fetched, its document pulled, "ready" sent."""
+    text = requests.get(url, params={"page": page}, timeout=120).text
+    token = re.search(r'"token": ?"([^"]+)"', text).group(1)
+    tab = TabSession(token, url.replace("http://", "ws://") + "ws")
+    tab.pull()
+    tab.document.callbacks.send_event(DocumentReady())
+    tab.wait_for(lambda: False, 1.0)  # its first callbacks run
+    return tab
+
+
+def served_memory(sessions: int, page: str) -> tuple[float, float, float]:
+    """Server memory (MB) after one session, with ``sessions`` idle ones, and once
+    they closed and were dropped."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    workdir = Path(tempfile.mkdtemp(prefix="esap-session-"))
+    env = {**os.environ, "ESAP_DASH__DEPLOYMENT__DATABASE": f"sqlite:///{workdir}/s.db"}
+    with (workdir / "server.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve",
+                                   "--profile", "local", "--port", str(port)],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.3)
+        open_tab(url, page).close()  # imports, first connections
+        time.sleep(40)  # that session is dropped too
+        before = server_rss(server)
+        tabs = [open_tab(url, page) for _ in range(sessions)]
+        time.sleep(2)
+        peak = server_rss(server)
+        for tab in tabs:
+            tab.close()
+        time.sleep(50)  # Bokeh drops a closed session after 15 s, checking every 17 s
+        return before, peak, server_rss(server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -69,7 +69,7 @@ class CartPage(Page):
         self._message = notice()
         self._summary = html_pane("")
         self._table = pn.widgets.Tabulator(
-            self._frame(), show_index=False, selectable="checkbox", groupby=["archive"],
+            _shown(self.listing), show_index=False, selectable="checkbox", groupby=["archive"],
             pagination="remote", page_size=50, height=480, sizing_mode="stretch_width",
             editors={c: None for c in SHOWN if c not in ("note", "tags")},
             formatters={c: {"type": "plaintext"} for c in
@@ -341,19 +341,17 @@ class CartPage(Page):
         """The cart shown."""
         return self.open_cart(self.cart_name)
 
-    def _frame(self) -> pd.DataFrame:
-        frame = self.listing[SHOWN].copy()
-        frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
-        return frame
-
-    def _read(self, name: str) -> tuple[Cart, pd.DataFrame, dict[str, Any]]:
-        """The cart ``name``, its listing and summary (blocking: the database)."""
+    def _read(self, name: str) -> tuple[Cart, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+        """The cart ``name``, its listing, the listing as shown and its summary (blocking:
+        the database, and formatting every row)."""
         cart = self.open_cart(name)
-        return cart, cart.listing(SHOWN), cart.summary()
+        listing = cart.listing(SHOWN)
+        return cart, listing, _shown(listing), cart.summary()
 
-    def _show(self, cart: Cart, listing: pd.DataFrame, summary: dict[str, Any]) -> None:
+    def _show(self, cart: Cart, listing: pd.DataFrame, shown: pd.DataFrame,
+              summary: dict[str, Any]) -> None:
         self.listing = listing
-        self._table.value = self._frame()
+        self._table.value = shown
         groups = "".join(
             f"<li>{html.escape(g['archive'])}: {g['count']} item{'s' * (g['count'] != 1)}"
             + (f", {g['bytes'] / 1e6:.1f} MB" if g["bytes"] else "") + "</li>"
@@ -509,3 +507,9 @@ class CartPage(Page):
             return io.BytesIO(await run_blocking(self.export_bytes, fmt))
         return callback
 
+
+def _shown(listing: pd.DataFrame) -> pd.DataFrame:
+    """A cart's listing as the page lists it (times to the minute, UTC)."""
+    frame = listing[SHOWN].copy()
+    frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+    return frame

@@ -116,12 +116,17 @@ def one_round(url: str, http: requests.Session, target: str) -> tuple[float, flo
     try:
         tab.pull()
         tab.document.callbacks.send_event(DocumentReady())
-        if not tab.wait_for(lambda: "rows from" in tab.texts(), 120):
+
+        def results() -> list:
+            return [m for m in tab.document.models
+                    if isinstance(m, panel.models.tabulator.DataTabulator)
+                    and len(m.source.data.get("title", []))]
+
+        # The status line and the table's rows are separate updates: wait for both.
+        if not tab.wait_for(lambda: "rows from" in tab.texts() and results(), 120):
             raise RuntimeError(f"no results for {target} in 120 s")
         searched = time.perf_counter() - start
-        tables = [m for m in tab.document.models
-                  if isinstance(m, panel.models.tabulator.DataTabulator)
-                  and len(m.source.data.get("title", []))]
+        tables = results()
         tables[0].source.selected.indices = [0, 1]
         button = next(m for m in tab.document.models
                       if isinstance(m, Button) and m.label == "Add selected rows to cart")

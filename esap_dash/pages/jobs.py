@@ -18,6 +18,7 @@ from ..components.actions import Refresher, action_buttons
 from ..components.job_list import JobList
 from ..components.style import html_pane, notice, say
 from ..fanout import run_blocking
+from ..jobkinds.workflow import WorkflowRuns
 from ..jobs import FINAL, JobError, kinds
 from ..workflows import GatewayEngine, LocalEngine, WorkflowError, load_workflows
 from .base import Page
@@ -221,7 +222,7 @@ class JobsPage(Page):
         if self.gateway is not None and not self.run_on:
             await self.refresh_clusters()  # a cluster may have come up since the last look
         try:
-            job_id = await run_blocking(lambda: kinds()["dask"].submit(
+            job_id = await run_blocking(lambda: kinds()[WorkflowRuns.name].submit(
                 self.actor, workflow=flow.name, cart=cart, values=values))
         except (JobError, ConnectorError) as exc:
             say(self._message, getattr(exc, "reason", str(exc)), "danger")
@@ -236,7 +237,7 @@ class JobsPage(Page):
         return self.job_list.jobs
 
     def _show_progress(self, *_: Any) -> None:
-        runs = [j for j in self.jobs if j["kind"] == "dask"]
+        runs = [j for j in self.jobs if j["kind"] == WorkflowRuns.name]
         if not runs:
             return
         latest = runs[0]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import panel as pn
 import param
 
+from .api import api_routes
 from .components.style import html_pane
 from .config import ASSETS, Profile, ProfileError, load_profile
 from .launch import SHARE_ROUTE, CartShareHandler
@@ -168,6 +169,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     if logins:
         hardening.update(login_pages(profile.oidc, profile.public_url or f"http://{reached}"))
     extra_patterns = [(SHARE_ROUTE, CartShareHandler, {"profile": profile}),
+                      *api_routes(profile),
                       *hardening.pop("extra_patterns")]
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
              title=html.escape(profile.title), websocket_origin=sorted(origins),

@@ -348,8 +348,10 @@ class Cart:
             rows = conn.execute(query.order_by(ITEMS.c.id)).all()
         return [CartItem(*row) for row in rows]
 
-    def listing(self, columns: Sequence[str]) -> Any:
-        """Some columns of every item (plus ``key``), oldest first, as a DataFrame.
+    def listing(self, columns: Sequence[str], *, offset: int = 0,
+                limit: int | None = None) -> Any:
+        """Some columns of every item (plus ``key``), oldest first, as a DataFrame;
+        ``limit`` items from ``offset`` when given.
 
         Lighter than :meth:`items` for display: the full records stay in the
         database.  ``added`` is as the database keeps it (a time, or its text).
@@ -358,7 +360,7 @@ class Cart:
 
         names = ["key", *[c for c in columns if c != "key"]]
         query = sa.select(*[ITEMS.c[c] for c in names]).where(
-            ITEMS.c.cart_id == self._id).order_by(ITEMS.c.id)
+            ITEMS.c.cart_id == self._id).order_by(ITEMS.c.id).offset(offset).limit(limit)
         with self._store.engine.connect() as conn:
             # Straight from the driver (dates as the database gives them: text on
             # SQLite): SQLAlchemy's rows cost more than reading them, for a big cart.

@@ -16,10 +16,7 @@ not know; the sessions are not affected.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +27,7 @@ import numpy as np
 import requests
 from astropy.table import Column, vstack
 from bench_session import open_tab
-from bench_soak import free_port, one_round
+from bench_soak import one_round, served
 
 from connectors.query import SkyQuery, common_table
 from esap_dash.cart import Cart
@@ -65,21 +62,7 @@ def main() -> None:
     start = time.perf_counter()
     fill(profile, args.items)
     print(f"cart of {args.items:,} items made in {time.perf_counter() - start:.0f} s")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "ESAP_DASH__DEPLOYMENT__DATABASE": database}
-    with (workdir / "server.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve",
-                                   "--profile", "local", "--port", str(port)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url, timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.3)
+    with served("local", database, workdir) as (url, _):
         http = requests.Session()
         one_round(url, http, "M 1")  # warm-up
         alone = [one_round(url, http, TARGETS[i % len(TARGETS)])[0]
@@ -107,9 +90,6 @@ def main() -> None:
                 for i in range(args.rounds)]
         stop.set()
         opener.join()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     a, b = statistics.median(alone), statistics.median(busy)
     print(f"the big cart's page opened {len(opened)} times meanwhile, "
           f"median {statistics.median(opened) if opened else float('nan'):.1f} s")

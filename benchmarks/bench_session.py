@@ -17,11 +17,8 @@ lifetime).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -29,7 +26,7 @@ from pathlib import Path
 
 import panel as pn
 import requests
-from bench_soak import TabSession, free_port, server_rss
+from bench_soak import TabSession, served, server_rss
 from bokeh.document import Document
 from bokeh.events import DocumentReady
 
@@ -93,22 +90,8 @@ def open_tab(url: str, page: str) -> TabSession:
 def served_memory(sessions: int, page: str) -> tuple[float, float, float]:
     """Server memory (MB) after one session, with ``sessions`` idle ones, and once
     they closed and were dropped."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     workdir = Path(tempfile.mkdtemp(prefix="esap-session-"))
-    env = {**os.environ, "ESAP_DASH__DEPLOYMENT__DATABASE": f"sqlite:///{workdir}/s.db"}
-    with (workdir / "server.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve",
-                                   "--profile", "local", "--port", str(port)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url, timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.3)
+    with served("local", f"sqlite:///{workdir}/s.db", workdir) as (url, server):
         open_tab(url, page).close()  # imports, first connections
         time.sleep(40)  # that session is dropped too
         before = server_rss(server)
@@ -119,9 +102,6 @@ def served_memory(sessions: int, page: str) -> tuple[float, float, float]:
             tab.close()
         time.sleep(50)  # Bokeh drops a closed session after 15 s, checking every 17 s
         return before, peak, server_rss(server)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

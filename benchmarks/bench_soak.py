@@ -36,6 +36,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import panel.models.esm
@@ -93,6 +95,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def served(profile: str, database: str, workdir: Path, *, workers: int = 1,
+           env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``esap-dash serve`` of ``profile`` on ``database`` (log in ``workdir``), answering:
+    its URL and process; stopped afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "ESAP_DASH__DEPLOYMENT__DATABASE": database, "PYTHONUNBUFFERED": "1",
+           **(env or {})}
+    with (workdir / "server.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve", "--profile",
+                                   profile, "--port", str(port), "--workers", str(workers)],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    requests.get(url, timeout=5)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.3)
+            yield url, server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def log_in(url: str, sub: str) -> requests.Session:
@@ -171,25 +200,11 @@ def main() -> None:
 
 def soak(args: argparse.Namespace, workers: int) -> float:
     """One soak against ``workers`` server workers; the rounds per minute."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     workdir = Path(tempfile.mkdtemp(prefix="esap-soak-"))
     database = f"sqlite:///{workdir}/soak.db"
-    env = {**os.environ, "ESAP_DASH_COOKIE_SECRET": secrets.token_urlsafe(32),
-           "ESAP_DASH__DEPLOYMENT__DATABASE": database, "PYTHONUNBUFFERED": "1"}
-    log = (workdir / "server.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "esap_dash.cli", "serve", "--profile",
-                               "local-oidc", "--port", str(port), "--workers", str(workers)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
     run = secrets.token_hex(2)  # users of this run only
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url, timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.3)
+    with served("local-oidc", database, workdir, workers=workers,
+                env={"ESAP_DASH_COOKIE_SECRET": secrets.token_urlsafe(32)}) as (url, server):
         alone = log_in(url, f"soak-{run}-alone")
         one_round(url, alone, "M 1")  # warm-up: imports, first connections
         time.sleep(2)
@@ -240,10 +255,6 @@ def soak(args: argparse.Namespace, workers: int) -> float:
                 t.join()
             time.sleep(45)  # Bokeh discards closed sessions after its unused-session lifetime
             after.append(server_rss(server))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
     profile = load_profile("local-oidc", overrides={"deployment.database": database})
     leaks = []

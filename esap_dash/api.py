@@ -1,4 +1,4 @@
-"""The HTTP API, ``/api/v1``: a user's carts for any client, acting as the caller.
+"""The HTTP API, ``/api/v1``: a user's carts and jobs for any client, acting as the caller.
 
 Served by the dashboard's own server (and so behind the same proxy).  Every
 call says who it comes from with the deployment's OIDC access token
@@ -23,10 +23,14 @@ from typing import Any
 import tornado.httputil
 import tornado.web
 
+from connectors.exceptions import ConnectorError
+
 from . import __version__
+from .actor import Actor
 from .cart import Cart, CartError
 from .config import Profile
 from .fanout import run_blocking
+from .jobs import JobError, follow, kind_of, kinds
 from .users import identity
 
 __all__ = ["API_ROOT", "MAX_PAGE", "api_routes", "openapi"]
@@ -38,6 +42,9 @@ MAX_PAGE = 1000
 EXPORTS = {"votable": "application/x-votable+xml", "ecsv": "text/plain; charset=utf-8",
            "csv": "text/csv; charset=utf-8", "notebook": "application/x-ipynb+json",
            "prov-json": "application/json", "prov-n": "text/provenance-notation"}
+#: What the API says of a job.
+JOB_FIELDS = ("id", "kind", "state", "progress", "what", "owner", "created", "ended",
+              "duration", "error", "service", "ref")
 #: Item columns of the JSON listing.
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")
@@ -88,6 +95,15 @@ class ApiHandler(tornado.web.RequestHandler):
                                                            create=False))
         except CartError as exc:
             raise Problem(404, str(exc)) from None
+
+    async def job(self, job_id: str) -> tuple[Actor, dict[str, Any]]:
+        """The caller (as an actor) and their job ``job_id`` as recorded (404 when the
+        caller has no such job)."""
+        actor = Actor(self.profile, await self.caller())
+        record = await run_blocking(actor.store.job, actor.user, int(job_id))
+        if record is None:
+            raise Problem(404, f"You have no job {job_id}.")
+        return actor, record
 
     def write_json(self, value: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -202,6 +218,43 @@ class CartExportHandler(ApiHandler):
         self.finish(body)
 
 
+class JobsHandler(ApiHandler):
+    """``GET /api/v1/jobs?kind=``: the caller's jobs of every kind (or one), newest
+    first, with their live states."""
+
+    async def get(self) -> None:
+        kind = self.get_query_argument("kind", None)
+        if kind is not None and kind not in kinds():
+            raise Problem(400, f"Unknown job kind {kind!r}; one of {', '.join(kinds())}.")
+        jobs = await follow(Actor(self.profile, await self.caller()), kind)
+        self.write_json({"jobs": [{k: j[k] for k in JOB_FIELDS} for j in jobs]})
+
+
+class JobHandler(ApiHandler):
+    """``GET /api/v1/jobs/{id}``: one of the caller's jobs, with its live state."""
+
+    async def get(self, job_id: str) -> None:
+        actor, record = await self.job(job_id)
+        job = next(j for j in await follow(actor, record["kind"]) if j["id"] == record["id"])
+        self.write_json({k: job[k] for k in JOB_FIELDS})
+
+
+class JobAbortHandler(ApiHandler):
+    """``POST /api/v1/jobs/{id}/abort``: abort one of the caller's jobs where it runs
+    (202: asked for; 409: it does not run)."""
+
+    async def post(self, job_id: str) -> None:
+        actor, record = await self.job(job_id)
+        try:
+            await run_blocking(kind_of(record).abort, actor, record)
+        except JobError as exc:
+            raise Problem(409, str(exc)) from None
+        except ConnectorError as exc:
+            raise Problem(502, f"{record['service']}: {exc.reason}") from None
+        self.set_status(202)
+        self.write_json({"id": record["id"], "abort": "asked for"})
+
+
 def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
     """The API's Tornado routes for the deployment ``profile``."""
     cart = rf"{API_ROOT}/carts/([^/]+)"
@@ -209,13 +262,18 @@ def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
             (rf"{API_ROOT}/carts", CartsHandler, {"profile": profile}),
             (cart, CartHandler, {"profile": profile}),
             (rf"{cart}/items", CartItemsHandler, {"profile": profile}),
-            (rf"{cart}/export", CartExportHandler, {"profile": profile})]
+            (rf"{cart}/export", CartExportHandler, {"profile": profile}),
+            (rf"{API_ROOT}/jobs", JobsHandler, {"profile": profile}),
+            (rf"{API_ROOT}/jobs/(\d+)", JobHandler, {"profile": profile}),
+            (rf"{API_ROOT}/jobs/(\d+)/abort", JobAbortHandler, {"profile": profile})]
 
 
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
             "description": "The cart's name."}
+    job_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"},
+              "description": "The job's number."}
     problem_ref = {"description": "A problem (RFC 9457).",
                    "content": {"application/problem+json": {"schema": {
                        "$ref": "#/components/schemas/Problem"}}}}
@@ -229,7 +287,8 @@ def openapi() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "esap-dash API", "version": __version__,
-                 "description": "A user's carts, acting as the caller (OIDC bearer token)."},
+                 "description": "A user's carts and jobs, acting as the caller (OIDC "
+                                "bearer token)."},
         "servers": [{"url": API_ROOT}],
         "security": [{"bearer": []}],
         "components": {
@@ -259,5 +318,17 @@ def openapi() -> dict[str, Any]:
                 "responses": {"200": {"description": "The file.", "content": {
                     mime.split(";")[0]: {} for mime in EXPORTS.values()}},
                     "400": problem_ref, **errors}}},
+            "/jobs": {"get": {
+                "summary": "Your jobs of every kind, newest first, with live states.",
+                "parameters": [{"name": "kind", "in": "query", "schema": {"type": "string"},
+                                "description": "Only jobs of this kind (tap, rucio-rule, "
+                                               "dask, ...)."}],
+                "responses": {**json_answer("Your jobs."), "400": problem_ref}}},
+            "/jobs/{id}": {"get": {"summary": "One of your jobs.", "parameters": [job_id],
+                                   "responses": json_answer("The job.")}},
+            "/jobs/{id}/abort": {"post": {
+                "summary": "Abort one of your jobs where it runs.", "parameters": [job_id],
+                "responses": {"202": {"description": "Abort asked for."},
+                              "409": problem_ref, "502": problem_ref, **errors}}},
         },
     }

@@ -13,6 +13,7 @@ from astropy.table import Table
 
 from esap_dash.cart import Cart
 from esap_dash.config import load_profile
+from esap_dash.store import store_for
 
 from .browser.conftest import serve
 from .conftest import ALICE, BOB, oidc_token
@@ -98,7 +99,8 @@ def test_the_api_describes_itself_in_openapi(api) -> None:
     document = call(f"{root}/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/carts", "/carts/{name}", "/carts/{name}/items",
-                                      "/carts/{name}/export"}
+                                      "/carts/{name}/export", "/jobs", "/jobs/{id}",
+                                      "/jobs/{id}/abort"}
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
@@ -115,3 +117,25 @@ def test_without_logins_it_answers_its_own_machine_with_no_token(local_stack,
                                timeout=60)
     assert answer.json() == {"carts": [{"name": "Pleiades", "items": 3}]}
     assert relayed.status_code == 403 and "its own machine" in relayed.json()["detail"]
+
+
+def test_jobs_are_listed_followed_and_aborted_only_by_their_owner(api) -> None:
+    root, profile = api
+    job = store_for(profile.database).add_job(
+        ALICE, "tap", "Local DaCHS ObsCore (TAP)", "http://127.0.0.1:8091/tap/async/gone",
+        {"adql": "SELECT TOP 1 hip FROM hipparcos.main"})
+    alice, bob = oidc_token(profile, ALICE), oidc_token(profile, BOB)
+    listed = call(f"{root}/jobs", alice, kind="tap").json()["jobs"]
+    assert [(j["id"], j["kind"], j["owner"]) for j in listed] == [(job, "tap", ALICE)]
+    assert call(f"{root}/jobs/{job}", alice).json()["what"].startswith("SELECT TOP 1 hip")
+    assert call(f"{root}/jobs", bob).json() == {"jobs": []}
+    assert call(f"{root}/jobs/{job}", bob).status_code == 404
+    abort = requests.post(f"{root}/jobs/{job}/abort", timeout=60,
+                          headers={"Authorization": f"Bearer {bob}"})
+    assert abort.status_code == 404 and abort.json()["detail"] == f"You have no job {job}."
+    # Alice's job is gone at its service: aborting it says what the service said.
+    abort = requests.post(f"{root}/jobs/{job}/abort", timeout=60,
+                          headers={"Authorization": f"Bearer {alice}"})
+    assert abort.status_code == 502
+    assert abort.json()["detail"].startswith("Local DaCHS ObsCore (TAP): ")
+    assert call(f"{root}/jobs", alice, kind="nonsense").status_code == 400

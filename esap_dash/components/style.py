@@ -14,7 +14,12 @@ import panel as pn
 
 from ..config import ASSETS
 
-__all__ = ["html_pane", "notice", "say", "stylesheet"]
+__all__ = ["POSITION_FORMAT", "html_pane", "notice", "say", "stylesheet"]
+
+#: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
+#: every digit of a float.
+POSITION_FORMAT = {c: {"type": "money", "decimal": ".", "thousand": "", "precision": 6}
+                   for c in ("ra", "dec")}
 
 
 @cache

@@ -24,7 +24,7 @@ from connectors.samp import SampLink
 from ..actor import NoAccountError
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import Refresher, on_click
-from ..components.style import html_pane, notice, say
+from ..components.style import POSITION_FORMAT, html_pane, notice, say
 from ..fanout import run_blocking
 from ..jobs import JobError, follow, kinds
 from ..launch import launch_url, share_links
@@ -72,8 +72,9 @@ class CartPage(Page):
             _shown(self.listing), show_index=False, selectable="checkbox", groupby=["archive"],
             pagination="remote", page_size=50, height=480, sizing_mode="stretch_width",
             editors={c: None for c in SHOWN if c not in ("note", "tags")},
-            formatters={c: {"type": "plaintext"} for c in
-                        ("archive", "title", "product_type", "access_url", "note", "tags")},
+            formatters={**{c: {"type": "plaintext"} for c in
+                           ("archive", "title", "product_type", "access_url", "note", "tags")},
+                        **POSITION_FORMAT},
             titles={"ra": "RA (deg)", "dec": "Dec (deg)", "size": "Size (bytes)"},
             widths={"title": 280, "access_url": 260})
         self._table.on_edit(self._on_edit)

@@ -30,7 +30,7 @@ from ..components.datalake_search import DataLakeSearch
 from ..components.query_history import QueryHistory
 from ..components.registry_search import RegistrySearch
 from ..components.software_search import SoftwareSearch
-from ..components.style import html_pane, notice, say
+from ..components.style import POSITION_FORMAT, html_pane, notice, say
 from ..config import ServiceConfig
 from ..fanout import run_blocking
 from ..search import ArchiveResult, SearchResults, search_archives
@@ -129,7 +129,8 @@ class DiscoveryPage(Page):
             # Text columns: "contains" (case-insensitive); numbers: the range filters.
             header_filters={c: {"type": "input", "func": "like", "placeholder": "contains…"}
                             for c in TEXT_COLUMNS},
-            formatters={c: {"type": "plaintext"} for c in TEXT_COLUMNS},
+            formatters={**{c: {"type": "plaintext"} for c in TEXT_COLUMNS},
+                        **POSITION_FORMAT, "distance": POSITION_FORMAT["ra"]},
             titles={"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Dist. (deg)",
                     "size": "Size (bytes)", "product_type": "Product", "also_in": "Also in"},
             widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},

@@ -1,4 +1,5 @@
-"""The HTTP API, ``/api/v1``: a user's carts and jobs for any client, acting as the caller.
+"""The HTTP API, ``/api/v1``: carts, searches, jobs and services for any client,
+acting as the caller.
 
 Served by the dashboard's own server (and so behind the same proxy).  Every
 call says who it comes from with the deployment's OIDC access token
@@ -6,56 +7,81 @@ call says who it comes from with the deployment's OIDC access token
 login) and reaches only that user's records.  A single-user deployment
 (no logins) answers only calls from this machine (loopback).  Errors are
 HTTP statuses with an RFC 9457 problem body (``application/problem+json``).
-Metadata is JSON; a cart's items as a table are an export (VOTable by
-default).  The routes are described by the OpenAPI document at
-``/api/v1/openapi.json``.
+Metadata is JSON; tables (a cart's items, a search's rows, a job's result)
+are VOTables.  Calls are counted per user and minute in the database (the
+limit holds across server processes); request bodies, pages and searches
+have limits of their own (the profile's ``[api]``).  The routes are
+described by the OpenAPI document at ``/api/v1/openapi.json``
+(:mod:`esap_dash.openapi`).
 """
 
 from __future__ import annotations
 
+import inspect
+import io
 import ipaddress
 import json
+import re
 import tempfile
+import time
+from collections.abc import Mapping
+from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import tornado.httputil
 import tornado.web
+from astropy.table import Table
 
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, QueryError
+from connectors.query import SkyQuery
 
-from . import __version__
-from .actor import Actor
+from .actor import Actor, NoAccountError
 from .cart import Cart, CartError
 from .config import Profile
 from .fanout import run_blocking
-from .jobs import JobError, follow, kind_of, kinds
+from .health import shared_health
+from .jobs import FINAL, JobError, follow, kind_of, kinds
+from .openapi import API_ROOT, EXPORTS, MAX_HISTORY, MAX_PAGE, SEARCH_FIELDS, VOTABLE, openapi
+from .search import SearchResults, sky_archives
 from .users import identity
+from .votable import write_votable
+from .workflows import load_workflows
 
-__all__ = ["API_ROOT", "MAX_PAGE", "api_routes", "openapi"]
+__all__ = ["api_routes"]
 
-API_ROOT = "/api/v1"
-#: Most items one page of ``/carts/{name}/items`` returns.
-MAX_PAGE = 1000
-#: Export formats and their media types.
-EXPORTS = {"votable": "application/x-votable+xml", "ecsv": "text/plain; charset=utf-8",
-           "csv": "text/csv; charset=utf-8", "notebook": "application/x-ipynb+json",
-           "prov-json": "application/json", "prov-n": "text/provenance-notation"}
 #: What the API says of a job.
 JOB_FIELDS = ("id", "kind", "state", "progress", "what", "owner", "created", "ended",
               "duration", "error", "service", "ref")
 #: Item columns of the JSON listing.
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")
+_CLUSTER = re.compile(r"^[\w.\-]{1,100}$")
+
+
+class Problem(tornado.web.HTTPError):
+    """An error answered as a problem document saying ``detail``, with extra
+    response ``headers`` (the ``WWW-Authenticate`` challenge of a 401 ...)."""
+
+    def __init__(self, status: int, detail: str, *,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.detail, self.headers = detail, dict(headers or {})
+
+
+def _unauthorized(detail: str, error: str = "") -> Problem:
+    challenge = 'Bearer realm="esap-dash"' + (f', error="{error}"' if error else "")
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
 class ApiHandler(tornado.web.RequestHandler):
-    """Base of the API's routes: who calls, and errors as problem documents."""
+    """Base of the API's routes: who calls, limits, and errors as problem documents."""
 
     def initialize(self, profile: Profile) -> None:
         """Keep the deployment profile (tornado passes the route's arguments)."""
         self.profile = profile
+        self._user: str | None = None
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "private, no-store")
@@ -63,51 +89,116 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:
         """Calls carry a bearer token, not cookies: no cross-site forgery to guard."""
 
+    def prepare(self) -> None:
+        """Refuse a request body over the deployment's limit."""
+        limit = float(self.profile.api["max_body_mb"])
+        if len(self.request.body or b"") > limit * 2**20:
+            raise Problem(413, f"A request's body is at most {limit:g} MB here.")
+
     async def caller(self) -> str:
-        """The calling user's identity (``sub``), from the bearer token.
+        """The calling user's identity (``sub``), from the bearer token; counts the call.
 
         Raises
         ------
         tornado.web.HTTPError
             401 without a valid token; 403 from another machine to a
-            single-user deployment.
+            single-user deployment; 429 over the user's calls per minute.
         """
+        if self._user is not None:
+            return self._user
         if self.profile.users == "single":
             if not _loopback(self.request):
                 raise Problem(403, "This deployment has no logins: its API answers only "
                                    "calls from its own machine.")
-            return identity(self.profile)
-        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(401, "Send your access token: Authorization: Bearer <token>.",
-                          challenge='Bearer realm="esap-dash"')
-        try:
-            return await run_blocking(identity, self.profile, None, token.strip())
-        except PermissionError as exc:
-            raise Problem(401, f"Your token was not accepted: {exc}.",
-                          challenge='Bearer realm="esap-dash", error="invalid_token"') from None
+            user = identity(self.profile)
+        else:
+            scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise _unauthorized("Send your access token: Authorization: Bearer <token>.")
+            try:
+                user = await run_blocking(identity, self.profile, None, token.strip())
+            except PermissionError as exc:
+                raise _unauthorized(f"Your token was not accepted: {exc}.",
+                                    "invalid_token") from None
+        now = time.time()
+        calls = await run_blocking(Actor(self.profile, user).store.count_call, user,
+                                   int(now // 60))
+        rate = int(self.profile.api["rate_per_minute"])
+        if calls > rate:
+            raise Problem(429, f"At most {rate} calls a minute; wait for the next minute.",
+                          headers={"Retry-After": str(60 - int(now % 60))})
+        self._user = user
+        return user
 
-    async def cart(self, name: str) -> Cart:
+    async def actor(self) -> Actor:
+        """The caller as an :class:`~esap_dash.actor.Actor`."""
+        return Actor(self.profile, await self.caller())
+
+    async def cart(self, name: str, *, create: bool = False) -> Cart:
         """The caller's cart ``name`` (404 when the caller has none of that name)."""
         user = await self.caller()
         try:
             return await run_blocking(lambda: Cart.open_as(user, name, profile=self.profile,
-                                                           create=False))
+                                                           create=create))
         except CartError as exc:
-            raise Problem(404, str(exc)) from None
+            raise Problem(404 if not create else 400, str(exc)) from None
 
     async def job(self, job_id: str) -> tuple[Actor, dict[str, Any]]:
         """The caller (as an actor) and their job ``job_id`` as recorded (404 when the
         caller has no such job)."""
-        actor = Actor(self.profile, await self.caller())
+        actor = await self.actor()
         record = await run_blocking(actor.store.job, actor.user, int(job_id))
         if record is None:
             raise Problem(404, f"You have no job {job_id}.")
         return actor, record
 
-    def write_json(self, value: Any) -> None:
+    async def search_rows(self, search_id: int) -> Table:
+        """The rows kept of the caller's search ``search_id``, with their provenance."""
+        user = await self.caller()
+        kept = await run_blocking(Actor(self.profile, user).store.search_rows, user,
+                                  search_id)
+        if kept is None:
+            raise Problem(404, f"You have no search {search_id} made through this API.")
+        return await run_blocking(lambda: Table.read(kept[0].decode(), format="ascii.ecsv"))
+
+    def body(self) -> dict[str, Any]:
+        """The request's JSON object (400 when it is not one)."""
+        try:
+            value = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise Problem(400, "The request's body is not JSON.") from None
+        if not isinstance(value, dict):
+            raise Problem(400, "The request's body is a JSON object.")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        """A whole-number query argument within ``low`` .. ``high`` (400 otherwise)."""
+        said = (f"{name} is a whole number from {low} to {high}." if high is not None
+                else f"{name} is a whole number, {low} or more.")
+        try:
+            value = int(self.get_query_argument(name, str(default)))
+        except ValueError:
+            raise Problem(400, said) from None
+        if value < low or (high is not None and value > high):
+            raise Problem(400, said)
+        return value
+
+    def write_json(self, value: Any, status: int = 200, location: str = "") -> None:
+        self.set_status(status)
+        if location:
+            self.set_header("Location", location)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(value, default=str))
+
+    async def write_table(self, table: Table, resource: str) -> None:
+        """Answer with ``table`` as a VOTable (written in a worker thread)."""
+        def votable() -> bytes:
+            out = io.BytesIO()
+            write_votable(table, out, resource=resource)
+            return out.getvalue()
+
+        self.set_header("Content-Type", VOTABLE)
+        self.finish(await run_blocking(votable))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """An RFC 9457 problem document."""
@@ -117,19 +208,9 @@ class ApiHandler(tornado.web.RequestHandler):
                 "status": status_code}
         if isinstance(exc, Problem):
             body["detail"] = exc.detail
-            if exc.challenge:
-                self.set_header("WWW-Authenticate", exc.challenge)
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         self.finish(json.dumps(body))
-
-
-class Problem(tornado.web.HTTPError):
-    """An error answered as a problem document saying ``detail`` (with the
-    ``WWW-Authenticate`` ``challenge`` of a 401)."""
-
-    def __init__(self, status: int, detail: str, *, challenge: str = "") -> None:
-        super().__init__(status)
-        self.detail, self.challenge = detail, challenge
-
 
 
 def _loopback(request: tornado.httputil.HTTPServerRequest) -> bool:
@@ -145,6 +226,13 @@ def _loopback(request: tornado.httputil.HTTPServerRequest) -> bool:
         return False
 
 
+def _service_problem(exc: ConnectorError, service: str) -> Problem:
+    """A service's refusal (400: the request was wrong) or failure (502)."""
+    if isinstance(exc, QueryError):
+        return Problem(400, f"{service}: {exc.reason}")
+    return Problem(502, f"{service}: {exc.reason}")
+
+
 class OpenApiHandler(ApiHandler):
     """``GET /api/v1/openapi.json``: the API's description (no token needed)."""
 
@@ -152,8 +240,17 @@ class OpenApiHandler(ApiHandler):
         self.write_json(openapi())
 
 
+class MeHandler(ApiHandler):
+    """``GET /api/v1/me``: who the caller is to this deployment."""
+
+    async def get(self) -> None:
+        self.write_json({"user": await self.caller(), "deployment": self.profile.name,
+                         "title": self.profile.title, "logins": self.profile.users})
+
+
+# ---------------------------------------------------------------- carts
 class CartsHandler(ApiHandler):
-    """``GET /api/v1/carts``: the caller's carts and how many items each holds."""
+    """``GET /api/v1/carts``: the caller's carts and their sizes; ``POST``: a new cart."""
 
     async def get(self) -> None:
         user = await self.caller()
@@ -164,6 +261,16 @@ class CartsHandler(ApiHandler):
                     for name in Cart.names_of(user, profile=self.profile)]
 
         self.write_json({"carts": await run_blocking(carts)})
+
+    async def post(self) -> None:
+        name = self.body().get("name")
+        if not isinstance(name, str):
+            raise Problem(400, 'Name the cart: {"name": "M1 study"}.')
+        actor = await self.actor()
+        existed = name in await run_blocking(actor.cart_names)
+        cart = await self.cart(name, create=True)
+        self.write_json({"name": cart.name, "items": await run_blocking(len, cart)},
+                        200 if existed else 201, f"{API_ROOT}/carts/{cart.name}")
 
 
 class CartHandler(ApiHandler):
@@ -176,18 +283,20 @@ class CartHandler(ApiHandler):
 
 
 class CartItemsHandler(ApiHandler):
-    """``GET /api/v1/carts/{name}/items?offset=0&limit=100``: one page of a cart's items,
-    oldest first."""
+    """``/api/v1/carts/{name}/items``: read a page of items (``GET``, JSON or VOTable),
+    add rows (``POST``), remove items (``DELETE``)."""
 
     async def get(self, name: str) -> None:
-        try:
-            offset = int(self.get_query_argument("offset", "0"))
-            limit = int(self.get_query_argument("limit", "100"))
-        except ValueError:
-            raise Problem(400, "offset and limit are whole numbers.") from None
-        if offset < 0 or not 1 <= limit <= MAX_PAGE:
-            raise Problem(400, f"offset is 0 or more and limit 1 to {MAX_PAGE}.")
+        offset = self.integer("offset", 0, 0)
+        limit = self.integer("limit", 100, 1, MAX_PAGE)
+        fmt = self.get_query_argument("format", "json")
+        if fmt not in ("json", "votable"):
+            raise Problem(400, f"Unknown format {fmt!r}; json or votable.")
         cart = await self.cart(name)
+        if fmt == "votable":
+            table = await run_blocking(lambda: cart.to_table(offset=offset, limit=limit))
+            await self.write_table(table, f"cart {cart.name}")
+            return
 
         def page() -> tuple[int, list[dict[str, Any]]]:
             rows = cart.listing(ITEM_FIELDS[1:], offset=offset, limit=limit)
@@ -197,6 +306,75 @@ class CartItemsHandler(ApiHandler):
         total, items = await run_blocking(page)
         self.write_json({"cart": cart.name, "total": total, "offset": offset,
                          "limit": limit, "items": items})
+
+    async def post(self, name: str) -> None:
+        if self.request.headers.get("Content-Type", "").split(";")[0].strip() == VOTABLE:
+            rows = await run_blocking(_rows_of_votable, self.request.body)
+        else:
+            rows = await self._chosen_rows(self.body())
+        cart = await self.cart(name, create=True)
+
+        def add() -> tuple[int, int]:
+            return cart.add_rows(rows), len(cart)
+
+        try:
+            added, total = await run_blocking(add)
+        except CartError as exc:
+            raise Problem(400, str(exc)) from None
+        self.write_json({"cart": cart.name, "added": added, "already": len(rows) - added,
+                         "total": total})
+
+    async def _chosen_rows(self, body: dict[str, Any]) -> Table:
+        """Rows of one of the caller's searches (``search``, ``rows``: their indices, all
+        when not given) or the result of one of their jobs (``job``)."""
+        if isinstance(body.get("job"), int) and set(body) == {"job"}:
+            actor, record = await self.job(str(body["job"]))
+            kind = kind_of(record)
+            try:
+                return await run_blocking(
+                    lambda: kind.cart_rows(record, kind.result(actor, record)))
+            except JobError as exc:
+                raise Problem(409, str(exc)) from None
+            except ConnectorError as exc:
+                raise _service_problem(exc, record["service"]) from None
+        if not isinstance(body.get("search"), int) or set(body) - {"search", "rows"}:
+            raise Problem(400, 'Say which rows: {"search": <id>, "rows": [0, 2]}, '
+                               '{"job": <id>}, or send a VOTable of rows '
+                               f"(Content-Type: {VOTABLE}).")
+        table = await self.search_rows(body["search"])
+        chosen = body.get("rows")
+        if chosen is None:
+            return table
+        if not isinstance(chosen, list) or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(table)
+                for i in chosen):
+            raise Problem(400, f"rows is a list of row numbers, 0 to {len(table) - 1}.")
+        return table[chosen]
+
+    async def delete(self, name: str) -> None:
+        keys = self.get_query_arguments("key")
+        if not keys:
+            raise Problem(400, "Name the items to remove: ?key=<item key>&key=...")
+        cart = await self.cart(name)
+
+        def remove() -> tuple[int, int]:
+            return len(cart.remove(keys)), len(cart)
+
+        removed, total = await run_blocking(remove)
+        self.write_json({"cart": cart.name, "removed": removed, "total": total})
+
+
+def _rows_of_votable(body: bytes) -> Table:
+    """The rows of a VOTable sent to a cart (400 when it is not one, or lacks the
+    columns a cart item needs)."""
+    try:
+        rows = Table.read(io.BytesIO(body), format="votable")
+    except Exception as exc:  # astropy raises many kinds for a broken VOTable
+        raise Problem(400, f"The body is not a readable VOTable: {exc}") from None
+    if "archive" not in rows.colnames or not {"id", "access_url"} & set(rows.colnames):
+        raise Problem(400, "Rows for a cart need an archive column and an id or "
+                           "access_url column.")
+    return rows
 
 
 class CartExportHandler(ApiHandler):
@@ -218,16 +396,155 @@ class CartExportHandler(ApiHandler):
         self.finish(body)
 
 
+# ---------------------------------------------------------------- searches
+class SearchesHandler(ApiHandler):
+    """``GET /api/v1/searches``: the caller's searches, newest first (their history);
+    ``POST``: search the deployment's archives at once."""
+
+    async def get(self) -> None:
+        limit = self.integer("limit", 50, 1, MAX_HISTORY)
+        actor = await self.actor()
+        entries = await run_blocking(actor.store.history, actor.user, limit)
+        self.write_json({"searches": [_search_json(e) for e in entries]})
+
+    async def post(self) -> None:
+        request = self.body()
+        actor = await self.actor()
+        sky = sky_archives(self.profile)
+        fields, archives = _search_request(request, list(sky))
+        target, frame = fields.pop("target"), fields.pop("frame")
+        try:
+            position = await run_blocking(actor.resolver().resolve, target, frame)
+            query = SkyQuery(ra=position.ra, dec=position.dec, target=target,
+                             extra={"frame": frame}, **fields)
+        except ConnectorError as exc:
+            raise _service_problem(exc, "name resolver") from None
+        connectors = {name: sky[name].connector() for name in archives}
+        deadline = min(float(self.profile.api["deadline"]),
+                       max(c.timeout for c in connectors.values()) + 2)
+        results = SearchResults(sky, actor.user)
+        async for _ in results.run(connectors, query, deadline=deadline):
+            pass
+
+        def keep() -> int:
+            search_id = actor.store.add_history(
+                actor.user, query.to_dict(), archives,
+                {n: len(r.table) for n, r in results.results.items()})
+            text = io.StringIO()
+            results.with_provenance(results.merged).write(text, format="ascii.ecsv")
+            actor.store.keep_search_rows(actor.user, search_id, text.getvalue().encode(),
+                                         results.outcomes())
+            return search_id
+
+        search_id = await run_blocking(keep)
+        self.write_json({"id": search_id, "query": query.to_dict(),
+                         "position": {"ra": position.ra, "dec": position.dec,
+                                      "source": position.source},
+                         "archives": results.outcomes(), "rows": len(results.merged),
+                         "rows_url": f"{API_ROOT}/searches/{search_id}/rows"},
+                        201, f"{API_ROOT}/searches/{search_id}")
+
+
+def _search_request(request: dict[str, Any], sky: list[str]) -> tuple[dict[str, Any],
+                                                                      list[str]]:
+    """The fields of a search request for :class:`SkyQuery` (with ``target`` and
+    ``frame``) and the archives to ask (400 for anything else)."""
+    unknown = sorted(set(request) - set(SEARCH_FIELDS))
+    if unknown:
+        raise Problem(400, f"Unknown field(s) {', '.join(unknown)}; a search takes "
+                           f"{', '.join(SEARCH_FIELDS)}.")
+    for name, value in request.items():
+        if value is not None and (not isinstance(value, SEARCH_FIELDS[name])
+                                  or isinstance(value, bool)):
+            raise Problem(400, f"{name}: {json.dumps(value)[:40]} is not a "
+                               f"{' or '.join(t.__name__ for t in SEARCH_FIELDS[name])}.")
+    fields = {k: v for k, v in request.items() if v is not None}
+    if not str(fields.get("target", "")).strip():
+        raise Problem(400, "Say where: target is an object name or coordinates.")
+    archives = fields.pop("archives", sky)
+    wrong = [a for a in archives if a not in sky]
+    if wrong or not archives:
+        raise Problem(400, f"Unknown archive(s) {', '.join(map(str, wrong)) or '(none)'}; "
+                           f"this deployment searches {', '.join(sky)}.")
+    keywords = fields.get("keywords", ())
+    fields["keywords"] = tuple(keywords.split() if isinstance(keywords, str)
+                               else map(str, keywords))
+    fields.setdefault("radius", 0.1)
+    fields.setdefault("frame", "icrs")
+    return fields, list(dict.fromkeys(archives))
+
+
+def _search_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """A search of the history as the API says it (its time in ISO 8601, UTC)."""
+    created = entry["created"]
+    if created.tzinfo is None:  # SQLite keeps UTC without saying so
+        created = created.replace(tzinfo=UTC)
+    return {**entry, "created": created.isoformat(timespec="seconds")}
+
+
+class SearchHandler(ApiHandler):
+    """``GET /api/v1/searches/{id}``: one of the caller's searches and what each
+    archive answered."""
+
+    async def get(self, search_id: str) -> None:
+        actor = await self.actor()
+        entry = await run_blocking(actor.store.search, actor.user, int(search_id))
+        if entry is None:
+            raise Problem(404, f"You have no search {search_id}.")
+        kept = await run_blocking(actor.store.search_rows, actor.user, int(search_id))
+        self.write_json({**_search_json(entry), "archives": kept[1] if kept else [
+            {"archive": a, "rows": entry["row_counts"].get(a)} for a in entry["archives"]],
+            "rows_url": f"{API_ROOT}/searches/{search_id}/rows" if kept else None})
+
+
+class SearchRowsHandler(ApiHandler):
+    """``GET /api/v1/searches/{id}/rows``: a search's rows as a VOTable, numbered as
+    ``POST /carts/{name}/items`` takes them."""
+
+    async def get(self, search_id: str) -> None:
+        table = await self.search_rows(int(search_id))
+        await self.write_table(table, f"search {search_id}")
+
+
+# ---------------------------------------------------------------- jobs
 class JobsHandler(ApiHandler):
     """``GET /api/v1/jobs?kind=``: the caller's jobs of every kind (or one), newest
-    first, with their live states."""
+    first, with their live states; ``POST``: a new job of any kind."""
 
     async def get(self) -> None:
         kind = self.get_query_argument("kind", None)
         if kind is not None and kind not in kinds():
             raise Problem(400, f"Unknown job kind {kind!r}; one of {', '.join(kinds())}.")
-        jobs = await follow(Actor(self.profile, await self.caller()), kind)
-        self.write_json({"jobs": [{k: j[k] for k in JOB_FIELDS} for j in jobs]})
+        jobs = await follow(await self.actor(), kind)
+        self.write_json({"jobs": [_job_json(j) for j in jobs]})
+
+    async def post(self) -> None:
+        request = self.body()
+        kind = kinds().get(str(request.pop("kind", "")))
+        if kind is None:
+            raise Problem(400, f"Say the job's kind: one of {', '.join(kinds())}.")
+        takes = list(inspect.signature(kind.submit).parameters)[1:]
+        required = [n for n, p in inspect.signature(kind.submit).parameters.items()
+                    if n != "actor" and p.default is inspect.Parameter.empty]
+        unknown, missing = set(request) - set(takes), set(required) - set(request)
+        if unknown or missing:
+            raise Problem(400, f"Jobs of kind {kind.name} take {', '.join(takes)} "
+                               f"({', '.join(required)} required).")
+        actor = await self.actor()
+        try:
+            job_id = await run_blocking(lambda: kind.submit(actor, **request))
+        except JobError as exc:
+            raise Problem(422, str(exc)) from None
+        except ConnectorError as exc:
+            raise _service_problem(exc, str(request.get("service") or kind.label)) from None
+        job = (await follow(actor, kind.name, job=job_id))[0]
+        self.write_json(_job_json(job), 201, f"{API_ROOT}/jobs/{job_id}")
+
+
+def _job_json(job: dict[str, Any]) -> dict[str, Any]:
+    """What the API says of a job: :data:`JOB_FIELDS`, and ``final``: whether its state
+    no longer changes by itself."""
+    return {**{k: job[k] for k in JOB_FIELDS}, "final": job["state"] in FINAL}
 
 
 class JobHandler(ApiHandler):
@@ -235,8 +552,8 @@ class JobHandler(ApiHandler):
 
     async def get(self, job_id: str) -> None:
         actor, record = await self.job(job_id)
-        job = next(j for j in await follow(actor, record["kind"]) if j["id"] == record["id"])
-        self.write_json({k: job[k] for k in JOB_FIELDS})
+        job = (await follow(actor, record["kind"], job=record["id"]))[0]
+        self.write_json(_job_json(job))
 
 
 class JobAbortHandler(ApiHandler):
@@ -251,84 +568,146 @@ class JobAbortHandler(ApiHandler):
             raise Problem(409, str(exc)) from None
         except ConnectorError as exc:
             raise Problem(502, f"{record['service']}: {exc.reason}") from None
-        self.set_status(202)
-        self.write_json({"id": record["id"], "abort": "asked for"})
+        self.write_json({"id": record["id"], "abort": "asked for"}, 202)
+
+
+class JobResultHandler(ApiHandler):
+    """``GET /api/v1/jobs/{id}/result``: what one of the caller's jobs produced, as a
+    VOTable (409 while it has none)."""
+
+    async def get(self, job_id: str) -> None:
+        actor, record = await self.job(job_id)
+        try:
+            result = await run_blocking(kind_of(record).result, actor, record)
+        except JobError as exc:
+            raise Problem(409, str(exc)) from None
+        except ConnectorError as exc:
+            raise _service_problem(exc, record["service"]) from None
+        await self.write_table(result.table, f"job {record['id']}")
+
+
+class WorkflowsHandler(ApiHandler):
+    """``GET /api/v1/workflows``: the workflows a run (job kind ``dask``) can use, with
+    their parameters' defaults."""
+
+    async def get(self) -> None:
+        await self.caller()
+        flows, problems = await run_blocking(load_workflows)
+        self.write_json({"workflows": [{"name": name, "title": flow.title,
+                                        "parameters": flow.defaults()}
+                                       for name, flow in flows.items()],
+                         "unusable": problems})
+
+
+# ---------------------------------------------------------------- compute
+class GatewayHandler(ApiHandler):
+    """Base of the routes of the caller's Dask Gateway clusters."""
+
+    async def gateway(self, cluster: str | None = None) -> Any:
+        """The gateway as the caller (404 without one, or for a name no cluster can
+        have; 403 without an account)."""
+        if cluster is not None and not _CLUSTER.match(cluster):
+            raise Problem(404, "No cluster has that name.")
+        try:
+            gateway = (await self.actor()).connector("gateway")
+        except NoAccountError as exc:
+            raise Problem(403, str(exc)) from None
+        if gateway is None:
+            raise Problem(404, "This deployment has no Dask Gateway.")
+        return gateway
+
+    async def call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """A gateway call in a worker thread (its failures as problems)."""
+        try:
+            return await run_blocking(lambda: method(*args, **kwargs))
+        except ConnectorError as exc:
+            raise _service_problem(exc, "Dask Gateway") from None
+
+
+class ClustersHandler(GatewayHandler):
+    """``GET /api/v1/clusters``: the caller's Dask Gateway clusters; ``POST``: a new one
+    (its ``options`` as the gateway offers them)."""
+
+    async def get(self) -> None:
+        gateway = await self.gateway()
+        self.write_json({"clusters": await self.call(gateway.clusters)})
+
+    async def post(self) -> None:
+        options = self.body().get("options") or {}
+        if not isinstance(options, dict):
+            raise Problem(400, 'options is a JSON object: {"options": {"worker_cores": 1}}.')
+        gateway = await self.gateway()
+        name = await self.call(gateway.start_cluster, **options)
+        self.write_json({"name": name}, 201, f"{API_ROOT}/clusters/{name}")
+
+
+class ClusterHandler(GatewayHandler):
+    """``GET /api/v1/clusters/{name}``: one of the caller's clusters; ``DELETE``: stop it."""
+
+    async def get(self, name: str) -> None:
+        gateway = await self.gateway(name)
+        self.write_json(await self.call(gateway.cluster, name))
+
+    async def delete(self, name: str) -> None:
+        gateway = await self.gateway(name)
+        await self.call(gateway.stop_cluster, name)
+        self.write_json({"name": name, "stop": "asked for"}, 202)
+
+
+class ClusterScaleHandler(GatewayHandler):
+    """``POST /api/v1/clusters/{name}/scale`` (``{"workers": n}``): scale a cluster."""
+
+    async def post(self, name: str) -> None:
+        workers = self.body().get("workers")
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+            raise Problem(400, 'Say how many workers: {"workers": 2}.')
+        gateway = await self.gateway(name)
+        note = await self.call(gateway.scale, name, workers)
+        self.write_json({"name": name, "workers": workers, "note": note}, 202)
+
+
+class FacilitiesHandler(ApiHandler):
+    """``GET /api/v1/facilities``: where work and notebooks can run: the Dask Gateway
+    and the BinderHubs and JupyterHubs of the deployment."""
+
+    async def get(self) -> None:
+        await self.caller()
+        compute = [{"id": s.id, "name": s.name, "kind": s.kind, "url": s.url}
+                   for s in self.profile.by_role("gateway")]
+        hubs = [{"id": f.id, "name": f.name, "kind": f.kind, "url": f.url}
+                for f in self.profile.facilities]
+        self.write_json({"facilities": compute + hubs})
+
+
+class ServicesHandler(ApiHandler):
+    """``GET /api/v1/services``: every service of the deployment and whether it answers
+    (answers up to the profile's health period old are reused)."""
+
+    async def get(self) -> None:
+        await self.caller()
+        checks = [h async for h in shared_health(
+            self.profile.services, self.profile.health_period)]
+        self.write_json({"services": [
+            {"name": h.name, "kind": h.kind, "url": h.url, "up": h.up,
+             "seconds": round(h.seconds, 3), "detail": h.detail,
+             "checked_at": h.checked_at.isoformat(timespec="seconds")} for h in checks]})
 
 
 def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
     """The API's Tornado routes for the deployment ``profile``."""
-    cart = rf"{API_ROOT}/carts/([^/]+)"
-    return [(rf"{API_ROOT}/openapi\.json", OpenApiHandler, {"profile": profile}),
-            (rf"{API_ROOT}/carts", CartsHandler, {"profile": profile}),
-            (cart, CartHandler, {"profile": profile}),
-            (rf"{cart}/items", CartItemsHandler, {"profile": profile}),
-            (rf"{cart}/export", CartExportHandler, {"profile": profile}),
-            (rf"{API_ROOT}/jobs", JobsHandler, {"profile": profile}),
-            (rf"{API_ROOT}/jobs/(\d+)", JobHandler, {"profile": profile}),
-            (rf"{API_ROOT}/jobs/(\d+)/abort", JobAbortHandler, {"profile": profile})]
-
-
-def openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the API."""
-    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
-            "description": "The cart's name."}
-    job_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"},
-              "description": "The job's number."}
-    problem_ref = {"description": "A problem (RFC 9457).",
-                   "content": {"application/problem+json": {"schema": {
-                       "$ref": "#/components/schemas/Problem"}}}}
-    errors = {"401": problem_ref, "404": problem_ref}
-
-    def json_answer(description: str) -> dict[str, Any]:
-        return {"200": {"description": description,
-                        "content": {"application/json": {"schema": {"type": "object"}}}},
-                **errors}
-
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "esap-dash API", "version": __version__,
-                 "description": "A user's carts and jobs, acting as the caller (OIDC "
-                                "bearer token)."},
-        "servers": [{"url": API_ROOT}],
-        "security": [{"bearer": []}],
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Problem": {"type": "object", "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"},
-                "status": {"type": "integer"}, "detail": {"type": "string"}}}}},
-        "paths": {
-            "/carts": {"get": {"summary": "Your carts and their sizes.",
-                               "responses": json_answer("Your carts.")}},
-            "/carts/{name}": {"get": {"summary": "A cart's summary.", "parameters": [name],
-                                      "responses": json_answer("Items and bytes per archive.")}},
-            "/carts/{name}/items": {"get": {
-                "summary": "One page of a cart's items, oldest first.",
-                "parameters": [name,
-                               {"name": "offset", "in": "query",
-                                "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                               {"name": "limit", "in": "query",
-                                "schema": {"type": "integer", "minimum": 1,
-                                           "maximum": MAX_PAGE, "default": 100}}],
-                "responses": {**json_answer("The page, with the cart's total."),
-                              "400": problem_ref}}},
-            "/carts/{name}/export": {"get": {
-                "summary": "The cart as a file.",
-                "parameters": [name, {"name": "format", "in": "query", "schema": {
-                    "type": "string", "enum": list(EXPORTS), "default": "votable"}}],
-                "responses": {"200": {"description": "The file.", "content": {
-                    mime.split(";")[0]: {} for mime in EXPORTS.values()}},
-                    "400": problem_ref, **errors}}},
-            "/jobs": {"get": {
-                "summary": "Your jobs of every kind, newest first, with live states.",
-                "parameters": [{"name": "kind", "in": "query", "schema": {"type": "string"},
-                                "description": "Only jobs of this kind (tap, rucio-rule, "
-                                               "dask, ...)."}],
-                "responses": {**json_answer("Your jobs."), "400": problem_ref}}},
-            "/jobs/{id}": {"get": {"summary": "One of your jobs.", "parameters": [job_id],
-                                   "responses": json_answer("The job.")}},
-            "/jobs/{id}/abort": {"post": {
-                "summary": "Abort one of your jobs where it runs.", "parameters": [job_id],
-                "responses": {"202": {"description": "Abort asked for."},
-                              "409": problem_ref, "502": problem_ref, **errors}}},
-        },
-    }
+    cart, job, search = (rf"{API_ROOT}/carts/([^/]+)", rf"{API_ROOT}/jobs/(\d+)",
+                         rf"{API_ROOT}/searches/(\d+)")
+    routes = [(rf"{API_ROOT}/openapi\.json", OpenApiHandler), (rf"{API_ROOT}/me", MeHandler),
+              (rf"{API_ROOT}/carts", CartsHandler), (cart, CartHandler),
+              (rf"{cart}/items", CartItemsHandler), (rf"{cart}/export", CartExportHandler),
+              (rf"{API_ROOT}/searches", SearchesHandler), (search, SearchHandler),
+              (rf"{search}/rows", SearchRowsHandler),
+              (rf"{API_ROOT}/jobs", JobsHandler), (job, JobHandler),
+              (rf"{job}/abort", JobAbortHandler), (rf"{job}/result", JobResultHandler),
+              (rf"{API_ROOT}/workflows", WorkflowsHandler),
+              (rf"{API_ROOT}/clusters", ClustersHandler),
+              (rf"{API_ROOT}/clusters/([^/]+)", ClusterHandler),
+              (rf"{API_ROOT}/clusters/([^/]+)/scale", ClusterScaleHandler),
+              (rf"{API_ROOT}/facilities", FacilitiesHandler),
+              (rf"{API_ROOT}/services", ServicesHandler)]
+    return [(path, handler, {"profile": profile}) for path, handler in routes]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -32,11 +33,12 @@ from astropy.table import Column, MaskedColumn, Table, vstack
 from mocpy import MOC
 from prov.model import ProvDocument
 
+from .client import URL_VARIABLE, Client, RemoteCart
 from .config import Profile, load_profile
 from .lineage import cart_document
 from .provenance import Provenance, Service
 from .sky import coverage as coverage_of
-from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, store_for
+from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, insert_ignore, store_for
 from .users import identity
 from .votable import write_votable
 
@@ -163,8 +165,14 @@ class Cart:
     @classmethod
     def open(cls, name: str = "default", *, user: str | None = None,
              profile: Profile | None = None, create: bool = True,
-             token: str | None = None) -> Cart:
+             token: str | None = None, url: str | None = None) -> Cart | RemoteCart:
         """Open (and by default create) the cart ``name`` of the caller.
+
+        From anywhere, give the deployment's address ``url`` (or set
+        ``$ESAP_DASH_URL``) and your ``token``: the cart is then reached
+        through the deployment's HTTP API (a :class:`~esap_dash.client.RemoteCart`).
+        Without an address, the cart is read from the deployment's database
+        directly: that needs its credentials, which its operators hold.
 
         Parameters
         ----------
@@ -180,6 +188,9 @@ class Cart:
         token : str, optional
             In a deployment with logins: your OIDC access token (default
             ``$ESAP_DASH_TOKEN``); the cart is then one of yours.
+        url : str, optional
+            The deployment's address (default ``$ESAP_DASH_URL`` when no
+            ``profile`` is given).
 
         Raises
         ------
@@ -189,6 +200,12 @@ class Cart:
             The deployment has users and no valid token was given, or
             ``user=`` was.
         """
+        url = url or (os.environ.get(URL_VARIABLE) if profile is None else None)
+        if url:
+            if user is not None:
+                raise PermissionError("through the HTTP API your token says who you are, "
+                                      "not user=")
+            return Client(url, token).cart(name, create=create)
         profile = profile or load_profile()
         return cls.open_as(identity(profile, user, token), name, profile=profile, create=create)
 
@@ -211,7 +228,7 @@ class Cart:
             if row is None:
                 if not create:
                     raise CartError(f"you have no cart named {name!r}")
-                conn.execute(_insert_ignore(conn, CARTS, ["user", "name"]).values(
+                conn.execute(insert_ignore(conn, CARTS, ["user", "name"]).values(
                     user=user, name=name, created=datetime.now(UTC)))
                 row = conn.execute(sa.select(CARTS.c.id).where(
                     (CARTS.c.user == user) & (CARTS.c.name == name))).first()
@@ -325,7 +342,7 @@ class Cart:
                   for name, meta in names.items() if isinstance(meta, dict)]
         if values:
             with self._store.engine.begin() as conn:
-                conn.execute(_insert_ignore(conn, ARCHIVE_COLUMNS, ["archive", "name"]), values)
+                conn.execute(insert_ignore(conn, ARCHIVE_COLUMNS, ["archive", "name"]), values)
 
     def _insert(self, columns: dict[str, Any], n: int) -> int:
         """Insert ``n`` items, given by column (a list, or one value for all)."""
@@ -334,7 +351,7 @@ class Cart:
         with self._store.engine.begin() as conn:
             before = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(
                 ITEMS.c.cart_id == self._id)).scalar_one()
-            _insert_many(conn, _insert_ignore(conn, ITEMS, ["cart_id", "key"]), columns, n)
+            _insert_many(conn, insert_ignore(conn, ITEMS, ["cart_id", "key"]), columns, n)
             after = conn.execute(sa.select(sa.func.count()).select_from(ITEMS).where(
                 ITEMS.c.cart_id == self._id)).scalar_one()
         return int(after - before)
@@ -422,10 +439,11 @@ class Cart:
             "dec": np.array([np.nan if dec is None else dec for _, dec, _ in rows], float),
             "s_region": [r if isinstance(r, str) else "" for r in regions]}), order)
 
-    def to_table(self) -> Table:
-        """The items as an astropy Table (``record`` and ``query`` as JSON text)."""
+    def to_table(self, *, offset: int = 0, limit: int | None = None) -> Table:
+        """The items, oldest first, as an astropy Table (``record`` and ``query`` as JSON
+        text); ``limit`` items from ``offset`` when given."""
         query = sa.select(*[ITEMS.c[c] for c in COLUMNS]).where(
-            ITEMS.c.cart_id == self._id).order_by(ITEMS.c.id)
+            ITEMS.c.cart_id == self._id).order_by(ITEMS.c.id).offset(offset).limit(limit)
         with self._store.engine.connect() as conn:
             rows = conn.execute(query).all()
         by_column = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
@@ -687,15 +705,3 @@ def _insert_many(conn: sa.Connection, insert: Any, columns: dict[str, Any], n: i
         names = list(values)
         conn.exec_driver_sql(str(compiled), [dict(zip(names, row, strict=True))
                                              for row in zip(*values.values(), strict=False)])
-
-
-def _insert_ignore(conn: sa.Connection, table: sa.Table, keys: list[str]) -> Any:
-    """An INSERT that skips rows whose unique ``keys`` exist (SQLite and PostgreSQL)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise CartError(f"carts need SQLite or PostgreSQL, not {dialect}")
-    return insert(table).on_conflict_do_nothing(index_elements=keys)

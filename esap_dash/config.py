@@ -68,6 +68,9 @@ FACILITY_KINDS = ("binderhub", "jupyterhub")
 #: ``[samp]``: the server's own SAMP link (single-user deployments only).
 SAMP_DEFAULTS: dict[str, Any] = {"local_urls": False, "max_mb": 20, "max_rows": 100_000,
                                  "timeout": 10}
+#: ``[api]``: limits of the HTTP API, and whether in-process code may act as any user.
+API_DEFAULTS: dict[str, Any] = {"rate_per_minute": 600, "max_body_mb": 20, "deadline": 60,
+                                "operator_user": False}
 SERVICE_DEFAULTS: dict[str, Any] = {"timeout": 30.0, "enabled": True}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -229,6 +232,12 @@ class Profile:
         a hub the server sees is not the user's desktop): ``local_urls``
         (accept ``file://`` and loopback tables), ``max_mb``, ``max_rows``,
         ``timeout``.
+    api : dict
+        The HTTP API's limits: ``rate_per_minute`` (calls per user),
+        ``max_body_mb`` (request size), ``deadline`` (seconds a search may
+        take); ``operator_user``: whether code holding the database
+        credentials may open another user's carts with ``user=`` in a
+        deployment with logins (an operator's scripts; off by default).
     """
 
     name: str
@@ -246,6 +255,7 @@ class Profile:
     oidc: Mapping[str, str] = field(default_factory=dict, repr=False)
     accounts: Mapping[str, Account] = field(default_factory=dict)
     samp: Mapping[str, Any] = field(default_factory=dict)
+    api: Mapping[str, Any] = field(default_factory=lambda: dict(API_DEFAULTS))
 
     def service(self, service_id: str) -> ServiceConfig:
         """Return the service with this id.
@@ -554,10 +564,25 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
                                "rucio_password")
         accounts[account.sub] = account
     samp = _samp(data.get("samp", {}), users, f"{path}: [samp]")
+    api = _api(_expand(data.get("api", {}), lookup, f"{path}: [api]"), f"{path}: [api]")
     return Profile(path.stem, path, str(deployment["title"]), str(deployment["description"]),
                    logo, period, users, tuple(services), resolver, str(deployment["database"]),
                    facilities, str(deployment["public_url"]).rstrip("/"), oidc, accounts,
-                   samp)
+                   samp, api)
+
+
+def _api(entry: Any, where: str) -> dict[str, Any]:
+    """The ``[api]`` settings over :data:`API_DEFAULTS`."""
+    if not isinstance(entry, dict):
+        raise ProfileError(f"{where} must be a table of settings")
+    unknown = sorted(set(entry) - set(API_DEFAULTS))
+    if unknown:
+        raise ProfileError(f"{where} unknown setting(s) {', '.join(unknown)}")
+    api = {**API_DEFAULTS, **entry}
+    if not isinstance(api["operator_user"], bool):
+        raise ProfileError(f"{where} operator_user: must be true or false")
+    _positive(api, ("rate_per_minute", "max_body_mb", "deadline"), where)
+    return api
 
 
 def _samp(entry: Any, users: str, where: str) -> dict[str, Any]:
@@ -577,11 +602,16 @@ def _samp(entry: Any, users: str, where: str) -> dict[str, Any]:
     samp.pop("enabled", None)
     if not isinstance(samp["local_urls"], bool):
         raise ProfileError(f"{where} local_urls: must be true or false")
-    for key in ("max_mb", "max_rows", "timeout"):
-        value = samp[key]
+    _positive(samp, ("max_mb", "max_rows", "timeout"), where)
+    return samp
+
+
+def _positive(settings: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    """Check that the settings ``keys`` are positive numbers."""
+    for key in keys:
+        value = settings[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ProfileError(f"{where} {key}: {value!r} is not a positive number")
-    return samp
 
 
 LOGO_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico"}

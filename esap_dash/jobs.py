@@ -174,8 +174,10 @@ def _live(actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
         return {"state": "UNKNOWN", "error": str(exc)}
 
 
-async def follow(actor: Actor, kind: str | None = None) -> list[dict[str, Any]]:
-    """The actor's jobs (of one kind if given), newest first, with their live states.
+async def follow(actor: Actor, kind: str | None = None, *,
+                 job: int | None = None) -> list[dict[str, Any]]:
+    """The actor's jobs (of one kind, or the one job numbered ``job``, if given), newest
+    first, with their live states.
 
     The services are asked at once; one that does not answer within
     :data:`DEADLINE` (or errs) leaves its jobs ``UNKNOWN`` with the reason,
@@ -189,6 +191,8 @@ async def follow(actor: Actor, kind: str | None = None) -> list[dict[str, Any]]:
         ``ref`` and the recorded ``detail``.
     """
     records = await run_blocking(actor.store.jobs, actor.user, kind)
+    if job is not None:
+        records = [r for r in records if r["id"] == job]
     calls = {r["id"]: functools.partial(_live, actor, r) for r in records}
     states: dict[int, dict[str, Any]] = {}
     async for outcome in fan_out(calls, deadline=DEADLINE):

@@ -15,11 +15,12 @@ from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError
 from connectors.query import COMMON_COLUMNS, SkyQuery, common_table
 
-from .fanout import fan_out
+from .config import Profile, ServiceConfig
+from .fanout import fan_out, run_blocking
 from .provenance import Provenance, Service, now
 from .sky import coverage as coverage_of
 
-__all__ = ["ArchiveResult", "SearchResults", "merge", "search_archives"]
+__all__ = ["ArchiveResult", "SearchResults", "merge", "search_archives", "sky_archives"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,19 @@ class ArchiveResult:
     def truncated(self) -> bool:
         """The archive stopped at its row limit."""
         return bool(self.table.meta.get("truncated"))
+
+
+def sky_archives(profile: Profile) -> dict[str, ServiceConfig]:
+    """The profile's archives that can be searched around a position, by name."""
+    import connectors
+
+    def searchable(kind: str) -> bool:
+        try:
+            return "sky" in connectors.connector_class(kind).capabilities
+        except ConnectorError:
+            return False
+
+    return {s.name: s for s in profile.by_role("archive") if searchable(s.kind)}
 
 
 def _empty(archive: str) -> Table:
@@ -167,6 +181,22 @@ class SearchResults:
         """Begin a new search: its answers replace the last one's rows when the first
         arrives (until then the rows shown are still the last search's)."""
         self.query, self.at, self.results = query, now(), {}
+
+    async def run(self, archives: Mapping[str, ServiceConnector], query: SkyQuery, *,
+                  deadline: float | None = None) -> AsyncIterator[ArchiveResult]:
+        """Search ``archives`` (see :func:`search_archives`); take in each answer as it
+        arrives (merging in a worker thread) and yield it."""
+        self.start(query)
+        async for result in search_archives(archives, query, deadline=deadline):
+            await run_blocking(self.add, result)
+            yield result
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """What each archive answered: ``archive``, ``state``, ``rows``, ``truncated``,
+        ``seconds``, ``message``."""
+        return [{"archive": r.archive, "state": r.state, "rows": len(r.table),
+                 "truncated": r.truncated, "seconds": round(r.seconds, 3),
+                 "message": r.message} for r in self.results.values()]
 
     def add(self, result: ArchiveResult) -> Table:
         """One more archive's answer; the merged rows (blocking: merging takes time)."""

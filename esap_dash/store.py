@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["Store", "StoreError", "store_for"]
+__all__ = ["Store", "StoreError", "insert_ignore", "store_for"]
 
 META = sa.MetaData()
 HISTORY = sa.Table(
@@ -109,6 +109,23 @@ RESULTS = sa.Table(
     sa.Column("image_fits", sa.LargeBinary, nullable=True),
 )
 
+#: The rows of a search made through the HTTP API (ECSV, with their provenance) and
+#: what each archive answered (JSON).
+SEARCH_RESULTS = sa.Table(
+    "search_results", META,
+    sa.Column("search_id", sa.Integer, sa.ForeignKey("query_history.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("table_ecsv", sa.LargeBinary, nullable=False),
+    sa.Column("outcomes", sa.Text, nullable=False),
+)
+#: Calls to the HTTP API per user and minute (since the epoch), for its rate limit.
+API_CALLS = sa.Table(
+    "api_calls", META,
+    sa.Column("user", sa.String(255), primary_key=True),
+    sa.Column("minute", sa.BigInteger, primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+)
+
 
 class StoreError(RuntimeError):
     """The database cannot be used (unreadable, not ours, unreachable)."""
@@ -155,9 +172,50 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(HISTORY.select().where(HISTORY.c.user == user)
                                 .order_by(HISTORY.c.id.desc()).limit(limit)).mappings().all()
-        return [{"id": r["id"], "created": r["created"], "query": json.loads(r["query"]),
-                 "archives": json.loads(r["archives"]),
-                 "row_counts": json.loads(r["row_counts"])} for r in rows]
+        return [_search(r) for r in rows]
+
+    def search(self, user: str, search_id: int) -> dict[str, Any] | None:
+        """One of the user's searches (as :meth:`history` gives them), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(HISTORY.select().where(
+                (HISTORY.c.id == search_id) & (HISTORY.c.user == user))).mappings().first()
+        return _search(row) if row else None
+
+    def keep_search_rows(self, user: str, search_id: int, table_ecsv: bytes,
+                         outcomes: list[dict[str, Any]]) -> None:
+        """Keep the rows one of ``user``'s searches found and what each archive said."""
+        with self.engine.begin() as conn:
+            owner = conn.execute(sa.select(HISTORY.c.user).where(
+                HISTORY.c.id == search_id)).scalar()
+            if owner != user:
+                raise StoreError(f"search {search_id} is not one of {user}'s")
+            conn.execute(SEARCH_RESULTS.insert().values(
+                search_id=search_id, table_ecsv=table_ecsv, outcomes=json.dumps(outcomes)))
+
+    def search_rows(self, user: str, search_id: int) -> tuple[bytes, list[dict[str, Any]]] | None:
+        """The rows kept of one of ``user``'s searches (ECSV) and what each archive said;
+        None when none were kept (a search of the Discovery page) or it is not theirs."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(SEARCH_RESULTS.c.table_ecsv, SEARCH_RESULTS.c.outcomes)
+                               .join(HISTORY, HISTORY.c.id == SEARCH_RESULTS.c.search_id)
+                               .where((HISTORY.c.id == search_id)
+                                      & (HISTORY.c.user == user))).first()
+        return (bytes(row[0]), json.loads(row[1])) if row else None
+
+    def count_call(self, user: str, minute: int) -> int:
+        """Count one API call of ``user`` in ``minute``; how many they made in it so far.
+
+        Counts of earlier minutes are dropped as they end.
+        """
+        with self.engine.begin() as conn:
+            mine = (API_CALLS.c.user == user) & (API_CALLS.c.minute == minute)
+            if not conn.execute(API_CALLS.update().where(mine).values(
+                    calls=API_CALLS.c.calls + 1)).rowcount:
+                conn.execute(API_CALLS.delete().where(API_CALLS.c.minute < minute))
+                conn.execute(insert_ignore(conn, API_CALLS, ["user", "minute"]).values(
+                    user=user, minute=minute, calls=0))
+                conn.execute(API_CALLS.update().where(mine).values(calls=API_CALLS.c.calls + 1))
+            return int(conn.execute(sa.select(API_CALLS.c.calls).where(mine)).scalar_one())
 
     def add_job(self, user: str, kind: str, service: str, ref: str,
                 detail: dict[str, Any]) -> int:
@@ -248,6 +306,23 @@ class Store:
             conn.execute(RESULTS.delete().where(RESULTS.c.job_id == job_id))
             conn.execute(JOBS.delete().where(JOBS.c.id == job_id))
             return True
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, keys: list[str]) -> Any:
+    """An INSERT that skips rows whose unique ``keys`` exist (SQLite and PostgreSQL)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise StoreError(f"esap-dash needs SQLite or PostgreSQL, not {dialect}")
+    return insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+def _search(row: Any) -> dict[str, Any]:
+    return {"id": row["id"], "created": row["created"], "query": json.loads(row["query"]),
+            "archives": json.loads(row["archives"]), "row_counts": json.loads(row["row_counts"])}
 
 
 #: The Alembic scripts; the revision a database made before migrations existed is at.

@@ -51,8 +51,8 @@ def _column(column: np.ndarray, mask: np.ndarray) -> tuple[str, list[bytes]]:
     return _text_cells(column)
 
 
-def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
-                  resource: str = "", provenance: str = "") -> Path:
+def write_votable(tables: Table | Sequence[Table], path: str | Path | BinaryIO, *,
+                  resource: str = "", provenance: str = "") -> Path | BinaryIO:
     """Write one or several tables as a VOTable 1.4, each with a BINARY2 stream.
 
     Parameters
@@ -64,8 +64,8 @@ def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
         the first table also of the resource).  Columns with a ``pos.eq.*``
         UCD refer to a ``COOSYS`` ICRS element.  Each table is named after its
         ``meta["archive"]`` where it has one.
-    path : str or Path
-        The file to write.
+    path : str, Path or binary file
+        The file to write (or to write into).
     resource : str
         The RESOURCE's name.
     provenance : str
@@ -74,9 +74,9 @@ def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
 
     Returns
     -------
-    Path
+    Path or binary file
+        ``path``.
     """
-    path = Path(path)
     tables = [tables] if isinstance(tables, Table) else list(tables)
     head = ('<?xml version="1.0" encoding="utf-8"?>\n'
             '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" '
@@ -85,12 +85,20 @@ def write_votable(tables: Table | Sequence[Table], path: str | Path, *,
             + (f'<INFO name="provenance" value="W3C PROV-JSON">{escape(provenance)}</INFO>\n'
                if provenance else "")
             + '<COOSYS ID="icrs" system="ICRS"/>\n')
+    if hasattr(path, "write"):
+        _write_resource(path, head, tables)
+        return path
+    path = Path(path)
     with path.open("wb") as out:
-        out.write(head.encode())
-        for table in tables:
-            _write_table(out, table)
-        out.write(b"</RESOURCE>\n</VOTABLE>\n")
+        _write_resource(out, head, tables)
     return path
+
+
+def _write_resource(out: BinaryIO, head: str, tables: list[Table]) -> None:
+    out.write(head.encode())
+    for table in tables:
+        _write_table(out, table)
+    out.write(b"</RESOURCE>\n</VOTABLE>\n")
 
 
 def _write_table(out: BinaryIO, table: Table) -> None:

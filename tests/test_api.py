@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from secrets import token_urlsafe
 
@@ -10,14 +11,20 @@ import pytest
 import requests
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
+from openapi_spec_validator import validate
 
 from esap_dash.cart import Cart
 from esap_dash.config import load_profile
+from esap_dash.provenance import Provenance
 from esap_dash.store import store_for
 
 from .browser.conftest import serve
-from .conftest import ALICE, BOB, oidc_token
+from .conftest import ALICE, BOB, CAROL, oidc_token
 
+#: Calls a minute each user may make to the served deployment of these tests.
+RATE = 200
+HIPPARCOS = "Hipparcos-2 (cone search)"
+TAP = "Local DaCHS ObsCore (TAP)"
 STARS = Table({"archive": ["Hipparcos-2"] * 3, "id": ["HIP 17702", "HIP 17499", "HIP 17847"],
                "title": ["Alcyone", "Electra", "Atlas"], "ra": [56.871, 56.219, 57.291],
                "dec": [24.105, 24.113, 24.053]})
@@ -31,13 +38,22 @@ def api(local_stack, tmp_path_factory) -> Iterator[tuple[str, object]]:
     Cart.open_as(ALICE, "Pleiades", profile=profile).add_rows(STARS)
     Cart.open_as(BOB, "Bob own", profile=profile).add_rows(STARS[:1])
     with serve("local-oidc", "server-api.log", {"ESAP_DASH_COOKIE_SECRET": token_urlsafe(32)},
-               ("--set", f"deployment.database={database}")) as url:
+               ("--set", f"deployment.database={database}", "--set",
+                f"api.rate_per_minute={RATE}", "--set", "api.max_body_mb=1")) as url:
         yield url + "api/v1", profile
 
 
-def call(url: str, token: str | None = None, **params) -> requests.Response:
+def call(url: str, token: str | None = None, method: str = "GET", body=None,
+         **params) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.get(url, headers=headers, params=params, timeout=60)
+    return requests.request(method, url, headers=headers, params=params, json=body, timeout=120)
+
+
+def problem(answer: requests.Response, status: int, said: str) -> None:
+    """``answer`` is an RFC 9457 problem with ``status`` whose detail says ``said``."""
+    assert answer.status_code == status, (answer.status_code, answer.text)
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["status"] == status and said in answer.json()["detail"], answer.json()
 
 
 def test_every_route_acts_as_the_tokens_user_and_no_one_else(api) -> None:
@@ -78,8 +94,9 @@ def test_a_call_without_a_valid_token_is_refused_with_a_problem(api, token) -> N
 
 
 @pytest.mark.parametrize(("params", "said"), [
-    ({"limit": 5000}, "limit 1 to 1000"), ({"offset": -1}, "offset is 0 or more"),
-    ({"offset": "x"}, "whole numbers")])
+    ({"limit": 5000}, "limit is a whole number from 1 to 1000"),
+    ({"offset": -1}, "offset is a whole number, 0 or more"),
+    ({"offset": "x"}, "offset is a whole number")])
 def test_bad_paging_is_a_400_problem(api, params, said) -> None:
     root, profile = api
     answer = call(f"{root}/carts/Pleiades/items", oidc_token(profile, ALICE), **params)
@@ -94,13 +111,14 @@ def test_an_unknown_export_format_names_the_known_ones(api) -> None:
     assert "'fits; rm -rf'" in answer.json()["detail"] and "votable" in answer.json()["detail"]
 
 
-def test_the_api_describes_itself_in_openapi(api) -> None:
+def test_the_api_describes_itself_in_a_valid_openapi_document(api) -> None:
     root, _ = api
     document = call(f"{root}/openapi.json").json()
-    assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/carts", "/carts/{name}", "/carts/{name}/items",
-                                      "/carts/{name}/export", "/jobs", "/jobs/{id}",
-                                      "/jobs/{id}/abort"}
+    validate(document)  # raises on an invalid document
+    assert {"/carts/{name}/items", "/searches", "/searches/{id}/rows", "/jobs",
+            "/jobs/{id}/result", "/clusters", "/services", "/facilities"} <= set(
+        document["paths"])
+    assert set(document["paths"]["/carts/{name}/items"]) == {"get", "post", "delete"}
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
@@ -139,3 +157,155 @@ def test_jobs_are_listed_followed_and_aborted_only_by_their_owner(api) -> None:
     assert abort.status_code == 502
     assert abort.json()["detail"].startswith("Local DaCHS ObsCore (TAP): ")
     assert call(f"{root}/jobs", alice, kind="nonsense").status_code == 400
+
+
+def test_carts_are_made_filled_with_a_votable_and_emptied_through_the_api(api) -> None:
+    root, profile = api
+    alice, bob = oidc_token(profile, ALICE), oidc_token(profile, BOB)
+    made = call(f"{root}/carts", alice, "POST", {"name": "Notes"})
+    assert made.status_code == 201 and made.headers["Location"] == "/api/v1/carts/Notes"
+    assert call(f"{root}/carts", alice, "POST", {"name": "Notes"}).status_code == 200
+    problem(call(f"{root}/carts", alice, "POST", {"name": "x'; DROP TABLE carts"}), 400,
+            "cart name")
+    votable = io.BytesIO()
+    STARS.write(votable, format="votable")
+    added = requests.post(f"{root}/carts/Notes/items", data=votable.getvalue(), timeout=60,
+                          headers={"Authorization": f"Bearer {alice}",
+                                   "Content-Type": "application/x-votable+xml"}).json()
+    assert (added["added"], added["already"], added["total"]) == (3, 0, 3)
+    items = parse_single_table(io.BytesIO(call(f"{root}/carts/Notes/items", alice,
+                                               format="votable").content)).to_table()
+    assert list(items["title"]) == ["Alcyone", "Electra", "Atlas"]
+    # Bob's calls reach his own cart of that name, never Alice's.
+    problem(call(f"{root}/carts/Notes/items", bob, "DELETE", key=items["key"][0]), 404,
+            "no cart named 'Notes'")
+    removed = call(f"{root}/carts/Notes/items", alice, "DELETE", key=items["key"][:2]).json()
+    assert (removed["removed"], removed["total"]) == (2, 1)
+    problem(requests.post(f"{root}/carts/Notes/items", data=b"<VOTABLE>broken", timeout=60,
+                          headers={"Authorization": f"Bearer {alice}",
+                                   "Content-Type": "application/x-votable+xml"}),
+            400, "not a readable VOTable")
+    problem(call(f"{root}/carts/Notes/items", alice, "POST", {"rows": [1]}), 400,
+            "Say which rows")
+
+
+def test_a_search_asks_every_archive_and_its_rows_go_to_a_cart_with_provenance(api) -> None:
+    root, profile = api
+    alice, bob = oidc_token(profile, ALICE), oidc_token(profile, BOB)
+    answer = call(f"{root}/searches", alice, "POST",
+                  {"target": "M45", "radius": 1.0, "archives": [HIPPARCOS, TAP]})
+    assert answer.status_code == 201, answer.text
+    found = answer.json()
+    assert answer.headers["Location"] == f"/api/v1/searches/{found['id']}"
+    states = {a["archive"]: a for a in found["archives"]}
+    assert set(states) == {HIPPARCOS, TAP}
+    assert {a["state"] for a in states.values()} == {"done"}
+    assert states[HIPPARCOS]["rows"] > 10 and not states[HIPPARCOS]["truncated"]
+    rows = parse_single_table(io.BytesIO(
+        call(f"{root}/searches/{found['id']}/rows", alice).content)).to_table()
+    assert len(rows) == found["rows"] == sum(a["rows"] for a in found["archives"])
+    added = call(f"{root}/carts/From search/items", alice, "POST",
+                 {"search": found["id"], "rows": [0, 1]}).json()
+    assert (added["added"], added["total"]) == (2, 2)
+    items = Cart.open_as(ALICE, "From search", profile=profile).to_table()
+    assert list(items["item_id"]) == [str(v) for v in rows["id"][:2]]
+    record = Provenance.from_json(str(items["query"][0]))
+    assert record.query["target"] == "M45" and record.user == ALICE
+    assert call(f"{root}/searches", alice).json()["searches"][0]["id"] == found["id"]
+    # A row limit the archive reached is said.
+    cut = call(f"{root}/searches", alice, "POST", {"target": "M45", "radius": 1.0,
+                                                   "archives": [HIPPARCOS], "maxrec": 5})
+    (hipparcos,) = cut.json()["archives"]
+    assert hipparcos["truncated"] and "truncated at 5 rows" in hipparcos["message"]
+    # Nothing of Alice's search reaches Bob.
+    for route in ("", "/rows"):
+        problem(call(f"{root}/searches/{found['id']}{route}", bob), 404, "no search")
+    problem(call(f"{root}/carts/Mine/items", bob, "POST", {"search": found["id"]}), 404,
+            "no search")
+    assert all(s["id"] != found["id"] for s in call(f"{root}/searches", bob).json()["searches"])
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ({"target": ""}, "Say where"),
+    ({"target": "M45", "nope": 1}, "Unknown field(s) nope"),
+    ({"target": "M45", "radius": "1; DROP TABLE x"}, "radius"),
+    ({"target": "M45", "radius": 50}, "at most 10 degrees"),
+    ({"target": "M45", "archives": ["Evil' OR 1=1"]}, "Unknown archive(s) Evil' OR 1=1"),
+    ({"target": "M45'; DROP TABLE hipparcos.main --"}, "neither coordinates nor a name"),
+    ({"target": "M45", "keywords": ["50%"]}, "keyword"),
+    ({"target": "M45", "time_min": 1e9}, "is not an MJD")])
+def test_a_bad_search_is_a_400_problem_saying_why(api, body, said) -> None:
+    root, profile = api
+    problem(call(f"{root}/searches", oidc_token(profile, ALICE), "POST", body), 400, said)
+
+
+def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None:
+    root, profile = api
+    alice, bob = oidc_token(profile, ALICE), oidc_token(profile, BOB)
+    answer = call(f"{root}/jobs", alice, "POST", {
+        "kind": "tap", "service": TAP, "adql": "SELECT TOP 5 * FROM hipparcos.main"})
+    assert answer.status_code == 201, answer.text
+    job = answer.json()
+    assert answer.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert (job["kind"], job["owner"], job["final"]) == ("tap", ALICE, False)
+    deadline = time.monotonic() + 60
+    while not job["final"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = call(f"{root}/jobs/{job['id']}", alice).json()
+    assert job["state"] == "COMPLETED"
+    result = parse_single_table(io.BytesIO(
+        call(f"{root}/jobs/{job['id']}/result", alice).content)).to_table()
+    assert len(result) == 5
+    added = call(f"{root}/carts/Results/items", alice, "POST", {"job": job["id"]}).json()
+    assert added["added"] == 5
+    for route, method in (("", "GET"), ("/result", "GET"), ("/abort", "POST")):
+        problem(call(f"{root}/jobs/{job['id']}{route}", bob, method), 404, "no job")
+    problem(call(f"{root}/carts/Mine/items", bob, "POST", {"job": job["id"]}), 404, "no job")
+    assert all(j["id"] != job["id"] for j in call(f"{root}/jobs", bob).json()["jobs"])
+
+
+@pytest.mark.parametrize(("body", "status", "said"), [
+    ({"kind": "nope"}, 400, "Say the job's kind"),
+    ({"kind": "tap", "service": TAP}, 400, "service, adql required"),
+    ({"kind": "tap", "service": TAP, "adql": "SELECT 1", "user": BOB}, 400, "take service"),
+    ({"kind": "tap", "service": "Nope", "adql": "SELECT 1"}, 422, "not a TAP service"),
+    ({"kind": "dask", "workflow": "nope", "cart": "Pleiades"}, 422, "No workflow 'nope'")])
+def test_a_job_that_cannot_be_asked_for_is_a_problem_saying_why(api, body, status,
+                                                                 said) -> None:
+    root, profile = api
+    problem(call(f"{root}/jobs", oidc_token(profile, ALICE), "POST", body), status, said)
+
+
+def test_a_user_without_a_gateway_account_is_told_so(api) -> None:
+    root, profile = api
+    carol = oidc_token(profile, CAROL)
+    problem(call(f"{root}/clusters", carol), 403, "no account")
+    call(f"{root}/carts", carol, "POST", {"name": "Mine"})
+    problem(call(f"{root}/jobs", carol, "POST", {"kind": "dask", "workflow": "crossmatch",
+                                                 "cart": "Mine"}), 422, "no account")
+
+
+def test_services_and_facilities_are_listed(api) -> None:
+    root, profile = api
+    alice = oidc_token(profile, ALICE)
+    services = {s["name"]: s for s in call(f"{root}/services", alice).json()["services"]}
+    assert services[HIPPARCOS]["up"] and services["Dask Gateway"]["up"]
+    facilities = call(f"{root}/facilities", alice).json()["facilities"]
+    assert {"name": "Dask Gateway", "kind": "dask-gateway"}.items() <= facilities[0].items()
+
+
+def test_the_limits_hold_oversized_bodies_and_too_many_calls(api) -> None:
+    root, profile = api
+    carol = oidc_token(profile, CAROL)
+    problem(requests.post(f"{root}/carts/Big/items", data=b"x" * (2 * 2**20), timeout=60,
+                          headers={"Authorization": f"Bearer {carol}",
+                                   "Content-Type": "application/x-votable+xml"}),
+            413, "at most 1 MB")
+    for _ in range(2 * RATE + 1):  # the count starts again each minute
+        answer = call(f"{root}/me", carol)
+        if answer.status_code != 200:
+            break
+    problem(answer, 429, f"At most {RATE} calls a minute")
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    # Others are not held back by Carol's calls.
+    assert call(f"{root}/me", oidc_token(profile, ALICE)).json()["user"] == ALICE

@@ -95,12 +95,20 @@ def test_with_logins_the_token_decides_who_you_are_never_user(oidc) -> None:
     bob = oidc_token(oidc, BOB)
     Cart.open_as(ALICE, "private", profile=oidc).add_rows(
         Table({"archive": ["a"], "id": ["1"], "title": ["Crab"]}))
-    for kwargs in ({"user": ALICE}, {"user": ALICE, "token": bob}, {"user": "local"}):
+    for kwargs in ({"user": ALICE}, {"user": "local"}):
         with pytest.raises(PermissionError, match="comes from your token"):
             Cart.open("private", profile=oidc, **kwargs)
         with pytest.raises(PermissionError, match="comes from your token"):
             Cart.names(profile=oidc, **kwargs)
+    with pytest.raises(PermissionError, match="names someone else"):
+        Cart.open("private", profile=oidc, user=ALICE, token=bob)
     assert len(Cart.open("private", profile=oidc, token=bob)) == 0
+    # An operator's scripts may name anyone where the deployment says so; a token
+    # still decides.
+    operators = replace(oidc, api={**oidc.api, "operator_user": True})
+    assert len(Cart.open("private", profile=operators, user=ALICE)) == 1
+    with pytest.raises(PermissionError, match="names someone else"):
+        Cart.open("private", profile=operators, user=ALICE, token=bob)
 
 
 def test_pages_show_only_the_logged_in_users_carts_and_jobs(oidc, as_user) -> None:

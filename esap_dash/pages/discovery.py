@@ -33,7 +33,7 @@ from ..components.software_search import SoftwareSearch
 from ..components.style import POSITION_FORMAT, html_pane, notice, say
 from ..config import ServiceConfig
 from ..fanout import run_blocking
-from ..search import ArchiveResult, SearchResults, search_archives
+from ..search import ArchiveResult, SearchResults, sky_archives
 from .base import Page
 
 __all__ = ["DiscoveryPage"]
@@ -83,8 +83,7 @@ class DiscoveryPage(Page):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        names = [s.name for s in self.profile.by_role("archive")
-                 if "sky" in _capabilities(s.kind)]
+        names = list(sky_archives(self.profile))
         self.param.archives.objects = names
         if not self.archives:
             self.archives = list(names)
@@ -357,14 +356,13 @@ class DiscoveryPage(Page):
             self.resolved = (f"{position.text.strip()} → RA {position.ra:.5f}°, "
                              f"Dec {position.dec:+.5f}° ({position.source})")
             self._resolved_pane.object = html.escape(self.resolved)
-            self.search_results.start(query)
+            self.search_results.start(query)  # the status lists every archive as waiting
             started = time.perf_counter()
             self._status.object = self._status_html(running=True)
             self._fit_ranges(None)  # no range filter while the archives answer
             archives = {name: self.connector(name) for name in self.archives}
             frame = None
-            async for result in search_archives(archives, query):
-                await run_blocking(self.search_results.add, result)
+            async for _ in self.search_results.run(archives, query):
                 frame = await run_blocking(self._frame)
                 self._table.value = frame
                 self._status.object = self._status_html(running=True)
@@ -518,12 +516,3 @@ def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def _mjd_text(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
-
-
-def _capabilities(kind: str) -> frozenset[str]:
-    import connectors
-
-    try:
-        return connectors.connector_class(kind).capabilities
-    except ConnectorError:
-        return frozenset()

@@ -100,7 +100,7 @@ class GatewayConnector(ServiceConnector):
                 reason = exc.reason.split(": ", 1)[-1]
                 if reason.startswith("{"):
                     reason = json.loads(reason).get("error", reason)
-                raise QueryError(reason, self.url) from exc
+                raise QueryError(reason, self.url, exc.status) from exc
             raise
 
     @staticmethod

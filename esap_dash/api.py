@@ -227,9 +227,10 @@ def _loopback(request: tornado.httputil.HTTPServerRequest) -> bool:
 
 
 def _service_problem(exc: ConnectorError, service: str) -> Problem:
-    """A service's refusal (400: the request was wrong) or failure (502)."""
+    """A service's refusal (404: it has no such thing for the caller; 400: the request
+    was wrong) or failure (502)."""
     if isinstance(exc, QueryError):
-        return Problem(400, f"{service}: {exc.reason}")
+        return Problem(404 if exc.status == 404 else 400, f"{service}: {exc.reason}")
     return Problem(502, f"{service}: {exc.reason}")
 
 
@@ -617,9 +618,14 @@ class GatewayHandler(ApiHandler):
         return gateway
 
     async def call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
-        """A gateway call in a worker thread (its failures as problems)."""
+        """A gateway call in a worker thread (its failures as problems; a cluster that is
+        not the caller's is one they do not have, whoever's it is)."""
         try:
             return await run_blocking(lambda: method(*args, **kwargs))
+        except QueryError as exc:
+            if args and exc.status in (403, 404):
+                raise Problem(404, f"You have no cluster {args[0]}.") from None
+            raise _service_problem(exc, "Dask Gateway") from None
         except ConnectorError as exc:
             raise _service_problem(exc, "Dask Gateway") from None
 
@@ -650,6 +656,7 @@ class ClusterHandler(GatewayHandler):
 
     async def delete(self, name: str) -> None:
         gateway = await self.gateway(name)
+        await self.call(gateway.cluster, name)  # the caller's own, or 404
         await self.call(gateway.stop_cluster, name)
         self.write_json({"name": name, "stop": "asked for"}, 202)
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from secrets import token_urlsafe
 
+import nbformat
 import pytest
 import requests
 from astropy.io.votable import parse_single_table
@@ -20,6 +26,8 @@ from esap_dash.store import store_for
 
 from .browser.conftest import serve
 from .conftest import ALICE, BOB, CAROL, oidc_token
+from .test_cart import votlint_errors
+from .test_notebook import execute
 
 #: Calls a minute each user may make to the served deployment of these tests.
 RATE = 200
@@ -309,3 +317,57 @@ def test_the_limits_hold_oversized_bodies_and_too_many_calls(api) -> None:
     assert 1 <= int(answer.headers["Retry-After"]) <= 60
     # Others are not held back by Carol's calls.
     assert call(f"{root}/me", oidc_token(profile, ALICE)).json()["user"] == ALICE
+
+
+def test_a_script_elsewhere_works_through_the_api_alone_and_only_as_its_user(
+        api, tmp_path) -> None:
+    root, profile = api
+    alice, bob = oidc_token(profile, ALICE), oidc_token(profile, BOB)
+    script = Path(__file__).with_name("client_session.py")
+    done = subprocess.run(  # a process of its own, refusing to load any database code
+        [sys.executable, str(script), root.removesuffix("/api/v1"), alice, bob,
+         str(tmp_path)], capture_output=True, text=True, timeout=600,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ESAP_DASH")})
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.splitlines()[-1])
+    assert said["user"] == ALICE and said["modules"] == []
+    assert set(said["search"].values()) == {"done"}
+    assert said["added"] == said["cart_rows"] == 10
+    assert votlint_errors(Path(said["exported"])) == []
+    assert (said["tap"], said["tap_rows"]) == ("COMPLETED", 3)
+    assert said["run"] == "COMPLETED" and said["run_rows"] > 0
+    assert said["bob"] == {"cart": 404, "search": 404, "tap job": 404, "tap result": 404,
+                           "run": 404, "run result": 404, "abort": 404, "cluster": 404}
+    assert said["cluster"] == ["RUNNING"] and said["bob_sees_jobs"] == []
+
+
+def test_a_notebook_without_database_access_opens_a_cart_by_url_and_token(
+        api, tmp_path, monkeypatch) -> None:
+    root, profile = api
+    url, alice = root.removesuffix("/api/v1"), oidc_token(profile, ALICE)
+    Cart.open_as(ALICE, "For the notebook", profile=profile).add_rows(STARS)
+    # The kernel finds the deployment and the token in its environment, and no database
+    # driver loads in it.
+    for name in [k for k in os.environ if k.startswith("ESAP_DASH")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ESAP_DASH_URL", url)
+    monkeypatch.setenv("ESAP_DASH_TOKEN", alice)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
+        "import sys\n"
+        "class NoDatabase:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'sqlite3', '_sqlite3', 'psycopg', 'psycopg2'}:\n"
+        "            raise ImportError(f'{name}: no database here')\n"
+        "sys.meta_path.insert(0, NoDatabase())",
+        "from astropy.table import Table\n"
+        "from esap_dash import Cart\n"
+        f"cart = Cart.open('For the notebook', url={url!r}, token={alice!r}, create=False)\n"
+        "print(len(cart), sorted(cart.to_table()['title']))",
+        "added = Cart.open('For the notebook').add_rows(Table({'archive': ['notebook'], "
+        "'id': ['n1'], 'title': ['Maia'], 'ra': [56.457], 'dec': [24.368]}))\n"
+        "print(added, len(cart), type(cart).__name__)")])
+    execute(notebook, tmp_path)
+    outputs = [cell.outputs[0]["text"].strip() for cell in notebook.cells[1:]]
+    assert outputs == ["3 ['Alcyone', 'Atlas', 'Electra']", "1 4 RemoteCart"]
+    assert [i.title for i in Cart.open_as(ALICE, "For the notebook", profile=profile,
+                                          create=False).items()][-1] == "Maia"

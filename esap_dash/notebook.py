@@ -13,7 +13,10 @@ a cell that asks its service again and keeps the rows of the cart:
   records): the records themselves, embedded.
 
 The first cell records the provenance: who exported which cart when, and
-for every group the service, the query and the time it ran.
+for every group the service, the query and the time it ran.  Where the
+notebook server can reach esap-dash as the user (``$ESAP_DASH_URL`` and
+``$ESAP_DASH_TOKEN``), a cell opens the cart as it is now through the HTTP
+API.
 """
 
 from __future__ import annotations
@@ -108,6 +111,25 @@ def _identifier(name: str) -> str:
 def _comment(text: str) -> str:
     """Text safe on one comment line (names come from archives and SAMP clients)."""
     return " ".join(str(text).split())
+
+
+def _live_cell(name: str) -> str:
+    """The cell that opens the cart as it is now through esap-dash's HTTP API, where
+    the notebook server can reach it as the user."""
+    return ("# The cart as it is now, where this notebook server reaches esap-dash as you\n"
+            "# (ESAP_DASH_URL and your ESAP_DASH_TOKEN, e.g. set by a JupyterHub).\n"
+            "from os import environ\n\n"
+            "live = None\n"
+            "if environ.get('ESAP_DASH_URL') and environ.get('ESAP_DASH_TOKEN'):\n"
+            "    try:\n"
+            "        from esap_dash import Cart\n"
+            "    except ImportError:\n"
+            "        print('Install esap-dash here to reach the live cart.')\n"
+            "    else:\n"
+            f"        live = Cart.open({name!r}, create=False)\n"
+            "        print(f'The live cart {live.name!r} has {len(live)} items now.')\n"
+            "else:\n"
+            "    print('No link to esap-dash here: the cells below ask the services again.')")
 
 
 def _tap_cell(name: str, url: str, table: str, column: str, ids: list[str]) -> str:
@@ -216,7 +238,8 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
              new_code_cell("import json\n\nimport numpy as np\nimport pyvo\n"
                            "from astropy.table import Table, vstack\n\n"
                            "parts, expected = {}, {}\n\n\n"
-                           + HELPERS)]
+                           + HELPERS),
+             new_code_cell(_live_cell(cart.name))]
     per_archive = Counter(archive for archive, *_ in groups)
     seen: Counter[str] = Counter()
     for (archive, kind, url, raw_query), items in groups.items():

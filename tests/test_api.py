@@ -371,3 +371,10 @@ def test_a_notebook_without_database_access_opens_a_cart_by_url_and_token(
     assert outputs == ["3 ['Alcyone', 'Atlas', 'Electra']", "1 4 RemoteCart"]
     assert [i.title for i in Cart.open_as(ALICE, "For the notebook", profile=profile,
                                           create=False).items()][-1] == "Maia"
+    # The cart's exported notebook opens the live cart where it has the link.
+    exported = nbformat.reads(call(f"{root}/carts/For the notebook/export", alice,
+                                   format="notebook").text, as_version=4)
+    execute(exported, tmp_path)
+    said = [o.get("text", "") for cell in exported.cells if cell.cell_type == "code"
+            for o in cell.outputs]
+    assert "The live cart 'For the notebook' has 4 items now.\n" in said

@@ -31,6 +31,7 @@ __all__ = [
     "column_meta",
     "columns_by_ucd",
     "common_table",
+    "name_mapping",
     "quote_prefix",
     "ucd_mapping",
 ]
@@ -310,6 +311,23 @@ def column_meta(table: Table) -> dict[str, dict[str, str]]:
 _UCDS = {"id": {"meta.id;meta.main", "id_main"},
          "ra": {"pos.eq.ra;meta.main", "pos_eq_ra_main"},
          "dec": {"pos.eq.dec;meta.main", "pos_eq_dec_main"}}
+
+
+#: Usual names of the common columns in tables that carry no UCDs (lower case).
+_NAMES = {"id": ("id", "name", "main_id", "source_id", "designation", "obj_id", "object"),
+          "ra": ("ra", "raj2000", "_raj2000", "ra_icrs", "ra_deg", "radeg", "alpha"),
+          "dec": ("dec", "dej2000", "_dej2000", "de_icrs", "dec_deg", "dedeg", "delta")}
+
+
+def name_mapping(table: Table) -> dict[str, str]:
+    """Common column name -> column of ``table`` by its usual names (``ra``, ``RAJ2000``,
+    ``name`` ...), for tables without UCDs (hand-made ones sent over SAMP)."""
+    lower = {name.lower(): name for name in reversed(table.colnames)}
+    mapping = {common: lower[n] for common, names in _NAMES.items()
+               for n in names[::-1] if n in lower}
+    if "id" in mapping:
+        mapping["title"] = mapping["id"]
+    return mapping
 
 
 def ucd_mapping(table: Table) -> dict[str, str]:

@@ -17,14 +17,16 @@ import param
 from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
-from connectors.query import common_table, ucd_mapping
+from connectors.query import common_table, name_mapping, ucd_mapping
 from connectors.rucio import RucioConnector
 from connectors.samp import SampLink
 
 from ..actor import NoAccountError
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import Refresher, on_click
+from ..components.samp_web import WebSamp
 from ..components.style import POSITION_FORMAT, html_pane, notice, say
+from ..config import SAMP_DEFAULTS
 from ..fanout import run_blocking
 from ..jobs import JobError, follow, kinds
 from ..launch import launch_url, share_links
@@ -34,6 +36,8 @@ from .base import Page
 
 __all__ = ["CartPage"]
 
+#: Days the link a cart is sent by through the browser's SAMP works.
+WEB_SAMP_LINK_DAYS = 1 / 24
 SHOWN = ["archive", "title", "product_type", "ra", "dec", "size", "access_url", "note", "tags",
          "added"]
 
@@ -80,6 +84,7 @@ class CartPage(Page):
         self._table.on_edit(self._on_edit)
         buttons = {}
         self._samp: SampLink | None = None
+        self._websamp: WebSamp | None = None
         self._doc: Any = None
         for label, method, color in (("Create cart", self.create, "primary"),
                                      ("Remove selected", self.remove_selected, "danger"),
@@ -158,13 +163,23 @@ class CartPage(Page):
             f"{len(keys or self.listing)} items of cart {name!r}.")
 
     def _samp_row(self, send: pn.widgets.Button) -> pn.viewable.Viewable:
+        receive = pn.widgets.Checkbox.from_param(self.param.samp_receive)
         if not self.profile.samp:
-            return html_pane("<p style='color:#5b6475'>SAMP (TOPCAT, Aladin) from this server "
-                             "is off in this deployment: its SAMP hub would not be your "
-                             "desktop's. Export the cart as VOTable and open it in TOPCAT.</p>")
+            self._websamp = WebSamp(max_bytes=int(SAMP_DEFAULTS["max_mb"] * 2**20),
+                                    on_sent=self._sent_by_browser,
+                                    on_table=self._table_from_browser,
+                                    on_error=lambda text: say(self._message, text, "danger"))
+            return pn.Column(pn.Row(send, receive, self._websamp), html_pane(
+                "<p style='color:#5b6475'>SAMP through your browser (Web Profile): TOPCAT or "
+                "Aladin on <em>your</em> computer, through its hub at localhost:21012; accept "
+                "esap-dash when the hub asks. Tables go out as a link to the cart that works "
+                "for one hour.</p>"))
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._close_samp())
-        return pn.Row(send, pn.widgets.Checkbox.from_param(self.param.samp_receive))
+        return pn.Column(pn.Row(send, receive), html_pane(
+            "<p style='color:#5b6475'>SAMP from this server (standard profile): the hub of "
+            "the computer the server runs on, which is yours in this single-user "
+            "deployment.</p>"))
 
     def _samp_link(self) -> SampLink:
         samp = self.profile.samp
@@ -423,6 +438,9 @@ class CartPage(Page):
 
     async def send_samp(self) -> None:
         """Send the cart (or the ticked items) as a VOTable to the SAMP clients."""
+        if self._websamp is not None:
+            await self._send_by_browser()
+            return
         table = await run_blocking(lambda: self.cart.to_table())
         if self._table.selection:
             table = table[sorted(self._table.selection)]
@@ -446,10 +464,54 @@ class CartPage(Page):
     async def _toggle_samp(self) -> None:
         await self.receive_samp(self.samp_receive)
 
+    async def _send_by_browser(self) -> None:
+        """Offer the cart to the SAMP clients of the user's desktop, through the browser,
+        as a shared link (read-only, one hour)."""
+        name = self.cart_name
+        token = await run_blocking(self.cart.share, WEB_SAMP_LINK_DAYS)
+        self._websamp.send(share_links("", token)["votable"], f"esap-dash cart {name}")
+        whole = " (the whole cart: ticked items are not sent on their own here)" if (
+            self._table.selection) else ""
+        say(self._message, f"Offering cart {name!r} ({len(self.listing)} items) to the SAMP "
+            f"clients on your computer{whole}...")
+
+    def _sent_by_browser(self, names: list[str]) -> None:
+        if names:
+            say(self._message, f"Sent cart {self.cart_name!r} to {', '.join(names)}.")
+        else:
+            say(self._message, "No SAMP client on your computer takes tables: start TOPCAT "
+                "or Aladin.", "warning")
+
+    async def _table_from_browser(self, votable: str, name: str, sender: str) -> None:
+        """Add a table a SAMP client sent through the browser to the current cart."""
+        def add() -> int:
+            try:
+                table = Table.read(io.BytesIO(votable.encode()), format="votable")
+            except Exception as exc:  # astropy raises many kinds for a broken VOTable
+                raise CartError(f"{sender} sent a table that is not a readable VOTable: "
+                                f"{exc}") from None
+            if len(table) > SAMP_DEFAULTS["max_rows"]:
+                raise CartError(f"{sender} sent {len(table):,} rows: at most "
+                                f"{SAMP_DEFAULTS['max_rows']:,} are taken.")
+            return self._add_samp_rows(table, name, sender)
+
+        try:
+            added = await run_blocking(add)
+        except CartError as exc:
+            say(self._message, str(exc), "danger")
+            return
+        await self.reload()
+        say(self._message, f"{sender} sent {name!r}: {added} new items.")
+
     async def receive_samp(self, on: bool) -> None:
         """Start (or stop) adding the tables SAMP clients send to this cart."""
         with param.discard_events(self):
             self.samp_receive = on
+        if self._websamp is not None:
+            self._websamp.receiving = on
+            say(self._message, "Tables your SAMP clients send now go to this cart." if on
+                else "No longer receiving SAMP tables.")
+            return
         if not on:
             await run_blocking(self._close_samp)
             say(self._message, "No longer receiving SAMP tables.")
@@ -468,13 +530,18 @@ class CartPage(Page):
         self._samp.on_table(self.receive_table)
         say(self._message, "Tables sent by SAMP clients now go to this cart.")
 
-    def receive_table(self, table: Table, name: str, sender: str) -> int:
-        """Add a table a SAMP client sent to the current cart; return how many rows were new."""
-        rows = common_table(table, f"SAMP: {sender}", {**ucd_mapping(table)})
+    def _add_samp_rows(self, table: Table, name: str, sender: str) -> int:
+        """Add a table from a SAMP client to the current cart, with where it came from;
+        how many rows were new (blocking)."""
+        rows = common_table(table, f"SAMP: {sender}",
+                            {**name_mapping(table), **ucd_mapping(table)})
         rows["query"] = [Provenance("samp", user=self.user, services=(Service(sender, "samp"),),
                                     query={"table": name}).to_json()] * len(rows)
-        added = self.open_cart(self.cart_name).add_rows(
-            rows, kind="samp")
+        return self.open_cart(self.cart_name).add_rows(rows, kind="samp")
+
+    def receive_table(self, table: Table, name: str, sender: str) -> int:
+        """Add a table a SAMP client sent to the current cart; return how many rows were new."""
+        added = self._add_samp_rows(table, name, sender)
         said = f"{sender} sent {name!r}: {added} new items."
 
         async def show() -> None:
@@ -513,4 +580,6 @@ def _shown(listing: pd.DataFrame) -> pd.DataFrame:
     """A cart's listing as the page lists it (times to the minute, UTC)."""
     frame = listing[SHOWN].copy()
     frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+    for column in ("ra", "dec"):  # an item without a position shows none, not NaN
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,6 +188,11 @@ def test_carts_are_made_filled_with_a_votable_and_emptied_through_the_api(api) -
     # Bob's calls reach his own cart of that name, never Alice's.
     problem(call(f"{root}/carts/Notes/items", bob, "DELETE", key=items["key"][0]), 404,
             "no cart named 'Notes'")
+    bobs = requests.post(f"{root}/carts/Notes/items", data=votable.getvalue(),
+                         timeout=60, headers={"Authorization": f"Bearer {bob}",
+                                              "Content-Type": "application/x-votable+xml"})
+    assert bobs.json()["total"] == 3 and len(Cart.open_as(ALICE, "Notes", profile=profile)) == 3
+    assert len(Cart.open_as(BOB, "Notes", profile=profile)) == 3
     removed = call(f"{root}/carts/Notes/items", alice, "DELETE", key=items["key"][:2]).json()
     assert (removed["removed"], removed["total"]) == (2, 1)
     problem(requests.post(f"{root}/carts/Notes/items", data=b"<VOTABLE>broken", timeout=60,
@@ -378,3 +384,30 @@ def test_a_notebook_without_database_access_opens_a_cart_by_url_and_token(
     said = [o.get("text", "") for cell in exported.cells if cell.cell_type == "code"
             for o in cell.outputs]
     assert "The live cart 'For the notebook' has 4 items now.\n" in said
+
+
+def test_a_hung_archive_costs_a_search_its_deadline_and_no_one_else_waits(
+        local_stack, tmp_path, hung_server) -> None:
+    database = f"sqlite:///{tmp_path}/hung.db"
+    with serve("local", "server-api-hung.log", None,
+               ("--set", f"deployment.database={database}", "--set", "api.deadline=3",
+                "--set", f"archives.ongc.url={hung_server}/cone")) as url:
+        root = url + "api/v1"
+        answer: list[requests.Response] = []
+        searching = threading.Thread(target=lambda: answer.append(call(
+            f"{root}/searches", method="POST", body={
+                "target": "56.87 24.11", "radius": 0.5,
+                "archives": ["OpenNGC (cone search)", HIPPARCOS]})))
+        started = time.monotonic()
+        searching.start()
+        time.sleep(0.5)
+        meanwhile = call(f"{root}/carts")  # another call while the archive hangs
+        answered_meanwhile = time.monotonic() - started
+        searching.join(timeout=60)
+        took = time.monotonic() - started
+    assert meanwhile.status_code == 200 and answered_meanwhile < 2.5
+    states = {a["archive"]: a for a in answer[0].json()["archives"]}
+    assert states["OpenNGC (cone search)"]["state"] == "timeout"
+    assert "no answer within 3 s" in states["OpenNGC (cone search)"]["message"]
+    assert states[HIPPARCOS]["state"] == "done" and states[HIPPARCOS]["rows"] > 0
+    assert took < 10

@@ -43,7 +43,16 @@ from .config import Profile
 from .fanout import run_blocking
 from .health import shared_health
 from .jobs import FINAL, JobError, follow, kind_of, kinds
-from .openapi import API_ROOT, EXPORTS, MAX_HISTORY, MAX_PAGE, SEARCH_FIELDS, VOTABLE, openapi
+from .openapi import (
+    API_ROOT,
+    EXPORTS,
+    MAX_HISTORY,
+    MAX_PAGE,
+    MAX_TABLE_PAGE,
+    SEARCH_FIELDS,
+    VOTABLE,
+    openapi,
+)
 from .search import SearchResults, sky_archives
 from .users import identity
 from .votable import write_votable
@@ -288,11 +297,11 @@ class CartItemsHandler(ApiHandler):
     add rows (``POST``), remove items (``DELETE``)."""
 
     async def get(self, name: str) -> None:
-        offset = self.integer("offset", 0, 0)
-        limit = self.integer("limit", 100, 1, MAX_PAGE)
         fmt = self.get_query_argument("format", "json")
         if fmt not in ("json", "votable"):
             raise Problem(400, f"Unknown format {fmt!r}; json or votable.")
+        offset = self.integer("offset", 0, 0)
+        limit = self.integer("limit", 100, 1, MAX_PAGE if fmt == "json" else MAX_TABLE_PAGE)
         cart = await self.cart(name)
         if fmt == "votable":
             table = await run_blocking(lambda: cart.to_table(offset=offset, limit=limit))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,14 +29,15 @@ from urllib.parse import quote
 import requests
 from astropy.table import Table, vstack
 
+from .openapi import MAX_TABLE_PAGE, VOTABLE
+
 __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart"]
 
 #: Environment variables naming the deployment and holding the user's access token.
 URL_VARIABLE = "ESAP_DASH_URL"
 TOKEN_VARIABLE = "ESAP_DASH_TOKEN"
-VOTABLE = "application/x-votable+xml"
-#: Items asked for per call when a whole cart is read.
-PAGE = 1000
+#: Pages of a cart read at once.
+READERS = 3
 
 
 class ApiError(RuntimeError):
@@ -257,11 +259,14 @@ class RemoteCart:
         return self.client._json("GET", self._path)
 
     def to_table(self) -> Table:
-        """The items, oldest first (read a page at a time)."""
-        pages = []
-        while not pages or len(pages[-1]) == PAGE:
-            pages.append(self.client._table(f"{self._path}/items", format="votable",
-                                            offset=PAGE * len(pages), limit=PAGE))
+        """The items, oldest first (read in pages, a few at once)."""
+        def page(offset: int) -> Table:
+            return self.client._table(f"{self._path}/items", format="votable", offset=offset,
+                                      limit=MAX_TABLE_PAGE)
+
+        # A few pages at a time: the server writes one while this process reads another.
+        with ThreadPoolExecutor(READERS) as readers:
+            pages = list(readers.map(page, range(0, max(len(self), 1), MAX_TABLE_PAGE)))
         table = vstack(pages) if len(pages) > 1 else pages[0]
         table.meta.update(cart=self.name)
         return table

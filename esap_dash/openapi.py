@@ -7,12 +7,13 @@ from typing import Any
 
 from . import __version__
 
-__all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "SEARCH_FIELDS", "VOTABLE",
-           "openapi"]
+__all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE", "SEARCH_FIELDS",
+           "VOTABLE", "openapi"]
 
 API_ROOT = "/api/v1"
-#: Most items one page of ``/carts/{name}/items`` returns.
+#: Most items one page of ``/carts/{name}/items`` returns as JSON, and as a VOTable.
 MAX_PAGE = 1000
+MAX_TABLE_PAGE = 10_000
 #: Most searches ``/searches`` lists.
 MAX_HISTORY = 200
 VOTABLE = "application/x-votable+xml"
@@ -81,8 +82,10 @@ def openapi() -> dict[str, Any]:
     votable = {"200": {"description": "A VOTable.", "content": {VOTABLE: {}}}}
     page = (_query("offset", {"type": "integer", "minimum": 0, "default": 0},
                    "Items to skip."),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
-                             "default": 100}, "Items to return."))
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_TABLE_PAGE,
+                             "default": 100},
+                   f"Items to return: at most {MAX_PAGE} as JSON, {MAX_TABLE_PAGE} as a "
+                   "VOTable."))
     search_fields = {name: ({"type": [_JSON_TYPES[t] for t in types]} if len(types) > 1
                             else {"type": _JSON_TYPES[types[0]]})
                      for name, types in SEARCH_FIELDS.items()}

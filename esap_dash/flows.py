@@ -34,8 +34,11 @@ from connectors.tap import TAPConnector
 from .provenance import Provenance
 from .workflows import Outcome, Run, WorkflowError, workflow
 
-__all__ = ["crossmatch", "image_statistics", "image_summary", "match_chunk",
-           "reference_positions", "result_rows"]
+__all__ = ["ERROR_UNITS", "crossmatch", "image_statistics", "image_summary", "match_chunk",
+           "reference_positions", "result_rows", "row_radii"]
+
+#: Units an error radius column may be in, and arcseconds per unit.
+ERROR_UNITS = {"arcsec": 1.0, "mas": 1e-3, "arcmin": 60.0, "deg": 3600.0}
 
 
 @workflow(
@@ -48,14 +51,24 @@ __all__ = ["crossmatch", "image_statistics", "image_summary", "match_chunk",
                            doc="A TAP table of the deployment with a main position."),
     chunk_size=param.Integer(default=2500, bounds=(100, 1_000_000),
                              doc="Positions per task."),
+    error_column=param.String(default="", label="Error radius column",
+                              doc="A column of the rows' records holding each row's own "
+                                  "match radius (e.g. a 95 % error-ellipse semi-major "
+                                  "axis); empty: the radius above for every row."),
+    error_unit=param.Selector(default="arcsec", objects=list(ERROR_UNITS),
+                              doc="Unit of the error radius column."),
 )
 def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
-               reference: str = "hipparcos.main", chunk_size: int = 2500) -> Table:
+               reference: str = "hipparcos.main", chunk_size: int = 2500,
+               error_column: str = "", error_unit: str = "arcsec") -> Table:
     """Nearest reference source within the radius for every catalogue row of the cart.
 
     The reference catalogue comes from the deployment's TAP service (the one
     the name resolver uses); its identifier and position columns are those
-    its TAP_SCHEMA marks as main.  Rows without a match are left out.
+    its TAP_SCHEMA marks as main.  With an error radius column, each row is
+    matched within its own radius (the fixed radius where a row has none);
+    separations are great-circle distances, right across RA = 0/360 and at
+    the poles.  Rows without a match are left out.
     """
     tap_service = run.profile.service(run.profile.resolver["tap"]) \
         if run.profile.resolver.get("tap") else run.profile.by_role("archive")[0]
@@ -69,11 +82,13 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     ref = (tap.url, reference, str(row["id"]), str(row["ra"]), str(row["dec"]))
     ra = np.asarray(items["ra"], float)
     dec = np.asarray(items["dec"], float)
+    radii = (row_radii(items, error_column, error_unit, radius_arcsec) if error_column
+             else np.full(len(items), float(radius_arcsec)))
     starts = list(range(0, len(items), chunk_size))
     catalogue = run.submit(reference_positions, ref, float(tap.timeout))
     parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
                     [dec[s:s + chunk_size] for s in starts], [catalogue] * len(starts),
-                    [radius_arcsec] * len(starts))
+                    [radii[s:s + chunk_size] for s in starts])
     for start, part in zip(starts, parts, strict=True):
         part["index"] += start
     matched = vstack(parts) if parts else Table()
@@ -85,7 +100,40 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     result["ref_ra"].unit = result["ref_dec"].unit = "deg"
     result["separation_arcsec"].unit = "arcsec"
     result.meta.update(reference=f"{reference} at {tap.url}", radius_arcsec=radius_arcsec)
+    if error_column:
+        result["radius_arcsec"] = radii[rows]
+        result["radius_arcsec"].unit = "arcsec"
+        result.meta["error_column"] = f"{error_column} ({error_unit})"
     return result
+
+
+def row_radii(items: Table, column: str, unit: str, default_arcsec: float) -> np.ndarray:
+    """Each row's match radius in arcsec: ``column`` of its record (or of the table) in
+    ``unit``; ``default_arcsec`` where a row has no positive value.
+
+    Raises
+    ------
+    WorkflowError
+        No row has the column.
+    """
+    if column in items.colnames:
+        values = [row[column] for row in items]
+    else:
+        records = [json.loads(str(r) or "{}") for r in items["record"]] \
+            if "record" in items.colnames else []
+        if not any(column in r for r in records):
+            raise WorkflowError(f"no row of the cart has a column {column!r} for its error "
+                                "radius")
+        values = [r.get(column) for r in records]
+    radii = np.full(len(items), float(default_arcsec))
+    for i, value in enumerate(values):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(number) and number > 0:
+            radii[i] = number * ERROR_UNITS[unit]
+    return radii
 
 
 #: Reference catalogues a worker process holds, by (TAP URL, table, columns):
@@ -123,7 +171,7 @@ def reference_positions(reference: tuple[str, ...], timeout: float = 60.0) -> Ca
 
 
 def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
-                radius_arcsec: float) -> Table:
+                radius_arcsec: float | np.ndarray) -> Table:
     """Best reference match within the radius for each position (runs on a worker).
 
     Parameters
@@ -133,8 +181,8 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
     catalogue : tuple
         What :func:`reference_positions` returns; each worker builds its
         search tree once and keeps it.
-    radius_arcsec : float
-        Largest separation of a match.
+    radius_arcsec : float or numpy.ndarray
+        Largest separation of a match (one for all, or each position's own).
 
     Returns
     -------
@@ -149,7 +197,7 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
     ids, ref = _TREES[key]
     coords = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
     nearest, sep, _ = coords.match_to_catalog_sky(ref)
-    hit = sep.arcsec <= radius_arcsec
+    hit = sep.arcsec <= np.asarray(radius_arcsec, float)
     return Table({"index": np.flatnonzero(hit), "ref_id": ids[nearest[hit]],
                   "ref_ra": ref.ra.deg[nearest[hit]], "ref_dec": ref.dec.deg[nearest[hit]],
                   "separation_arcsec": sep.arcsec[hit]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,8 +16,9 @@ from typing import Any
 import cloudpickle
 import numpy as np
 import pytest
+from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.table import Table
+from astropy.table import Table, vstack
 from prov.model import ProvDocument
 
 from esap_dash.cart import Cart
@@ -107,7 +109,7 @@ def test_builtin_workflows_are_entry_points_with_typed_forms() -> None:
     cross = flows["crossmatch"]
     assert cross.inputs == "positions"
     assert cross.defaults() == {"radius_arcsec": 1.0, "reference": "hipparcos.main",
-                                "chunk_size": 2500}
+                                "chunk_size": 2500, "error_column": "", "error_unit": "arcsec"}
     assert cross.check({"radius_arcsec": 2})["radius_arcsec"] == 2
 
 
@@ -116,6 +118,7 @@ def test_builtin_workflows_are_entry_points_with_typed_forms() -> None:
     ({"radius_arcsec": "wide"}, "radius_arcsec' only takes numeric values"),
     ({"chunk_size": 5}, "chunk_size' must be at least 100"),
     ({"radius": 1.0}, "unknown parameters ['radius']"),
+    ({"error_unit": "furlong"}, "error_unit"),
 ])
 def test_wrong_parameters_are_refused_with_the_forms_message(values, message) -> None:
     flows, _ = load_workflows()
@@ -196,6 +199,64 @@ def test_crossmatch_on_the_gateway_gives_astropys_match_set(cluster, profile,
     assert len(expected) >= 2900
     assert result["separation_arcsec"].max() <= 1.5
     assert "hipparcos.main" in result.meta["reference"]
+
+
+def _rows_near(ra: np.ndarray, dec: np.ndarray, rng: np.random.Generator) -> Table:
+    """Cart rows near reference stars: a few arcsec off in a random direction, each with
+    its own 95 % error radius (some reach their star, some do not)."""
+    n = len(ra)
+    moved = SkyCoord(ra, dec, unit="deg").directional_offset_by(
+        rng.uniform(0, 2 * np.pi, n) * u.rad, rng.uniform(0.3, 4.0, n) * u.arcsec)
+    return Table({"ra": moved.ra.deg, "dec": moved.dec.deg, "err95": rng.uniform(0.5, 5.0, n)})
+
+
+def test_a_per_row_radius_crossmatch_finds_pairs_across_ra_zero_and_at_the_poles(
+        profile, hipparcos, tmp_path) -> None:
+    rng = np.random.default_rng(11)
+    ra, dec = np.asarray(hipparcos["ra"], float), np.asarray(hipparcos["dec"], float)
+    # The stars nearest the RA = 0/360 meridian, each with a row moved across it.
+    to_meridian = np.minimum(ra, 360 - ra) * np.cos(np.radians(dec)) * 3600  # arcsec
+    closest = np.argsort(to_meridian)[:8]
+    across = SkyCoord(ra[closest], dec[closest], unit="deg").directional_offset_by(
+        np.where(ra[closest] < 180, -90, 90) * u.deg,
+        (to_meridian[closest] + rng.uniform(1.0, 5.0, 8)) * u.arcsec)
+    straddling = Table({"ra": across.ra.deg, "dec": across.dec.deg,
+                        "err95": across.separation(SkyCoord(ra[closest], dec[closest],
+                                                            unit="deg")).arcsec + 1.0})
+    near_zero = np.flatnonzero((ra < 0.5) | (ra > 359.5))
+    polar = np.flatnonzero(np.abs(dec) > 87.5)
+    rows = vstack([straddling, _rows_near(ra[near_zero], dec[near_zero], rng),
+                   _rows_near(ra[polar], dec[polar], rng)])
+    rows["item_id"] = [f"r{i}" for i in range(len(rows))]
+    rows["record"] = [json.dumps({"err95": float(e)}) for e in rows["err95"]]
+    rows["archive"], rows["kind"] = "mine", "row"
+    flows, _ = load_workflows()
+    client = LocalEngine().client()
+    try:
+        result = flows["crossmatch"].func(rows, Run(client, profile), radius_arcsec=1.0,
+                                          error_column="err95", chunk_size=100)
+    finally:
+        client.close()
+    ours = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
+    # STILTS: the sky matcher out to the largest radius, then each row's own radius.
+    rows[["item_id", "ra", "dec", "err95"]].write(tmp_path / "rows.xml", format="votable")
+    near = (ra < 2) | (ra > 358) | (np.abs(dec) > 86)
+    Table({"hip": np.asarray(hipparcos["id"]).astype(str)[near], "ra": ra[near],
+           "dec": dec[near]}).write(tmp_path / "ref.xml", format="votable")
+    subprocess.run(["stilts", "tmatch2", f"in1={tmp_path / 'rows.xml'}",
+                    f"in2={tmp_path / 'ref.xml'}", "matcher=sky", "values1=ra dec",
+                    "values2=ra dec", f"params={float(np.max(rows['err95'])):.3f}",
+                    "find=best1", "join=1and2", "ocmd=select Separation<=err95",
+                    f"out={tmp_path / 'pairs.csv'}", "ofmt=csv"], check=True,
+                   capture_output=True, timeout=120)
+    pairs = Table.read(tmp_path / "pairs.csv", format="ascii.csv")
+    theirs = set(zip(pairs["item_id"].astype(str), pairs["hip"].astype(str), strict=True))
+    assert ours == theirs and len(ours) > 20
+    found = dict(ours)
+    assert all(found.get(f"r{i}") == str(hipparcos["id"][k]) for i, k in enumerate(closest))
+    assert (np.asarray(result["separation_arcsec"]) <= np.asarray(result["radius_arcsec"])).all()
+    polar_rows = {f"r{i}" for i in range(8 + len(near_zero), len(rows))}
+    assert polar_rows & set(found) and polar_rows - set(found)  # radii that reach, and not
 
 
 def test_crossmatch_names_an_unknown_reference(profile) -> None:

@@ -13,6 +13,8 @@ served by the local DaCHS TAP service.
   reading the positions from a VOTable file and the reference once from the
   same TAP service (as the workers do) and once from a local file.
 - astropy ``match_to_catalog_sky`` in this process, reference in memory.
+- esap-dash matching in the archive: the positions uploaded to the TAP
+  service (an async job) and joined with Hipparcos-2 there.
 
 The three match sets (position, reference star) are compared.  Also
 reported: the time from "start cluster" to the first worker.
@@ -89,6 +91,12 @@ def main() -> None:
         client.close()
         gateway.stop_cluster(name)
     ours = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
+    start = time.perf_counter()
+    uploaded = flow.func(items, Run(None, profile), radius_arcsec=args.radius,
+                         match_on="archive")
+    archive_s = time.perf_counter() - start
+    in_archive = set(zip(uploaded["item_id"], np.asarray(uploaded["ref_id"]).astype(str),
+                         strict=True))
 
     with tempfile.TemporaryDirectory() as tmp:
         positions = Path(tmp, "positions.xml")
@@ -122,6 +130,9 @@ def main() -> None:
     print(f"  STILTS tmatch2, reference by TAP:                   {stilts_tap:.2f} s")
     print(f"  STILTS tmatch2, reference from a local file:        {stilts_file:.2f} s")
     print(f"  astropy match_to_catalog_sky, in memory:            {astropy_s:.2f} s")
+    print(f"  esap-dash in the archive (TAP upload, async job):   {archive_s:.2f} s; "
+          f"ratio / STILTS (TAP) {archive_s / stilts_tap:.2f}; same pairs as the workers: "
+          f"{in_archive == ours}")
     print(f"  ratio cold / STILTS (TAP):  {times[0] / stilts_tap:.2f}")
     print(f"  ratio warm / STILTS (file): {times[1] / stilts_file:.2f}")
     print(f"  matches: esap-dash {len(ours)}, STILTS {len(theirs)}, astropy {len(plain)}; "

@@ -246,6 +246,48 @@ class TAPConnector(ServiceConnector):
         rows.meta.update(url=self.url, adql=adql, truncated=truncated)
         return rows
 
+    def match_uploaded(self, positions: Table, table: str, ra: str, dec: str, id: str, *,
+                       maxrec: int = 1_000_000) -> Table:
+        """Every row of ``table`` within each uploaded position's radius, found by the
+        service itself (the positions go with an async query as a TAP upload).
+
+        Parameters
+        ----------
+        positions : astropy.table.Table
+            ``idx``, ``ra``, ``dec`` and ``radius`` (ICRS degrees).
+        table, ra, dec, id : str
+            As :meth:`positional_tables` lists them.
+        maxrec : int
+            Most pairs.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``idx``, ``ref_id``, ``ref_ra``, ``ref_dec``, ``separation`` (degrees);
+            ``meta["truncated"]`` when pairs were left out.
+        """
+        for name in filter(None, (ra, dec, id)):
+            if not _COLUMN.match(name):
+                raise QueryError(f"{name!r} is not a column name", self.url)
+        if not _IDENTIFIER.match(table):
+            raise QueryError(f"{table!r} is not a table name", self.url)
+        ref_id = f"r.{id}" if id else "''"
+        adql = (f"SELECT u.idx AS idx, {ref_id} AS ref_id, r.{ra} AS ref_ra, "
+                f"r.{dec} AS ref_dec, DISTANCE(POINT('ICRS', u.ra, u.dec), "
+                f"POINT('ICRS', r.{ra}, r.{dec})) AS separation "
+                f"FROM TAP_UPLOAD.positions AS u JOIN {table} AS r "
+                f"ON 1 = CONTAINS(POINT('ICRS', r.{ra}, r.{dec}), "
+                "CIRCLE('ICRS', u.ra, u.dec, u.radius))")
+        # An async job: services take bigger uploads there than in a sync query.
+        pairs = results_table(lambda: self.service.run_async(
+            adql, maxrec=maxrec + 1, uploads={"positions": positions}, timeout=self.timeout),
+            self.url, self.timeout)
+        if len(pairs) > maxrec:
+            pairs = pairs[:maxrec]
+            pairs.meta["truncated"] = True
+        pairs.meta["adql"] = adql
+        return pairs
+
     def column_mapping(self) -> dict[str, str]:
         """Common column -> column of the profile's ``table``.
 

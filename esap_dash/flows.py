@@ -35,7 +35,7 @@ from .provenance import Provenance
 from .workflows import Outcome, Run, WorkflowError, workflow
 
 __all__ = ["ERROR_UNITS", "crossmatch", "image_statistics", "image_summary", "match_chunk",
-           "reference_positions", "result_rows", "row_radii"]
+           "match_in_archive", "reference_positions", "result_rows", "row_radii"]
 
 #: Units an error radius column may be in, and arcseconds per unit.
 ERROR_UNITS = {"arcsec": 1.0, "mas": 1e-3, "arcmin": 60.0, "deg": 3600.0}
@@ -57,10 +57,18 @@ ERROR_UNITS = {"arcsec": 1.0, "mas": 1e-3, "arcmin": 60.0, "deg": 3600.0}
                                   "axis); empty: the radius above for every row."),
     error_unit=param.Selector(default="arcsec", objects=list(ERROR_UNITS),
                               doc="Unit of the error radius column."),
+    match_on=param.Selector(default="workers",
+                            objects={"the Dask workers": "workers",
+                                     "the archive (TAP upload)": "archive"},
+                            label="Match on",
+                            doc="The workers read the reference and match; or the cart's "
+                                "positions go to the archive's TAP service, which joins "
+                                "them with the reference itself."),
 )
 def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
                reference: str = "hipparcos.main", chunk_size: int = 2500,
-               error_column: str = "", error_unit: str = "arcsec") -> Table:
+               error_column: str = "", error_unit: str = "arcsec",
+               match_on: str = "workers") -> Table:
     """Nearest reference source within the radius for every catalogue row of the cart.
 
     The reference catalogue comes from the deployment's TAP service (the one
@@ -68,7 +76,10 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     its TAP_SCHEMA marks as main.  With an error radius column, each row is
     matched within its own radius (the fixed radius where a row has none);
     separations are great-circle distances, right across RA = 0/360 and at
-    the poles.  Rows without a match are left out.
+    the poles.  The matching runs on the Dask workers, or in the archive
+    (``match_on="archive"``: the positions and radii are uploaded to its TAP
+    service and joined with the reference there).  Rows without a match are
+    left out.
     """
     tap_service = run.profile.service(run.profile.resolver["tap"]) \
         if run.profile.resolver.get("tap") else run.profile.by_role("archive")[0]
@@ -84,14 +95,19 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     dec = np.asarray(items["dec"], float)
     radii = (row_radii(items, error_column, error_unit, radius_arcsec) if error_column
              else np.full(len(items), float(radius_arcsec)))
-    starts = list(range(0, len(items), chunk_size))
-    catalogue = run.submit(reference_positions, ref, float(tap.timeout))
-    parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
-                    [dec[s:s + chunk_size] for s in starts], [catalogue] * len(starts),
-                    [radii[s:s + chunk_size] for s in starts])
-    for start, part in zip(starts, parts, strict=True):
-        part["index"] += start
-    matched = vstack(parts) if parts else Table()
+    if match_on == "archive":
+        run.total += 1
+        matched = match_in_archive(tap, ref[1:], ra, dec, radii)
+        run.done += 1
+    else:
+        starts = list(range(0, len(items), chunk_size))
+        catalogue = run.submit(reference_positions, ref, float(tap.timeout))
+        parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
+                        [dec[s:s + chunk_size] for s in starts], [catalogue] * len(starts),
+                        [radii[s:s + chunk_size] for s in starts])
+        for start, part in zip(starts, parts, strict=True):
+            part["index"] += start
+        matched = vstack(parts) if parts else Table()
     rows = np.asarray(matched["index"], int)
     keep = [c for c in ("archive", "item_id", "title", "ra", "dec") if c in items.colnames]
     result = items[keep][rows]
@@ -99,7 +115,9 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
         result[name] = matched[name]
     result["ref_ra"].unit = result["ref_dec"].unit = "deg"
     result["separation_arcsec"].unit = "arcsec"
-    result.meta.update(reference=f"{reference} at {tap.url}", radius_arcsec=radius_arcsec)
+    result.meta.update(reference=f"{reference} at {tap.url}", radius_arcsec=radius_arcsec,
+                       matched_on="the archive (TAP upload)" if match_on == "archive"
+                       else "the Dask workers")
     if error_column:
         result["radius_arcsec"] = radii[rows]
         result["radius_arcsec"].unit = "arcsec"
@@ -134,6 +152,51 @@ def row_radii(items: Table, column: str, unit: str, default_arcsec: float) -> np
         if np.isfinite(number) and number > 0:
             radii[i] = number * ERROR_UNITS[unit]
     return radii
+
+
+def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarray,
+                     dec: np.ndarray, radii_arcsec: np.ndarray) -> Table:
+    """Best reference match within each position's radius, found by the archive: the
+    positions go to its TAP service as an upload, joined there with the reference.
+
+    Parameters
+    ----------
+    tap : TAPConnector
+        The archive.
+    reference : tuple of str
+        Table, identifier, RA and Dec columns.
+    ra, dec, radii_arcsec : numpy.ndarray
+        The positions (ICRS degrees) and their radii.
+
+    Returns
+    -------
+    astropy.table.Table
+        As :func:`match_chunk`.
+
+    Raises
+    ------
+    WorkflowError
+        The archive's row limit cut the pairs.
+    """
+    table, id_col, ra_col, dec_col = reference
+    upload = Table({"idx": np.arange(len(ra)), "ra": ra, "dec": dec,
+                    "radius": radii_arcsec / 3600.0})
+    pairs = tap.match_uploaded(upload, table, ra_col, dec_col, id_col)
+    if pairs.meta.get("truncated"):
+        raise WorkflowError(f"{tap.url} cut the pairs at its row limit ({len(pairs)}); "
+                            "match on the Dask workers instead")
+    separation = np.asarray(pairs["separation"], float) * 3600.0
+    index = np.asarray(pairs["idx"], int)
+    keep = separation <= radii_arcsec[index]  # the service's CONTAINS, to astropy's edge
+    order = np.lexsort((separation[keep], index[keep]))
+    index, separation = index[keep][order], separation[keep][order]
+    first = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if len(index) else index
+    chosen = np.flatnonzero(keep)[order][first]
+    return Table({"index": index[first],
+                  "ref_id": np.asarray(pairs["ref_id"]).astype(str)[chosen],
+                  "ref_ra": np.asarray(pairs["ref_ra"], float)[chosen],
+                  "ref_dec": np.asarray(pairs["ref_dec"], float)[chosen],
+                  "separation_arcsec": separation[first]})
 
 
 #: Reference catalogues a worker process holds, by (TAP URL, table, columns):

@@ -109,7 +109,8 @@ def test_builtin_workflows_are_entry_points_with_typed_forms() -> None:
     cross = flows["crossmatch"]
     assert cross.inputs == "positions"
     assert cross.defaults() == {"radius_arcsec": 1.0, "reference": "hipparcos.main",
-                                "chunk_size": 2500, "error_column": "", "error_unit": "arcsec"}
+                                "chunk_size": 2500, "error_column": "", "error_unit": "arcsec",
+                                "match_on": "workers"}
     assert cross.check({"radius_arcsec": 2})["radius_arcsec"] == 2
 
 
@@ -238,6 +239,10 @@ def test_a_per_row_radius_crossmatch_finds_pairs_across_ra_zero_and_at_the_poles
     finally:
         client.close()
     ours = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
+    in_archive = flows["crossmatch"].func(rows, Run(None, profile), radius_arcsec=1.0,
+                                          error_column="err95", match_on="archive")
+    assert set(zip(in_archive["item_id"], in_archive["ref_id"], strict=True)) == ours
+    assert in_archive.meta["matched_on"] == "the archive (TAP upload)"
     # STILTS: the sky matcher out to the largest radius, then each row's own radius.
     rows[["item_id", "ra", "dec", "err95"]].write(tmp_path / "rows.xml", format="votable")
     near = (ra < 2) | (ra > 358) | (np.abs(dec) > 86)
@@ -257,6 +262,24 @@ def test_a_per_row_radius_crossmatch_finds_pairs_across_ra_zero_and_at_the_poles
     assert (np.asarray(result["separation_arcsec"]) <= np.asarray(result["radius_arcsec"])).all()
     polar_rows = {f"r{i}" for i in range(8 + len(near_zero), len(rows))}
     assert polar_rows & set(found) and polar_rows - set(found)  # radii that reach, and not
+
+
+def test_crossmatch_in_the_archive_by_tap_upload_gives_astropys_match_set(
+        profile, hipparcos) -> None:
+    items = positions_cart(profile, hipparcos)
+    flows, _ = load_workflows()
+    run = Run(None, profile)  # no Dask: the archive does the work
+    result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, match_on="archive")
+    ref = SkyCoord(np.asarray(hipparcos["ra"]), np.asarray(hipparcos["dec"]), unit="deg")
+    nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
+    hit = sep.arcsec <= 1.5
+    expected = set(zip(np.asarray(items["item_id"])[hit],
+                       np.asarray(hipparcos["id"]).astype(str)[nearest[hit]], strict=True))
+    assert set(zip(result["item_id"], result["ref_id"], strict=True)) == expected
+    assert len(expected) >= 2900 and (run.total, run.done) == (1, 1)
+    astropy_sep = dict(zip(np.asarray(items["item_id"])[hit], sep.arcsec[hit], strict=True))
+    assert np.allclose(result["separation_arcsec"],
+                       [astropy_sep[i] for i in result["item_id"]], atol=1e-4)
 
 
 def test_crossmatch_names_an_unknown_reference(profile) -> None:

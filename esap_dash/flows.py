@@ -76,9 +76,9 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     its TAP_SCHEMA marks as main.  With an error radius column, each row is
     matched within its own radius (the fixed radius where a row has none);
     separations are great-circle distances, right across RA = 0/360 and at
-    the poles.  The matching runs on the Dask workers, or in the archive
-    (``match_on="archive"``: the positions and radii are uploaded to its TAP
-    service and joined with the reference there).  Rows without a match are
+    the poles.  The matching runs on the Dask workers or, with *Match on* the
+    archive, in the archive's TAP service (the positions and radii are
+    uploaded and joined with the reference there).  Rows without a match are
     left out.
     """
     tap_service = run.profile.service(run.profile.resolver["tap"]) \

@@ -220,11 +220,7 @@ class TAPConnector(ServiceConnector):
         astropy.table.Table
             ``id``, ``ra``, ``dec``.
         """
-        for name in filter(None, (ra, dec, id)):
-            if not _COLUMN.match(name):
-                raise QueryError(f"{name!r} is not a column name", self.url)
-        if not _IDENTIFIER.match(table):
-            raise QueryError(f"{table!r} is not a table name", self.url)
+        self._check_names(table, ra, dec, id)
         select = f"{id} AS id, " if id else ""
         adql = f"SELECT {select}{ra} AS ra, {dec} AS dec FROM {table}"
         # CSV parses ten times faster than a VOTable of the same rows; a service
@@ -266,11 +262,7 @@ class TAPConnector(ServiceConnector):
             ``idx``, ``ref_id``, ``ref_ra``, ``ref_dec``, ``separation`` (degrees);
             ``meta["truncated"]`` when pairs were left out.
         """
-        for name in filter(None, (ra, dec, id)):
-            if not _COLUMN.match(name):
-                raise QueryError(f"{name!r} is not a column name", self.url)
-        if not _IDENTIFIER.match(table):
-            raise QueryError(f"{table!r} is not a table name", self.url)
+        self._check_names(table, ra, dec, id)
         ref_id = f"r.{id}" if id else "''"
         adql = (f"SELECT u.idx AS idx, {ref_id} AS ref_id, r.{ra} AS ref_ra, "
                 f"r.{dec} AS ref_dec, DISTANCE(POINT('ICRS', u.ra, u.dec), "
@@ -287,6 +279,15 @@ class TAPConnector(ServiceConnector):
             pairs.meta["truncated"] = True
         pairs.meta["adql"] = adql
         return pairs
+
+    def _check_names(self, table: str, *columns: str) -> None:
+        """Refuse a table or column name that is not a plain identifier (they go into
+        ADQL as they are)."""
+        for name in filter(None, columns):
+            if not _COLUMN.match(name):
+                raise QueryError(f"{name!r} is not a column name", self.url)
+        if not _IDENTIFIER.match(table):
+            raise QueryError(f"{table!r} is not a table name", self.url)
 
     def column_mapping(self) -> dict[str, str]:
         """Common column -> column of the profile's ``table``.

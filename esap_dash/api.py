@@ -337,7 +337,7 @@ class CartItemsHandler(ApiHandler):
     async def _chosen_rows(self, body: dict[str, Any]) -> Table:
         """Rows of one of the caller's searches (``search``, ``rows``: their indices, all
         when not given) or the result of one of their jobs (``job``)."""
-        if isinstance(body.get("job"), int) and set(body) == {"job"}:
+        if _whole(body.get("job")) and set(body) == {"job"}:
             actor, record = await self.job(str(body["job"]))
             kind = kind_of(record)
             try:
@@ -347,7 +347,7 @@ class CartItemsHandler(ApiHandler):
                 raise Problem(409, str(exc)) from None
             except ConnectorError as exc:
                 raise _service_problem(exc, record["service"]) from None
-        if not isinstance(body.get("search"), int) or set(body) - {"search", "rows"}:
+        if not _whole(body.get("search")) or set(body) - {"search", "rows"}:
             raise Problem(400, 'Say which rows: {"search": <id>, "rows": [0, 2]}, '
                                '{"job": <id>}, or send a VOTable of rows '
                                f"(Content-Type: {VOTABLE}).")
@@ -355,9 +355,8 @@ class CartItemsHandler(ApiHandler):
         chosen = body.get("rows")
         if chosen is None:
             return table
-        if not isinstance(chosen, list) or not all(
-                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(table)
-                for i in chosen):
+        if not isinstance(chosen, list) or not all(_whole(i) and 0 <= i < len(table)
+                                                   for i in chosen):
             raise Problem(400, f"rows is a list of row numbers, 0 to {len(table) - 1}.")
         return table[chosen]
 
@@ -372,6 +371,11 @@ class CartItemsHandler(ApiHandler):
 
         removed, total = await run_blocking(remove)
         self.write_json({"cart": cart.name, "removed": removed, "total": total})
+
+
+def _whole(value: Any) -> bool:
+    """Whether a JSON value is a whole number (not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _rows_of_votable(body: bytes) -> Table:
@@ -675,7 +679,7 @@ class ClusterScaleHandler(GatewayHandler):
 
     async def post(self, name: str) -> None:
         workers = self.body().get("workers")
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        if not _whole(workers) or workers < 0:
             raise Problem(400, 'Say how many workers: {"workers": 2}.')
         gateway = await self.gateway(name)
         note = await self.call(gateway.scale, name, workers)

@@ -199,8 +199,8 @@ def test_carts_are_made_filled_with_a_votable_and_emptied_through_the_api(api) -
                           headers={"Authorization": f"Bearer {alice}",
                                    "Content-Type": "application/x-votable+xml"}),
             400, "not a readable VOTable")
-    problem(call(f"{root}/carts/Notes/items", alice, "POST", {"rows": [1]}), 400,
-            "Say which rows")
+    for body in ({"rows": [1]}, {"job": True}, {"search": True}, {"search": "1"}):
+        problem(call(f"{root}/carts/Notes/items", alice, "POST", body), 400, "Say which rows")
 
 
 def test_a_search_asks_every_archive_and_its_rows_go_to_a_cart_with_provenance(api) -> None:

@@ -90,6 +90,17 @@ def positions_cart(profile: Profile, hipparcos: Table, n: int = 3000) -> Table:
                   "access_url": [""] * total})
 
 
+def astropy_pairs(items: Table, hipparcos: Table,
+                  radius_arcsec: float) -> tuple[set[tuple[str, str]], dict[str, float]]:
+    """astropy's nearest-star pairs within the radius, and each matched row's separation."""
+    ref = SkyCoord(np.asarray(hipparcos["ra"]), np.asarray(hipparcos["dec"]), unit="deg")
+    nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
+    hit = sep.arcsec <= radius_arcsec
+    ids = np.asarray(items["item_id"])[hit]
+    pairs = set(zip(ids, np.asarray(hipparcos["id"]).astype(str)[nearest[hit]], strict=True))
+    return pairs, dict(zip(ids, sep.arcsec[hit], strict=True))
+
+
 def wait_state(store, user: str, job_id: int, seconds: float = 60) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -191,13 +202,11 @@ def test_crossmatch_on_the_gateway_gives_astropys_match_set(cluster, profile,
     finally:
         client.close()
     assert run.total == 5 and run.done == 5  # the reference, then four chunks
-    ref = SkyCoord(np.asarray(hipparcos["ra"]), np.asarray(hipparcos["dec"]), unit="deg")
-    nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
-    hit = sep.arcsec <= 1.5
-    expected = set(zip(np.asarray(items["item_id"])[hit],
-                       np.asarray(hipparcos["id"]).astype(str)[nearest[hit]], strict=True))
+    expected, astropy_sep = astropy_pairs(items, hipparcos, 1.5)
     assert set(zip(result["item_id"], result["ref_id"], strict=True)) == expected
     assert len(expected) >= 2900
+    assert np.allclose(result["separation_arcsec"],
+                       [astropy_sep[i] for i in result["item_id"]], atol=1e-6)
     assert result["separation_arcsec"].max() <= 1.5
     assert "hipparcos.main" in result.meta["reference"]
 
@@ -270,14 +279,9 @@ def test_crossmatch_in_the_archive_by_tap_upload_gives_astropys_match_set(
     flows, _ = load_workflows()
     run = Run(None, profile)  # no Dask: the archive does the work
     result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, match_on="archive")
-    ref = SkyCoord(np.asarray(hipparcos["ra"]), np.asarray(hipparcos["dec"]), unit="deg")
-    nearest, sep, _ = SkyCoord(items["ra"], items["dec"], unit="deg").match_to_catalog_sky(ref)
-    hit = sep.arcsec <= 1.5
-    expected = set(zip(np.asarray(items["item_id"])[hit],
-                       np.asarray(hipparcos["id"]).astype(str)[nearest[hit]], strict=True))
+    expected, astropy_sep = astropy_pairs(items, hipparcos, 1.5)
     assert set(zip(result["item_id"], result["ref_id"], strict=True)) == expected
     assert len(expected) >= 2900 and (run.total, run.done) == (1, 1)
-    astropy_sep = dict(zip(np.asarray(items["item_id"])[hit], sep.arcsec[hit], strict=True))
     assert np.allclose(result["separation_arcsec"],
                        [astropy_sep[i] for i in result["item_id"]], atol=1e-4)
 

@@ -3,9 +3,8 @@ document (the routes are :mod:`esap_dash.api`)."""
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
-
-from . import __version__
 
 __all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE", "SEARCH_FIELDS",
            "VOTABLE", "openapi"]
@@ -91,7 +90,7 @@ def openapi() -> dict[str, Any]:
                      for name, types in SEARCH_FIELDS.items()}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "esap-dash API", "version": __version__,
+        "info": {"title": "esap-dash API", "version": version("esap-dash"),
                  "description": "Carts, searches across the deployment's archives, jobs and "
                                 "services, acting as the caller (OIDC bearer token). "
                                 "Tables are VOTables; everything else JSON."},

@@ -11,6 +11,7 @@ import numpy as np
 from astropy.table import Column, Table, vstack
 from mocpy import MOC
 
+import connectors
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError
 from connectors.query import COMMON_COLUMNS, SkyQuery, common_table
@@ -56,8 +57,6 @@ class ArchiveResult:
 
 def sky_archives(profile: Profile) -> dict[str, ServiceConfig]:
     """The profile's archives that can be searched around a position, by name."""
-    import connectors
-
     def searchable(kind: str) -> bool:
         try:
             return "sky" in connectors.connector_class(kind).capabilities

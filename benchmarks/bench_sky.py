@@ -54,7 +54,9 @@ def rerender(n: int, repeat: int) -> tuple[float, float]:
     pn.panel(skymap).get_root()
     plot = next(iter(skymap._pane._plots.values()))[0]
     # A zoom in the browser moves every range stream of the map at once.
-    streams = [s for s in plot.streams if type(s).__name__ == "RangeXY"]
+    streams = [s for group in hv.streams.Stream.registry.values() for s in group
+               if isinstance(s, hv.streams.RangeXY)
+               and any(getattr(f, "__self__", None) is skymap for f in s.subscribers)]
     rgb = next(p for p in plot.subplots.values() if type(p).__name__ == "RGBPlot")
     width, height = rgb.handles["source"].data["image"][0].shape[::-1]
     windows = [((-60.0 - i, 20.0 - i), (-30.0, 10.0)) for i in range(repeat)]

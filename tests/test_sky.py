@@ -254,3 +254,38 @@ def test_a_new_large_result_set_is_drawn_where_its_rows_are_on_the_drawn_map() -
     x0, width, ys = drawn_rows()  # the same canvas, all the sky, now the south
     assert ys.max() < -30 and x0 < -170 and x0 + width > 170
     assert "south (" in skymap.__panel__()[1].object and "north" not in skymap.__panel__()[1].object
+
+
+def test_a_zoom_shades_the_new_window_and_lists_its_points_for_hover() -> None:
+    import holoviews as hv
+    from bokeh.models import ColumnDataSource
+
+    from esap_dash.components.sky_map import HOVER_LIMIT, SHADE_FROM
+
+    rng = np.random.default_rng(7)
+    n = SHADE_FROM + 10_000
+    table = Table({"ra": rng.uniform(0, 360, n), "dec": np.degrees(np.arcsin(
+        rng.uniform(-1, 1, n))), "archive": ["synthetic"] * n,
+                   "title": [f"star {i}" for i in range(n)]})
+    skymap = SkyMap(results=table)
+    root = pn.panel(skymap).get_root()  # drawn, as in a session
+    sources = list(root.select({"type": ColumnDataSource}))
+    image = next(s for s in sources if "dw" in s.data)
+    hover = next(s for s in sources if set(s.data) == {"x", "y", "archive", "title"})
+    # What a zoom in the browser does: the map's range streams move.
+    ranges = [s for group in hv.streams.Stream.registry.values() for s in group
+              if isinstance(s, hv.streams.RangeXY)
+              and any(getattr(f, "__self__", None) is skymap for f in s.subscribers)]
+    assert ranges
+    for window, heights, listed in (((-60.0, -40.0), (-10.0, 0.0), True),
+                                    ((-185.0, 185.0), (-95.0, 95.0), False)):
+        for stream in ranges:
+            stream.event(x_range=window, y_range=heights)
+        assert (image.data["x"][0], image.data["dw"][0]) == (window[0], window[1] - window[0])
+        assert (image.data["image"][0] != 0).any()
+        pos = skymap.positions()
+        inside = ((pos.x >= window[0]) & (pos.x <= window[1]) & (pos.y >= heights[0])
+                  & (pos.y <= heights[1]))
+        expected = {f"star {i}" for i in np.flatnonzero(inside)}
+        assert 0 < len(expected) <= HOVER_LIMIT if listed else len(expected) > HOVER_LIMIT
+        assert set(hover.data["title"]) == (expected if listed else set())

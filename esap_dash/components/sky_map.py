@@ -14,6 +14,7 @@ import operator
 from typing import Any
 
 import datashader as ds
+import datashader.transfer_functions as tf
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -21,8 +22,8 @@ import panel as pn
 import param
 import shapely
 from astropy.table import Table
-from holoviews.operation.datashader import datashade, dynspread
 from mocpy import MOC
+from panel.io.document import unlocked
 
 from .. import sky
 from .style import html_pane
@@ -81,6 +82,11 @@ class SkyMap(pn.viewable.Viewer):
         self._shown = _points_frame()
         self._chosen = Chosen()
         self._drawn: tuple | None = None
+        self._window = ((-185.0, 185.0), (-95.0, 95.0))
+        #: Width and height of the canvas the points are shaded on (the plot's, once drawn).
+        self._size = (800, 440)
+        self._drawn_sources: dict[str, Any] = {}
+        self._window_due = False
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
                                        linked_axes=False)
         self._legend = html_pane("")
@@ -273,34 +279,39 @@ class SkyMap(pn.viewable.Viewer):
         """The rows' layers, fed by the data stream: aggregated by Datashader above
         ``SHADE_FROM`` rows (with hover once few enough are in view), else one by one.
 
+        A zoom or pan aggregates and shades the points in the new window and
+        hands the image (and the points in view, for hover) straight to the
+        drawn plot: the rest of the map is not evaluated again.
         Each point's colour is a category of its own (the palette), so the layers
         never depend on which archives the rows come from.
         """
         self._many, self._few = hv.streams.Pipe(), hv.streams.Pipe()
         self._send(self._frame_of_points())
-        vdims = ["archive", "title", "row", "colour"]
-        many = hv.DynamicMap(lambda data: hv.Points(data[["x", "y", "colour"]], ["x", "y"],
-                                                    ["colour"]), streams=[self._many])
-        few = hv.DynamicMap(lambda data: hv.Points(self._titled(data), ["x", "y"], vdims),
-                            streams=[self._few])
         # The canvas covers the window the map shows (zooms move it), whatever
         # rows are sent later.
         x0, x1, y0, y1 = self.view if self.view is not None else (-185, 185, -95, 95)
-        shaded = dynspread(datashade(many, aggregator=ds.count_cat("colour"),
-                                     color_key=PALETTE, min_alpha=120, precompute=True,
-                                     x_range=(x0, x1), y_range=(y0, y1)),
-                           threshold=0.5, max_px=2)
-        shaded = shaded.opts(tools=["box_select", "lasso_select"], show_legend=False)
+        self._window = ((x0, x1), (y0, y1))
+        self._drawn_sources = {}
+        shaded = hv.DynamicMap(self._shaded, streams=[self._many]).opts(
+            tools=["box_select", "lasso_select"], show_legend=False,
+            hooks=[functools.partial(self._hold_source, "image")])
+        hv.streams.RangeXY(source=shaded).add_subscriber(self._on_range)
+        hv.streams.PlotSize(source=shaded).add_subscriber(self._on_size)
         box = hv.streams.BoundsXY(source=shaded)
         box.add_subscriber(lambda bounds: bounds and self.select_box(*bounds))
         lasso = hv.streams.Lasso(source=shaded)
         lasso.add_subscriber(self._on_lasso)
+        few = hv.DynamicMap(lambda data: hv.Points(self._titled(data), ["x", "y"],
+                                                   ["archive", "title", "row", "colour"]),
+                            streams=[self._few])
         one_by_one = few.opts(color="colour", cmap=dict(zip(PALETTE, PALETTE, strict=True)),
                               size=4, tools=["box_select", "lasso_select", "hover"],
                               hover_tooltips=[("", "@title"), ("archive", "@archive")],
                               nonselection_alpha=1.0)
-        hover = hv.DynamicMap(self._near, streams=[hv.streams.RangeXY(source=shaded),
-                                                   self._many])
+        hover = hv.DynamicMap(self._near, streams=[self._many]).opts(
+            size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
+            tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")],
+            hooks=[functools.partial(self._hold_source, "hover")])
         ring = hv.DynamicMap(self._ring, streams=[self._chosen])
         return [shaded, one_by_one, hover, ring]
 
@@ -314,6 +325,73 @@ class SkyMap(pn.viewable.Viewer):
             if len(data) or pipe.data is None or len(pipe.data):
                 pipe.send(data)
 
+    def _shade(self, data: pd.DataFrame) -> tuple[Any, int]:
+        """The points aggregated per colour and shaded over the current window
+        (a Datashader image, its rows from the bottom up), and how many are in it."""
+        (x0, x1), (y0, y1) = self._window
+        width, height = self._size
+        canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=(x0, x1),
+                           y_range=(y0, y1))
+        counts = canvas.points(data, "x", "y", ds.count_cat("colour"))
+        image = tf.dynspread(tf.shade(counts, color_key=PALETTE, min_alpha=120),
+                             threshold=0.5, max_px=2)
+        return image, int(counts.data.sum())
+
+    def _shaded(self, data: pd.DataFrame) -> hv.RGB:
+        (x0, x1), (y0, y1) = self._window
+        if not len(data):
+            return hv.RGB(np.zeros((1, 1, 4), np.uint8), bounds=(x0, y0, x1, y1),
+                          vdims=list("RGBA"))
+        rgba = self._shade(data)[0].data.view(np.uint8).reshape(*self._size[::-1], 4)
+        return hv.RGB(rgba[::-1], bounds=(x0, y0, x1, y1), vdims=list("RGBA"))
+
+    def _hold_source(self, name: str, plot: Any, element: Any) -> None:
+        """Keep the Bokeh data source a layer is drawn from (a plot hook)."""
+        self._drawn_sources[name] = plot.handles["source"]
+
+    def _on_size(self, width: int | None = None, height: int | None = None,
+                 **_: Any) -> None:
+        if width and height and (width, height) != self._size:
+            self._size = (int(width), int(height))
+            self._draw_window()
+
+    def _on_range(self, x_range: Any = None, y_range: Any = None, **_: Any) -> None:
+        if x_range is not None and y_range is not None:
+            self._window = (tuple(sorted(x_range)), tuple(sorted(y_range)))
+            self._draw_window()
+
+    def _draw_window(self) -> None:
+        """Shade the points in the current window, and list them for hover once
+        few enough are in view, straight into the drawn plot: in a server session
+        on the document's next tick (once for a burst of range changes), where
+        the document may be changed."""
+        document = pn.state.curdoc
+        if document is None or document.session_context is None:
+            self._draw_window_now()
+        elif not self._window_due:
+            self._window_due = True
+            document.add_next_tick_callback(self._draw_window_due)
+
+    def _draw_window_due(self) -> None:
+        self._window_due = False
+        with unlocked():  # sent to the browser at once, as HoloViews' own updates
+            self._draw_window_now()
+
+    def _draw_window_now(self) -> None:
+        data = self._many.data
+        if data is None or not len(data):
+            return
+        (x0, x1), (y0, y1) = self._window
+        image, inside = self._shade(data)
+        source = self._drawn_sources.get("image")
+        if source is not None:
+            source.data = {"image": [image.data], "x": [x0], "y": [y0], "dw": [x1 - x0],
+                           "dh": [y1 - y0]}
+        hover = self._drawn_sources.get("hover")
+        if hover is not None and (inside <= HOVER_LIMIT or len(hover.data["x"])):
+            near = self._near(data)
+            hover.data = {c: near.dimension_values(c) for c in ("x", "y", "archive", "title")}
+
     def _ring(self, rows: list[int]) -> hv.Points:
         """The selected rows, circled."""
         data = self._shown
@@ -325,18 +403,17 @@ class SkyMap(pn.viewable.Viewer):
             xy = np.asarray(geometry, float)
             self.select_polygon(xy[:, 0], xy[:, 1])
 
-    def _near(self, x_range: Any, y_range: Any, data: pd.DataFrame) -> hv.Points:
-        """Aggregated points in view, one by one with hover, once there are few enough."""
+    def _near(self, data: pd.DataFrame) -> hv.Points:
+        """Aggregated points in the window, one by one with hover, once there are
+        few enough."""
         visible = data.iloc[:0].assign(title=[])
-        if x_range is not None and y_range is not None and len(data):
+        if len(data):
             x, y = data["x"].to_numpy(), data["y"].to_numpy()
-            (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
+            (x0, x1), (y0, y1) = self._window
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
             if np.count_nonzero(inside) <= HOVER_LIMIT:
                 visible = self._titled(data[inside])
-        return hv.Points(visible, ["x", "y"], ["archive", "title"]).opts(
-            size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
-            tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")])
+        return hv.Points(visible, ["x", "y"], ["archive", "title"])
 
     def _legend_html(self) -> str:
         parts = []

@@ -385,8 +385,10 @@ class SkyPage(Page):
 
     async def whole_sky(self) -> None:
         """Back to the whole sky (also after zooming with the mouse)."""
-        self.map.view = None
-        self.map.param.trigger("view")
+        if self.map.view is None:  # zoomed with the mouse: draw the whole sky again
+            self.map.param.trigger("view")
+        else:
+            self.map.view = None
         self._inset.objects = []
 
     async def preview_selected(self) -> None:

@@ -20,9 +20,27 @@ def map_canvas(page):
     return page.locator(".bk-Canvas").first
 
 
-def wait_drawn(seconds: float = 3.0) -> None:
-    """Datashaded images arrive after the plot: give them a moment."""
-    time.sleep(seconds)
+SHADED_WIDTH = """({lo, hi}) => {
+    let width = null;  // of the newest datashaded image (models are listed oldest first)
+    for (const doc of Bokeh.documents) {
+        for (const model of doc._all_models.values()) {
+            const data = model.data;
+            if (data === undefined || data === null) continue;
+            const get = (key) => data instanceof Map ? data.get(key) : data[key];
+            if (get("dw") === undefined) continue;
+            const image = get("image")[0];
+            if (image.shape && image.shape[1] > 1) width = get("dw")[0];
+        }
+    }
+    return width !== null && width >= lo && width <= hi;
+}"""
+
+
+def wait_drawn(page, lo: float = 0.0, hi: float = 1e9) -> None:
+    """Wait until the browser has a datashaded image of the map whose window is
+    between ``lo`` and ``hi`` projected degrees wide (the server aggregates
+    after the plot arrives, and again after each zoom)."""
+    page.wait_for_function(SHADED_WIDTH, arg={"lo": lo, "hi": hi}, timeout=60_000)
 
 
 def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
@@ -31,7 +49,7 @@ def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     page.get_by_role("button", name="Load catalogue").click()
     page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
     page.get_by_text("Local DaCHS ObsCore (TAP) (117,955)").wait_for(timeout=30_000)
-    wait_drawn()
+    wait_drawn(page)
     canvas = map_canvas(page)
     before = canvas.screenshot(path=str(ARTIFACTS / "sky-hipparcos.png"))
     box = canvas.bounding_box()
@@ -40,11 +58,11 @@ def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     for _ in range(4):
         page.mouse.wheel(0, -300)
         time.sleep(0.3)
-    wait_drawn(10)  # the server aggregates again for the new window
+    wait_drawn(page, hi=300)  # the server aggregates again for the new window
     zoomed = canvas.screenshot(path=str(ARTIFACTS / "sky-zoomed.png"))
     assert zoomed != before
     page.get_by_role("button", name="Whole sky").click()
-    wait_drawn()
+    wait_drawn(page, lo=360)
     # Lasso around Orion (RA 5-6h, Dec -10..+10, left of the centre).
     page.locator(".bk-tool-icon-lasso-select").first.click()
     box = canvas.bounding_box()
@@ -65,11 +83,11 @@ def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     page.get_by_role("button", name="Add selected rows to cart").click()
     page.get_by_text(f"Added {selected} rows to cart 'sky test'").wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"cart sky test \([\d.,]+ deg²\)")).wait_for(timeout=30_000)
-    wait_drawn()
+    wait_drawn(page)
     canvas.screenshot(path=str(ARTIFACTS / "sky-cart-coverage.png"))
     page.get_by_label("Frame").select_option(label="Galactic")
     page.get_by_text("galactic longitude increases to the left").wait_for(timeout=60_000)
-    wait_drawn()
+    wait_drawn(page)
     canvas.screenshot(path=str(ARTIFACTS / "sky-galactic.png"))
 
 
@@ -78,7 +96,7 @@ def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> No
     page.get_by_text("Whole catalogue (TAP)").click()
     page.get_by_role("button", name="Load catalogue").click()
     page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
-    wait_drawn()
+    wait_drawn(page)
     canvas = map_canvas(page)
     whole = canvas.screenshot()
     plots = page.locator(".bk-Canvas")
@@ -87,22 +105,24 @@ def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> No
     page.get_by_role("button", name="Zoom to target").click()
     page.get_by_text(re.compile(r"M 1 → RA 83\.6")).wait_for(timeout=30_000)
     expect(plots).to_have_count(before + 1, timeout=30_000)  # the TAN inset
-    wait_drawn(6)
+    wait_drawn(page, hi=30)
     page.screenshot(path=str(ARTIFACTS / "sky-zoom-page.png"), full_page=True)
     zoomed = canvas.screenshot(path=str(ARTIFACTS / "sky-zoom-target.png"))
     assert zoomed != whole
     page.get_by_role("button", name="Whole sky").click()
     expect(plots).to_have_count(before, timeout=30_000)
+    wait_drawn(page, lo=360)
     # A wheel zoom after that still draws a new aggregate.
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     for _ in range(3):
         page.mouse.wheel(0, -300)
         time.sleep(0.3)
-    wait_drawn(8)
+    wait_drawn(page, hi=300)
     canvas.screenshot(path=str(ARTIFACTS / "sky-zoom-after-whole.png"))
     page.get_by_role("button", name="Mollweide").click()
-    wait_drawn(6)
+    wait_drawn(page)
     page.get_by_label("Frame").select_option(label="Galactic")
     page.get_by_text("galactic longitude increases to the left").wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "sky-mollweide-galactic.png"), full_page=True)

@@ -289,3 +289,33 @@ def test_a_zoom_shades_the_new_window_and_lists_its_points_for_hover() -> None:
         expected = {f"star {i}" for i in np.flatnonzero(inside)}
         assert 0 < len(expected) <= HOVER_LIMIT if listed else len(expected) > HOVER_LIMIT
         assert set(hover.data["title"]) == (expected if listed else set())
+
+
+def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_everywhere(
+        profile: Profile) -> None:
+    from esap_dash.explore import plot_columns
+
+    discovery = DiscoveryPage(profile=profile, target="56.75 24.12", radius=2.0)
+    run_coroutine(discovery.search())
+    page = SkyPage(profile=profile, discovery=discovery)
+    run_coroutine(page.plot_rows())
+    plot = page.plot
+    stars = page.rows["archive"] == "Hipparcos-2 (cone search)"
+    assert stars.sum() > 20 and (~stars).sum() > 0  # other archives' rows have no colour
+    # The CMD of the Hipparcos stars: B-V against Hp, bright up, units from the archive.
+    assert (plot.x, plot.y, plot.bright_up) == ("b_v", "hpmag", True)
+    assert (plot.label("b_v"), plot.label("hpmag")) == ("b_v [mag]", "hpmag [mag]")
+    columns = plot_columns(page.rows)
+    hpmag = np.asarray(columns["hpmag"])
+    assert np.isfinite(hpmag[stars]).all() and np.isnan(hpmag[~stars]).all()
+    # A lasso around the bright stars on the plot selects them on the map and the table.
+    bright = plot.select_polygon(np.array([-1, 3, 3, -1]), np.array([-2, -2, 6, 6]))
+    assert bright == np.flatnonzero(stars & (hpmag < 6)).tolist() and bright
+    assert page.map.selection == bright and page._table.selection == bright
+    # ... and the other way round, from the map, and from a histogram's bins.
+    chosen = page.map.select_box(-200, -100, 200, 100)
+    assert plot.selection == chosen == page._table.selection and len(chosen) == len(page.rows)
+    plot.kind = "Histogram"
+    plot.x = "hpmag"
+    assert plot.select_range(0, 5) == np.flatnonzero(stars & (hpmag <= 5)).tolist()
+    assert page.map.selection == plot.selection

@@ -23,9 +23,11 @@ from connectors.exceptions import ConnectorError
 from .. import sky
 from ..cart import CartError
 from ..components.actions import action_buttons
+from ..components.column_plot import ColumnPlot
 from ..components.fits_preview import FitsPreview
 from ..components.sky_map import SkyMap, field_view
 from ..components.style import html_pane, notice, say
+from ..explore import plot_columns
 from ..fanout import run_blocking
 from ..provenance import Provenance, Service
 from ..search import SearchResults
@@ -81,8 +83,17 @@ class SkyPage(Page):
             sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in
                         ("archive", "id", "title", "product_type", "access_url")})
-        self._table.param.watch(self._on_table_selection, "selection")
-        self.map.param.watch(self._on_map_selection, "selection")
+        self._table.param.watch(lambda e: self._select(e.new, "table"), "selection")
+        self.map.param.watch(lambda e: self._select(e.new, "map"), "selection")
+        #: The plot of the rows' columns, made when its card is first opened.
+        self.plot: ColumnPlot | None = None
+        self._plot_card = pn.Card(
+            pn.pane.Markdown("Any numeric column of the rows, with what each archive "
+                             "returned for them; a box or lasso here selects the same rows "
+                             "on the map and in the table."),
+            title="Plot columns (scatter, histogram)", collapsed=True,
+            sizing_mode="stretch_width")
+        self._plot_card.param.watch(self._on_plot_card, "collapsed")
         buttons = action_buttons((
                 ("Load catalogue", self.load_catalogue, "primary"),
                 ("Zoom to target", self.zoom, "primary"),
@@ -131,6 +142,7 @@ class SkyPage(Page):
                        buttons["Clear selection"]),
                 pn.Row(*exports, buttons["Preview image"]),
                 self._table, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            self._plot_card,
             pn.Card(self.preview, title="FITS preview", collapsed=False,
                     sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
@@ -188,6 +200,8 @@ class SkyPage(Page):
         self.map.set_layer("results", coverage, show=False, redraw=False)
         self.map.set_results(rows, cone=cone)
         self._layers_changed()
+        if self.plot is not None:
+            self._later(self.plot_rows)
         shown = int(self.map.positions().valid.sum()) if len(rows) else 0
         say(self._message, f"{shown:,} rows on the map." + (
             " " + "; ".join(self.map.warnings[:3]) if self.map.warnings else ""),
@@ -247,24 +261,55 @@ class SkyPage(Page):
             say(self._message, f"Only the first {len(rows):,} rows (row limit).", "warning")
 
     # --------------------------------------------------------------- selection
-    def _on_map_selection(self, event: param.parameterized.Event) -> None:
+    def _select(self, rows: list[int], origin: str) -> None:
+        """Show a selection made on the ``origin`` (map, table or plot) on the others."""
         if self._syncing:
             return
         self._syncing = True
         try:
-            self._table.selection = list(event.new)
-            if event.new:  # show the page holding the first selected row
-                self._table.page = min(event.new) // self._table.page_size + 1
+            if origin != "map":
+                self.map.selection = list(rows)
+            if origin != "table":
+                self._table.selection = list(rows)
+                if rows:  # show the page holding the first selected row
+                    self._table.page = min(rows) // self._table.page_size + 1
+            if origin != "plot" and self.plot is not None:
+                self.plot.selection = list(rows)
         finally:
             self._syncing = False
-        say(self._message, f"{len(event.new):,} rows selected on the map.")
+        if origin != "table":
+            say(self._message, f"{len(rows):,} rows selected on the {origin}.")
 
-    def _on_table_selection(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
+    def _on_plot_card(self, event: param.parameterized.Event) -> None:
+        if not event.new and self.plot is None:
+            self._make_plot()
+            self._later(self.plot_rows)
+
+    def _make_plot(self) -> ColumnPlot:
+        if self.plot is None:
+            self.plot = ColumnPlot()
+            self.plot.param.watch(lambda e: self._select(e.new, "plot"), "selection")
+            self._plot_card.append(self.plot)
+        return self.plot
+
+    def _later(self, work: Callable[[], Any]) -> None:
+        """Run ``work`` (a coroutine function) once the session's loop is free."""
+        if pn.state.curdoc is not None:
+            pn.state.execute(work)
+
+    async def plot_rows(self) -> None:
+        """Plot the rows' numeric columns (their records are read off the event loop),
+        opening the plot's card."""
+        plot = self._make_plot()
+        self._plot_card.collapsed = False
+        rows = self.rows
+        columns = await run_blocking(plot_columns, rows)
+        if rows is not self.rows:  # other rows were shown meanwhile
             return
         self._syncing = True
         try:
-            self.map.selection = list(event.new)
+            plot.set_columns(columns)
+            plot.selection = list(self.map.selection)
         finally:
             self._syncing = False
 

@@ -144,3 +144,42 @@ def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
     image.wait_for(timeout=20_000)
     image.screenshot(path=str(ARTIFACTS / "sky-fits-preview.png"))
     page.screenshot(path=str(ARTIFACTS / "sky-search.png"), full_page=True)
+
+
+def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_table(
+        served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=56.75+24.12&radius=2")
+    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sky").click()
+    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+    page.get_by_text("Plot columns (scatter, histogram)").click()
+    # The Pleiades' colour-magnitude diagram, chosen by the columns' UCDs.
+    expect(page.get_by_label("x", exact=True)).to_have_value("b_v", timeout=30_000)
+    expect(page.get_by_label("y", exact=True)).to_have_value("hpmag")
+    expect(page.locator(".bk-Checkbox", has_text="Magnitudes: bright up").locator("input")
+           ).to_be_checked()
+    page.locator(".bk-tool-icon-lasso-select").last.click()
+    plot = page.locator(".bk-Canvas").last
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    # Around the brightest, bluest stars: the upper left of the diagram (below its tools).
+    corners = [(0.08, 0.12), (0.3, 0.12), (0.3, 0.4), (0.08, 0.4), (0.08, 0.12)]
+    page.mouse.move(box["x"] + box["width"] * corners[0][0],
+                    box["y"] + box["height"] * corners[0][1])
+    page.mouse.down()
+    for fx, fy in corners[1:]:
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=6)
+    page.mouse.up()
+    message = page.get_by_text(re.compile(r"[\d,]+ rows selected on the plot"))
+    message.wait_for(timeout=30_000)
+    selected = int(message.inner_text().split()[0].replace(",", ""))
+    assert selected >= 5
+    page.locator(".tabulator-row.tabulator-selected").first.wait_for(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "sky-cmd-lasso.png"), full_page=True)
+    # The map's selection is the plot's: it is what goes to the cart.
+    name = page.get_by_label("Cart", exact=True)
+    name.fill("cmd")
+    name.press("Enter")
+    page.get_by_role("button", name="Add selected rows to cart").click()
+    page.get_by_text(f"Added {selected} rows to cart 'cmd'").wait_for(timeout=30_000)
+    map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-cmd-on-map.png"))

@@ -321,7 +321,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 #: Lists of tables that a profile extending another merges entry by entry,
 #: and the key that names an entry.
-LIST_KEYS = {"archives": "id", "facilities": "id", "accounts": "sub"}
+LIST_KEYS = {"archives": "id", "surveys": "id", "facilities": "id", "accounts": "sub"}
 
 
 def _merge(base: dict[str, Any], data: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -503,14 +503,16 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
     deployment = _expand(deployment, lookup, f"{path}: [deployment]")
 
     services: list[ServiceConfig] = []
-    archives = data.get("archives", [])
-    if not isinstance(archives, list):
-        raise ProfileError(f"{path}: archives must be a list of [[archives]] tables")
-    for i, entry in enumerate(archives):
-        where = f"{path}: [[archives]] #{i + 1}"
-        cfg = _service(_expand(entry, lookup, where), "archive", f"archive-{i + 1}", None, where)
-        if cfg:
-            services.append(cfg)
+    # [[archives]] are searched; [[surveys]] (HiPS) are drawn behind the sky map.
+    for key, role, kind in (("archives", "archive", None), ("surveys", "survey", "hips")):
+        entries = data.get(key, [])
+        if not isinstance(entries, list):
+            raise ProfileError(f"{path}: {key} must be a list of [[{key}]] tables")
+        for i, entry in enumerate(entries):
+            where = f"{path}: [[{key}]] #{i + 1}"
+            cfg = _service(_expand(entry, lookup, where), role, f"{role}-{i + 1}", kind, where)
+            if cfg:
+                services.append(cfg)
     for section, kind in SECTIONS.items():
         if section in data:
             where = f"{path}: [{section}]"

@@ -23,9 +23,12 @@ def test_shipped_profiles_load() -> None:
     local = load_profile("local", environ=ENV)
     assert [s.role for s in local.services].count("archive") == 4
     assert {s.kind for s in local.services} == {"tap", "conesearch", "sia2", "registry", "rucio",
-                                                "dask-gateway", "zenodo"}
+                                                "dask-gateway", "zenodo", "hips"}
+    assert [(s.role, s.kind) for s in local.by_role("survey")] == [("survey", "hips")]
     public = load_profile("public", environ=ENV)
     assert all(s.url.startswith("https://") for s in public.services)
+    assert {s.name for s in public.by_role("survey")} == {
+        "DSS2 colour (CDS)", "2MASS colour (CDS)", "Mellinger colour (CDS)"}
 
 
 def test_precedence_cli_over_environment_over_file() -> None:

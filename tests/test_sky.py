@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from dataclasses import replace
+from importlib import resources
 
 import numpy as np
 import panel as pn
@@ -319,3 +321,61 @@ def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_ever
     plot.x = "hpmag"
     assert plot.select_range(0, 5) == np.flatnonzero(stars & (hpmag <= 5)).tolist()
     assert page.map.selection == plot.selection
+
+
+@pytest.mark.parametrize("frame", ["icrs", "galactic"])
+def test_the_local_hips_is_drawn_where_the_plates_wcs_puts_it(profile: Profile,
+                                                              frame: str) -> None:
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
+
+    from esap_dash.survey import Survey, render
+
+    svc = profile.by_role("survey")[0]
+    survey = Survey.open(svc.name, svc.connector())
+    assert (survey.tile_format, survey.frame) == ("fits", "icrs") and survey.coverage
+    # A window of 0.4 x 0.2 projected degrees around M1 on the Aitoff map.
+    m1 = SkyCoord(83.633, 22.0145, unit="deg").transform_to(frame)
+    lon, lat = m1.spherical.lon.deg, m1.spherical.lat.deg
+    wcs = sky.sky_wcs("Aitoff", frame)
+    x, y = (v[0] for v in sky.project(wcs, np.array([lon]), np.array([lat])))
+    window = ((x - 0.2, x + 0.2), (y - 0.1, y + 0.1))
+    image, order = render(survey, "Aitoff", frame, window, (400, 200))
+    assert 0 < order <= survey.order
+    rgba = image.view(np.uint8).reshape(200, 400, 4)
+    drawn = rgba[..., 3] > 0
+    # Each drawn pixel shows the plate's own pixel at that place on the sky.
+    gx, gy = np.meshgrid(x - 0.2 + (np.arange(400) + 0.5) * 0.001,
+                         y - 0.1 + (np.arange(200) + 0.5) * 0.001)
+    # The POSS-I plate of M1 as astroquery ships it (what the stack's HiPS is made of).
+    plate_path = resources.files("astroquery").joinpath("ipac/ned/tests/data/query_images.fits")
+    with fits.open(io.BytesIO(plate_path.read_bytes())) as hdul:
+        plate, plate_wcs = hdul[0].data.astype(float), WCS(hdul[0].header)
+    sky_lon, sky_lat = wcs.wcs_pix2world(gx.ravel(), gy.ravel(), 1)
+    px, py = plate_wcs.world_to_pixel(SkyCoord(sky_lon, sky_lat, unit="deg", frame=frame))
+    inside = ((px > 1) & (py > 1) & (px < plate.shape[1] - 2) & (py < plate.shape[0] - 2))
+    assert drawn.ravel()[inside].mean() > 0.99  # the whole plate is there ...
+    assert drawn.ravel()[~inside].mean() < 0.02  # ... and nothing around it
+    both = inside & drawn.ravel()
+    values = plate[np.round(py[both]).astype(int), np.round(px[both]).astype(int)]
+    assert np.corrcoef(values, rgba[..., 0].ravel()[both])[0, 1] > 0.9
+
+
+def test_a_survey_without_a_tile_or_a_server_is_said_plainly(profile: Profile) -> None:
+    from connectors.exceptions import ServiceUnavailableError
+    from connectors.hips import HiPSConnector
+
+    svc = profile.by_role("survey")[0]
+    assert svc.connector().tile(3, 0, "fits") is None  # outside its coverage
+    assert svc.connector().health().up
+    skymap = SkyMap()
+    from esap_dash.survey import Survey
+
+    dead = HiPSConnector("http://127.0.0.1:9/hips", timeout=2)
+    with pytest.raises(ServiceUnavailableError):
+        Survey.open("dead", dead)
+    survey = Survey.open(svc.name, svc.connector())
+    survey.connector = dead  # the server went away after the survey was listed
+    skymap.set_surveys({"plates": survey})
+    skymap.survey = "plates"
+    assert skymap.survey_note.startswith("plates: ") and "refused" in skymap.survey_note

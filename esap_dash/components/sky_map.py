@@ -25,7 +25,11 @@ from astropy.table import Table
 from mocpy import MOC
 from panel.io.document import unlocked
 
+from connectors.exceptions import ConnectorError
+
 from .. import sky
+from ..fanout import run_blocking
+from ..survey import Survey, render
 from .style import html_pane
 
 __all__ = ["SkyMap"]
@@ -40,6 +44,7 @@ HOVER_LIMIT = 3000
 #: From this many rows on, points are aggregated by Datashader on the server.
 SHADE_FROM = 20_000
 FRAMES = {"Equatorial (ICRS)": "icrs", "Galactic": "galactic"}
+NO_SURVEY = "None"
 
 
 class SkyMap(pn.viewable.Viewer):
@@ -63,6 +68,10 @@ class SkyMap(pn.viewable.Viewer):
     selection = param.List(default=[], doc="Indices of the selected rows.")
     view = param.Tuple(default=None, length=4, allow_None=True,
                        doc="Map window (x0, x1, y0, y1) in projected degrees.")
+    survey = param.Selector(objects=[NO_SURVEY], default=NO_SURVEY, label="Survey (HiPS)",
+                            doc="An image survey drawn behind the map.")
+    survey_opacity = param.Number(default=0.85, bounds=(0.0, 1.0), step=0.05,
+                                  label="Survey opacity", doc="0: hidden, 1: opaque.")
 
     def __init__(self, results: Table | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -90,7 +99,15 @@ class SkyMap(pn.viewable.Viewer):
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
                                        linked_axes=False)
         self._legend = html_pane("")
-        self._layout = pn.Column(self._pane, self._legend, sizing_mode="stretch_width")
+        #: Surveys by name (see :meth:`set_surveys`).
+        self.surveys: dict[str, Survey] = {}
+        #: What the survey layer shows, or why it shows nothing.
+        self.survey_note = ""
+        self._survey_note = html_pane("")
+        self._survey_wanted = 0
+        self._survey_busy = False
+        self._layout = pn.Column(self._pane, self._legend, self._survey_note,
+                                 sizing_mode="stretch_width")
         self.set_results(results if results is not None else Table())
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -163,6 +180,13 @@ class SkyMap(pn.viewable.Viewer):
         else:
             self._redraw()
 
+    def set_surveys(self, surveys: dict[str, Survey]) -> None:
+        """Offer these surveys as the map's background."""
+        self.surveys = dict(surveys)
+        self.param.survey.objects = [NO_SURVEY, *surveys]
+        if self.survey not in self.param.survey.objects:
+            self.survey = NO_SURVEY
+
     def zoom_to(self, ra: float, dec: float, fov: float) -> None:
         """Centre the map on (``ra``, ``dec``) with a window ``fov`` degrees wide."""
         lon, lat = sky.to_frame(np.array([ra]), np.array([dec]), self.frame)
@@ -190,11 +214,12 @@ class SkyMap(pn.viewable.Viewer):
 
     # ----------------------------------------------------------------- drawing
     @param.depends("projection", "frame", "show_points", "show_footprints", "layers_shown",
-                   "view", watch=True)
+                   "view", "survey", watch=True)
     def _redraw(self) -> None:
         self._drawn = None
         self._pane.object = self.overlay()
         self._legend.object = self._legend_html()
+        self._draw_survey()
 
     @param.depends("selection", watch=True)
     def _show_selection(self) -> None:
@@ -202,13 +227,15 @@ class SkyMap(pn.viewable.Viewer):
 
     def _shape(self) -> tuple:
         """What a drawn map depends on besides its points and selection."""
-        return (self.projection, self.frame, self.show_points, self.view,
+        return (self.projection, self.frame, self.show_points, self.view, self.survey,
                 tuple(self.layers_shown), tuple(id(self.layers.get(n)) for n in self.layers_shown),
                 bool(self._footprints.polygons and self.show_footprints),
                 len(self.highlight), self.cone)
 
     def overlay(self) -> hv.Overlay:
-        """The map as a HoloViews overlay (graticule, layers, footprints, points)."""
+        """The map as a HoloViews overlay (survey, graticule, layers, footprints, points)."""
+        self._drawn_sources = {}
+        self._window = self._initial_window()
         wcs = sky.sky_wcs(self.projection, self.frame)
         lines, labels = sky.graticule(self.projection, self.frame)
         edge = lines[-2:]
@@ -219,6 +246,11 @@ class SkyMap(pn.viewable.Viewer):
         text = hv.Labels(labels, ["x", "y"], "text").opts(text_font_size="9pt",
                                                           text_color="#4a5368")
         layers = [sky_disc]
+        if self.survey in self.surveys:
+            (x0, x1), (y0, y1) = self._initial_window()
+            layers.append(hv.RGB(np.zeros((1, 1, 4), np.uint8), bounds=(x0, y0, x1, y1),
+                                 vdims=list("RGBA")).opts(
+                hooks=[functools.partial(self._hold_source, "survey")]))
         if self.show_points:
             layers.extend(self._points())
         for i, name in enumerate(self.layers):
@@ -289,9 +321,7 @@ class SkyMap(pn.viewable.Viewer):
         self._send(self._frame_of_points())
         # The canvas covers the window the map shows (zooms move it), whatever
         # rows are sent later.
-        x0, x1, y0, y1 = self.view if self.view is not None else (-185, 185, -95, 95)
-        self._window = ((x0, x1), (y0, y1))
-        self._drawn_sources = {}
+        self._window = self._initial_window()
         shaded = hv.DynamicMap(self._shaded, streams=[self._many]).opts(
             tools=["box_select", "lasso_select"], show_legend=False,
             hooks=[functools.partial(self._hold_source, "image")])
@@ -314,6 +344,10 @@ class SkyMap(pn.viewable.Viewer):
             hooks=[functools.partial(self._hold_source, "hover")])
         ring = hv.DynamicMap(self._ring, streams=[self._chosen])
         return [shaded, one_by_one, hover, ring]
+
+    def _initial_window(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        x0, x1, y0, y1 = self.view if self.view is not None else (-185, 185, -95, 95)
+        return ((x0, x1), (y0, y1))
 
     def _send(self, points: pd.DataFrame) -> None:
         """Hand new points to the drawn layers: Datashader's above ``SHADE_FROM``
@@ -354,11 +388,74 @@ class SkyMap(pn.viewable.Viewer):
         if width and height and (width, height) != self._size:
             self._size = (int(width), int(height))
             self._draw_window()
+            self._draw_survey()
 
     def _on_range(self, x_range: Any = None, y_range: Any = None, **_: Any) -> None:
         if x_range is not None and y_range is not None:
             self._window = (tuple(sorted(x_range)), tuple(sorted(y_range)))
             self._draw_window()
+            self._draw_survey()
+
+    # ---------------------------------------------------------------- survey
+    @param.depends("survey_opacity", watch=True)
+    def _draw_survey(self) -> None:
+        """Draw the survey over the current window: in a server session in a worker
+        thread (its tiles come over the network), one drawing at a time, the
+        last window winning; elsewhere at once."""
+        if self.survey not in self.surveys:
+            self._note_survey("")
+            return
+        document = pn.state.curdoc
+        if document is None or document.session_context is None:
+            window = self._window
+            try:
+                self._put_survey(window, *self._render_survey(window))
+            except ConnectorError as exc:
+                self._note_survey(f"{self.survey}: {exc.reason}", problem=True)
+            return
+        self._survey_wanted += 1
+        if not self._survey_busy:
+            self._survey_busy = True
+            self._note_survey(f"{self.survey}: drawing …")
+            pn.state.execute(functools.partial(self._survey_loop, document))
+
+    async def _survey_loop(self, document: Any) -> None:
+        try:
+            while True:
+                wanted, window = self._survey_wanted, self._window
+                try:
+                    image, order = await run_blocking(self._render_survey, window)
+                    document.add_next_tick_callback(
+                        functools.partial(self._put_survey, window, image, order))
+                except ConnectorError as exc:
+                    document.add_next_tick_callback(functools.partial(
+                        self._note_survey, f"{self.survey}: {exc.reason}", problem=True))
+                if wanted == self._survey_wanted:
+                    break
+        finally:
+            self._survey_busy = False
+
+    def _render_survey(self, window: tuple) -> tuple[np.ndarray, int]:
+        return render(self.surveys[self.survey], self.projection, self.frame, window,
+                      self._size, self.survey_opacity)
+
+    def _put_survey(self, window: tuple, image: np.ndarray, order: int) -> None:
+        source = self._drawn_sources.get("survey")
+        if source is None or self.survey not in self.surveys:
+            return
+        (x0, x1), (y0, y1) = window
+        source.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0],
+                       "dh": [y1 - y0]}
+        survey = self.surveys[self.survey]
+        self._note_survey(f"{self.survey}: {survey.title}, tiles of order {order} "
+                          f"(deepest {survey.order})")
+
+    def _note_survey(self, text: str, problem: bool = False) -> None:
+        self.survey_note = text
+        colour = "#b00020" if problem else "#5b6475"
+        self._survey_note.object = (f'<div class="esap-survey-note" style="font-size:12px;'
+                                    f'color:{colour}">{html.escape(text)}</div>'
+                                    if text else "")
 
     def _draw_window(self) -> None:
         """Shade the points in the current window, and list them for hover once

@@ -31,6 +31,7 @@ from ..explore import plot_columns
 from ..fanout import run_blocking
 from ..provenance import Provenance, Service
 from ..search import SearchResults
+from ..survey import Survey
 from .base import Page
 
 __all__ = ["SkyPage"]
@@ -118,6 +119,8 @@ class SkyPage(Page):
             catalogue_row,
             pn.widgets.RadioButtonGroup.from_param(self.map.param.projection, width=280),
             pn.widgets.Select.from_param(self.map.param.frame, width=280),
+            pn.widgets.Select.from_param(self.map.param.survey, width=280),
+            pn.widgets.FloatSlider.from_param(self.map.param.survey_opacity, width=260),
             pn.Row(pn.widgets.Checkbox.from_param(self.map.param.show_points),
                    pn.widgets.Checkbox.from_param(self.map.param.show_footprints)),
             pn.pane.Markdown("**Coverage (MOC)**"),
@@ -157,8 +160,26 @@ class SkyPage(Page):
         return self._layout
 
     async def _on_load(self) -> None:
+        await self.list_surveys()
         await self.list_catalogues()
         await self.service_coverage()
+
+    async def list_surveys(self) -> None:
+        """Offer the profile's HiPS surveys behind the map (their properties and
+        coverage read off the event loop); each one's coverage becomes a layer."""
+        found: dict[str, Survey] = {}
+        for svc in self.profile.by_role("survey"):
+            try:
+                survey = await run_blocking(Survey.open, svc.name, svc.connector())
+            except ConnectorError as exc:
+                say(self._message, f"{svc.name}: {exc.reason}", "warning")
+                continue
+            found[svc.name] = survey
+            if survey.coverage is not None:
+                self.map.set_layer(f"{svc.name} coverage", survey.coverage, show=False,
+                                   redraw=False)
+        self.map.set_surveys(found)
+        self._layers_changed()
 
     # ------------------------------------------------------------------ rows
     def _on_search_done(self, event: param.parameterized.Event) -> None:

@@ -8,6 +8,8 @@ the data center:
   CDS I/311) -> ``hipparcos/data/hip2.csv``
 * FITS images with WCS from astroquery's and astropy's test data
   -> ``images/data/*.fits``
+* a HiPS of the two photographic plates among them (POSS-I E of M1, a UK
+  Schmidt plate), made with ``reproject`` -> ``images/hips`` (served by DaCHS)
 
 Positions in both catalogues are stored in radians; we write degrees.
 
@@ -29,8 +31,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-__all__ = ["IMAGES", "Image", "image_metadata", "write_hipparcos", "write_images",
-           "write_ongc"]
+__all__ = ["HIPS_IMAGES", "IMAGES", "Image", "image_metadata", "write_hipparcos", "write_hips",
+           "write_images", "write_ongc"]
 
 
 
@@ -190,6 +192,46 @@ def write_images(dest_dir: Path) -> int:
     return len(IMAGES)
 
 
+#: The images the local HiPS is made of: the photographic plates (one band).
+HIPS_IMAGES = ("poss_m1.fits", "dss_14.29.56-62.41.05.fits")
+
+
+def write_hips(images_dir: Path, dest: Path) -> int:
+    """Make a HiPS of :data:`HIPS_IMAGES` (FITS tiles, equatorial) in ``dest``,
+    with its coverage (``Moc.fits``, from the images' footprints); returns its order."""
+    import shutil
+    import tempfile
+    import warnings
+
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import FITSFixedWarning
+    from mocpy import MOC
+    from reproject import reproject_interp
+    from reproject.hips import coadd_hips, reproject_to_hips
+
+    shutil.rmtree(dest, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        parts, coverage = [], None
+        for name in HIPS_IMAGES:
+            part = Path(tmp) / name
+            reproject_to_hips(images_dir / name, coord_system_out="equatorial",
+                              reproject_function=reproject_interp, output_directory=part)
+            parts.append(part)
+            corners = [float(v) for v in image_metadata(images_dir / name)["corners"].split()]
+            moc = MOC.from_polygon_skycoord(SkyCoord(corners[0::2], corners[1::2], unit=u.deg),
+                                            max_depth=12)
+            coverage = moc if coverage is None else coverage.union(moc)
+        coadd_hips(parts, dest)
+    coverage.save(str(dest / "Moc.fits"), format="fits", overwrite=True)
+    props = (dest / "properties").read_text().splitlines()
+    title = "obs_title = esap-dash photographic plates (POSS-I E of M1, UK Schmidt)"
+    props = [title if line.startswith("obs_title") else line for line in props]
+    (dest / "properties").write_text("\n".join(props) + "\n")
+    return next(int(line.split("=")[1]) for line in props if line.startswith("hips_order"))
+
+
 def main(argv: list[str]) -> int:
     """Write all data under the DaCHS inputs directory ``argv[1]``."""
     inputs = Path(argv[1])
@@ -197,6 +239,7 @@ def main(argv: list[str]) -> int:
     print("hipparcos rows:",
           write_hipparcos(inputs / "hipparcos" / "data" / "hip2.csv"))
     print("images:", write_images(inputs / "images" / "data"))
+    print("HiPS order:", write_hips(inputs / "images" / "data", inputs / "images" / "hips"))
     return 0
 
 

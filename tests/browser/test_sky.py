@@ -183,3 +183,49 @@ def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_tabl
     page.get_by_role("button", name="Add selected rows to cart").click()
     page.get_by_text(f"Added {selected} rows to cart 'cmd'").wait_for(timeout=30_000)
     map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-cmd-on-map.png"))
+
+
+def plate_pixels(shot: bytes) -> int:
+    """Grey pixels of a screenshot: a photographic plate drawn from the survey (the
+    map's own colours are not grey)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
+    rgb = rgb[45:-10, 10:-10]  # inside the plot's frame, below its tools
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # Grey (also seen through the layer's opacity) and darker than the sky's disc.
+    grey = (abs(r - g) <= 4) & (abs(g - b) <= 4) & (r < 225)
+    return int(grey.sum())
+
+
+def wait_for_plate(canvas, path: str, seconds: float = 60) -> int:
+    """Screenshot the map until the survey's plate is on it; return its pixels."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = plate_pixels(canvas.screenshot(path=path))
+        if found > 300 or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_the_local_hips_sits_behind_m1_in_both_frames(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=M+1&radius=0.5")
+    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sky").click()
+    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+    page.get_by_label("Survey (HiPS)").select_option(label="Photographic plates (local HiPS)")
+    page.get_by_text(re.compile(r"tiles of order \d")).wait_for(timeout=30_000)
+    canvas = map_canvas(page)
+    for frame, orientation in (("Equatorial (ICRS)", "RA increases to the left"),
+                               ("Galactic", "galactic longitude increases to the left")):
+        page.get_by_label("Frame").select_option(label=frame)
+        page.get_by_text(orientation).wait_for(timeout=30_000)
+        page.get_by_placeholder("M 1, 83.63 22.01").fill("M 1")
+        page.get_by_role("button", name="Zoom to target").click()
+        page.get_by_text(re.compile(r"M 1 → RA 83\.6")).wait_for(timeout=30_000)
+        name = "icrs" if frame.startswith("Eq") else "galactic"
+        assert wait_for_plate(canvas, str(ARTIFACTS / f"sky-hips-m1-{name}.png")) > 300
+    page.get_by_text("Photographic plates (local HiPS) coverage").first.wait_for(timeout=10_000)

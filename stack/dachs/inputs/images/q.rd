@@ -100,4 +100,12 @@
       </rowmaker>
     </make>
   </data>
+
+  <service id="hips" allowed="static">
+    <meta name="title">esap-dash photographic plates (HiPS)</meta>
+    <meta name="description">A HiPS (FITS tiles) of the POSS-I E plate of M1 and a
+      UK Schmidt plate, made with reproject; static files.</meta>
+    <nullCore/>
+    <property name="staticData">hips</property>
+  </service>
 </resource>

@@ -291,6 +291,8 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     out["ra"].unit = out["dec"].unit = out["distance"].unit = "deg"
     out.meta.update(table.meta)
     out.meta["columns"] = {archive: column_meta(table)}
+    if "datalink" in table.meta:  # per archive, as the rows of several are merged
+        out.meta["datalink"] = {archive: dict(table.meta["datalink"])}
     return out
 
 

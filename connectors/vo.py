@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
+from astropy.io.votable.tree import Param
 from astropy.table import Table
 from pyvo.dal import DALFormatError, DALQueryError, DALServiceError
 from pyvo.dal.exceptions import DALOverflowWarning
@@ -17,7 +18,10 @@ from .base import ServiceConnector
 from .exceptions import FormatError, QueryError, ServiceError, ServiceUnavailableError
 from .http import TRANSPORT_ERRORS, is_cut_off, request, transport_error, unreachable_reason
 
-__all__ = ["DALConnector", "dal_errors", "results_table", "vosi_availability"]
+__all__ = ["DALConnector", "dal_errors", "datalink_descriptor", "group_params", "results_table",
+           "service_param", "service_resources", "vosi_availability"]
+
+DATALINK_STANDARD = "ivo://ivoa.net/std/datalink"
 
 _AVL = "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}"
 
@@ -114,7 +118,48 @@ def results_table(run: Callable[[], Any], url: str, timeout: float | None = None
     overflow = any(issubclass(w.category, DALOverflowWarning) for w in caught)
     table.meta["url"] = url
     table.meta["truncated"] = overflow or _says_overflow(results)
+    votable = getattr(results, "votable", None)
+    if votable is not None:
+        described = datalink_descriptor(votable)
+        if described is not None and described["url"]:
+            table.meta["datalink"] = described
     return table
+
+
+def service_resources(votable: Any) -> list[Any]:
+    """The service descriptors (``RESOURCE type="meta" utype="adhoc:service"``) of a
+    VOTable."""
+    return [r for r in getattr(votable, "resources", [])
+            if r.type == "meta" and (r.utype or "").lower() == "adhoc:service"]
+
+
+def service_param(resource: Any, name: str) -> str:
+    for param in resource.params:
+        if param.name == name:
+            value = param.value
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return ""
+
+
+def group_params(group: Any) -> list[Param]:
+    """The PARAMs of a VOTable GROUP."""
+    return [e for e in group.entries if isinstance(e, Param)]
+
+
+def datalink_descriptor(votable: Any) -> dict[str, str] | None:
+    """The DataLink service a query's answer announces for its rows: ``url`` (its
+    access URL) and ``id_column`` (the column whose value is a row's ID); None
+    if it announces none."""
+    for resource in service_resources(votable):
+        if not service_param(resource, "standardID").lower().startswith(DATALINK_STANDARD):
+            continue
+        for group in resource.groups:
+            for param in group_params(group):
+                if param.name == "ID" and param.ref:
+                    column = next((f.name for f in votable.iter_fields_and_params()
+                                   if getattr(f, "ID", None) == param.ref), param.ref)
+                    return {"url": service_param(resource, "accessURL"), "id_column": column}
+    return None
 
 
 def _says_overflow(results: Any) -> bool:

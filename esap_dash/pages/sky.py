@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import io
 import json
 import tempfile
@@ -18,7 +19,9 @@ import param
 from astropy.table import Table
 from mocpy import MOC
 
+from connectors.datalink import LINK_COLUMNS, DataLink, fetch_links
 from connectors.exceptions import ConnectorError
+from connectors.http import make_session
 
 from .. import sky
 from ..cart import CartError
@@ -29,6 +32,7 @@ from ..components.sky_map import SkyMap, field_view
 from ..components.style import html_pane, notice, say
 from ..explore import plot_columns
 from ..fanout import run_blocking
+from ..links import cutout_rows, links_url
 from ..provenance import Provenance, Service
 from ..search import SearchResults
 from ..survey import Survey
@@ -63,6 +67,8 @@ class SkyPage(Page):
     overlap_a = param.Selector(objects=[], label="Layer A", doc="First coverage layer.")
     overlap_b = param.Selector(objects=[], label="Layer B", doc="Second coverage layer.")
     cart_name = param.String(default="default", label="Cart", doc="Where selected rows go.")
+    cutout_radius = param.Number(default=2.0, bounds=(0.05, 600), label="Cutout radius (arcmin)",
+                                 doc="Radius of a SODA cutout around the target.")
 
     def __init__(self, discovery: Any = None, **params: Any) -> None:
         super().__init__(**params)
@@ -103,11 +109,27 @@ class SkyPage(Page):
                 ("Cart coverage", self.cart_coverage, "default"),
                 ("Service coverage", self.service_coverage, "default"),
                 ("Preview image", self.preview_selected, "default"),
+                ("Links (DataLink)", self.show_links, "default"),
+                ("Cutout to cart", self.cutout_to_cart, "primary"),
                 ("Clear selection", self.clear_selection, "default")), width=180)
         exports = [pn.widgets.FileDownload(callback=self._moc_callback(fmt), label=label,
                                            filename=f"selection-moc.{fmt}", width=180)
                    for fmt, label in (("fits", "Selection MOC (FITS)"),
                                       ("json", "Selection MOC (JSON)"))]
+        #: The DataLink document of the row shown in the links card, and that row.
+        self.links: DataLink | None = None
+        self._linked_row: Any = None
+        self._links_table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=list(LINK_COLUMNS)), show_index=False, disabled=True,
+            height=220, sizing_mode="stretch_width",
+            formatters={"access_url": {"type": "link", "target": "_blank"}})
+        self._links_title = html_pane("")
+        self._links_card = pn.Card(
+            self._links_title, self._links_table,
+            pn.Row(pn.widgets.FloatInput.from_param(self.param.cutout_radius, width=180),
+                   buttons["Cutout to cart"]),
+            title="DataLink: a row's links and cutouts", collapsed=True, visible=False,
+            sizing_mode="stretch_width")
         catalogue_row = pn.Column(
             pn.widgets.Select.from_param(self.param.catalogue, width=280),
             pn.widgets.IntInput.from_param(self.param.row_limit, width=180),
@@ -140,12 +162,14 @@ class SkyPage(Page):
                    sizing_mode="stretch_width"),
             pn.Row(self._inset, pn.Column(
                 pn.pane.Markdown("#### Rows (tick here or select on the map)"),
-                pn.Row(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
-                       buttons["Add selected rows to cart"], buttons["Cart coverage"],
-                       buttons["Clear selection"]),
-                pn.Row(*exports, buttons["Preview image"]),
+                # Wrapped: beside the TAN inset the buttons do not fit on one line.
+                pn.FlexBox(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
+                           buttons["Add selected rows to cart"], buttons["Cart coverage"],
+                           buttons["Clear selection"], *exports, buttons["Preview image"],
+                           buttons["Links (DataLink)"], flex_wrap="wrap",
+                           align_items="flex-end", sizing_mode="stretch_width"),
                 self._table, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            self._plot_card,
+            self._plot_card, self._links_card,
             pn.Card(self.preview, title="FITS preview", collapsed=False,
                     sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
@@ -471,6 +495,57 @@ class SkyPage(Page):
         if shown and self.preview.footprint is not None:
             self.map.highlight = [self.preview.footprint]
             self.map.param.trigger("view")
+
+    async def show_links(self) -> None:
+        """List the DataLink links of the (first) selected row whose archive offers them."""
+        rows = self.selected_rows()
+        found = [(r, links_url(rows, r)) for r in rows]
+        found = [(r, url) for r, url in found if url]
+        if not found:
+            say(self._message, "Select a row whose archive offers DataLink (an ObsCore or "
+                "SIA v2 image) first.", "warning")
+            return
+        row, url = found[0]
+        timeout = self._timeout_of(str(row["archive"]))
+        say(self._message, f"Asking for the links of {row['title']} …")
+        try:
+            links = await run_blocking(lambda: fetch_links(
+                url, session=make_session(timeout), timeout=timeout))
+        except ConnectorError as exc:
+            say(self._message, f"DataLink: {exc.reason}", "danger")
+            return
+        self.links, self._linked_row = links, row
+        self._links_table.value = links.links.to_pandas()
+        soda = links.cutout()
+        self._links_title.object = (
+            f"<p><b>{html.escape(str(row['title']))}</b>: {len(links.links)} links"
+            + (f"; cutouts by <code>{html.escape(soda.url)}</code> (SODA)" if soda else
+               "; no cutout service") + "</p>")
+        self._links_card.param.update(visible=True, collapsed=False)
+        say(self._message, f"{len(links.links)} links of {row['title']}.")
+
+    async def cutout_to_cart(self) -> None:
+        """Cut the linked data set around the target (the search's centre, else the
+        data set's) with SODA and add the cutout to the cart as an item of its own."""
+        if self.links is None or self._linked_row is None:
+            say(self._message, "Show a row's links first.", "warning")
+            return
+        row = self._linked_row
+        ra, dec = ((self.map.cone[0], self.map.cone[1]) if self.map.cone is not None
+                   else (float(row["ra"]), float(row["dec"])))
+        try:
+            item = cutout_rows(row, self.links, ra, dec, self.cutout_radius / 60,
+                               user=self.user)
+            added = await run_blocking(lambda: self.open_cart(self.cart_name).add_rows(item))
+        except (ConnectorError, CartError) as exc:
+            say(self._message, getattr(exc, "reason", str(exc)), "danger")
+            return
+        say(self._message, f"Added the cutout {str(item['title'][0])!r} to cart {self.cart_name!r}"
+            + ("" if added else " (it was there already)") + ".")
+
+    def _timeout_of(self, archive: str) -> float:
+        svc = next((s for s in self.profile.by_role("archive") if s.name == archive), None)
+        return float(svc.options.get("timeout", 30)) if svc is not None else 30.0
 
 
 def declared_layers(services: Any, declared: dict[str, str]

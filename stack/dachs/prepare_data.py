@@ -31,8 +31,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-__all__ = ["HIPS_IMAGES", "IMAGES", "Image", "image_metadata", "write_hipparcos", "write_hips",
-           "write_images", "write_ongc"]
+__all__ = ["HIPS_IMAGES", "IMAGES", "Image", "image_metadata", "single_hdu", "write_hipparcos",
+           "write_hips", "write_images", "write_ongc"]
 
 
 
@@ -160,6 +160,31 @@ def image_metadata(path: Path) -> dict[str, object]:
     }
 
 
+def single_hdu(data: bytes) -> bytes:
+    """The FITS file ``data`` with its image in the primary HDU.
+
+    A file whose primary HDU is empty and whose image is the first extension
+    (UKIDSS's) gets that image, with its header and the primary's other cards,
+    as its primary HDU: DaCHS's SODA cuts out primary images.  Others are
+    returned unchanged.
+    """
+    import io
+
+    with fits.open(io.BytesIO(data)) as hdul:
+        if hdul[0].data is not None or len(hdul) < 2 or hdul[1].data is None:
+            return data
+        header = hdul[1].header.copy()
+        for card in hdul[0].header.cards:
+            if card.keyword not in header and card.keyword not in {
+                    "SIMPLE", "BITPIX", "NAXIS", "EXTEND", "COMMENT", "HISTORY", ""}:
+                header.append(card)
+        for key in ("XTENSION", "PCOUNT", "GCOUNT", "EXTNAME", "INHERIT"):
+            header.remove(key, ignore_missing=True)
+        out = io.BytesIO()
+        fits.PrimaryHDU(hdul[1].data, header).writeto(out)
+        return out.getvalue()
+
+
 def write_images(dest_dir: Path) -> int:
     """Copy the test-data FITS images into ``dest_dir`` with ``images.csv``.
 
@@ -180,7 +205,8 @@ def write_images(dest_dir: Path) -> int:
             if img.inner.endswith(".gz"):
                 data = gzip.decompress(data)
             dest = dest_dir / img.name
-            dest.write_bytes(data)
+            dest.write_bytes(single_hdu(data))
+            data = dest.read_bytes()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FITSFixedWarning)
                 meta = image_metadata(dest)

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from ..conftest import ARTIFACTS
@@ -205,7 +206,10 @@ def wait_for_plate(canvas, path: str, seconds: float = 60) -> int:
     """Screenshot the map until the survey's plate is on it; return its pixels."""
     deadline = time.monotonic() + seconds
     while True:
-        found = plate_pixels(canvas.screenshot(path=path))
+        try:
+            found = plate_pixels(canvas.screenshot(path=path))
+        except PlaywrightError:  # the map was being drawn again: its canvas was replaced
+            found = 0
         if found > 300 or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
@@ -229,3 +233,32 @@ def test_the_local_hips_sits_behind_m1_in_both_frames(served_app: str, page) -> 
         name = "icrs" if frame.startswith("Eq") else "galactic"
         assert wait_for_plate(canvas, str(ARTIFACTS / f"sky-hips-m1-{name}.png")) > 300
     page.get_by_text("Photographic plates (local HiPS) coverage").first.wait_for(timeout=10_000)
+
+
+def test_a_datalink_cutout_of_the_crab_image_goes_to_the_cart(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=M+1&radius=0.5")
+    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sky").click()
+    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+    row = page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell", has_text="UKIDSS K-band, Crab Nebula field")).first
+    tick(row)
+    page.get_by_role("button", name="Links (DataLink)").click()
+    page.get_by_text(re.compile(r"links of UKIDSS K-band, Crab Nebula field")).wait_for(
+        timeout=30_000)
+    page.get_by_text("(SODA)").wait_for(timeout=10_000)
+    radius = page.get_by_label("Cutout radius (arcmin)")
+    radius.fill("0.2")
+    radius.press("Enter")
+    name = page.get_by_label("Cart", exact=True)
+    name.fill("crab cutouts")
+    name.press("Enter")
+    page.get_by_role("button", name="Cutout to cart").click()
+    page.get_by_text("Added the cutout 'Cutout 0.20′ of UKIDSS K-band, Crab Nebula field' "
+                     "to cart 'crab cutouts'.").wait_for(timeout=30_000)
+    page.get_by_text("DataLink: a row's links and cutouts").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "sky-datalink-cutout.png"), full_page=True)
+    page.goto(served_app + "?page=cart")
+    page.get_by_label("Cart", exact=True).select_option("crab cutouts")
+    page.get_by_text("Cutout 0.20′ of UKIDSS K-band, Crab Nebula field").first.wait_for(
+        timeout=30_000)

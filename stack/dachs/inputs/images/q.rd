@@ -42,6 +42,10 @@
       preview="NULL"
     >//obscore#publish</mixin>
     <meta name="description">Sample images with their footprints.</meta>
+    <meta name="_associatedDatalinkService">
+      <meta name="serviceId">dl</meta>
+      <meta name="idColumn">accref</meta>
+    </meta>
     <column name="title" type="text" ucd="meta.title" tablehead="Title"
       description="Image title" verbLevel="1"/>
     <column name="target_name" type="text" ucd="meta.id;src"
@@ -100,6 +104,18 @@
       </rowmaker>
     </make>
   </data>
+
+  <service id="dl" allowed="dlget,dlmeta">
+    <meta name="title">esap-dash images: DataLink and SODA</meta>
+    <meta name="description">Links of each image (the file, its FITS header)
+      and SODA cutouts (CIRCLE, POLYGON, POS, pixel ranges) of it.</meta>
+    <datalinkCore>
+      <descriptorGenerator procDef="//soda#fits_genDesc">
+        <bind key="accrefPrefix">"images/data/"</bind>
+      </descriptorGenerator>
+      <FEED source="//soda#fits_standardDLFuncs"/>
+    </datalinkCore>
+  </service>
 
   <service id="hips" allowed="static">
     <meta name="title">esap-dash photographic plates (HiPS)</meta>

@@ -9,6 +9,8 @@ projected points over the same window and canvas size, in the same process.
 MOCs: union and intersection of every coverage layer of the local stack
 (the services' declared coverage from the registry, the coverage of all of
 Hipparcos-2, and of a cone of results).
+Survey: the local HiPS drawn over a window at M1 (cold and cached tiles), against
+fetching and decoding its tiles alone.
 Whole catalogue: the Sky page loading all of Hipparcos-2 (117,955 rows, the
 largest catalogue the local stack publishes) up to the Bokeh models of its
 first view, against the TAP service delivering the same rows (a plain CSV
@@ -132,6 +134,40 @@ def catalogue_load(repeat: int = 3) -> tuple[float, float, float, int]:
     return first, again, raw, len(pages[0].rows)
 
 
+def survey_drawing(repeat: int = 3) -> tuple[float, float, float, int]:
+    """Seconds to draw the local HiPS over an 800 x 440 window around M1 (tiles
+    not yet read, and read before), and to fetch and decode the same tiles alone."""
+    import io
+
+    from astropy.io import fits
+
+    from esap_dash.survey import Survey, render
+
+    svc = load_profile("local").by_role("survey")[0]
+    x, y = (v[0] for v in sky.project(sky.sky_wcs("Aitoff", "icrs"), np.array([83.633]),
+                                      np.array([22.0145])))
+    window = ((x - 1.0, x + 1.0), (y - 0.55, y + 0.55))
+    cold, warm, raw = [], [], []
+    for _ in range(repeat):
+        survey = Survey.open(svc.name, svc.connector())
+        start = time.perf_counter()
+        render(survey, "Aitoff", "icrs", window, (800, 440))
+        cold.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        render(survey, "Aitoff", "icrs", window, (800, 440))
+        warm.append(time.perf_counter() - start)
+        tiles = list(survey._tiles)
+        session = requests.Session()
+        start = time.perf_counter()
+        for tile_order, index in tiles:
+            data = session.get(f"{svc.url}/Norder{tile_order}/Dir{index // 10000 * 10000}/"
+                               f"Npix{index}.fits", timeout=30).content
+            with fits.open(io.BytesIO(data)) as hdul:
+                np.asarray(hdul[0].data, dtype=np.float32)
+        raw.append(time.perf_counter() - start)
+    return min(cold), min(warm), min(raw), len(tiles)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -149,6 +185,10 @@ def main() -> None:
     print(f"whole catalogue ({rows:,} rows) on the Sky page: first load {first:.2f} s, "
           f"again {again:.2f} s, vs the TAP answer itself {raw:.2f} s: ratios "
           f"{first / raw:.2f} and {again / raw:.2f} (goal <= 1.5)")
+    cold, warm, raw, tiles = survey_drawing()
+    print(f"local HiPS over an 800 x 440 window at M1 ({tiles} tiles): {cold * 1000:.0f} ms "
+          f"with its tiles read, {warm * 1000:.0f} ms from the cache; fetching and decoding "
+          f"the tiles alone {raw * 1000:.0f} ms (ratio {cold / raw:.2f})")
     union, inter, n = mocs()
     print(f"MOC union of {n} layers {union * 1000:.1f} ms, intersection {inter * 1000:.1f} ms "
           "(goal < 100 ms)")

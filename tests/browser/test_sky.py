@@ -44,6 +44,21 @@ def wait_drawn(page, lo: float = 0.0, hi: float = 1e9) -> None:
     page.wait_for_function(SHADED_WIDTH, arg={"lo": lo, "hi": hi}, timeout=60_000)
 
 
+def sky_after_search(page, served_app: str, query: str, archives: str = r"\d+") -> None:
+    """Search on the Discovery page (until rows from ``archives`` are in), then show
+    the results on the Sky page."""
+    page.goto(served_app + f"?page=discovery&{query}")
+    page.get_by_text(re.compile(rf"rows from {archives} archives")).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Sky").click()
+    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+
+
+def tick_crab_image(page) -> None:
+    """Tick the UKIDSS image of the Crab in the Sky page's table."""
+    tick(page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell", has_text="UKIDSS K-band, Crab Nebula field")).first)
+
+
 def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     page.goto(served_app + "?page=sky")
     page.get_by_text("Whole catalogue (TAP)").click()
@@ -132,13 +147,8 @@ def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> No
 
 
 def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
-    page.goto(served_app + "?page=discovery&target=M+1&radius=0.5")
-    page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Sky").click()
-    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
-    row = page.locator(".tabulator-row", has=page.locator(
-        ".tabulator-cell", has_text="UKIDSS K-band, Crab Nebula field")).first
-    tick(row)
+    sky_after_search(page, served_app, "target=M+1&radius=0.5", archives="4")
+    tick_crab_image(page)
     page.get_by_role("button", name="Preview image").click()
     page.get_by_text("WCS axes from the file's header").wait_for(timeout=60_000)
     image = page.locator("img[src^='data:image/png']").last
@@ -149,10 +159,7 @@ def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
 
 def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_table(
         served_app: str, page) -> None:
-    page.goto(served_app + "?page=discovery&target=56.75+24.12&radius=2")
-    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Sky").click()
-    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+    sky_after_search(page, served_app, "target=56.75+24.12&radius=2")
     page.get_by_text("Plot columns (scatter, histogram)").click()
     # The Pleiades' colour-magnitude diagram, chosen by the columns' UCDs.
     expect(page.get_by_label("x", exact=True)).to_have_value("b_v", timeout=30_000)
@@ -216,10 +223,7 @@ def wait_for_plate(canvas, path: str, seconds: float = 60) -> int:
 
 
 def test_the_local_hips_sits_behind_m1_in_both_frames(served_app: str, page) -> None:
-    page.goto(served_app + "?page=discovery&target=M+1&radius=0.5")
-    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Sky").click()
-    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
+    sky_after_search(page, served_app, "target=M+1&radius=0.5")
     page.get_by_label("Survey (HiPS)").select_option(label="Photographic plates (local HiPS)")
     page.get_by_text(re.compile(r"tiles of order \d")).wait_for(timeout=30_000)
     canvas = map_canvas(page)
@@ -236,13 +240,8 @@ def test_the_local_hips_sits_behind_m1_in_both_frames(served_app: str, page) -> 
 
 
 def test_a_datalink_cutout_of_the_crab_image_goes_to_the_cart(served_app: str, page) -> None:
-    page.goto(served_app + "?page=discovery&target=M+1&radius=0.5")
-    page.get_by_text(re.compile(r"rows from \d+ archives")).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Sky").click()
-    page.get_by_text(re.compile(r"\d+ rows on the map")).wait_for(timeout=30_000)
-    row = page.locator(".tabulator-row", has=page.locator(
-        ".tabulator-cell", has_text="UKIDSS K-band, Crab Nebula field")).first
-    tick(row)
+    sky_after_search(page, served_app, "target=M+1&radius=0.5")
+    tick_crab_image(page)
     page.get_by_role("button", name="Links (DataLink)").click()
     page.get_by_text(re.compile(r"links of UKIDSS K-band, Crab Nebula field")).wait_for(
         timeout=30_000)

@@ -379,3 +379,19 @@ def test_a_survey_without_a_tile_or_a_server_is_said_plainly(profile: Profile) -
     skymap.set_surveys({"plates": survey})
     skymap.survey = "plates"
     assert skymap.survey_note.startswith("plates: ") and "refused" in skymap.survey_note
+
+
+def test_a_zoomed_map_stays_on_its_field_when_the_frame_or_projection_changes() -> None:
+    from astropy.coordinates import SkyCoord
+
+    skymap = SkyMap(results=Table({"ra": [83.633], "dec": [22.0145]}))
+    skymap.zoom_to(83.633, 22.0145, 2.0)
+    for projection, frame in (("Aitoff", "galactic"), ("Mollweide", "galactic"),
+                              ("Mollweide", "icrs")):
+        skymap.param.update(projection=projection, frame=frame)
+        x0, x1, y0, y1 = skymap.view
+        assert x1 - x0 == pytest.approx(2.0)
+        lon, lat = sky.sky_wcs(projection, frame).wcs_pix2world([(x0 + x1) / 2],
+                                                                [(y0 + y1) / 2], 1)
+        centre = SkyCoord(lon[0], lat[0], unit="deg", frame=frame)
+        assert centre.separation(SkyCoord(83.633, 22.0145, unit="deg")).arcsec < 0.01

@@ -13,6 +13,7 @@ import html
 import operator
 from typing import Any
 
+import astropy.units as u
 import datashader as ds
 import datashader.transfer_functions as tf
 import holoviews as hv
@@ -21,6 +22,7 @@ import pandas as pd
 import panel as pn
 import param
 import shapely
+from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from mocpy import MOC
 from panel.io.document import unlocked
@@ -91,6 +93,8 @@ class SkyMap(pn.viewable.Viewer):
         self._shown = _points_frame()
         self._chosen = Chosen()
         self._drawn: tuple | None = None
+        #: The projection and frame the map was last drawn in.
+        self._drawn_frame: tuple[str, str] | None = None
         self._window = ((-185.0, 185.0), (-95.0, 95.0))
         #: Width and height of the canvas the points are shaded on (the plot's, once drawn).
         self._size = (800, 440)
@@ -216,10 +220,31 @@ class SkyMap(pn.viewable.Viewer):
     @param.depends("projection", "frame", "show_points", "show_footprints", "layers_shown",
                    "view", "survey", watch=True)
     def _redraw(self) -> None:
+        self._follow_frame()
         self._drawn = None
         self._pane.object = self.overlay()
         self._legend.object = self._legend_html()
         self._draw_survey()
+
+    def _follow_frame(self) -> None:
+        """After a change of projection or frame, keep a zoomed window on the same
+        place of the sky (its centre, and its size)."""
+        drawn, now = self._drawn_frame, (self.projection, self.frame)
+        self._drawn_frame = now
+        if drawn is None or drawn == now or self.view is None:
+            return
+        x0, x1, y0, y1 = self.view
+        with np.errstate(invalid="ignore"):
+            lon, lat = sky.sky_wcs(*drawn).wcs_pix2world([(x0 + x1) / 2], [(y0 + y1) / 2], 1)
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            return
+        centre = SkyCoord(lon * u.deg, lat * u.deg, frame=drawn[1]).transform_to(now[1])
+        x, y = sky.project(sky.sky_wcs(*now), np.atleast_1d(centre.spherical.lon.deg),
+                           np.atleast_1d(centre.spherical.lat.deg))
+        half_x, half_y = (x1 - x0) / 2, (y1 - y0) / 2
+        with param.discard_events(self):
+            self.view = (float(x[0] - half_x), float(x[0] + half_x), float(y[0] - half_y),
+                         float(y[0] + half_y))
 
     @param.depends("selection", watch=True)
     def _show_selection(self) -> None:

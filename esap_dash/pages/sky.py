@@ -416,7 +416,8 @@ class SkyPage(Page):
         names = list(self.map.layers)
         for p in (self.param.overlap_a, self.param.overlap_b):
             p.objects = names
-        a = self.overlap_a if self.overlap_a in names else (names[0] if names else None)
+        first = "results" if "results" in names else (names[0] if names else None)
+        a = self.overlap_a if self.overlap_a in names else first
         b = self.overlap_b
         if b not in names or (b == a and len(names) > 1):
             b = next((n for n in names if n != a), names[0] if names else None)

@@ -31,6 +31,7 @@ __all__ = [
     "column_meta",
     "columns_by_ucd",
     "common_table",
+    "keywords_match",
     "name_mapping",
     "quote_prefix",
     "ucd_mapping",
@@ -294,6 +295,16 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     if "datalink" in table.meta:  # per archive, as the rows of several are merged
         out.meta["datalink"] = {archive: dict(table.meta["datalink"])}
     return out
+
+
+def keywords_match(texts: Iterable[str], keywords: Iterable[str]) -> list[bool]:
+    """For each of ``texts``, whether it contains every keyword (case-insensitive).
+
+    For archives whose protocol has no keyword parameter: the words are matched
+    in the text of each row after the query.
+    """
+    words = [w.lower() for w in keywords]
+    return [all(w in text.lower() for w in words) for text in texts]
 
 
 def column_meta(table: Table) -> dict[str, dict[str, str]]:

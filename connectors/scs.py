@@ -7,7 +7,7 @@ from typing import ClassVar
 from astropy.table import Table
 from pyvo.dal import SCSService
 
-from .query import SkyQuery, common_table, ucd_mapping
+from .query import SkyQuery, common_table, keywords_match, ucd_mapping
 from .vo import DALConnector, results_table
 
 __all__ = ["ConeSearchConnector"]
@@ -79,7 +79,6 @@ class ConeSearchConnector(DALConnector):
         mapping = {**ucd_mapping(raw), **self.columns}
         table = common_table(raw, self.name, mapping, query=query, product_type="source")
         if query.keywords:
-            words = [w.lower() for w in query.keywords]
-            keep = [all(w in f"{r['id']} {r['title']}".lower() for w in words) for r in table]
-            table = table[keep]
+            table = table[keywords_match((f"{r['id']} {r['title']}" for r in table),
+                                         query.keywords)]
         return table

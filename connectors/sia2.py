@@ -8,7 +8,7 @@ from astropy.table import Table
 from astropy.time import Time
 from pyvo.dal import SIA2Service
 
-from .query import OBSCORE_MAPPING, SkyQuery, common_table
+from .query import OBSCORE_MAPPING, SkyQuery, common_table, keywords_match
 from .vo import DALConnector, results_table
 
 __all__ = ["SIA2Connector"]
@@ -69,10 +69,8 @@ class SIA2Connector(DALConnector):
         raw = results_table(lambda: self.service.search(**kwargs), self.url, self.timeout)
         table = common_table(raw, self.name, OBSCORE_MAPPING, query=query, size_factor=1024)
         if query.keywords:
-            words = [w.lower() for w in query.keywords]
             targets = [str(t) for t in raw["target_name"]] if "target_name" in raw.colnames \
                 else [""] * len(raw)
-            keep = [all(w in f"{r['title']} {t}".lower() for w in words)
-                    for r, t in zip(table, targets, strict=True)]
-            table = table[keep]
+            table = table[keywords_match((f"{r['title']} {t}" for r, t in
+                                          zip(table, targets, strict=True)), query.keywords)]
         return table

@@ -154,6 +154,9 @@ def _cone_cell(name: str, url: str, kind: str, query: dict[str, Any], column: st
     if kind == "sia2":
         call = (f"pyvo.dal.SIA2Service({url!r}).search(pos=({ra!r}, {dec!r}, {radius!r}), "
                 "maxrec=100000)")
+    elif kind == "ssa":
+        call = (f"pyvo.dal.SSAService({url!r}).search(pos=({ra!r}, {dec!r}), "
+                f"diameter={2 * radius!r}, maxrec=100000)")
     else:
         call = (f"pyvo.dal.SCSService({url!r}).search(({ra!r}, {dec!r}), {radius!r}, "
                 "verbosity=3, maxrec=100000)")
@@ -253,7 +256,8 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
             source = _rucio_cell(name, url, items)
         elif kind == "tap" and column and service is not None and service.table:
             source = _tap_cell(name, url, service.table, column, ids)
-        elif kind in ("conesearch", "sia2") and column and {"ra", "dec", "radius"} <= set(query):
+        elif kind in ("conesearch", "sia2", "ssa") and column \
+                and {"ra", "dec", "radius"} <= set(query):
             source = _cone_cell(name, url, kind, query, column, ids)
         else:
             why = {"software": "software and workflow records",

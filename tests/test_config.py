@@ -21,9 +21,9 @@ def write(tmp_path: Path, text: str, name: str = "site.toml") -> Path:
 def test_shipped_profiles_load() -> None:
     assert {"local", "public"} <= set(available_profiles())
     local = load_profile("local", environ=ENV)
-    assert [s.role for s in local.services].count("archive") == 4
+    assert [s.role for s in local.services].count("archive") == 5
     assert {s.kind for s in local.services} == {"tap", "conesearch", "sia2", "registry", "rucio",
-                                                "dask-gateway", "zenodo", "hips"}
+                                                "dask-gateway", "zenodo", "hips", "ssa"}
     assert [(s.role, s.kind) for s in local.by_role("survey")] == [("survey", "hips")]
     public = load_profile("public", environ=ENV)
     assert all(s.url.startswith("https://") for s in public.services)
@@ -139,7 +139,7 @@ def test_extending_a_profile_adds_archives_and_keeps_the_base_ones(tmp_path) -> 
                  'url = "https://tap.example/tap"\n')
     prof = load_profile(str(path), environ=ENV)
     archives = [s.id for s in prof.by_role("archive")]
-    assert archives[-1] == "site-tap" and "dachs-tap" in archives and len(archives) == 5
+    assert archives[-1] == "site-tap" and "dachs-tap" in archives and len(archives) == 6
     assert prof.resolver["tap"] == "dachs-tap"
 
 

@@ -52,6 +52,9 @@ def _filled_cart(profile: Profile) -> Cart:
     cart = Cart.open("M1 study", profile=profile)
     # The merged table shows each image once (from ObsCore): SIA v2's own rows too.
     cart.add_rows(page.with_provenance(page.results["Local images (SIA v2)"].table))
+    spectra = DiscoveryPage(profile=profile, target="293.763792 -52.84575", radius=0.1)
+    run_coroutine(spectra.search())  # SN 1998bw's spectra, from SSA
+    cart.add_rows(spectra.with_provenance(spectra.results["Local spectra (SSA)"].table))
     cart.add_rows(record_rows("Zenodo", "https://zenodo.example", [
         {"doi": "10.5072/zenodo.1", "title": "<b>pipeline</b> '\"quoted\"", "type": "software"}],
         id="doi", title="title", product_type="type"), kind="software")
@@ -66,7 +69,7 @@ def test_exported_notebook_runs_and_finds_every_item_again(profile: Profile, tmp
     cart = _filled_cart(private)
     archives = {i.archive for i in cart.items()}
     assert {"Local DaCHS ObsCore (TAP)", "OpenNGC (cone search)", "Local images (SIA v2)",
-            "Rucio data lake", "Zenodo", "TOPCAT"} <= archives
+            "Local spectra (SSA)", "Rucio data lake", "Zenodo", "TOPCAT"} <= archives
     path = cart.export(tmp_path / "cart.ipynb", "notebook")
     notebook = nbformat.read(str(path), as_version=4)
     nbformat.validate(notebook)

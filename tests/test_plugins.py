@@ -28,7 +28,7 @@ def installed_example() -> Iterator[None]:
 
 def test_builtin_kinds_are_entry_points() -> None:
     assert {"tap", "conesearch", "sia2", "registry", "rucio", "dask-gateway",
-            "zenodo"} <= set(connectors.available_kinds())
+            "zenodo", "hips", "ssa"} <= set(connectors.available_kinds())
 
 
 def test_installed_package_adds_an_archive_to_the_search(installed_example, tmp_path,

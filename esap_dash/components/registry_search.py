@@ -20,7 +20,7 @@ __all__ = ["RegistrySearch"]
 
 ANY = "any"
 #: Registry service type -> connector kind able to query it in the one-form search.
-KIND_FOR = {"conesearch": "conesearch", "sia2": "sia2", "tap": "tap"}
+KIND_FOR = {"conesearch": "conesearch", "sia2": "sia2", "ssa": "ssa", "tap": "tap"}
 
 
 class RegistrySearch(pn.viewable.Viewer):

@@ -21,7 +21,6 @@ from mocpy import MOC
 
 from connectors.datalink import LINK_COLUMNS, DataLink, fetch_links
 from connectors.exceptions import ConnectorError
-from connectors.http import make_session
 
 from .. import sky
 from ..cart import CartError
@@ -29,12 +28,14 @@ from ..components.actions import action_buttons
 from ..components.column_plot import ColumnPlot
 from ..components.fits_preview import FitsPreview
 from ..components.sky_map import SkyMap, field_view
+from ..components.spectrum_plot import SpectrumPlot
 from ..components.style import html_pane, notice, say
 from ..explore import plot_columns
 from ..fanout import run_blocking
 from ..links import cutout_rows, links_url
 from ..provenance import Provenance, Service
 from ..search import SearchResults
+from ..spectra import archive_session, load_spectra, spectrum_rows
 from ..survey import Survey
 from .base import Page
 
@@ -111,6 +112,7 @@ class SkyPage(Page):
                 ("Preview image", self.preview_selected, "default"),
                 ("Links (DataLink)", self.show_links, "default"),
                 ("Cutout to cart", self.cutout_to_cart, "primary"),
+                ("Plot spectra", self.plot_spectra, "default"),
                 ("Clear selection", self.clear_selection, "default")), width=180)
         exports = [pn.widgets.FileDownload(callback=self._moc_callback(fmt), label=label,
                                            filename=f"selection-moc.{fmt}", width=180)
@@ -130,6 +132,10 @@ class SkyPage(Page):
                    buttons["Cutout to cart"]),
             title="DataLink: a row's links and cutouts", collapsed=True, visible=False,
             sizing_mode="stretch_width")
+        #: The selected spectra's plot, made when first asked for.
+        self.spectra: SpectrumPlot | None = None
+        self._spectra_card = pn.Card(title="Spectra", collapsed=True, visible=False,
+                                     sizing_mode="stretch_width")
         catalogue_row = pn.Column(
             pn.widgets.Select.from_param(self.param.catalogue, width=280),
             pn.widgets.IntInput.from_param(self.param.row_limit, width=180),
@@ -166,10 +172,11 @@ class SkyPage(Page):
                 pn.FlexBox(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
                            buttons["Add selected rows to cart"], buttons["Cart coverage"],
                            buttons["Clear selection"], *exports, buttons["Preview image"],
-                           buttons["Links (DataLink)"], flex_wrap="wrap",
+                           buttons["Links (DataLink)"], buttons["Plot spectra"],
+                           flex_wrap="wrap",
                            align_items="flex-end", sizing_mode="stretch_width"),
                 self._table, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            self._plot_card, self._links_card,
+            self._plot_card, self._spectra_card, self._links_card,
             pn.Card(self.preview, title="FITS preview", collapsed=False,
                     sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
@@ -507,11 +514,11 @@ class SkyPage(Page):
                 "SIA v2 image) first.", "warning")
             return
         row, url = found[0]
-        timeout = self._timeout_of(str(row["archive"]))
+        session = archive_session(self.profile, str(row["archive"]))
         say(self._message, f"Asking for the links of {row['title']} …")
         try:
             links = await run_blocking(lambda: fetch_links(
-                url, session=make_session(timeout), timeout=timeout))
+                url, session=session, timeout=session.timeout))
         except ConnectorError as exc:
             say(self._message, f"DataLink: {exc.reason}", "danger")
             return
@@ -544,9 +551,25 @@ class SkyPage(Page):
         say(self._message, f"Added the cutout {str(item['title'][0])!r} to cart {self.cart_name!r}"
             + ("" if added else " (it was there already)") + ".")
 
-    def _timeout_of(self, archive: str) -> float:
-        svc = next((s for s in self.profile.by_role("archive") if s.name == archive), None)
-        return float(svc.options.get("timeout", 30)) if svc is not None else 30.0
+    async def plot_spectra(self) -> None:
+        """Read the selected rows that are spectra (SSA, ObsCore) and draw them."""
+        found = spectrum_rows(self.selected_rows())
+        if not found:
+            say(self._message, "Select rows that are spectra (product type spectrum, from "
+                "an SSA service or ObsCore) first.", "warning")
+            return
+        say(self._message, f"Reading {len(found)} spectr{'um' if len(found) == 1 else 'a'} …")
+        spectra = await run_blocking(load_spectra, found, self.profile)
+        if self.spectra is None:
+            self.spectra = SpectrumPlot()
+            self._spectra_card.objects = [self.spectra]
+        self.spectra.show(spectra)
+        self._spectra_card.param.update(visible=True, collapsed=False)
+        failed = [s for s in spectra if s.error]
+        drawn = len(self.spectra.drawn)
+        say(self._message, f"{drawn} spectr{'um' if drawn == 1 else 'a'} drawn"
+            + (f"; {len(failed)} could not be read (see below)" if failed else "") + ".",
+            "warning" if failed else "info")
 
 
 def declared_layers(services: Any, declared: dict[str, str]

@@ -10,6 +10,10 @@ the data center:
   -> ``images/data/*.fits``
 * a HiPS of the two photographic plates among them (POSS-I E of M1, a UK
   Schmidt plate), made with ``reproject`` -> ``images/hips`` (served by DaCHS)
+* spectra from astroquery's test data (BSD-3-Clause package): the Arecibo
+  ALFALFA HI spectrum of AGC 100051 and optical/near-infrared spectra of the
+  supernovae SN 2014J and SN 1998bw as the Open Supernova Catalog gives them
+  -> ``spectra/data/*.fits`` with ``spectra.csv`` (published through SSA)
 
 Positions in both catalogues are stored in radians; we write degrees.
 
@@ -28,11 +32,13 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy.io import fits
+from astropy.table import Table
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-__all__ = ["HIPS_IMAGES", "IMAGES", "Image", "image_metadata", "single_hdu", "write_hipparcos",
-           "write_hips", "write_images", "write_ongc"]
+__all__ = ["HIPS_IMAGES", "IMAGES", "SPECTRA", "Image", "Spectrum", "image_metadata",
+           "single_hdu", "spectra_samples", "write_hipparcos", "write_hips", "write_images",
+           "write_ongc", "write_spectra"]
 
 
 
@@ -258,6 +264,142 @@ def write_hips(images_dir: Path, dest: Path) -> int:
     return next(int(line.split("=")[1]) for line in props if line.startswith("hips_order"))
 
 
+class Spectrum(NamedTuple):
+    """One published spectrum: where a package ships it and what it is of."""
+
+    inner: str
+    key: str
+    name: str
+    target: str
+    target_class: str
+    ra: float
+    dec: float
+    mjd: float | None
+    facility: str
+    aperture: float
+    redshift: float
+
+
+#: Positions: AGC 100051 from the ALFALFA catalogue astroquery ships beside the
+#: spectrum (HI centroid); SN 2014J (09:55:42.14 +69:40:26.0) and SN 1998bw
+#: (19:35:03.31 -52:50:44.7) as the IAU circulars announced them.  The SN
+#: spectra's keys are the MJDs the Open Supernova Catalog files them under.
+SPECTRA = [
+    Spectrum("alfalfa/tests/data/alfalfa_sp.fits", "", "alfalfa_agc100051.fits",
+             "AGC 100051", "Galaxy", 2.00375, 14.83972, None,
+             "Arecibo ALFA (ALFALFA survey)", 3.5 / 60, 0.0455),
+    Spectrum("oac/tests/data/single_spectrum_csv.txt", "56704", "sn2014j_56704.fits",
+             "SN 2014J", "SN", 148.925583, 69.673889, 56704.0, "", 1 / 3600, 0.00068),
+    *(Spectrum("oac/tests/data/spectra_json.txt", mjd, f"sn1998bw_{mjd}.fits",
+               "SN 1998bw", "SN", 293.763792, -52.845750, float(mjd), "", 1 / 3600, 0.0085)
+      for mjd in ("50934", "50936", "50937")),
+]
+
+SPECTRUM_COLUMNS = ["accref", "fsize", "title", "target_name", "target_class", "ra", "dec",
+                    "mjd", "facility", "aperture", "redshift", "spec_start", "spec_end",
+                    "length", "spectral_unit", "spectral_ucd", "flux_unit", "flux_ucd",
+                    "bandpass"]
+
+#: The Open Supernova Catalog's unit for these flux densities.
+OSC_FLUX_UNIT = "erg/(s cm2 Angstrom)"
+
+
+def spectra_samples(spectrum: Spectrum) -> Table:
+    """The samples of a :data:`SPECTRA` entry as a table, spectral axis first.
+
+    ALFALFA's file holds each axis as one array cell (the spectrum is repeated
+    in its second extension); the supernova spectra are the Open Supernova
+    Catalog's CSV and JSON (wavelength in Angstrom, flux density).
+    """
+    import io
+    import json
+
+    data = resources.files("astroquery").joinpath(spectrum.inner).read_bytes()
+    if spectrum.inner.endswith(".fits"):
+        with fits.open(io.BytesIO(data)) as hdus:
+            row = hdus[1].data[0]
+            units = {hdus[1].columns[i].name: hdus[1].columns[i].unit
+                     for i in range(len(hdus[1].columns))}
+            names = ("FREQ", "FLUXDENS", "VHELIO", "BASELINE")
+            table = Table([np.asarray(row[n], dtype=float) for n in names], names=names)
+            for n in names:
+                table[n].unit = "km/s" if units[n].upper() == "KM/S" else units[n]
+        table["FREQ"].description = "Radio frequency (topocentric)"
+        table["FLUXDENS"].description = "Flux density, baseline subtracted"
+        table["VHELIO"].description = "Heliocentric velocity (optical convention)"
+        table["BASELINE"].description = "Subtracted polynomial baseline fit"
+        table.sort("FREQ")
+        return table
+    if spectrum.inner.endswith(".txt") and spectrum.inner.startswith("oac/tests/data/single"):
+        pairs = [line.split(",") for line in data.decode().splitlines()[1:] if line.strip()]
+    else:
+        found = dict(json.loads(data)["SN1998bw"]["spectra"])
+        pairs = found[spectrum.key]
+    wave = np.array([float(p[0]) for p in pairs])
+    flux = np.array([float(p[1]) for p in pairs])
+    table = Table([wave, flux], names=("WAVELENGTH", "FLUX"))
+    table["WAVELENGTH"].unit = "Angstrom"
+    table["FLUX"].unit = OSC_FLUX_UNIT
+    table["WAVELENGTH"].description = "Wavelength (observed)"
+    table["FLUX"].description = "Flux density per unit wavelength"
+    return table
+
+
+def write_spectra(dest_dir: Path) -> int:
+    """Write each of :data:`SPECTRA` as a FITS table in ``dest_dir`` with ``spectra.csv``.
+
+    The CSV carries what DaCHS needs to publish the spectra through SSA and
+    ObsCore: product reference, size, target, position, spectral coverage in
+    metres of wavelength and the units of the two axes.
+    """
+    import warnings
+
+    import astropy.units as u
+
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    with (dest_dir / "spectra.csv").open("w", newline="") as f, warnings.catch_warnings():
+        # VOUnit calls Angstrom and erg deprecated, yet allows them.
+        warnings.simplefilter("ignore", u.UnitsWarning)
+        out = csv.DictWriter(f, SPECTRUM_COLUMNS)
+        out.writeheader()
+        for spec in SPECTRA:
+            table = spectra_samples(spec)
+            spectral, flux = table.columns[0], table.columns[1]
+            wave = (np.asarray(spectral) * spectral.unit).to(u.m, equivalencies=u.spectral())
+            is_freq = spectral.unit.physical_type == "frequency"
+            hdu = fits.table_to_hdu(table)
+            hdu.header["OBJECT"] = spec.target
+            hdu.header["RA"] = (spec.ra, "[deg] ICRS")
+            hdu.header["DEC"] = (spec.dec, "[deg] ICRS")
+            if spec.mjd is not None:
+                hdu.header["MJD-OBS"] = spec.mjd
+            if spec.facility:
+                hdu.header["TELESCOP"] = spec.facility
+            hdu.header["ORIGIN"] = "astroquery test data (BSD-3-Clause)"
+            dest = dest_dir / spec.name
+            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(dest, overwrite=True)
+            band = "Radio" if is_freq else (
+                "Infrared" if wave.value.min() > 7e-7 else "Optical")
+            kind = {"Radio": "HI 21 cm", "Infrared": "near-infrared", "Optical": "optical"}[band]
+            title = f"{spec.target} {kind} spectrum" + (
+                f", MJD {spec.mjd:g}" if spec.mjd is not None else "")
+            out.writerow({
+                "accref": f"spectra/data/{spec.name}", "fsize": dest.stat().st_size,
+                "title": title, "target_name": spec.target, "target_class": spec.target_class,
+                "ra": spec.ra, "dec": spec.dec,
+                "mjd": "" if spec.mjd is None else spec.mjd, "facility": spec.facility,
+                "aperture": spec.aperture, "redshift": spec.redshift,
+                "spec_start": float(wave.value.min()), "spec_end": float(wave.value.max()),
+                "length": len(table), "spectral_unit": spectral.unit.to_string("vounit"),
+                "spectral_ucd": "em.freq" if is_freq else "em.wl",
+                "flux_unit": flux.unit.to_string("vounit"),
+                "flux_ucd": "phot.flux.density;em.freq" if is_freq
+                else "phot.flux.density;em.wl",
+                "bandpass": band,
+            })
+    return len(SPECTRA)
+
+
 def main(argv: list[str]) -> int:
     """Write all data under the DaCHS inputs directory ``argv[1]``."""
     inputs = Path(argv[1])
@@ -266,6 +408,7 @@ def main(argv: list[str]) -> int:
           write_hipparcos(inputs / "hipparcos" / "data" / "hip2.csv"))
     print("images:", write_images(inputs / "images" / "data"))
     print("HiPS order:", write_hips(inputs / "images" / "data", inputs / "images" / "hips"))
+    print("spectra:", write_spectra(inputs / "spectra" / "data"))
     return 0
 
 

@@ -33,7 +33,7 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
                                                       topcat) -> None:
     with serve("local", "server-cart-1.log") as url:
         page.goto(url + "?page=discovery&target=M+1&radius=0.5")
-        page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
+        page.get_by_text("rows from 5 archives").wait_for(timeout=30_000)
         name = page.get_by_label("Cart", exact=True)
         name.fill("browser test")
         name.press("Enter")

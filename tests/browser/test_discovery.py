@@ -23,14 +23,14 @@ def test_cone_search_on_m1_shows_every_archive(served_app: str, page) -> None:
     radius.fill("0.5")
     radius.press("Enter")
     page.get_by_role("button", name="Search all archives").click()
-    page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
+    page.get_by_text("rows from 5 archives").wait_for(timeout=30_000)
     page.get_by_text("OpenNGC NGC1952").wait_for()
     for text in ("NGC1952", "UKIDSS K-band, Crab Nebula field", "POSS-I E plate scan, Messier 1"):
         page.get_by_text(text, exact=True).first.wait_for()
     hipparcos = page.locator(".tabulator-cell", has_text="Hipparcos-2 (cone search)")
     hipparcos.first.wait_for(timeout=10_000)
     states = page.locator("span.esap-state.up")
-    assert states.count() == 4
+    assert states.count() == 5
     assert "target=M+1" in page.url or "target=M%201" in page.url
     page.screenshot(path=str(ARTIFACTS / "discovery.png"), full_page=True)
 
@@ -38,7 +38,7 @@ def test_cone_search_on_m1_shows_every_archive(served_app: str, page) -> None:
 def test_a_shared_link_runs_its_search(served_app: str, page) -> None:
     page.goto(served_app + "?page=discovery&target=HIP+32349&radius=0.2")
     page.get_by_text("Hipparcos HIP 32349").wait_for(timeout=30_000)
-    page.get_by_text("rows from 4 archives").wait_for(timeout=30_000)
+    page.get_by_text("rows from 5 archives").wait_for(timeout=30_000)
     page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=10_000)
 
 
@@ -76,8 +76,8 @@ timeout = 3
 def test_failing_archives_show_their_error_while_the_others_return(app_with_failing_archives,
                                                                    page) -> None:
     page.goto(app_with_failing_archives + "?page=discovery&target=M+1&radius=0.5")
-    page.get_by_text("rows from 6 archives").wait_for(timeout=30_000)
-    assert page.locator("span.esap-state.up").count() == 4
+    page.get_by_text("rows from 7 archives").wait_for(timeout=30_000)
+    assert page.locator("span.esap-state.up").count() == 5
     assert page.locator("span.esap-state.down").count() == 2
     page.get_by_text("cannot connect: connection refused").wait_for()
     page.get_by_text("no answer within 3 s").first.wait_for()

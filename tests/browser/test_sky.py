@@ -147,7 +147,7 @@ def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> No
 
 
 def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
-    sky_after_search(page, served_app, "target=M+1&radius=0.5", archives="4")
+    sky_after_search(page, served_app, "target=M+1&radius=0.5", archives="5")
     tick_crab_image(page)
     page.get_by_role("button", name="Preview image").click()
     page.get_by_text("WCS axes from the file's header").wait_for(timeout=60_000)
@@ -261,3 +261,28 @@ def test_a_datalink_cutout_of_the_crab_image_goes_to_the_cart(served_app: str, p
     page.get_by_label("Cart", exact=True).select_option("crab cutouts")
     page.get_by_text("Cutout 0.20′ of UKIDSS K-band, Crab Nebula field").first.wait_for(
         timeout=30_000)
+
+
+AXIS_LABELLED = """(label) => {
+    for (const doc of Bokeh.documents) {
+        for (const model of doc._all_models.values()) {
+            if (model.axis_label === label) return true;
+        }
+    }
+    return false;
+}"""
+
+
+def test_spectra_found_by_ssa_are_drawn_with_units(served_app: str, page) -> None:
+    sky_after_search(page, served_app, "target=293.763792+-52.84575&radius=0.1")
+    for mjd in (50934, 50936, 50937):
+        tick(page.locator(".tabulator-row", has=page.locator(
+            ".tabulator-cell", has_text=f"SN 1998bw optical spectrum, MJD {mjd}")).first)
+    page.get_by_role("button", name="Plot spectra").click()
+    page.get_by_text("3 spectra drawn.").wait_for(timeout=30_000)
+    page.wait_for_function(AXIS_LABELLED, arg="WAVELENGTH (Angstrom)", timeout=30_000)
+    page.wait_for_function(AXIS_LABELLED, arg="FLUX (erg / (Angstrom s cm2))", timeout=30_000)
+    page.get_by_role("button", name="frequency", exact=True).scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "sky-spectra-sn1998bw.png"), full_page=True)
+    page.get_by_role("button", name="frequency", exact=True).click()
+    page.wait_for_function(AXIS_LABELLED, arg="Frequency (THz)", timeout=30_000)

@@ -37,12 +37,13 @@ def test_publishes_all_of_hipparcos_and_openngc(tap: TAPConnector) -> None:
     assert (int(hip["n"][0]), int(ngc["n"][0])) == (117955, 14033)
 
 
-def test_obscore_lists_the_images_with_footprints(tap: TAPConnector) -> None:
+def test_obscore_lists_the_images_and_spectra_with_footprints(tap: TAPConnector) -> None:
     table = tap.run_sync("SELECT obs_title, access_url, s_region, dataproduct_type "
                          "FROM ivoa.obscore ORDER BY obs_title")
-    assert len(table) == 7
-    assert set(table["dataproduct_type"]) == {"image"}
+    kinds = list(table["dataproduct_type"])
+    assert (kinds.count("image"), kinds.count("spectrum"), len(kinds)) == (7, 5, 12)
     assert all(str(url).startswith(tap.url.removesuffix("/tap")) for url in table["access_url"])
+    assert all(str(region).strip() for region in table["s_region"])
 
 
 def test_truncation_at_maxrec_is_flagged(tap: TAPConnector) -> None:

@@ -6,9 +6,12 @@ Inputs: N positions (Hipparcos-2 stars moved by ~0.5 arcsec, and a third as
 many random sky positions) against the whole of Hipparcos-2 (117,955 stars)
 served by the local DaCHS TAP service.
 
-- esap-dash: the ``crossmatch`` workflow on a fresh gateway cluster of two
-  one-core workers; "cold" includes each worker reading the reference over
-  TAP, "warm" is a second run (the workers keep the reference).
+- esap-dash: the ``crossmatch`` workflow on a fresh cluster of two one-core
+  workers on each gateway of the profile (``local``: local processes, and
+  Slurm jobs of the user); "cold" includes each worker reading the reference
+  over TAP, "warm" is a second run (the workers keep the reference).  With
+  ``--scaling``, the cold run again on 1, 2 and 4 Slurm workers (the node has
+  2 CPUs shared by up to 4 jobs: 4 workers are over-subscribed).
 - STILTS ``tmatch2 matcher=sky find=best1`` (Debian package ``stilts``),
   reading the positions from a VOTable file and the reference once from the
   same TAP service (as the workers do) and once from a local file.
@@ -16,8 +19,8 @@ served by the local DaCHS TAP service.
 - esap-dash matching in the archive: the positions uploaded to the TAP
   service (an async job) and joined with Hipparcos-2 there.
 
-The three match sets (position, reference star) are compared.  Also
-reported: the time from "start cluster" to the first worker.
+The match sets (position, reference star) are compared.  Also reported, per
+gateway: the time from "start cluster" to the first worker.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.coordinates import SkyCoord
@@ -58,39 +62,59 @@ def stilts(positions: Path, reference: str, radius: float, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def on_gateway(gateway: Any, flow: Any, items: Table, profile: Any, radius: float, *,
+               workers: int, runs: int) -> tuple[float, list[float], set[tuple[str, str]]]:
+    """A fresh cluster of ``workers`` one-core workers on ``gateway``: the seconds from
+    asking to the first worker, each run's seconds, and the match set."""
+    asked = time.perf_counter()
+    name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
+    try:
+        while gateway.cluster(name)["status"] != "RUNNING":
+            time.sleep(0.1)
+        gateway.scale(name, workers)
+        while not gateway.task_counts(name).get("workers"):
+            time.sleep(0.1)
+        first_worker = time.perf_counter() - asked
+        client = GatewayEngine(gateway, name).client()
+        try:
+            client.wait_for_workers(workers, timeout=120)
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                result = flow.func(items, Run(client, profile), radius_arcsec=radius,
+                                   chunk_size=max(100, len(items) // 8))
+                times.append(time.perf_counter() - start)
+        finally:
+            client.close()
+    finally:
+        gateway.stop_cluster(name)
+    pairs = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
+    return first_worker, times, pairs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--positions", type=int, default=10_000)
     parser.add_argument("--radius", type=float, default=1.0, help="arcsec")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also 1, 2 and 4 workers on the Slurm-backed gateway")
     args = parser.parse_args()
     profile = load_profile("local")
     tap = profile.service("dachs-tap").connector()
     hip = tap.positions("hipparcos.main", "ra_icrs", "de_icrs", "hip")
     items = inputs(hip, args.positions)
-    gateway = profile.by_role("gateway")[0].connector()
-
-    asked = time.perf_counter()
-    name = gateway.start_cluster(worker_cores=1, worker_memory=1.0)
-    while gateway.cluster(name)["status"] != "RUNNING":
-        time.sleep(0.1)
-    gateway.scale(name, 2)
-    while not gateway.task_counts(name).get("workers"):
-        time.sleep(0.1)
-    first_worker = time.perf_counter() - asked
-    client = GatewayEngine(gateway, name).client()
-    client.wait_for_workers(2, timeout=120)
     flow = load_workflows()[0]["crossmatch"]
-    try:
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            result = flow.func(items, Run(client, profile), radius_arcsec=args.radius,
-                               chunk_size=max(100, args.positions // 8))
-            times.append(time.perf_counter() - start)
-    finally:
-        client.close()
-        gateway.stop_cluster(name)
-    ours = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
+    engines = {}
+    for svc in profile.by_role("gateway"):
+        engines[svc.placement.get("engine", svc.id)] = on_gateway(
+            svc.connector(), flow, items, profile, args.radius, workers=2, runs=2)
+    scaling = {}
+    if args.scaling:
+        slurm = next(s for s in profile.by_role("gateway") if s.placement.get("engine") == "slurm")
+        for workers in (1, 2, 4):
+            scaling[workers] = on_gateway(slurm.connector(), flow, items, profile, args.radius,
+                                          workers=workers, runs=1)
+    first_worker, times, ours = next(iter(engines.values()))
     start = time.perf_counter()
     uploaded = flow.func(items, Run(None, profile), radius_arcsec=args.radius,
                          match_on="archive")
@@ -123,10 +147,17 @@ def main() -> None:
                     np.asarray(hip["id"]).astype(str)[nearest[hit]], strict=True))
 
     print(f"{args.positions} positions vs {len(hip)} Hipparcos-2 stars, radius "
-          f"{args.radius} arcsec, gateway cluster of 2 one-core workers")
-    print(f"  first worker after start cluster: {first_worker:.1f} s")
-    print(f"  esap-dash cold (workers read the reference by TAP): {times[0]:.2f} s")
-    print(f"  esap-dash warm (reference kept on the workers):     {times[1]:.2f} s")
+          f"{args.radius} arcsec, clusters of 2 one-core workers")
+    local_first = first_worker
+    for engine, (first, runs, pairs) in engines.items():
+        print(f"  [{engine}] first worker after start cluster: {first:.1f} s"
+              f" ({first / local_first:.2f} x the first gateway's)")
+        print(f"  [{engine}] esap-dash cold (workers read the reference by TAP): {runs[0]:.2f} s"
+              f" ({runs[0] / stilts_tap:.2f} x STILTS by TAP); warm: {runs[1]:.2f} s; "
+              f"same pairs as the first gateway: {pairs == ours}")
+    for workers, (_, runs, pairs) in scaling.items():
+        print(f"  [slurm, {workers} worker(s)] cold {runs[0]:.2f} s "
+              f"({runs[0] / stilts_tap:.2f} x STILTS by TAP); same pairs: {pairs == ours}")
     print(f"  STILTS tmatch2, reference by TAP:                   {stilts_tap:.2f} s")
     print(f"  STILTS tmatch2, reference from a local file:        {stilts_file:.2f} s")
     print(f"  astropy match_to_catalog_sky, in memory:            {astropy_s:.2f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, ClassVar
 
 from astropy.table import Table
@@ -17,6 +18,21 @@ CLUSTER_FIELDS = ("name", "status", "start_time", "stop_time", "worker_cores", "
                   "dashboard")
 
 __all__ = ["CLUSTER_FIELDS", "GatewayConnector"]
+
+
+def _python_patch_only(message: Warning | str) -> bool:
+    """Whether a ``distributed`` version-mismatch warning names only Python patch
+    releases (3.11.2 scheduler, 3.11.7 client): those run each other's pickles, every
+    other mismatch is still reported."""
+    if type(message).__name__ != "VersionMismatchWarning":
+        return False
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in str(message).splitlines() if line.startswith("|")]
+    rows = [r for r in rows if r and r[0] != "Package"]
+    if not rows or any(r[0] != "python" for r in rows):
+        return False
+    releases = {".".join(v.split(".")[:2]) for v in rows[0][1:] if v and v != "None"}
+    return len(releases) == 1
 
 
 class GatewayConnector(ServiceConnector):
@@ -176,11 +192,17 @@ class GatewayConnector(ServiceConnector):
         host = self.url.split("://", 1)[1].rstrip("/")
         security = GatewaySecurity(tls_key=cluster["tls_key"], tls_cert=cluster["tls_cert"])
         try:
-            return Client(f"gateway://{host}/{name}", security=security,
-                          set_as_default=False, timeout=self.timeout)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                client = Client(f"gateway://{host}/{name}", security=security,
+                                set_as_default=False, timeout=self.timeout)
         except (OSError, TimeoutError) as exc:
             raise ServiceUnavailableError(f"cannot reach cluster {name[:8]}: {exc}",
                                           self.url) from exc
+        for warning in caught:
+            if not _python_patch_only(warning.message):
+                warnings.warn(warning.message, warning.category, stacklevel=2)
+        return client
 
     def task_counts(self, name: str) -> dict[str, int]:
         """The scheduler's live counts (workers, cores, tasks by state) via the proxy."""

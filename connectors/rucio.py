@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any, ClassVar
 
+import numpy as np
 from astropy.table import Table
 
 from .base import ServiceConnector
@@ -197,7 +198,8 @@ class RucioConnector(ServiceConnector):
         Returns
         -------
         astropy.table.Table
-            ``scope``, ``name``, ``rse``, ``state``, ``pfn``.
+            ``scope``, ``name``, ``rse``, ``state``, ``pfn``, ``bytes`` (the
+            file's size; -1 when Rucio does not know it).
         """
         with self._errors():
             replicas = list(self.client.list_replicas([{"scope": scope, "name": name}],
@@ -205,11 +207,13 @@ class RucioConnector(ServiceConnector):
         rows = []
         for rep in replicas:
             states = rep.get("states") or {}
+            size = rep.get("bytes")
             for rse, pfns in (rep.get("rses") or {}).items():
                 rows.append((rep["scope"], rep["name"], rse, states.get(rse, ""),
-                             pfns[0] if pfns else ""))
-        return Table(rows=rows or None, names=("scope", "name", "rse", "state", "pfn"),
-                     dtype=(str,) * 5)
+                             pfns[0] if pfns else "", -1 if size is None else int(size)))
+        return Table(rows=rows or None,
+                     names=("scope", "name", "rse", "state", "pfn", "bytes"),
+                     dtype=(str,) * 5 + (np.int64,))
 
 
     def list_rses(self) -> list[str]:

@@ -69,12 +69,19 @@ class Actor:
         """Names of the user's carts (blocking)."""
         return Cart.names_of(self.user, profile=self.profile)
 
-    def connector(self, role: str) -> ServiceConnector | None:
-        """The first ``role`` service (``rucio``, ``gateway``), acting as the user.
+    def connector(self, role: str, service_id: str | None = None) -> ServiceConnector | None:
+        """A ``role`` service (``rucio``, ``gateway``), acting as the user.
 
         Without logins it is the profile's configured account.  With logins
         it is the user's own account from the profile's ``[[accounts]]``;
         never the deployment's service account.
+
+        Parameters
+        ----------
+        role : str
+            The services' role.
+        service_id : str, optional
+            Which of them (a gateway of ``[[gateways]]``); the first by default.
 
         Returns
         -------
@@ -85,19 +92,30 @@ class Actor:
         ------
         NoAccountError
             The user has no account there (the message says so).
+        KeyError
+            No ``role`` service has the id ``service_id``.
         """
         services = self.profile.by_role(role)
         if not services:
             return None
+        svc = services[0] if service_id is None else next(
+            (s for s in services if s.id == service_id), None)
+        if svc is None:
+            raise KeyError(f"this deployment has no {role} {service_id!r}; it has "
+                           f"{', '.join(s.id for s in services)}")
         if self.profile.users == "single":
-            return services[0].connector()
+            return svc.connector()
         account = self.profile.accounts.get(self.user)
         overrides = account.overrides(role) if account else None
+        allowed = svc.placement.get("users")
+        if overrides is not None and allowed is not None \
+                and overrides.get("username") not in allowed:
+            overrides = None
         if overrides is None:
             raise NoAccountError(
-                f"You ({self.name}) have no account at {services[0].name} in this "
+                f"You ({self.name}) have no account at {svc.name} in this "
                 "deployment; ask its operators to map your identity to one.")
-        return services[0].connector(**overrides)
+        return svc.connector(**overrides)
 
     def archive(self, name: str) -> Any:
         """The connector of the profile's archive ``name``, or None when there is none."""

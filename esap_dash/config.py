@@ -7,7 +7,8 @@ with this precedence, highest first:
 
 1. command-line overrides (``esap-dash serve --set rucio.url=...``),
 2. the environment (``ESAP_DASH__RUCIO__URL=...``;
-   ``ESAP_DASH__ARCHIVES__<ID>__URL`` for one archive),
+   ``ESAP_DASH__ARCHIVES__<ID>__URL`` for one archive; ``SURVEYS`` and
+   ``GATEWAYS`` likewise),
 3. the profile file,
 4. the defaults below.
 
@@ -65,6 +66,13 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 FACILITY_KINDS = ("binderhub", "jupyterhub")
+#: What a place work runs declares besides how to reach it: ``engine`` (what
+#: runs the work, e.g. "local processes", "slurm"), ``rses`` (the Rucio RSEs
+#: it reads locally), ``cores`` and ``memory_gib`` (its limits for one user),
+#: ``queue`` (a batch system's partition), ``users`` (the only users with an
+#: account there; everyone with a gateway account when not given).
+PLACEMENT_KEYS = {"engine": str, "rses": list, "cores": int, "memory_gib": float,
+                  "queue": str, "users": list}
 #: ``[samp]``: the server's own SAMP link (single-user deployments only).
 SAMP_DEFAULTS: dict[str, Any] = {"local_urls": False, "max_mb": 20, "max_rows": 100_000,
                                  "timeout": 10}
@@ -97,6 +105,10 @@ class ServiceConfig:
         ``archive``, ``registry``, ``rucio``, ``gateway`` or ``software``.
     options : dict
         Keyword arguments for the connector (timeout, maxrec, credentials ...).
+    placement : dict
+        For a place work runs (a gateway): what it is and what it reads
+        without moving data (see :data:`PLACEMENT_KEYS`), e.g. ``engine``,
+        ``rses``, ``cores``, ``memory_gib``, ``queue``, ``users``.
     """
 
     id: str
@@ -105,6 +117,7 @@ class ServiceConfig:
     url: str
     role: str
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    placement: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (f"ServiceConfig(id={self.id!r}, kind={self.kind!r}, url={self.url!r}, "
@@ -321,7 +334,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 #: Lists of tables that a profile extending another merges entry by entry,
 #: and the key that names an entry.
-LIST_KEYS = {"archives": "id", "surveys": "id", "facilities": "id", "accounts": "sub"}
+LIST_KEYS = {"archives": "id", "surveys": "id", "gateways": "id", "facilities": "id",
+             "accounts": "sub"}
 
 
 def _merge(base: dict[str, Any], data: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -403,14 +417,15 @@ def _coerce(text: str) -> Any:
 
 
 def _set_path(data: dict[str, Any], path: list[str], value: Any, origin: str) -> None:
-    if path[0] == "archives":
+    if path[0] in ("archives", "surveys", "gateways"):
+        what = path[0][:-1]
         if len(path) != 3:
-            raise ProfileError(f"{origin}: archive settings are archives.<id>.<key>")
-        for archive in data.get("archives", []):
-            if archive.get("id", "").lower().replace("-", "_") == path[1].lower().replace("-", "_"):
-                archive[path[2]] = value
+            raise ProfileError(f"{origin}: {what} settings are {path[0]}.<id>.<key>")
+        for entry in data.get(path[0], []):
+            if entry.get("id", "").lower().replace("-", "_") == path[1].lower().replace("-", "_"):
+                entry[path[2]] = value
                 return
-        raise ProfileError(f"{origin}: the profile has no archive {path[1]!r}")
+        raise ProfileError(f"{origin}: the profile has no {what} {path[1]!r}")
     node = data
     for part in path[:-1]:
         node = node.setdefault(part, {})
@@ -461,9 +476,32 @@ def _service(entry: Any, role: str, default_id: str, default_kind: str | None,
     if not url:
         raise ProfileError(f"{where}: url: missing")
     name = str(entry.pop("name", sid))
-    cfg = ServiceConfig(sid, str(kind), name, str(url), role, entry)
+    placement = _placement({k: entry.pop(k) for k in list(entry) if k in PLACEMENT_KEYS}, where)
+    if placement and role != "gateway":
+        raise ProfileError(f"{where}: {', '.join(sorted(placement))}: only places work runs "
+                           "([gateway], [[gateways]]) declare these")
+    cfg = ServiceConfig(sid, str(kind), name, str(url), role, entry, placement)
     _check_options(cfg, where)
     return cfg
+
+
+def _placement(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check the :data:`PLACEMENT_KEYS` of a gateway entry."""
+    for key, value in values.items():
+        wanted = PLACEMENT_KEYS[key]
+        if wanted is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ProfileError(f"{where}: {key}: {value!r} is not a list of names")
+        elif wanted is str:
+            if not isinstance(value, str):
+                raise ProfileError(f"{where}: {key}: {value!r} is not text")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
+                or (wanted is int and not float(value).is_integer()):
+            raise ProfileError(f"{where}: {key}: {value!r} is not a positive "
+                               + ("whole number" if wanted is int else "number"))
+        else:
+            values[key] = wanted(value)
+    return values
 
 
 def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str] | None = None,
@@ -503,20 +541,26 @@ def load_profile(name_or_path: str | None = None, *, overrides: Mapping[str, str
     deployment = _expand(deployment, lookup, f"{path}: [deployment]")
 
     services: list[ServiceConfig] = []
-    # [[archives]] are searched; [[surveys]] (HiPS) are drawn behind the sky map.
-    for key, role, kind in (("archives", "archive", None), ("surveys", "survey", "hips")):
+    # [[archives]] are searched; [[surveys]] (HiPS) are drawn behind the sky map;
+    # [[gateways]] are places work runs besides [gateway] (which stays the first).
+    lists = {key: (role, kind) for key, role, kind in (
+        ("archives", "archive", None), ("surveys", "survey", "hips"),
+        ("gateways", "gateway", "dask-gateway"))}
+    for key in ("archives", "surveys", *SECTIONS, "gateways"):
+        if key in SECTIONS:
+            if key in data:
+                where = f"{path}: [{key}]"
+                cfg = _service(_expand(data[key], lookup, where), key, key, SECTIONS[key], where)
+                if cfg:
+                    services.append(cfg)
+            continue
+        role, kind = lists[key]
         entries = data.get(key, [])
         if not isinstance(entries, list):
             raise ProfileError(f"{path}: {key} must be a list of [[{key}]] tables")
         for i, entry in enumerate(entries):
             where = f"{path}: [[{key}]] #{i + 1}"
             cfg = _service(_expand(entry, lookup, where), role, f"{role}-{i + 1}", kind, where)
-            if cfg:
-                services.append(cfg)
-    for section, kind in SECTIONS.items():
-        if section in data:
-            where = f"{path}: [{section}]"
-            cfg = _service(_expand(data[section], lookup, where), section, section, kind, where)
             if cfg:
                 services.append(cfg)
     ids = [s.id for s in services]

@@ -183,3 +183,35 @@ def test_a_hostile_title_is_shown_as_text(tmp_path) -> None:
     path = write(tmp_path, '[deployment]\ntitle = "<script>alert(\'title\')</script>"\n')
     app = EsapDash(profile=load_profile(str(path), environ=ENV))
     assert "<script>" not in app.template.title and "&lt;script&gt;" in app.template.title
+
+
+def test_places_work_runs_declare_engine_storage_and_limits() -> None:
+    local = load_profile("local", environ=ENV)
+    gateways = local.by_role("gateway")
+    assert [g.id for g in gateways] == ["gateway", "slurm"]  # [gateway] stays the first
+    assert dict(gateways[1].placement) == {"engine": "slurm", "queue": "esap",
+                                           "rses": ["LOCAL_B"], "cores": 2, "memory_gib": 4.0}
+    assert "rses" not in gateways[1].options  # not a connector setting
+    changed = load_profile("local", environ={**ENV, "ESAP_DASH__GATEWAYS__SLURM__CORES": "8"})
+    assert changed.service("slurm").placement["cores"] == 8
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('rses = "LOCAL_A"', r"rses: 'LOCAL_A' is not a list of names"),
+    ("cores = 0", "cores: 0 is not a positive whole number"),
+    ("cores = 1.5", "cores: 1.5 is not a positive whole number"),
+    ("memory_gib = true", "memory_gib: True is not a positive number"),
+    ("engine = 3", "engine: 3 is not text"),
+])
+def test_bad_placement_settings_are_named(tmp_path, entry: str, message: str) -> None:
+    path = write(tmp_path, f'[[gateways]]\nid = "hpc"\nurl = "https://g.example"\n'
+                           f'username = "u"\n{entry}\n')
+    with pytest.raises(ProfileError, match=message):
+        load_profile(str(path), environ={})
+
+
+def test_only_places_work_runs_declare_placement(tmp_path) -> None:
+    path = write(tmp_path, '[[archives]]\nid = "a"\nkind = "tap"\nurl = "https://t.example"\n'
+                           'rses = ["X"]\n')
+    with pytest.raises(ProfileError, match="only places work runs"):
+        load_profile(str(path), environ={})

@@ -79,3 +79,16 @@ class Refresher:
               and pn.state.curdoc is not None):
             self._callback = pn.state.add_periodic_callback(
                 self._refresh, period=int(self._period() * 1000))
+
+
+def lazy_card(title: str, build: Callable[[], Any]) -> pn.Card:
+    """A collapsed card whose content ``build()`` makes when it is first opened (a
+    session builds only what is shown)."""
+    card = pn.Card(title=title, collapsed=True, sizing_mode="stretch_width")
+
+    def opened(event: Any) -> None:
+        if not event.new and not card.objects:
+            card.objects = [build()]
+
+    card.param.watch(opened, "collapsed")
+    return card

@@ -23,9 +23,10 @@ from connectors.samp import SampLink
 
 from ..actor import NoAccountError
 from ..cart import Cart, CartError, CartItem, check_name
-from ..components.actions import Refresher, on_click
+from ..components.actions import Refresher, lazy_card, on_click
 from ..components.samp_web import WebSamp
 from ..components.style import POSITION_FORMAT, html_pane, notice, say
+from ..components.where_to_run import WhereToRun
 from ..config import SAMP_DEFAULTS
 from ..fanout import run_blocking
 from ..jobs import JobError, follow, kinds
@@ -101,6 +102,8 @@ class CartPage(Page):
                      for fmt, ext, label in formats]
         self._downloads = dict(zip((ext for _, ext, _ in formats), downloads, strict=True))
         self._name_downloads()
+        #: “Where can this run?” (its content is built when it is first opened).
+        self.placement_card = self._placement_card()
         self._layout = pn.Column(
             pn.pane.Markdown("## Cart"),
             pn.Row(pn.widgets.Select.from_param(self.param.cart_name, label="Cart", width=220),
@@ -111,7 +114,7 @@ class CartPage(Page):
             pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads[:4]),
             self._samp_row(buttons["Send to TOPCAT (SAMP)"]),
             self._table, self._provenance_card(downloads[4:]), self._datalake_card(),
-            self._launch_card(),
+            self.placement_card, self._launch_card(),
             sizing_mode="stretch_width")
         self._on_cart_name()
 
@@ -224,6 +227,16 @@ class CartPage(Page):
             self._lake_message, pn.pane.Markdown("#### Replicas (RSE per file)"),
             self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
             self._rules, title="Data lake", sizing_mode="stretch_width")
+
+    def _placement_card(self) -> pn.Card:
+        """“Where can this run?”, built when the card is first opened."""
+        def build() -> WhereToRun:
+            self.where_to_run = WhereToRun(self.actor, lambda: self.cart_name)
+            return self.where_to_run
+
+        #: The ranking of the places work runs (None until its card is opened).
+        self.where_to_run: WhereToRun | None = None
+        return lazy_card("Where can this run?", build)
 
     def _did_items(self) -> list[CartItem]:
         items = [i for i in self.cart.items() if i.kind == "did"]

@@ -12,11 +12,13 @@ import panel as pn
 import param
 
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
+from connectors.slurm import SlurmQueue
 
 from ..actor import NoAccountError
-from ..components.actions import Refresher, action_buttons
+from ..components.actions import Refresher, action_buttons, lazy_card
 from ..components.job_list import JobList
 from ..components.style import html_pane, notice, say
+from ..components.where_to_run import WhereToRun
 from ..fanout import run_blocking
 from ..jobkinds.workflow import WorkflowRuns
 from ..jobs import FINAL, JobError, kinds
@@ -27,6 +29,11 @@ __all__ = ["JobsPage"]
 
 CLUSTER_COLUMNS = ["name", "status", "workers", "cores", "tasks", "started", "worker_cores",
                    "worker_memory"]
+
+
+def _facility_label(svc: Any) -> str:
+    engine = svc.placement.get("engine")
+    return f"{svc.name} ({engine})" if engine and engine not in svc.name.lower() else svc.name
 
 
 def _ms(value: Any) -> str:
@@ -61,11 +68,24 @@ class JobsPage(Page):
     cart_name = param.Selector(objects=["default"], default="default", label="Cart",
                                doc="The cart whose items the workflow works on.")
     run_on = param.Selector(objects=[], label="Run on", doc="One of your running clusters.")
+    facility = param.Selector(objects=[], label="Where clusters run",
+                              doc="The Dask Gateway (and the engine behind it) whose clusters "
+                                  "are listed, started and run on.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.no_account: dict[str, str] = {}
-        self.gateway = self._as_user("gateway")
+        # The places the user has an account at (the first place when none, to say so).
+        gateways = [g for g in self.profile.by_role("gateway") if self._has_account(g.id)] \
+            or self.profile.by_role("gateway")[:1]
+        self.param.facility.objects = [g.id for g in gateways]
+        self.param.facility.names = {_facility_label(g): g.id for g in gateways}
+        if gateways:
+            with param.discard_events(self):  # the page is built below
+                self.facility = gateways[0].id
+        self.gateway = self._as_user("gateway", self.facility)
+        #: The Slurm jobs of the clusters, where the facility's engine is Slurm.
+        self.batch_jobs: Any = None
         self.lake = self._as_user("rucio")
         self.clusters: list[dict[str, Any]] = []
         self.first_worker_s: float | None = None
@@ -105,12 +125,11 @@ class JobsPage(Page):
                 ("Refresh", self.refresh, "default"),
                 ("Run workflow", self.run_workflow, "primary")), width=140)
         self._start_button = buttons["Start cluster"]
+        self._start_button.disabled = self.gateway is None
         # Without a gateway account there is nowhere to run a workflow.
-        buttons["Run workflow"].disabled = "gateway" in self.no_account
-        engine = html.escape(
-            f"Clusters run on the Dask Gateway {self.gateway.url}, as gateway user "
-            f"{self.gateway.username}." if self.gateway else
-            self.no_account.get("gateway", "This deployment has no Dask Gateway."))
+        self._run_button = buttons["Run workflow"]
+        self._run_button.disabled = "gateway" in self.no_account
+        self._engine_note = html_pane(self._engine_text())
         where = ("Workflows run on one of your running clusters (start one above)."
                  if self.gateway else
                  f"Workflows run on {LocalEngine.description} (no Dask Gateway configured)."
@@ -122,9 +141,13 @@ class JobsPage(Page):
         self._describe = pn.pane.Markdown("")
         pn.bind(self._on_workflow, self.param.workflow, watch=True)
         self._on_workflow(self.workflow)
+        #: “Where can this run?” (its content is built when it is first opened).
+        self.placement_card = self._placement_card()
         self._layout = pn.Column(
             pn.pane.Markdown("## Jobs"), self._message,
-            pn.Card(html_pane(f"<p>{engine}</p>"), *self._cluster_controls(buttons),
+            pn.Card(*([pn.widgets.Select.from_param(self.param.facility, width=360)]
+                      if len(gateways) > 1 else []),
+                    self._engine_note, *self._cluster_controls(buttons),
                     title="Dask clusters", sizing_mode="stretch_width"),
             pn.Card(self._where,
                     pn.Row(pn.widgets.Select.from_param(self.param.workflow, width=320),
@@ -134,6 +157,7 @@ class JobsPage(Page):
                     self._describe, self._form,
                     pn.Row(buttons["Run workflow"], self._progress), self._progress_text,
                     title="Run a workflow on a cart", sizing_mode="stretch_width"),
+            self.placement_card,
             pn.Card(pn.pane.Markdown(
                         "Every job of yours, whatever runs it: workflow runs, async TAP "
                         "queries (started in Discovery > ADQL) and Rucio replication rules "
@@ -145,6 +169,27 @@ class JobsPage(Page):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+    def _placement_card(self) -> pn.Card:
+        """“Where can this run?” for the form's cart, built when first opened."""
+        async def started(job: int) -> None:
+            await self.job_list.refresh()
+
+        def build() -> WhereToRun:
+            self.where_to_run = WhereToRun(self.actor, lambda: self.cart_name,
+                                           on_started=started)
+            return self.where_to_run
+
+        #: The ranking of the places work runs (None until its card is opened).
+        self.where_to_run: WhereToRun | None = None
+        return lazy_card("Where can this run?", build)
+
+    def _has_account(self, gateway_id: str) -> bool:
+        try:
+            self.actor.connector("gateway", gateway_id)
+        except NoAccountError:
+            return False
+        return True
 
     def _cluster_controls(self, buttons: dict[str, pn.widgets.Button]) -> list[Any]:
         """The cluster form, list and actions (none without a gateway to use)."""
@@ -162,12 +207,52 @@ class JobsPage(Page):
                        buttons["Adapt"], buttons["Stop cluster"]),
                 self._dashboards]
 
-    def _as_user(self, role: str) -> Any:
+    def _as_user(self, role: str, service_id: str | None = None) -> Any:
+        self.no_account.pop(role, None)
         try:
-            return self.user_connector(role)
+            return self.actor.connector(role, service_id)
         except NoAccountError as exc:
             self.no_account[role] = str(exc)
             return None
+
+    def _placement(self) -> dict[str, Any]:
+        svc = next((g for g in self.profile.by_role("gateway") if g.id == self.facility), None)
+        return dict(svc.placement) if svc is not None else {}
+
+    @property
+    def engine_description(self) -> str:
+        """Where the chosen facility's clusters run, as the page says it."""
+        if self.gateway is None:
+            return self.no_account.get("gateway", "This deployment has no Dask Gateway.")
+        placement = self._placement()
+        engine = placement.get("engine", "")
+        queue = f", partition {placement['queue']}" if placement.get("queue") else ""
+        return (f"Clusters run on the Dask Gateway {self.gateway.url}"
+                + (f" ({engine}{queue})" if engine else "")
+                + f", as gateway user {self.gateway.username}.")
+
+    def _engine_text(self) -> str:
+        return f"<p>{html.escape(self.engine_description)}</p>"
+
+    @param.depends("facility", watch=True)
+    def _on_facility(self) -> None:
+        """Show the clusters of the facility chosen, and run workflows there."""
+        self.gateway = self._as_user("gateway", self.facility)
+        self.clusters, self._to_scale, self._asked = [], {}, {}
+        self._unconfirmed, self.batch_jobs, self.first_worker_s = None, None, None
+        self._start_button.disabled = self.gateway is None
+        self._run_button.disabled = "gateway" in self.no_account
+        self._engine_note.object = self._engine_text()
+        self._clusters.value = pd.DataFrame(columns=CLUSTER_COLUMNS)
+        self.param.run_on.objects, self.run_on = [], None
+        self._options.objects = []
+        if pn.state.curdoc is not None:
+            pn.state.execute(self.show_facility)
+
+    async def show_facility(self) -> None:
+        """Read the chosen facility's cluster options and the user's clusters there."""
+        await self.load_options()
+        await self.refresh_clusters()
 
     async def _on_load(self) -> None:
         await self.load_options()
@@ -389,7 +474,14 @@ class JobsPage(Page):
     def _cluster_rows(self) -> list[dict[str, Any]]:
         assert self.gateway is not None
         rows = []
-        for cluster in self.gateway.clusters():
+        clusters = self.gateway.clusters()
+        if self._placement().get("engine") == "slurm":
+            try:
+                self.batch_jobs = SlurmQueue(timeout=self.gateway.timeout).jobs(
+                    user=self.gateway.username, name="dask-gateway")
+            except ConnectorError as exc:
+                self.batch_jobs = exc.reason
+        for cluster in clusters:
             counts: dict[str, Any] = {}
             if cluster["status"] == "RUNNING":
                 try:
@@ -443,9 +535,32 @@ class JobsPage(Page):
             f'{html.escape(c["dashboard"])}" target="_blank" rel="noopener noreferrer">'
             f"{html.escape(c['dashboard'])}</a></p>" for c in self.clusters if c["dashboard"]
         ) + (f"<p>First worker {self.first_worker_s:.1f} s after “Start cluster”.</p>"
-             if self.first_worker_s is not None else "")
+             if self.first_worker_s is not None else "") + self._batch_text()
         self._refresher.keep(any(c["status"] not in FINAL for c in self.clusters)
                              or bool(self._to_scale))
+
+    @property
+    def batch_description(self) -> str:
+        """The clusters' Slurm jobs (scheduler and workers) as the queue lists them, per
+        cluster (a job works in its cluster's staging directory); "" off Slurm."""
+        if self.batch_jobs is None:
+            return ""
+        if isinstance(self.batch_jobs, str):
+            return f"Slurm queue: {self.batch_jobs}"
+        if not len(self.batch_jobs):
+            return "Slurm jobs of your clusters: none in the queue."
+        by_cluster: dict[str, list[str]] = {}
+        for job in self.batch_jobs:
+            cluster = str(job["workdir"]).rstrip("/").rsplit("/", 1)[-1][:8]
+            by_cluster.setdefault(cluster, []).append(
+                f"{job['job_id']} {job['state']} ({job['elapsed']}, {job['cpus']} CPU, "
+                f"{job['reason']})")
+        return " ".join(f"Slurm jobs of cluster {cluster}: {', '.join(jobs)}."
+                        for cluster, jobs in by_cluster.items())
+
+    def _batch_text(self) -> str:
+        text = self.batch_description
+        return f"<p>{html.escape(text)}</p>" if text else ""
 
     @property
     def following(self) -> bool:

@@ -1,10 +1,19 @@
 """Dask Gateway server configuration of the esap-dash local stack.
 
 Read by ``dask-gateway-server -f``; values come from the environment that
-``stack/esap-stack`` sets.  Clusters run as local processes
-(``UnsafeLocalBackend``: the ``LocalBackend`` needs to switch users, which
-fails when the server runs as root) and users log in with a shared password
-(``SimpleAuthenticator``).
+``stack/esap-stack`` sets.  Users log in with a shared password
+(``SimpleAuthenticator``).  ``ESAP_DASH_GATEWAY_BACKEND`` chooses where
+clusters run:
+
+``local``
+    as local processes of the server (``UnsafeLocalBackend``: the
+    ``LocalBackend`` needs to switch users, which fails when the server runs
+    as root), in the project's environment;
+``slurm``
+    as Slurm jobs of the user (``SlurmBackend``): the server submits them with
+    ``sudo -nHu <user> dask-gateway-jobqueue-launcher``, so every gateway user
+    is a Unix account, and scheduler and workers run in an environment every
+    user can read (``ESAP_DASH_GATEWAY_BIN``, under /opt).
 """
 
 import os
@@ -17,14 +26,26 @@ port = os.environ.get("ESAP_DASH_GATEWAY_PORT", "8093")
 bindir = os.environ["ESAP_DASH_GATEWAY_BIN"]
 state = os.environ["ESAP_DASH_GATEWAY_STATE"]
 
+backend = os.environ.get("ESAP_DASH_GATEWAY_BACKEND", "local")
+
 c.DaskGateway.address = f"127.0.0.1:{int(port) + 2}"
 c.Proxy.address = f"127.0.0.1:{port}"
-c.DaskGateway.backend_class = (
-    "dask_gateway_server.backends.local.UnsafeLocalBackend")
 c.DaskGateway.authenticator_class = (
     "dask_gateway_server.auth.SimpleAuthenticator")
 c.SimpleAuthenticator.password = os.environ["ESAP_DASH_GATEWAY_PASSWORD"]
-c.LocalBackend.cluster_state_directory = state
+if backend == "slurm":
+    c.DaskGateway.backend_class = (
+        "dask_gateway_server.backends.jobqueue.slurm.SlurmBackend")
+    c.SlurmBackend.dask_gateway_jobqueue_launcher = f"{bindir}/dask-gateway-jobqueue-launcher"
+    c.SlurmClusterConfig.partition = os.environ.get("ESAP_DASH_SLURM_PARTITION", "esap")
+    # How often the server asks squeue about its jobs: a worker whose job was
+    # cancelled is noticed within this many seconds.
+    c.SlurmBackend.cluster_status_period = 5.0
+    c.SlurmBackend.worker_status_period = 5.0
+else:
+    c.DaskGateway.backend_class = (
+        "dask_gateway_server.backends.local.UnsafeLocalBackend")
+    c.LocalBackend.cluster_state_directory = state
 c.DBBackendBase.db_url = f"sqlite:///{state}/gateway.sqlite"
 c.DBBackendBase.db_encrypt_keys = [os.environ["ESAP_DASH_GATEWAY_DB_KEY"]]
 

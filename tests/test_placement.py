@@ -1,0 +1,105 @@
+"""“Where can this run?” against the local stack: two gateways (local processes and
+Slurm) with their own storage elements, a cart of data-lake files and archive rows."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+import pytest
+from astropy.table import Table
+
+from esap_dash.actor import Actor
+from esap_dash.cart import Cart
+from esap_dash.config import Profile, load_profile
+from esap_dash.jobs import follow
+from esap_dash.pages.cart import CartPage
+from esap_dash.placement import make_available_here, rank_places, run_here
+
+from .conftest import run_coroutine
+
+PLATES = "esap:optical_plates"  # three files, uploaded to LOCAL_A
+
+
+@pytest.fixture
+def private(profile: Profile, tmp_path) -> Profile:
+    return replace(profile, database=f"sqlite:///{tmp_path}/placement.db")
+
+
+def plates_cart(profile: Profile, name: str = "plates") -> Cart:
+    """A cart with the plates dataset and two rows from an archive."""
+    cart = Cart.open(name, profile=profile)
+    cart.add_rows(Table({"archive": ["Rucio data lake"], "id": [PLATES],
+                         "title": ["optical_plates"], "product_type": ["dataset"]}), kind="did")
+    cart.add_rows(Table({"archive": ["Hipparcos-2 (cone search)"] * 2,
+                         "id": ["HIP 17702", "HIP 17499"], "title": ["Alcyone", "Electra"],
+                         "ra": [56.87, 56.22], "dec": [24.10, 24.11]}))
+    return cart
+
+
+def available_at(profile: Profile, rse: str) -> set[str]:
+    """The plates' files with an available replica at ``rse``, as Rucio lists them."""
+    replicas = profile.service("rucio").connector().list_replicas(*PLATES.split(":"))
+    return {str(r["name"]) for r in replicas if r["rse"] == rse and r["state"] == "AVAILABLE"}
+
+
+def test_places_are_ranked_by_the_data_they_hold_with_the_reasons(private) -> None:
+    cart = plates_cart(private)
+    places, data = rank_places(Actor(private), cart.to_table())
+    assert {p.id for p in places} == {"gateway", "slurm"}
+    assert places == sorted(places, key=lambda p: p.rank_key)
+    assert len(data.files) == 3 and data.downloads == 2 and not data.problems
+    local, slurm = (next(p for p in places if p.id == i) for i in ("gateway", "slurm"))
+    assert (local.engine, local.rses, local.local_files, local.moved_files) == (
+        "local processes", ("LOCAL_A",), 3, 0)
+    at_b = available_at(private, "LOCAL_B")
+    assert (slurm.engine, slurm.local_files, slurm.moved_files) == (
+        "slurm", len(at_b), 3 - len(at_b))
+    if slurm.moved_files:  # files to move rank a place after one that holds them all
+        assert places[0].id == "gateway"
+    assert all(p.account and p.up and p.free_cores is not None for p in places)
+    said = "; ".join(local.reasons)
+    assert "3 of 3 data-lake files already at LOCAL_A" in said
+    assert "2 archive item(s) downloaded from their archives" in said
+    assert "cores free for you" in said
+    assert "batch partition esap" in "; ".join(slurm.reasons)
+
+
+def test_make_available_here_brings_the_files_to_the_places_storage(private) -> None:
+    cart = plates_cart(private)
+    actor = Actor(private)
+    slurm = next(p for p in rank_places(actor, cart.to_table())[0] if p.id == "slurm")
+    made, refused = make_available_here(actor, slurm, cart.to_table(), cart="plates")
+    assert len(made) == 1 and not refused  # one rule: the dataset, followed as a job
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rules = [j for j in run_coroutine(follow(actor, "rucio-rule")) if j["id"] in made]
+        if rules and rules[0]["state"] == "OK":
+            break
+        time.sleep(1)
+    assert rules[0]["state"] == "OK" and rules[0]["detail"]["rse"] == "LOCAL_B"
+    again = next(p for p in rank_places(actor, cart.to_table())[0] if p.id == "slurm")
+    assert (again.local_files, again.moved_files) == (3, 0)
+
+
+def test_a_user_without_an_account_at_a_place_sees_it_last_and_why(secrets) -> None:
+    env = {**secrets, "ESAP_DASH__GATEWAYS__SLURM__USERS": '["alice"]'}
+    profile = load_profile("local-oidc", environ={**os.environ, **env})
+    bob = Actor(profile, user="bob-91ad07", display="Bob")
+    places, _ = rank_places(bob, Table({"kind": ["row"], "item_id": ["x"]}))
+    assert [p.id for p in places] == ["gateway", "slurm"]
+    assert not places[1].account and places[1].reasons[0] == "you have no account here"
+    with pytest.raises(Exception, match="no account at Dask Gateway on Slurm"):
+        run_here(bob, "slurm", workflow="crossmatch", cart="default")
+
+
+def test_the_cart_page_shows_the_ranking_when_its_card_is_opened(private) -> None:
+    plates_cart(private, "shown")
+    page = CartPage(profile=private)
+    page.cart_name = "shown"
+    assert page.where_to_run is None  # built only when its card is opened
+    page.placement_card.collapsed = False
+    view = page.where_to_run
+    run_coroutine(view.rank())
+    assert {p.id for p in view.places} == {"gateway", "slurm"}

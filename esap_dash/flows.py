@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -204,6 +205,20 @@ def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarr
 Catalogue = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]
 _READ: dict[tuple[str, ...], Catalogue] = {}
 _TREES: dict[tuple[str, ...], tuple[np.ndarray, SkyCoord]] = {}
+
+
+def dask_setup(worker: Any) -> None:
+    """Run by each Dask worker that preloads this module (the gateways' workers do):
+    warm the sky matching (astropy's frame machinery, scipy's KD-tree) in the
+    background, while a run's first task (reading a reference catalogue over TAP)
+    waits on the network; a cold run's first match no longer pays for it."""
+    threading.Thread(target=_warm_matching, name="esap-dash-warm-matching",
+                     daemon=True).start()
+
+
+def _warm_matching() -> None:
+    one = SkyCoord([0.0], [0.0], unit="deg")
+    one.match_to_catalog_sky(SkyCoord([0.0, 1.0], [0.0, 1.0], unit="deg"))
 
 
 def reference_positions(reference: tuple[str, ...], timeout: float = 60.0) -> Catalogue:

@@ -266,8 +266,10 @@ class Run:
                 if self.cancelled.is_set():
                     self.client.cancel(futures)
                     raise RunAbortedError("aborted by the user")
-                future.result()
+                if future.status != "finished":
+                    future.result()  # raises the task's error, with its traceback
                 self.done += 1
+        # The results come back once, together (each result() would fetch its own).
         return self.client.gather(futures)
 
     def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

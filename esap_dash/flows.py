@@ -207,13 +207,17 @@ _READ: dict[tuple[str, ...], Catalogue] = {}
 _TREES: dict[tuple[str, ...], tuple[np.ndarray, SkyCoord]] = {}
 
 
-def dask_setup(worker: Any) -> None:
-    """Run by each Dask worker that preloads this module (the gateways' workers do):
-    warm the sky matching (astropy's frame machinery, scipy's KD-tree) in the
-    background, while a run's first task (reading a reference catalogue over TAP)
-    waits on the network; a cold run's first match no longer pays for it."""
-    threading.Thread(target=_warm_matching, name="esap-dash-warm-matching",
-                     daemon=True).start()
+def dask_setup(server: Any) -> None:
+    """Run by each Dask scheduler and worker that preloads this module (the gateways'
+    do).  A worker warms the sky matching (astropy's frame machinery, scipy's
+    KD-tree) in the background, while a run's first task (reading a reference
+    catalogue over TAP) waits on the network; a cold run's first match no longer
+    pays for it."""
+    from distributed import Worker
+
+    if isinstance(server, Worker):
+        threading.Thread(target=_warm_matching, name="esap-dash-warm-matching",
+                         daemon=True).start()
 
 
 def _warm_matching() -> None:

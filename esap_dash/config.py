@@ -52,7 +52,7 @@ ENV_PREFIX = "ESAP_DASH__"
 
 #: The single-service sections and the connector kind each one takes.
 SECTIONS = {"registry": "registry", "rucio": "rucio", "gateway": "dask-gateway",
-            "software": "zenodo"}
+            "software": "zenodo", "dirac": "diracx"}
 DEFAULTS: dict[str, Any] = {
     "deployment": {
         "title": "esap-dash",
@@ -179,6 +179,9 @@ class Account:
         The Rucio account and its userpass identity (empty: no Rucio access).
     gateway_user : str
         The Dask Gateway user the clusters are created and listed as.
+    dirac_user : str
+        The DIRAC user (of the ``[dirac]`` service's VO) the user's batch jobs are
+        submitted and listed as.
     """
 
     sub: str
@@ -186,21 +189,25 @@ class Account:
     rucio_username: str = ""
     rucio_password: str = field(default="", repr=False)
     gateway_user: str = ""
+    dirac_user: str = ""
 
     def overrides(self, role: str) -> dict[str, str] | None:
-        """Connector settings acting as this user at a ``rucio`` or ``gateway``
-        service; None when the user has no account there."""
+        """Connector settings acting as this user at a ``rucio``, ``gateway`` or
+        ``dirac`` service; None when the user has no account there."""
         if role == "rucio":
             return ({"account": self.rucio_account, "username": self.rucio_username,
                      "password": self.rucio_password} if self.rucio_account else None)
         if role == "gateway":
             return {"username": self.gateway_user} if self.gateway_user else None
+        if role == "dirac":
+            return {"username": self.dirac_user} if self.dirac_user else None
         return {}
 
 
 OIDC_REQUIRED = ("authorize_url", "token_url", "userinfo_url", "client_id", "client_secret")
 OIDC_OPTIONAL = ("logout_url", "scope")
-ACCOUNT_KEYS = {"sub", "rucio_account", "rucio_username", "rucio_password", "gateway_user"}
+ACCOUNT_KEYS = {"sub", "rucio_account", "rucio_username", "rucio_password", "gateway_user",
+                "dirac_user"}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """One protocol for every kind of job (no UI here).
 
 A job is work that outlives the page that asked for it: an async TAP query,
-a Rucio replication rule, a workflow run, and whatever kinds a deployment
-installs.  Every job is a record of the deployment's database (its kind, the
+a Rucio replication rule, a workflow run, a DIRAC batch job, and whatever kinds a
+deployment installs.  Every job is a record of the deployment's database (its kind, the
 service, the service's own reference and the request as it was asked);
 everything else (its state, its result) comes from the service that runs it,
 through the job's :class:`JobKind`.
@@ -39,7 +39,7 @@ ENTRY_POINTS = "esap_dash.job_kinds"
 #: States after which a job, rule or cluster no longer changes by itself (UNKNOWN,
 #: a service that did not answer, is not one: the list asks again).
 FINAL = frozenset({"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED",
-                   "FAILED"})
+                   "FAILED", "DONE", "KILLED", "DELETED"})
 #: Seconds the services have to report their jobs' states.
 DEADLINE = 15.0
 
@@ -50,11 +50,13 @@ class JobError(Exception):
 
 @dataclass
 class JobResult:
-    """What a job produced: a table, maybe an image (FITS bytes), and a note."""
+    """What a job produced: a table, maybe an image (FITS bytes), a note, and files
+    (name -> content) to download."""
 
     table: Table
     image: bytes | None = None
     note: str = ""
+    files: dict[str, bytes] | None = None
 
 
 class JobKind:
@@ -186,9 +188,10 @@ async def follow(actor: Actor, kind: str | None = None, *,
     Returns
     -------
     list of dict
-        ``id``, ``kind``, ``state``, ``progress`` (``done``/``total``), ``what``,
-        ``owner``, ``created``, ``ended``, ``duration``, ``error``, ``service``,
-        ``ref`` and the recorded ``detail``.
+        ``id``, ``kind``, ``state``, ``note`` (what the service adds to the state: a
+        DIRAC job's minor status and site ...), ``progress`` (``done``/``total``),
+        ``what``, ``owner``, ``created``, ``ended``, ``duration``, ``error``,
+        ``service``, ``ref`` and the recorded ``detail``.
     """
     records = await run_blocking(actor.store.jobs, actor.user, kind)
     if job is not None:
@@ -207,7 +210,8 @@ async def follow(actor: Actor, kind: str | None = None, *,
         job = {"kind": r["kind"], "service": r["service"], "what": what, "owner": r["user"],
                "user": r["user"],
                "created": r["created"].strftime("%Y-%m-%d %H:%M:%S"), "ended": "",
-               "error": "", "ref": r["ref"], "id": r["id"], "detail": r["detail"],
+               "error": "", "note": "", "ref": r["ref"], "id": r["id"],
+               "detail": r["detail"],
                **states[r["id"]]}
         total, done = job.get("total") or 0, job.get("done") or 0
         job["progress"] = f"{done}/{total} ({100 * done // total} %)" if total else ""

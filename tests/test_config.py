@@ -9,7 +9,7 @@ import pytest
 from esap_dash.config import ProfileError, available_profiles, load_profile
 
 ENV = {"ESAP_DASH_VAR": "/nonexistent", "ESAP_DASH_RUCIO_PASSWORD": "r",
-       "ESAP_DASH_GATEWAY_PASSWORD": "g"}
+       "ESAP_DASH_GATEWAY_PASSWORD": "g", "ESAP_DASH_DIRACX_EXCHANGE_KEY": "d"}
 
 
 def write(tmp_path: Path, text: str, name: str = "site.toml") -> Path:
@@ -23,7 +23,8 @@ def test_shipped_profiles_load() -> None:
     local = load_profile("local", environ=ENV)
     assert [s.role for s in local.services].count("archive") == 5
     assert {s.kind for s in local.services} == {"tap", "conesearch", "sia2", "registry", "rucio",
-                                                "dask-gateway", "zenodo", "hips", "ssa"}
+                                                "dask-gateway", "zenodo", "hips", "ssa",
+                                                "diracx"}
     assert [(s.role, s.kind) for s in local.by_role("survey")] == [("survey", "hips")]
     public = load_profile("public", environ=ENV)
     assert all(s.url.startswith("https://") for s in public.services)

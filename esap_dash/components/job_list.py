@@ -30,7 +30,7 @@ from .style import html_pane, notice, say
 
 __all__ = ["JobList"]
 
-COLUMNS = ["id", "kind", "state", "progress", "what", "owner", "created", "ended",
+COLUMNS = ["id", "kind", "state", "note", "progress", "what", "owner", "created", "ended",
            "duration", "error", "service", "ref"]
 
 
@@ -71,8 +71,9 @@ class JobList(pn.viewable.Viewer):
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True, selectable=1,
             height=280, sizing_mode="stretch_width",
-            formatters={c: {"type": "plaintext"} for c in ("what", "error", "ref", "service")},
-            widths={"what": 320, "error": 220})
+            formatters={c: {"type": "plaintext"} for c in ("what", "error", "ref", "service",
+                                                           "note")},
+            widths={"what": 320, "error": 220, "note": 220})
         buttons = action_buttons((
             ("Refresh jobs", self.refresh, "default"), ("Open result", self.open_result,
                                                         "default"),

@@ -61,7 +61,7 @@ from .workflows import load_workflows
 __all__ = ["api_routes"]
 
 #: What the API says of a job.
-JOB_FIELDS = ("id", "kind", "state", "progress", "what", "owner", "created", "ended",
+JOB_FIELDS = ("id", "kind", "state", "note", "progress", "what", "owner", "created", "ended",
               "duration", "error", "service", "ref")
 #: Item columns of the JSON listing.
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",

@@ -484,9 +484,9 @@ def _service(entry: Any, role: str, default_id: str, default_kind: str | None,
         raise ProfileError(f"{where}: url: missing")
     name = str(entry.pop("name", sid))
     placement = _placement({k: entry.pop(k) for k in list(entry) if k in PLACEMENT_KEYS}, where)
-    if placement and role != "gateway":
+    if placement and role not in ("gateway", "dirac"):
         raise ProfileError(f"{where}: {', '.join(sorted(placement))}: only places work runs "
-                           "([gateway], [[gateways]]) declare these")
+                           "([gateway], [[gateways]], [dirac]) declare these")
     cfg = ServiceConfig(sid, str(kind), name, str(url), role, entry, placement)
     _check_options(cfg, where)
     return cfg

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +33,7 @@ from astropy.table import Table
 from connectors.exceptions import ConnectorError
 
 __all__ = ["MAX_CPU_TIME", "MAX_JOBS", "SANDBOX_FILE", "BatchSpec", "Plan", "PlanError",
-           "lfn_of", "make_plan", "render_jdl"]
+           "lfn_of", "make_plan", "names", "render_jdl"]
 
 #: Most jobs one parametric submission may make (DiracX's own limit).
 MAX_JOBS = 20
@@ -64,10 +65,11 @@ class BatchSpec:
         Its arguments; in a job per data-lake file, ``%s`` is that file's LFN.
     cpu_time : int
         The CPU time the job needs, in seconds (DIRAC matches it to a queue).
-    sites : tuple of str
-        Sites it may run at (any when empty).
-    tags : tuple of str
-        Tags a site must offer (``GPU``, ``MultiProcessor`` ...).
+    sites : tuple of str, or str
+        Sites it may run at (any when empty); a text is split at commas.
+    tags : tuple of str, or str
+        Tags a site must offer (``GPU``, ``MultiProcessor`` ...); a text is split at
+        commas.
     per_item : bool
         One job per data-lake file of the cart (a parametric job), each with that
         file as its input data; one job with all of them otherwise.
@@ -78,8 +80,8 @@ class BatchSpec:
     executable: str
     arguments: str = ""
     cpu_time: int = 3600
-    sites: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
+    sites: tuple[str, ...] | str = ()
+    tags: tuple[str, ...] | str = ()
     per_item: bool = False
     name: str = ""
 
@@ -108,15 +110,16 @@ class BatchSpec:
             raise PlanError(f"CPU time {self.cpu_time!r} is not a number of seconds.") from None
         if not 0 < cpu_time <= MAX_CPU_TIME:
             raise PlanError(f"CPU time: {cpu_time} s; give 1 to {MAX_CPU_TIME} s (a week).")
-        for label, names in (("Site", self.sites), ("Tag", self.tags)):
-            for value in names:
+        sites, tags = names(self.sites), names(self.tags)
+        for label, values in (("Site", sites), ("Tag", tags)):
+            for value in values:
                 if not _NAME.match(value):
                     raise PlanError(f"{label} {value[:60]!r}: use letters, digits and _ . -")
         name = self.name.strip()
         if name and not _NAME.match(name):
             raise PlanError(f"Job name {name[:60]!r}: use letters, digits and _ . -")
-        return BatchSpec(executable, arguments, cpu_time, tuple(self.sites), tuple(self.tags),
-                         bool(self.per_item), name)
+        return BatchSpec(executable, arguments, cpu_time, sites, tags, bool(self.per_item),
+                         name)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,12 @@ class Plan:
     jobs: int = 1
     notes: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
+
+
+def names(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Names from a comma-separated text (as a form gives them) or a list of them."""
+    parts = value.replace(";", ",").split(",") if isinstance(value, str) else value
+    return tuple(t for t in (str(p).strip() for p in parts) if t)
 
 
 def lfn_of(scope: str, name: str) -> str:

@@ -115,6 +115,11 @@ class JobKind:
         """Rows for the cart from the job's result, with its :meth:`provenance`."""
         return result_rows(result.table, self.provenance(record, result))
 
+    def caveat(self, actor: Actor) -> str:
+        """What the user should know of every job of this kind here (a service that runs
+        nothing, say); empty when nothing."""
+        return ""
+
     def retry(self, actor: Actor, record: dict[str, Any]) -> int:
         """Ask for the job again as it was asked; the new job's id."""
         return self.submit(actor, **self.request(record))

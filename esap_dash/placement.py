@@ -1,7 +1,8 @@
 """Where can this run?  The places work runs, ranked for a cart's items.
 
-Each place (a Dask Gateway of the profile, whatever engine runs its clusters)
-declares the Rucio RSEs it reads without moving data and its limits (see
+Each place (a Dask Gateway of the profile, whatever engine runs its clusters, or
+its DIRAC, which runs batch jobs rather than workflows) declares the Rucio RSEs it
+reads without moving data and its limits (see
 :data:`esap_dash.config.PLACEMENT_KEYS`).  For the items of a cart this ranks
 the places the user may use by
 
@@ -81,6 +82,8 @@ class Place:
         Whether its gateway answered.
     reasons : tuple of str
         Why it ranks where it does, in words.
+    runs : str
+        What it runs: ``workflows`` (a Dask Gateway) or ``batch jobs`` (DIRAC).
     """
 
     id: str
@@ -95,6 +98,7 @@ class Place:
     free_cores: int | None
     up: bool
     reasons: tuple[str, ...]
+    runs: str = "workflows"
 
     @property
     def rank_key(self) -> tuple[Any, ...]:
@@ -167,7 +171,7 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
         lake = None
     data = data_locations(items, lake)
     places = []
-    for svc in actor.profile.by_role("gateway"):
+    for svc in [*actor.profile.by_role("gateway"), *actor.profile.by_role("dirac")]:
         placement = svc.placement
         rses = tuple(placement.get("rses", ()))
         local = [(did, size) for did, (size, at) in data.files.items() if at & set(rses)]
@@ -185,6 +189,9 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
             reasons.append(f"{data.downloads} archive item(s) downloaded from their archives"
                            + (f" ({_size(data.download_bytes)} known)"
                               if data.download_bytes else ""))
+        if svc.role == "dirac":
+            places.append(_dirac_place(actor, svc, rses, (local, moved), reasons))
+            continue
         account, up, free = True, True, None
         try:
             gateway = actor.connector("gateway", svc.id)
@@ -210,6 +217,31 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
                             tuple(reasons)))
     places.sort(key=lambda p: p.rank_key)
     return places, data
+
+
+def _dirac_place(actor: Actor, svc: Any, rses: tuple[str, ...],
+                 files: tuple[list[tuple[str, int]], list[tuple[str, int]]],
+                 reasons: list[str]) -> Place:
+    """A DIRAC service as a place: it runs batch jobs, not Dask workflows."""
+    local, moved = files
+    account, up = True, True
+    try:
+        dirac = actor.connector("dirac", svc.id)
+    except NoAccountError:
+        account, dirac = False, None
+        reasons.insert(0, "you have no account here")
+    if dirac is not None:
+        health = dirac.health()
+        if not health.up:
+            up = False
+            reasons.insert(0, f"does not answer: {health.detail}")
+        reasons.append("runs batch jobs built from the cart (Jobs > Batch job on DIRAC), "
+                       "not Dask workflows")
+        if getattr(dirac, "dummy_executor", False):
+            reasons.append("its dummy executor runs nothing: jobs go to Done unexecuted")
+    return Place(svc.id, svc.name, str(svc.placement.get("engine", "dirac")), rses, account,
+                 len(local), len(moved), sum(max(s, 0) for _, s in local),
+                 sum(max(s, 0) for _, s in moved), None, up, tuple(reasons), "batch jobs")
 
 
 def make_available_here(actor: Actor, place: Place, items: Table, *,
@@ -252,6 +284,10 @@ def run_here(actor: Actor, place_id: str, *, workflow: str, cart: str,
         No account there, the gateway refuses or does not answer, or the new
         cluster is not running after ``wait`` seconds.
     """
+    dirac = next((s for s in actor.profile.by_role("dirac") if s.id == place_id), None)
+    if dirac is not None:
+        raise JobError(f"{dirac.name} runs batch jobs, not Dask workflows: build one from "
+                       "the cart in Jobs > Batch job on DIRAC.")
     try:
         gateway = actor.connector("gateway", place_id)
     except (NoAccountError, KeyError) as exc:

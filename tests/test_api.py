@@ -283,11 +283,34 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
     ({"kind": "tap", "service": TAP}, 400, "service, adql required"),
     ({"kind": "tap", "service": TAP, "adql": "SELECT 1", "user": BOB}, 400, "take service"),
     ({"kind": "tap", "service": "Nope", "adql": "SELECT 1"}, 422, "not a TAP service"),
-    ({"kind": "dask", "workflow": "nope", "cart": "Pleiades"}, 422, "No workflow 'nope'")])
+    ({"kind": "dask", "workflow": "nope", "cart": "Pleiades"}, 422, "No workflow 'nope'"),
+    ({"kind": "dirac", "jdl": '[Executable = "echo"; CPUTime = "lots";'}, 400,
+     "DIRAC job: JDL syntax error"),
+    ({"kind": "dirac", "cart": "Pleiades", "executable": "echo", "arguments": 'a"; b'}, 422,
+     "cannot carry '\"'"),
+    ({"kind": "dirac", "cart": "Pleiades", "executable": "echo", "per_item": True}, 422,
+     "needs data-lake items")])
 def test_a_job_that_cannot_be_asked_for_is_a_problem_saying_why(api, body, status,
                                                                  said) -> None:
     root, profile = api
     problem(call(f"{root}/jobs", oidc_token(profile, ALICE), "POST", body), status, said)
+
+
+def test_a_dirac_job_from_a_cart_is_followed_to_done_by_its_owner_only(api) -> None:
+    root, profile = api
+    alice, bob = oidc_token(profile, ALICE), oidc_token(profile, BOB)
+    answer = call(f"{root}/jobs", alice, "POST", {
+        "kind": "dirac", "cart": "Pleiades", "executable": "echo", "arguments": "stars",
+        "sites": "LCG.Local.org", "cpu_time": 60})
+    assert answer.status_code == 201, answer.text
+    job = answer.json()
+    deadline = time.monotonic() + 60
+    while not job["final"] and time.monotonic() < deadline:
+        time.sleep(1)
+        job = call(f"{root}/jobs/{job['id']}", alice).json()
+    assert (job["kind"], job["state"]) == ("dirac", "DONE")
+    assert "site LCG.Local.org" in job["note"]
+    problem(call(f"{root}/jobs/{job['id']}", bob), 404, "no job")
 
 
 def test_a_user_without_a_gateway_account_is_told_so(api) -> None:

@@ -13,7 +13,7 @@ from astropy.table import Table
 from esap_dash.actor import Actor
 from esap_dash.cart import Cart
 from esap_dash.config import Profile, load_profile
-from esap_dash.jobs import follow
+from esap_dash.jobs import JobError, follow
 from esap_dash.pages.cart import CartPage
 from esap_dash.placement import make_available_here, rank_places, run_here
 
@@ -47,7 +47,7 @@ def available_at(profile: Profile, rse: str) -> set[str]:
 def test_places_are_ranked_by_the_data_they_hold_with_the_reasons(private) -> None:
     cart = plates_cart(private)
     places, data = rank_places(Actor(private), cart.to_table())
-    assert {p.id for p in places} == {"gateway", "slurm"}
+    assert {p.id for p in places} == {"gateway", "slurm", "dirac"}
     assert places == sorted(places, key=lambda p: p.rank_key)
     assert len(data.files) == 3 and data.downloads == 2 and not data.problems
     local, slurm = (next(p for p in places if p.id == i) for i in ("gateway", "slurm"))
@@ -58,7 +58,8 @@ def test_places_are_ranked_by_the_data_they_hold_with_the_reasons(private) -> No
         "slurm", len(at_b), 3 - len(at_b))
     if slurm.moved_files:  # files to move rank a place after one that holds them all
         assert places[0].id == "gateway"
-    assert all(p.account and p.up and p.free_cores is not None for p in places)
+    assert all(p.account and p.up and (p.free_cores is not None) == (p.runs == "workflows")
+               for p in places)
     said = "; ".join(local.reasons)
     assert "3 of 3 data-lake files already at LOCAL_A" in said
     assert "2 archive item(s) downloaded from their archives" in said
@@ -83,13 +84,27 @@ def test_make_available_here_brings_the_files_to_the_places_storage(private) -> 
     assert (again.local_files, again.moved_files) == (3, 0)
 
 
+def test_dirac_is_a_place_for_batch_jobs_not_workflows(private) -> None:
+    cart = plates_cart(private, "batch")
+    places, _ = rank_places(Actor(private), cart.to_table())
+    dirac = next(p for p in places if p.id == "dirac")
+    assert (dirac.runs, dirac.account, dirac.up, dirac.moved_files) == ("batch jobs", True,
+                                                                        True, 3)
+    assert "runs batch jobs built from the cart (Jobs > Batch job on DIRAC), not Dask " \
+        "workflows" in dirac.reasons
+    assert "its dummy executor runs nothing: jobs go to Done unexecuted" in dirac.reasons
+    assert places.index(dirac) > [p.id for p in places].index("gateway")  # holds no files
+    with pytest.raises(JobError, match="runs batch jobs, not Dask workflows"):
+        run_here(Actor(private), "dirac", workflow="crossmatch", cart="batch")
+
+
 def test_a_user_without_an_account_at_a_place_sees_it_last_and_why(secrets) -> None:
     env = {**secrets, "ESAP_DASH__GATEWAYS__SLURM__USERS": '["alice"]'}
     profile = load_profile("local-oidc", environ={**os.environ, **env})
     bob = Actor(profile, user="bob-91ad07", display="Bob")
     places, _ = rank_places(bob, Table({"kind": ["row"], "item_id": ["x"]}))
-    assert [p.id for p in places] == ["gateway", "slurm"]
-    assert not places[1].account and places[1].reasons[0] == "you have no account here"
+    assert [p.id for p in places] == ["gateway", "dirac", "slurm"]
+    assert not places[2].account and places[2].reasons[0] == "you have no account here"
     with pytest.raises(Exception, match="no account at Dask Gateway on Slurm"):
         run_here(bob, "slurm", workflow="crossmatch", cart="default")
 
@@ -102,4 +117,4 @@ def test_the_cart_page_shows_the_ranking_when_its_card_is_opened(private) -> Non
     page.placement_card.collapsed = False
     view = page.where_to_run
     run_coroutine(view.rank())
-    assert {p.id for p in view.places} == {"gateway", "slurm"}
+    assert {p.id for p in view.places} == {"gateway", "slurm", "dirac"}

@@ -1,7 +1,7 @@
 """The one list of a user's jobs, whatever runs them: live states, results and actions.
 
 A thin view over :mod:`esap_dash.jobs`: every kind of job (async TAP
-queries, Rucio rules, workflow runs, and kinds a deployment installs) is
+queries, Rucio rules, workflow runs, DIRAC jobs, and kinds a deployment installs) is
 followed, aborted, retried, forgotten and opened through its job kind, so a
 new kind shows here with no change to this list or to the pages using it.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import html
 import io
+import zipfile
 from typing import Any
 
 import pandas as pd
@@ -90,14 +91,18 @@ class JobList(pn.viewable.Viewer):
             label=f"Its provenance ({label})", width=200)
             for fmt, ext, label in (("prov-json", "prov.json", "PROV-JSON"),
                                     ("prov-n", "provn", "PROV-N"))}
+        self._files = pn.widgets.FileDownload(callback=self._files_zip, filename="job.zip",
+                                              label="Download its files", width=180,
+                                              visible=False)
         self._to_cart = pn.Row(pn.widgets.Select.from_param(self.param.cart_name, width=200),
                                buttons["Add result to cart"], *self._provenance.values(),
-                               visible=False)
+                               self._files, visible=False)
+        self._caveats = html_pane("", visible=False)
         self._layout = pn.Column(
             *([self._message] if message is None else []),
             pn.Row(*(buttons[b] for b in ("Refresh jobs", "Open result", "Retry", "Abort job",
                                           "Forget job"))),
-            self._table, self._result_title, self._to_cart, self._result,
+            self._table, self._caveats, self._result_title, self._to_cart, self._result,
             self._result_image, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -117,6 +122,16 @@ class JobList(pn.viewable.Viewer):
         ids = [j["id"] for j in self.jobs]
         if chosen is not None and chosen["id"] in ids:
             self._table.selection = [ids.index(chosen["id"])]
+        caveats = []
+        for name in sorted({j["kind"] for j in self.jobs}):
+            try:
+                caveat = kind_of({"kind": name}).caveat(self.actor)
+            except JobError:
+                continue
+            if caveat:
+                caveats.append(f"<p>{html.escape(caveat)}</p>")
+        self._caveats.object = "".join(caveats)
+        self._caveats.visible = bool(caveats)
         running = any(j["state"] not in FINAL for j in self.jobs)
         self._refresher.keep(running)
         self._watcher.keep(not running)
@@ -214,6 +229,8 @@ class JobList(pn.viewable.Viewer):
         self._result.visible = self._to_cart.visible = True
         for download in self._provenance.values():
             download.filename = f"job-{job['id']}.{download.filename.partition('.')[2]}"
+        self._files.visible = bool(result.files)
+        self._files.filename = f"job-{job['id']}-files.zip"
         self._result_image.visible = result.image is not None
         if result.image is not None:
             png, _, _ = await run_blocking(render_fits, io.BytesIO(result.image),
@@ -238,6 +255,16 @@ class JobList(pn.viewable.Viewer):
             return ""
         doc = await run_blocking(result_document, record)
         return doc.get_provn() if format == "prov-n" else doc.serialize(format="json")
+
+    def _files_zip(self) -> io.BytesIO:
+        """The open result's files (a DIRAC job's sandboxes ...) as one zip archive."""
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in sorted(((self.result.files if self.result else None)
+                                      or {}).items()):
+                archive.writestr(name, data)
+        out.seek(0)
+        return out
 
     async def _provenance_file(self, format: str) -> io.StringIO:
         return io.StringIO(await self.result_provenance(format))

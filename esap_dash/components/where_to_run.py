@@ -59,7 +59,7 @@ class WhereToRun(pn.viewable.Viewer):
         self._message = notice()
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True, selectable=1,
-            height=190, sizing_mode="stretch_width",
+            height=290, sizing_mode="stretch_width",
             widths={"rank": 60, "place": 190, "engine": 120, "account": 80, "data here": 95,
                     "to move": 85, "free cores": 90, "reasons": 400},
             formatters={**{c: {"type": "plaintext"} for c in ("place", "engine")},
@@ -75,7 +75,8 @@ class WhereToRun(pn.viewable.Viewer):
                 "archive items are downloaded wherever the work runs), then by free cores. "
                 "*Run here* runs the workflow on your running cluster there (starting one if "
                 "you have none); *Make available here* asks Rucio for the data-lake files "
-                "at its storage (the rules show in the jobs list)."),
+                "at its storage (the rules show in the jobs list). A DIRAC place runs batch "
+                "jobs built from the cart (Jobs > Batch job on DIRAC), not workflows."),
             pn.Row(buttons["Where can this run?"],
                    pn.widgets.Select.from_param(self.param.workflow, width=260),
                    buttons["Run here"], buttons["Make available here"]),

@@ -12,7 +12,7 @@ from connectors.exceptions import ConnectorError
 
 from ..actor import Actor, NoAccountError
 from ..cart import CartError
-from ..dirac import BatchSpec, Plan, PlanError, make_plan, render_jdl
+from ..dirac import BatchSpec, Plan, PlanError, make_plan, names, render_jdl
 from ..jobs import JobError, JobKind, JobResult
 from ..provenance import Provenance, Service, now
 
@@ -68,16 +68,23 @@ class DiracJobs(JobKind):
         except TypeError as exc:
             raise JobError(f"Not a batch job request: {exc}") from None
 
-    def submit(self, actor: Actor, *, cart: str = "", jdl: str = "", **spec: Any) -> int:
-        """Submit the job ``spec`` makes of cart ``cart`` (see :meth:`plan`), or the
-        kept description ``jdl`` as it is; the id of the (first) job's record.
+    def submit(self, actor: Actor, *, cart: str = "", jdl: str = "", executable: str = "",
+               arguments: str = "", cpu_time: int = 3600,
+               sites: tuple[str, ...] | str = (), tags: tuple[str, ...] | str = (),
+               per_item: bool = False, name: str = "") -> int:
+        """Submit the job the :class:`~esap_dash.dirac.BatchSpec` fields make of cart
+        ``cart`` (see :meth:`plan`), or the kept description ``jdl`` as it is; the id of
+        the (first) job's record.
 
         A job per data-lake file makes one record per DIRAC job.
         """
+        spec = {"executable": executable, "arguments": arguments, "cpu_time": cpu_time,
+                "sites": names(sites), "tags": names(tags), "per_item": per_item,
+                "name": name}
         dirac = dirac_of(actor)
         detail: dict[str, Any] = {"cart": cart, "dirac_user": dirac.username}
         if jdl:
-            detail.update(spec=spec, items=[], lfns=[])
+            detail.update(spec={}, items=[], lfns=[])
         else:
             plan = self.plan(actor, cart=cart, **spec)
             sandbox = dirac.upload_sandbox(plan.sandbox)
@@ -132,8 +139,6 @@ class DiracJobs(JobKind):
         note = " · ".join(x for x in (minor, f"site {job['site']}" if job["site"] else "",
                                       f"application: {app}" if app not in ("", "Unknown")
                                       else "") if x)
-        if dirac.dummy_executor:
-            note += f" ({DUMMY_NOTE})"
         failed = status in ("Failed", "Killed", "Stalled")
         return {"state": status.upper(), "note": note,
                 "error": f"{status}: {minor}" + (f"; {app}" if app not in ("", "Unknown")
@@ -141,6 +146,14 @@ class DiracJobs(JobKind):
                 "ended": job["ended"] if status.upper() in ("DONE", "FAILED", "KILLED")
                 else "",
                 "site": str(job["site"]), "minor_status": minor}
+
+    def caveat(self, actor: Actor) -> str:
+        try:
+            dummy = dirac_of(actor).dummy_executor
+        except JobError:
+            return ""
+        return (f"DIRAC jobs: {DUMMY_NOTE} (no pilots or computing elements here), and "
+                "produce no output sandbox." if dummy else "")
 
     def history(self, actor: Actor, record: dict[str, Any]) -> Table:
         """The DIRAC job's status history, oldest first (blocking)."""
@@ -192,6 +205,11 @@ class DiracJobs(JobKind):
                     + (f": {DUMMY_NOTE}, so it produces none." if dirac.dummy_executor
                        else "." if state in ("Done", "Failed", "Killed")
                        else " yet: it comes when the job ends."))
+        history = dirac.history(ref)
+        if len(history):
+            steps = " → ".join(f"{row['status']} ({str(row['time'])[11:19]})"
+                               for row in history)
+            note += f" Status history (UTC): {steps}."
         return JobResult(table, note=note, files=files)
 
     def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:

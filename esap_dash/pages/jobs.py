@@ -16,6 +16,7 @@ from connectors.slurm import SlurmQueue
 
 from ..actor import NoAccountError
 from ..components.actions import Refresher, action_buttons, lazy_card
+from ..components.dirac_job import DiracJobForm
 from ..components.job_list import JobList
 from ..components.style import html_pane, notice, say
 from ..components.where_to_run import WhereToRun
@@ -143,6 +144,8 @@ class JobsPage(Page):
         self._on_workflow(self.workflow)
         #: “Where can this run?” (its content is built when it is first opened).
         self.placement_card = self._placement_card()
+        #: A DIRAC job from a cart (None without DIRAC; built when first opened).
+        self.dirac_card = self._dirac_card() if self.profile.by_role("dirac") else None
         self._layout = pn.Column(
             pn.pane.Markdown("## Jobs"), self._message,
             pn.Card(*([pn.widgets.Select.from_param(self.param.facility, width=360)]
@@ -158,10 +161,11 @@ class JobsPage(Page):
                     pn.Row(buttons["Run workflow"], self._progress), self._progress_text,
                     title="Run a workflow on a cart", sizing_mode="stretch_width"),
             self.placement_card,
+            *([self.dirac_card] if self.dirac_card is not None else []),
             pn.Card(pn.pane.Markdown(
-                        "Every job of yours, whatever runs it: workflow runs, async TAP "
-                        "queries (started in Discovery > ADQL) and Rucio replication rules "
-                        "(asked for on the Cart page)."),
+                        "Every job of yours, whatever runs it: workflow runs, DIRAC batch "
+                        "jobs, async TAP queries (started in Discovery > ADQL) and Rucio "
+                        "replication rules (asked for on the Cart page)."),
                     self.job_list, title="All jobs", sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         if pn.state.curdoc is not None:
@@ -183,6 +187,20 @@ class JobsPage(Page):
         #: The ranking of the places work runs (None until its card is opened).
         self.where_to_run: WhereToRun | None = None
         return lazy_card("Where can this run?", build)
+
+    def _dirac_card(self) -> pn.Card:
+        """A DIRAC job built from a cart, built when first opened."""
+        async def submitted(_record: int) -> None:
+            await self.job_list.refresh()
+
+        def build() -> DiracJobForm:
+            self.dirac_form = DiracJobForm(self.actor, list(self.param.cart_name.objects),
+                                           on_submitted=submitted)
+            return self.dirac_form
+
+        #: The DIRAC job form (None until its card is opened).
+        self.dirac_form: DiracJobForm | None = None
+        return lazy_card("Batch job on DIRAC", build)
 
     def _has_account(self, gateway_id: str) -> bool:
         try:

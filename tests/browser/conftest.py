@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -108,3 +110,29 @@ def tick(row: object, attempts: int = 5) -> None:
             if attempt == attempts - 1:
                 raise
             row.page.wait_for_timeout(500)
+
+
+#: The cookie secret of the dashboards served with logins.
+COOKIE_SECRET = secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="module")
+def served_oidc(local_stack: None) -> Iterator[str]:
+    """The dashboard on the ``local-oidc`` profile (logins through the stack's provider)."""
+    with serve("local-oidc", "server-oidc.log", {"ESAP_DASH_COOKIE_SECRET": COOKIE_SECRET}) as url:
+        yield url
+
+
+def log_in(browser: Any, url: str, sub: str, frames: list[str]) -> tuple[Any, Any]:
+    """A new browser context logged in as ``sub``; websocket frames go to ``frames``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.on("websocket", lambda ws: (
+        ws.on("framereceived", lambda payload: frames.append(str(payload))),
+        ws.on("framesent", lambda payload: frames.append(str(payload)))))
+    page.goto(url + "?page=cart")
+    page.get_by_role("button", name=sub).click()
+    page.get_by_text("Log out").wait_for(timeout=30_000)
+    return context, page

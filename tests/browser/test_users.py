@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,34 +16,12 @@ from esap_dash.cart import Cart
 from esap_dash.config import PROJECT_ROOT, load_profile
 
 from ..conftest import ALICE, ARTIFACTS, BOB, CAROL
-from .conftest import serve, tick
+from .conftest import COOKIE_SECRET, log_in, serve, tick
 
 pytestmark = pytest.mark.browser
 
-COOKIE_SECRET = secrets.token_urlsafe(32)
 HOSTILE = ['<script>window.__xss=1</script>Crab', '<img src=x onerror="window.__xss=1">M1',
            '"><svg onload="window.__xss=1">']
-
-
-@pytest.fixture(scope="module")
-def served_oidc(local_stack) -> Iterator[str]:
-    with serve("local-oidc", "server-oidc.log", {"ESAP_DASH_COOKIE_SECRET": COOKIE_SECRET}) as url:
-        yield url
-
-
-def log_in(browser, url: str, sub: str, frames: list[str]):
-    """A new browser context logged in as ``sub``; websocket frames go to ``frames``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.on("websocket", lambda ws: (
-        ws.on("framereceived", lambda payload: frames.append(str(payload))),
-        ws.on("framesent", lambda payload: frames.append(str(payload)))))
-    page.goto(url + "?page=cart")
-    page.get_by_role("button", name=sub).click()
-    page.get_by_text("Log out").wait_for(timeout=30_000)
-    return context, page
 
 
 def add_to_cart(page, url: str, cart: str, title: str) -> None:

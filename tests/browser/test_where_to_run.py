@@ -41,7 +41,7 @@ def test_the_crossmatch_runs_where_the_ranking_says_on_slurm(served_app: str, pa
     page.locator("button.card-header", has_text="Where can this run?").click()  # open it
     ask = page.locator(".bk-btn", has_text="Where can this run?")
     ask.click()
-    page.get_by_text(re.compile(r"2 places for 6 items; best: ")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"3 places for 6 items; best: ")).wait_for(timeout=60_000)
     slurm = page.locator(".tabulator-row", has=page.locator(
         ".tabulator-cell", has_text="Dask Gateway on Slurm")).first
     slurm.locator(".tabulator-cell", has_text="batch partition esap").wait_for(timeout=10_000)

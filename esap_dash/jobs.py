@@ -26,13 +26,13 @@ from typing import Any, ClassVar
 
 from astropy.table import Table
 
-from .actor import Actor
+from .actor import Actor, NoAccountError
 from .fanout import fan_out, run_blocking
 from .flows import result_rows
 from .provenance import Provenance
 
 __all__ = ["ENTRY_POINTS", "FINAL", "JobError", "JobKind", "JobResult", "follow", "kind_of",
-           "kinds"]
+           "kinds", "service_of"]
 
 #: The entry-point group job kinds are registered in.
 ENTRY_POINTS = "esap_dash.job_kinds"
@@ -123,6 +123,24 @@ class JobKind:
     def retry(self, actor: Actor, record: dict[str, Any]) -> int:
         """Ask for the job again as it was asked; the new job's id."""
         return self.submit(actor, **self.request(record))
+
+
+def service_of(actor: Actor, role: str, missing: str) -> Any:
+    """The deployment's ``role`` service acting as the user, for a job kind.
+
+    Raises
+    ------
+    JobError
+        The user has no account there (the message says so), or the deployment
+        has no such service (the message is ``missing``).
+    """
+    try:
+        service = actor.connector(role)
+    except NoAccountError as exc:
+        raise JobError(str(exc)) from None
+    if service is None:
+        raise JobError(missing)
+    return service
 
 
 @functools.cache

@@ -192,12 +192,8 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
         if svc.role == "dirac":
             places.append(_dirac_place(actor, svc, rses, (local, moved), reasons))
             continue
-        account, up, free = True, True, None
-        try:
-            gateway = actor.connector("gateway", svc.id)
-        except NoAccountError:
-            account, gateway = False, None
-            reasons.insert(0, "you have no account here")
+        up, free = True, None
+        gateway, account = _as_user(actor, svc, reasons)
         if gateway is not None:
             cores = placement.get("cores")
             try:
@@ -219,17 +215,23 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
     return places, data
 
 
+def _as_user(actor: Actor, svc: Any, reasons: list[str]) -> tuple[Any, bool]:
+    """The place's service acting as the user, and whether they have an account there
+    (when not, the first reason says so)."""
+    try:
+        return actor.connector(svc.role, svc.id), True
+    except NoAccountError:
+        reasons.insert(0, "you have no account here")
+        return None, False
+
+
 def _dirac_place(actor: Actor, svc: Any, rses: tuple[str, ...],
                  files: tuple[list[tuple[str, int]], list[tuple[str, int]]],
                  reasons: list[str]) -> Place:
     """A DIRAC service as a place: it runs batch jobs, not Dask workflows."""
     local, moved = files
-    account, up = True, True
-    try:
-        dirac = actor.connector("dirac", svc.id)
-    except NoAccountError:
-        account, dirac = False, None
-        reasons.insert(0, "you have no account here")
+    up = True
+    dirac, account = _as_user(actor, svc, reasons)
     if dirac is not None:
         health = dirac.health()
         if not health.up:

@@ -67,8 +67,11 @@ class DiracJobForm(pn.viewable.Viewer):
         self._message = notice()
         try:
             dirac = dirac_of(actor)
-            about = (f"Runs on {dirac.name} as DIRAC user <b>{html.escape(dirac.username)}"
-                     f"</b> of VO <b>{html.escape(dirac.vo)}</b>.")
+            about = (f"Runs on {html.escape(dirac.name)} as DIRAC user "
+                     f"<b>{html.escape(dirac.username)}</b> of VO "
+                     f"<b>{html.escape(dirac.vo)}</b>, with a token DiracX gives this "
+                     "deployment for you by its token exchange (not your own DiracX "
+                     "login).")
             if dirac.dummy_executor:
                 about += (" <b>Nothing really executes here:</b> this DiracX has no pilots "
                           "or computing elements, and its dummy executor walks every job "

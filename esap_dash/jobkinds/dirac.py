@@ -13,7 +13,7 @@ from connectors.exceptions import ConnectorError
 from ..actor import Actor, NoAccountError
 from ..cart import CartError
 from ..dirac import BatchSpec, Plan, PlanError, make_plan, names, render_jdl
-from ..jobs import JobError, JobKind, JobResult
+from ..jobs import JobError, JobKind, JobResult, service_of
 from ..provenance import Provenance, Service, now
 
 __all__ = ["DiracJobs", "dirac_of"]
@@ -31,13 +31,7 @@ def dirac_of(actor: Actor) -> DiracXConnector:
     JobError
         The deployment has no DIRAC, or the user no DIRAC account in it.
     """
-    try:
-        dirac = actor.connector("dirac")
-    except NoAccountError as exc:
-        raise JobError(str(exc)) from None
-    if dirac is None:
-        raise JobError("This deployment has no DIRAC (DiracX) service.")
-    return dirac  # type: ignore[return-value]
+    return service_of(actor, "dirac", "This deployment has no DIRAC (DiracX) service.")
 
 
 class DiracJobs(JobKind):

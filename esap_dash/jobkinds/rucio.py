@@ -6,8 +6,8 @@ from typing import Any
 
 from connectors.exceptions import ConnectorError, QueryError
 
-from ..actor import Actor, NoAccountError
-from ..jobs import JobError, JobKind
+from ..actor import Actor
+from ..jobs import JobError, JobKind, service_of
 
 __all__ = ["RucioRules"]
 
@@ -20,13 +20,7 @@ class RucioRules(JobKind):
 
     @staticmethod
     def _lake(actor: Actor) -> Any:
-        try:
-            lake = actor.connector("rucio")
-        except NoAccountError as exc:
-            raise JobError(str(exc)) from None
-        if lake is None:
-            raise JobError("This deployment has no Rucio data lake.")
-        return lake
+        return service_of(actor, "rucio", "This deployment has no Rucio data lake.")
 
     def submit(self, actor: Actor, *, did: str, rse: str, cart: str = "") -> int:
         """Ask for ``did`` (``scope:name``) at ``rse``; the account's existing rule for

@@ -72,6 +72,9 @@ class JobKind:
     name: ClassVar[str] = ""
     #: What the user calls one job of this kind.
     label: ClassVar[str] = ""
+    #: Whether :meth:`states` asks the service once for several jobs (the job list
+    #: then asks once per service, not once per job).
+    batched: ClassVar[bool] = False
 
     def submit(self, actor: Actor, **request: Any) -> int:
         """Ask for a new job; return the id of its record.
@@ -95,6 +98,11 @@ class JobKind:
         """The job's live state: ``state``, and any of ``ended``, ``error``, ``done``,
         ``total`` (blocking; asks the service)."""
         raise NotImplementedError
+
+    def states(self, actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The live states of several jobs of this kind at one service, by record id
+        (one call to the service in kinds that set :attr:`batched`)."""
+        return {r["id"]: self.state(actor, r) for r in records}
 
     def abort(self, actor: Actor, record: dict[str, Any]) -> None:
         """Stop the job where it runs."""
@@ -192,11 +200,15 @@ def _shown(when: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _live(actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
+def _live(actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The live states of ``records`` (one job, or a batched kind's jobs at one service)."""
     try:
-        return kind_of(record).state(actor, record)
+        kind = kind_of(records[0])
+        if len(records) == 1 and not kind.batched:
+            return {records[0]["id"]: kind.state(actor, records[0])}
+        return kind.states(actor, records)
     except JobError as exc:
-        return {"state": "UNKNOWN", "error": str(exc)}
+        return {r["id"]: {"state": "UNKNOWN", "error": str(exc)} for r in records}
 
 
 async def follow(actor: Actor, kind: str | None = None, *,
@@ -204,9 +216,10 @@ async def follow(actor: Actor, kind: str | None = None, *,
     """The actor's jobs (of one kind, or the one job numbered ``job``, if given), newest
     first, with their live states.
 
-    The services are asked at once; one that does not answer within
-    :data:`DEADLINE` (or errs) leaves its jobs ``UNKNOWN`` with the reason,
-    the others' jobs are not held up.
+    The services are asked at once (once per job, or once per service for the
+    jobs of a batched kind); one that does not answer within :data:`DEADLINE`
+    (or errs) leaves its jobs ``UNKNOWN`` with the reason, the others' jobs are
+    not held up.
 
     Returns
     -------
@@ -219,11 +232,21 @@ async def follow(actor: Actor, kind: str | None = None, *,
     records = await run_blocking(actor.store.jobs, actor.user, kind)
     if job is not None:
         records = [r for r in records if r["id"] == job]
-    calls = {r["id"]: functools.partial(_live, actor, r) for r in records}
+    # One call per job; one per service for the jobs of a batched kind.
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in records:
+        kind = kinds().get(r["kind"])
+        key = (r["kind"], r["service"]) if kind is not None and kind.batched else r["id"]
+        groups.setdefault(key, []).append(r)
+    calls = {key: functools.partial(_live, actor, group) for key, group in groups.items()}
     states: dict[int, dict[str, Any]] = {}
     async for outcome in fan_out(calls, deadline=DEADLINE):
-        states[outcome.key] = (outcome.value if outcome.error is None and not outcome.timed_out
-                               else {"state": "UNKNOWN", "error": outcome.reason})
+        group = groups[outcome.key]
+        if outcome.error is None and not outcome.timed_out:
+            states.update(outcome.value)
+        else:
+            states.update({r["id"]: {"state": "UNKNOWN", "error": outcome.reason}
+                           for r in group})
     jobs = []
     for r in records:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from astropy.table import Table
@@ -14,7 +15,7 @@ from connectors.diracx import DiracXConnector
 from connectors.exceptions import QueryError, ServiceError, ServiceUnavailableError
 from esap_dash.actor import Actor
 from esap_dash.cart import Cart
-from esap_dash.config import Profile, load_profile
+from esap_dash.config import PROJECT_ROOT, Profile, load_profile
 from esap_dash.dirac import SANDBOX_FILE, BatchSpec, PlanError, lfn_of, make_plan
 from esap_dash.jobs import JobError, follow, kinds
 
@@ -255,3 +256,20 @@ def test_the_sandbox_connector_reads_only_tar_archives(private) -> None:
     with pytest.raises(ServiceUnavailableError):
         DiracXConnector("http://127.0.0.1:1", username="alice", vo="esap",
                         exchange_key="k", timeout=2).jobs()
+
+
+def test_the_job_list_asks_dirac_once_for_all_of_a_users_jobs(private) -> None:
+    crab_cart(private, "several")
+    actor = Actor(private)
+    kinds()["dirac"].submit(actor, cart="several", executable="fitsinfo", arguments="%s",
+                            per_item=True)
+    kinds()["dirac"].submit(actor, cart="several", executable="fitsinfo")
+    log = Path(os.environ.get("ESAP_DASH_VAR", PROJECT_ROOT / "var")) / "log" / "diracx.log"
+
+    def searches() -> int:
+        return log.read_text().count("POST /api/jobs/search")
+
+    before = searches()
+    jobs = run_coroutine(follow(actor, "dirac"))
+    assert len(jobs) == 3 and all(j["state"] != "UNKNOWN" for j in jobs)
+    assert searches() - before == 1  # DiracX's own access log

@@ -39,6 +39,7 @@ class DiracJobs(JobKind):
 
     name = "dirac"
     label = "DIRAC job"
+    batched = True
 
     def plan(self, actor: Actor, *, cart: str, **spec: Any) -> Plan:
         """The job ``spec`` (:class:`~esap_dash.dirac.BatchSpec` fields) makes of cart
@@ -122,24 +123,16 @@ class DiracJobs(JobKind):
         return f"DIRAC job {record['ref']}: {what or 'as described'} ({origin}{part})"
 
     def state(self, actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
-        dirac = dirac_of(actor)
-        found = dirac.jobs([int(record["ref"])])
-        if not len(found):
-            return {"state": "UNKNOWN",
-                    "error": f"DIRAC does not show job {record['ref']} to you (deleted?)"}
-        job = found[0]
-        status, minor, app = (str(job["status"]), str(job["minor_status"]),
-                              str(job["application_status"]))
-        note = " · ".join(x for x in (minor, f"site {job['site']}" if job["site"] else "",
-                                      f"application: {app}" if app not in ("", "Unknown")
-                                      else "") if x)
-        failed = status in ("Failed", "Killed", "Stalled")
-        return {"state": status.upper(), "note": note,
-                "error": f"{status}: {minor}" + (f"; {app}" if app not in ("", "Unknown")
-                                                 else "") if failed else "",
-                "ended": job["ended"] if status.upper() in ("DONE", "FAILED", "KILLED")
-                else "",
-                "site": str(job["site"]), "minor_status": minor}
+        return self.states(actor, [record])[record["id"]]
+
+    def states(self, actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The jobs' DIRAC states, from one search of the user's jobs."""
+        found = {int(row["job_id"]): row
+                 for row in dirac_of(actor).jobs([int(r["ref"]) for r in records])}
+        return {r["id"]: _dirac_state(found[int(r["ref"])]) if int(r["ref"]) in found
+                else {"state": "UNKNOWN",
+                      "error": f"DIRAC does not show job {r['ref']} to you (deleted?)"}
+                for r in records}
 
     def caveat(self, actor: Actor) -> str:
         try:
@@ -228,3 +221,17 @@ class DiracJobs(JobKind):
         rows["archive"] = [f"DIRAC job {record['ref']}"] * len(rows)
         rows["product_type"] = ["DIRAC output"] * len(rows)
         return rows
+
+
+def _dirac_state(job: Any) -> dict[str, Any]:
+    """A job's row of :meth:`DiracXConnector.jobs` as the job list's live state."""
+    status, minor, app = (str(job["status"]), str(job["minor_status"]),
+                          str(job["application_status"]))
+    said = app not in ("", "Unknown")
+    note = " · ".join(x for x in (minor, f"site {job['site']}" if job["site"] else "",
+                                  f"application: {app}" if said else "") if x)
+    failed = status in ("Failed", "Killed", "Stalled")
+    return {"state": status.upper(), "note": note,
+            "error": (f"{status}: {minor}" + (f"; {app}" if said else "")) if failed else "",
+            "ended": job["ended"] if status in ("Done", "Failed", "Killed") else "",
+            "site": str(job["site"]), "minor_status": minor}

@@ -131,13 +131,18 @@ class _Builder:
         identifier, result = f"esap:job/{record.job}", f"esap:result/{record.job}"
         if not self.once(identifier):
             return identifier, result
-        workflow = str(record.query.get("workflow") or "query")
+        # A DIRAC job's plan is its own job description (JDL), as submitted.
+        jdl = str(record.query.get("jdl") or "")
+        workflow = str(record.query.get("workflow")
+                       or (f"DIRAC job {record.query.get('dirac_job')}" if jdl else "query"))
         plan = f"esap:plan/{_slug(workflow)}"
         if self.once(plan):
             title = str(record.query.get("title") or workflow)
             self.doc.entity(plan, {PROV_TYPE: PROV["Plan"], "voprov:name": workflow,
-                                   "voprov:description": title, PROV_LABEL: title})
-        attrs = {"voprov:type": "workflow run" if "workflow" in record.query else "job",
+                                   "voprov:description": jdl or title, PROV_LABEL: title})
+        kind = ("workflow run" if "workflow" in record.query else "DIRAC job" if jdl
+                else "job")
+        attrs = {"voprov:type": kind,
                  "voprov:name": f"job {record.job}", PROV_LABEL: f"job {record.job}"}
         for key, value in (record.query.get("parameters") or {}).items():
             attrs[f"esap:{_slug(key)}"] = str(value)

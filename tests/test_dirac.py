@@ -18,8 +18,9 @@ from esap_dash.cart import Cart
 from esap_dash.config import PROJECT_ROOT, Profile, load_profile
 from esap_dash.dirac import SANDBOX_FILE, BatchSpec, PlanError, lfn_of, make_plan
 from esap_dash.jobs import JobError, follow, kinds
+from esap_dash.lineage import result_document
 
-from .conftest import run_coroutine
+from .conftest import run_coroutine, stack
 
 CRAB = "esap:crab_images"  # two FITS files in the data lake
 
@@ -172,6 +173,9 @@ def test_a_cart_job_runs_to_done_with_its_plan_kept(private) -> None:
     provenance = kind.provenance(done, result)
     assert provenance.services[0].asked == record["detail"]["jdl"]
     assert provenance.query["input_data"] == crab_files(private)
+    provn = result_document(provenance).get_provn()  # the JDL is the job's PROV plan
+    assert 'voprov:type="DIRAC job"' in provn and "prov:type='prov:Plan'" in provn
+    assert 'InputData = {\\"%s\\"};' in provn
     # asked again: the member's own description, a new DIRAC job
     again = kind.request(done)["jdl"]
     assert "Parameters" not in again and f'InputData = {{"{done["detail"]["parameter"]}"}}' \
@@ -273,3 +277,14 @@ def test_the_job_list_asks_dirac_once_for_all_of_a_users_jobs(private) -> None:
     jobs = run_coroutine(follow(actor, "dirac"))
     assert len(jobs) == 3 and all(j["state"] != "UNKNOWN" for j in jobs)
     assert searches() - before == 1  # DiracX's own access log
+
+
+def test_a_restart_keeps_the_job_history_and_takes_sandboxes_again(private) -> None:
+    dirac = private.service("dirac").connector()
+    files = {"restart.txt": b"stored before and after a restart"}
+    [job] = dirac.submit('[Executable = "echo"; Arguments = "before";]')
+    dirac.upload_sandbox(files)
+    stack("restart", "diracx")
+    assert job["job_id"] in set(dirac.jobs([job["job_id"]])["job_id"])  # SQLite: kept
+    # the in-memory store started empty; the same sandbox is stored again, not assumed
+    assert dirac.read_sandbox(dirac.upload_sandbox(files)) == files

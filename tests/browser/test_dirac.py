@@ -66,10 +66,23 @@ def test_a_cart_becomes_dirac_jobs_followed_to_done_and_kept_from_others(
                                     r"a dummy executor")).wait_for(timeout=30_000)
         expect(page.locator(".tabulator-row", has_text="cart.ecsv")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "dirac-jobs.png"), full_page=True)
-        refs = [str(r["ref"]) for r in store_for(profile.database).jobs(ALICE, "dirac")]
+        # a job that fails (reported as its pilot would) shows its status and why
+        failing = kinds()["dirac"].submit(Actor(profile, ALICE), cart=CART,
+                                          executable="fitsinfo")
+        ref = int(store_for(profile.database).job(ALICE, failing)["ref"])
+        profile.service("dirac").connector(username="alice").set_status(
+            [ref], "Failed", "Application Finished With Errors", "fitsinfo exited with 2")
+        page.locator(".bk-btn", has_text="Refresh jobs").click()
+        failed = page.locator(".tabulator-row", has_text=f"DIRAC job {ref}:")
+        expect(failed.locator(".tabulator-cell[tabulator-field='state']")).to_have_text(
+            "FAILED", timeout=30_000)
+        expect(failed.locator(".tabulator-cell[tabulator-field='error']")).to_have_text(
+            "Failed: Application Finished With Errors; fitsinfo exited with 2")
+        refs = [str(r["ref"]) for r in store_for(profile.database).jobs(ALICE, "dirac")
+                if r["detail"].get("cart") == CART]
     finally:
         alice_ctx.close()
-    assert len(refs) == 2
+    assert len(refs) == 3
     bob_ctx, page = log_in(browser, served_oidc, BOB, [])
     try:
         page.goto(served_oidc + "?page=jobs")

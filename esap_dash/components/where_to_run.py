@@ -59,9 +59,9 @@ class WhereToRun(pn.viewable.Viewer):
         self._message = notice()
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True, selectable=1,
-            height=290, sizing_mode="stretch_width",
-            widths={"rank": 60, "place": 190, "engine": 120, "account": 80, "data here": 95,
-                    "to move": 85, "free cores": 90, "reasons": 400},
+            height=500, sizing_mode="stretch_width",
+            widths={"rank": 50, "place": 180, "engine": 120, "account": 75, "data here": 95,
+                    "to move": 85, "free cores": 90, "reasons": 360},
             formatters={**{c: {"type": "plaintext"} for c in ("place", "engine")},
                         "reasons": {"type": "textarea"}})
         buttons = action_buttons((("Where can this run?", self.rank, "primary"),

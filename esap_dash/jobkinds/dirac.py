@@ -60,8 +60,6 @@ class DiracJobs(JobKind):
             return make_plan(items, BatchSpec(**spec), lake, cart=cart)
         except (PlanError, CartError) as exc:
             raise JobError(str(exc)) from None
-        except TypeError as exc:
-            raise JobError(f"Not a batch job request: {exc}") from None
 
     def submit(self, actor: Actor, *, cart: str = "", jdl: str = "", executable: str = "",
                arguments: str = "", cpu_time: int = 3600,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import re
 import tarfile
 import threading
 import time
@@ -40,6 +39,7 @@ from .exceptions import (
     ServiceUnavailableError,
 )
 from .http import TRANSPORT_ERRORS, transport_error
+from .jdl import check_jdl
 
 __all__ = ["DIRAC_FINAL", "JOB_COLUMNS", "DiracXConnector"]
 
@@ -180,9 +180,9 @@ class DiracXConnector(ServiceConnector):
         Raises
         ------
         QueryError
-            DiracX refused the description (its message), or it holds what DiracX
-            0.7's JDL reader hangs on (non-ASCII text, a bracket inside a string),
-            which is not sent.
+            DiracX refused the description (its message), or it does not read under
+            the strict grammar of :mod:`connectors.jdl` (DiracX's own reader hangs on
+            some descriptions), and was not sent.
         """
         _check_jdl(jdl, f"{self.url}/api/jobs/jdl")
         made = self._send("POST", "/api/jobs/jdl", json=[jdl])
@@ -372,15 +372,12 @@ class DiracXConnector(ServiceConnector):
 
 
 def _check_jdl(jdl: str, url: str) -> None:
-    """Refuse what would hang DiracX's JDL reader (it loops forever, and its server with
-    it, on non-ASCII text and on a ``[`` or ``]`` inside a string)."""
-    if not jdl.isascii():
-        raise QueryError("the job description holds non-ASCII text, which DIRAC's JDL "
-                         "reader does not take", url)
-    for text in re.findall(r'"([^"]*)"', jdl):
-        if "[" in text or "]" in text:
-            raise QueryError(f"the string {text[:60]!r} of the job description holds a "
-                             "bracket, which DIRAC's JDL reader takes for structure", url)
+    """Send only what reads under the strict grammar of :mod:`connectors.jdl` (DIRAC's
+    own reader loops forever, and its server with it, on some descriptions)."""
+    try:
+        check_jdl(jdl)
+    except ValueError as exc:
+        raise QueryError(f"{exc} (the description was not sent)", url) from None
 
 
 def _refusal(resp: requests.Response, url: str) -> ServiceError:

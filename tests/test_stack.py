@@ -66,6 +66,36 @@ def test_files_dachs_reads_have_explicit_modes(local_stack: None) -> None:
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
 
 
+def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
+    """alice's Slurm jobs run as Unix alice: she reads no password, token or key of the
+    stack (Rucio's tokens table, the gateways' and DiracX's databases and keys, the
+    stack's and DaCHS's passwords), and each such file has its mode set explicitly."""
+    import os
+    import stat
+    from pathlib import Path
+
+    var = Path(os.environ.get("ESAP_DASH_VAR", STACK.parent.parent / "var"))
+    secrets = [var / "stack.env", var / "rucio" / "rucio.db", var / "rucio" / "etc" /
+               "rucio.cfg", var / "gateway" / "gateway.sqlite",
+               var / "gateway-slurm" / "gateway.sqlite", var / "diracx" / "env",
+               *(var / "diracx" / "db").glob("*.db"), var / "diracx" / "keystore" / "jwks.json"]
+    for path in secrets:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    dachs = [Path("/var/gavo/etc") / f for f in ("dsn", "feed", "trustedquery",
+                                                 "untrustedquery")]
+    for path in dachs:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path
+    read = subprocess.run(
+        ["runuser", "-u", "alice", "--", "python3", "-c",
+         "import sys\nfor p in sys.argv[1:]:\n    try:\n        open(p, 'rb').read(1)\n"
+         "        print(p)\n    except OSError:\n        pass",
+         *map(str, secrets + dachs)], capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout == "", f"alice reads: {read.stdout}"
+
+
 def test_an_unreadable_dachs_configuration_fails_status_naming_the_async_check(
         local_stack: None) -> None:
     """The fault that once left every async TAP job hanging on a fresh machine."""

@@ -79,23 +79,61 @@ def test_fits_without_wcs_shows_pixel_axes(tmp_path) -> None:
         render_fits(tmp_path / "text.fits")
 
 
-def test_a_compressed_fits_bomb_is_refused_without_expanding_it(tmp_path) -> None:
+def _bomb_writer(kind: str, path):
+    """A writable stream compressing into ``path`` as ``kind``."""
+    import bz2
     import gzip
-    import resource
+    import lzma
+    import zipfile
 
+    if kind == "zip":
+        archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+        stream = archive.open("bomb.fits", "w", force_zip64=True)
+        stream.close_archive = archive.close
+        return stream
+    return {"gzip": lambda: gzip.open(path, "wb", compresslevel=1),
+            "bzip2": lambda: bz2.open(path, "wb", compresslevel=1),
+            "xz": lambda: lzma.open(path, "wb", preset=0)}[kind]()
+
+
+def _write_bomb(kind: str, path, megabytes: int) -> None:
     header = fits.Header({"SIMPLE": True, "BITPIX": -64, "NAXIS": 2, "NAXIS1": 30_000,
                           "NAXIS2": 30_000})
-    path = tmp_path / "bomb.fits.gz"
-    with gzip.open(path, "wb", compresslevel=1) as out:
-        out.write(header.tostring().encode())
-        zeros = bytes(1 << 24)
-        for _ in range(45):  # 720 MB of zero pixels, a few hundred kB on disk
-            out.write(zeros)
+    out = _bomb_writer(kind, path)
+    out.write(header.tostring().encode())
+    zeros = bytes(1 << 20)
+    for _ in range(megabytes):  # zero pixels: a few hundred kB on disk
+        out.write(zeros)
+    out.close()
+    if hasattr(out, "close_archive"):
+        out.close_archive()
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zip"])
+def test_a_compressed_fits_bomb_is_refused_without_expanding_it(tmp_path, kind) -> None:
+    import resource
+
+    path = tmp_path / f"bomb.fits.{kind}"
+    _write_bomb(kind, path, 720)
     assert path.stat().st_size < 5_000_000
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(ValueError, match="expands to more than 512 MB"):
         render_fits(path)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB
+
+
+@pytest.mark.parametrize("kind", ["bzip2", "xz", "zip"])
+def test_every_compression_astropy_opens_is_measured_first(tmp_path, kind) -> None:
+    from esap_dash.components.fits_preview import check_decompressed_size
+
+    path = tmp_path / f"bomb.{kind}"
+    _write_bomb(kind, path, 20)
+    with pytest.raises(ValueError, match="expands to more than 16 MB"):
+        check_decompressed_size(path, 16 << 20)
+    check_decompressed_size(path, 32 << 20)
+    (tmp_path / "old.Z").write_bytes(b"\x1f\x9d\x90" + bytes(100))
+    with pytest.raises(ValueError, match="Unix compress"):
+        render_fits(tmp_path / "old.Z")
 
 
 def test_an_image_with_too_many_pixels_is_refused(tmp_path) -> None:

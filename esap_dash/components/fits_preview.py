@@ -37,24 +37,47 @@ MAX_PIXELS = 40_000_000
 
 
 def check_decompressed_size(path: str | Path, limit: int = MAX_DECOMPRESSED) -> None:
-    """Refuse a gzip or bzip2 file that expands to more than ``limit`` bytes.
+    """Refuse a compressed file (gzip, bzip2, xz, zip: what astropy opens) that
+    expands to more than ``limit`` bytes, and any compression astropy would expand
+    that is not read through here first.
 
     Reads it through once, in chunks, without keeping what it reads.
 
     Raises
     ------
     ValueError
-        The file expands beyond ``limit``.
+        The file expands beyond ``limit``, or is compressed in another way.
     """
     import bz2
     import gzip
+    import lzma
+    import zipfile
 
     with open(path, "rb") as f:
-        magic = f.read(3)
-    opener = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open}.get(
-        magic[:2] if magic[:2] == b"\x1f\x8b" else magic)
-    if opener is None:
+        magic = f.read(6)
+    if magic.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) != 1:
+                raise ValueError(f"the zip file holds {len(members)} files; a preview reads "
+                                 "a zip file of one FITS file")
+
+            def opener(_path: Any, _mode: str) -> Any:
+                return archive.open(members[0])
+
+            _count(opener, path, limit)
         return
+    openers = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ": lzma.open}
+    for start, found in openers.items():
+        if magic.startswith(start):
+            _count(found, path, limit)
+            return
+    if magic.startswith(b"\x1f\x9d"):
+        raise ValueError("the file is compressed with Unix compress (.Z), which a preview "
+                         "does not read")
+
+
+def _count(opener: Any, path: str | Path, limit: int) -> None:
     size = 0
     with opener(path, "rb") as stream:
         while chunk := stream.read(1 << 20):

@@ -205,10 +205,13 @@ def adql_literal(value, datatype):
     """A literal of the column's ADQL datatype: a number, or a quoted string."""
     if datatype.lower() not in NUMBERS:
         return adql_string(value)
-    number = float(value)
+    text = str(value).strip()
     if datatype.lower() in {"float", "double", "real"}:
-        return repr(number)
-    return str(int(number))
+        return repr(float(text))
+    try:
+        return str(int(text))  # exact: 64-bit identifiers do not fit a float
+    except ValueError:
+        return str(int(float(text)))  # "7.0"
 
 
 def column_datatype(service, table, column):

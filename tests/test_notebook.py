@@ -156,5 +156,8 @@ def test_the_notebook_writes_literals_by_the_columns_datatype() -> None:
     literal = space["adql_literal"]
     assert literal("32349", "long") == "32349" and literal("7", "INTEGER") == "7"
     assert literal("1.5", "double") == "1.5"
+    # 64-bit identifiers pass exactly (Gaia source_id, a long above 2**53)
+    assert literal("4295806720000000001", "long") == "4295806720000000001"
+    assert literal(2**63 - 1, "long") == str(2**63 - 1) and literal("7.0", "int") == "7"
     assert literal("ivo://x/y?1", "char") == "'ivo://x/y?1'"
     assert literal("O'Brien", "unicodeChar") == "'O''Brien'"

@@ -42,7 +42,7 @@ from .store import ARCHIVE_COLUMNS, CARTS, ITEMS, SHARES, insert_ignore, store_f
 from .users import identity
 from .votable import write_votable
 
-__all__ = ["Cart", "CartError", "CartItem", "record_rows"]
+__all__ = ["Cart", "CartError", "CartItem", "record_rows", "wide_table"]
 
 #: Columns of :meth:`Cart.to_table`, in order.
 COLUMNS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
@@ -561,13 +561,11 @@ class Cart:
             raise CartError(f"unknown format {format!r}; use {', '.join(formats)}, notebook, "
                             "prov-json or prov-n")
         tables = self.archive_tables()
-        if format == "votable":
-            return write_votable(tables or [self.archive_table([])],
-                                 path, resource=f"esap-dash cart {self.name}",
-                                 provenance=self.embedded_provenance())
-        wide = (vstack(tables, join_type="outer", metadata_conflicts="silent") if tables
-                else self.archive_table([]))
+        wide = wide_table(tables) if tables else self.archive_table([])
         wide.meta = {"cart": self.name}
+        if format == "votable":  # one TABLE: astropy and TOPCAT read the whole cart
+            return write_votable(wide, path, resource=f"esap-dash cart {self.name}",
+                                 provenance=self.embedded_provenance())
         if format == "ecsv":  # its header carries metadata: the provenance too
             wide.meta["provenance"] = self.embedded_provenance()
         wide.write(path, format=formats[format], overwrite=True)
@@ -624,6 +622,52 @@ class Cart:
             rows = conn.execute(sa.select(ARCHIVE_COLUMNS).where(
                 ARCHIVE_COLUMNS.c.archive == archive)).mappings().all()
         return {r["name"]: dict(r) for r in rows}
+
+
+def wide_table(tables: Sequence[Table]) -> Table:
+    """Archives' tables (:meth:`Cart.archive_tables`) as one table, their rows one
+    after the other and their columns side by side (empty where an archive has none).
+
+    A column that is text in one archive and a number in another (an identifier)
+    becomes text in all, each value as written; one whose unit differs between
+    archives keeps each archive's values, with their unit, in a column named after
+    the archive (``mag_<archive>``).
+
+    Parameters
+    ----------
+    tables : sequence of astropy.table.Table
+        One per archive, each with ``meta["archive"]``.
+
+    Returns
+    -------
+    astropy.table.Table
+    """
+    kinds: dict[str, set[str]] = {}
+    units: dict[str, set[str]] = {}
+    for table in tables:
+        for name in table.colnames:
+            column = table[name]
+            kinds.setdefault(name, set()).add("text" if column.dtype.kind in "USO"
+                                              else "number")
+            units.setdefault(name, set()).add(str(column.unit or ""))
+    shaped = []
+    for table in tables:
+        table = table.copy(copy_data=False)
+        for name in table.colnames:
+            if len(units[name]) > 1:
+                table.rename_column(name, f"{name}_{_slug(str(table.meta.get('archive')))}")
+            elif len(kinds[name]) > 1 and table[name].dtype.kind not in "USO":
+                table[name] = _as_text(table[name])
+        shaped.append(table)
+    return vstack(shaped, join_type="outer", metadata_conflicts="silent")
+
+
+def _as_text(column: Column) -> Column:
+    """A column's values as text (a masked value as empty), its metadata kept."""
+    mask = np.ma.getmaskarray(column)
+    return Column([("" if m else str(v)) for v, m in zip(column.tolist(), mask, strict=True)],
+                  name=column.name, dtype=str, unit=column.unit,
+                  description=column.description, meta=column.meta)
 
 
 def record_rows(archive: str, service_url: str, records: Sequence[dict[str, Any]], *,

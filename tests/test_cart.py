@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -142,17 +143,44 @@ def test_exports_carry_each_archives_own_columns_with_units_and_ucds(private, m1
     cart.add_rows(m1_rows)
     path = cart.export(tmp_path / "own.xml", "votable")
     assert votlint_errors(path) == []
-    tables = {t.name: t for t in parse(str(path)).iter_tables()}
-    assert set(tables) == {i.archive for i in cart.items()}
-    hip = tables["Hipparcos-2 (cone search)"]
-    fields = {f.name: f for f in hip.fields}
+    # One TABLE: astropy (and TOPCAT) read every archive's rows from it.
+    [table] = list(parse(str(path)).iter_tables())
+    assert set(table.array["archive"]) == {i.archive for i in cart.items()}
+    assert len(Table.read(path)) == len(cart)
+    fields = {f.name: f for f in table.fields}
     assert {"hip", "hpmag", "plx"} <= set(fields)
     assert fields["plx"].unit == "mas" and fields["hpmag"].ucd
-    assert hip.array["hpmag"].dtype.kind == "f"
+    assert table.array["hpmag"].dtype.kind == "f"
     assert "record" not in fields
     wide = Table.read(cart.export(tmp_path / "own.ecsv", "ecsv"))
     assert {"hpmag", "common_names"} <= set(wide.colnames) and len(wide) == len(cart)
     assert wide["plx"].unit == "mas"
+
+
+def test_archives_that_type_or_measure_a_column_differently_export_whole(private,
+                                                                          tmp_path) -> None:
+    """A cone search's id as text and a TAP query's as a number; magnitudes in two
+    units: every format writes every row, nothing is cast wrongly."""
+    cart = Cart.open("mixed", profile=private)
+    for archive, hips, mags, unit in (
+            ("Hipparcos-2 (cone search)", ["HIP 1", "HIP 2"], [5.5, 6.5], "mag"),
+            ("Local TAP", [4295806720000000001, 4], [1e-3, 2e-3], "Jy")):
+        rows = Table({"archive": [archive] * 2, "id": [f"{archive} {h}" for h in hips],
+                      "ra": [1.0, 2.0], "dec": [3.0, 4.0],
+                      "record": [json.dumps({"hip": h, "mag": m})
+                                 for h, m in zip(hips, mags, strict=True)]})
+        rows.meta["columns"] = {archive: {"mag": {"unit": unit}}}
+        cart.add_rows(rows)
+    for fmt, ext in (("votable", "xml"), ("ecsv", "ecsv"), ("csv", "csv")):
+        path = cart.export(tmp_path / f"mixed.{ext}", fmt)
+        table = Table.read(path, format="ascii.csv" if fmt == "csv" else None)
+        assert len(table) == 4, fmt
+        assert sorted(str(v) for v in table["hip"]) == ["4", "4295806720000000001",
+                                                        "HIP 1", "HIP 2"], fmt
+        assert {"mag_hipparcos_2_cone_search", "mag_local_tap"} <= set(table.colnames)
+    table = Table.read(tmp_path / "mixed.xml")
+    assert str(table["mag_local_tap"].unit) == "Jy"
+    assert votlint_errors(tmp_path / "mixed.xml") == []
 
 
 def test_votlint_errors_are_counted(tmp_path) -> None:

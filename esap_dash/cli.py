@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5006, help="TCP port (default 5006)")
     serve.add_argument("--address", default="127.0.0.1",
                        help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--allow-open", action="store_true",
+                       help="serve a profile without logins beyond this machine: everyone "
+                            "who reaches the address acts as its one user")
     serve.add_argument("--show", action="store_true", help="open a browser")
     serve.add_argument("--workers", type=int, default=1,
                        help="server processes; more than 1 runs them behind nginx on "
@@ -65,6 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{'up  ' if h.up else 'DOWN'}  {h.name:<32} {h.seconds * 1000:7.0f} ms  "
                   f"{h.detail}")
         return 0 if all(h.up for h in results) else 1
+    if profile.users == "single" and not _loopback(args.address):
+        if not args.allow_open:
+            print(f"esap-dash: profile {profile.name!r} has no logins: served at "
+                  f"{args.address}, everyone who reaches it would act as its one user and "
+                  "see every cart. Serve it on 127.0.0.1, configure logins ([oidc]), or "
+                  "say --allow-open.", file=sys.stderr)
+            return 2
+        print(f"esap-dash: WARNING: profile {profile.name!r} has no logins and is served "
+              f"at {args.address}: everyone who reaches it acts as its one user.",
+              file=sys.stderr, flush=True)
     if args.workers > 1:
         from .serving import ServingError, serve_workers
 
@@ -86,6 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve(profile, port=args.port, address=args.address, show=args.show,
           front=args.front or None)
     return 0
+
+
+def _loopback(address: str) -> bool:
+    """Whether ``address`` is reachable only from this machine."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name, or "" (every interface)
+        return False
 
 
 if __name__ == "__main__":

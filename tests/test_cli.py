@@ -35,3 +35,17 @@ def test_bad_profile_is_a_clear_error_not_a_traceback() -> None:
 def test_bad_set_syntax_is_refused(capsys) -> None:
     assert main(["check", "--set", "no-equals-sign"]) == 2
     assert "expected section.key=value" in capsys.readouterr().err
+
+
+def test_a_profile_without_logins_is_served_beyond_loopback_only_when_said(
+        profile, monkeypatch, capsys) -> None:
+    served = []
+    monkeypatch.setattr("esap_dash.app.serve", lambda profile, **kw: served.append(kw))
+    for address in ("0.0.0.0", "192.0.2.7", "::", "esap.example.org"):
+        assert main(["serve", "--profile", "local", "--address", address]) == 2
+        assert "has no logins" in capsys.readouterr().err
+    assert served == []
+    assert main(["serve", "--profile", "local", "--address", "0.0.0.0", "--allow-open"]) == 0
+    assert "WARNING" in capsys.readouterr().err
+    assert main(["serve", "--profile", "local", "--address", "::1"]) == 0
+    assert [kw["address"] for kw in served] == ["0.0.0.0", "::1"]

@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from . import __version__
@@ -27,10 +30,12 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "NO_ANSWER",
     "TRANSPORT_ERRORS",
+    "NotPublicError",
     "TimeoutSession",
     "check_public_url",
     "download",
     "is_cut_off",
+    "is_public",
     "make_session",
     "request",
     "transport_error",
@@ -51,15 +56,22 @@ class TimeoutSession(requests.Session):
     retries : int
         How often to retry a request whose connection failed (never a
         request that reached the server).
+    public_only : bool
+        Connect only to public addresses: each connection (each redirect's
+        too) resolves its host once, refuses it when any address is not
+        public, and connects to the address it checked; no proxy from the
+        environment.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, retries: int = 1) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, retries: int = 1, *,
+                 public_only: bool = False) -> None:
         super().__init__()
         self.timeout = timeout
         self.headers["User-Agent"] = USER_AGENT
         retry = Retry(total=retries, connect=retries, read=0, status=0,
                       backoff_factor=0.2, allowed_methods=None)
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = (_PublicOnlyAdapter if public_only else HTTPAdapter)(max_retries=retry)
+        self.trust_env = not public_only
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
@@ -70,7 +82,77 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def make_session(timeout: float = DEFAULT_TIMEOUT, retries: int = 1) -> TimeoutSession:
+class NotPublicError(ValueError):
+    """A connection to an address that is not public was refused."""
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether the server may fetch from ``address`` on someone else's word."""
+    return address.is_global
+
+
+def _public_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """``host``'s addresses (``getaddrinfo``), refused unless all are public."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not is_public(address):
+            raise NotPublicError(f"{host!r} is a local or private address ({address}); this "
+                                 "deployment fetches only public addresses")
+    return infos
+
+
+def _public_socket(conn: HTTPConnection) -> socket.socket:
+    """A connection's socket, to the very address that was checked."""
+    try:
+        family, kind, proto, _, where = _public_addresses(conn._dns_host, conn.port)[0]
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        for option in conn.socket_options or ():
+            sock.setsockopt(*option)
+        if isinstance(conn.timeout, int | float):
+            sock.settimeout(conn.timeout)
+        sock.connect(where)
+    except TimeoutError as exc:
+        sock.close()
+        raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out") from exc
+    except OSError as exc:
+        sock.close()
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+    return sock
+
+
+class _PublicHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _public_socket(self)
+
+
+class _PublicHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _public_socket(self)
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicOnlyAdapter(HTTPAdapter):
+    """Connections only to public addresses, checked when each is made."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool,
+                                                   "https": _PublicHTTPSPool}
+
+
+def make_session(timeout: float = DEFAULT_TIMEOUT, retries: int = 1, *,
+                 public_only: bool = False) -> TimeoutSession:
     """Return a new session for one connector.
 
     Parameters
@@ -79,12 +161,14 @@ def make_session(timeout: float = DEFAULT_TIMEOUT, retries: int = 1) -> TimeoutS
         Seconds to wait for the connection and for each read.
     retries : int
         Retries of failed connections.
+    public_only : bool
+        Connect only to public addresses (see :class:`TimeoutSession`).
 
     Returns
     -------
     TimeoutSession
     """
-    return TimeoutSession(timeout=timeout, retries=retries)
+    return TimeoutSession(timeout=timeout, retries=retries, public_only=public_only)
 
 
 def request(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -183,15 +267,11 @@ def check_public_url(url: str, *, allow_local: bool = False) -> None:
     if allow_local:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        _public_addresses(parts.hostname, parts.port or 443)
+    except NotPublicError as exc:
+        raise ServiceError(str(exc), None) from None
     except OSError as exc:
         raise ServiceUnavailableError(f"cannot resolve {parts.hostname!r}: {exc}", url) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise ServiceError(f"{parts.hostname!r} is a local or private address "
-                               f"({address}); this deployment fetches only public "
-                               "addresses", None)
 
 
 def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_TIMEOUT,
@@ -229,20 +309,25 @@ def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_T
         except OSError as exc:
             raise ServiceError(f"cannot read {source}: {exc.strerror}", url) from exc
         return dest
-    session = make_session(timeout)
-    with request(session, "GET", url, stream=True) as resp:
-        if int(resp.headers.get("Content-Length") or 0) > max_bytes:
-            raise too_big
-        size = 0
-        try:
-            with dest.open("wb") as out:
-                for chunk in resp.iter_content(1 << 16):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise too_big
-                    out.write(chunk)
-        except TRANSPORT_ERRORS as exc:
-            raise transport_error(exc, url, timeout) from exc
+    # Every hop (redirects too) connects only where it was checked to go.
+    session = make_session(timeout, public_only=not allow_local)
+    try:
+        with request(session, "GET", url, stream=True) as resp:
+            if int(resp.headers.get("Content-Length") or 0) > max_bytes:
+                raise too_big
+            size = 0
+            try:
+                with dest.open("wb") as out:
+                    for chunk in resp.iter_content(1 << 16):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise too_big
+                        out.write(chunk)
+            except TRANSPORT_ERRORS as exc:
+                raise transport_error(exc, url, timeout) from exc
+    except NotPublicError as exc:
+        dest.unlink(missing_ok=True)
+        raise ServiceError(str(exc), url) from None
     return dest
 
 

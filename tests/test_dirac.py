@@ -120,7 +120,7 @@ def test_the_connector_never_sends_what_hangs_diracx(private) -> None:
     dirac = private.service("dirac").connector()
     for jdl in ('[Executable = "echo"; Arguments = "a [b";]',
                 '[Executable = "echo"; Arguments = "caf\u00e9";]'):
-        with pytest.raises(QueryError, match="JDL syntax error|JDL reader"):
+        with pytest.raises(QueryError, match=r"JDL syntax error|JDL reader"):
             dirac.submit(jdl)
     assert dirac.health().up  # it was not sent: the server still answers
     with pytest.raises(QueryError, match="JDL syntax error"):

@@ -21,13 +21,14 @@ from astropy.coordinates import SkyCoord
 
 from .exceptions import ConnectorError, QueryError
 from .http import make_session, request
-from .query import adql_string
+from .query import adql_string, quote_prefix
 from .tap import TAPConnector
 
 __all__ = ["FRAMES", "NameResolver", "Position", "parse_coordinates"]
 
 FRAMES = ("icrs", "fk5", "galactic")
 _SEXAGESIMAL = re.compile(r"[hms:]|\d\s+\d+\s+\d", re.IGNORECASE)
+_FIRST_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 _MESSIER = re.compile(r"^\s*(?:m|messier)\s*0*(\d{1,3})\s*$", re.IGNORECASE)
 _NGC_IC = re.compile(r"^\s*(ngc|ic)\s*0*(\d{1,4})\s*([a-z]?)\s*$", re.IGNORECASE)
 _HIP = re.compile(r"^\s*hip\s*0*(\d{1,6})\s*$", re.IGNORECASE)
@@ -82,8 +83,15 @@ def parse_coordinates(text: str, frame: str = "icrs") -> Position | None:
             raise QueryError(f"cannot read {text!r} as coordinates or a name; give e.g. "
                              "'83.63 22.01', '05h34m32s +22d00m52s' or an object name")
         return None
+    hours = frame != "galactic" and bool(_SEXAGESIMAL.search(stripped))
+    # astropy wraps a longitude into 0-360 (400 becomes 40): refuse it instead
+    first = _FIRST_NUMBER.match(stripped)
+    if first and not 0 <= float(first.group()) < (24 if hours else 360):
+        name = "l" if frame == "galactic" else "RA"
+        raise QueryError(f"cannot read {quote_prefix(text)} as {frame} coordinates: {name} "
+                         f"{first.group()} is outside 0 to {'24h' if hours else '360 deg'}")
     try:
-        if frame != "galactic" and _SEXAGESIMAL.search(stripped):
+        if hours:
             coord = SkyCoord(stripped, frame=frame, unit=(u.hourangle, u.deg))
         else:
             coord = SkyCoord(stripped, frame=frame, unit=(u.deg, u.deg))

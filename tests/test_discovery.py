@@ -104,6 +104,10 @@ def test_galactic_coordinates_are_converted_to_icrs() -> None:
 @pytest.mark.parametrize("text, message", [
     ("ra=abc", "cannot read 'ra=abc'"),
     ("400 95", "cannot read '400 95' as icrs coordinates"),
+    # astropy wraps longitudes: 400 would silently become RA 40
+    ("400 10", "RA 400 is outside 0 to 360 deg"),
+    ("-10 20", "RA -10 is outside 0 to 360 deg"),
+    ("25h00m00s +10d", "RA 25 is outside 0 to 24h"),
     ("No Such Object Anywhere", "neither coordinates nor a name found in the local"),
 ])
 def test_resolver_gives_clear_messages(service, text, message) -> None:

@@ -29,6 +29,7 @@ from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import tornado.httputil
 import tornado.web
@@ -55,7 +56,7 @@ from .openapi import (
 )
 from .search import SearchResults, sky_archives
 from .users import identity
-from .votable import write_votable
+from .votable import VOTableLimitError, read_bounded_votable, write_votable
 from .workflows import load_workflows
 
 __all__ = ["api_routes"]
@@ -67,6 +68,10 @@ JOB_FIELDS = ("id", "kind", "state", "note", "progress", "what", "owner", "creat
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")
 _CLUSTER = re.compile(r"^[\w.\-]{1,100}$")
+#: Deepest JSON a request may send (Python's reader fails far deeper, but slowly).
+MAX_JSON_NESTING = 32
+#: Most columns and rows of a VOTable sent to a cart in one call.
+MAX_FIELDS, MAX_ROWS = 1_000, 100_000
 
 
 class Problem(tornado.web.HTTPError):
@@ -84,13 +89,19 @@ def _unauthorized(detail: str, error: str = "") -> Problem:
     return Problem(401, detail, headers={"WWW-Authenticate": challenge})
 
 
+@tornado.web.stream_request_body
 class ApiHandler(tornado.web.RequestHandler):
-    """Base of the API's routes: who calls, limits, and errors as problem documents."""
+    """Base of the API's routes: who calls, limits, and errors as problem documents.
+
+    A request body is read only after the caller's token was accepted, and only up
+    to the deployment's limit (what comes beyond it is not kept)."""
 
     def initialize(self, profile: Profile) -> None:
         """Keep the deployment profile (tornado passes the route's arguments)."""
         self.profile = profile
         self._user: str | None = None
+        self._chunks: list[bytes] = []
+        self._received = 0
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "private, no-store")
@@ -98,11 +109,39 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:
         """Calls carry a bearer token, not cookies: no cross-site forgery to guard."""
 
-    def prepare(self) -> None:
-        """Refuse a request body over the deployment's limit."""
-        limit = float(self.profile.api["max_body_mb"])
-        if len(self.request.body or b"") > limit * 2**20:
-            raise Problem(413, f"A request's body is at most {limit:g} MB here.")
+    @property
+    def body_limit(self) -> int:
+        """The most bytes of a request body read here."""
+        return int(float(self.profile.api["max_body_mb"]) * 2**20)
+
+    def _too_large(self) -> Problem:
+        return Problem(413, f"A request's body is at most "
+                            f"{float(self.profile.api['max_body_mb']):g} MB here.")
+
+    async def prepare(self) -> None:
+        """Who calls, before any of a request's body is read; refuse a body over the
+        deployment's limit by its announced length."""
+        if self.request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            await self.caller()
+        try:
+            length = int(self.request.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise Problem(400, "Content-Length is not a number.") from None
+        if length > self.body_limit:
+            raise self._too_large()
+
+    def data_received(self, chunk: bytes) -> None:
+        """Keep the body up to the limit (a chunked body has no announced length)."""
+        self._received += len(chunk)
+        if self._received <= self.body_limit:
+            self._chunks.append(chunk)
+
+    @property
+    def raw_body(self) -> bytes:
+        """The request's body (413 when it was over the limit)."""
+        if self._received > self.body_limit:
+            raise self._too_large()
+        return b"".join(self._chunks)
 
     async def caller(self) -> str:
         """The calling user's identity (``sub``), from the bearer token; counts the call.
@@ -156,7 +195,8 @@ class ApiHandler(tornado.web.RequestHandler):
         """The caller (as an actor) and their job ``job_id`` as recorded (404 when the
         caller has no such job)."""
         actor = await self.actor()
-        record = await run_blocking(actor.store.job, actor.user, int(job_id))
+        record = (await run_blocking(actor.store.job, actor.user, int(job_id))
+                  if _whole(int(job_id)) else None)
         if record is None:
             raise Problem(404, f"You have no job {job_id}.")
         return actor, record
@@ -164,16 +204,21 @@ class ApiHandler(tornado.web.RequestHandler):
     async def search_rows(self, search_id: int) -> Table:
         """The rows kept of the caller's search ``search_id``, with their provenance."""
         user = await self.caller()
-        kept = await run_blocking(Actor(self.profile, user).store.search_rows, user,
-                                  search_id)
+        kept = (await run_blocking(Actor(self.profile, user).store.search_rows, user,
+                                   search_id) if _whole(search_id) else None)
         if kept is None:
             raise Problem(404, f"You have no search {search_id} made through this API.")
         return await run_blocking(lambda: Table.read(kept[0].decode(), format="ascii.ecsv"))
 
     def body(self) -> dict[str, Any]:
         """The request's JSON object (400 when it is not one)."""
+        body = self.raw_body
+        if body.count(b"[") + body.count(b"{") > MAX_JSON_NESTING and _depth(body) > \
+                MAX_JSON_NESTING:
+            raise Problem(400, f"The request's JSON is nested deeper than "
+                               f"{MAX_JSON_NESTING} levels.")
         try:
-            value = json.loads(self.request.body or b"{}")
+            value = json.loads(body or b"{}")
         except ValueError:
             raise Problem(400, "The request's body is not JSON.") from None
         if not isinstance(value, dict):
@@ -184,11 +229,12 @@ class ApiHandler(tornado.web.RequestHandler):
         """A whole-number query argument within ``low`` .. ``high`` (400 otherwise)."""
         said = (f"{name} is a whole number from {low} to {high}." if high is not None
                 else f"{name} is a whole number, {low} or more.")
+        high = 2**63 - 1 if high is None else high
         try:
             value = int(self.get_query_argument(name, str(default)))
         except ValueError:
             raise Problem(400, said) from None
-        if value < low or (high is not None and value > high):
+        if not low <= value <= high:
             raise Problem(400, said)
         return value
 
@@ -209,12 +255,30 @@ class ApiHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", VOTABLE)
         self.finish(await run_blocking(votable))
 
+    @property
+    def allowed(self) -> list[str]:
+        """The methods this route answers."""
+        methods = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                   if getattr(type(self), m.lower()) is not
+                   getattr(tornado.web.RequestHandler, m.lower())]
+        return methods + ["HEAD"] * ("GET" in methods)
+
+    async def head(self, *args: str) -> None:
+        """As ``GET``, without the body."""
+        if "GET" not in self.allowed:
+            raise tornado.web.HTTPError(405)
+        await self.get(*args)  # type: ignore[attr-defined]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """An RFC 9457 problem document."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_header("Content-Type", "application/problem+json")
         body = {"type": "about:blank", "title": HTTPStatus(status_code).phrase,
                 "status": status_code}
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed))
+            body["detail"] = (f"{self.request.method} is not answered at "
+                              f"{self.request.path}; it answers {', '.join(self.allowed)}.")
         if isinstance(exc, Problem):
             body["detail"] = exc.detail
             for name, value in exc.headers.items():
@@ -280,7 +344,7 @@ class CartsHandler(ApiHandler):
         existed = name in await run_blocking(actor.cart_names)
         cart = await self.cart(name, create=True)
         self.write_json({"name": cart.name, "items": await run_blocking(len, cart)},
-                        200 if existed else 201, f"{API_ROOT}/carts/{cart.name}")
+                        200 if existed else 201, f"{API_ROOT}/carts/{quote(cart.name, safe='')}")
 
 
 class CartHandler(ApiHandler):
@@ -319,7 +383,7 @@ class CartItemsHandler(ApiHandler):
 
     async def post(self, name: str) -> None:
         if self.request.headers.get("Content-Type", "").split(";")[0].strip() == VOTABLE:
-            rows = await run_blocking(_rows_of_votable, self.request.body)
+            rows = await run_blocking(_rows_of_votable, self.raw_body)
         else:
             rows = await self._chosen_rows(self.body())
         cart = await self.cart(name, create=True)
@@ -373,16 +437,42 @@ class CartItemsHandler(ApiHandler):
         self.write_json({"cart": cart.name, "removed": removed, "total": total})
 
 
+def _depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def _whole(value: Any) -> bool:
-    """Whether a JSON value is a whole number (not a boolean)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """Whether a JSON value is a whole number (not a boolean) that a database keeps
+    (64 bits)."""
+    return isinstance(value, int) and not isinstance(value, bool) and \
+        -2**63 <= value < 2**63
 
 
 def _rows_of_votable(body: bytes) -> Table:
-    """The rows of a VOTable sent to a cart (400 when it is not one, or lacks the
-    columns a cart item needs)."""
+    """The rows of a VOTable sent to a cart (400 when it is not one, is larger than a
+    cart takes at once, or lacks the columns a cart item needs)."""
     try:
-        rows = Table.read(io.BytesIO(body), format="votable")
+        rows = read_bounded_votable(body, max_fields=MAX_FIELDS, max_rows=MAX_ROWS)
+    except VOTableLimitError as exc:
+        raise Problem(400, str(exc)) from None
     except Exception as exc:  # astropy raises many kinds for a broken VOTable
         raise Problem(400, f"The body is not a readable VOTable: {exc}") from None
     if "archive" not in rows.colnames or not {"id", "access_url"} & set(rows.colnames):
@@ -429,10 +519,13 @@ class SearchesHandler(ApiHandler):
         target, frame = fields.pop("target"), fields.pop("frame")
         try:
             position = await run_blocking(actor.resolver().resolve, target, frame)
+        except ConnectorError as exc:
+            raise _service_problem(exc, "target") from None
+        try:
             query = SkyQuery(ra=position.ra, dec=position.dec, target=target,
                              extra={"frame": frame}, **fields)
-        except ConnectorError as exc:
-            raise _service_problem(exc, "name resolver") from None
+        except QueryError as exc:
+            raise Problem(400, exc.reason) from None
         connectors = {name: sky[name].connector() for name in archives}
         deadline = min(float(self.profile.api["deadline"]),
                        max(c.timeout for c in connectors.values()) + 2)
@@ -502,7 +595,8 @@ class SearchHandler(ApiHandler):
 
     async def get(self, search_id: str) -> None:
         actor = await self.actor()
-        entry = await run_blocking(actor.store.search, actor.user, int(search_id))
+        entry = (await run_blocking(actor.store.search, actor.user, int(search_id))
+                 if _whole(int(search_id)) else None)
         if entry is None:
             raise Problem(404, f"You have no search {search_id}.")
         kept = await run_blocking(actor.store.search_rows, actor.user, int(search_id))
@@ -576,6 +670,10 @@ class JobAbortHandler(ApiHandler):
 
     async def post(self, job_id: str) -> None:
         actor, record = await self.job(job_id)
+        job = (await follow(actor, record["kind"], job=record["id"]))[0]
+        if job["state"] in FINAL:
+            raise Problem(409, f"Job {record['id']} has ended ({job['state']}): there is "
+                               "nothing to abort.")
         try:
             await run_blocking(kind_of(record).abort, actor, record)
         except JobError as exc:
@@ -713,6 +811,14 @@ class ServicesHandler(ApiHandler):
              "checked_at": h.checked_at.isoformat(timespec="seconds")} for h in checks]})
 
 
+class NotFoundHandler(ApiHandler):
+    """Any other path under the API's root: a 404 problem, whatever the method."""
+
+    async def prepare(self) -> None:
+        raise Problem(404, f"No such route: {self.request.path}; the routes are listed at "
+                           f"{API_ROOT}/openapi.json.")
+
+
 def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
     """The API's Tornado routes for the deployment ``profile``."""
     cart, job, search = (rf"{API_ROOT}/carts/([^/]+)", rf"{API_ROOT}/jobs/(\d+)",
@@ -729,5 +835,6 @@ def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
               (rf"{API_ROOT}/clusters/([^/]+)", ClusterHandler),
               (rf"{API_ROOT}/clusters/([^/]+)/scale", ClusterScaleHandler),
               (rf"{API_ROOT}/facilities", FacilitiesHandler),
-              (rf"{API_ROOT}/services", ServicesHandler)]
+              (rf"{API_ROOT}/services", ServicesHandler),
+              (rf"{API_ROOT}(?:/.*)?", NotFoundHandler)]
     return [(path, handler, {"profile": profile}) for path, handler in routes]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from secrets import token_urlsafe
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -28,6 +29,7 @@ from esap_dash.store import store_for
 from .browser.conftest import serve
 from .conftest import ALICE, BOB, CAROL, oidc_token
 from .test_cart import votlint_errors
+from .test_jdl import HANGS
 from .test_notebook import execute
 
 #: Calls a minute each user may make to the served deployment of these tests.
@@ -247,10 +249,14 @@ def test_a_search_asks_every_archive_and_its_rows_go_to_a_cart_with_provenance(a
     ({"target": "M45", "archives": ["Evil' OR 1=1"]}, "Unknown archive(s) Evil' OR 1=1"),
     ({"target": "M45'; DROP TABLE hipparcos.main --"}, "neither coordinates nor a name"),
     ({"target": "M45", "keywords": ["50%"]}, "keyword"),
-    ({"target": "M45", "time_min": 1e9}, "is not an MJD")])
+    ({"target": "M45", "time_min": 1e9}, "is not an MJD"),
+    ({"target": "400 10"}, "RA 400 is outside 0 to 360 deg")])
 def test_a_bad_search_is_a_400_problem_saying_why(api, body, said) -> None:
     root, profile = api
-    problem(call(f"{root}/searches", oidc_token(profile, ALICE), "POST", body), 400, said)
+    answer = call(f"{root}/searches", oidc_token(profile, ALICE), "POST", body)
+    problem(answer, 400, said)
+    # a value the user gave is named as such, not blamed on the name resolver
+    assert "name resolver" not in answer.json()["detail"]
 
 
 def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None:
@@ -276,6 +282,8 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
         problem(call(f"{root}/jobs/{job['id']}{route}", bob, method), 404, "no job")
     problem(call(f"{root}/carts/Mine/items", bob, "POST", {"job": job["id"]}), 404, "no job")
     assert all(j["id"] != job["id"] for j in call(f"{root}/jobs", bob).json()["jobs"])
+    # A finished job has nothing to abort.
+    problem(call(f"{root}/jobs/{job['id']}/abort", alice, "POST"), 409, "has ended (COMPLETED)")
 
 
 @pytest.mark.parametrize(("body", "status", "said"), [
@@ -286,6 +294,7 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
     ({"kind": "dask", "workflow": "nope", "cart": "Pleiades"}, 422, "No workflow 'nope'"),
     ({"kind": "dirac", "jdl": '[Executable = "echo"; CPUTime = "lots";'}, 400,
      "DIRAC job: JDL syntax error"),
+    *(({"kind": "dirac", "jdl": jdl}, 400, "DIRAC job: JDL syntax error") for jdl in HANGS),
     ({"kind": "dirac", "cart": "Pleiades", "executable": "echo", "arguments": 'a"; b'}, 422,
      "cannot carry '\"'"),
     ({"kind": "dirac", "cart": "Pleiades", "executable": "echo", "per_item": True}, 422,
@@ -434,3 +443,73 @@ def test_a_hung_archive_costs_a_search_its_deadline_and_no_one_else_waits(
     assert "no answer within 3 s" in states["OpenNGC (cone search)"]["message"]
     assert states[HIPPARCOS]["state"] == "done" and states[HIPPARCOS]["rows"] > 0
     assert took < 10
+
+
+def _votable(fields: int, rows: int = 1, nrows: int | None = None) -> bytes:
+    head = "".join(f'<FIELD name="c{i}" datatype="char" arraysize="*"/>' for i in range(fields))
+    cells = "".join(f"<TD>{i}</TD>" for i in range(fields))
+    count = f' nrows="{nrows}"' if nrows is not None else ""
+    return ('<?xml version="1.0"?><VOTABLE version="1.4" '
+            'xmlns="http://www.ivoa.net/xml/VOTable/v1.3"><RESOURCE><TABLE' + count + ">"
+            + head + "<DATA><TABLEDATA>" + f"<TR>{cells}</TR>" * rows
+            + "</TABLEDATA></DATA></TABLE></RESOURCE></VOTABLE>").encode()
+
+
+def test_a_body_is_read_only_after_the_token_and_only_within_bounds(api) -> None:
+    root, profile = api
+    carol = oidc_token(profile, CAROL)
+    wide = _votable(20_000)  # about 900 kB: 25 s of a parser's time before
+    for token in (None, "not-a-token"):
+        headers = {"Content-Type": "application/x-votable+xml"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        problem(requests.post(f"{root}/carts/X/items", data=wide, headers=headers, timeout=60),
+                401, "token")
+        # a body that is not even JSON: who calls is asked first
+        answer = requests.post(f"{root}/carts", data=b"{not json", headers=headers, timeout=60)
+        assert answer.status_code == 401
+    votable = {"Authorization": f"Bearer {carol}",
+               "Content-Type": "application/x-votable+xml"}
+    problem(requests.post(f"{root}/carts/X/items", data=_votable(5_000), headers=votable,
+                          timeout=60), 400, "5,000 columns; at most 1,000")
+    problem(requests.post(f"{root}/carts/X/items", data=_votable(2, rows=100_001),
+                          headers=votable, timeout=120), 413, "at most 1 MB")
+    # A table that claims twenty million rows and holds one: read as the one it holds.
+    lying = _votable(2, nrows=20_000_000).replace(b'name="c0"', b'name="archive"').replace(
+        b'name="c1"', b'name="id"')
+    answer = requests.post(f"{root}/carts/Liar/items", data=lying, headers=votable, timeout=60)
+    assert answer.status_code == 200 and answer.json()["added"] == 1, answer.text
+    # A chunked body (no announced length) is not kept beyond the limit either.
+    answer = requests.post(f"{root}/carts/X/items", headers=votable, timeout=60,
+                           data=(b"x" * 2**16 for _ in range(40)))
+    problem(answer, 413, "at most 1 MB")
+
+
+def test_odd_requests_get_problems_not_server_errors(api) -> None:
+    root, profile = api
+    alice = oidc_token(profile, ALICE)
+    auth = {"Authorization": f"Bearer {alice}"}
+    for path in (f"/jobs/{2**63}", f"/jobs/{10**30}/result", f"/searches/{2**64}",
+                 f"/searches/{2**63}/rows"):
+        problem(call(root + path, alice), 404, "You have no")
+    problem(call(f"{root}/carts/Pleiades/items", alice, offset=2**63), 400, "offset")
+    problem(call(f"{root}/carts/Mine/items", alice, "POST", {"search": 2**63}), 400,
+            "Say which rows")
+    deep = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    problem(requests.post(f"{root}/carts", data=deep, headers=auth, timeout=60), 400,
+            "nested deeper than 32 levels")
+    unknown = call(f"{root}/nowhere/at/all", alice)
+    problem(unknown, 404, "No such route")
+    refused = requests.put(f"{root}/carts", headers=auth, timeout=60)
+    problem(refused, 405, "")
+    assert refused.headers["Allow"] == "GET, POST, HEAD"
+    head = requests.head(f"{root}/carts", headers=auth, timeout=60)
+    assert head.status_code == 200 and head.content == b""
+    # A name outside Latin-1: the Location is percent-encoded, the cart works after.
+    name = "Крабовидная туманность"
+    made = call(f"{root}/carts", alice, "POST", {"name": name})
+    assert made.status_code == 201, made.text
+    assert made.headers["Location"] == "/api/v1/carts/" + quote(name, safe="")
+    again = requests.get(root + made.headers["Location"].removeprefix("/api/v1"),
+                         headers=auth, timeout=60)
+    assert again.status_code == 200 and again.json()["name"] == name

@@ -23,7 +23,7 @@ from .config import ASSETS, Profile, ProfileError, load_profile
 from .launch import SHARE_ROUTE, CartShareHandler
 from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .pages.base import Page
-from .web import derive_key, harden, login_pages
+from .web import bind_request_cookies, derive_key, harden, login_pages
 
 __all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
            "serve"]
@@ -73,9 +73,8 @@ class EsapDash(pn.viewable.Viewer):
                             width=200, height=30)
         user = html_pane(self._user_html(), margin=(12, 16), sizing_mode="fixed", width=340,
                          height=30)
-        # Panel writes the template's title into the page as HTML: escape it.
-        self.template = pn.template.BootstrapTemplate(
-            title=html.escape(self.profile.title),
+        self.template = TextTitleTemplate(
+            title=self.profile.title,
             logo=str(self.profile.logo) if self.profile.logo.is_file() else "",
             favicon=str(ASSETS / "logo.svg"),
             sidebar=[pn.pane.Markdown("**Pages**"), self._nav,
@@ -124,6 +123,16 @@ class EsapDash(pn.viewable.Viewer):
         return f'<span class="esap-summary" style="font-weight:400">{text}</span>'
 
 
+class TextTitleTemplate(pn.template.BootstrapTemplate):
+    """Panel's Bootstrap template, its title a text: the header and the page's
+    ``meta`` write it as HTML (escaped here), the browser's title as text."""
+
+    def _update_vars(self, *args: Any) -> None:
+        super()._update_vars(*args)
+        self._render_variables["app_title"] = html.escape(self.title)
+        self._render_variables["meta_name"] = html.escape(self.title)
+
+
 def create_app(profile: Profile | None = None) -> pn.template.BootstrapTemplate:
     """Build one session's dashboard.
 
@@ -137,6 +146,9 @@ def create_app(profile: Profile | None = None) -> pn.template.BootstrapTemplate:
     panel.template.FastListTemplate
         Servable.
     """
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        bind_request_cookies(doc.session_context)
     return EsapDash(profile=profile or load_profile()).template
 
 
@@ -172,7 +184,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
                       *api_routes(profile),
                       *hardening.pop("extra_patterns")]
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
-             title=html.escape(profile.title), websocket_origin=sorted(origins),
+             title=profile.title, websocket_origin=sorted(origins),
              static_dirs={"assets": str(ASSETS)}, extra_patterns=extra_patterns,
              start=True, threaded=False, print_url=False, liveness=True, **logins,
              **hardening)

@@ -3,9 +3,13 @@
 * The tokens Panel keeps in cookies after an OIDC login are encrypted
   (``pn.serve`` does not apply ``oauth_encryption_key`` by itself), and
   every cookie is ``SameSite=Lax`` (``Secure`` behind https).
-* A Bokeh session token is signed and opens its session only for the user
-  whose login it was issued to: a token copied out of one user's page does
-  not open that page with another user's cookies.
+* A Bokeh session token carries no cookie and no ``Cookie`` or
+  ``Authorization`` header (Bokeh puts them in the token, which the page's
+  scripts can read; Panel keeps the login and the OIDC tokens in cookies):
+  the session reads them from the request of the page it was made for, on
+  the server (:func:`bind_request_cookies`).  The token is signed and opens
+  its session only for the user whose login made the session: a token
+  copied out of one user's page does not open that page for another login.
 * A websocket opens only a session this server process made for a page it
   served: a browser whose server worker died and that reconnects to another
   worker is refused there (the page then loads again, see
@@ -33,11 +37,12 @@ from urllib.parse import urlencode
 
 import tornado.web
 from bokeh.protocol.exceptions import ProtocolError
-from bokeh.util.token import get_session_id, get_token_payload
+from bokeh.util.token import get_session_id
 from panel.io.server import ComponentResourceHandler
 from panel.io.server import WSHandler as PanelWSHandler
 
-__all__ = ["COMPONENT_MODULES", "TEMPLATES", "derive_key", "harden", "login_pages"]
+__all__ = ["COMPONENT_MODULES", "SECURITY_HEADERS", "TEMPLATES", "bind_request_cookies",
+           "derive_key", "harden", "login_pages"]
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +84,21 @@ class SessionBoundWSHandler(PanelWSHandler):
 
 
 class UserBoundWSHandler(SessionBoundWSHandler):
-    """:class:`SessionBoundWSHandler`, refusing a session token issued to another login."""
+    """:class:`SessionBoundWSHandler`, refusing a session made for another login."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        """Close the connection unless the token's login is the connecting user's."""
+        """Close the connection unless the session's login is the connecting user's."""
         token = getattr(self, "_token", None)
-        owner = _token_user(token, self.settings.get("cookie_secret")) if token else None
+        owner = None
+        try:
+            session = self.application_context.get_session(get_session_id(token or ""))
+            context = session.document.session_context
+            owner = _login(context.request.cookies.get("user"),
+                           self.settings.get("cookie_secret")) if context else None
+        except Exception:  # no such session here: the base class refuses it
+            pass
         if self.current_user is None or owner != _as_text(self.current_user):
-            log.warning("websocket refused: a session token of another login")
+            log.warning("websocket refused: a session of another login")
             self.close()
             raise ProtocolError("this session belongs to another login")
         return super().open(*args, **kwargs)
@@ -96,13 +108,48 @@ def _as_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _token_user(token: str, cookie_secret: Any) -> str | None:
-    """The login (the signed ``user`` cookie) a session token was issued with."""
-    cookie = (get_token_payload(token).get("cookies") or {}).get("user")
+def _login(cookie: str | None, cookie_secret: Any) -> str | None:
+    """The login a signed ``user`` cookie names."""
     if not cookie or not cookie_secret:
         return None
     value = tornado.web.decode_signed_value(cookie_secret, "user", cookie)
     return value.decode() if value else None
+
+
+def bind_request_cookies(session_context: Any) -> None:
+    """Give a new session the cookies of the page request that made it.
+
+    The session token carries none (see the module docstring), so Panel's
+    ``pn.state.user`` and OIDC tokens are read from the request itself, which
+    Bokeh keeps on the server with the session's context.
+
+    Parameters
+    ----------
+    session_context : bokeh.server.contexts.BokehSessionContext
+        The new session's context.
+    """
+    proxy = getattr(session_context, "request", None)
+    request = getattr(proxy, "_request", None)  # Bokeh's _RequestProxy keeps the request
+    if request is None or not hasattr(request, "cookies"):
+        return
+    proxy._cookies = {k: v.value for k, v in request.cookies.items()}
+
+
+#: Headers of every answer of the served dashboard: no framing by other sites, no
+#: script or style from anywhere but this server (Bokeh and Panel need inline
+#: scripts and eval for their models), no plug-ins, no referrer to archives.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "; ".join((
+        "default-src 'self'", "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
+        "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self' blob: http://localhost:21012 http://127.0.0.1:21012",
+        "worker-src 'self' blob:", "object-src 'none'",
+        "base-uri 'self'", "form-action 'self' http: https:", "frame-ancestors 'self'")),
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def harden(settings: Mapping[str, Any], *, https: bool) -> dict[str, Any]:
@@ -126,15 +173,33 @@ def harden(settings: Mapping[str, Any], *, https: bool) -> dict[str, Any]:
     panel_server.per_app_patterns[:] = [
         (route, websocket if route == r"/ws" else handler, *rest)
         for route, handler, *rest in panel_server.per_app_patterns]
+    _security_headers()
+    # No cookie and no credential header goes into a session token.
+    private = {"include_cookies": [], "exclude_headers": ["Cookie", "Authorization"]}
     if not settings:
-        return {"extra_patterns": patterns}
+        return {"extra_patterns": patterns, **private}
     from cryptography.fernet import Fernet
 
     key = settings["oauth_encryption_key"]
     pn.config.oauth_encryption_key = key.encode()
     pn.state.encryption = Fernet(key)
-    return {"extra_patterns": patterns, "sign_sessions": True,
+    return {"extra_patterns": patterns, "sign_sessions": True, **private,
             "secret_key": derive_key(settings["cookie_secret"], "sessions")}
+
+
+def _security_headers() -> None:
+    """Send :data:`SECURITY_HEADERS` with every answer of this server."""
+    original = tornado.web.RequestHandler.set_default_headers
+    if getattr(original, "_esap_dash", False):
+        return
+
+    def set_default_headers(self: tornado.web.RequestHandler) -> None:
+        original(self)
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    set_default_headers._esap_dash = True  # type: ignore[attr-defined]
+    tornado.web.RequestHandler.set_default_headers = set_default_headers  # type: ignore[method-assign]
 
 
 def _default_cookie_attributes(https: bool) -> None:

@@ -75,6 +75,7 @@ class CartPage(Page):
         self._summary = html_pane("")
         self._table = pn.widgets.Tabulator(
             _shown(self.listing), show_index=False, selectable="checkbox", groupby=["archive"],
+            hidden_columns=["archive"],
             pagination="remote", page_size=50, height=480, sizing_mode="stretch_width",
             editors={c: None for c in SHOWN if c not in ("note", "tags")},
             formatters={**{c: {"type": "plaintext"} for c in
@@ -592,6 +593,9 @@ class CartPage(Page):
 def _shown(listing: pd.DataFrame) -> pd.DataFrame:
     """A cart's listing as the page lists it (times to the minute, UTC)."""
     frame = listing[SHOWN].copy()
+    # Tabulator writes a group's header as HTML: the archive (from outside) is
+    # escaped for it, and shown there only (its column is hidden).
+    frame["archive"] = frame["archive"].map(lambda a: html.escape(str(a)))
     frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
     for column in ("ra", "dec"):  # an item without a position shows none, not NaN
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)

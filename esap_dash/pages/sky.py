@@ -124,7 +124,9 @@ class SkyPage(Page):
         self._links_table = pn.widgets.Tabulator(
             pd.DataFrame(columns=list(LINK_COLUMNS)), show_index=False, disabled=True,
             height=220, sizing_mode="stretch_width",
-            formatters={"access_url": {"type": "link", "target": "_blank"}})
+            hidden_columns=["href"],
+            # only http(s) addresses become links (an archive's text could be javascript:)
+            formatters={"access_url": {"type": "link", "target": "_blank", "urlField": "href"}})
         self._links_title = html_pane("")
         self._links_card = pn.Card(
             self._links_title, self._links_table,
@@ -523,7 +525,10 @@ class SkyPage(Page):
             say(self._message, f"DataLink: {exc.reason}", "danger")
             return
         self.links, self._linked_row = links, row
-        self._links_table.value = links.links.to_pandas()
+        frame = links.links.to_pandas()
+        frame["href"] = [u if str(u).lower().startswith(("http://", "https://")) else ""
+                         for u in frame["access_url"]]
+        self._links_table.value = frame
         soda = links.cutout()
         self._links_title.object = (
             f"<p><b>{html.escape(str(row['title']))}</b>: {len(links.links)} links"

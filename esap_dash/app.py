@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 import panel as pn
 import param
+from panel.io.notifications import NotificationArea
 
 from .api import api_routes
+from .components.actions import report_exception
 from .components.style import html_pane
 from .config import ASSETS, Profile, ProfileError, load_profile
 from .launch import SHARE_ROUTE, CartShareHandler
@@ -82,7 +84,8 @@ class EsapDash(pn.viewable.Viewer):
                                       styles={"font-size": "12px", "color": "#5b6475"})],
             main=[self._content],
             header=[pn.Row(pn.layout.HSpacer(), summary, user)],
-            header_background="#0b1d3a", sidebar_width=230)
+            header_background="#0b1d3a", sidebar_width=230,
+            notifications=NotificationArea())
         if pn.state.location is not None:
             pn.state.location.sync(self, {"page": "page"})
 
@@ -176,6 +179,10 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     if profile.public_url:
         origins = {urlsplit(profile.public_url).netloc}
     install_stop_handler()
+    # an exception in any view reaches its user as a sentence
+    pn.config.exception_handler = report_exception
+    # a page whose server connection is lost says so and loads again
+    pn.config.js_files = {**pn.config.js_files, "esap_reconnect": "assets/reconnect.js"}
     logins = login_settings(profile, f"http://{reached}")
     hardening = harden(logins, https=profile.public_url.startswith("https://"))
     if logins:

@@ -151,14 +151,20 @@ def test_a_cart_edited_on_one_worker_is_current_on_the_other_and_a_killed_worker
         select.select_option(cart)
         second.locator(".tabulator-cell", has_text="NGC1952").first.wait_for(timeout=20_000)
 
-        # Worker A dies without a word; its browser goes on through worker B.
+        # Worker A dies without a word; its open page says so and loads again, through
+        # worker B.
         port = a.rsplit(":", 1)[1]
         pids = subprocess.run(["pgrep", "-f", f"esap_dash.cli serve .*--port {port} "],
                               capture_output=True, text=True).stdout.split()
         assert len(pids) == 1
+        first.evaluate("window.__beforeKill = 1")
         subprocess.run(["kill", f"-{signal.SIGKILL.value}", pids[0]], check=True)
-        first.goto(url + "?page=cart")
+        first.get_by_text("connection to the esap-dash server was lost").wait_for(
+            timeout=30_000)
+        first.wait_for_function("window.__beforeKill === undefined", timeout=90_000,
+                                polling=500)
         assert worker_of(first_ctx, url) == b
+        first.goto(url + "?page=cart")
         select = first.get_by_label("Cart", exact=True)
         select.wait_for(timeout=30_000)
         first.get_by_text("Log out").wait_for(timeout=30_000)  # the login holds on B too

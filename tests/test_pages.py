@@ -69,3 +69,27 @@ def test_service_messages_are_escaped(profile: Profile) -> None:
     status = ServiceStatus([hostile], period=0)
     html = status.__panel__().objects[1].object
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_view_that_fails_tells_its_user_in_a_sentence() -> None:
+    """An unexpected exception behind a button is said (the button stops working),
+    never swallowed: Image statistics once showed nothing after a TypeError."""
+    import time
+
+    from esap_dash.components.actions import on_click
+
+    with pn.config.set(notifications=True):
+        button = pn.widgets.Button(label="Open result")
+
+        async def broken() -> None:
+            raise TypeError("run_blocking() got an unexpected keyword argument 'title'")
+
+        on_click(button, broken)
+        button.clicks += 1
+        deadline = time.monotonic() + 10
+        while not pn.state.notifications.notifications and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [said] = [n.message for n in pn.state.notifications.notifications]
+        assert said.startswith("Open result did not work: an unexpected error in esap-dash "
+                               "(TypeError: run_blocking() got an unexpected keyword")
+        assert not button.loading

@@ -30,6 +30,7 @@ from esap_dash.workflows import (
     PROCESS,
     GatewayEngine,
     LocalEngine,
+    Outcome,
     Run,
     Runner,
     Workflow,
@@ -421,6 +422,35 @@ def test_a_workflow_that_raises_shows_its_traceback_summary(private) -> None:
     assert status["error"].startswith("ZeroDivisionError: flux calibration failed for band K")
     assert "in explode" in status["error"]
     assert store.result("local", job) is None
+
+
+def test_a_result_with_an_image_is_shown_and_goes_back_to_its_cart(private) -> None:
+    """Image statistics' first cutout: the result's image is drawn, its cart chosen."""
+    from astropy.io import fits
+
+    from esap_dash.actor import Actor
+    from esap_dash.components.job_list import JobList
+
+    header = fits.Header({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 83.63,
+                          "CRVAL2": 22.01, "CRPIX1": 8, "CRPIX2": 8, "CDELT1": -1e-3,
+                          "CDELT2": 1e-3})
+
+    def cutout(items, run):
+        """Cut out."""
+        return Outcome(Table({"file": ["m1.fits"]}),
+                       image=(np.arange(256.0).reshape(16, 16), header))
+
+    store = store_for(private.database)
+    job = Runner.shared().start(store, "local", Workflow.from_function("cutout", cutout),
+                                Table({"kind": ["row"]}), {}, LocalEngine(), private,
+                                cart="images")
+    assert wait_state(store, "local", job)["state"] == "COMPLETED"
+    jobs = JobList(Actor(private, "local"), kind="dask", refresh_period=0, watch_period=0)
+    run_coroutine(jobs.refresh())
+    jobs.select(job)
+    run_coroutine(jobs.open_result())
+    assert jobs.result is not None and jobs.result.image is not None
+    assert jobs.cart_name == "images"
 
 
 def test_a_run_cut_by_a_server_restart_is_failed_not_running_forever(private) -> None:

@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
+import html
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import panel as pn
 from astropy.table import Table
 
-__all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "on_click"]
+__all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "on_click",
+           "report_exception"]
+
+log = logging.getLogger(__name__)
 
 #: Adds rows of a kind (``row``, ``did``, ``software`` ...) to the user's cart;
 #: returns a message for the page and its level (``info``, ``danger`` ...).
 AddToCart = Callable[[Table, str], Awaitable[tuple[str, str]]]
 
 
+def report_exception(exc: BaseException, doing: str = "") -> str:
+    """Tell the user, as a sentence, that what they asked for failed unexpectedly
+    (a notification that stays until closed); its traceback goes to the server's log.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What was raised.
+    doing : str
+        What the user asked for (a button's label).
+
+    Returns
+    -------
+    str
+        The sentence.
+    """
+    log.error("%s failed", doing or "an action", exc_info=exc)
+    said = (f"{doing or 'That'} did not work: an unexpected error in esap-dash "
+            f"({type(exc).__name__}: {str(exc)[:200]}). It was logged on the server; "
+            "nothing you saved is lost.")
+    notifications = pn.state.notifications
+    if notifications is not None:
+        notifications.error(html.escape(said), duration=0)
+    return said
+
+
 def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -> None:
     """Await ``action()`` each time ``button`` is clicked (bound to ``clicks``); the
-    button shows that it is working until the action is done."""
+    button shows that it is working until the action is done, and an exception
+    reaches the user as a sentence (:func:`report_exception`)."""
     async def handler(_clicks: int) -> None:
         button.loading = True
         try:
             await action()
+        except Exception as exc:  # any failure of a view: said, not swallowed
+            report_exception(exc, button.label)
         finally:
             button.loading = False
 

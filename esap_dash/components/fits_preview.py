@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import astropy.units as u
 import numpy as np
@@ -36,7 +36,8 @@ MAX_DECOMPRESSED = 512 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 
-def check_decompressed_size(path: str | Path, limit: int = MAX_DECOMPRESSED) -> None:
+def check_decompressed_size(path: str | Path | BinaryIO,
+                            limit: int = MAX_DECOMPRESSED) -> None:
     """Refuse a compressed file (gzip, bzip2, xz, zip: what astropy opens) that
     expands to more than ``limit`` bytes, and any compression astropy would expand
     that is not read through here first.
@@ -48,13 +49,26 @@ def check_decompressed_size(path: str | Path, limit: int = MAX_DECOMPRESSED) -> 
     ValueError
         The file expands beyond ``limit``, or is compressed in another way.
     """
+    if hasattr(path, "read"):  # a file in memory: read from its start, left there
+        path.seek(0)
+        magic = path.read(6)
+        path.seek(0)
+    else:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    try:
+        _check_expansion(path, magic, limit)
+    finally:
+        if hasattr(path, "seek"):
+            path.seek(0)
+
+
+def _check_expansion(path: str | Path | BinaryIO, magic: bytes, limit: int) -> None:
     import bz2
     import gzip
     import lzma
     import zipfile
 
-    with open(path, "rb") as f:
-        magic = f.read(6)
     if magic.startswith(b"PK\x03\x04"):
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -77,7 +91,7 @@ def check_decompressed_size(path: str | Path, limit: int = MAX_DECOMPRESSED) -> 
                          "does not read")
 
 
-def _count(opener: Any, path: str | Path, limit: int) -> None:
+def _count(opener: Any, path: str | Path | BinaryIO, limit: int) -> None:
     size = 0
     with opener(path, "rb") as stream:
         while chunk := stream.read(1 << 20):
@@ -106,15 +120,15 @@ def _image_hdu(hdul: fits.HDUList) -> tuple[np.ndarray, fits.Header, int]:
     raise ValueError("the file holds no image")
 
 
-def render_fits(path: str | Path, *, stretch: str = "zscale, asinh",
+def render_fits(path: str | Path | BinaryIO, *, stretch: str = "zscale, asinh",
                 cone: tuple[float, float, float] | None = None, title: str = ""
                 ) -> tuple[bytes, np.ndarray | None, str]:
     """Draw a FITS image as PNG with WCS axes.
 
     Parameters
     ----------
-    path : str or Path
-        The FITS file.
+    path : str, Path or binary file
+        The FITS file (or its bytes in a file object).
     stretch : str
         A key of :data:`STRETCHES`.
     cone : (ra, dec, radius), optional

@@ -233,8 +233,8 @@ class JobList(pn.viewable.Viewer):
         self._files.filename = f"job-{job['id']}-files.zip"
         self._result_image.visible = result.image is not None
         if result.image is not None:
-            png, _, _ = await run_blocking(render_fits, io.BytesIO(result.image),
-                                           title=f"First cutout of job {job['id']}")
+            png, _, _ = await run_blocking(functools.partial(render_fits, io.BytesIO(result.image),
+                                                   title=f"First cutout of job {job['id']}"))
             self._result_image.object = png
         # A result goes back to the cart its job worked on, unless another is chosen.
         cart = str(job["detail"].get("cart") or self.cart_name)

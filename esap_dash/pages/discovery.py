@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -329,7 +330,13 @@ class DiscoveryPage(Page):
         await self.search()
 
     async def _search_from_url(self) -> None:
-        """A bookmarked or shared link (``?target=M1&radius=0.5``) searches at once."""
+        """A bookmarked or shared link (``?target=M1&radius=0.5``) searches at once,
+        unless one of its values cannot be used: then it says which, and why."""
+        problems = link_problems(self, pn.state.session_args or {})
+        if problems:
+            self._show_error("This link cannot be searched as it is: " + "; ".join(problems)
+                             + ".")
+            return
         if self.target.strip():
             await self.search()
 
@@ -516,3 +523,40 @@ def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def _mjd_text(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def link_problems(page: DiscoveryPage, args: dict[str, list[bytes]]) -> list[str]:
+    """What of a search link's values (``args``, the page address's query) the page
+    could not take: each as ``name='value' cannot be used (why)``.
+
+    Parameters
+    ----------
+    page : DiscoveryPage
+        The page, after it took the link's values.
+    args : dict
+        The address's query arguments.
+    """
+    reasons = {"radius": "give a number of degrees above 0",
+               "frame": f"use one of {', '.join(FRAMES)}",
+               "waveband": f"use one of {', '.join(WAVEBANDS)}",
+               "product_type": f"use one of {', '.join(map(str, PRODUCT_CHOICES[1:]))}",
+               "time_from": "give an ISO date (2001-04-24) or an MJD",
+               "time_to": "give an ISO date (2001-04-24) or an MJD"}
+    problems = []
+    for name in URL_PARAMS:
+        if name not in args or not args[name]:
+            continue
+        raw = args[name][0].decode("utf-8", "replace")
+        value = getattr(page, name)
+        if name == "radius":
+            try:
+                taken = math.isfinite(float(raw)) and float(raw) == value and value > 0
+            except ValueError:
+                taken = False
+        else:
+            taken = raw == str(value)
+        if not taken:
+            shown = raw if len(raw) <= 40 else raw[:40] + "..."
+            problems.append(f"{name}={shown!r} cannot be used "
+                            f"({reasons.get(name, 'not a value this field takes')})")
+    return problems

@@ -42,6 +42,19 @@ def test_a_shared_link_runs_its_search(served_app: str, page) -> None:
     page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=10_000)
 
 
+@pytest.mark.parametrize(("query", "said"), [
+    ("radius=nan", "radius='nan' cannot be used (give a number of degrees above 0)"),
+    ("radius=-1", "radius='-1' cannot be used"),
+    ("frame=bogus", "frame='bogus' cannot be used (use one of icrs, fk5, galactic)"),
+    ("time_from=nan", "time_from='nan' cannot be used (give an ISO date"),
+    ("waveband=gamma-rays", "waveband='gamma-rays' cannot be used")])
+def test_a_link_value_that_cannot_be_used_is_named_and_nothing_is_searched(
+        served_app: str, page, query: str, said: str) -> None:
+    page.goto(served_app + f"?page=discovery&target=M1&{query}")
+    page.get_by_text(said).wait_for(timeout=30_000)
+    assert not page.get_by_text("rows from").count()
+
+
 def test_unresolvable_target_is_an_inline_message(served_app: str, page) -> None:
     page.goto(served_app + "?page=discovery&target=No+Such+Object+Anywhere")
     page.get_by_text("is neither coordinates nor a name").wait_for(timeout=30_000)

@@ -64,6 +64,8 @@ def raw_call(kind: str, url: str, adql: str, ra: float, dec: float, radius: floa
     elif kind == "sia2":
         table = pyvo.dal.SIA2Service(url, check_baseurl=False).search(
             pos=(ra, dec, radius)).to_table()
+    elif kind == "ssa":
+        table = pyvo.dal.SSAService(url).search(pos=(ra, dec), diameter=2 * radius).to_table()
     else:
         table = pyvo.dal.TAPService(url).run_sync(adql).to_table()
     return len(table)
@@ -81,6 +83,10 @@ def raw_calls(services: list[ServiceConfig], query: SkyQuery) -> dict[str, Calla
             sia = pyvo.dal.SIA2Service(svc.url, check_baseurl=False)
             calls[svc.name] = lambda s=sia: s.search(
                 pos=(query.ra, query.dec, query.radius)).to_table()
+        elif svc.kind == "ssa":
+            ssa = pyvo.dal.SSAService(svc.url)
+            calls[svc.name] = lambda s=ssa: s.search(pos=(query.ra, query.dec),
+                                                     diameter=2 * query.radius).to_table()
         else:
             adql = svc.connector().sky_adql(query)
             tap = pyvo.dal.TAPService(svc.url)

@@ -17,6 +17,7 @@ described by the OpenAPI document at ``/api/v1/openapi.json``
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import io
 import ipaddress
@@ -25,6 +26,7 @@ import re
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
@@ -55,7 +57,7 @@ from .openapi import (
     openapi,
 )
 from .search import SearchResults, sky_archives
-from .users import identity
+from .users import LoginProviderError, identity
 from .votable import VOTableLimitError, read_bounded_votable, write_votable
 from .workflows import load_workflows
 
@@ -68,6 +70,9 @@ JOB_FIELDS = ("id", "kind", "state", "note", "progress", "what", "owner", "creat
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")
 _CLUSTER = re.compile(r"^[\w.\-]{1,100}$")
+#: Token checks wait for the login provider: a few threads of their own, so that a
+#: slow provider never holds the threads the pages and searches use.
+_TOKEN_CHECKS = ThreadPoolExecutor(4, thread_name_prefix="esap-token-check")
 #: Deepest JSON a request may send (Python's reader fails far deeper, but slowly).
 MAX_JSON_NESTING = 32
 #: Most columns and rows of a VOTable sent to a cart in one call.
@@ -164,10 +169,14 @@ class ApiHandler(tornado.web.RequestHandler):
             if scheme.lower() != "bearer" or not token.strip():
                 raise _unauthorized("Send your access token: Authorization: Bearer <token>.")
             try:
-                user = await run_blocking(identity, self.profile, None, token.strip())
+                user = await asyncio.get_running_loop().run_in_executor(
+                    _TOKEN_CHECKS, identity, self.profile, None, token.strip())
             except PermissionError as exc:
                 raise _unauthorized(f"Your token was not accepted: {exc}.",
                                     "invalid_token") from None
+            except LoginProviderError as exc:
+                raise Problem(503, f"Your token could not be checked now: {exc}.",
+                              headers={"Retry-After": "30"}) from None
         now = time.time()
         calls = await run_blocking(Actor(self.profile, user).store.count_call, user,
                                    int(now // 60))

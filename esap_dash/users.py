@@ -2,12 +2,19 @@
 
 The served dashboard gets the user from Panel's login (the ``sub`` claim);
 code outside it (a notebook, a script) proves who it is with an access token
-of the same provider, checked at its userinfo endpoint.
+of the same provider, checked at its userinfo endpoint.  A token's answer is
+kept for :data:`TOKEN_CACHE_SECONDS` by each server process (keyed by the
+token's SHA-256), so a client's calls do not each wait for the provider; the
+stack's provider issues opaque access tokens, which only it can check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+import time
+from collections import OrderedDict
 
 from connectors.exceptions import ConnectorError, ServiceError
 from connectors.http import make_session, request
@@ -15,7 +22,43 @@ from connectors.http import make_session, request
 from .client import TOKEN_VARIABLE
 from .config import Profile
 
-__all__ = ["TOKEN_VARIABLE", "identity"]
+__all__ = ["TOKEN_CACHE_SECONDS", "TOKEN_VARIABLE", "LoginProviderError", "identity"]
+
+#: Seconds a token's identity (or its refusal) is kept without asking the provider.
+TOKEN_CACHE_SECONDS = 60.0
+#: Seconds the provider has to answer a token check.
+PROVIDER_TIMEOUT = 5.0
+_MAX_CACHED = 10_000
+
+
+class LoginProviderError(RuntimeError):
+    """The login provider could not check a token (it is down, hung or answered
+    nonsense): the token may be fine, so this is not a refusal."""
+
+
+class _TokenAnswers:
+    """What the provider said of tokens, for a while (bounded, oldest out first)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, tuple[float, str | None, str]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[str | None, str] | None:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or kept[0] < time.monotonic():
+                return None
+            return kept[1], kept[2]
+
+    def put(self, key: str, sub: str | None, refusal: str = "") -> None:
+        with self._lock:
+            self._kept[key] = (time.monotonic() + TOKEN_CACHE_SECONDS, sub, refusal)
+            self._kept.move_to_end(key)
+            while len(self._kept) > _MAX_CACHED:
+                self._kept.popitem(last=False)
+
+
+_ANSWERS = _TokenAnswers()
 
 
 def identity(profile: Profile, user: str | None = None, token: str | None = None) -> str:
@@ -43,6 +86,8 @@ def identity(profile: Profile, user: str | None = None, token: str | None = None
     PermissionError
         The deployment has users and no valid token was given, or ``user``
         was and operators may not name users, or ``user`` is not the token's.
+    LoginProviderError
+        The provider could not check the token.
     """
     if profile.users == "single":
         return user or "local"
@@ -63,21 +108,35 @@ def identity(profile: Profile, user: str | None = None, token: str | None = None
 
 
 def _subject(profile: Profile, token: str) -> str:
-    """The ``sub`` of an access token, from the provider's userinfo endpoint."""
+    """The ``sub`` of an access token: kept from a recent answer, or from the
+    provider's userinfo endpoint."""
     url = profile.oidc["userinfo_url"]
+    key = hashlib.sha256(f"{url} {token}".encode()).hexdigest()
+    kept = _ANSWERS.get(key)
+    if kept is not None:
+        sub, refusal = kept
+        if sub is None:
+            raise PermissionError(refusal)
+        return sub
     try:
-        resp = request(make_session(timeout=10), "GET", url,
+        resp = request(make_session(timeout=PROVIDER_TIMEOUT, retries=0), "GET", url,
                        headers={"Authorization": f"Bearer {token}"})
+        answer = resp.json()
     except ServiceError as exc:
         if exc.status in (400, 401, 403):
-            raise PermissionError("the login provider refused the token (expired or not "
-                                  "issued by it)") from None
-        raise PermissionError(f"the login provider could not check the token: "
-                              f"{exc.reason}") from None
+            refusal = "the login provider refused the token (expired or not issued by it)"
+            _ANSWERS.put(key, None, refusal)
+            raise PermissionError(refusal) from None
+        raise LoginProviderError(f"the login provider could not check the token: "
+                                 f"{exc.reason}") from None
     except ConnectorError as exc:
-        raise PermissionError(f"the login provider could not check the token: "
-                              f"{exc.reason}") from None
-    sub = resp.json().get("sub")
+        raise LoginProviderError(f"the login provider could not check the token: "
+                                 f"{exc.reason}") from None
+    except ValueError:  # a cut or garbled answer
+        raise LoginProviderError("the login provider's answer to a token check is not "
+                                 "JSON") from None
+    sub = answer.get("sub") if isinstance(answer, dict) else None
     if not sub:
-        raise PermissionError("the login provider's answer names no subject (sub)")
+        raise LoginProviderError("the login provider's answer names no subject (sub)")
+    _ANSWERS.put(key, str(sub))
     return str(sub)

@@ -513,3 +513,58 @@ def test_odd_requests_get_problems_not_server_errors(api) -> None:
     again = requests.get(root + made.headers["Location"].removeprefix("/api/v1"),
                          headers=auth, timeout=60)
     assert again.status_code == 200 and again.json()["name"] == name
+
+
+class _Provider:
+    """A userinfo endpoint whose behaviour a test sets: it answers for one token,
+    refuses others, hangs or cuts its answer; it counts the checks it was asked."""
+
+    def __init__(self) -> None:
+        self.mode, self.asked = "answer", 0
+        self.release = threading.Event()
+
+    def handle(self, handler) -> None:
+        self.asked += 1
+        if self.mode == "hang":
+            self.release.wait(30)
+            return
+        token = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+        body = json.dumps({"sub": ALICE}).encode() if token == "good" else b'{"error": "no"}'
+        status = 200 if token == "good" else 401
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:5] if self.mode == "cut" else body)
+
+
+def test_a_token_is_checked_once_a_while_and_a_failing_provider_is_a_503(local_stack) -> None:
+    from .connectors.test_http import served
+
+    provider = _Provider()
+    with served("127.0.0.1", provider.handle) as port, serve(
+            "local-oidc", "server-provider.log",
+            {"ESAP_DASH_COOKIE_SECRET": token_urlsafe(32)},
+            ("--set", f"oidc.userinfo_url=http://127.0.0.1:{port}/userinfo")) as url:
+        me = url + "api/v1/me"
+        for _ in range(5):
+            assert call(me, "good").json()["user"] == ALICE
+        problem(call(me, "bad"), 401, "not accepted")
+        problem(call(me, "bad"), 401, "not accepted")
+        assert provider.asked == 2  # once for each token, not once a call
+        provider.mode = "hang"
+        started = time.monotonic()
+        hung = [threading.Thread(target=call, args=(me, f"new-{i}")) for i in range(6)]
+        for thread in hung:
+            thread.start()
+        answer = call(me, "another")
+        assert answer.status_code == 503 and "could not be checked now" in answer.json()[
+            "detail"] and answer.headers["Retry-After"] == "30", answer.text
+        # a token checked a moment ago still works while the provider hangs
+        assert call(me, "good").json()["user"] == ALICE
+        provider.release.set()
+        for thread in hung:
+            thread.join()
+        assert time.monotonic() - started < 60
+        provider.mode = "cut"
+        problem(call(me, "cut-short"), 503, "could not check the token")

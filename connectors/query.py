@@ -23,6 +23,7 @@ from .exceptions import QueryError
 
 __all__ = [
     "COMMON_COLUMNS",
+    "FRAMES",
     "MAX_RADIUS",
     "OBSCORE_MAPPING",
     "WAVEBANDS",
@@ -37,6 +38,8 @@ __all__ = [
     "ucd_mapping",
 ]
 
+#: Frames coordinates may be typed in.
+FRAMES = ("icrs", "fk5", "galactic")
 #: Largest cone radius in degrees.
 MAX_RADIUS = 10.0
 #: Smallest cone radius in degrees (1 milliarcsecond).

@@ -21,12 +21,11 @@ from astropy.coordinates import SkyCoord
 
 from .exceptions import ConnectorError, QueryError
 from .http import make_session, request
-from .query import adql_string, quote_prefix
+from .query import FRAMES, adql_string, quote_prefix
 from .tap import TAPConnector
 
 __all__ = ["FRAMES", "NameResolver", "Position", "parse_coordinates"]
 
-FRAMES = ("icrs", "fk5", "galactic")
 _SEXAGESIMAL = re.compile(r"[hms:]|\d\s+\d+\s+\d", re.IGNORECASE)
 _FIRST_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 _MESSIER = re.compile(r"^\s*(?:m|messier)\s*0*(\d{1,3})\s*$", re.IGNORECASE)

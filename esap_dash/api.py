@@ -114,6 +114,10 @@ class ApiHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:
         """Calls carry a bearer token, not cookies: no cross-site forgery to guard."""
 
+    def compute_etag(self) -> None:
+        """No entity tags (answers are per caller and never cached): no 304 answers."""
+        return None
+
     @property
     def body_limit(self) -> int:
         """The most bytes of a request body read here."""
@@ -123,10 +127,13 @@ class ApiHandler(tornado.web.RequestHandler):
         return Problem(413, f"A request's body is at most "
                             f"{float(self.profile.api['max_body_mb']):g} MB here.")
 
+    #: Whether the route answers without a token.
+    public = False
+
     async def prepare(self) -> None:
-        """Who calls, before any of a request's body is read; refuse a body over the
-        deployment's limit by its announced length."""
-        if self.request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        """Who calls, before anything of the request is read (its query, its body);
+        refuse a body over the deployment's limit by its announced length."""
+        if not self.public:
             await self.caller()
         try:
             length = int(self.request.headers.get("Content-Length") or 0)
@@ -319,8 +326,11 @@ def _service_problem(exc: ConnectorError, service: str) -> Problem:
 class OpenApiHandler(ApiHandler):
     """``GET /api/v1/openapi.json``: the API's description (no token needed)."""
 
+    public = True
+
     def get(self) -> None:
-        self.write_json(openapi())
+        self.write_json(openapi(archives=list(sky_archives(self.profile)),
+                                kinds=list(kinds())))
 
 
 class MeHandler(ApiHandler):
@@ -346,8 +356,9 @@ class CartsHandler(ApiHandler):
         self.write_json({"carts": await run_blocking(carts)})
 
     async def post(self) -> None:
-        name = self.body().get("name")
-        if not isinstance(name, str):
+        body = self.body()
+        name = body.get("name")
+        if not isinstance(name, str) or set(body) != {"name"}:
             raise Problem(400, 'Name the cart: {"name": "M1 study"}.')
         actor = await self.actor()
         existed = name in await run_blocking(actor.cart_names)

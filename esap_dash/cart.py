@@ -44,13 +44,15 @@ from .votable import write_votable
 
 __all__ = ["Cart", "CartError", "CartItem", "record_rows", "wide_table"]
 
+#: What a cart's name may be.
+CART_NAME = re.compile(r"^[^\W_][\w .,()+\-]{0,99}$")
+
 #: Columns of :meth:`Cart.to_table`, in order.
 COLUMNS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
            "access_url", "size", "service_url", "added", "note", "tags", "record", "query")
 #: Most items whose provenance exports carry inside them (VOTable, notebook).
 EMBED_LIMIT = 5000
 NUMERIC = {"ra": np.float64, "dec": np.float64, "size": np.int64}
-_NAME = re.compile(r"^[\w][\w .,()+\-]{0,99}$", re.UNICODE)
 
 
 class CartError(ValueError):
@@ -97,7 +99,7 @@ def item_key(archive: str, item_id: str, access_url: str, record: str = "") -> s
 def check_name(name: str) -> str:
     """Return a valid cart name or raise :class:`CartError` saying what is allowed."""
     name = name.strip()
-    if not _NAME.match(name):
+    if not CART_NAME.match(name):
         raise CartError(f"cart name {name!r}: use 1 to 100 letters, digits, spaces and "
                         "_ . , ( ) + -, starting with a letter or digit")
     return name

@@ -3,13 +3,17 @@ document (the routes are :mod:`esap_dash.api`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
-__all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE", "SEARCH_FIELDS",
-           "VOTABLE", "openapi"]
+from connectors.query import FRAMES, MAX_RADIUS, MIN_RADIUS, MJD_RANGE
+
+__all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE",
+           "SEARCH_FIELDS", "VOTABLE", "openapi"]
 
 API_ROOT = "/api/v1"
+
 #: Most items one page of ``/carts/{name}/items`` returns as JSON, and as a VOTable.
 MAX_PAGE = 1000
 MAX_TABLE_PAGE = 10_000
@@ -59,10 +63,12 @@ def _op(summary: str, answers: dict[str, Any], *, parameters: tuple[dict[str, An
         body: dict[str, Any] | None = None, errors: tuple[str, ...] = ("400", "404"),
         public: bool = False) -> dict[str, Any]:
     """One operation: its answers, and the problems every call can meet besides
-    ``errors`` (no valid token, too many calls)."""
+    ``errors`` (no valid token, a call from elsewhere to a deployment without logins,
+    too many calls, a login provider that cannot check the token; a body too large)."""
+    caller = () if public else ("401", "403", "429", "503")  # token, machine, rate, provider
+    sized = ("413",) if body is not None else ()
     op: dict[str, Any] = {"summary": summary, "responses": {
-        **answers, **{code: _PROBLEM for code in (*errors, *(() if public else
-                                                               ("401", "429")))}}}
+        **answers, **{code: _PROBLEM for code in sorted({*errors, *caller, *sized})}}}
     if parameters:
         op["parameters"] = list(parameters)
     if body is not None:
@@ -72,13 +78,23 @@ def _op(summary: str, answers: dict[str, Any], *, parameters: tuple[dict[str, An
     return op
 
 
-def openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the API."""
-    cart = _path("name", "The cart's name.")
+def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API.
+
+    Parameters
+    ----------
+    archives, kinds : sequence of str
+        The deployment's archives and job kinds (their names become the values a
+        request may give).
+    """
+    cart = {**_path("name", "The cart's name: letters, digits, spaces and _ . , ( ) + -, "
+                          "starting with a letter or digit."),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100}}
     job = _path("id", "The job's number.", "integer")
     search = _path("id", "The search's number.", "integer")
     cluster = _path("name", "The cluster's name.")
-    votable = {"200": {"description": "A VOTable.", "content": {VOTABLE: {}}}}
+    table = {"schema": {"type": "string", "format": "binary"}}
+    votable = {"200": {"description": "A VOTable.", "content": {VOTABLE: table}}}
     page = (_query("offset", {"type": "integer", "minimum": 0, "default": 0},
                    "Items to skip."),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_TABLE_PAGE,
@@ -88,6 +104,22 @@ def openapi() -> dict[str, Any]:
     search_fields = {name: ({"type": [_JSON_TYPES[t] for t in types]} if len(types) > 1
                             else {"type": _JSON_TYPES[types[0]]})
                      for name, types in SEARCH_FIELDS.items()}
+    search_fields.update({
+        "target": {"type": "string", "minLength": 1, "maxLength": 100,
+                   "description": "A name or coordinates."},
+        "frame": {"type": "string", "enum": list(FRAMES), "default": "icrs"},
+        "radius": {"type": "number", "minimum": MIN_RADIUS, "maximum": MAX_RADIUS,
+                   "description": "Degrees."},
+        "keywords": {"oneOf": [{"type": "array", "items": {"type": "string",
+                                                           "maxLength": 80}},
+                               {"type": "string"}],
+                     "description": "Words matched in titles (a list, or one string)."},
+        "maxrec": {"type": "integer", "minimum": 1},
+        **{name: {"type": "number", "minimum": MJD_RANGE[0], "maximum": MJD_RANGE[1],
+                  "description": "MJD."} for name in ("time_min", "time_max")},
+        "archives": {"type": "array", "items": {"type": "string", **(
+                         {"enum": list(archives)} if archives else {})},
+                     "description": "Archives to ask (all by default)."}})
     return {
         "openapi": "3.1.0",
         "info": {"title": "esap-dash API", "version": version("esap-dash"),
@@ -111,7 +143,9 @@ def openapi() -> dict[str, Any]:
                            errors=()),
                 "post": _op("Make a cart (200 when you have it already).",
                             {"201": _json("The new cart."), "200": _json("Your cart.")},
-                            body=_body("Its name.", {"name": {"type": "string"}},
+                            body=_body("Its name: letters, digits, spaces and _ . , ( ) + "
+                                       "-, starting with a letter or digit.", {"name": {
+                                "type": "string", "minLength": 1, "maxLength": 100}},
                                        required=("name",)), errors=("400",))},
             "/carts/{name}": {"get": _op("A cart's summary: items and bytes per archive.",
                                          {"200": _json("The summary.")}, parameters=(cart,))},
@@ -119,7 +153,8 @@ def openapi() -> dict[str, Any]:
                 "get": _op("One page of a cart's items, oldest first.",
                            {"200": {"description": "The page: JSON with the cart's total, "
                                                    "or a VOTable.",
-                                    "content": {"application/json": {}, VOTABLE: {}}}},
+                                    "content": {"application/json": {"schema": {
+                                        "type": "object"}}, VOTABLE: table}}},
                            parameters=(cart, *page, _query(
                                "format", {"type": "string", "enum": ["json", "votable"],
                                           "default": "json"}, "JSON or VOTable."))),
@@ -131,7 +166,7 @@ def openapi() -> dict[str, Any]:
                                 "search": {"type": "integer"},
                                 "rows": {"type": "array", "items": {"type": "integer"}},
                                 "job": {"type": "integer"}},
-                                extra={VOTABLE: {}}), errors=("400", "404", "409")),
+                                extra={VOTABLE: table}), errors=("400", "404", "409", "413")),
                 "delete": _op("Remove items from a cart.",
                               {"200": _json("How many were removed.")},
                               parameters=(cart, _query(
@@ -140,7 +175,8 @@ def openapi() -> dict[str, Any]:
             "/carts/{name}/export": {"get": _op(
                 "The cart as a file, in any format the Cart page offers.",
                 {"200": {"description": "The file.", "content": {
-                    mime.split(";")[0]: {} for mime in EXPORTS.values()}}},
+                    mime.split(";")[0]: {"schema": {"type": "object"}} if "json" in mime
+                    else table for mime in EXPORTS.values()}}},
                 parameters=(cart, _query("format", {"type": "string", "enum": list(EXPORTS),
                                                     "default": "votable"}, "The format.")))},
             "/searches": {
@@ -164,7 +200,8 @@ def openapi() -> dict[str, Any]:
             "/jobs": {
                 "get": _op("Your jobs of every kind, newest first, with live states.",
                            {"200": _json("Your jobs.")}, parameters=(_query(
-                               "kind", {"type": "string"},
+                               "kind", {"type": "string", **(
+                                   {"enum": list(kinds)} if kinds else {})},
                                "Only jobs of this kind (tap, rucio-rule, dask ...)."),),
                            errors=("400",)),
                 "post": _op("Start a job: kind and the kind's request (tap: service, adql, "
@@ -172,7 +209,8 @@ def openapi() -> dict[str, Any]:
                             "values).", {"201": _json("The job.")},
                             body={"required": True, "content": {"application/json": {
                                 "schema": {"type": "object", "required": ["kind"],
-                                           "properties": {"kind": {"type": "string"}}}}}},
+                                           "properties": {"kind": {"type": "string", **(
+                                               {"enum": list(kinds)} if kinds else {})}}}}}},
                             errors=("400", "422", "502"))},
             "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.")},
                                       parameters=(job,))},

@@ -115,7 +115,7 @@ def test_the_cart_goes_to_and_comes_back_from_the_users_desktop_through_the_brow
                                                 "name": "two nebulae"}})
         page.get_by_text("topcat-like sent 'two nebulae': 2 new items.").wait_for(
             timeout=30_000)
-        page.locator(".tabulator-cell", has_text="SAMP: topcat-like").first.wait_for(
+        page.locator(".tabulator-group", has_text="SAMP: topcat-like").first.wait_for(
             timeout=20_000)
         page.screenshot(path=str(ARTIFACTS / "cart-samp-web.png"), full_page=True)
     taken = [i for i in Cart.open("Pleiades", profile=profile).items() if i.kind == "samp"]

@@ -254,6 +254,10 @@ class ApiHandler(tornado.web.RequestHandler):
             raise Problem(400, said)
         return value
 
+    def page(self, most: int, default: int = 100) -> tuple[int, int]:
+        """The ``offset`` and ``limit`` query arguments of a listing (400 when off)."""
+        return self.integer("offset", 0, 0), self.integer("limit", min(default, most), 1, most)
+
     def write_json(self, value: Any, status: int = 200, location: str = "") -> None:
         self.set_status(status)
         if location:
@@ -348,12 +352,17 @@ class CartsHandler(ApiHandler):
     async def get(self) -> None:
         user = await self.caller()
 
-        def carts() -> list[dict[str, Any]]:
-            return [{"name": name, "items": len(Cart.open_as(user, name, profile=self.profile,
-                                                             create=False))}
-                    for name in Cart.names_of(user, profile=self.profile)]
+        offset, limit = self.page(MAX_PAGE)
 
-        self.write_json({"carts": await run_blocking(carts)})
+        def carts() -> tuple[int, list[dict[str, Any]]]:
+            names = Cart.names_of(user, profile=self.profile)
+            return len(names), [
+                {"name": name, "items": len(Cart.open_as(user, name, profile=self.profile,
+                                                        create=False))}
+                for name in names[offset:offset + limit]]
+
+        total, listed = await run_blocking(carts)
+        self.write_json({"carts": listed, "total": total, "offset": offset, "limit": limit})
 
     async def post(self) -> None:
         body = self.body()
@@ -526,10 +535,11 @@ class SearchesHandler(ApiHandler):
     ``POST``: search the deployment's archives at once."""
 
     async def get(self) -> None:
-        limit = self.integer("limit", 50, 1, MAX_HISTORY)
+        offset, limit = self.page(MAX_HISTORY, default=50)
         actor = await self.actor()
-        entries = await run_blocking(actor.store.history, actor.user, limit)
-        self.write_json({"searches": [_search_json(e) for e in entries]})
+        entries = await run_blocking(actor.store.history, actor.user, limit, offset)
+        self.write_json({"searches": [_search_json(e) for e in entries], "offset": offset,
+                         "limit": limit})
 
     async def post(self) -> None:
         request = self.body()
@@ -643,8 +653,10 @@ class JobsHandler(ApiHandler):
         kind = self.get_query_argument("kind", None)
         if kind is not None and kind not in kinds():
             raise Problem(400, f"Unknown job kind {kind!r}; one of {', '.join(kinds())}.")
-        jobs = await follow(await self.actor(), kind)
-        self.write_json({"jobs": [_job_json(j) for j in jobs]})
+        offset, limit = self.page(MAX_PAGE)
+        jobs = await follow(await self.actor(), kind, offset=offset, limit=limit)
+        self.write_json({"jobs": [_job_json(j) for j in jobs], "offset": offset,
+                         "limit": limit})
 
     async def post(self) -> None:
         request = self.body()

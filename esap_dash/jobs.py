@@ -211,10 +211,11 @@ def _live(actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, An
         return {r["id"]: {"state": "UNKNOWN", "error": str(exc)} for r in records}
 
 
-async def follow(actor: Actor, kind: str | None = None, *,
-                 job: int | None = None) -> list[dict[str, Any]]:
+async def follow(actor: Actor, kind: str | None = None, *, job: int | None = None,
+                 offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
     """The actor's jobs (of one kind, or the one job numbered ``job``, if given), newest
-    first, with their live states.
+    first, with their live states; ``offset`` and ``limit`` choose a page of them (only
+    its jobs are asked after).
 
     The services are asked at once (once per job, or once per service for the
     jobs of a batched kind); one that does not answer within :data:`DEADLINE`
@@ -232,6 +233,7 @@ async def follow(actor: Actor, kind: str | None = None, *,
     records = await run_blocking(actor.store.jobs, actor.user, kind)
     if job is not None:
         records = [r for r in records if r["id"] == job]
+    records = records[offset:None if limit is None else offset + limit]
     # One call per job; one per service for the jobs of a batched kind.
     groups: dict[Any, list[dict[str, Any]]] = {}
     for r in records:

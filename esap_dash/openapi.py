@@ -95,8 +95,14 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
     cluster = _path("name", "The cluster's name.")
     table = {"schema": {"type": "string", "format": "binary"}}
     votable = {"200": {"description": "A VOTable.", "content": {VOTABLE: table}}}
-    page = (_query("offset", {"type": "integer", "minimum": 0, "default": 0},
-                   "Items to skip."),
+    def listing(most: int, default: int) -> tuple[dict[str, Any], ...]:
+        return (_query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+                                  "default": 0}, "How many to skip."),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": most,
+                                 "default": default}, "How many to list."))
+
+    page = (_query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+                              "default": 0}, "Items to skip."),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_TABLE_PAGE,
                              "default": 100},
                    f"Items to return: at most {MAX_PAGE} as JSON, {MAX_TABLE_PAGE} as a "
@@ -139,8 +145,9 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
             "/me": {"get": _op("Who you are to this deployment.", {"200": _json("You.")},
                                errors=())},
             "/carts": {
-                "get": _op("Your carts and their sizes.", {"200": _json("Your carts.")},
-                           errors=()),
+                "get": _op("Your carts and their sizes, and how many you have.",
+                           {"200": _json("Your carts.")}, parameters=listing(MAX_PAGE, 100),
+                           errors=("400",)),
                 "post": _op("Make a cart (200 when you have it already).",
                             {"201": _json("The new cart."), "200": _json("Your cart.")},
                             body=_body("Its name: letters, digits, spaces and _ . , ( ) + "
@@ -181,10 +188,7 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                                                     "default": "votable"}, "The format.")))},
             "/searches": {
                 "get": _op("Your searches, newest first.", {"200": _json("Your searches.")},
-                           parameters=(_query("limit", {"type": "integer", "minimum": 1,
-                                                        "maximum": MAX_HISTORY,
-                                                        "default": 50}, "How many."),),
-                           errors=("400",)),
+                           parameters=listing(MAX_HISTORY, 50), errors=("400",)),
                 "post": _op("Search the deployment's archives at once: each archive's "
                             "state, rows, truncation and error; the rows are kept.",
                             {"201": _json("The search.")},
@@ -199,7 +203,8 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                 parameters=(search,))},
             "/jobs": {
                 "get": _op("Your jobs of every kind, newest first, with live states.",
-                           {"200": _json("Your jobs.")}, parameters=(_query(
+                           {"200": _json("Your jobs.")}, parameters=(*listing(MAX_PAGE, 100),
+                                                                     _query(
                                "kind", {"type": "string", **(
                                    {"enum": list(kinds)} if kinds else {})},
                                "Only jobs of this kind (tap, rucio-rule, dask ...)."),),

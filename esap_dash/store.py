@@ -167,11 +167,13 @@ class Store:
                 archives=json.dumps(archives), row_counts=json.dumps(row_counts)))
             return int(result.inserted_primary_key[0])
 
-    def history(self, user: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The user's searches, newest first."""
+    def history(self, user: str, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        """The user's searches, newest first (``limit`` of them after the first
+        ``offset``)."""
         with self.engine.connect() as conn:
             rows = conn.execute(HISTORY.select().where(HISTORY.c.user == user)
-                                .order_by(HISTORY.c.id.desc()).limit(limit)).mappings().all()
+                                .order_by(HISTORY.c.id.desc()).offset(offset)
+                                .limit(limit)).mappings().all()
         return [_search(r) for r in rows]
 
     def search(self, user: str, search_id: int) -> dict[str, Any] | None:

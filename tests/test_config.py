@@ -178,14 +178,6 @@ def test_bad_values_are_refused_when_the_profile_loads(tmp_path, text, message) 
     assert str(path) in str(err.value)
 
 
-def test_a_hostile_title_is_shown_as_text(tmp_path) -> None:
-    from esap_dash.app import EsapDash
-
-    path = write(tmp_path, '[deployment]\ntitle = "<script>alert(\'title\')</script>"\n')
-    app = EsapDash(profile=load_profile(str(path), environ=ENV))
-    assert "<script>" not in app.template.title and "&lt;script&gt;" in app.template.title
-
-
 def test_places_work_runs_declare_engine_storage_and_limits() -> None:
     local = load_profile("local", environ=ENV)
     gateways = local.by_role("gateway")

@@ -95,7 +95,8 @@ def test_hostile_strings_from_every_way_in_are_text_on_every_page(hostile_deploy
     context, page = log_in(browser, url, CAROL, [])
     try:
         no_script_ran(page)
-        assert TITLE in page.title()
+        assert TITLE in page.title()  # the browser's title, and the header's
+        assert page.locator("a.title").first.inner_text().strip() == TITLE
         # the login provider's claims: carol's name is hostile
         header = page.locator(".esap-summary").all_inner_texts()[-1]
         assert '<img src=x onerror="window.__xss=1">Carol' in header

@@ -171,13 +171,19 @@ def _cone_cell(name: str, url: str, kind: str, query: dict[str, Any], column: st
 def _rucio_cell(name: str, url: str, items: list[CartItem]) -> str:
     dids = [dict(zip(("scope", "name"), i.item_id.split(":", 1), strict=True)) for i in items]
     return (f"# {_comment(name)}: where the data identifiers' replicas are now.\n"
-            "# Account and credentials come from your rucio.cfg (or RUCIO_* variables).\n"
-            "from rucio.client import Client\n"
-            f"rucio = Client(rucio_host={url!r}, auth_host={url!r})\n"
+            "# Account and credentials come from your rucio.cfg (or RUCIO_* variables);\n"
+            "# without them this part says why and the other cells still run.\n"
             f"dids = {dids!r}\n"
-            "rows = [(r['scope'], r['name'], rse, (r.get('states') or {}).get(rse, ''), pfns[0])\n"
-            "        for r in rucio.list_replicas(dids, all_states=True)\n"
-            "        for rse, pfns in (r.get('rses') or {}).items() if pfns]\n"
+            "try:\n"
+            "    from rucio.client import Client\n"
+            f"    rucio = Client(rucio_host={url!r}, auth_host={url!r})\n"
+            "    rows = [(r['scope'], r['name'], rse, (r.get('states') or {}).get(rse, ''),\n"
+            "             pfns[0])\n"
+            "            for r in rucio.list_replicas(dids, all_states=True)\n"
+            "            for rse, pfns in (r.get('rses') or {}).items() if pfns]\n"
+            "except Exception as exc:  # no rucio.cfg, no account, the server out of reach\n"
+            "    rows = []\n"
+            f"    not_asked[{name!r}] = f'{{type(exc).__name__}}: {{exc}}'\n"
             f"parts[{name!r}] = Table(rows=rows or None, "
             "names=('scope', 'name', 'rse', 'state', 'pfn'), dtype=(str,) * 5)\n"
             f"expected[{name!r}] = None  # files per dataset: any number")
@@ -243,7 +249,7 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
     cells = [new_markdown_cell(_provenance(cart, groups)),
              new_code_cell("import json\n\nimport numpy as np\nimport pyvo\n"
                            "from astropy.table import Table, vstack\n\n"
-                           "parts, expected = {}, {}\n\n\n"
+                           "parts, expected, not_asked = {}, {}, {}\n\n\n"
                            + HELPERS),
              new_code_cell(_live_cell(cart.name))]
     per_archive = Counter(archive for archive, *_ in groups)
@@ -273,8 +279,10 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
         "for name, count in found.items():\n"
         "    want = expected[name]\n"
         "    note = '' if want in (None, count) else f' (the cart has {want}: some are gone)'\n"
+        "    if name in not_asked:\n"
+        "        note = f' (not asked: {not_asked[name]})'\n"
         "    print(f'{name}: {count} rows{note}')\n"
-        "print(json.dumps({'found': found, 'expected': expected}))"))
+        "print(json.dumps({'found': found, 'expected': expected, 'not_asked': not_asked}))"))
     notebook = new_notebook(cells=cells)
     notebook.metadata.update(
         kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},

@@ -93,6 +93,25 @@ def test_exported_notebook_runs_and_finds_every_item_again(profile: Profile, tmp
     assert len(Cart.open("M1 study", profile=private)) == len(cart)
 
 
+def test_without_a_rucio_cfg_the_notebook_runs_all_and_says_why(
+        profile: Profile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUCIO_CONFIG", str(tmp_path / "nowhere.cfg"))
+    monkeypatch.delenv("RUCIO_HOME", raising=False)
+    private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
+    cart = Cart.open("lake", profile=private)
+    cart.add_rows(record_rows("Rucio data lake", profile.service("rucio").url,
+                              [{"did": "esap:crab_images", "name": "crab_images"}],
+                              id="did", title="name"), kind="did")
+    cart.add_rows(Table({"archive": ["TOPCAT"], "id": ["1"], "ra": [1.0], "dec": [2.0],
+                         "record": [json.dumps({"x": 1})]}), kind="samp")
+    notebook = nbformat.read(str(cart.export(tmp_path / "lake.ipynb", "notebook")),
+                             as_version=4)
+    execute(notebook, tmp_path)  # "Run all" reaches the last cell
+    summary = json.loads(notebook.cells[-1].outputs[-1]["text"].splitlines()[-1])
+    assert summary["found"] == {"Rucio data lake": 0, "TOPCAT": 1}
+    assert "Rucio data lake" in summary["not_asked"]
+
+
 def test_an_empty_cart_exports_a_notebook_that_runs(profile: Profile, tmp_path: Path) -> None:
     private = replace(profile, database=f"sqlite:///{tmp_path}/carts.db")
     path = Cart.open("empty", profile=private).export(tmp_path / "empty.ipynb", "notebook")

@@ -93,3 +93,16 @@ def test_a_view_that_fails_tells_its_user_in_a_sentence() -> None:
         assert said.startswith("Open result did not work: an unexpected error in esap-dash "
                                "(TypeError: run_blocking() got an unexpected keyword")
         assert not button.loading
+
+
+def test_sizes_show_as_whole_bytes_and_an_unknown_one_as_none() -> None:
+    """Discovery showed an unknown size as -1.0 and the Cart as NaN, bytes as floats."""
+    import numpy as np
+    import pandas as pd
+
+    from esap_dash.components.style import whole_bytes
+
+    shown = whole_bytes(pd.Series([-1, 742400.0, np.nan, 71680], index=[3, 4, 5, 6]))
+    assert shown.tolist() == [None, 742400, None, 71680]
+    assert [type(v) for v in shown if v is not None] == [int, int]
+    assert list(shown.index) == [3, 4, 5, 6]

@@ -10,11 +10,12 @@ import html
 from functools import cache
 from typing import Any
 
+import pandas as pd
 import panel as pn
 
 from ..config import ASSETS
 
-__all__ = ["POSITION_FORMAT", "html_pane", "notice", "say", "stylesheet"]
+__all__ = ["POSITION_FORMAT", "html_pane", "notice", "say", "stylesheet", "whole_bytes"]
 
 #: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
 #: every digit of a float.
@@ -63,3 +64,12 @@ def say(alert: pn.pane.Alert, text: str, kind: str = "info") -> None:
     alert.alert_type = kind
     alert.object = html.escape(text)
     alert.visible = bool(text)
+
+
+def whole_bytes(sizes: pd.Series) -> pd.Series:
+    """Sizes in bytes as whole numbers, an unknown one (missing, or -1) as none (not
+    ``-1.0`` or ``NaN``)."""
+    numbers = pd.to_numeric(sizes, errors="coerce")
+    known = numbers.notna() & (numbers >= 0)
+    return pd.Series([int(n) if k else None for n, k in zip(numbers, known, strict=True)],
+                     index=sizes.index, dtype=object)

@@ -25,7 +25,7 @@ from ..actor import NoAccountError
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import Refresher, lazy_card, on_click
 from ..components.samp_web import WebSamp
-from ..components.style import POSITION_FORMAT, html_pane, notice, say
+from ..components.style import POSITION_FORMAT, html_pane, notice, say, whole_bytes
 from ..components.where_to_run import WhereToRun
 from ..config import SAMP_DEFAULTS
 from ..fanout import run_blocking
@@ -599,4 +599,5 @@ def _shown(listing: pd.DataFrame) -> pd.DataFrame:
     frame["added"] = pd.to_datetime(frame["added"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
     for column in ("ra", "dec"):  # an item without a position shows none, not NaN
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame["size"] = whole_bytes(frame["size"])
     return frame

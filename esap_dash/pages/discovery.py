@@ -31,7 +31,7 @@ from ..components.datalake_search import DataLakeSearch
 from ..components.query_history import QueryHistory
 from ..components.registry_search import RegistrySearch
 from ..components.software_search import SoftwareSearch
-from ..components.style import POSITION_FORMAT, html_pane, notice, say
+from ..components.style import POSITION_FORMAT, html_pane, notice, say, whole_bytes
 from ..config import ServiceConfig
 from ..fanout import run_blocking
 from ..search import ArchiveResult, SearchResults, sky_archives
@@ -396,8 +396,11 @@ class DiscoveryPage(Page):
 
     # ---------------------------------------------------------------- display
     def _frame(self) -> pd.DataFrame:
-        return self.merged[SHOWN].to_pandas() if len(self.merged) else pd.DataFrame(
-            {c: [] for c in SHOWN})
+        if not len(self.merged):
+            return pd.DataFrame({c: [] for c in SHOWN})
+        frame = self.merged[SHOWN].to_pandas()
+        frame["size"] = whole_bytes(frame["size"])
+        return frame
 
     def _fit_ranges(self, frame: pd.DataFrame | None) -> None:
         """Set each range filter to the span of the results (all rows shown)."""

@@ -46,7 +46,7 @@ def contract(local_stack, tmp_path_factory) -> Iterator[tuple[str, str]]:
         yield url + "api/v1", oidc_token(load_profile("local-oidc"), ALICE)
 
 
-def test_an_openapi_fuzzer_finds_nothing_off_the_contract(contract) -> None:
+def test_an_openapi_fuzzer_finds_nothing_off_the_contract(contract, tmp_path) -> None:
     root, token = contract
     # Left out: starting Dask clusters (each a real one); the check that every request
     # valid by the schema is accepted, which no schema can promise for a name that
@@ -57,7 +57,8 @@ def test_an_openapi_fuzzer_finds_nothing_off_the_contract(contract) -> None:
          "--exclude-checks", "positive_data_acceptance", "--exclude-path-regex", "^/clusters",
          "--max-examples", "10", "--seed", "1", "--request-timeout", "60",
          "--phases", "examples,coverage,fuzzing,stateful"],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+        capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"},
+        cwd=tmp_path)  # its cache folder goes there
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failures" not in run.stdout.split("SUMMARY")[-1]
 

@@ -141,7 +141,7 @@ def test_a_run_started_on_one_worker_is_followed_aborted_and_retried_on_the_othe
 def test_a_cart_edited_on_one_worker_is_current_on_the_other_and_a_killed_worker_loses_nothing(
         served_workers: str, browser) -> None:
     url = served_workers
-    first_ctx, first, a, second_ctx, second, b = two_browsers(browser, url)
+    first_ctx, first, a, second_ctx, second, _ = two_browsers(browser, url)
     try:
         cart = f"workers {token_hex(3)}"
         add_to_cart(first, url, cart, "NGC1952")  # through worker A
@@ -152,7 +152,7 @@ def test_a_cart_edited_on_one_worker_is_current_on_the_other_and_a_killed_worker
         second.locator(".tabulator-cell", has_text="NGC1952").first.wait_for(timeout=20_000)
 
         # Worker A dies without a word; its open page says so and loads again, through
-        # worker B.
+        # worker B or through A started again by the supervisor (whichever is up first).
         port = a.rsplit(":", 1)[1]
         pids = subprocess.run(["pgrep", "-f", f"esap_dash.cli serve .*--port {port} "],
                               capture_output=True, text=True).stdout.split()
@@ -163,7 +163,6 @@ def test_a_cart_edited_on_one_worker_is_current_on_the_other_and_a_killed_worker
                                 polling=500)
         said = first.evaluate("window.sessionStorage.getItem('esap-connection-lost')")
         assert said and "connection to the esap-dash server was lost" in said
-        assert worker_of(first_ctx, url) == b
         first.goto(url + "?page=cart")
         select = first.get_by_label("Cart", exact=True)
         select.wait_for(timeout=30_000)

@@ -82,7 +82,7 @@ def on_gateway(gateway: Any, flow: Any, items: Table, profile: Any, radius: floa
             for _ in range(runs):
                 start = time.perf_counter()
                 result = flow.func(items, Run(client, profile), radius_arcsec=radius,
-                                   chunk_size=max(100, len(items) // 8))
+                                   chunk_size=max(100, len(items) // 8)).table
                 times.append(time.perf_counter() - start)
         finally:
             client.close()
@@ -117,7 +117,7 @@ def main() -> None:
     first_worker, times, ours = next(iter(engines.values()))
     start = time.perf_counter()
     uploaded = flow.func(items, Run(None, profile), radius_arcsec=args.radius,
-                         match_on="archive")
+                         match_on="archive").table
     archive_s = time.perf_counter() - start
     in_archive = set(zip(uploaded["item_id"], np.asarray(uploaded["ref_id"]).astype(str),
                          strict=True))

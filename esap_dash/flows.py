@@ -36,7 +36,8 @@ from .provenance import Provenance
 from .workflows import Outcome, Run, WorkflowError, workflow
 
 __all__ = ["ERROR_UNITS", "crossmatch", "image_statistics", "image_summary", "match_chunk",
-           "match_in_archive", "reference_positions", "result_rows", "row_radii"]
+           "match_in_archive", "reference_positions", "result_rows", "row_radii",
+           "shared_reference"]
 
 #: Units an error radius column may be in, and arcseconds per unit.
 ERROR_UNITS = {"arcsec": 1.0, "mas": 1e-3, "arcmin": 60.0, "deg": 3600.0}
@@ -58,6 +59,13 @@ ERROR_UNITS = {"arcsec": 1.0, "mas": 1e-3, "arcmin": 60.0, "deg": 3600.0}
                                   "axis); empty: the radius above for every row."),
     error_unit=param.Selector(default="arcsec", objects=list(ERROR_UNITS),
                               doc="Unit of the error radius column."),
+    find=param.Selector(default="best",
+                        objects={"the nearest reference source of each row": "best",
+                                 "every reference source within the radius": "all"},
+                        label="Find",
+                        doc="The nearest source only (STILTS find=best1), or every pair "
+                            "within each row's radius (find=all): a row then appears once "
+                            "per source, with the number of its matches."),
     match_on=param.Selector(default="workers",
                             objects={"the Dask workers": "workers",
                                      "the archive (TAP upload)": "archive"},
@@ -68,9 +76,10 @@ ERROR_UNITS = {"arcsec": 1.0, "mas": 1e-3, "arcmin": 60.0, "deg": 3600.0}
 )
 def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
                reference: str = "hipparcos.main", chunk_size: int = 2500,
-               error_column: str = "", error_unit: str = "arcsec",
-               match_on: str = "workers") -> Table:
-    """Nearest reference source within the radius for every catalogue row of the cart.
+               error_column: str = "", error_unit: str = "arcsec", find: str = "best",
+               match_on: str = "workers") -> Outcome:
+    """Reference sources within the radius of every catalogue row of the cart: the
+    nearest one, or with ``find="all"`` every one.
 
     The reference catalogue comes from the deployment's TAP service (the one
     the name resolver uses); its identifier and position columns are those
@@ -80,8 +89,12 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     the poles.  The matching runs on the Dask workers or, with *Match on* the
     archive, in the archive's TAP service (the positions and radii are
     uploaded and joined with the reference there).  Rows without a match are
-    left out.
+    left out.  On the workers, the reference is read once per cluster: the
+    first run's reading task is kept on the scheduler, and later runs match
+    against it wherever it is.
     """
+    if find not in ("best", "all"):
+        raise WorkflowError(f"find must be 'best' or 'all', not {find!r}")
     tap_service = run.profile.service(run.profile.resolver["tap"]) \
         if run.profile.resolver.get("tap") else run.profile.by_role("archive")[0]
     tap = tap_service.connector()
@@ -94,41 +107,67 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     ref = (tap.url, reference, str(row["id"]), str(row["ra"]), str(row["dec"]))
     ra = np.asarray(items["ra"], float)
     dec = np.asarray(items["dec"], float)
-    radii = (row_radii(items, error_column, error_unit, radius_arcsec) if error_column
-             else np.full(len(items), float(radius_arcsec)))
+    radii, fixed = (row_radii(items, error_column, error_unit, radius_arcsec)
+                    if error_column else (np.full(len(items), float(radius_arcsec)),
+                                          np.ones(len(items), bool)))
     if match_on == "archive":
         run.total += 1
-        matched = match_in_archive(tap, ref[1:], ra, dec, radii)
+        matched = match_in_archive(tap, ref[1:], ra, dec, radii, find=find)
         run.done += 1
     else:
         starts = list(range(0, len(items), chunk_size))
-        catalogue = run.submit(reference_positions, ref, float(tap.timeout))
-        parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
-                        [dec[s:s + chunk_size] for s in starts], [catalogue] * len(starts),
-                        [radii[s:s + chunk_size] for s in starts])
+        catalogue = shared_reference(run, ref, float(tap.timeout))
+        try:
+            parts = run.map(match_chunk, [ra[s:s + chunk_size] for s in starts],
+                            [dec[s:s + chunk_size] for s in starts],
+                            [catalogue] * len(starts), [radii[s:s + chunk_size] for s in starts],
+                            [find] * len(starts))
+        except Exception:
+            forget_reference(run, ref)  # the next run reads it again
+            raise
         for start, part in zip(starts, parts, strict=True):
             part["index"] += start
-        matched = vstack(parts) if parts else Table()
+        matched = vstack(parts) if parts else Table({"index": np.zeros(0, int)})
     rows = np.asarray(matched["index"], int)
     keep = [c for c in ("archive", "item_id", "title", "ra", "dec") if c in items.colnames]
     result = items[keep][rows]
     for name in ("ref_id", "ref_ra", "ref_dec", "separation_arcsec"):
-        result[name] = matched[name]
+        result[name] = matched[name] if len(rows) else np.zeros(0)
     result["ref_ra"].unit = result["ref_dec"].unit = "deg"
     result["separation_arcsec"].unit = "arcsec"
+    if find == "all":
+        result["n_matches"] = np.bincount(rows, minlength=len(items))[rows]
+        result["n_matches"].description = "Reference sources within this row's radius"
     result.meta.update(reference=f"{reference} at {tap.url}", radius_arcsec=radius_arcsec,
+                       find="every source within the radius" if find == "all"
+                       else "the nearest source",
                        matched_on="the archive (TAP upload)" if match_on == "archive"
                        else "the Dask workers")
+    matched_rows = len(np.unique(rows))
+    note = (f"{len(rows)} pairs for {matched_rows} of {len(items)} rows" if find == "all"
+            else f"{matched_rows} of {len(items)} rows matched")
     if error_column:
         result["radius_arcsec"] = radii[rows]
         result["radius_arcsec"].unit = "arcsec"
         result.meta["error_column"] = f"{error_column} ({error_unit})"
-    return result
+        if fixed.any():
+            note += (f"; {int(fixed.sum())} rows have no usable {error_column!r} and took "
+                     f"the fixed radius of {radius_arcsec:g} arcsec")
+            result.meta["fixed_radius_rows"] = int(fixed.sum())
+    return Outcome(result, note=note + ".")
 
 
-def row_radii(items: Table, column: str, unit: str, default_arcsec: float) -> np.ndarray:
+def row_radii(items: Table, column: str, unit: str,
+              default_arcsec: float) -> tuple[np.ndarray, np.ndarray]:
     """Each row's match radius in arcsec: ``column`` of its record (or of the table) in
     ``unit``; ``default_arcsec`` where a row has no positive value.
+
+    Returns
+    -------
+    radii : numpy.ndarray
+        Arcseconds, one per row.
+    fixed : numpy.ndarray of bool
+        The rows that took ``default_arcsec``.
 
     Raises
     ------
@@ -145,6 +184,7 @@ def row_radii(items: Table, column: str, unit: str, default_arcsec: float) -> np
                                 "radius")
         values = [r.get(column) for r in records]
     radii = np.full(len(items), float(default_arcsec))
+    fixed = np.ones(len(items), bool)
     for i, value in enumerate(values):
         try:
             number = float(value)
@@ -152,12 +192,14 @@ def row_radii(items: Table, column: str, unit: str, default_arcsec: float) -> np
             continue
         if np.isfinite(number) and number > 0:
             radii[i] = number * ERROR_UNITS[unit]
-    return radii
+            fixed[i] = False
+    return radii, fixed
 
 
 def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarray,
-                     dec: np.ndarray, radii_arcsec: np.ndarray) -> Table:
-    """Best reference match within each position's radius, found by the archive: the
+                     dec: np.ndarray, radii_arcsec: np.ndarray, *,
+                     find: str = "best") -> Table:
+    """Reference matches within each position's radius, found by the archive: the
     positions go to its TAP service as an upload, joined there with the reference.
 
     Parameters
@@ -168,6 +210,8 @@ def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarr
         Table, identifier, RA and Dec columns.
     ra, dec, radii_arcsec : numpy.ndarray
         The positions (ICRS degrees) and their radii.
+    find : {"best", "all"}
+        The nearest match of each position, or every one.
 
     Returns
     -------
@@ -191,7 +235,10 @@ def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarr
     keep = separation <= radii_arcsec[index]  # the service's CONTAINS, to astropy's edge
     order = np.lexsort((separation[keep], index[keep]))
     index, separation = index[keep][order], separation[keep][order]
-    first = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if len(index) else index
+    if find == "all":
+        first = np.arange(len(index))
+    else:
+        first = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if len(index) else index
     chosen = np.flatnonzero(keep)[order][first]
     return Table({"index": index[first],
                   "ref_id": np.asarray(pairs["ref_id"]).astype(str)[chosen],
@@ -200,11 +247,12 @@ def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarr
                   "separation_arcsec": separation[first]})
 
 
-#: Reference catalogues a worker process holds, by (TAP URL, table, columns):
-#: as read (identifiers, RA, Dec) and with their search tree, for later runs.
+#: A reference catalogue as read: (TAP URL, table, columns), identifiers, RA, Dec.
 Catalogue = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]
-_READ: dict[tuple[str, ...], Catalogue] = {}
+#: Search trees a worker process keeps, by reference, for the next chunks and runs;
+#: the last few only (a worker's memory is the cluster's).
 _TREES: dict[tuple[str, ...], tuple[np.ndarray, SkyCoord]] = {}
+TREES_KEPT = 2
 
 
 def dask_setup(server: Any) -> None:
@@ -228,10 +276,6 @@ def _warm_matching() -> None:
 def reference_positions(reference: tuple[str, ...], timeout: float = 60.0) -> Catalogue:
     """A reference catalogue's identifiers and positions, read on a worker by TAP.
 
-    One task per run reads it (or finds it kept on its worker); the matching
-    tasks share that result, as plain arrays (quick to send to the other
-    workers).
-
     Parameters
     ----------
     reference : tuple of str
@@ -244,17 +288,56 @@ def reference_positions(reference: tuple[str, ...], timeout: float = 60.0) -> Ca
     tuple
         ``reference``, identifiers, RA and Dec (ICRS degrees).
     """
-    if reference not in _READ:
-        url, table, id_col, ra_col, dec_col = reference
-        rows = TAPConnector(url, timeout=timeout).positions(table, ra_col, dec_col, id_col)
-        _READ[reference] = (reference, np.asarray(rows["id"]).astype(str),
-                            np.asarray(rows["ra"], float), np.asarray(rows["dec"], float))
-    return _READ[reference]
+    url, table, id_col, ra_col, dec_col = reference
+    rows = TAPConnector(url, timeout=timeout).positions(table, ra_col, dec_col, id_col)
+    return (reference, np.asarray(rows["id"]).astype(str), np.asarray(rows["ra"], float),
+            np.asarray(rows["dec"], float))
+
+
+def shared_reference(run: Run, reference: tuple[str, ...], timeout: float) -> Any:
+    """The cluster's copy of a reference catalogue, read once per cluster.
+
+    The first run's reading task is published on the scheduler under the
+    reference's name; later runs (of any session) match against that result on
+    whichever worker holds it, so a second run is warm whatever worker its
+    tasks land on.  A read that failed or was cancelled is read again.
+
+    Parameters
+    ----------
+    run : Run
+        The run (its client and progress).
+    reference : tuple of str
+        As :func:`reference_positions`.
+    timeout : float
+        Seconds allowed for reading it.
+
+    Returns
+    -------
+    distributed.Future
+        Of :func:`reference_positions`.
+    """
+    name = _dataset_name(reference)
+    future = run.client.get_dataset(name, default=None)
+    if future is None or future.status in ("error", "cancelled", "lost"):
+        future = run.submit(reference_positions, reference, timeout)
+        run.client.publish_dataset(future, name=name, override=True)
+    return future
+
+
+def _dataset_name(reference: tuple[str, ...]) -> str:
+    return "esap-dash-reference " + " ".join(reference)
+
+
+def forget_reference(run: Run, reference: tuple[str, ...]) -> None:
+    """Drop the cluster's copy of a reference (after a run that used it failed)."""
+    name = _dataset_name(reference)
+    if run.client.get_dataset(name, default=None) is not None:
+        run.client.unpublish_dataset(name)
 
 
 def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
-                radius_arcsec: float | np.ndarray) -> Table:
-    """Best reference match within the radius for each position (runs on a worker).
+                radius_arcsec: float | np.ndarray, find: str = "best") -> Table:
+    """Reference matches within the radius of each position (runs on a worker).
 
     Parameters
     ----------
@@ -265,6 +348,9 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
         search tree once and keeps it.
     radius_arcsec : float or numpy.ndarray
         Largest separation of a match (one for all, or each position's own).
+    find : {"best", "all"}
+        The nearest reference source of each position, or every one within its
+        radius (ordered by position, then separation).
 
     Returns
     -------
@@ -273,16 +359,28 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
         ``separation_arcsec`` for the matched positions only.
     """
     key, ref_ids, ref_ra, ref_dec = catalogue
-    _READ.setdefault(key, catalogue)  # the next run's reading task may land here
     if key not in _TREES:
+        while len(_TREES) >= TREES_KEPT:
+            _TREES.pop(next(iter(_TREES)))
         _TREES[key] = (ref_ids, SkyCoord(ref_ra, ref_dec, unit="deg"))
     ids, ref = _TREES[key]
     coords = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
-    nearest, sep, _ = coords.match_to_catalog_sky(ref)
-    hit = sep.arcsec <= np.asarray(radius_arcsec, float)
-    return Table({"index": np.flatnonzero(hit), "ref_id": ids[nearest[hit]],
-                  "ref_ra": ref.ra.deg[nearest[hit]], "ref_dec": ref.dec.deg[nearest[hit]],
-                  "separation_arcsec": sep.arcsec[hit]})
+    radii = np.broadcast_to(np.asarray(radius_arcsec, float), coords.shape)
+    if find == "all" and len(coords):
+        index, nearest, sep, _ = ref.search_around_sky(coords, radii.max() * u.arcsec)
+        sep = sep.arcsec
+        hit = np.flatnonzero(sep <= radii[index])
+        hit = hit[np.lexsort((sep[hit], index[hit]))]
+        index, nearest, sep = index[hit], nearest[hit], sep[hit]
+    elif len(coords):
+        nearest, sep, _ = coords.match_to_catalog_sky(ref)
+        index = np.flatnonzero(sep.arcsec <= radii)
+        nearest, sep = nearest[index], sep.arcsec[index]
+    else:
+        index = nearest = np.zeros(0, int)
+        sep = np.zeros(0)
+    return Table({"index": index, "ref_id": ids[nearest], "ref_ra": ref.ra.deg[nearest],
+                  "ref_dec": ref.dec.deg[nearest], "separation_arcsec": sep})
 
 
 @workflow(

@@ -83,7 +83,7 @@ def test_the_crossmatch_runs_unchanged_on_slurm_with_astropys_pairs(slurm, profi
     try:
         run = Run(client, profile)
         result = load_workflows()[0]["crossmatch"].func(items, run, radius_arcsec=1.5,
-                                                        chunk_size=1000)
+                                                        chunk_size=1000).table
     finally:
         client.close()
     expected, separations = astropy_pairs(items, hipparcos, 1.5)

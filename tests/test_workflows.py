@@ -122,7 +122,7 @@ def test_builtin_workflows_are_entry_points_with_typed_forms() -> None:
     assert cross.inputs == "positions"
     assert cross.defaults() == {"radius_arcsec": 1.0, "reference": "hipparcos.main",
                                 "chunk_size": 2500, "error_column": "", "error_unit": "arcsec",
-                                "match_on": "workers"}
+                                "find": "best", "match_on": "workers"}
     assert cross.check({"radius_arcsec": 2})["radius_arcsec"] == 2
 
 
@@ -132,6 +132,7 @@ def test_builtin_workflows_are_entry_points_with_typed_forms() -> None:
     ({"chunk_size": 5}, "chunk_size' must be at least 100"),
     ({"radius": 1.0}, "unknown parameters ['radius']"),
     ({"error_unit": "furlong"}, "error_unit"),
+    ({"find": "several"}, "find"),
 ])
 def test_wrong_parameters_are_refused_with_the_forms_message(values, message) -> None:
     flows, _ = load_workflows()
@@ -199,12 +200,24 @@ def test_crossmatch_on_the_gateway_gives_astropys_match_set(cluster, profile,
     client = GatewayEngine(gateway, name).client()
     try:
         run = Run(client, profile)
-        result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, chunk_size=1000)
+        outcome = flows["crossmatch"].func(items, run, radius_arcsec=1.5, chunk_size=1000)
+        # A later run (another client, as another session's) reads no reference: the
+        # cluster keeps the first run's copy, wherever its tasks land.
+        again = Run(GatewayEngine(gateway, name).client(), profile)
+        try:
+            second = flows["crossmatch"].func(items, again, radius_arcsec=1.5,
+                                              chunk_size=1000).table
+        finally:
+            again.client.close()
     finally:
         client.close()
     assert run.total == 5 and run.done == 5  # the reference, then four chunks
+    assert again.total == 4 and again.done == 4  # four chunks only
+    result = outcome.table
     expected, astropy_sep = astropy_pairs(items, hipparcos, 1.5)
     assert set(zip(result["item_id"], result["ref_id"], strict=True)) == expected
+    assert set(zip(second["item_id"], second["ref_id"], strict=True)) == expected
+    assert outcome.note == f"{len(expected)} of {len(items)} rows matched."
     assert len(expected) >= 2900
     assert np.allclose(result["separation_arcsec"],
                        [astropy_sep[i] for i in result["item_id"]], atol=1e-6)
@@ -221,57 +234,96 @@ def _rows_near(ra: np.ndarray, dec: np.ndarray, rng: np.random.Generator) -> Tab
     return Table({"ra": moved.ra.deg, "dec": moved.dec.deg, "err95": rng.uniform(0.5, 5.0, n)})
 
 
-def test_a_per_row_radius_crossmatch_finds_pairs_across_ra_zero_and_at_the_poles(
-        profile, hipparcos, tmp_path) -> None:
-    rng = np.random.default_rng(11)
-    ra, dec = np.asarray(hipparcos["ra"], float), np.asarray(hipparcos["dec"], float)
-    # The stars nearest the RA = 0/360 meridian, each with a row moved across it.
-    to_meridian = np.minimum(ra, 360 - ra) * np.cos(np.radians(dec)) * 3600  # arcsec
-    closest = np.argsort(to_meridian)[:8]
-    across = SkyCoord(ra[closest], dec[closest], unit="deg").directional_offset_by(
-        np.where(ra[closest] < 180, -90, 90) * u.deg,
-        (to_meridian[closest] + rng.uniform(1.0, 5.0, 8)) * u.arcsec)
-    straddling = Table({"ra": across.ra.deg, "dec": across.dec.deg,
-                        "err95": across.separation(SkyCoord(ra[closest], dec[closest],
-                                                            unit="deg")).arcsec + 1.0})
-    near_zero = np.flatnonzero((ra < 0.5) | (ra > 359.5))
-    polar = np.flatnonzero(np.abs(dec) > 87.5)
-    rows = vstack([straddling, _rows_near(ra[near_zero], dec[near_zero], rng),
-                   _rows_near(ra[polar], dec[polar], rng)])
-    rows["item_id"] = [f"r{i}" for i in range(len(rows))]
-    rows["record"] = [json.dumps({"err95": float(e)}) for e in rows["err95"]]
-    rows["archive"], rows["kind"] = "mine", "row"
-    flows, _ = load_workflows()
-    client = LocalEngine().client()
-    try:
-        result = flows["crossmatch"].func(rows, Run(client, profile), radius_arcsec=1.0,
-                                          error_column="err95", chunk_size=100)
-    finally:
-        client.close()
-    ours = set(zip(result["item_id"], np.asarray(result["ref_id"]).astype(str), strict=True))
-    in_archive = flows["crossmatch"].func(rows, Run(None, profile), radius_arcsec=1.0,
-                                          error_column="err95", match_on="archive")
-    assert set(zip(in_archive["item_id"], in_archive["ref_id"], strict=True)) == ours
-    assert in_archive.meta["matched_on"] == "the archive (TAP upload)"
-    # STILTS: the sky matcher out to the largest radius, then each row's own radius.
-    rows[["item_id", "ra", "dec", "err95"]].write(tmp_path / "rows.xml", format="votable")
-    near = (ra < 2) | (ra > 358) | (np.abs(dec) > 86)
-    Table({"hip": np.asarray(hipparcos["id"]).astype(str)[near], "ra": ra[near],
-           "dec": dec[near]}).write(tmp_path / "ref.xml", format="votable")
-    subprocess.run(["stilts", "tmatch2", f"in1={tmp_path / 'rows.xml'}",
-                    f"in2={tmp_path / 'ref.xml'}", "matcher=sky", "values1=ra dec",
-                    "values2=ra dec", f"params={float(np.max(rows['err95'])):.3f}",
-                    "find=best1", "join=1and2", "ocmd=select Separation<=err95",
+def _stilts_pairs(rows: Table, hipparcos: Table, find: str, tmp_path) -> set[tuple[str, str]]:
+    """STILTS ``tmatch2``: the sky matcher out to the largest radius, then each row's own."""
+    rows[["item_id", "ra", "dec", "radius"]].write(tmp_path / "rows.xml", format="votable",
+                                                   overwrite=True)
+    ref = tmp_path / "ref.xml"
+    if not ref.exists():
+        Table({"hip": np.asarray(hipparcos["id"]).astype(str), "ra": hipparcos["ra"],
+               "dec": hipparcos["dec"]}).write(ref, format="votable")
+    subprocess.run(["stilts", "tmatch2", f"in1={tmp_path / 'rows.xml'}", f"in2={ref}",
+                    "matcher=sky", "values1=ra dec", "values2=ra dec",
+                    f"params={float(np.max(rows['radius'])):.3f}", f"find={find}",
+                    "join=1and2", "ocmd=select Separation<=radius",
                     f"out={tmp_path / 'pairs.csv'}", "ofmt=csv"], check=True,
                    capture_output=True, timeout=120)
     pairs = Table.read(tmp_path / "pairs.csv", format="ascii.csv")
-    theirs = set(zip(pairs["item_id"].astype(str), pairs["hip"].astype(str), strict=True))
-    assert ours == theirs and len(ours) > 20
-    found = dict(ours)
-    assert all(found.get(f"r{i}") == str(hipparcos["id"][k]) for i, k in enumerate(closest))
-    assert (np.asarray(result["separation_arcsec"]) <= np.asarray(result["radius_arcsec"])).all()
-    polar_rows = {f"r{i}" for i in range(8 + len(near_zero), len(rows))}
-    assert polar_rows & set(found) and polar_rows - set(found)  # radii that reach, and not
+    return set(zip(pairs["item_id"].astype(str), pairs["hip"].astype(str), strict=True))
+
+
+def test_a_per_row_radius_crossmatch_finds_the_nearest_or_every_pair_like_stilts(
+        profile, hipparcos, tmp_path) -> None:
+    rng = np.random.default_rng(11)
+    ra, dec = np.asarray(hipparcos["ra"], float), np.asarray(hipparcos["dec"], float)
+    stars = SkyCoord(ra, dec, unit="deg")
+    # The stars nearest the RA = 0/360 meridian, each with a row moved across it.
+    to_meridian = np.minimum(ra, 360 - ra) * np.cos(np.radians(dec)) * 3600  # arcsec
+    closest = np.argsort(to_meridian)[:8]
+    across = stars[closest].directional_offset_by(
+        np.where(ra[closest] < 180, -90, 90) * u.deg,
+        (to_meridian[closest] + rng.uniform(1.0, 5.0, 8)) * u.arcsec)
+    straddling = Table({"ra": across.ra.deg, "dec": across.dec.deg,
+                        "err95": across.separation(stars[closest]).arcsec + 1.0})
+    near_zero = np.flatnonzero((ra < 0.5) | (ra > 359.5))
+    polar = np.flatnonzero(np.abs(dec) > 87.5)
+    # Close pairs of stars, a row between each two whose radius reaches both.
+    first, second, sep, _ = stars.search_around_sky(stars, 20 * u.arcsec)
+    pair = np.flatnonzero(first < second)[:10]
+    middle = stars[first[pair]].directional_offset_by(
+        stars[first[pair]].position_angle(stars[second[pair]]), sep[pair] / 2)
+    between = Table({"ra": middle.ra.deg, "dec": middle.dec.deg,
+                     "err95": sep[pair].arcsec / 2 + 0.5})
+    # Rows without a radius of their own, 0.2 arcsec off a star: the fixed 1 arcsec.
+    plain = stars[[100, 2000, 30_000]].directional_offset_by(0 * u.deg, 0.2 * u.arcsec)
+    no_radius = Table({"ra": plain.ra.deg, "dec": plain.dec.deg, "err95": [np.nan] * 3})
+    rows = vstack([straddling, _rows_near(ra[near_zero], dec[near_zero], rng),
+                   _rows_near(ra[polar], dec[polar], rng), between, no_radius])
+    rows["item_id"] = [f"r{i}" for i in range(len(rows))]
+    rows["record"] = [json.dumps({"err95": float(e)} if np.isfinite(e) else {})
+                      for e in rows["err95"]]
+    rows["archive"], rows["kind"] = "mine", "row"
+    rows["radius"] = np.where(np.isfinite(rows["err95"]), rows["err95"], 1.0)
+    flows, _ = load_workflows()
+    found = {}
+    client = LocalEngine().client()
+    try:
+        for find in ("best", "all"):
+            found["workers", find] = flows["crossmatch"].func(
+                rows["item_id", "ra", "dec", "record", "archive", "kind"],
+                Run(client, profile), radius_arcsec=1.0, error_column="err95",
+                chunk_size=100, find=find)
+    finally:
+        client.close()
+    for find in ("best", "all"):
+        found["archive", find] = flows["crossmatch"].func(
+            rows["item_id", "ra", "dec", "record", "archive", "kind"], Run(None, profile),
+            radius_arcsec=1.0, error_column="err95", match_on="archive", find=find)
+    pairs = {key: set(zip(o.table["item_id"], np.asarray(o.table["ref_id"]).astype(str),
+                          strict=True)) for key, o in found.items()}
+    for find, stilts_find in (("best", "best1"), ("all", "all")):
+        theirs = _stilts_pairs(rows, hipparcos, stilts_find, tmp_path)
+        assert pairs["workers", find] == pairs["archive", find] == theirs
+    best, every = found["workers", "best"].table, found["workers", "all"].table
+    assert len(pairs["workers", "all"]) >= len(pairs["workers", "best"]) + len(pair)
+    assert found["archive", "all"].table.meta["matched_on"] == "the archive (TAP upload)"
+    by_row = dict(pairs["workers", "best"])
+    assert all(by_row.get(f"r{i}") == str(hipparcos["id"][k]) for i, k in enumerate(closest))
+    assert (np.asarray(best["separation_arcsec"]) <= np.asarray(best["radius_arcsec"])).all()
+    polar_rows = {f"r{i}" for i in range(8 + len(near_zero), 8 + len(near_zero) + len(polar))}
+    assert polar_rows & set(by_row) and polar_rows - set(by_row)  # radii that reach, and not
+    # Each row between two stars: both, nearest first, each pair counting its row's two.
+    between_ids = [f"r{i}" for i in range(len(rows) - 3 - len(pair), len(rows) - 3)]
+    for item in between_ids:
+        mine = every[every["item_id"] == item]
+        assert len(mine) >= 2 and set(mine["n_matches"]) == {len(mine)}
+        assert list(mine["separation_arcsec"]) == sorted(mine["separation_arcsec"])
+    # The rows without a radius matched within the fixed one, and the note says so.
+    assert {f"r{i}" for i in range(len(rows) - 3, len(rows))} <= set(by_row)
+    for outcome in found.values():
+        assert "3 rows have no usable 'err95' and took the fixed radius of 1 arcsec" \
+            in outcome.note
+    assert found["workers", "all"].note.startswith(f"{len(every)} pairs for ")
 
 
 def test_crossmatch_in_the_archive_by_tap_upload_gives_astropys_match_set(
@@ -279,7 +331,7 @@ def test_crossmatch_in_the_archive_by_tap_upload_gives_astropys_match_set(
     items = positions_cart(profile, hipparcos)
     flows, _ = load_workflows()
     run = Run(None, profile)  # no Dask: the archive does the work
-    result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, match_on="archive")
+    result = flows["crossmatch"].func(items, run, radius_arcsec=1.5, match_on="archive").table
     expected, astropy_sep = astropy_pairs(items, hipparcos, 1.5)
     assert set(zip(result["item_id"], result["ref_id"], strict=True)) == expected
     assert len(expected) >= 2900 and (run.total, run.done) == (1, 1)
@@ -355,7 +407,8 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     assert status["state"] == "COMPLETED", status
     run_coroutine(page.refresh())
     job = next(j for j in page.jobs if j["id"] == job_id)
-    assert job["kind"] == "dask" and job["progress"] == "5/5 (100 %)"
+    # Four chunks, and the reading of the reference unless the cluster holds it already.
+    assert job["kind"] == "dask" and job["progress"] in {"5/5 (100 %)", "4/4 (100 %)"}
     assert job["owner"] == "local" and job["duration"].endswith(" s")
     assert page._progress.value == 100
     page.job_list.select(job_id)

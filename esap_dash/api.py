@@ -18,6 +18,8 @@ described by the OpenAPI document at ``/api/v1/openapi.json``
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import inspect
 import io
 import ipaddress
@@ -27,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from datetime import UTC, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,52 @@ _TOKEN_CHECKS = ThreadPoolExecutor(4, thread_name_prefix="esap-token-check")
 MAX_JSON_NESTING = 32
 #: Most columns and rows of a VOTable sent to a cart in one call.
 MAX_FIELDS, MAX_ROWS = 1_000, 100_000
+#: An ``Idempotency-Key`` (printable ASCII, optionally quoted as a structured-field
+#: string), how long a POST's first answer is kept for it, and how long a request may
+#: hold its key before the claim lapses (its server process died).
+IDEMPOTENCY_KEY = re.compile(r'^"?([\x21\x23-\x7e]{1,255})"?$')
+IDEMPOTENCY_KEPT = timedelta(hours=24)
+IDEMPOTENCY_ABANDONED = timedelta(minutes=10)
+
+
+def _idempotent(post: Any) -> Any:
+    """A POST route that answers a retried request (same ``Idempotency-Key``, same
+    request) with its first answer instead of acting again: 409 while the first is
+    still being answered, 422 when the key came with another request."""
+    @functools.wraps(post)
+    async def answer_once(self: ApiHandler, *args: str) -> None:
+        said = self.request.headers.get("Idempotency-Key")
+        if said is None:
+            return await post(self, *args)
+        match = IDEMPOTENCY_KEY.match(said)
+        if match is None:
+            raise Problem(400, "An Idempotency-Key is 1 to 255 printable ASCII characters.")
+        key, actor = match.group(1), await self.actor()
+        request = hashlib.sha256(b"\n".join(
+            [self.request.method.encode(), self.request.uri.encode(), self.raw_body])).hexdigest()
+        kept = await run_blocking(functools.partial(
+            actor.store.claim_key, actor.user, key, request, keep=IDEMPOTENCY_KEPT,
+            abandoned=IDEMPOTENCY_ABANDONED))
+        if kept is not None:
+            if kept["request"] != request:
+                raise Problem(422, "This Idempotency-Key came with another request: "
+                                   "use a new key for a new request.")
+            if kept["status"] is None:
+                raise Problem(409, "The first request with this Idempotency-Key is still "
+                                   "being answered; ask again shortly.",
+                              headers={"Retry-After": "5"})
+            self.set_header("Idempotent-Replayed", "true")
+            self.write_json(json.loads(kept["body"]), kept["status"], kept["location"] or "")
+            return None
+        try:
+            await post(self, *args)
+        finally:
+            if self.answered is None:
+                await run_blocking(actor.store.release_key, actor.user, key)
+            else:
+                await run_blocking(actor.store.answer_key, actor.user, key, *self.answered)
+        return None
+    return answer_once
 
 
 class Problem(tornado.web.HTTPError):
@@ -101,10 +149,18 @@ class ApiHandler(tornado.web.RequestHandler):
     A request body is read only after the caller's token was accepted, and only up
     to the deployment's limit (what comes beyond it is not kept)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every POST route answers a retried request with an ``Idempotency-Key`` once."""
+        super().__init_subclass__(**kwargs)
+        if "post" in cls.__dict__:
+            cls.post = _idempotent(cls.__dict__["post"])
+
     def initialize(self, profile: Profile) -> None:
         """Keep the deployment profile (tornado passes the route's arguments)."""
         self.profile = profile
         self._user: str | None = None
+        #: The JSON answer given (status, Location, body), for an idempotency key.
+        self.answered: tuple[int, str, str] | None = None
         self._chunks: list[bytes] = []
         self._received = 0
 
@@ -263,7 +319,9 @@ class ApiHandler(tornado.web.RequestHandler):
         if location:
             self.set_header("Location", location)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(value, default=str))
+        text = json.dumps(value, default=str)
+        self.answered = (status, location, text)
+        self.finish(text)
 
     async def write_table(self, table: Table, resource: str) -> None:
         """Answer with ``table`` as a VOTable (written in a worker thread)."""

@@ -126,7 +126,7 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
         "archives": {"type": "array", "items": {"type": "string", **(
                          {"enum": list(archives)} if archives else {})},
                      "description": "Archives to ask (all by default)."}})
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "esap-dash API", "version": version("esap-dash"),
                  "description": "Carts, searches across the deployment's archives, jobs and "
@@ -252,3 +252,25 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                                      "answers.", {"200": _json("The services.")}, errors=())},
         },
     }
+    for methods in document["paths"].values():
+        if "post" in methods:
+            _idempotent(methods["post"])
+    return document
+
+
+#: The header a POST may carry so that a retry does not act twice.
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257,
+               "pattern": '^"?[\\x21\\x23-\\x7e]{1,255}"?$'},
+    "description": "Any unique string (a UUID): a retry of this request with the same key "
+                   "is answered with the first answer (header Idempotent-Replayed: true) "
+                   "instead of acting again, for 24 hours."}
+
+
+def _idempotent(op: dict[str, Any]) -> None:
+    """A POST takes an ``Idempotency-Key``: 409 while the key's first request is being
+    answered, 422 when the key came with another request."""
+    op["parameters"] = [*op.get("parameters", ()), _IDEMPOTENCY_KEY]
+    op["responses"].update({code: _PROBLEM for code in ("400", "409", "422")})
+    op["responses"] = dict(sorted(op["responses"].items()))

@@ -13,7 +13,7 @@ import atexit
 import json
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,20 @@ API_CALLS = sa.Table(
     sa.Column("calls", sa.Integer, nullable=False),
 )
 
+#: The first answer to a POST of the HTTP API with an ``Idempotency-Key``, per user and
+#: key: the request's fingerprint, and the answer once there is one (``status`` is
+#: NULL while the first request is still being answered).
+IDEMPOTENCY = sa.Table(
+    "idempotency_keys", META,
+    sa.Column("user", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request", sa.String(64), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("location", sa.Text, nullable=True),
+    sa.Column("body", sa.Text, nullable=True),
+)
+
 
 class StoreError(RuntimeError):
     """The database cannot be used (unreadable, not ours, unreachable)."""
@@ -218,6 +232,57 @@ class Store:
                     user=user, minute=minute, calls=0))
                 conn.execute(API_CALLS.update().where(mine).values(calls=API_CALLS.c.calls + 1))
             return int(conn.execute(sa.select(API_CALLS.c.calls).where(mine)).scalar_one())
+
+    def claim_key(self, user: str, key: str, request: str, *, keep: timedelta,
+                  abandoned: timedelta) -> dict[str, Any] | None:
+        """Claim an idempotency key of ``user`` for a request (its fingerprint).
+
+        Parameters
+        ----------
+        user, key : str
+            Whose key, and the key.
+        request : str
+            The request's fingerprint.
+        keep : datetime.timedelta
+            How long an answer is kept (older keys are dropped).
+        abandoned : datetime.timedelta
+            How long a request may be answered before its claim lapses (its server
+            process died).
+
+        Returns
+        -------
+        dict or None
+            None: the key is now the caller's; else the key as kept: ``request``,
+            ``status``, ``location``, ``body`` (``status`` None while its first
+            request is still being answered).
+        """
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(IDEMPOTENCY.delete().where(
+                (IDEMPOTENCY.c.created < now - keep)
+                | (IDEMPOTENCY.c.status.is_(None) & (IDEMPOTENCY.c.created < now - abandoned))))
+            if conn.execute(insert_ignore(conn, IDEMPOTENCY, ["user", "key"]).values(
+                    user=user, key=key, request=request, created=now)).rowcount:
+                return None
+            row = conn.execute(sa.select(IDEMPOTENCY).where(
+                (IDEMPOTENCY.c.user == user) & (IDEMPOTENCY.c.key == key))).mappings().first()
+        if row is None:  # dropped between the two statements: claim it again
+            return self.claim_key(user, key, request, keep=keep, abandoned=abandoned)
+        return {k: row[k] for k in ("request", "status", "location", "body")}
+
+    def answer_key(self, user: str, key: str, status: int, location: str, body: str) -> None:
+        """Keep the answer to the request that claimed ``key``."""
+        with self.engine.begin() as conn:
+            conn.execute(IDEMPOTENCY.update().where(
+                (IDEMPOTENCY.c.user == user) & (IDEMPOTENCY.c.key == key)).values(
+                status=status, location=location, body=body))
+
+    def release_key(self, user: str, key: str) -> None:
+        """Give up a claimed key whose request got no answer to keep (it failed)."""
+        with self.engine.begin() as conn:
+            conn.execute(IDEMPOTENCY.delete().where(
+                (IDEMPOTENCY.c.user == user) & (IDEMPOTENCY.c.key == key)
+                & IDEMPOTENCY.c.status.is_(None)))
 
     def add_job(self, user: str, kind: str, service: str, ref: str,
                 detail: dict[str, Any]) -> int:

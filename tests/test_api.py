@@ -591,3 +591,56 @@ def test_listings_come_in_pages(api) -> None:
     older = call(f"{root}/searches", bob, limit=2, offset=2).json()["searches"]
     assert len(newest) == 2 and older and older[0]["id"] < newest[-1]["id"]
     problem(call(f"{root}/searches", bob, limit=201), 400, "limit is a whole number")
+
+
+def test_a_retried_post_with_an_idempotency_key_acts_once(api) -> None:
+    root, profile = api
+    bob, alice = oidc_token(profile, BOB), oidc_token(profile, ALICE)
+    job = {"kind": "tap", "service": TAP, "adql": "SELECT TOP 3 * FROM hipparcos.main"}
+
+    def post(token: str, key: str, body: dict, route: str = "/jobs") -> requests.Response:
+        return requests.post(f"{root}{route}", json=body, timeout=120, headers={
+            "Authorization": f"Bearer {token}", "Idempotency-Key": key})
+
+    def job_ids(token: str) -> set[int]:
+        return {j["id"] for j in call(f"{root}/jobs", token, kind="tap").json()["jobs"]}
+
+    before = job_ids(bob)
+    key = token_urlsafe(16)
+    first, again = post(bob, key, job), post(bob, key, job)
+    assert first.status_code == again.status_code == 201, (first.text, again.text)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert job_ids(bob) - before == {first.json()["id"]}
+    # The same key with another request, or malformed: a problem, nothing done.
+    problem(post(bob, key, {**job, "adql": "SELECT TOP 4 * FROM hipparcos.main"}), 422,
+            "came with another request")
+    problem(post(bob, key, job, "/carts"), 422, "came with another request")
+    problem(post(bob, "two words", job), 400, "Idempotency-Key is 1 to 255")
+    # Keys are each user's own.
+    mine = post(alice, key, job)
+    assert mine.status_code == 201 and mine.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in mine.headers
+    # A request refused keeps no answer: the key serves the corrected request.
+    fresh = token_urlsafe(16)
+    problem(post(bob, fresh, {"kind": "tap", "service": TAP}), 400, "adql required")
+    assert post(bob, fresh, job).status_code == 201
+    # Two at once with one key: one job; the other waits for it (409) or replays it.
+    twice, answers = token_urlsafe(16), []
+    before = job_ids(bob)
+    threads = [threading.Thread(target=lambda: answers.append(post(bob, twice, job)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) in ([201, 201], [201, 409]), \
+        [a.text for a in answers]
+    assert len(job_ids(bob) - before) == 1
+    # The document says so.
+    document = call(f"{root}/openapi.json").json()
+    op = document["paths"]["/jobs"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in op["parameters"]]
+    assert {"409", "422"} <= set(op["responses"])

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from astropy import units as u
 from astropy.table import Column, Table
 
 from .exceptions import QueryError
@@ -213,6 +215,9 @@ def _plain_values(column: Column) -> list[Any]:
     data = np.ma.asanyarray(column)
     if data.ndim > 1 or data.dtype.kind in "OSc":
         values = [_json_safe(v) for v in (data.data.tolist() if data.ndim == 1 else data.data)]
+    elif data.dtype.kind == "f" and data.dtype.itemsize < 8:
+        # A single-precision value as its shortest decimal (10.12, not 10.119999885559082).
+        values = [float(str(v)) if np.isfinite(v) else None for v in data.data]
     elif data.dtype.kind == "f":
         values = [v if v is not None and math.isfinite(v) else None
                   for v in data.data.tolist()]
@@ -310,12 +315,27 @@ def keywords_match(texts: Iterable[str], keywords: Iterable[str]) -> list[bool]:
     return [all(w in text.lower() for w in words) for text in texts]
 
 
+def unit_text(unit: Any) -> str:
+    """A column's unit as the VO writes it (VOUnit: ``cm**-2.s**-1``, not astropy's
+    ``1 / (s cm2)``); a unit astropy did not recognise, as the service wrote it."""
+    if unit is None:
+        return ""
+    if isinstance(unit, u.UnrecognizedUnit):
+        return unit.to_string()
+    with warnings.catch_warnings():  # VOUnit's deprecations (erg) are the service's
+        warnings.simplefilter("ignore", u.UnitsWarning)
+        try:
+            return unit.to_string(format="vounit")
+        except (ValueError, TypeError):  # not expressible in VOUnit
+            return unit.to_string(format="cds")
+
+
 def column_meta(table: Table) -> dict[str, dict[str, str]]:
     """Name -> ``unit``, ``ucd`` and ``description`` of the columns that have any."""
     meta = {}
     for name in table.colnames:
         column = table[name]
-        found = {"unit": str(column.unit) if column.unit is not None else "",
+        found = {"unit": unit_text(column.unit),
                  "ucd": str(column.meta.get("ucd") or ""),
                  "description": str(column.description or "")}
         if any(found.values()):

@@ -23,6 +23,8 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 from astropy.table import Table
 
+from connectors.query import unit_text
+
 __all__ = ["VOTableLimitError", "read_bounded_votable", "write_votable"]
 
 _FIELD = re.compile(rb"<(?:\w+:)?FIELD[\s/>]")
@@ -167,7 +169,7 @@ def _write_table(out: BinaryIO, table: Table) -> None:
         if datatype in ("char", "unicodeChar"):
             attrs += ' arraysize="*"'
         if column.unit is not None:
-            attrs += f" unit={quoteattr(str(column.unit))}"
+            attrs += f" unit={quoteattr(unit_text(column.unit))}"
         if column.meta.get("ucd"):
             attrs += f" ucd={quoteattr(str(column.meta['ucd']))}"
             if str(column.meta["ucd"]).startswith("pos.eq."):

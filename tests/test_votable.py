@@ -38,3 +38,19 @@ def test_an_empty_table_is_a_valid_file(tmp_path) -> None:
     path = write_votable(Table({"a": np.array([], dtype=float), "b": np.array([], dtype=str)}),
                          tmp_path / "e.xml")
     assert votlint_errors(path) == [] and len(Table.read(path)) == 0
+
+
+def test_units_are_written_in_vounit_as_services_write_them(tmp_path) -> None:
+    from astropy import units as u
+
+    table = Table({"flux": [1e-12], "pm": [3.5], "odd": [1.0]})
+    table["flux"].unit = u.Unit("cm**-2.s**-1", format="vounit")  # as a service sends it
+    table["pm"].unit = "mas / yr"
+    table["odd"].unit = u.Unit("counts per fortnight", parse_strict="silent")
+    path = write_votable(table, tmp_path / "u.xml")
+    assert votlint_errors(path) == []
+    text = path.read_text()
+    assert 'unit="s**-1.cm**-2"' in text and 'unit="mas.yr**-1"' in text
+    assert 'unit="counts per fortnight"' in text  # not understood: kept as written
+    back = Table.read(path)
+    assert back["flux"].unit == u.Unit("cm-2 s-1") and back["pm"].unit == u.mas / u.yr

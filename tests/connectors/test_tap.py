@@ -131,3 +131,21 @@ def test_an_answer_of_exactly_maxrec_rows_is_not_flagged_truncated(service) -> N
     assert len(exact) == len(every) and not exact.meta["truncated"]
     cut = tap.run_sync(adql, maxrec=len(every) - 1)
     assert len(cut) == len(every) - 1 and cut.meta["truncated"]
+
+
+def test_a_rows_record_keeps_single_precision_as_written_and_units_in_vounit(
+        service) -> None:
+    import json
+    from dataclasses import replace
+
+    from connectors.query import SkyQuery
+
+    tap = service("dachs-tap")
+    hip = replace(tap, options={**tap.options, "table": "hipparcos.main"}).connector()
+    rows = hip.search_sky(SkyQuery(101.287, -16.716, 0.05))  # Sirius, HIP 32349
+    sirius = json.loads(rows["record"][list(rows["id"]).index("32349")])
+    # Hipparcos-2 gives Sirius Hp = -1.0876 and a parallax of 379.21 mas (float32 columns).
+    assert (sirius["hpmag"], sirius["plx"]) == (-1.0876, 379.21)
+    (columns,) = rows.meta["columns"].values()  # the one archive's
+    units = {name: meta["unit"] for name, meta in columns.items()}
+    assert units["pmra"] == "mas.yr**-1" and units["hpmag"] == "mag"

@@ -8,7 +8,7 @@ from astropy.table import Table
 from pyvo.dal import SCSService
 
 from .query import SkyQuery, common_table, keywords_match, ucd_mapping
-from .vo import DALConnector, results_table
+from .vo import DALConnector, query_table
 
 __all__ = ["ConeSearchConnector"]
 
@@ -57,8 +57,9 @@ class ConeSearchConnector(DALConnector):
         astropy.table.Table
         """
         limit = maxrec if maxrec is not None else self.maxrec
-        return results_table(
-            lambda: self.service.search((ra, dec), radius, verbosity=verbosity, maxrec=limit),
+        return query_table(
+            lambda: self.service.create_query((ra, dec), radius, verbosity=verbosity,
+                                              maxrec=limit),
             self.url, self.timeout)
 
     def search_sky(self, query: SkyQuery) -> Table:

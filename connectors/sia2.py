@@ -7,9 +7,10 @@ from typing import ClassVar
 from astropy.table import Table
 from astropy.time import Time
 from pyvo.dal import SIA2Service
+from pyvo.dal.sia2 import SIA2Query
 
 from .query import OBSCORE_MAPPING, SkyQuery, common_table, keywords_match
-from .vo import DALConnector, results_table
+from .vo import DALConnector, query_table
 
 __all__ = ["SIA2Connector"]
 
@@ -46,9 +47,9 @@ class SIA2Connector(DALConnector):
             ObsCore columns (obs_title, s_ra, s_dec, s_region, access_url ...).
         """
         limit = maxrec if maxrec is not None else self.maxrec
-        return results_table(
-            lambda: self.service.search(pos=(ra, dec, radius), maxrec=limit), self.url,
-            self.timeout)
+        return query_table(
+            lambda: SIA2Query(self.url, pos=(ra, dec, radius), maxrec=limit,
+                              session=self.session), self.url, self.timeout)
 
     def search_sky(self, query: SkyQuery) -> Table:
         """SIA v2 query (POS, BAND, TIME, DPTYPE) mapped to the common columns.
@@ -66,7 +67,8 @@ class SIA2Connector(DALConnector):
                                    format="mjd"))
         if query.product_type:
             kwargs["data_type"] = query.product_type
-        raw = results_table(lambda: self.service.search(**kwargs), self.url, self.timeout)
+        raw = query_table(lambda: SIA2Query(self.url, session=self.session, **kwargs), self.url,
+                          self.timeout)
         table = common_table(raw, self.name, OBSCORE_MAPPING, query=query, size_factor=1024)
         if query.keywords:
             targets = [str(t) for t in raw["target_name"]] if "target_name" in raw.colnames \

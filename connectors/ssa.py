@@ -15,7 +15,7 @@ from pyvo.dal import SSAService
 from .exceptions import FormatError
 from .http import request
 from .query import MJD_RANGE, SkyQuery, common_table, keywords_match
-from .vo import DALConnector, results_table
+from .vo import DALConnector, query_table
 
 __all__ = ["SSA_MAPPING", "SSAConnector", "read_spectrum", "spectrum_axes"]
 
@@ -77,9 +77,9 @@ class SSAConnector(DALConnector):
             The service's SSA columns.
         """
         limit = maxrec if maxrec is not None else self.maxrec
-        return results_table(
-            lambda: self.service.search(pos=(ra, dec), diameter=2 * radius, maxrec=limit,
-                                        **constraints),
+        return query_table(
+            lambda: self.service.create_query(pos=(ra, dec), diameter=2 * radius, maxrec=limit,
+                                              **constraints),
             self.url, self.timeout)
 
     def search_sky(self, query: SkyQuery) -> Table:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from astropy.io.votable.tree import Param
@@ -123,6 +124,30 @@ def results_table(run: Callable[[], Any], url: str, timeout: float | None = None
         described = datalink_descriptor(votable)
         if described is not None and described["url"]:
             table.meta["datalink"] = described
+    return table
+
+
+def query_table(make: Callable[[], Any], url: str, timeout: float | None = None) -> Table:
+    """Run a pyvo DAL query (cone search, SIA2, SSA) and return its rows as a Table.
+
+    As :func:`results_table`; ``meta["asked"]`` is also the request itself (the
+    query's URL with its parameters), as the rows' provenance says what was asked.
+
+    Parameters
+    ----------
+    make : callable
+        Returns the pyvo query (``service.create_query(...)``).
+    url : str
+        The service URL for errors.
+    """
+    made: list[Any] = []
+
+    def run() -> Any:
+        made.append(make())
+        return made[0].execute()
+
+    table = results_table(run, url, timeout)
+    table.meta["asked"] = f"{made[0].queryurl}?{urlencode(dict(made[0]), doseq=True)}"
     return table
 
 

@@ -30,6 +30,7 @@ from astropy.stats import sigma_clipped_stats
 from astropy.table import Table, vstack
 from astropy.wcs import WCS
 
+from connectors.query import common_table, name_mapping, ucd_mapping
 from connectors.tap import TAPConnector
 
 from .provenance import Provenance
@@ -522,23 +523,23 @@ def _read_bytes(location: str, timeout: float, max_bytes: int) -> bytes:
 
 def result_rows(table: Table, provenance: Provenance, *, archive: str = "") -> Table:
     """Cart rows for a job's result table, with its ``provenance`` (the job, and the
-    items it was made from); their archive is ``archive``, else ``workflow job <job>``."""
-    n = len(table)
-    ids = (table["item_id"] if "item_id" in table.colnames
-           else np.arange(n).astype(str))
-    refs = table["ref_id"] if "ref_id" in table.colnames else [""] * n
-    columns = table.colnames
-    return Table({
-        "archive": [archive or f"workflow job {provenance.job}"] * n,
-        "id": [f"{i}:{r}" if r != "" else str(i) for i, r in zip(ids, refs, strict=True)],
-        "title": [str(t) for t in (table["title"] if "title" in table.colnames
-                                   else table[table.colnames[0]])],
-        "ra": np.asarray(table["ra"], float) if "ra" in table.colnames else [np.nan] * n,
-        "dec": np.asarray(table["dec"], float) if "dec" in table.colnames else [np.nan] * n,
-        "product_type": ["workflow result"] * n,
-        "record": [json.dumps({k: _plain(row[k]) for k in columns}) for row in table],
-        "query": [provenance.to_json()] * n})
+    items it was made from); their archive is ``archive``, else ``workflow job <job>``.
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else str(value)
+    A row's identifier is the table's own (the column its UCD or its name says is
+    the identifier; a cross-match's row and reference source), else its row number;
+    its position is the table's main one; the whole row is kept as its record.
+    """
+    mapping = {**name_mapping(table), **ucd_mapping(table)}
+    if "item_id" in table.colnames:  # a workflow's rows of cart items
+        mapping.update(id="item_id", title="title" if "title" in table.colnames else "item_id")
+    mapping.setdefault("title", mapping.get("id") or (table.colnames[0] if table.colnames
+                                                       else ""))
+    rows = common_table(table, archive or f"workflow job {provenance.job}", mapping,
+                        product_type="job result")
+    if "id" not in mapping:
+        rows["id"] = np.arange(len(table)).astype(str)
+    if "item_id" in table.colnames and "ref_id" in table.colnames:  # one row per pair
+        rows["id"] = [f"{i}:{r}" if str(r) != "" else str(i)
+                      for i, r in zip(rows["id"], table["ref_id"], strict=True)]
+    rows["query"] = [provenance.to_json()] * len(table)
+    return rows

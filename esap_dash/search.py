@@ -218,7 +218,7 @@ class SearchResults:
                 name, kind=getattr(svc, "kind", ""), url=getattr(svc, "url", ""),
                 ivoid=str(getattr(svc, "options", {}).get("ivoid", "")),
                 table=getattr(svc, "options", {}).get("table"),
-                asked=str(meta.get("adql") or meta.get("url") or ""),
+                asked=str(meta.get("adql") or meta.get("asked") or meta.get("url") or ""),
                 ended=answer.finished_at.isoformat(timespec="seconds") if answer else ""))
         query = self.query.to_dict() if self.query is not None else {}
         return Provenance("search", at=self.at, user=self.user, services=tuple(services),

@@ -278,6 +278,10 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
     assert len(result) == 5
     added = call(f"{root}/carts/Results/items", alice, "POST", {"job": job["id"]}).json()
     assert added["added"] == 5
+    # Each row is its star: the table's identifier and main position, not a row number.
+    items = call(f"{root}/carts/Results/items", alice).json()["items"]
+    assert {i["item_id"] for i in items} == {str(h) for h in result["hip"]}
+    assert all(i["ra"] is not None and i["dec"] is not None for i in items)
     for route, method in (("", "GET"), ("/result", "GET"), ("/abort", "POST")):
         problem(call(f"{root}/jobs/{job['id']}{route}", bob, method), 404, "no job")
     problem(call(f"{root}/carts/Mine/items", bob, "POST", {"job": job["id"]}), 404, "no job")

@@ -340,6 +340,7 @@ def test_async_job_survives_a_new_page_and_stays_private(profile: Profile, tmp_p
 
 def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
     import json
+    from urllib.parse import parse_qs
 
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     run_coroutine(page.search())
@@ -355,9 +356,17 @@ def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
         assert record.software.startswith("esap-dash ")
         service = record.service(row["archive"])
         assert service.url == row["service_url"]
-        # Exactly what each service was asked: the ADQL, or the request URL.
-        assert "CONTAINS" in service.asked if service.kind == "tap" else (
-            service.asked.startswith(service.url))
+        # Exactly what each service was asked: the ADQL, or the request URL with its
+        # parameters (a cone search's position and radius).
+        if service.kind == "tap":
+            assert "CONTAINS" in service.asked
+        else:
+            url, _, params = service.asked.partition("?")
+            asked = parse_qs(params)
+            assert url == service.url and asked
+            if service.kind == "conesearch":
+                assert float(asked["SR"][0]) == 0.5 and float(asked["RA"][0]) == \
+                    pytest.approx(83.63, abs=0.01)
 
 
 def test_each_archive_own_columns_on_demand(profile: Profile) -> None:

@@ -21,11 +21,12 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import sqlalchemy as sa
@@ -503,9 +504,8 @@ class Cart:
             raise CartError(f"{item.title!r} has no downloadable access URL")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^\w.\-+]", "_", item.access_url.rstrip("/").rsplit("/", 1)[-1])
-        target = directory / (name or item.key)
         with request(make_session(timeout), "GET", item.access_url, stream=True) as resp:
+            target = directory / file_name(item.access_url, resp.headers, item.key)
             partial = target.with_suffix(target.suffix + ".part")
             with partial.open("wb") as out:
                 for chunk in resp.iter_content(1 << 16):
@@ -624,6 +624,36 @@ class Cart:
             rows = conn.execute(sa.select(ARCHIVE_COLUMNS).where(
                 ARCHIVE_COLUMNS.c.archive == archive)).mappings().all()
         return {r["name"]: dict(r) for r in rows}
+
+
+#: File name endings of the media types archives answer with.
+MEDIA_SUFFIXES = {"application/fits": ".fits", "image/fits": ".fits",
+                  "application/x-fits": ".fits", "application/x-votable+xml": ".xml",
+                  "text/xml": ".xml", "application/xml": ".xml", "text/csv": ".csv",
+                  "application/json": ".json", "image/png": ".png", "image/jpeg": ".jpg",
+                  "application/gzip": ".gz", "application/x-tar": ".tar"}
+
+
+def file_name(url: str, headers: Mapping[str, str], fallback: str) -> str:
+    """A safe local file name for a download: the one the server gives
+    (``Content-Disposition``), else the URL path's last part; a request with
+    parameters (a SODA cutout, ``dlget?ID=...&CIRCLE=...``) adds a digest of them,
+    so that two cutouts of one image are two files; a name without an ending gets
+    the one of its media type (``.fits``).
+    """
+    said = re.search(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?',
+                     headers.get("Content-Disposition", ""), re.IGNORECASE)
+    parts = urlsplit(url)
+    name = unquote(said.group(1)) if said else unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    name = re.sub(r"[^\w.\-+]", "_", name.rsplit("/", 1)[-1]).lstrip(".") or fallback
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        stem, suffix = name, ""
+    media = headers.get("Content-Type", "").split(";")[0].strip().lower()
+    ending = f".{suffix}" if suffix else MEDIA_SUFFIXES.get(media, "")
+    if parts.query:
+        stem += "-" + hashlib.sha256(url.encode()).hexdigest()[:10]
+    return stem + ending
 
 
 def wide_table(tables: Sequence[Table]) -> Table:

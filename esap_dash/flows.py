@@ -487,13 +487,18 @@ def image_summary(location: Sequence[str], centre: tuple[float, float] | None, c
         return {**summary, "cutout": "no celestial WCS"}, None
     position = (SkyCoord(*centre, unit="deg") if centre is not None
                 else wcs.pixel_to_world(data.shape[1] / 2, data.shape[0] / 2))
+    size = cutout_arcmin * u.arcmin
     try:
-        cut = Cutout2D(data, position, cutout_arcmin * u.arcmin, wcs=wcs.celestial,
-                       mode="partial", fill_value=np.nan)
+        cut = Cutout2D(data, position, size, wcs=wcs.celestial, mode="trim")
     except NoOverlapError:
         return {**summary, "cutout": "target outside the image"}, None
-    return ({**summary, "cutout": "×".join(map(str, cut.data.shape))},
-            (cut.data, cut.wcs.to_header()))
+    # The pixels the image has there; what was asked for where the image ends first.
+    said = "×".join(map(str, cut.data.shape))
+    asked = Cutout2D(np.empty(data.shape, bool), position, size, wcs=wcs.celestial,
+                     mode="partial", fill_value=False).data.shape
+    if tuple(cut.data.shape) != tuple(asked):
+        said += f" (the image ends there: {'×'.join(map(str, asked))} asked)"
+    return {**summary, "cutout": said}, (cut.data, cut.wcs.to_header())
 
 
 def _first_readable(locations: Sequence[str], timeout: float, max_bytes: int) -> bytes:

@@ -37,7 +37,7 @@ def crab_page(profile: Profile, tmp_path_factory) -> SkyPage:
 
 
 def test_an_image_s_links_and_a_soda_cutout_around_the_target_go_to_the_cart(
-        crab_page: SkyPage) -> None:
+        crab_page: SkyPage, tmp_path) -> None:
     page = crab_page
     rows = page.rows
     linked = [i for i, r in enumerate(rows) if r["title"] == CRAB and links_url(rows, r)]
@@ -72,6 +72,14 @@ def test_an_image_s_links_and_a_soda_cutout_around_the_target_go_to_the_cart(
     assert 0 <= x < shape[1] and 0 <= y < shape[0]
     corner = wcs.pixel_to_world_values(0, 0)
     assert np.hypot((corner[0] - ra) * np.cos(np.radians(dec)), corner[1] - dec) < 0.35 / 60
+    # Fetched from the cart, it is a FITS file, named apart from any other cutout.
+    cart = Cart.open("cutouts", profile=page.profile)
+    fetched = cart.fetch(item, tmp_path)
+    assert fetched.suffix == ".fits" and fetched.read_bytes() == cut.content
+    page.cutout_radius = 0.1
+    run_coroutine(page.cutout_to_cart())
+    other = next(i for i in cart.items() if i.key != item.key)
+    assert cart.fetch(other, tmp_path).name != fetched.name
 
 
 def test_unknown_data_sets_and_dead_services_are_said(crab_page: SkyPage) -> None:

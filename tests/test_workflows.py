@@ -380,6 +380,21 @@ def test_image_statistics_reads_lake_replicas_and_archive_urls_on_the_workers(
     assert data.ndim == 2 and "CTYPE1" in header
 
 
+def test_a_cutout_reports_the_pixels_the_image_has_not_those_asked_beyond_it() -> None:
+    import astroquery
+
+    from esap_dash.flows import image_summary
+
+    # The POSS-I E plate scan of Messier 1 that astroquery ships (177×177 pixels, 5.1′).
+    poss = str(Path(astroquery.__file__).parent / "ipac/ned/tests/data/query_images.fits")
+    inside, cut = image_summary([poss], (83.633, 22.0145), 2.0, 3.0)
+    assert inside["shape"] == "177×177" and inside["cutout"] == "71×71"
+    assert cut[0].shape == (71, 71) and np.isfinite(cut[0]).all()
+    beyond, cut = image_summary([poss], (83.633, 22.0145), 60.0, 3.0)
+    assert beyond["cutout"].startswith("177×177 (the image ends there: ")
+    assert cut[0].shape == (177, 177)  # no padding of blank pixels
+
+
 def private_resolver(profile: Profile):
     from connectors.resolver import NameResolver
 

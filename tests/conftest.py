@@ -329,3 +329,12 @@ def oidc_token(profile: Profile, sub: str) -> str:
         "grant_type": "authorization_code", "code": code, "redirect_uri": callback,
         "client_id": oidc["client_id"], "client_secret": oidc["client_secret"]}).json()
     return tokens["access_token"]
+
+
+def readme_python(after: str) -> str:
+    """The first Python block of the README after the line holding ``after``, as
+    written there (tests run the README's examples)."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    rest = text[text.index(after):]
+    start = rest.index("```python\n") + len("```python\n")
+    return rest[start:rest.index("```", start)]

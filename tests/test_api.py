@@ -27,7 +27,7 @@ from esap_dash.provenance import Provenance
 from esap_dash.store import store_for
 
 from .browser.conftest import serve
-from .conftest import ALICE, BOB, CAROL, oidc_token
+from .conftest import ALICE, BOB, CAROL, oidc_token, readme_python
 from .test_cart import votlint_errors
 from .test_jdl import HANGS
 from .test_notebook import execute
@@ -648,3 +648,18 @@ def test_a_retried_post_with_an_idempotency_key_acts_once(api) -> None:
     op = document["paths"]["/jobs"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in op["parameters"]]
     assert {"409", "422"} <= set(op["responses"])
+
+
+def test_the_readmes_script_from_anywhere_runs_as_written(api, tmp_path) -> None:
+    root, profile = api
+    script = tmp_path / "anywhere.py"
+    script.write_text(readme_python("**From a notebook or script anywhere**"))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, env={**{k: v for k, v in os.environ.items()
+                              if not k.startswith("ESAP_DASH")},
+                           "ESAP_DASH_URL": root.removesuffix("/api/v1"),
+                           "ESAP_DASH_TOKEN": oidc_token(profile, ALICE)})
+    assert done.returncode == 0, done.stderr
+    cart = Table.read(tmp_path / "pleiades.xml")
+    assert len(cart) >= 5 and votlint_errors(tmp_path / "pleiades.xml") == []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -19,7 +21,12 @@ from esap_dash.pages.cart import CartPage
 from esap_dash.pages.discovery import DiscoveryPage
 from esap_dash.store import StoreError, store_for
 
-from .conftest import add_dataset_to_cart, run_coroutine, send_table_to_esap_dash
+from .conftest import (
+    add_dataset_to_cart,
+    readme_python,
+    run_coroutine,
+    send_table_to_esap_dash,
+)
 
 
 @pytest.fixture
@@ -361,3 +368,17 @@ def test_the_sqlite_database_is_private_to_its_owner(tmp_path) -> None:
     shared.touch(mode=0o644)
     store_for(f"sqlite:///{shared}")
     assert shared.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_readmes_notebook_example_runs_as_written(private, m1_rows, tmp_path) -> None:
+    Cart.open("M1 study", profile=private).add_rows(m1_rows)
+    script = tmp_path / "example.py"
+    script.write_text(readme_python("In a\nnotebook:") + "print(path)\n")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env={**os.environ, "ESAP_DASH_PROFILE": "local",
+                           "ESAP_DASH__DEPLOYMENT__DATABASE": private.database})
+    assert done.returncode == 0, done.stderr
+    fetched = tmp_path / done.stdout.split()[-1]
+    assert fetched.suffix == ".fits" and fetched.stat().st_size > 2880
+    assert (tmp_path / "m1.ipynb").exists()

@@ -261,8 +261,9 @@ def result_document(record: Provenance) -> ProvDocument:
 
 
 def picture(doc: ProvDocument) -> str:
-    """The document drawn by Graphviz as SVG (names as labels, bottom to top; sized
-    by its ``viewBox`` only, so that it scales to its place on a page).
+    """The document drawn by Graphviz as SVG: names as labels, left to right (the
+    cart, its items one under the other, what made them, who and which services),
+    sized in points as Graphviz sizes it (its text at 14 pt).
 
     Raises
     ------
@@ -272,10 +273,8 @@ def picture(doc: ProvDocument) -> str:
     from prov.dot import prov_to_dot
 
     graph = prov_to_dot(doc, use_labels=True, show_element_attributes=False,
-                        show_relation_attributes=False, direction="BT")
+                        show_relation_attributes=False, direction="LR")
     try:
-        svg = graph.create(format="svg").decode()
+        return graph.create(format="svg").decode()
     except (OSError, AssertionError) as exc:  # pydot: no dot program, or dot failed
         raise RuntimeError(f"Graphviz could not draw the provenance: {exc}") from None
-    # Without its fixed size (points) the drawing scales to where it is shown.
-    return re.sub(r'<svg width="[^"]*" height="[^"]*"', "<svg", svg, count=1)

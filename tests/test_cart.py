@@ -382,3 +382,29 @@ def test_the_readmes_notebook_example_runs_as_written(private, m1_rows, tmp_path
     fetched = tmp_path / done.stdout.split()[-1]
     assert fetched.suffix == ".fits" and fetched.stat().st_size > 2880
     assert (tmp_path / "m1.ipynb").exists()
+
+
+def test_the_provenance_drawing_is_readable_and_zooms(private, m1_rows) -> None:
+    import re
+
+    Cart.open("drawn", profile=private).add_rows(m1_rows)
+    page = CartPage(profile=private)
+    page.cart_name = "drawn"
+    run_coroutine(page.draw_provenance())
+    svg = page.picture.svg
+    assert "NGC1952" in svg and "search OpenNGC (cone search)" in svg
+    # Shown zoomed out to about a page's width at most, never so far that Graphviz's
+    # names (14 pt) get smaller than 11 px; the box scrolls for the rest.
+    width, height = page.picture.size_px
+    points = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    assert width <= 1200 or page.picture.zoom == 60
+    assert page.picture.size_px == pytest.approx(
+        (float(points.group(1)) * 4 / 3 * page.picture.zoom / 100,
+         float(points.group(2)) * 4 / 3 * page.picture.zoom / 100))
+    names_pt = max(float(f) for f in re.findall(r'font-size="([\d.]+)"', svg))
+    assert names_pt * width / float(points.group(1)) >= 11  # in px
+    # Items are drawn one under the other: taller than a strip, as wide as it needs.
+    assert height > width / 8
+    first = page.picture.zoom
+    page.picture.zoom = 200
+    assert page.picture.size_px == pytest.approx((width * 200 / first, height * 200 / first))

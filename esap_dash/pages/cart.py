@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import re
@@ -24,6 +23,7 @@ from connectors.samp import SampLink
 from ..actor import NoAccountError
 from ..cart import Cart, CartError, CartItem, check_name
 from ..components.actions import Refresher, lazy_card, on_click
+from ..components.prov_picture import ProvenancePicture
 from ..components.samp_web import WebSamp
 from ..components.style import POSITION_FORMAT, html_pane, notice, say, whole_bytes
 from ..components.where_to_run import WhereToRun
@@ -132,7 +132,7 @@ class CartPage(Page):
     def _provenance_card(self, downloads: list[pn.widgets.FileDownload]) -> pn.Card:
         draw = pn.widgets.Button(label="Draw the provenance", width=190)
         on_click(draw, self.draw_provenance)
-        self._picture = html_pane("", visible=False)
+        self.picture = ProvenancePicture()
         self._prov_message = notice()
         return pn.Card(
             html_pane("<p>Where every item came from, as W3C PROV with IVOA ProvenanceDM "
@@ -140,7 +140,7 @@ class CartPage(Page):
                       "truncation), workflow runs and the items they used, you and the "
                       "services as agents. The VOTable and notebook exports carry it "
                       "too.</p>"),
-            pn.Row(draw, *downloads), self._prov_message, self._picture,
+            pn.Row(draw, *downloads), self._prov_message, self.picture,
             title="Provenance", collapsed=True, sizing_mode="stretch_width")
 
     async def draw_provenance(self) -> None:
@@ -158,11 +158,7 @@ class CartPage(Page):
         except RuntimeError as exc:
             say(self._prov_message, str(exc), "danger")
             return
-        # An image, not inline SVG: names from archives in it are text, never markup.
-        self._picture.object = (
-            '<img alt="Provenance graph" style="width:100%;height:auto" '
-            f'src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">')
-        self._picture.visible = True
+        self.picture.svg = svg
         say(self._prov_message, f"Provenance of {'the ticked' if keys else 'all'} "
             f"{len(keys or self.listing)} items of cart {name!r}.")
 

@@ -116,13 +116,21 @@ def _idempotent(post: Any) -> Any:
             self.set_header("Idempotent-Replayed", "true")
             self.write_json(json.loads(kept["body"]), kept["status"], kept["location"] or "")
             return None
+        # The answer is kept before it is sent: a retry never finds the key unanswered
+        # after its first request was answered.
+        self.holding = True
         try:
             await post(self, *args)
+        except BaseException:
+            await run_blocking(actor.store.release_key, actor.user, key)
+            raise
         finally:
-            if self.answered is None:
-                await run_blocking(actor.store.release_key, actor.user, key)
-            else:
-                await run_blocking(actor.store.answer_key, actor.user, key, *self.answered)
+            self.holding = False
+        if self.answered is None:  # answered otherwise (a table): nothing to replay
+            await run_blocking(actor.store.release_key, actor.user, key)
+            return None
+        await run_blocking(actor.store.answer_key, actor.user, key, *self.answered)
+        self.finish(self.answered[2])
         return None
     return answer_once
 
@@ -159,8 +167,10 @@ class ApiHandler(tornado.web.RequestHandler):
         """Keep the deployment profile (tornado passes the route's arguments)."""
         self.profile = profile
         self._user: str | None = None
-        #: The JSON answer given (status, Location, body), for an idempotency key.
+        #: The JSON answer given (status, Location, body), for an idempotency key; while
+        #: ``holding``, it is kept here and sent once it is stored.
         self.answered: tuple[int, str, str] | None = None
+        self.holding = False
         self._chunks: list[bytes] = []
         self._received = 0
 
@@ -321,7 +331,8 @@ class ApiHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         text = json.dumps(value, default=str)
         self.answered = (status, location, text)
-        self.finish(text)
+        if not self.holding:
+            self.finish(text)
 
     async def write_table(self, table: Table, resource: str) -> None:
         """Answer with ``table`` as a VOTable (written in a worker thread)."""

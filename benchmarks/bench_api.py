@@ -34,11 +34,11 @@ from bench_soak import served
 from timing import median_seconds
 
 from connectors.query import SkyQuery
-from esap_dash.actor import Actor
-from esap_dash.cart import Cart
-from esap_dash.client import Client
-from esap_dash.config import load_profile
-from esap_dash.search import SearchResults, sky_archives
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
+from esap_dash.core.search import SearchResults, sky_archives
+from esap_dash.http.client import Client
 
 TARGETS = ["M 1", "M 45", "M 42", "M 13"]
 RADIUS = 0.5

@@ -20,9 +20,9 @@ import panel as pn
 from astropy.table import Table
 
 from connectors.query import SkyQuery, common_table
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
-from esap_dash.pages.cart import SHOWN, CartPage
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
+from esap_dash.ui.pages.cart import SHOWN, CartPage
 
 
 def timed(func):

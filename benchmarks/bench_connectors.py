@@ -17,8 +17,8 @@ import warnings
 import pyvo
 from timing import median_seconds
 
-from esap_dash.config import load_profile
-from esap_dash.health import check, check_all
+from esap_dash.core.config import load_profile
+from esap_dash.core.health import check, check_all
 
 QUERIES = {
     "small (OpenNGC cone, ~1 row)":

@@ -37,8 +37,8 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from esap_dash.config import load_profile
-from esap_dash.workflows import GatewayEngine, Run, load_workflows
+from esap_dash.core.config import load_profile
+from esap_dash.work.workflows import GatewayEngine, Run, load_workflows
 
 
 def inputs(hip: Table, n: int) -> Table:

@@ -26,10 +26,10 @@ import requests
 from astropy.table import Table
 from timing import median_seconds
 
-from esap_dash.actor import Actor
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
-from esap_dash.jobs import follow, kinds
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
+from esap_dash.work.jobs import follow, kinds
 
 
 def main() -> None:

@@ -36,9 +36,9 @@ import pyvo
 from timing import median_seconds
 
 from connectors.query import SkyQuery, common_table
-from esap_dash.config import ServiceConfig, load_profile
-from esap_dash.pages.discovery import SHOWN, DiscoveryPage
-from esap_dash.search import merge, search_archives
+from esap_dash.core.config import ServiceConfig, load_profile
+from esap_dash.core.search import merge, search_archives
+from esap_dash.ui.pages.discovery import SHOWN, DiscoveryPage
 
 CENTRE = (83.633, 22.0145)
 RADIUS = 3.0
@@ -174,7 +174,7 @@ def bench_large_table(repeat: int) -> None:
 
 
 def merge_table(raw, mapping):
-    from esap_dash.search import ArchiveResult
+    from esap_dash.core.search import ArchiveResult
 
     table = common_table(raw, "Hipparcos", mapping, query=SkyQuery(*CENTRE, RADIUS))
     return merge([ArchiveResult("Hipparcos", "done", table, 0.0)])

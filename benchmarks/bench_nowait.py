@@ -30,8 +30,8 @@ from bench_session import open_tab
 from bench_soak import one_round, served
 
 from connectors.query import SkyQuery, common_table
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
 
 TARGETS = ["M 1", "M 45", "M 42", "M 13"]
 

@@ -31,7 +31,7 @@ from bokeh.document import Document
 from bokeh.events import DocumentReady
 
 from esap_dash.app import PAGES, EsapDash
-from esap_dash.config import load_profile
+from esap_dash.core.config import load_profile
 
 
 def bare() -> Document:

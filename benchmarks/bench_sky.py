@@ -33,10 +33,10 @@ import panel as pn
 import requests
 from astropy.table import Table
 
-from esap_dash import sky
-from esap_dash.components.sky_map import SkyMap
-from esap_dash.config import load_profile
-from esap_dash.pages.sky import SkyPage
+from esap_dash.core import sky
+from esap_dash.core.config import load_profile
+from esap_dash.ui.components.sky_map import SkyMap
+from esap_dash.ui.pages.sky import SkyPage
 
 
 def best(func, repeat: int = 5) -> float:
@@ -141,7 +141,7 @@ def survey_drawing(repeat: int = 3) -> tuple[float, float, float, int]:
 
     from astropy.io import fits
 
-    from esap_dash.survey import Survey, render
+    from esap_dash.core.survey import Survey, render
 
     svc = load_profile("local").by_role("survey")[0]
     x, y = (v[0] for v in sky.project(sky.sky_wcs("Aitoff", "icrs"), np.array([83.633]),

@@ -56,8 +56,8 @@ from bokeh.models import Button
 from bokeh.util.token import get_session_id
 from tornado.httpclient import HTTPRequest
 
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
 
 TARGETS = ["M 1", "M 45", "M 42", "M 31", "M 13", "NGC 7000", "M 57", "M 8"]
 _HEADERS = threading.local()

@@ -18,13 +18,13 @@ import panel as pn
 import param
 from panel.io.notifications import NotificationArea
 
-from .api import api_routes
-from .components.actions import report_exception
-from .components.style import html_pane
-from .config import ASSETS, Profile, ProfileError, load_profile
-from .launch import SHARE_ROUTE, CartShareHandler
-from .pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
-from .pages.base import Page
+from .core.config import ASSETS, Profile, ProfileError, load_profile
+from .core.launch import SHARE_ROUTE, CartShareHandler
+from .http.api import api_routes
+from .ui.components.actions import report_exception
+from .ui.components.style import html_pane
+from .ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
+from .ui.pages.base import Page
 from .web import bind_request_cookies, derive_key, harden, login_pages
 
 __all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
@@ -216,7 +216,7 @@ def _stop_on_sigterm(signum: int, _frame: Any) -> None:
 
     from tornado.ioloop import IOLoop
 
-    from .workflows import Runner
+    from .work.workflows import Runner
 
     runner = Runner.shared()
     count = runner.shutdown("the dashboard server was stopped during the run; retry it")

@@ -7,7 +7,7 @@ import ipaddress
 import sys
 from collections.abc import Sequence
 
-from .config import ProfileError, available_profiles, load_profile
+from .core.config import ProfileError, available_profiles, load_profile
 
 __all__ = ["main"]
 
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"esap-dash: {exc}", file=sys.stderr)
         return 2
     if args.command == "check":
-        from .health import check_all
+        from .core.health import check_all
 
         results = check_all(profile.services)
         for h in results:

@@ -1,5 +1,5 @@
 """A script run in its own process: a user's session with a deployment through its HTTP
-API alone (``esap_dash.client``, requests, astropy), with no way to reach a database.
+API alone (``esap_dash.http.client``, requests, astropy), with no way to reach a database.
 
 Usage: ``python client_session.py URL ALICE_TOKEN BOB_TOKEN OUT_DIR``; prints a JSON
 summary of what happened.
@@ -21,7 +21,7 @@ class _ServerSideRefused:
 
 sys.meta_path.insert(0, _ServerSideRefused())
 
-from esap_dash.client import ApiError, Client  # noqa: E402
+from esap_dash.http.client import ApiError, Client  # noqa: E402
 
 url, alice_token, bob_token, out = sys.argv[1:5]
 alice, bob = Client(url, alice_token), Client(url, bob_token)

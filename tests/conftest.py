@@ -18,7 +18,7 @@ import panel as pn
 import pytest
 import requests
 
-from esap_dash.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
+from esap_dash.core.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
 
 STACK = PROJECT_ROOT / "stack" / "esap-stack"
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"

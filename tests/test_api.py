@@ -21,10 +21,10 @@ from astropy.io.votable import parse_single_table
 from astropy.table import Table
 from openapi_spec_validator import validate
 
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
-from esap_dash.provenance import Provenance
-from esap_dash.store import store_for
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
+from esap_dash.core.provenance import Provenance
+from esap_dash.core.store import store_for
 
 from .browser.conftest import serve
 from .conftest import ALICE, BOB, CAROL, oidc_token, readme_python

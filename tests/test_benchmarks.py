@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from esap_dash.config import PROJECT_ROOT
+from esap_dash.core.config import PROJECT_ROOT
 
 SMALL = {
     "bench_api.py": ["--items", "1000", "--repeat", "1"],

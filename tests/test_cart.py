@@ -15,11 +15,11 @@ import pytest
 from astropy.io.votable import parse
 from astropy.table import Table
 
-from esap_dash.cart import Cart, CartError
-from esap_dash.config import Profile
-from esap_dash.pages.cart import CartPage
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.store import StoreError, store_for
+from esap_dash.core.cart import Cart, CartError
+from esap_dash.core.config import Profile
+from esap_dash.core.store import StoreError, store_for
+from esap_dash.ui.pages.cart import CartPage
+from esap_dash.ui.pages.discovery import DiscoveryPage
 
 from .conftest import (
     add_dataset_to_cart,
@@ -315,8 +315,8 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
 
 
 def test_shared_links_open_only_with_a_live_token(private) -> None:
-    from esap_dash.config import Facility
-    from esap_dash.launch import launch_url
+    from esap_dash.core.config import Facility
+    from esap_dash.core.launch import launch_url
 
     cart = Cart.open("shared", profile=private)
     token = cart.share(days=1)
@@ -343,7 +343,7 @@ def test_shared_links_open_only_with_a_live_token(private) -> None:
 
 
 def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
-    from esap_dash.config import Facility
+    from esap_dash.core.config import Facility
 
     binder = Facility("b", "Binder", "binderhub", "https://binder.example",
                       "https://github.com/org/env", "main", "start.ipynb")
@@ -359,7 +359,7 @@ def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
 
 
 def test_the_sqlite_database_is_private_to_its_owner(tmp_path) -> None:
-    from esap_dash.store import store_for
+    from esap_dash.core.store import store_for
 
     path = tmp_path / "records.db"
     store_for(f"sqlite:///{path}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from esap_dash.config import ProfileError, available_profiles, load_profile
+from esap_dash.core.config import ProfileError, available_profiles, load_profile
 
 ENV = {"ESAP_DASH_VAR": "/nonexistent", "ESAP_DASH_RUCIO_PASSWORD": "r",
        "ESAP_DASH_GATEWAY_PASSWORD": "g", "ESAP_DASH_DIRACX_EXCHANGE_KEY": "d"}

@@ -36,7 +36,7 @@ GENERATOR_CONFIG = """content_type_overrides:
 def contract(local_stack, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """A served deployment with logins and its own database: its API root, and a token
     of alice's."""
-    from esap_dash.config import load_profile
+    from esap_dash.core.config import load_profile
 
     database = f"sqlite:///{tmp_path_factory.mktemp('contract')}/contract.db"
     with serve("local-oidc", "server-contract.log",

@@ -13,12 +13,12 @@ from astropy.table import Table
 
 from connectors.diracx import DiracXConnector
 from connectors.exceptions import QueryError, ServiceError, ServiceUnavailableError
-from esap_dash.actor import Actor
-from esap_dash.cart import Cart
-from esap_dash.config import PROJECT_ROOT, Profile, load_profile
-from esap_dash.dirac import SANDBOX_FILE, BatchSpec, PlanError, lfn_of, make_plan
-from esap_dash.jobs import JobError, follow, kinds
-from esap_dash.lineage import result_document
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import PROJECT_ROOT, Profile, load_profile
+from esap_dash.core.lineage import result_document
+from esap_dash.work.dirac import SANDBOX_FILE, BatchSpec, PlanError, lfn_of, make_plan
+from esap_dash.work.jobs import JobError, follow, kinds
 
 from .conftest import run_coroutine, stack
 
@@ -104,7 +104,7 @@ def test_user_text_never_changes_the_description(private, spec, says) -> None:
 
 def test_too_many_jobs_and_no_input_are_refused(private, monkeypatch) -> None:
     lake = private.service("rucio").connector()
-    monkeypatch.setattr("esap_dash.dirac.MAX_JOBS", 1)
+    monkeypatch.setattr("esap_dash.work.dirac.MAX_JOBS", 1)
     with pytest.raises(PlanError, match="would make 2 jobs; DIRAC takes at most 1"):
         make_plan(crab_cart(private).to_table(), BatchSpec("x", per_item=True), lake,
                   cart="crab")

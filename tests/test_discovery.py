@@ -13,9 +13,9 @@ from connectors.exceptions import QueryError
 from connectors.query import SkyQuery, adql_string
 from connectors.resolver import NameResolver, parse_coordinates
 from connectors.tap import TAPConnector
-from esap_dash.config import Profile
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.provenance import Provenance
+from esap_dash.core.config import Profile
+from esap_dash.core.provenance import Provenance
+from esap_dash.ui.pages.discovery import DiscoveryPage
 
 from .conftest import run_coroutine
 
@@ -233,7 +233,7 @@ def test_registry_sky_area_uses_the_last_search(profile: Profile) -> None:
 
 
 def test_filters_are_parsed_or_refused() -> None:
-    from esap_dash.components.datalake_search import parse_filters
+    from esap_dash.ui.components.datalake_search import parse_filters
 
     assert parse_filters("bytes.gt=100000, campaign=crab") == {"bytes.gt": 100000,
                                                               "campaign": "crab"}
@@ -379,7 +379,7 @@ def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
 
 
 def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:
-    from esap_dash.pages.discovery import parse_time
+    from esap_dash.ui.pages.discovery import parse_time
 
     assert parse_time("") is None
     assert parse_time("51544") == 51544.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from connectors.http import make_session, request
-from esap_dash.fanout import fan_out, guard
+from esap_dash.core.fanout import fan_out, guard
 
 from .conftest import run_coroutine
 

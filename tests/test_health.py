@@ -6,8 +6,8 @@ import asyncio
 import time
 from dataclasses import replace
 
-from esap_dash.config import Profile
-from esap_dash.health import check_all
+from esap_dash.core.config import Profile
+from esap_dash.core.health import check_all
 
 from .conftest import run_coroutine
 
@@ -37,7 +37,7 @@ def test_dead_and_hung_services_do_not_hold_up_the_others(profile: Profile, dead
 
 
 def test_sessions_share_health_answers_and_checks_under_way(profile, monkeypatch) -> None:
-    from esap_dash import health
+    from esap_dash.core import health
 
     asked: list[str] = []
     real = health.check

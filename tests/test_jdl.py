@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors.jdl import check_jdl
-from esap_dash.config import PROJECT_ROOT
+from esap_dash.core.config import PROJECT_ROOT
 
 #: Descriptions on which DIRAC's JDL reader loops forever (and DiracX's server with it).
 HANGS = ('[ Executable = "echo"; Foo = [a] ]',

@@ -8,18 +8,18 @@ from dataclasses import replace
 
 import pytest
 
-from esap_dash.actor import Actor
-from esap_dash.components.job_list import JobList
-from esap_dash.config import Profile
-from esap_dash.jobs import kinds
-from esap_dash.pages.jobs import JobsPage
+from esap_dash.core.actor import Actor
+from esap_dash.core.config import Profile
+from esap_dash.ui.components.job_list import JobList
+from esap_dash.ui.pages.jobs import JobsPage
+from esap_dash.work.jobs import kinds
 
 from .conftest import run_coroutine
 
 KIND = '''
 from astropy.table import Table
 
-from esap_dash.jobs import JobError, JobKind, JobResult
+from esap_dash.work.jobs import JobError, JobKind, JobResult
 
 
 class CountdownJobs(JobKind):

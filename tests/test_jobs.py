@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from esap_dash.config import Profile
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.pages.jobs import JobsPage
+from esap_dash.core.config import Profile
+from esap_dash.ui.pages.discovery import DiscoveryPage
+from esap_dash.ui.pages.jobs import JobsPage
 
 from .conftest import FaultyProxy, run_coroutine, stack
 

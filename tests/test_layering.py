@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("esap_dash", "connectors")
-VIEWS = ("esap_dash.pages", "esap_dash.components", "esap_dash.app", "esap_dash.web",
+VIEWS = ("esap_dash.ui.pages", "esap_dash.ui.components", "esap_dash.app", "esap_dash.web",
          "esap_dash.cli")
 UI = ("panel", "bokeh", "holoviews", "hvplot")
 
@@ -77,8 +77,8 @@ def test_the_model_imports_no_ui_and_no_view() -> None:
 
 def test_components_never_import_pages() -> None:
     for name, imported in _graph().items():
-        if _is(name, ("esap_dash.components",)):
-            pages = sorted(m for m in imported if _is(m, ("esap_dash.pages",)))
+        if _is(name, ("esap_dash.ui.components",)):
+            pages = sorted(m for m in imported if _is(m, ("esap_dash.ui.pages",)))
             assert not pages, f"{name} imports {pages}"
 
 
@@ -103,7 +103,7 @@ def test_the_import_graph_has_no_cycle() -> None:
 def test_using_the_model_loads_no_ui_library() -> None:
     # Migration scripts run inside Alembic only; their imports are read above.
     model = sorted(n for n in _graph() if not _is(n, VIEWS)
-                   and not n.startswith("esap_dash.migrations."))
+                   and not n.startswith("esap_dash.core.migrations."))
     code = ("import importlib, sys, connectors\n"
             f"for name in {model!r}:\n"
             "    importlib.import_module(name)\n"

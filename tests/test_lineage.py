@@ -13,12 +13,12 @@ from astropy.io.votable import parse
 from astropy.table import Table
 from prov.model import ProvDocument
 
-from esap_dash.actor import Actor
-from esap_dash.cart import Cart
-from esap_dash.config import Profile
-from esap_dash.jobs import kinds
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.workflows import LocalEngine
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import Profile
+from esap_dash.ui.pages.discovery import DiscoveryPage
+from esap_dash.work.jobs import kinds
+from esap_dash.work.workflows import LocalEngine
 
 from .conftest import run_coroutine
 
@@ -109,7 +109,7 @@ def test_a_cart_result_keeps_its_lineage_to_exactly_its_inputs(profile: Profile,
 
 
 def test_lineage_of_any_depth_and_replication_rules(profile: Profile, tmp_path) -> None:
-    from esap_dash.provenance import Provenance, Service
+    from esap_dash.core.provenance import Provenance, Service
 
     private = replace(profile, database=f"sqlite:///{tmp_path}/depth.db")
     cart = Cart.open("deep", profile=private)

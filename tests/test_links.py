@@ -14,12 +14,12 @@ from astropy.wcs import WCS
 from connectors.datalink import fetch_links
 from connectors.exceptions import ServiceUnavailableError
 from connectors.http import make_session
-from esap_dash.cart import Cart
-from esap_dash.config import Profile
-from esap_dash.links import links_url
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.pages.sky import SkyPage
-from esap_dash.provenance import Provenance
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import Profile
+from esap_dash.core.links import links_url
+from esap_dash.core.provenance import Provenance
+from esap_dash.ui.pages.discovery import DiscoveryPage
+from esap_dash.ui.pages.sky import SkyPage
 
 from .conftest import run_coroutine
 

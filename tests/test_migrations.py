@@ -14,10 +14,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from esap_dash.cart import Cart
-from esap_dash.config import Profile
-from esap_dash.provenance import FORM, Provenance
-from esap_dash.store import META, MIGRATIONS, store_for
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import Profile
+from esap_dash.core.provenance import FORM, Provenance
+from esap_dash.core.store import META, MIGRATIONS, store_for
 
 DATA = Path(__file__).parent / "data"
 #: Made by esap-dash 96dbbd9, before migrations: alice's and bob's carts (one shared),

@@ -12,9 +12,9 @@ from astropy.table import Table
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from esap_dash.cart import Cart, record_rows
-from esap_dash.config import Profile
-from esap_dash.pages.discovery import DiscoveryPage
+from esap_dash.core.cart import Cart, record_rows
+from esap_dash.core.config import Profile
+from esap_dash.ui.pages.discovery import DiscoveryPage
 
 from .conftest import add_dataset_to_cart, run_coroutine, sky_catalogue_to_cart
 
@@ -143,7 +143,7 @@ def test_the_cart_page_renders_in_a_notebook_cell(profile: Profile, tmp_path: Pa
     monkeypatch.setenv("ESAP_DASH__DEPLOYMENT__DATABASE", database)
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import panel as pn\npn.extension('tabulator')"),
-        nbformat.v4.new_code_cell("from esap_dash import Cart\nfrom esap_dash.pages import "
+        nbformat.v4.new_code_cell("from esap_dash import Cart\nfrom esap_dash.ui.pages import "
                                   "CartPage\nprint(len(Cart.open('M1 study')))\nCartPage()")])
     execute(notebook, tmp_path)
     outputs = notebook.cells[-1].outputs
@@ -155,7 +155,7 @@ def test_the_cart_page_renders_in_a_notebook_cell(profile: Profile, tmp_path: Pa
 
 def test_catalogue_rows_from_the_sky_are_asked_for_again_with_numeric_literals(
         profile: Profile, tmp_path: Path) -> None:
-    from esap_dash.pages.sky import SkyPage
+    from esap_dash.ui.pages.sky import SkyPage
 
     private = replace(profile, database=f"sqlite:///{tmp_path}/nb-sky.db")
     sky_catalogue_to_cart(SkyPage(profile=private), "stars")
@@ -169,7 +169,7 @@ def test_catalogue_rows_from_the_sky_are_asked_for_again_with_numeric_literals(
 
 
 def test_the_notebook_writes_literals_by_the_columns_datatype() -> None:
-    from esap_dash.notebook import HELPERS
+    from esap_dash.core.notebook import HELPERS
 
     space: dict = {}
     exec(HELPERS, space)  # the functions the exported notebook defines

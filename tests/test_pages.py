@@ -7,9 +7,9 @@ from dataclasses import replace
 import panel as pn
 
 from esap_dash.app import PAGES, EsapDash, create_app
-from esap_dash.components import ServiceStatus
-from esap_dash.config import Profile
-from esap_dash.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
+from esap_dash.core.config import Profile
+from esap_dash.ui.components import ServiceStatus
+from esap_dash.ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 
 from .conftest import run_coroutine
 
@@ -76,7 +76,7 @@ def test_a_view_that_fails_tells_its_user_in_a_sentence() -> None:
     never swallowed: Image statistics once showed nothing after a TypeError."""
     import time
 
-    from esap_dash.components.actions import on_click
+    from esap_dash.ui.components.actions import on_click
 
     with pn.config.set(notifications=True):
         button = pn.widgets.Button(label="Open result")
@@ -100,7 +100,7 @@ def test_sizes_show_as_whole_bytes_and_an_unknown_one_as_none() -> None:
     import numpy as np
     import pandas as pd
 
-    from esap_dash.components.style import whole_bytes
+    from esap_dash.ui.components.style import whole_bytes
 
     shown = whole_bytes(pd.Series([-1, 742400.0, np.nan, 71680], index=[3, 4, 5, 6]))
     assert shown.tolist() == [None, 742400, None, 71680]

@@ -10,12 +10,12 @@ from dataclasses import replace
 import pytest
 from astropy.table import Table
 
-from esap_dash.actor import Actor
-from esap_dash.cart import Cart
-from esap_dash.config import Profile, load_profile
-from esap_dash.jobs import JobError, follow
-from esap_dash.pages.cart import CartPage
-from esap_dash.placement import make_available_here, rank_places, run_here
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import Profile, load_profile
+from esap_dash.ui.pages.cart import CartPage
+from esap_dash.work.jobs import JobError, follow
+from esap_dash.work.placement import make_available_here, rank_places, run_here
 
 from .conftest import run_coroutine
 

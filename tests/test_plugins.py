@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import connectors
-from esap_dash.config import load_profile
-from esap_dash.pages.discovery import DiscoveryPage
+from esap_dash.core.config import load_profile
+from esap_dash.ui.pages.discovery import DiscoveryPage
 
 from .conftest import run_coroutine
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from esap_dash.cart import Cart, record_rows
-from esap_dash.config import Profile
-from esap_dash.provenance import FORM, Provenance, Service
+from esap_dash.core.cart import Cart, record_rows
+from esap_dash.core.config import Profile
+from esap_dash.core.provenance import FORM, Provenance, Service
 
 
 def test_a_record_reads_back_as_it_was_written() -> None:

@@ -15,12 +15,12 @@ from astropy.io import fits
 from astropy.table import Table
 from mocpy import MOC
 
-from esap_dash import sky
-from esap_dash.components.fits_preview import render_fits
-from esap_dash.components.sky_map import SkyMap
-from esap_dash.config import Profile
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.pages.sky import CATALOGUE, SkyPage
+from esap_dash.core import sky
+from esap_dash.core.config import Profile
+from esap_dash.ui.components.fits_preview import render_fits
+from esap_dash.ui.components.sky_map import SkyMap
+from esap_dash.ui.pages.discovery import DiscoveryPage
+from esap_dash.ui.pages.sky import CATALOGUE, SkyPage
 
 from .conftest import run_coroutine, sky_catalogue_to_cart
 
@@ -124,7 +124,7 @@ def test_a_compressed_fits_bomb_is_refused_without_expanding_it(tmp_path, kind) 
 
 @pytest.mark.parametrize("kind", ["bzip2", "xz", "zip"])
 def test_every_compression_astropy_opens_is_measured_first(tmp_path, kind) -> None:
-    from esap_dash.components.fits_preview import check_decompressed_size
+    from esap_dash.ui.components.fits_preview import check_decompressed_size
 
     path = tmp_path / f"bomb.{kind}"
     _write_bomb(kind, path, 20)
@@ -197,9 +197,9 @@ def test_one_million_points_reproject_once(profile: Profile) -> None:
 
 def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query(
         profile: Profile, tmp_path) -> None:
-    from esap_dash.cart import Cart
-    from esap_dash.notebook import cart_notebook
-    from esap_dash.provenance import Provenance
+    from esap_dash.core.cart import Cart
+    from esap_dash.core.notebook import cart_notebook
+    from esap_dash.core.provenance import Provenance
 
     tap = profile.service("dachs-tap")
     twice = replace(profile, database=f"sqlite:///{tmp_path}/sky.db", services=(
@@ -224,7 +224,7 @@ def test_points_have_the_colour_the_legend_gives_their_archive() -> None:
     import holoviews as hv
     from bokeh.models import CategoricalColorMapper, GlyphRenderer
 
-    from esap_dash.components import SkyMap as ExportedSkyMap
+    from esap_dash.ui.components import SkyMap as ExportedSkyMap
 
     assert ExportedSkyMap is SkyMap  # as the README shows it
     # Rows met in the other order than the archives' names sort.
@@ -251,7 +251,7 @@ def test_points_have_the_colour_the_legend_gives_their_archive() -> None:
 def test_the_tan_field_shows_east_to_the_left_with_positive_ra_offsets() -> None:
     import holoviews as hv
 
-    from esap_dash.components.sky_map import field_view
+    from esap_dash.ui.components.sky_map import field_view
 
     east, west = (83.9, 22.0), (83.3, 22.0)
     table = Table({"archive": ["a", "a"], "title": ["east", "west"],
@@ -266,7 +266,7 @@ def test_the_tan_field_shows_east_to_the_left_with_positive_ra_offsets() -> None
 
 
 def test_a_new_large_result_set_is_drawn_where_its_rows_are_on_the_drawn_map() -> None:
-    from esap_dash.components.sky_map import SHADE_FROM
+    from esap_dash.ui.components.sky_map import SHADE_FROM
 
     rng = np.random.default_rng(5)
     n = SHADE_FROM + 5000
@@ -300,7 +300,7 @@ def test_a_zoom_shades_the_new_window_and_lists_its_points_for_hover() -> None:
     import holoviews as hv
     from bokeh.models import ColumnDataSource
 
-    from esap_dash.components.sky_map import HOVER_LIMIT, SHADE_FROM
+    from esap_dash.ui.components.sky_map import HOVER_LIMIT, SHADE_FROM
 
     rng = np.random.default_rng(7)
     n = SHADE_FROM + 10_000
@@ -333,7 +333,7 @@ def test_a_zoom_shades_the_new_window_and_lists_its_points_for_hover() -> None:
 
 def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_everywhere(
         profile: Profile) -> None:
-    from esap_dash.explore import plot_columns
+    from esap_dash.core.explore import plot_columns
 
     discovery = DiscoveryPage(profile=profile, target="56.75 24.12", radius=2.0)
     run_coroutine(discovery.search())
@@ -367,7 +367,7 @@ def test_the_local_hips_is_drawn_where_the_plates_wcs_puts_it(profile: Profile,
     from astropy.coordinates import SkyCoord
     from astropy.wcs import WCS
 
-    from esap_dash.survey import Survey, render
+    from esap_dash.core.survey import Survey, render
 
     svc = profile.by_role("survey")[0]
     survey = Survey.open(svc.name, svc.connector())
@@ -407,7 +407,7 @@ def test_a_survey_without_a_tile_or_a_server_is_said_plainly(profile: Profile) -
     assert svc.connector().tile(3, 0, "fits") is None  # outside its coverage
     assert svc.connector().health().up
     skymap = SkyMap()
-    from esap_dash.survey import Survey
+    from esap_dash.core.survey import Survey
 
     dead = HiPSConnector("http://127.0.0.1:9/hips", timeout=2)
     with pytest.raises(ServiceUnavailableError):

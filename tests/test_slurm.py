@@ -15,10 +15,10 @@ from astropy.table import Table
 
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
 from connectors.slurm import SlurmQueue
-from esap_dash.config import Profile
-from esap_dash.pages.jobs import JobsPage
-from esap_dash.store import store_for
-from esap_dash.workflows import GatewayEngine, Run, Runner, Workflow, load_workflows
+from esap_dash.core.config import Profile
+from esap_dash.core.store import store_for
+from esap_dash.ui.pages.jobs import JobsPage
+from esap_dash.work.workflows import GatewayEngine, Run, Runner, Workflow, load_workflows
 
 from .conftest import run_coroutine, stack
 from .test_workflows import astropy_pairs, positions_cart, sleepy, start_running, wait_state

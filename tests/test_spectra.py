@@ -12,10 +12,10 @@ from astropy.table import Table
 from connectors.exceptions import FormatError
 from connectors.query import SkyQuery
 from connectors.ssa import read_spectrum, spectrum_axes
-from esap_dash.config import Profile
-from esap_dash.pages.discovery import DiscoveryPage
-from esap_dash.pages.sky import SkyPage
-from esap_dash.spectra import Spectrum, load_spectra, on_axis, spectrum_rows
+from esap_dash.core.config import Profile
+from esap_dash.core.spectra import Spectrum, load_spectra, on_axis, spectrum_rows
+from esap_dash.ui.pages.discovery import DiscoveryPage
+from esap_dash.ui.pages.sky import SkyPage
 
 from .conftest import run_coroutine
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 from esap_dash.app import EsapDash
-from esap_dash.components import ServiceStatus
-from esap_dash.config import Profile
+from esap_dash.core.config import Profile
+from esap_dash.ui.components import ServiceStatus
 
 from .conftest import STACK, run_coroutine, stack
 

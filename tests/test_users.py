@@ -10,13 +10,13 @@ import pytest
 from astropy.table import Table
 
 from connectors.exceptions import QueryError
-from esap_dash.actor import NoAccountError
 from esap_dash.app import login_settings
-from esap_dash.cart import Cart
-from esap_dash.config import ProfileError, load_profile
-from esap_dash.pages.cart import CartPage
-from esap_dash.pages.jobs import JobsPage
-from esap_dash.store import store_for
+from esap_dash.core.actor import NoAccountError
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import ProfileError, load_profile
+from esap_dash.core.store import store_for
+from esap_dash.ui.pages.cart import CartPage
+from esap_dash.ui.pages.jobs import JobsPage
 
 from .conftest import ALICE, BOB, CAROL, oidc_token, run_coroutine
 

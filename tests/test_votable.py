@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import MaskedColumn, Table
 
-from esap_dash.votable import write_votable
+from esap_dash.core.votable import write_votable
 
 from .test_cart import votlint_errors
 

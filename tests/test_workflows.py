@@ -21,12 +21,12 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table, vstack
 from prov.model import ProvDocument
 
-from esap_dash.cart import Cart
-from esap_dash.config import Profile
-from esap_dash.pages.jobs import JobsPage
-from esap_dash.provenance import Provenance
-from esap_dash.store import store_for
-from esap_dash.workflows import (
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import Profile
+from esap_dash.core.provenance import Provenance
+from esap_dash.core.store import store_for
+from esap_dash.ui.pages.jobs import JobsPage
+from esap_dash.work.workflows import (
     PROCESS,
     GatewayEngine,
     LocalEngine,
@@ -356,7 +356,7 @@ def test_image_statistics_reads_lake_replicas_and_archive_urls_on_the_workers(
     assert len(images)
     cart = Cart.open("images", user="local", profile=private)
     cart.add_rows(images[:1])
-    from esap_dash.cart import record_rows
+    from esap_dash.core.cart import record_rows
 
     cart.add_rows(record_rows("Rucio data lake", "", [{"did": "esap:crab_images",
                                                         "name": "crab_images"}],
@@ -383,7 +383,7 @@ def test_image_statistics_reads_lake_replicas_and_archive_urls_on_the_workers(
 def test_a_cutout_reports_the_pixels_the_image_has_not_those_asked_beyond_it() -> None:
     import astroquery
 
-    from esap_dash.flows import image_summary
+    from esap_dash.work.flows import image_summary
 
     # The POSS-I E plate scan of Messier 1 that astroquery ships (177×177 pixels, 5.1′).
     poss = str(Path(astroquery.__file__).parent / "ipac/ned/tests/data/query_images.fits")
@@ -496,8 +496,8 @@ def test_a_result_with_an_image_is_shown_and_goes_back_to_its_cart(private) -> N
     """Image statistics' first cutout: the result's image is drawn, its cart chosen."""
     from astropy.io import fits
 
-    from esap_dash.actor import Actor
-    from esap_dash.components.job_list import JobList
+    from esap_dash.core.actor import Actor
+    from esap_dash.ui.components.job_list import JobList
 
     header = fits.Header({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 83.63,
                           "CRVAL2": 22.01, "CRPIX1": 8, "CRPIX2": 8, "CDELT1": -1e-3,
@@ -548,7 +548,7 @@ def test_a_run_of_another_server_process_with_a_recent_sign_of_life_is_running(
 
 def test_a_hung_gateway_stops_the_run_as_stalled_not_running_forever(
         private, profile, monkeypatch) -> None:
-    import esap_dash.workflows as workflows
+    import esap_dash.work.workflows as workflows
 
     monkeypatch.setattr(workflows, "BEAT_SECONDS", 2.0)
     monkeypatch.setattr(workflows, "STALL_SECONDS", 6.0)
@@ -659,9 +659,9 @@ import sys, time
 from astropy.table import Table
 from tornado.ioloop import IOLoop
 from esap_dash.app import install_stop_handler
-from esap_dash.config import load_profile
-from esap_dash.store import store_for
-from esap_dash.workflows import LocalEngine, Runner, Workflow
+from esap_dash.core.config import load_profile
+from esap_dash.core.store import store_for
+from esap_dash.work.workflows import LocalEngine, Runner, Workflow
 
 def sleepy(items, run):
     run.map(time.sleep, [2.0] * 30)

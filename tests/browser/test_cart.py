@@ -14,7 +14,7 @@ from astropy.table import vstack
 from prov.model import ProvDocument
 
 from esap_dash import Cart
-from esap_dash.config import load_profile
+from esap_dash.core.config import load_profile
 
 from ..conftest import ARTIFACTS
 from ..test_cart import votlint_errors

@@ -11,11 +11,11 @@ import pytest
 from astropy.table import Table
 from playwright.sync_api import expect
 
-from esap_dash.actor import Actor
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
-from esap_dash.jobs import kinds
-from esap_dash.store import store_for
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
+from esap_dash.core.store import store_for
+from esap_dash.work.jobs import kinds
 
 from ..conftest import ALICE, ARTIFACTS, BOB
 from .conftest import COOKIE_SECRET, log_in, serve

@@ -14,8 +14,8 @@ import pytest
 import requests
 from astropy.table import Table
 
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
 
 from ..conftest import ARTIFACTS, CAROL, oidc_token
 from .conftest import COOKIE_SECRET, log_in, serve
@@ -82,7 +82,7 @@ def test_hostile_strings_from_every_way_in_are_text_on_every_page(hostile_deploy
     # SAMP: the cart page takes a client's table as any session would.
     import panel as pn
 
-    from esap_dash.pages.cart import CartPage
+    from esap_dash.ui.pages.cart import CartPage
 
     profile = load_profile("local-oidc")
     monkeypatch.setattr(type(pn.state), "user", property(lambda _self: CAROL))

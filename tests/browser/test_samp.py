@@ -17,7 +17,7 @@ import requests
 from astropy.table import Table
 
 from esap_dash import Cart
-from esap_dash.config import load_profile
+from esap_dash.core.config import load_profile
 
 from ..conftest import ARTIFACTS
 from .conftest import serve

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from esap_dash.cart import Cart
-from esap_dash.config import PROJECT_ROOT, load_profile
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import PROJECT_ROOT, load_profile
 
 from ..conftest import ALICE, ARTIFACTS, BOB
 from .conftest import COOKIE_SECRET, log_in, serve, tick

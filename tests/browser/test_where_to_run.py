@@ -12,7 +12,7 @@ import pytest
 from astropy.table import Table
 
 from connectors.slurm import SlurmQueue
-from esap_dash.cart import Cart
+from esap_dash.core.cart import Cart
 
 from ..conftest import ARTIFACTS
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 from astropy.table import Table
 
-from esap_dash.cart import Cart
-from esap_dash.config import load_profile
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
 
 from ..conftest import ALICE, ARTIFACTS
 from ..test_workflows import PACKAGE

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.exceptions import QueryError, ServiceUnavailableError
 from connectors.zenodo import ZenodoConnector
-from esap_dash.components.software_search import SoftwareSearch, safe_link
+from esap_dash.ui.components.software_search import SoftwareSearch, safe_link
 
 from ..conftest import run_coroutine
 

@@ -1,0 +1,317 @@
+"""A client of a deployment's HTTP API, for notebooks and scripts anywhere.
+
+It needs only ``requests`` and ``astropy`` (no database, no Panel): a
+JupyterHub or Binder session, a laptop or a script reaches the user's carts,
+searches and jobs through the deployment's ``/api/v1`` with the user's
+access token, as the user.  The address and token default to
+``$ESAP_DASH_URL`` and ``$ESAP_DASH_TOKEN``.
+
+    >>> from esap_dash import Cart
+    >>> cart = Cart.open("M1 study", url="https://esap.example.org", token=token)  # doctest: +SKIP
+    >>> cart.to_table()  # doctest: +SKIP
+
+    >>> from esap_dash.http.client import Client
+    >>> api = Client("https://esap.example.org", token)  # doctest: +SKIP
+    >>> found = api.search("M45", radius=1.0)  # doctest: +SKIP
+    >>> cart.add_search(found["id"], rows=[0, 1])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from astropy.table import Table, vstack
+
+from .openapi import MAX_TABLE_PAGE, VOTABLE
+
+__all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart"]
+
+#: Environment variables naming the deployment and holding the user's access token.
+URL_VARIABLE = "ESAP_DASH_URL"
+TOKEN_VARIABLE = "ESAP_DASH_TOKEN"
+#: Pages of a cart read at once.
+READERS = 3
+
+
+class ApiError(RuntimeError):
+    """The deployment refused or failed a call.
+
+    Attributes
+    ----------
+    status : int
+        The HTTP status.
+    detail : str
+        What the deployment said (its RFC 9457 problem's ``detail``).
+    """
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status, self.detail = status, detail
+
+
+class Client:
+    """The HTTP API of one deployment, as the token's user.
+
+    Parameters
+    ----------
+    url : str, optional
+        The deployment's address (default ``$ESAP_DASH_URL``).
+    token : str, optional
+        Your access token from the deployment's login provider (default
+        ``$ESAP_DASH_TOKEN``; not needed for a single-user deployment on this
+        machine).
+    timeout : float
+        Seconds any one call may take.
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, *,
+                 timeout: float = 120.0) -> None:
+        url = url or os.environ.get(URL_VARIABLE)
+        if not url:
+            raise ValueError(f"say where the deployment is: url=... (or set {URL_VARIABLE})")
+        self.root = url.rstrip("/") + "/api/v1"
+        self.timeout = timeout
+        self.session = requests.Session()
+        token = token or os.environ.get(TOKEN_VARIABLE)
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return f"Client({self.root!r})"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call of the API (``path`` below ``/api/v1``).
+
+        Raises
+        ------
+        ApiError
+            The deployment answered with an error (its problem's detail).
+        """
+        answer = self.session.request(method, self.root + path, timeout=self.timeout, **kwargs)
+        if answer.status_code >= 400:
+            try:
+                detail = answer.json().get("detail") or answer.reason
+            except ValueError:
+                detail = answer.text[:200] or answer.reason
+            raise ApiError(answer.status_code, detail)
+        return answer
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs).json()
+
+    def _table(self, path: str, **params: Any) -> Table:
+        answer = self.call("GET", path, params=params)
+        return Table.read(io.BytesIO(answer.content), format="votable")
+
+    # ------------------------------------------------------------ who, where
+    def me(self) -> dict[str, Any]:
+        """Who you are to the deployment (``user``: your identity)."""
+        return self._json("GET", "/me")
+
+    def services(self) -> list[dict[str, Any]]:
+        """Every service of the deployment and whether it answers."""
+        return self._json("GET", "/services")["services"]
+
+    def facilities(self) -> list[dict[str, Any]]:
+        """Where work and notebooks can run."""
+        return self._json("GET", "/facilities")["facilities"]
+
+    # ------------------------------------------------------------ carts
+    def carts(self) -> list[dict[str, Any]]:
+        """Your carts and how many items each holds."""
+        return self._json("GET", "/carts")["carts"]
+
+    def cart(self, name: str = "default", *, create: bool = True) -> RemoteCart:
+        """Your cart ``name`` (made when it does not exist, unless ``create`` is False).
+
+        Raises
+        ------
+        ApiError
+            404 when there is no such cart and ``create`` is False.
+        """
+        if create:
+            name = self._json("POST", "/carts", json={"name": name})["name"]
+        else:
+            name = self._json("GET", f"/carts/{quote(name, safe='')}")["name"]
+        return RemoteCart(self, name)
+
+    # ------------------------------------------------------------ searches
+    def search(self, target: str, *, radius: float = 0.1, **fields: Any) -> dict[str, Any]:
+        """Search the deployment's archives at once around ``target``.
+
+        Parameters
+        ----------
+        target : str
+            An object name or coordinates.
+        radius : float
+            Degrees.
+        **fields
+            ``archives``, ``keywords``, ``waveband``, ``product_type``,
+            ``time_min``, ``time_max`` (MJD), ``maxrec``, ``frame``.
+
+        Returns
+        -------
+        dict
+            ``id``, ``position``, ``archives`` (each one's ``state``, ``rows``,
+            ``truncated``, ``message``), ``rows``; the rows are
+            :meth:`search_rows`.
+        """
+        return self._json("POST", "/searches", json={"target": target, "radius": radius,
+                                                     **fields})
+
+    def search_rows(self, search_id: int) -> Table:
+        """The rows of one of your searches, with their provenance."""
+        return self._table(f"/searches/{int(search_id)}/rows")
+
+    def history(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Your searches, newest first."""
+        return self._json("GET", "/searches", params={"limit": limit})["searches"]
+
+    # ------------------------------------------------------------ jobs
+    def jobs(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Your jobs (of one kind), newest first, with their live states."""
+        return self._json("GET", "/jobs", params={"kind": kind} if kind else None)["jobs"]
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """One of your jobs, with its live state (``final``: it no longer changes)."""
+        return self._json("GET", f"/jobs/{int(job_id)}")
+
+    def submit(self, kind: str, **request: Any) -> dict[str, Any]:
+        """Start a job: ``tap`` (``service``, ``adql``, ``maxrec``), ``rucio-rule``
+        (``did``, ``rse``), ``dask`` (``workflow``, ``cart``, ``values``) ..."""
+        return self._json("POST", "/jobs", json={"kind": kind, **request})
+
+    def wait(self, job_id: int, *, timeout: float = 600.0, every: float = 1.0) -> dict[str, Any]:
+        """Follow a job until its state no longer changes; the job then.
+
+        Raises
+        ------
+        TimeoutError
+            It still ran after ``timeout`` seconds.
+        """
+        end = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["final"]:
+                return job
+            if time.monotonic() > end:
+                raise TimeoutError(f"job {job_id} is still {job['state']} after {timeout:g} s")
+            time.sleep(every)
+
+    def abort(self, job_id: int) -> None:
+        """Abort one of your jobs where it runs."""
+        self.call("POST", f"/jobs/{int(job_id)}/abort")
+
+    def result(self, job_id: int) -> Table:
+        """What one of your jobs produced."""
+        return self._table(f"/jobs/{int(job_id)}/result")
+
+    def workflows(self) -> list[dict[str, Any]]:
+        """The workflows a run can use, with their parameters' defaults."""
+        return self._json("GET", "/workflows")["workflows"]
+
+    # ------------------------------------------------------------ compute
+    def clusters(self) -> list[dict[str, Any]]:
+        """Your Dask Gateway clusters."""
+        return self._json("GET", "/clusters")["clusters"]
+
+    def start_cluster(self, workers: int = 1, *, timeout: float = 180.0,
+                      **options: Any) -> str:
+        """Start a Dask Gateway cluster, wait until it runs and scale it; its name."""
+        name = self._json("POST", "/clusters", json={"options": options})["name"]
+        end = time.monotonic() + timeout
+        while (status := self._json("GET", f"/clusters/{name}")["status"]) != "RUNNING":
+            if status in ("FAILED", "STOPPED") or time.monotonic() > end:
+                raise ApiError(409, f"cluster {name} is {status}, not running")
+            time.sleep(1)
+        self.call("POST", f"/clusters/{name}/scale", json={"workers": workers})
+        return name
+
+    def stop_cluster(self, name: str) -> None:
+        """Stop one of your clusters."""
+        self.call("DELETE", f"/clusters/{quote(name, safe='')}")
+
+
+class RemoteCart:
+    """One of your carts, reached through a deployment's HTTP API: the methods of
+    :class:`esap_dash.core.cart.Cart` that a client needs.  Use :meth:`Client.cart` or
+    ``Cart.open(name, url=..., token=...)``."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        self.client, self.name = client, name
+        self._path = f"/carts/{quote(name, safe='')}"
+
+    def __repr__(self) -> str:
+        return f"RemoteCart(name={self.name!r}, at={self.client.root!r}, items={len(self)})"
+
+    def __len__(self) -> int:
+        return int(self.summary()["count"])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per archive and kind, and the total size where known."""
+        return self.client._json("GET", self._path)
+
+    def to_table(self) -> Table:
+        """The items, oldest first (read in pages, a few at once)."""
+        def page(offset: int) -> Table:
+            return self.client._table(f"{self._path}/items", format="votable", offset=offset,
+                                      limit=MAX_TABLE_PAGE)
+
+        # A few pages at a time: the server writes one while this process reads another.
+        with ThreadPoolExecutor(READERS) as readers:
+            pages = list(readers.map(page, range(0, max(len(self), 1), MAX_TABLE_PAGE)))
+        table = vstack(pages) if len(pages) > 1 else pages[0]
+        table.meta.update(cart=self.name)
+        return table
+
+    def to_pandas(self) -> Any:
+        """The items as a pandas DataFrame."""
+        return self.to_table().to_pandas()
+
+    def _add(self, **kwargs: Any) -> int:
+        return int(self.client._json("POST", f"{self._path}/items", **kwargs)["added"])
+
+    def add_rows(self, rows: Table) -> int:
+        """Add result rows (``archive`` and ``id`` or ``access_url`` columns, and any of
+        the cart's others); return how many were new."""
+        out = io.BytesIO()
+        rows.write(out, format="votable")
+        return self._add(data=out.getvalue(), headers={"Content-Type": VOTABLE})
+
+    def add_search(self, search_id: int, rows: list[int] | None = None) -> int:
+        """Add rows of one of your searches (their numbers; all by default) with their
+        provenance; return how many were new."""
+        return self._add(json={"search": int(search_id), **(
+            {"rows": list(rows)} if rows is not None else {})})
+
+    def add_result(self, job_id: int) -> int:
+        """Add what one of your jobs produced, with its provenance; how many were new."""
+        return self._add(json={"job": int(job_id)})
+
+    def remove(self, keys: list[str]) -> int:
+        """Remove items by key (the ``key`` column); return how many were removed."""
+        return int(self.client._json("DELETE", f"{self._path}/items",
+                                     params={"key": list(keys)})["removed"])
+
+    def export(self, path: str | Path, format: str = "votable") -> Path:
+        """Write the cart to ``path`` in a format of the Cart page (``votable``, ``ecsv``,
+        ``csv``, ``notebook``, ``prov-json``, ``prov-n``)."""
+        path = Path(path)
+        path.write_bytes(self.client.call("GET", f"{self._path}/export",
+                                          params={"format": format}).content)
+        return path
+
+    def provenance(self) -> Any:
+        """Where every item came from, as a W3C PROV document (``prov`` package)."""
+        from prov.model import ProvDocument
+
+        text = self.client.call("GET", f"{self._path}/export",
+                                params={"format": "prov-json"}).text
+        return ProvDocument.deserialize(content=text, format="json")

@@ -1,0 +1,276 @@
+"""The HTTP API's contract: its root, limits and formats, and its OpenAPI 3.1
+document (the routes are :mod:`esap_dash.http.api`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version
+from typing import Any
+
+from connectors.query import FRAMES, MAX_RADIUS, MIN_RADIUS, MJD_RANGE
+
+__all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE",
+           "SEARCH_FIELDS", "VOTABLE", "openapi"]
+
+API_ROOT = "/api/v1"
+
+#: Most items one page of ``/carts/{name}/items`` returns as JSON, and as a VOTable.
+MAX_PAGE = 1000
+MAX_TABLE_PAGE = 10_000
+#: Most searches ``/searches`` lists.
+MAX_HISTORY = 200
+VOTABLE = "application/x-votable+xml"
+#: Export formats and their media types.
+EXPORTS = {"votable": VOTABLE, "ecsv": "text/plain; charset=utf-8",
+           "csv": "text/csv; charset=utf-8", "notebook": "application/x-ipynb+json",
+           "prov-json": "application/json", "prov-n": "text/provenance-notation"}
+#: What a search request may say, and the JSON types each takes.
+SEARCH_FIELDS: dict[str, tuple[type, ...]] = {
+    "target": (str,), "frame": (str,), "radius": (int, float), "keywords": (list, str),
+    "waveband": (str,), "product_type": (str,), "time_min": (int, float),
+    "time_max": (int, float), "maxrec": (int,), "archives": (list,)}
+
+_PROBLEM = {"description": "A problem (RFC 9457): what went wrong, for the caller.",
+            "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}}
+_JSON_TYPES = {str: "string", int: "integer", float: "number", list: "array"}
+
+
+def _path(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind},
+            "description": description}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+def _json(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _body(description: str, properties: dict[str, Any], *,
+          required: tuple[str, ...] = (), extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    content = {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": list(required),
+        "additionalProperties": False}}}
+    return {"description": description, "required": True, "content": {**content,
+                                                                      **(extra or {})}}
+
+
+def _op(summary: str, answers: dict[str, Any], *, parameters: tuple[dict[str, Any], ...] = (),
+        body: dict[str, Any] | None = None, errors: tuple[str, ...] = ("400", "404"),
+        public: bool = False) -> dict[str, Any]:
+    """One operation: its answers, and the problems every call can meet besides
+    ``errors`` (no valid token, a call from elsewhere to a deployment without logins,
+    too many calls, a login provider that cannot check the token; a body too large)."""
+    caller = () if public else ("401", "403", "429", "503")  # token, machine, rate, provider
+    sized = ("413",) if body is not None else ()
+    op: dict[str, Any] = {"summary": summary, "responses": {
+        **answers, **{code: _PROBLEM for code in sorted({*errors, *caller, *sized})}}}
+    if parameters:
+        op["parameters"] = list(parameters)
+    if body is not None:
+        op["requestBody"] = body
+    if public:
+        op["security"] = []
+    return op
+
+
+def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API.
+
+    Parameters
+    ----------
+    archives, kinds : sequence of str
+        The deployment's archives and job kinds (their names become the values a
+        request may give).
+    """
+    cart = {**_path("name", "The cart's name: letters, digits, spaces and _ . , ( ) + -, "
+                          "starting with a letter or digit."),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100}}
+    job = _path("id", "The job's number.", "integer")
+    search = _path("id", "The search's number.", "integer")
+    cluster = _path("name", "The cluster's name.")
+    table = {"schema": {"type": "string", "format": "binary"}}
+    votable = {"200": {"description": "A VOTable.", "content": {VOTABLE: table}}}
+    def listing(most: int, default: int) -> tuple[dict[str, Any], ...]:
+        return (_query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+                                  "default": 0}, "How many to skip."),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": most,
+                                 "default": default}, "How many to list."))
+
+    page = (_query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+                              "default": 0}, "Items to skip."),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_TABLE_PAGE,
+                             "default": 100},
+                   f"Items to return: at most {MAX_PAGE} as JSON, {MAX_TABLE_PAGE} as a "
+                   "VOTable."))
+    search_fields = {name: ({"type": [_JSON_TYPES[t] for t in types]} if len(types) > 1
+                            else {"type": _JSON_TYPES[types[0]]})
+                     for name, types in SEARCH_FIELDS.items()}
+    search_fields.update({
+        "target": {"type": "string", "minLength": 1, "maxLength": 100,
+                   "description": "A name or coordinates."},
+        "frame": {"type": "string", "enum": list(FRAMES), "default": "icrs"},
+        "radius": {"type": "number", "minimum": MIN_RADIUS, "maximum": MAX_RADIUS,
+                   "description": "Degrees."},
+        "keywords": {"oneOf": [{"type": "array", "items": {"type": "string",
+                                                           "maxLength": 80}},
+                               {"type": "string"}],
+                     "description": "Words matched in titles (a list, or one string)."},
+        "maxrec": {"type": "integer", "minimum": 1},
+        **{name: {"type": "number", "minimum": MJD_RANGE[0], "maximum": MJD_RANGE[1],
+                  "description": "MJD."} for name in ("time_min", "time_max")},
+        "archives": {"type": "array", "items": {"type": "string", **(
+                         {"enum": list(archives)} if archives else {})},
+                     "description": "Archives to ask (all by default)."}})
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "esap-dash API", "version": version("esap-dash"),
+                 "description": "Carts, searches across the deployment's archives, jobs and "
+                                "services, acting as the caller (OIDC bearer token). "
+                                "Tables are VOTables; everything else JSON."},
+        "servers": [{"url": API_ROOT}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Problem": {"type": "object", "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"}}}}},
+        "paths": {
+            "/openapi.json": {"get": _op("This document.", {"200": _json("The document.")},
+                                         errors=(), public=True)},
+            "/me": {"get": _op("Who you are to this deployment.", {"200": _json("You.")},
+                               errors=())},
+            "/carts": {
+                "get": _op("Your carts and their sizes, and how many you have.",
+                           {"200": _json("Your carts.")}, parameters=listing(MAX_PAGE, 100),
+                           errors=("400",)),
+                "post": _op("Make a cart (200 when you have it already).",
+                            {"201": _json("The new cart."), "200": _json("Your cart.")},
+                            body=_body("Its name: letters, digits, spaces and _ . , ( ) + "
+                                       "-, starting with a letter or digit.", {"name": {
+                                "type": "string", "minLength": 1, "maxLength": 100}},
+                                       required=("name",)), errors=("400",))},
+            "/carts/{name}": {"get": _op("A cart's summary: items and bytes per archive.",
+                                         {"200": _json("The summary.")}, parameters=(cart,))},
+            "/carts/{name}/items": {
+                "get": _op("One page of a cart's items, oldest first.",
+                           {"200": {"description": "The page: JSON with the cart's total, "
+                                                   "or a VOTable.",
+                                    "content": {"application/json": {"schema": {
+                                        "type": "object"}}, VOTABLE: table}}},
+                           parameters=(cart, *page, _query(
+                               "format", {"type": "string", "enum": ["json", "votable"],
+                                          "default": "json"}, "JSON or VOTable."))),
+                "post": _op("Add rows to a cart (made if needed): rows of one of your "
+                            "searches, a job's result, or a VOTable of rows.",
+                            {"200": _json("How many were added, how many were there.")},
+                            parameters=(cart,),
+                            body=_body("Which rows.", {
+                                "search": {"type": "integer"},
+                                "rows": {"type": "array", "items": {"type": "integer"}},
+                                "job": {"type": "integer"}},
+                                extra={VOTABLE: table}), errors=("400", "404", "409", "413")),
+                "delete": _op("Remove items from a cart.",
+                              {"200": _json("How many were removed.")},
+                              parameters=(cart, _query(
+                                  "key", {"type": "array", "items": {"type": "string"}},
+                                  "The items' keys.")))},
+            "/carts/{name}/export": {"get": _op(
+                "The cart as a file, in any format the Cart page offers.",
+                {"200": {"description": "The file.", "content": {
+                    mime.split(";")[0]: {"schema": {"type": "object"}} if "json" in mime
+                    else table for mime in EXPORTS.values()}}},
+                parameters=(cart, _query("format", {"type": "string", "enum": list(EXPORTS),
+                                                    "default": "votable"}, "The format.")))},
+            "/searches": {
+                "get": _op("Your searches, newest first.", {"200": _json("Your searches.")},
+                           parameters=listing(MAX_HISTORY, 50), errors=("400",)),
+                "post": _op("Search the deployment's archives at once: each archive's "
+                            "state, rows, truncation and error; the rows are kept.",
+                            {"201": _json("The search.")},
+                            body=_body("The query (as the Discovery page's form); radius "
+                                       "and times in degrees and MJD.", search_fields,
+                                       required=("target",)),
+                            errors=("400", "502"))},
+            "/searches/{id}": {"get": _op("One of your searches.", {"200": _json("It.")},
+                                          parameters=(search,))},
+            "/searches/{id}/rows": {"get": _op(
+                "A search's rows with their provenance, numbered from 0.", votable,
+                parameters=(search,))},
+            "/jobs": {
+                "get": _op("Your jobs of every kind, newest first, with live states.",
+                           {"200": _json("Your jobs.")}, parameters=(*listing(MAX_PAGE, 100),
+                                                                     _query(
+                               "kind", {"type": "string", **(
+                                   {"enum": list(kinds)} if kinds else {})},
+                               "Only jobs of this kind (tap, rucio-rule, dask ...)."),),
+                           errors=("400",)),
+                "post": _op("Start a job: kind and the kind's request (tap: service, adql, "
+                            "maxrec; rucio-rule: did, rse, cart; dask: workflow, cart, "
+                            "values).", {"201": _json("The job.")},
+                            body={"required": True, "content": {"application/json": {
+                                "schema": {"type": "object", "required": ["kind"],
+                                           "properties": {"kind": {"type": "string", **(
+                                               {"enum": list(kinds)} if kinds else {})}}}}}},
+                            errors=("400", "422", "502"))},
+            "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.")},
+                                      parameters=(job,))},
+            "/jobs/{id}/abort": {"post": _op(
+                "Abort one of your jobs where it runs.",
+                {"202": _json("Abort asked for.")}, parameters=(job,),
+                errors=("404", "409", "502"))},
+            "/jobs/{id}/result": {"get": _op("What one of your jobs produced.", votable,
+                                             parameters=(job,), errors=("404", "409", "502"))},
+            "/workflows": {"get": _op("The workflows a run can use, and their parameters.",
+                                      {"200": _json("The workflows.")}, errors=())},
+            "/clusters": {
+                "get": _op("Your Dask Gateway clusters.", {"200": _json("Your clusters.")},
+                           errors=("403", "404", "502")),
+                "post": _op("Start a cluster.", {"201": _json("Its name.")},
+                            body=_body("The gateway's cluster options.",
+                                       {"options": {"type": "object"}}),
+                            errors=("400", "403", "404", "502"))},
+            "/clusters/{name}": {
+                "get": _op("One of your clusters.", {"200": _json("The cluster.")},
+                           parameters=(cluster,), errors=("403", "404", "502")),
+                "delete": _op("Stop one of your clusters.", {"202": _json("Stop asked for.")},
+                              parameters=(cluster,), errors=("403", "404", "502"))},
+            "/clusters/{name}/scale": {"post": _op(
+                "Scale one of your clusters.", {"202": _json("Scaling asked for.")},
+                parameters=(cluster,),
+                body=_body("How many workers.", {"workers": {"type": "integer",
+                                                             "minimum": 0}},
+                           required=("workers",)),
+                errors=("400", "403", "404", "502"))},
+            "/facilities": {"get": _op("Where work and notebooks can run.",
+                                       {"200": _json("The facilities.")}, errors=())},
+            "/services": {"get": _op("Every service of the deployment and whether it "
+                                     "answers.", {"200": _json("The services.")}, errors=())},
+        },
+    }
+    for methods in document["paths"].values():
+        if "post" in methods:
+            _idempotent(methods["post"])
+    return document
+
+
+#: The header a POST may carry so that a retry does not act twice.
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257,
+               "pattern": '^"?[\\x21\\x23-\\x7e]{1,255}"?$'},
+    "description": "Any unique string (a UUID): a retry of this request with the same key "
+                   "is answered with the first answer (header Idempotent-Replayed: true) "
+                   "instead of acting again, for 24 hours."}
+
+
+def _idempotent(op: dict[str, Any]) -> None:
+    """A POST takes an ``Idempotency-Key``: 409 while the key's first request is being
+    answered, 422 when the key came with another request."""
+    op["parameters"] = [*op.get("parameters", ()), _IDEMPOTENCY_KEY]
+    op["responses"].update({code: _PROBLEM for code in ("400", "409", "422")})
+    op["responses"] = dict(sorted(op["responses"].items()))

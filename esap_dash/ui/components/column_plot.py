@@ -1,0 +1,198 @@
+"""Plots of any numeric result columns (scatter and histogram) with box and lasso
+selection, for linking with the sky map and the table.
+
+Usable alone in a notebook cell::
+
+    from esap_dash.ui.components.column_plot import ColumnPlot
+    from esap_dash.core.explore import plot_columns
+    ColumnPlot(columns=plot_columns(rows))
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+import shapely
+from astropy.table import Table
+from holoviews.operation.datashader import datashade, dynspread
+
+from ...core.explore import default_axes, is_magnitude
+
+__all__ = ["ColumnPlot"]
+
+hv.renderer("bokeh")
+
+#: From this many plotted rows on, a scatter plot is aggregated by Datashader.
+SHADE_FROM = 50_000
+#: At most this many selected rows are marked one by one on the plot.
+MARK_LIMIT = 20_000
+KINDS = ("Scatter", "Histogram")
+
+Chosen = hv.streams.Stream.define("Chosen", rows=[])
+
+
+class ColumnPlot(pn.viewable.Viewer):
+    """A scatter plot or histogram of numeric columns; a box or lasso selects rows.
+
+    Parameters
+    ----------
+    columns : astropy.table.Table, optional
+        Float columns, one row per result row (see
+        :func:`esap_dash.core.explore.plot_columns`); ``meta["units"]`` labels the axes.
+    """
+
+    kind = param.Selector(objects=KINDS, default="Scatter", doc="Scatter plot or histogram.")
+    x = param.Selector(objects=[], label="x", doc="Column along x (the histogram's column).")
+    y = param.Selector(objects=[], label="y", doc="Column along y (scatter plot).")
+    bins = param.Integer(default=40, bounds=(2, 500), doc="Histogram bins.")
+    bright_up = param.Boolean(default=False, label="Magnitudes: bright up",
+                              doc="Draw a magnitude along y decreasing upwards.")
+    selection = param.List(default=[], doc="Indices of the selected rows.")
+
+    def __init__(self, columns: Table | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.columns = Table()
+        self._chosen = Chosen()
+        self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=420,
+                                       linked_axes=False)
+        self._widgets = pn.Row(
+            pn.widgets.RadioButtonGroup.from_param(self.param.kind, width=180),
+            pn.widgets.Select.from_param(self.param.x, width=180),
+            pn.widgets.Select.from_param(self.param.y, width=180),
+            pn.widgets.IntInput.from_param(self.param.bins, width=90),
+            pn.widgets.Checkbox.from_param(self.param.bright_up, align="end"))
+        self._layout = pn.Column(self._widgets, self._pane, sizing_mode="stretch_width")
+        self.set_columns(columns if columns is not None else Table())
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def set_columns(self, columns: Table) -> None:
+        """Plot new rows; the axes keep their columns where the new rows have them."""
+        self.columns = columns
+        names = columns.colnames
+        x, y = default_axes(columns)
+        if self.x in names and self.y in names:
+            x, y = self.x, self.y
+        self.param.x.objects = names
+        self.param.y.objects = names
+        axes = (x, y, is_magnitude(columns, y))
+        unchanged = axes == (self.x, self.y, self.bright_up)
+        self.param.update(x=x, y=y, bright_up=axes[2], selection=[])  # drawn once
+        if unchanged:
+            self._redraw()
+
+    def label(self, name: str | None) -> str:
+        """An axis label: the column and its unit."""
+        unit = self.columns.meta.get("units", {}).get(name or "", "")
+        return f"{name} [{unit}]" if unit else str(name or "")
+
+    # ------------------------------------------------------------- selection
+    def select_polygon(self, xs: np.ndarray, ys: np.ndarray) -> list[int]:
+        """Select the rows whose (x, y) lie inside a polygon drawn on the scatter plot."""
+        x, y = self._values(self.x), self._values(self.y)
+        ok = np.isfinite(x) & np.isfinite(y)
+        inside = np.zeros(len(x), bool)
+        if len(xs) >= 3 and ok.any():
+            polygon = shapely.Polygon(np.column_stack([xs, ys]))
+            inside[ok] = shapely.contains_xy(polygon, x[ok], y[ok])
+        self.selection = np.flatnonzero(inside).tolist()
+        return self.selection
+
+    def select_range(self, low: float, high: float) -> list[int]:
+        """Select the rows whose x lies in [``low``, ``high``] (a histogram's bins)."""
+        x = self._values(self.x)
+        low, high = sorted((low, high))
+        self.selection = np.flatnonzero((x >= low) & (x <= high)).tolist()
+        return self.selection
+
+    def _on_box(self, bounds: tuple[float, float, float, float] | None = None,
+                **_: Any) -> None:
+        if bounds is None:
+            return
+        x0, y0, x1, y1 = bounds
+        if self.kind == "Histogram":
+            self.select_range(x0, x1)
+        else:
+            self.select_polygon(np.array([x0, x1, x1, x0]), np.array([y0, y0, y1, y1]))
+
+    def _on_lasso(self, geometry: Any = None, **_: Any) -> None:
+        if geometry is not None and len(geometry) >= 3:
+            xy = np.asarray(geometry, float)
+            self.select_polygon(xy[:, 0], xy[:, 1])
+
+    @param.depends("selection", watch=True)
+    def _show_selection(self) -> None:
+        self._chosen.event(rows=list(self.selection))
+
+    # --------------------------------------------------------------- drawing
+    def _values(self, name: str | None) -> np.ndarray:
+        if name is None or name not in self.columns.colnames:
+            return np.full(len(self.columns), np.nan)
+        return np.asarray(self.columns[name], dtype=float)
+
+    @param.depends("kind", "x", "y", "bins", "bright_up", watch=True)
+    def _redraw(self) -> None:
+        self._widgets[2].visible = self.kind == "Scatter"
+        self._widgets[3].visible = self.kind == "Histogram"
+        self._widgets[4].visible = self.kind == "Scatter"
+        self._pane.object = self.plot() if self.x is not None else None
+
+    def plot(self) -> hv.Overlay:
+        """The plot as a HoloViews overlay (the data, and the selected rows marked)."""
+        histogram = self.kind == "Histogram"
+        layers = self._histogram() if histogram else self._scatter()
+        return functools.reduce(operator.mul, layers).opts(
+            responsive=True, height=400, show_legend=False, toolbar="above",
+            active_tools=["xbox_select" if histogram else "box_select"])
+
+    def _frame(self) -> pd.DataFrame:
+        x, y = self._values(self.x), self._values(self.y)
+        ok = np.isfinite(x) & np.isfinite(y)
+        return pd.DataFrame({"x": x[ok], "y": y[ok], "row": np.flatnonzero(ok)})
+
+    def _scatter(self) -> list[hv.Element]:
+        frame = self._frame()
+        axes = {"xlabel": self.label(self.x), "ylabel": self.label(self.y),
+                "invert_yaxis": self.bright_up}
+        points = hv.Points(frame, ["x", "y"], ["row"])
+        if len(frame) > SHADE_FROM:
+            drawn = dynspread(datashade(points, cmap=["#9ecae1", "#08306b"], min_alpha=120),
+                              threshold=0.5, max_px=2)
+        else:
+            drawn = points.opts(size=4, color="#3182bd", alpha=0.7, nonselection_alpha=0.7,
+                                selection_alpha=0.7)
+        drawn = drawn.opts(tools=["box_select", "lasso_select"], **axes)
+        hv.streams.BoundsXY(source=drawn).add_subscriber(self._on_box)
+        hv.streams.Lasso(source=drawn).add_subscriber(self._on_lasso)
+
+        def marked(rows: list[int]) -> hv.Points:
+            chosen = frame[frame["row"].isin(rows[:MARK_LIMIT])]
+            return hv.Points(chosen, ["x", "y"]).opts(color="#d62728", size=6, **axes)
+
+        return [drawn, hv.DynamicMap(marked, streams=[self._chosen])]
+
+    def _histogram(self) -> list[hv.Element]:
+        x = self._values(self.x)
+        finite = x[np.isfinite(x)]
+        edges = np.histogram_bin_edges(finite, bins=self.bins) if len(finite) else [0, 1]
+        axes = {"xlabel": self.label(self.x), "ylabel": "rows"}
+        bars = hv.Histogram(np.histogram(finite, edges)).opts(
+            fill_color="#9ecae1", line_color="#3182bd", tools=["xbox_select"],
+            nonselection_alpha=1.0, **axes)
+        hv.streams.BoundsXY(source=bars).add_subscriber(self._on_box)
+
+        def marked(rows: list[int]) -> hv.Histogram:
+            chosen = x[rows] if rows else x[:0]
+            counts, _ = np.histogram(chosen[np.isfinite(chosen)], edges)
+            return hv.Histogram((counts, edges)).opts(fill_color="#d62728", line_alpha=0,
+                                                      alpha=0.8, **axes)
+
+        return [bars, hv.DynamicMap(marked, streams=[self._chosen])]

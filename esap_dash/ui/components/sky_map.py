@@ -1,0 +1,651 @@
+"""An all-sky map of result rows, footprints and coverage layers (HoloViews + Datashader).
+
+Usable alone in a notebook cell::
+
+    from esap_dash.ui.components.sky_map import SkyMap
+    SkyMap(results=table)          # any table with ra/dec columns (degrees, ICRS)
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import operator
+from typing import Any
+
+import astropy.units as u
+import datashader as ds
+import datashader.transfer_functions as tf
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+import shapely
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+from mocpy import MOC
+from panel.io.document import unlocked
+
+from connectors.exceptions import ConnectorError
+
+from ...core import sky
+from ...core.fanout import run_blocking
+from ...core.survey import Survey, render
+from .style import html_pane
+
+__all__ = ["SkyMap"]
+
+hv.renderer("bokeh")  # loads the Bokeh plotting backend, without notebook output
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+           "#e377c2", "#bcbd22", "#7f7f7f"]
+LAYER_COLOURS = ["#ff7f0e", "#2ca02c", "#9467bd", "#17becf", "#e377c2", "#8c564b"]
+#: Points drawn one by one (with hover) once the view holds at most this many.
+HOVER_LIMIT = 3000
+#: From this many rows on, points are aggregated by Datashader on the server.
+SHADE_FROM = 20_000
+FRAMES = {"Equatorial (ICRS)": "icrs", "Galactic": "galactic"}
+NO_SURVEY = "None"
+
+
+class SkyMap(pn.viewable.Viewer):
+    """Results as points (datashaded), footprints, coverage layers; box/lasso selection.
+
+    Parameters
+    ----------
+    results : astropy.table.Table, optional
+        Rows with ``ra``/``dec`` in degrees (ICRS); ``archive``, ``title`` and
+        ``s_region`` are used when present.
+    """
+
+    projection = param.Selector(objects=list(sky.PROJECTIONS), default="Aitoff",
+                                doc="All-sky projection.")
+    frame = param.Selector(objects=FRAMES, default="icrs", doc="Coordinate frame of the map.")
+    show_points = param.Boolean(default=True, label="Points", doc="Draw the rows.")
+    show_footprints = param.Boolean(default=True, label="Footprints",
+                                    doc="Draw each row's s_region.")
+    layers_shown = param.ListSelector(default=[], objects=[], label="Coverage layers",
+                                      doc="MOC layers drawn on the map.")
+    selection = param.List(default=[], doc="Indices of the selected rows.")
+    view = param.Tuple(default=None, length=4, allow_None=True,
+                       doc="Map window (x0, x1, y0, y1) in projected degrees.")
+    survey = param.Selector(objects=[NO_SURVEY], default=NO_SURVEY, label="Survey (HiPS)",
+                            doc="An image survey drawn behind the map.")
+    survey_opacity = param.Number(default=0.85, bounds=(0.0, 1.0), step=0.05,
+                                  label="Survey opacity", doc="0: hidden, 1: opaque.")
+
+    def __init__(self, results: Table | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.results = Table()
+        self.layers: dict[str, MOC] = {}
+        self.highlight: list[np.ndarray] = []
+        self.cone: tuple[float, float, float] | None = None
+        self.warnings: list[str] = []
+        #: Archive -> the colour its points have on the map and in the legend.
+        self.colours: dict[str, str] = {}
+        self._projected: dict[tuple[str, str], sky.Projected] = {}
+        self._footprints = sky.Footprints()
+        # A drawn map takes new rows and a new selection through streams: a result
+        # set that changes nothing else on the map is sent to it, not redrawn.
+        self._many = hv.streams.Pipe(data=_points_frame())
+        self._few = hv.streams.Pipe(data=_points_frame())
+        self._shown = _points_frame()
+        self._chosen = Chosen()
+        self._drawn: tuple | None = None
+        #: The projection and frame the map was last drawn in.
+        self._drawn_frame: tuple[str, str] | None = None
+        self._window = ((-185.0, 185.0), (-95.0, 95.0))
+        #: Width and height of the canvas the points are shaded on (the plot's, once drawn).
+        self._size = (800, 440)
+        self._drawn_sources: dict[str, Any] = {}
+        self._window_due = False
+        self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
+                                       linked_axes=False)
+        self._legend = html_pane("")
+        #: Surveys by name (see :meth:`set_surveys`).
+        self.surveys: dict[str, Survey] = {}
+        #: What the survey layer shows, or why it shows nothing.
+        self.survey_note = ""
+        self._survey_note = html_pane("")
+        self._survey_wanted = 0
+        self._survey_busy = False
+        self._layout = pn.Column(self._pane, self._legend, self._survey_note,
+                                 sizing_mode="stretch_width")
+        self.set_results(results if results is not None else Table())
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    # ----------------------------------------------------------------- data
+    def set_results(self, table: Table, *, cone: tuple[float, float, float] | None = None
+                    ) -> None:
+        """Show new rows (projected once per projection and frame, then cached)."""
+        self.results = table
+        self.cone = cone
+        self._projected = {}
+        self._archive_codes: tuple[np.ndarray, np.ndarray] | None = None
+        n = len(table)
+        ra = _floats(table, "ra", n)
+        dec = _floats(table, "dec", n)
+        missing = int((~(np.isfinite(ra) & np.isfinite(dec))).sum())
+        self._footprints = sky.footprints(table["s_region"] if "s_region" in table.colnames
+                                          else [])
+        self.warnings = []
+        if missing:
+            titles = _texts(table, "title", n)
+            first = [titles[i] for i in np.flatnonzero(~(np.isfinite(ra) & np.isfinite(dec)))[:5]]
+            self.warnings.append(f"{missing} rows have no position (e.g. "
+                                 f"{', '.join(repr(t) for t in first)})")
+        for row, message in self._footprints.bad[:20]:
+            self.warnings.append(f"row {row}: {message}")
+        with param.discard_events(self):
+            self.selection = []
+        ringed = bool(self._chosen.rows)
+        self._chosen.update(rows=[])
+        if self._drawn is not None and self._drawn == self._shape():
+            self._send(self._frame_of_points())
+            if ringed:
+                self._chosen.event(rows=[])
+            self._legend.object = self._legend_html()
+        else:
+            self._redraw()
+
+    def positions(self) -> sky.Projected:
+        """The rows projected on the current map (cached)."""
+        key = (self.projection, self.frame)
+        if key not in self._projected:
+            n = len(self.results)
+            self._projected[key] = sky.Projected.of(
+                _floats(self.results, "ra", n), _floats(self.results, "dec", n),
+                projection=self.projection, frame=self.frame)
+        return self._projected[key]
+
+    def set_layer(self, name: str, moc: MOC | None, *, show: bool = True,
+                  redraw: bool = True) -> None:
+        """Add, replace or (with ``None``) drop a coverage layer.
+
+        ``redraw=False`` leaves drawing to the next change (one redraw for a
+        new result set and its coverage, not two).
+        """
+        if moc is None:
+            self.layers.pop(name, None)
+        else:
+            self.layers[name] = moc
+        shown = [n for n in self.layers_shown if n in self.layers]
+        if show and moc is not None and name not in shown:
+            shown.append(name)
+        self.param.layers_shown.objects = list(self.layers)
+        if not redraw:
+            with param.discard_events(self):
+                self.layers_shown = shown
+        elif shown != self.layers_shown:
+            self.layers_shown = shown  # redraws
+        else:
+            self._redraw()
+
+    def set_surveys(self, surveys: dict[str, Survey]) -> None:
+        """Offer these surveys as the map's background."""
+        self.surveys = dict(surveys)
+        self.param.survey.objects = [NO_SURVEY, *surveys]
+        if self.survey not in self.param.survey.objects:
+            self.survey = NO_SURVEY
+
+    def zoom_to(self, ra: float, dec: float, fov: float) -> None:
+        """Centre the map on (``ra``, ``dec``) with a window ``fov`` degrees wide."""
+        lon, lat = sky.to_frame(np.array([ra]), np.array([dec]), self.frame)
+        x, y = sky.project(sky.sky_wcs(self.projection, self.frame), lon, lat)
+        half = fov / 2
+        self.view = (float(x[0] - half), float(x[0] + half), float(y[0] - half / 2),
+                     float(y[0] + half / 2))
+
+    def select_polygon(self, xs: np.ndarray, ys: np.ndarray) -> list[int]:
+        """Select the rows inside a polygon drawn on the map (projected degrees)."""
+        pos = self.positions()
+        if len(xs) < 3 or not len(self.results):
+            self.selection = []
+            return []
+        polygon = shapely.Polygon(np.column_stack([xs, ys]))
+        inside = np.zeros(len(self.results), bool)
+        ok = pos.valid
+        inside[ok] = shapely.contains_xy(polygon, pos.x[ok], pos.y[ok])
+        self.selection = np.flatnonzero(inside).tolist()
+        return self.selection
+
+    def select_box(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        """Select the rows inside a box drawn on the map."""
+        return self.select_polygon(np.array([x0, x1, x1, x0]), np.array([y0, y0, y1, y1]))
+
+    # ----------------------------------------------------------------- drawing
+    @param.depends("projection", "frame", "show_points", "show_footprints", "layers_shown",
+                   "view", "survey", watch=True)
+    def _redraw(self) -> None:
+        self._follow_frame()
+        self._drawn = None
+        self._pane.object = self.overlay()
+        self._legend.object = self._legend_html()
+        self._draw_survey()
+
+    def _follow_frame(self) -> None:
+        """After a change of projection or frame, keep a zoomed window on the same
+        place of the sky (its centre, and its size)."""
+        drawn, now = self._drawn_frame, (self.projection, self.frame)
+        self._drawn_frame = now
+        if drawn is None or drawn == now or self.view is None:
+            return
+        x0, x1, y0, y1 = self.view
+        with np.errstate(invalid="ignore"):
+            lon, lat = sky.sky_wcs(*drawn).wcs_pix2world([(x0 + x1) / 2], [(y0 + y1) / 2], 1)
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            return
+        centre = SkyCoord(lon * u.deg, lat * u.deg, frame=drawn[1]).transform_to(now[1])
+        x, y = sky.project(sky.sky_wcs(*now), np.atleast_1d(centre.spherical.lon.deg),
+                           np.atleast_1d(centre.spherical.lat.deg))
+        half_x, half_y = (x1 - x0) / 2, (y1 - y0) / 2
+        with param.discard_events(self):
+            self.view = (float(x[0] - half_x), float(x[0] + half_x), float(y[0] - half_y),
+                         float(y[0] + half_y))
+
+    @param.depends("selection", watch=True)
+    def _show_selection(self) -> None:
+        self._chosen.event(rows=list(self.selection))
+
+    def _shape(self) -> tuple:
+        """What a drawn map depends on besides its points and selection."""
+        return (self.projection, self.frame, self.show_points, self.view, self.survey,
+                tuple(self.layers_shown), tuple(id(self.layers.get(n)) for n in self.layers_shown),
+                bool(self._footprints.polygons and self.show_footprints),
+                len(self.highlight), self.cone)
+
+    def overlay(self) -> hv.Overlay:
+        """The map as a HoloViews overlay (survey, graticule, layers, footprints, points)."""
+        self._drawn_sources = {}
+        self._window = self._initial_window()
+        wcs = sky.sky_wcs(self.projection, self.frame)
+        lines, labels = sky.graticule(self.projection, self.frame)
+        edge = lines[-2:]
+        sky_disc = hv.Polygons([{"x": np.concatenate([edge[0][:, 0], edge[1][::-1, 0]]),
+                                 "y": np.concatenate([edge[0][:, 1], edge[1][::-1, 1]])}]
+                               ).opts(fill_color="#f3f5fa", line_alpha=0, tools=[])
+        grid = hv.Path(lines).opts(color="#9aa3b5", line_width=0.6, alpha=0.8)
+        text = hv.Labels(labels, ["x", "y"], "text").opts(text_font_size="9pt",
+                                                          text_color="#4a5368")
+        layers = [sky_disc]
+        if self.survey in self.surveys:
+            (x0, x1), (y0, y1) = self._initial_window()
+            layers.append(hv.RGB(np.zeros((1, 1, 4), np.uint8), bounds=(x0, y0, x1, y1),
+                                 vdims=list("RGBA")).opts(
+                hooks=[functools.partial(self._hold_source, "survey")]))
+        if self.show_points:
+            layers.extend(self._points())
+        for i, name in enumerate(self.layers):
+            if name in self.layers_shown:
+                cells = sky.moc_outlines(self.layers[name], wcs, self.frame)
+                layers.append(hv.Polygons([{"x": c[:, 0], "y": c[:, 1], "layer": name}
+                                           for c in cells], vdims=["layer"], label=name).opts(
+                    fill_color=LAYER_COLOURS[i % len(LAYER_COLOURS)], fill_alpha=0.35,
+                    line_alpha=0, tools=["hover"]))
+        layers.extend([grid, text])
+        if self.show_footprints and self._footprints.polygons:
+            paths = [part for _, poly in self._footprints.polygons[:5000]
+                     for part in sky.outline(poly, wcs, self.frame)]
+            layers.append(hv.Path(paths).opts(color="#e6550d", line_width=1.2))
+        if self.highlight:
+            layers.append(hv.Path([part for poly in self.highlight
+                                   for part in sky.outline(poly, wcs, self.frame)]).opts(
+                color="#000000", line_width=2.5))
+        if self.cone is not None:
+            ring = sky.circle(*self.cone)
+            layers.append(hv.Path(sky.outline(ring[:-1], wcs, self.frame)).opts(
+                color="#d62728", line_dash="dashed", line_width=1.5))
+        self._drawn = self._shape()
+        overlay = functools.reduce(operator.mul, layers).opts(
+            xaxis=None, yaxis=None, data_aspect=1, responsive=True, min_height=440,
+            show_grid=False, toolbar="above", active_tools=["wheel_zoom"],
+            show_legend=False, backend_opts={"plot.output_backend": "canvas"})
+        if self.view is not None:
+            x0, x1, y0, y1 = self.view
+            overlay = overlay.opts(xlim=(x0, x1), ylim=(y0, y1))
+        else:
+            overlay = overlay.opts(xlim=(-185, 185), ylim=(-95, 95))
+        return overlay
+
+    def _frame_of_points(self) -> pd.DataFrame:
+        """The rows' points; sets the colour of each archive (in the order of their names)."""
+        pos = self.positions()
+        codes, names = self._archives()
+        self.colours = {str(a): PALETTE[i % len(PALETTE)] for i, a in enumerate(names)}
+        codes = codes[pos.valid]
+        return _points_frame(pos.x[pos.valid], pos.y[pos.valid], np.flatnonzero(pos.valid),
+                             pd.Categorical.from_codes(codes, names), codes % len(PALETTE))
+
+    def _archives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's archive as a code into the archives' names (sorted); cached."""
+        if self._archive_codes is None:
+            self._archive_codes = pd.factorize(
+                _texts(self.results, "archive", len(self.results), default="results"),
+                sort=True)
+        return self._archive_codes
+
+    def _titled(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Points with their rows' titles, tooltip-safe (only for points drawn one by one)."""
+        titles = _texts(self.results[data["row"].to_numpy()], "title", len(data))
+        return data.assign(title=_described(titles))
+
+    def _points(self) -> list[hv.Element]:
+        """The rows' layers, fed by the data stream: aggregated by Datashader above
+        ``SHADE_FROM`` rows (with hover once few enough are in view), else one by one.
+
+        A zoom or pan aggregates and shades the points in the new window and
+        hands the image (and the points in view, for hover) straight to the
+        drawn plot: the rest of the map is not evaluated again.
+        Each point's colour is a category of its own (the palette), so the layers
+        never depend on which archives the rows come from.
+        """
+        self._many, self._few = hv.streams.Pipe(), hv.streams.Pipe()
+        self._send(self._frame_of_points())
+        # The canvas covers the window the map shows (zooms move it), whatever
+        # rows are sent later.
+        self._window = self._initial_window()
+        shaded = hv.DynamicMap(self._shaded, streams=[self._many]).opts(
+            tools=["box_select", "lasso_select"], show_legend=False,
+            hooks=[functools.partial(self._hold_source, "image")])
+        hv.streams.RangeXY(source=shaded).add_subscriber(self._on_range)
+        hv.streams.PlotSize(source=shaded).add_subscriber(self._on_size)
+        box = hv.streams.BoundsXY(source=shaded)
+        box.add_subscriber(lambda bounds: bounds and self.select_box(*bounds))
+        lasso = hv.streams.Lasso(source=shaded)
+        lasso.add_subscriber(self._on_lasso)
+        few = hv.DynamicMap(lambda data: hv.Points(self._titled(data), ["x", "y"],
+                                                   ["archive", "title", "row", "colour"]),
+                            streams=[self._few])
+        one_by_one = few.opts(color="colour", cmap=dict(zip(PALETTE, PALETTE, strict=True)),
+                              size=4, tools=["box_select", "lasso_select", "hover"],
+                              hover_tooltips=[("", "@title"), ("archive", "@archive")],
+                              nonselection_alpha=1.0)
+        hover = hv.DynamicMap(self._near, streams=[self._many]).opts(
+            size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
+            tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")],
+            hooks=[functools.partial(self._hold_source, "hover")])
+        ring = hv.DynamicMap(self._ring, streams=[self._chosen])
+        return [shaded, one_by_one, hover, ring]
+
+    def _initial_window(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        x0, x1, y0, y1 = self.view if self.view is not None else (-185, 185, -95, 95)
+        return ((x0, x1), (y0, y1))
+
+    def _send(self, points: pd.DataFrame) -> None:
+        """Hand new points to the drawn layers: Datashader's above ``SHADE_FROM``
+        points, else the one-by-one layer's; a layer that stays empty is left alone."""
+        self._shown = points
+        many = len(points) > SHADE_FROM
+        for pipe, data in ((self._many, points if many else points.iloc[:0]),
+                           (self._few, points.iloc[:0] if many else points)):
+            if len(data) or pipe.data is None or len(pipe.data):
+                pipe.send(data)
+
+    def _shade(self, data: pd.DataFrame) -> tuple[Any, int]:
+        """The points aggregated per colour and shaded over the current window
+        (a Datashader image, its rows from the bottom up), and how many are in it."""
+        (x0, x1), (y0, y1) = self._window
+        width, height = self._size
+        canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=(x0, x1),
+                           y_range=(y0, y1))
+        counts = canvas.points(data, "x", "y", ds.count_cat("colour"))
+        image = tf.dynspread(tf.shade(counts, color_key=PALETTE, min_alpha=120),
+                             threshold=0.5, max_px=2)
+        return image, int(counts.data.sum())
+
+    def _shaded(self, data: pd.DataFrame) -> hv.RGB:
+        (x0, x1), (y0, y1) = self._window
+        if not len(data):
+            return hv.RGB(np.zeros((1, 1, 4), np.uint8), bounds=(x0, y0, x1, y1),
+                          vdims=list("RGBA"))
+        rgba = self._shade(data)[0].data.view(np.uint8).reshape(*self._size[::-1], 4)
+        return hv.RGB(rgba[::-1], bounds=(x0, y0, x1, y1), vdims=list("RGBA"))
+
+    def _hold_source(self, name: str, plot: Any, element: Any) -> None:
+        """Keep the Bokeh data source a layer is drawn from (a plot hook)."""
+        self._drawn_sources[name] = plot.handles["source"]
+
+    def _on_size(self, width: int | None = None, height: int | None = None,
+                 **_: Any) -> None:
+        if width and height and (width, height) != self._size:
+            self._size = (int(width), int(height))
+            self._draw_window()
+            self._draw_survey()
+
+    def _on_range(self, x_range: Any = None, y_range: Any = None, **_: Any) -> None:
+        if x_range is not None and y_range is not None:
+            self._window = (tuple(sorted(x_range)), tuple(sorted(y_range)))
+            self._draw_window()
+            self._draw_survey()
+
+    # ---------------------------------------------------------------- survey
+    @param.depends("survey_opacity", watch=True)
+    def _draw_survey(self) -> None:
+        """Draw the survey over the current window: in a server session in a worker
+        thread (its tiles come over the network), one drawing at a time, the
+        last window winning; elsewhere at once."""
+        if self.survey not in self.surveys:
+            self._note_survey("")
+            return
+        document = pn.state.curdoc
+        if document is None or document.session_context is None:
+            window = self._window
+            try:
+                self._put_survey(window, *self._render_survey(window))
+            except ConnectorError as exc:
+                self._note_survey(f"{self.survey}: {exc.reason}", problem=True)
+            return
+        self._survey_wanted += 1
+        if not self._survey_busy:
+            self._survey_busy = True
+            self._note_survey(f"{self.survey}: drawing …")
+            pn.state.execute(functools.partial(self._survey_loop, document))
+
+    async def _survey_loop(self, document: Any) -> None:
+        try:
+            while True:
+                wanted, window = self._survey_wanted, self._window
+                try:
+                    image, order = await run_blocking(self._render_survey, window)
+                    document.add_next_tick_callback(
+                        functools.partial(self._put_survey, window, image, order))
+                except ConnectorError as exc:
+                    document.add_next_tick_callback(functools.partial(
+                        self._note_survey, f"{self.survey}: {exc.reason}", problem=True))
+                if wanted == self._survey_wanted:
+                    break
+        finally:
+            self._survey_busy = False
+
+    def _render_survey(self, window: tuple) -> tuple[np.ndarray, int]:
+        return render(self.surveys[self.survey], self.projection, self.frame, window,
+                      self._size, self.survey_opacity)
+
+    def _put_survey(self, window: tuple, image: np.ndarray, order: int) -> None:
+        source = self._drawn_sources.get("survey")
+        if source is None or self.survey not in self.surveys:
+            return
+        (x0, x1), (y0, y1) = window
+        source.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0],
+                       "dh": [y1 - y0]}
+        survey = self.surveys[self.survey]
+        self._note_survey(f"{self.survey}: {survey.title}, tiles of order {order} "
+                          f"(deepest {survey.order})")
+
+    def _note_survey(self, text: str, problem: bool = False) -> None:
+        self.survey_note = text
+        colour = "#b00020" if problem else "#5b6475"
+        self._survey_note.object = (f'<div class="esap-survey-note" style="font-size:12px;'
+                                    f'color:{colour}">{html.escape(text)}</div>'
+                                    if text else "")
+
+    def _draw_window(self) -> None:
+        """Shade the points in the current window, and list them for hover once
+        few enough are in view, straight into the drawn plot: in a server session
+        on the document's next tick (once for a burst of range changes), where
+        the document may be changed."""
+        document = pn.state.curdoc
+        if document is None or document.session_context is None:
+            self._draw_window_now()
+        elif not self._window_due:
+            self._window_due = True
+            document.add_next_tick_callback(self._draw_window_due)
+
+    def _draw_window_due(self) -> None:
+        self._window_due = False
+        with unlocked():  # sent to the browser at once, as HoloViews' own updates
+            self._draw_window_now()
+
+    def _draw_window_now(self) -> None:
+        data = self._many.data
+        if data is None or not len(data):
+            return
+        (x0, x1), (y0, y1) = self._window
+        image, inside = self._shade(data)
+        source = self._drawn_sources.get("image")
+        if source is not None:
+            source.data = {"image": [image.data], "x": [x0], "y": [y0], "dw": [x1 - x0],
+                           "dh": [y1 - y0]}
+        hover = self._drawn_sources.get("hover")
+        if hover is not None and (inside <= HOVER_LIMIT or len(hover.data["x"])):
+            near = self._near(data)
+            hover.data = {c: near.dimension_values(c) for c in ("x", "y", "archive", "title")}
+
+    def _ring(self, rows: list[int]) -> hv.Points:
+        """The selected rows, circled."""
+        data = self._shown
+        return hv.Points(data[data["row"].isin(rows)], ["x", "y"], ["archive"]).opts(
+            color=None, line_color="#000000", size=9, line_width=1.5, marker="circle")
+
+    def _on_lasso(self, geometry: Any = None, **_: Any) -> None:
+        if geometry is not None and len(geometry) >= 3:
+            xy = np.asarray(geometry, float)
+            self.select_polygon(xy[:, 0], xy[:, 1])
+
+    def _near(self, data: pd.DataFrame) -> hv.Points:
+        """Aggregated points in the window, one by one with hover, once there are
+        few enough."""
+        visible = data.iloc[:0].assign(title=[])
+        if len(data):
+            x, y = data["x"].to_numpy(), data["y"].to_numpy()
+            (x0, x1), (y0, y1) = self._window
+            inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+            if np.count_nonzero(inside) <= HOVER_LIMIT:
+                visible = self._titled(data[inside])
+        return hv.Points(visible, ["x", "y"], ["archive", "title"])
+
+    def _legend_html(self) -> str:
+        parts = []
+        if len(self.results):
+            pos = self.positions()
+            codes, names = self._archives()
+            counts = pd.Series(np.bincount(codes[pos.valid], minlength=len(names)), names)
+            counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+            colours = self.colours
+            parts.extend(f'<span style="color:{colours.get(a, "#333")}">●</span> '
+                         f"{html.escape(str(a))} ({n:,})" for a, n in counts.items())
+        for i, name in enumerate(self.layers):
+            if name in self.layers_shown:
+                parts.append(f'<span style="color:{LAYER_COLOURS[i % len(LAYER_COLOURS)]}">■'
+                             f"</span> {html.escape(name)} "
+                             f"({sky.area_deg2(self.layers[name]):,.2f} deg²)")
+        legend = " &nbsp; ".join(parts)
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        orientation = ("RA increases to the left" if self.frame == "icrs"
+                       else "galactic longitude increases to the left")
+        return (f'<div class="esap-sky-legend">{legend}</div><div style="font-size:12px;'
+                f'color:#5b6475">{self.projection}, {orientation}. Box or lasso to select; '
+                f"points get tooltips once few enough are in view.</div>"
+                + (f'<ul class="esap-sky-warnings">{warn}</ul>' if warn else ""))
+
+
+Chosen = hv.streams.Stream.define("Chosen", rows=[])
+
+
+def _points_frame(x: Any = (), y: Any = (), rows: Any = (), archives: Any = (),
+                  slots: Any = ()) -> pd.DataFrame:
+    """The points the map draws: position, row, archive and its colour, ``PALETTE[slot]``.
+
+    The colours are categories in the palette's order, as many as are in use
+    (the slots of sorted archives always start at 0): Datashader then takes
+    the palette's first colours for them, and aggregates no empty category.
+    """
+    slots = np.asarray(slots, int)
+    used = int(slots.max()) + 1 if len(slots) else 1
+    return pd.DataFrame({"x": np.asarray(x, float), "y": np.asarray(y, float),
+                         "row": np.asarray(rows, int), "archive": archives,
+                         "colour": pd.Categorical.from_codes(slots, PALETTE[:used])})
+
+
+def _floats(table: Table, name: str, n: int) -> np.ndarray:
+    if name not in table.colnames:
+        return np.full(n, np.nan)
+    return np.ma.filled(np.ma.asarray(table[name], dtype=float), np.nan)
+
+
+def _texts(table: Table, name: str, n: int, default: str = "") -> np.ndarray:
+    """A column as an array of text (masked values empty), column-wise."""
+    if name not in table.colnames:
+        return np.full(n, default, dtype=object)
+    column = table[name]
+    data = np.asarray(np.ma.getdata(column)).astype(str).astype(object)
+    mask = np.ma.getmaskarray(column)
+    if mask.any():
+        data[mask] = ""
+    return data
+
+
+def _described(titles: Any) -> list[str]:
+    return [sky.describe(t) for t in titles]
+
+
+def field_view(results: Table, ra: float, dec: float, fov: float,
+               cone: tuple[float, float, float] | None = None,
+               colours: dict[str, str] | None = None) -> hv.Overlay:
+    """A gnomonic (TAN) view of ``fov`` degrees around (``ra``, ``dec``), RA to the left.
+
+    Rows inside the field are drawn one by one (with hover), in the all-sky
+    map's ``colours`` per archive, footprints as outlines, and the search cone
+    dashed.
+    """
+    wcs = sky.field_wcs(ra, dec)
+    n = len(results)
+    ras, decs = _floats(results, "ra", n), _floats(results, "dec", n)
+    near = np.flatnonzero(sky.separation_deg(ra, dec, ras, decs) <= fov * 0.75)
+    # The projection's x grows westward (CDELT1 = -1); the axis shows ΔRA·cos Dec,
+    # which grows eastward, drawn increasing to the left.
+    def offsets(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        px, py = sky.project(wcs, ra, dec)
+        return -px, py
+
+    x, y = offsets(ras[near], decs[near])
+    frame = pd.DataFrame({"x": x, "y": y,
+                          "title": [sky.describe(t) for t in np.asarray(
+                              _texts(results, "title", n), dtype=object)[near]],
+                          "archive": np.asarray(_texts(results, "archive", n, "results"),
+                                                dtype=object)[near]})
+    layers: list[hv.Element] = [hv.Points(frame, ["x", "y"], ["title", "archive"]).opts(
+        color="archive", cmap=dict(colours) if colours else PALETTE, size=6, tools=["hover"],
+        hover_tooltips=[("", "@title"), ("archive", "@archive")])]
+    fp = sky.footprints(np.asarray(_texts(results, "s_region", n), dtype=object)[near])
+    paths = []
+    for _, poly in fp.polygons:
+        closed = np.vstack([poly, poly[:1]])
+        px, py = offsets(closed[:, 0], closed[:, 1])
+        paths.append(np.column_stack([px, py]))
+    if paths:
+        layers.append(hv.Path(paths).opts(color="#e6550d", line_width=1.2))
+    if cone is not None:
+        ring = sky.circle(*cone)
+        px, py = offsets(ring[:, 0], ring[:, 1])
+        layers.append(hv.Path([np.column_stack([px, py])]).opts(color="#d62728",
+                                                                 line_dash="dashed"))
+    half = fov / 2
+    return functools.reduce(operator.mul, layers).opts(
+        xlim=(-half, half), ylim=(-half, half), invert_xaxis=True, data_aspect=1,
+        width=360, height=360,
+        xlabel="ΔRA·cos Dec (deg, east left)", ylabel="ΔDec (deg)", show_legend=False,
+        title=f"TAN field {fov:g}° around {ra:.4f}, {dec:+.4f}")

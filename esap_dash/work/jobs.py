@@ -1,0 +1,270 @@
+"""One protocol for every kind of job (no UI here).
+
+A job is work that outlives the page that asked for it: an async TAP query,
+a Rucio replication rule, a workflow run, a DIRAC batch job, and whatever kinds a
+deployment installs.  Every job is a record of the deployment's database (its kind, the
+service, the service's own reference and the request as it was asked);
+everything else (its state, its result) comes from the service that runs it,
+through the job's :class:`JobKind`.
+
+Kinds are registered as entry points of the group ``esap_dash.job_kinds``
+(``name = "package.module:Class"``), so a new kind is one module and one
+line of its package's metadata: the job list of every page shows it.
+
+    >>> from esap_dash.core.actor import Actor
+    >>> from esap_dash.work.jobs import follow
+    >>> jobs = asyncio.run(follow(Actor(profile, "local")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from astropy.table import Table
+
+from ..core.actor import Actor, NoAccountError
+from ..core.fanout import fan_out, run_blocking
+from ..core.provenance import Provenance
+from .flows import result_rows
+
+__all__ = ["ENTRY_POINTS", "FINAL", "JobError", "JobKind", "JobResult", "follow", "kind_of",
+           "kinds", "service_of"]
+
+#: The entry-point group job kinds are registered in.
+ENTRY_POINTS = "esap_dash.job_kinds"
+#: States after which a job, rule or cluster no longer changes by itself (UNKNOWN,
+#: a service that did not answer, is not one: the list asks again).
+FINAL = frozenset({"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED",
+                   "FAILED", "DONE", "KILLED", "DELETED"})
+#: Seconds the services have to report their jobs' states.
+DEADLINE = 15.0
+
+
+class JobError(Exception):
+    """What cannot be done with a job (the message says why, for the user)."""
+
+
+@dataclass
+class JobResult:
+    """What a job produced: a table, maybe an image (FITS bytes), a note, and files
+    (name -> content) to download."""
+
+    table: Table
+    image: bytes | None = None
+    note: str = ""
+    files: dict[str, bytes] | None = None
+
+
+class JobKind:
+    """A kind of job: how to ask for it, follow it, stop it and read what it made.
+
+    Subclasses set :attr:`name` (the kind recorded in the database) and
+    :attr:`label`, and implement :meth:`submit`, :meth:`state`,
+    :meth:`describe` and :meth:`request`; the others have defaults for kinds
+    that cannot be aborted or have no result.
+    """
+
+    #: The kind as the database records it.
+    name: ClassVar[str] = ""
+    #: What the user calls one job of this kind.
+    label: ClassVar[str] = ""
+    #: Whether :meth:`states` asks the service once for several jobs (the job list
+    #: then asks once per service, not once per job).
+    batched: ClassVar[bool] = False
+
+    def submit(self, actor: Actor, **request: Any) -> int:
+        """Ask for a new job; return the id of its record.
+
+        Raises
+        ------
+        JobError, ConnectorError
+            The request is wrong, or the service refused it (nothing is recorded).
+        """
+        raise NotImplementedError
+
+    def request(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The request :meth:`submit` was given for ``record`` (to ask again)."""
+        raise NotImplementedError
+
+    def describe(self, record: dict[str, Any]) -> str:
+        """One line saying what the job does."""
+        raise NotImplementedError
+
+    def state(self, actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
+        """The job's live state: ``state``, and any of ``ended``, ``error``, ``done``,
+        ``total`` (blocking; asks the service)."""
+        raise NotImplementedError
+
+    def states(self, actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The live states of several jobs of this kind at one service, by record id
+        (one call to the service in kinds that set :attr:`batched`)."""
+        return {r["id"]: self.state(actor, r) for r in records}
+
+    def abort(self, actor: Actor, record: dict[str, Any]) -> None:
+        """Stop the job where it runs."""
+        raise JobError(f"A {self.label} cannot be aborted; forget it to delete it.")
+
+    def delete(self, actor: Actor, record: dict[str, Any]) -> None:
+        """Delete the job where it runs (before its record is forgotten)."""
+
+    def result(self, actor: Actor, record: dict[str, Any]) -> JobResult:
+        """What the job produced."""
+        raise JobError(f"A {self.label} has no result to show.")
+
+    def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:
+        """Where the job's result comes from: the job, what it asked and used."""
+        raise JobError(f"A {self.label} has no result with a provenance.")
+
+    def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
+        """Rows for the cart from the job's result, with its :meth:`provenance`."""
+        return result_rows(result.table, self.provenance(record, result))
+
+    def caveat(self, actor: Actor) -> str:
+        """What the user should know of every job of this kind here (a service that runs
+        nothing, say); empty when nothing."""
+        return ""
+
+    def retry(self, actor: Actor, record: dict[str, Any]) -> int:
+        """Ask for the job again as it was asked; the new job's id."""
+        return self.submit(actor, **self.request(record))
+
+
+def service_of(actor: Actor, role: str, missing: str) -> Any:
+    """The deployment's ``role`` service acting as the user, for a job kind.
+
+    Raises
+    ------
+    JobError
+        The user has no account there (the message says so), or the deployment
+        has no such service (the message is ``missing``).
+    """
+    try:
+        service = actor.connector(role)
+    except NoAccountError as exc:
+        raise JobError(str(exc)) from None
+    if service is None:
+        raise JobError(missing)
+    return service
+
+
+@functools.cache
+def kinds() -> dict[str, JobKind]:
+    """Every installed job kind, by name (loaded once per process)."""
+    found = {}
+    for point in entry_points(group=ENTRY_POINTS):
+        kind = point.load()()
+        found[kind.name] = kind
+    return found
+
+
+def kind_of(record: dict[str, Any]) -> JobKind:
+    """The kind of a job record.
+
+    Raises
+    ------
+    JobError
+        No installed kind has that name.
+    """
+    kind = kinds().get(record["kind"])
+    if kind is None:
+        raise JobError(f"Jobs of kind {record['kind']!r} are not known to this deployment.")
+    return kind
+
+
+def _duration(start: datetime, end: str) -> str:
+    """``1 min 05 s`` from a start time to an ISO end time (or to now while running)."""
+    try:
+        stop = datetime.fromisoformat(end) if end else datetime.now(UTC)
+    except ValueError:
+        return ""
+    if stop.tzinfo is None:
+        stop = stop.replace(tzinfo=UTC)
+    seconds = max(0, int((stop - (start if start.tzinfo else start.replace(tzinfo=UTC)))
+                         .total_seconds()))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _shown(when: str) -> str:
+    """An ISO time as the list shows times (UTC, ``2026-11-28 17:40:15``); as it is when
+    it is not ISO."""
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return when
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _live(actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The live states of ``records`` (one job, or a batched kind's jobs at one service)."""
+    try:
+        kind = kind_of(records[0])
+        if len(records) == 1 and not kind.batched:
+            return {records[0]["id"]: kind.state(actor, records[0])}
+        return kind.states(actor, records)
+    except JobError as exc:
+        return {r["id"]: {"state": "UNKNOWN", "error": str(exc)} for r in records}
+
+
+async def follow(actor: Actor, kind: str | None = None, *, job: int | None = None,
+                 offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """The actor's jobs (of one kind, or the one job numbered ``job``, if given), newest
+    first, with their live states; ``offset`` and ``limit`` choose a page of them (only
+    its jobs are asked after).
+
+    The services are asked at once (once per job, or once per service for the
+    jobs of a batched kind); one that does not answer within :data:`DEADLINE`
+    (or errs) leaves its jobs ``UNKNOWN`` with the reason, the others' jobs are
+    not held up.
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``kind``, ``state``, ``note`` (what the service adds to the state: a
+        DIRAC job's minor status and site ...), ``progress`` (``done``/``total``),
+        ``what``, ``owner``, ``created``, ``ended``, ``duration``, ``error``,
+        ``service``, ``ref`` and the recorded ``detail``.
+    """
+    records = await run_blocking(actor.store.jobs, actor.user, kind)
+    if job is not None:
+        records = [r for r in records if r["id"] == job]
+    records = records[offset:None if limit is None else offset + limit]
+    # One call per job; one per service for the jobs of a batched kind.
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in records:
+        kind = kinds().get(r["kind"])
+        key = (r["kind"], r["service"]) if kind is not None and kind.batched else r["id"]
+        groups.setdefault(key, []).append(r)
+    calls = {key: functools.partial(_live, actor, group) for key, group in groups.items()}
+    states: dict[int, dict[str, Any]] = {}
+    async for outcome in fan_out(calls, deadline=DEADLINE):
+        group = groups[outcome.key]
+        if outcome.error is None and not outcome.timed_out:
+            states.update(outcome.value)
+        else:
+            states.update({r["id"]: {"state": "UNKNOWN", "error": outcome.reason}
+                           for r in group})
+    jobs = []
+    for r in records:
+        try:
+            what = kind_of(r).describe(r)
+        except JobError as exc:
+            what = str(exc)
+        job = {"kind": r["kind"], "service": r["service"], "what": what, "owner": r["user"],
+               "user": r["user"],
+               "created": r["created"].strftime("%Y-%m-%d %H:%M:%S"), "ended": "",
+               "error": "", "note": "", "ref": r["ref"], "id": r["id"],
+               "detail": r["detail"],
+               **states[r["id"]]}
+        total, done = job.get("total") or 0, job.get("done") or 0
+        job["progress"] = f"{done}/{total} ({100 * done // total} %)" if total else ""
+        job["duration"] = (_duration(r["created"], str(job["ended"] or ""))
+                           if job["state"] not in FINAL or job["ended"] else "")
+        job["ended"] = _shown(str(job["ended"] or ""))
+        jobs.append(job)
+    return jobs

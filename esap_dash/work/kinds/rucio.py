@@ -1,0 +1,66 @@
+"""Rucio replication rules as jobs: data made available at an RSE of the data lake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.exceptions import ConnectorError, QueryError
+
+from ...core.actor import Actor
+from ..jobs import JobError, JobKind, service_of
+
+__all__ = ["RucioRules"]
+
+
+class RucioRules(JobKind):
+    """A replication rule of the user's Rucio account for one data identifier."""
+
+    name = "rucio-rule"
+    label = "replication rule"
+
+    @staticmethod
+    def _lake(actor: Actor) -> Any:
+        return service_of(actor, "rucio", "This deployment has no Rucio data lake.")
+
+    def submit(self, actor: Actor, *, did: str, rse: str, cart: str = "") -> int:
+        """Ask for ``did`` (``scope:name``) at ``rse``; the account's existing rule for
+        them is taken, not duplicated."""
+        scope, sep, name = did.partition(":")
+        if not sep or not scope or not name:
+            raise JobError(f"{did!r} is not a data identifier (scope:name).")
+        lake = self._lake(actor)
+        try:
+            rule = lake.add_rule(scope, name, rse, comment=f"esap-dash cart {cart}")
+        except QueryError as exc:
+            if "duplicate" not in exc.reason.lower():
+                raise
+            rule = next(r["id"] for r in lake.did_rules(scope, name) if r["rse"] == rse)
+        known = next((r["id"] for r in actor.store.jobs(actor.user, self.name)
+                      if r["ref"] == rule), None)
+        if known is not None:
+            return known
+        return actor.store.add_job(actor.user, self.name, lake.name, rule,
+                                   {"did": did, "rse": rse, "cart": cart})
+
+    def request(self, record: dict[str, Any]) -> dict[str, Any]:
+        detail = record["detail"]
+        return {"did": str(detail["did"]), "rse": str(detail["rse"]),
+                "cart": str(detail.get("cart", ""))}
+
+    def describe(self, record: dict[str, Any]) -> str:
+        detail = record["detail"]
+        return f"{detail.get('did')} at {detail.get('rse')} (cart {detail.get('cart')})"
+
+    def state(self, actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
+        rule = self._lake(actor).rule(record["ref"])
+        return {"state": rule["state"], "error": rule["error"],
+                "ended": str(rule["updated"] or "") if rule["state"] == "OK" else "",
+                **{k: rule.get(k, "") for k in ("locks_ok", "locks_replicating",
+                                                 "locks_stuck", "expires")}}
+
+    def delete(self, actor: Actor, record: dict[str, Any]) -> None:
+        try:
+            self._lake(actor).delete_rule(record["ref"])
+        except ConnectorError as exc:
+            if getattr(exc, "status", None) != 404:
+                raise

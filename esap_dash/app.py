@@ -19,8 +19,8 @@ import param
 from panel.io.notifications import NotificationArea
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
-from .core.launch import SHARE_ROUTE, CartShareHandler
 from .http.api import api_routes
+from .http.share import SHARE_ROUTE, CartShareHandler
 from .ui.components.actions import report_exception
 from .ui.components.style import html_pane
 from .ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage

@@ -1,10 +1,18 @@
-"""The layers of the code: a model without UI, thin views, and no import cycle.
+"""The layers of the code, as folders: ``ls esap_dash/`` shows them.
 
-The model is every module of ``esap_dash`` and ``connectors`` except the
-views (``pages``, ``components``) and the server around them (``app``,
-``web``, ``cli``); ``connectors/`` is plain Python (not even ``param``).
-Imports are read from the source, lazy ones included; those only for type
-checkers (``if TYPE_CHECKING:``) are not imports.
+- ``esap_dash/core``: the model (profiles, who acts, the store, carts and their
+  exports, provenance, searches, sky, health ...): imports no other layer.
+- ``esap_dash/work``: jobs and their kinds, placement, workflows, DIRAC: imports
+  the model only.
+- ``esap_dash/http``: the HTTP API, its contract, share links and the client:
+  imports the model and the work, never the UI.
+- ``esap_dash/ui``: pages and components (components never import pages).
+- the shell on top (``app``, ``cli``, ``serving``, ``web``, the package itself).
+
+``connectors/`` is plain Python (not even ``param``) and knows nothing of
+esap-dash; no layer below the UI loads a UI library.  Imports are read from the
+source, lazy ones included; those only for type checkers (``if TYPE_CHECKING:``)
+are not imports.  No import cycle exists, lazy ones included.
 """
 
 from __future__ import annotations
@@ -16,9 +24,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("esap_dash", "connectors")
-VIEWS = ("esap_dash.ui.pages", "esap_dash.ui.components", "esap_dash.app", "esap_dash.web",
-         "esap_dash.cli")
-UI = ("panel", "bokeh", "holoviews", "hvplot")
+UI_LIBRARIES = ("panel", "bokeh", "holoviews", "hvplot")
+#: Each layer, and the layers it may not import.
+LAYERS = {
+    "connectors": ("esap_dash",),
+    "esap_dash.core": ("esap_dash.work", "esap_dash.http", "esap_dash.ui", "esap_dash.app",
+                       "esap_dash.cli", "esap_dash.serving", "esap_dash.web"),
+    "esap_dash.work": ("esap_dash.http", "esap_dash.ui", "esap_dash.app", "esap_dash.cli",
+                       "esap_dash.serving", "esap_dash.web"),
+    "esap_dash.http": ("esap_dash.ui", "esap_dash.app", "esap_dash.cli", "esap_dash.serving",
+                       "esap_dash.web"),
+    "esap_dash.ui": ("esap_dash.http", "esap_dash.app", "esap_dash.cli", "esap_dash.serving",
+                     "esap_dash.web"),
+    "esap_dash.ui.components": ("esap_dash.ui.pages",),
+}
+SHELL = ("esap_dash", "esap_dash.app", "esap_dash.cli", "esap_dash.serving", "esap_dash.web",
+         "esap_dash.client", "esap_dash.flows")
 
 
 def _module_name(path: Path) -> str:
@@ -54,9 +75,12 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def _files() -> list[Path]:
+    return [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+
+
 def _graph() -> dict[str, set[str]]:
-    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
-    modules = {_module_name(p): p for p in files}
+    modules = {_module_name(p): p for p in _files()}
     return {name: {m for m in _imports(path) if m in modules and m != name}
             for name, path in modules.items()}
 
@@ -65,21 +89,29 @@ def _is(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-def test_the_model_imports_no_ui_and_no_view() -> None:
-    for path in [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]:
-        name = _module_name(path)
-        if _is(name, VIEWS):
-            continue
-        forbidden = (*UI, "param") if _is(name, ("connectors",)) else UI
-        wrong = sorted(m for m in _imports(path) if _is(m, forbidden) or _is(m, VIEWS))
-        assert not wrong, f"{name} (model) imports {wrong}"
+def test_every_module_is_in_a_layer_and_ls_shows_the_layers() -> None:
+    for name in _graph():
+        assert _is(name, tuple(LAYERS)) or name in SHELL, f"{name} is in no layer"
+    shown = {p.name for p in (ROOT / "esap_dash").iterdir() if not p.name.startswith("__")}
+    assert {"core", "work", "http", "ui"} <= shown
 
 
-def test_components_never_import_pages() -> None:
+def test_each_layer_imports_only_the_layers_below_it() -> None:
     for name, imported in _graph().items():
-        if _is(name, ("esap_dash.ui.components",)):
-            pages = sorted(m for m in imported if _is(m, ("esap_dash.ui.pages",)))
-            assert not pages, f"{name} imports {pages}"
+        for layer, forbidden in LAYERS.items():
+            if _is(name, (layer,)):
+                wrong = sorted(m for m in imported if _is(m, forbidden))
+                assert not wrong, f"{name} ({layer}) imports {wrong}"
+
+
+def test_below_the_ui_no_ui_library_and_connectors_without_param() -> None:
+    for path in _files():
+        name = _module_name(path)
+        if _is(name, ("esap_dash.ui",)) or name in SHELL:
+            continue
+        forbidden = (*UI_LIBRARIES, "param") if _is(name, ("connectors",)) else UI_LIBRARIES
+        wrong = sorted(m for m in _imports(path) if _is(m, forbidden))
+        assert not wrong, f"{name} imports {wrong}"
 
 
 def test_the_import_graph_has_no_cycle() -> None:
@@ -100,16 +132,16 @@ def test_the_import_graph_has_no_cycle() -> None:
         walk(name, [])
 
 
-def test_using_the_model_loads_no_ui_library() -> None:
+def test_using_the_layers_below_the_ui_loads_no_ui_library() -> None:
     # Migration scripts run inside Alembic only; their imports are read above.
-    model = sorted(n for n in _graph() if not _is(n, VIEWS)
-                   and not n.startswith("esap_dash.core.migrations."))
+    below = sorted(n for n in _graph() if not _is(n, ("esap_dash.ui",)) and n not in SHELL
+                   and ".migrations." not in n)
     code = ("import importlib, sys, connectors\n"
-            f"for name in {model!r}:\n"
+            f"for name in {below!r}:\n"
             "    importlib.import_module(name)\n"
             "for kind in connectors.available_kinds():\n"  # plug-ins too
             "    connectors.connector_class(kind)\n"
-            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(UI)!r}))")
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(UI_LIBRARIES)!r}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=300, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +33,6 @@ from astropy.table import Column, MaskedColumn, Table, vstack
 from mocpy import MOC
 from prov.model import ProvDocument
 
-from ..http.client import URL_VARIABLE, Client, RemoteCart
 from .config import Profile, load_profile
 from .lineage import cart_document
 from .provenance import Provenance, Service
@@ -168,14 +166,11 @@ class Cart:
     @classmethod
     def open(cls, name: str = "default", *, user: str | None = None,
              profile: Profile | None = None, create: bool = True,
-             token: str | None = None, url: str | None = None) -> Cart | RemoteCart:
-        """Open (and by default create) the cart ``name`` of the caller.
-
-        From anywhere, give the deployment's address ``url`` (or set
-        ``$ESAP_DASH_URL``) and your ``token``: the cart is then reached
-        through the deployment's HTTP API (a :class:`~esap_dash.http.client.RemoteCart`).
-        Without an address, the cart is read from the deployment's database
-        directly: that needs its credentials, which its operators hold.
+             token: str | None = None) -> Cart:
+        """Open (and by default create) the cart ``name`` of the caller, from the
+        deployment's database (which needs its credentials: its operators hold
+        them; from anywhere else, ``esap_dash.Cart.open(name, url=..., token=...)``
+        reaches it through the HTTP API).
 
         Parameters
         ----------
@@ -191,9 +186,6 @@ class Cart:
         token : str, optional
             In a deployment with logins: your OIDC access token (default
             ``$ESAP_DASH_TOKEN``); the cart is then one of yours.
-        url : str, optional
-            The deployment's address (default ``$ESAP_DASH_URL`` when no
-            ``profile`` is given).
 
         Raises
         ------
@@ -203,12 +195,6 @@ class Cart:
             The deployment has users and no valid token was given, or
             ``user=`` was.
         """
-        url = url or (os.environ.get(URL_VARIABLE) if profile is None else None)
-        if url:
-            if user is not None:
-                raise PermissionError("through the HTTP API your token says who you are, "
-                                      "not user=")
-            return Client(url, token).cart(name, create=create)
         profile = profile or load_profile()
         return cls.open_as(identity(profile, user, token), name, profile=profile, create=create)
 

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from connectors.exceptions import ConnectorError, ServiceError
 from connectors.http import make_session, request
 
-from ..http.client import TOKEN_VARIABLE
+from . import TOKEN_VARIABLE
 from .config import Profile
 
 __all__ = ["TOKEN_CACHE_SECONDS", "TOKEN_VARIABLE", "LoginProviderError", "identity"]

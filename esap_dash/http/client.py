@@ -10,7 +10,7 @@ access token, as the user.  The address and token default to
     >>> cart = Cart.open("M1 study", url="https://esap.example.org", token=token)  # doctest: +SKIP
     >>> cart.to_table()  # doctest: +SKIP
 
-    >>> from esap_dash.http.client import Client
+    >>> from esap_dash.client import Client
     >>> api = Client("https://esap.example.org", token)  # doctest: +SKIP
     >>> found = api.search("M45", radius=1.0)  # doctest: +SKIP
     >>> cart.add_search(found["id"], rows=[0, 1])  # doctest: +SKIP
@@ -29,13 +29,11 @@ from urllib.parse import quote
 import requests
 from astropy.table import Table, vstack
 
+from ..core import TOKEN_VARIABLE, URL_VARIABLE
 from .openapi import MAX_TABLE_PAGE, VOTABLE
 
 __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart"]
 
-#: Environment variables naming the deployment and holding the user's access token.
-URL_VARIABLE = "ESAP_DASH_URL"
-TOKEN_VARIABLE = "ESAP_DASH_TOKEN"
 #: Pages of a cart read at once.
 READERS = 3
 

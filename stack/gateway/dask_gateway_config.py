@@ -52,10 +52,10 @@ c.DBBackendBase.db_encrypt_keys = [os.environ["ESAP_DASH_GATEWAY_DB_KEY"]]
 # The scheduler unpickles each task graph, importing the modules of its
 # functions: it imports the workflows' modules when it starts, not while the
 # first run waits (0.8 s measured here).
-c.ClusterConfig.scheduler_cmd = [f"{bindir}/dask", "scheduler", "--preload", "esap_dash.work.flows"]
+c.ClusterConfig.scheduler_cmd = [f"{bindir}/dask", "scheduler", "--preload", "esap_dash.flows"]
 # Workers import the workflows' modules (astropy, pyvo) when they start, not
 # during the first task a user is waiting for.
-c.ClusterConfig.worker_cmd = [f"{bindir}/dask", "worker", "--preload", "esap_dash.work.flows"]
+c.ClusterConfig.worker_cmd = [f"{bindir}/dask", "worker", "--preload", "esap_dash.flows"]
 c.ClusterConfig.cluster_max_workers = 4
 c.ClusterConfig.idle_timeout = 3600
 

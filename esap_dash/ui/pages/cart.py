@@ -350,7 +350,7 @@ class CartPage(Page):
         launch = launch_url(facility, links["notebook"]) if facility else ""
         self.links = {**links, "launch": launch}
         rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"]),
-                ("Provenance (PROV-JSON)", links["provenance"])]
+                ("Provenance (PROV-JSON)", links["prov-json"])]
         if launch:
             rows.append((f"Open in {facility.name}", launch))
         self._links.object = "<ul>" + "".join(

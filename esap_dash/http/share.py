@@ -1,0 +1,60 @@
+"""The read-only links of shared carts: the dashboard serves each cart's notebook,
+VOTable and provenance at ``/cart-share/<token>/<file>`` (see
+:mod:`esap_dash.core.launch`, which makes the links)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tornado.ioloop
+import tornado.web
+
+from ..core.cart import Cart, CartError
+from ..core.config import Profile
+from ..core.launch import SHARED_FILES
+
+__all__ = ["SHARE_ROUTE", "CartShareHandler"]
+
+#: Where the dashboard serves shared carts (a tornado route pattern).
+SHARE_ROUTE = (r"/cart-share/([A-Za-z0-9_\-]{20,64})/("
+               + "|".join(re.escape(name) for name in SHARED_FILES) + ")")
+
+
+class CartShareHandler(tornado.web.RequestHandler):
+    """Serves a shared cart (``GET /cart-share/<token>/cart.ipynb``, ``cart.xml`` or
+    ``cart.prov.json``).
+
+    The token is the only credential (it is a capability); notebook servers
+    fetch from another origin, so the answer allows any origin and no
+    cookies.
+    """
+
+    def initialize(self, profile: Profile) -> None:
+        """Keep the deployment profile (tornado passes the route's arguments)."""
+        self.profile = profile
+
+    def set_default_headers(self) -> None:
+        """Cross-origin reads without credentials; never cached by proxies."""
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Cache-Control", "private, no-store")
+
+    async def get(self, token: str, filename: str) -> None:
+        """Write the cart in the asked format, or 404 for a bad token."""
+        fmt, mime = SHARED_FILES[filename]
+        try:
+            body = await tornado.ioloop.IOLoop.current().run_in_executor(
+                None, self._render, token, fmt)
+        except CartError as exc:
+            raise tornado.web.HTTPError(404, reason=str(exc)) from exc
+        self.set_header("Content-Type", mime)
+        self.set_header("Content-Disposition", f'inline; filename="{filename}"')
+        self.finish(body)
+
+    def _render(self, token: str, fmt: str) -> bytes:
+        cart = Cart.from_share(token, profile=self.profile)
+        with tempfile.TemporaryDirectory(prefix="esap-dash-share-") as tmp:
+            path: Any = cart.export(Path(tmp) / "cart", fmt)
+            return Path(path).read_bytes()

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .core.errors import EsapError
+
 __all__ = ["ServingError", "nginx_conf", "serve_workers"]
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,10 @@ START_SECONDS = 120.0
 RESTART_SECONDS = 2.0
 
 
-class ServingError(RuntimeError):
+class ServingError(EsapError, RuntimeError):
     """The workers or nginx could not be started (the message says why)."""
+
+    status = 500
 
 
 def nginx_conf(address: str, port: int, workers: Sequence[int], runtime: Path,

@@ -16,6 +16,7 @@ from connectors.resolver import NameResolver
 
 from .cart import Cart
 from .config import Profile
+from .errors import EsapError
 from .store import Store, store_for
 
 if TYPE_CHECKING:
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["Actor", "NoAccountError"]
 
 
-class NoAccountError(PermissionError):
+class NoAccountError(EsapError, PermissionError):
     """The user has no account at a service that needs one."""
+
+    status = 403
 
 
 @dataclass

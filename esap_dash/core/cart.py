@@ -34,6 +34,7 @@ from mocpy import MOC
 from prov.model import ProvDocument
 
 from .config import Profile, load_profile
+from .errors import EsapError
 from .lineage import cart_document
 from .provenance import Provenance, Service
 from .sky import coverage as coverage_of
@@ -54,8 +55,10 @@ EMBED_LIMIT = 5000
 NUMERIC = {"ra": np.float64, "dec": np.float64, "size": np.int64}
 
 
-class CartError(ValueError):
+class CartError(EsapError, ValueError):
     """A cart operation that cannot be done (bad name, no such item ...)."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class Cart:
                 (CARTS.c.user == user) & (CARTS.c.name == name))).first()
             if row is None:
                 if not create:
-                    raise CartError(f"you have no cart named {name!r}")
+                    raise CartError(f"you have no cart named {name!r}", status=404)
                 conn.execute(insert_ignore(conn, CARTS, ["user", "name"]).values(
                     user=user, name=name, created=datetime.now(UTC)))
                 row = conn.execute(sa.select(CARTS.c.id).where(
@@ -254,7 +257,7 @@ class Cart:
                                .join(SHARES, SHARES.c.cart_id == CARTS.c.id)
                                .where(SHARES.c.token_hash == digest)).first()
         if row is None or _aware(row[3]) < datetime.now(UTC):
-            raise CartError("this cart link is unknown, revoked or expired")
+            raise CartError("this cart link is unknown, revoked or expired", status=404)
         return cls(url, row[0], row[1], int(row[2]))
 
     def share(self, days: float = 7.0) -> str:

@@ -32,6 +32,8 @@ import connectors
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError
 
+from .errors import EsapError
+
 __all__ = [
     "ASSETS",
     "PROFILE_DIR",
@@ -83,8 +85,10 @@ SERVICE_DEFAULTS: dict[str, Any] = {"timeout": 30.0, "enabled": True}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ProfileError(ValueError):
+class ProfileError(EsapError, ValueError):
     """A profile is missing, unreadable or has an invalid setting."""
+
+    status = 500
 
 
 @dataclass(frozen=True)

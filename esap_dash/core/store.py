@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .errors import EsapError
+
 __all__ = ["Store", "StoreError", "insert_ignore", "store_for"]
 
 META = sa.MetaData()
@@ -141,8 +143,10 @@ IDEMPOTENCY = sa.Table(
 )
 
 
-class StoreError(RuntimeError):
+class StoreError(EsapError, RuntimeError):
     """The database cannot be used (unreadable, not ours, unreachable)."""
+
+    status = 503
 
 
 class Store:

@@ -21,6 +21,7 @@ from connectors.http import make_session, request
 
 from . import TOKEN_VARIABLE
 from .config import Profile
+from .errors import EsapError
 
 __all__ = ["TOKEN_CACHE_SECONDS", "TOKEN_VARIABLE", "LoginProviderError", "identity"]
 
@@ -31,9 +32,11 @@ PROVIDER_TIMEOUT = 5.0
 _MAX_CACHED = 10_000
 
 
-class LoginProviderError(RuntimeError):
+class LoginProviderError(EsapError, RuntimeError):
     """The login provider could not check a token (it is down, hung or answered
     nonsense): the token may be fine, so this is not a refusal."""
+
+    status = 503
 
 
 class _TokenAnswers:

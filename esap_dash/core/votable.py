@@ -25,6 +25,8 @@ from astropy.table import Table
 
 from connectors.query import unit_text
 
+from .errors import EsapError
+
 __all__ = ["VOTableLimitError", "read_bounded_votable", "write_votable"]
 
 _FIELD = re.compile(rb"<(?:\w+:)?FIELD[\s/>]")
@@ -32,8 +34,10 @@ _ROW = re.compile(rb"<(?:\w+:)?TR[\s>]")
 _NROWS = re.compile(rb"""\snrows\s*=\s*(?:"[^"]*"|'[^']*')""")
 
 
-class VOTableLimitError(ValueError):
+class VOTableLimitError(EsapError, ValueError):
     """A VOTable has more columns or rows than a reader takes."""
+
+    status = 400
 
 
 def read_bounded_votable(data: bytes, *, max_fields: int, max_rows: int) -> Table:

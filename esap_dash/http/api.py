@@ -24,6 +24,7 @@ import inspect
 import io
 import ipaddress
 import json
+import logging
 import re
 import tempfile
 import time
@@ -42,15 +43,16 @@ from astropy.table import Table
 from connectors.exceptions import ConnectorError, QueryError
 from connectors.query import SkyQuery
 
-from ..core.actor import Actor, NoAccountError
-from ..core.cart import Cart, CartError
+from ..core.actor import Actor
+from ..core.cart import Cart
 from ..core.config import Profile
+from ..core.errors import EsapError
 from ..core.fanout import run_blocking
 from ..core.health import shared_health
 from ..core.search import SearchResults, sky_archives
 from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
-from ..work.jobs import FINAL, JobError, follow, kind_of, kinds
+from ..work.jobs import FINAL, follow, kind_of, kinds
 from ..work.workflows import load_workflows
 from .openapi import (
     API_ROOT,
@@ -64,6 +66,8 @@ from .openapi import (
 )
 
 __all__ = ["api_routes"]
+
+log = logging.getLogger(__name__)
 
 #: What the API says of a job.
 JOB_FIELDS = ("id", "kind", "state", "note", "progress", "what", "owner", "created", "ended",
@@ -267,11 +271,8 @@ class ApiHandler(tornado.web.RequestHandler):
     async def cart(self, name: str, *, create: bool = False) -> Cart:
         """The caller's cart ``name`` (404 when the caller has none of that name)."""
         user = await self.caller()
-        try:
-            return await run_blocking(lambda: Cart.open_as(user, name, profile=self.profile,
-                                                           create=create))
-        except CartError as exc:
-            raise Problem(404 if not create else 400, str(exc)) from None
+        return await run_blocking(lambda: Cart.open_as(user, name, profile=self.profile,
+                                                       create=create))
 
     async def job(self, job_id: str) -> tuple[Actor, dict[str, Any]]:
         """The caller (as an actor) and their job ``job_id`` as recorded (404 when the
@@ -358,9 +359,23 @@ class ApiHandler(tornado.web.RequestHandler):
             raise tornado.web.HTTPError(405)
         await self.get(*args)  # type: ignore[attr-defined]
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """An esap-dash error is an answer, not a failure of the server: one line (a
+        5xx one as a warning); anything else is logged with its traceback."""
+        if isinstance(value, EsapError):
+            log.log(logging.WARNING if value.status >= 500 else logging.INFO,
+                    "%s %s: %s %s", self.request.method, self.request.path, value.status,
+                    value)
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """An RFC 9457 problem document."""
+        """An RFC 9457 problem document; an esap-dash error (:class:`EsapError`) is
+        answered with its own status and sentence."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, EsapError):
+            status_code = exc.status
+            self.set_status(status_code)
         self.set_header("Content-Type", "application/problem+json")
         body = {"type": "about:blank", "title": HTTPStatus(status_code).phrase,
                 "status": status_code}
@@ -372,6 +387,8 @@ class ApiHandler(tornado.web.RequestHandler):
             body["detail"] = exc.detail
             for name, value in exc.headers.items():
                 self.set_header(name, value)
+        elif isinstance(exc, EsapError):
+            body["detail"] = str(exc)
         self.finish(json.dumps(body))
 
 
@@ -489,10 +506,7 @@ class CartItemsHandler(ApiHandler):
         def add() -> tuple[int, int]:
             return cart.add_rows(rows), len(cart)
 
-        try:
-            added, total = await run_blocking(add)
-        except CartError as exc:
-            raise Problem(400, str(exc)) from None
+        added, total = await run_blocking(add)
         self.write_json({"cart": cart.name, "added": added, "already": len(rows) - added,
                          "total": total})
 
@@ -505,8 +519,6 @@ class CartItemsHandler(ApiHandler):
             try:
                 return await run_blocking(
                     lambda: kind.cart_rows(record, kind.result(actor, record)))
-            except JobError as exc:
-                raise Problem(409, str(exc)) from None
             except ConnectorError as exc:
                 raise _service_problem(exc, record["service"]) from None
         if not _whole(body.get("search")) or set(body) - {"search", "rows"}:
@@ -742,8 +754,6 @@ class JobsHandler(ApiHandler):
         actor = await self.actor()
         try:
             job_id = await run_blocking(lambda: kind.submit(actor, **request))
-        except JobError as exc:
-            raise Problem(422, str(exc)) from None
         except ConnectorError as exc:
             raise _service_problem(exc, str(request.get("service") or kind.label)) from None
         job = (await follow(actor, kind.name, job=job_id))[0]
@@ -777,8 +787,6 @@ class JobAbortHandler(ApiHandler):
                                "nothing to abort.")
         try:
             await run_blocking(kind_of(record).abort, actor, record)
-        except JobError as exc:
-            raise Problem(409, str(exc)) from None
         except ConnectorError as exc:
             raise Problem(502, f"{record['service']}: {exc.reason}") from None
         self.write_json({"id": record["id"], "abort": "asked for"}, 202)
@@ -792,8 +800,6 @@ class JobResultHandler(ApiHandler):
         actor, record = await self.job(job_id)
         try:
             result = await run_blocking(kind_of(record).result, actor, record)
-        except JobError as exc:
-            raise Problem(409, str(exc)) from None
         except ConnectorError as exc:
             raise _service_problem(exc, record["service"]) from None
         await self.write_table(result.table, f"job {record['id']}")
@@ -821,10 +827,7 @@ class GatewayHandler(ApiHandler):
         have; 403 without an account)."""
         if cluster is not None and not _CLUSTER.match(cluster):
             raise Problem(404, "No cluster has that name.")
-        try:
-            gateway = (await self.actor()).connector("gateway")
-        except NoAccountError as exc:
-            raise Problem(403, str(exc)) from None
+        gateway = (await self.actor()).connector("gateway")
         if gateway is None:
             raise Problem(404, "This deployment has no Dask Gateway.")
         return gateway

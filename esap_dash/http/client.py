@@ -30,6 +30,7 @@ import requests
 from astropy.table import Table, vstack
 
 from ..core import TOKEN_VARIABLE, URL_VARIABLE
+from ..core.errors import EsapError
 from .openapi import MAX_TABLE_PAGE, VOTABLE
 
 __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart"]
@@ -38,7 +39,7 @@ __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart"]
 READERS = 3
 
 
-class ApiError(RuntimeError):
+class ApiError(EsapError, RuntimeError):
     """The deployment refused or failed a call.
 
     Attributes

@@ -32,6 +32,8 @@ from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
 
+from ..core.errors import EsapError
+
 __all__ = ["MAX_CPU_TIME", "MAX_JOBS", "SANDBOX_FILE", "BatchSpec", "Plan", "PlanError",
            "lfn_of", "make_plan", "names", "render_jdl"]
 
@@ -49,8 +51,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _PATH = re.compile(r"^[A-Za-z0-9_./\-+]{1,200}$")
 
 
-class PlanError(ValueError):
+class PlanError(EsapError, ValueError):
     """A batch job that cannot be made as asked (the message says why)."""
+
+    status = 422
 
 
 @dataclass(frozen=True)

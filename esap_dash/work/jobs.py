@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from astropy.table import Table
 
 from ..core.actor import Actor, NoAccountError
+from ..core.errors import EsapError
 from ..core.fanout import fan_out, run_blocking
 from ..core.provenance import Provenance
 from .flows import result_rows
@@ -44,8 +45,10 @@ FINAL = frozenset({"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", 
 DEADLINE = 15.0
 
 
-class JobError(Exception):
+class JobError(EsapError):
     """What cannot be done with a job (the message says why, for the user)."""
+
+    status = 422
 
 
 @dataclass
@@ -106,18 +109,18 @@ class JobKind:
 
     def abort(self, actor: Actor, record: dict[str, Any]) -> None:
         """Stop the job where it runs."""
-        raise JobError(f"A {self.label} cannot be aborted; forget it to delete it.")
+        raise JobError(f"A {self.label} cannot be aborted; forget it to delete it.", status=409)
 
     def delete(self, actor: Actor, record: dict[str, Any]) -> None:
         """Delete the job where it runs (before its record is forgotten)."""
 
     def result(self, actor: Actor, record: dict[str, Any]) -> JobResult:
         """What the job produced."""
-        raise JobError(f"A {self.label} has no result to show.")
+        raise JobError(f"A {self.label} has no result to show.", status=409)
 
     def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:
         """Where the job's result comes from: the job, what it asked and used."""
-        raise JobError(f"A {self.label} has no result with a provenance.")
+        raise JobError(f"A {self.label} has no result with a provenance.", status=409)
 
     def cart_rows(self, record: dict[str, Any], result: JobResult) -> Table:
         """Rows for the cart from the job's result, with its :meth:`provenance`."""

@@ -41,6 +41,7 @@ import numpy as np
 import param
 from astropy.table import Table
 
+from ..core.errors import EsapError
 from ..core.store import Store
 
 __all__ = ["ENTRY_POINT_GROUP", "Engine", "LocalEngine", "Outcome", "Run", "RunAbortedError",
@@ -57,12 +58,16 @@ _TYPES = {int: param.Integer, float: param.Number, str: param.String, bool: para
 INPUTS = "esap_dash_inputs"
 
 
-class WorkflowError(ValueError):
+class WorkflowError(EsapError, ValueError):
     """A workflow cannot be defined, loaded or started as asked (the message says why)."""
 
+    status = 422
 
-class RunAbortedError(RuntimeError):
+
+class RunAbortedError(EsapError, RuntimeError):
     """The user aborted the run."""
+
+    status = 409
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Any
 import panel as pn
 from astropy.table import Table
 
+from ...core.errors import EsapError
+
 __all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "on_click",
            "report_exception"]
 
@@ -21,8 +23,10 @@ AddToCart = Callable[[Table, str], Awaitable[tuple[str, str]]]
 
 
 def report_exception(exc: BaseException, doing: str = "") -> str:
-    """Tell the user, as a sentence, that what they asked for failed unexpectedly
-    (a notification that stays until closed); its traceback goes to the server's log.
+    """Tell the user, as a sentence, that what they asked for failed (a notification
+    that stays until closed): an esap-dash error (:class:`EsapError`) with its own
+    sentence, as a warning; anything else as an unexpected error, whose traceback
+    goes to the server's log.
 
     Parameters
     ----------
@@ -36,11 +40,17 @@ def report_exception(exc: BaseException, doing: str = "") -> str:
     str
         The sentence.
     """
+    notifications = pn.state.notifications
+    if isinstance(exc, EsapError):  # a sentence for the user: what cannot be done, and why
+        log.info("%s refused: %s", doing or "an action", exc)
+        said = f"{doing or 'That'} could not be done: {exc}"
+        if notifications is not None:
+            notifications.warning(html.escape(said), duration=0)
+        return said
     log.error("%s failed", doing or "an action", exc_info=exc)
     said = (f"{doing or 'That'} did not work: an unexpected error in esap-dash "
             f"({type(exc).__name__}: {str(exc)[:200]}). It was logged on the server; "
             "nothing you saved is lost.")
-    notifications = pn.state.notifications
     if notifications is not None:
         notifications.error(html.escape(said), duration=0)
     return said

@@ -148,7 +148,7 @@ class DiracJobs(JobKind):
         refused = dirac_of(actor).kill([int(record["ref"])])
         if refused:
             raise JobError(f"DIRAC did not kill job {record['ref']}: "
-                           f"{next(iter(refused.values()))}")
+                           f"{next(iter(refused.values()))}", status=409)
 
     def delete(self, actor: Actor, record: dict[str, Any]) -> None:
         try:
@@ -211,7 +211,7 @@ class DiracJobs(JobKind):
         """The output sandbox's files as cart rows (the input sandbox is the cart)."""
         outputs = result.table[result.table["sandbox"] == "output"]
         if not len(outputs):
-            raise JobError(f"DIRAC job {record['ref']} has no output files to add.")
+            raise JobError(f"DIRAC job {record['ref']} has no output files to add.", status=409)
         outputs = Table(outputs, copy=True)
         outputs["title"] = [f"{f} (DIRAC job {record['ref']})" for f in outputs["file"]]
         outputs["item_id"] = [f"dirac:{record['ref']}:{f}" for f in outputs["file"]]

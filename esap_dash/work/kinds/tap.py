@@ -63,7 +63,7 @@ class TapJobs(JobKind):
         tap = self._tap(actor, record["service"])
         phase = tap.job_status(record["ref"])["phase"]
         if phase != "COMPLETED":
-            raise JobError(f"Job {record['id']} has no result to show ({phase}).")
+            raise JobError(f"Job {record['id']} has no result to show ({phase}).", status=409)
         return JobResult(tap.job_result(record["ref"]))
 
     def provenance(self, record: dict[str, Any], result: JobResult) -> Provenance:

@@ -86,7 +86,7 @@ class WorkflowRuns(JobKind):
 
     def abort(self, actor: Actor, record: dict[str, Any]) -> None:
         if not Runner.shared().abort(actor.store, actor.user, record["id"]):
-            raise JobError(f"Job {record['id']} is not running.")
+            raise JobError(f"Job {record['id']} is not running.", status=409)
 
     def delete(self, actor: Actor, record: dict[str, Any]) -> None:
         Runner.shared().abort(actor.store, actor.user, record["id"])  # if it still runs
@@ -95,7 +95,7 @@ class WorkflowRuns(JobKind):
         kept = actor.store.result(actor.user, record["id"])
         if kept is None:
             state = record["detail"].get("state", "")
-            raise JobError(f"Job {record['id']} has no result ({state}).")
+            raise JobError(f"Job {record['id']} has no result ({state}).", status=409)
         return JobResult(Table.read(kept["table_ecsv"].decode(), format="ascii.ecsv"),
                          kept["image_fits"], str(record["detail"].get("note") or ""))
 

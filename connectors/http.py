@@ -9,10 +9,11 @@ at most ``timeout`` seconds.
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import requests
@@ -24,7 +25,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .exceptions import ServiceError, ServiceUnavailableError
+from .exceptions import ConnectorError, ServiceError, ServiceUnavailableError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -37,6 +38,7 @@ __all__ = [
     "is_cut_off",
     "is_public",
     "make_session",
+    "read_url",
     "request",
     "transport_error",
     "unreachable_reason",
@@ -298,6 +300,24 @@ def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_T
     ServiceUnavailableError
         Unreachable, no answer in time, or cut off.
     """
+    try:
+        with dest.open("wb") as out:
+            _fetch(url, out, max_bytes, timeout, allow_local)
+    except ConnectorError:
+        dest.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def read_url(url: str, *, max_bytes: int, timeout: float = DEFAULT_TIMEOUT,
+             allow_local: bool = False) -> bytes:
+    """The bytes at ``url``, at most ``max_bytes``: as :func:`download`, in memory."""
+    out = io.BytesIO()
+    _fetch(url, out, max_bytes, timeout, allow_local)
+    return out.getvalue()
+
+
+def _fetch(url: str, out: BinaryIO, max_bytes: int, timeout: float, allow_local: bool) -> None:
     check_public_url(url, allow_local=allow_local)
     too_big = ServiceError(f"the file is larger than {_size(max_bytes)}, the limit here", url)
     if url.startswith("file://"):
@@ -305,10 +325,10 @@ def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_T
         try:
             if source.stat().st_size > max_bytes:
                 raise too_big
-            dest.write_bytes(source.read_bytes())
+            out.write(source.read_bytes())
         except OSError as exc:
             raise ServiceError(f"cannot read {source}: {exc.strerror}", url) from exc
-        return dest
+        return
     # Every hop (redirects too) connects only where it was checked to go.
     session = make_session(timeout, public_only=not allow_local)
     try:
@@ -317,18 +337,15 @@ def download(url: str, dest: Path, *, max_bytes: int, timeout: float = DEFAULT_T
                 raise too_big
             size = 0
             try:
-                with dest.open("wb") as out:
-                    for chunk in resp.iter_content(1 << 16):
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise too_big
-                        out.write(chunk)
+                for chunk in resp.iter_content(1 << 16):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise too_big
+                    out.write(chunk)
             except TRANSPORT_ERRORS as exc:
                 raise transport_error(exc, url, timeout) from exc
     except NotPublicError as exc:
-        dest.unlink(missing_ok=True)
         raise ServiceError(str(exc), url) from None
-    return dest
 
 
 def _size(n: int) -> str:

@@ -433,3 +433,24 @@ def test_a_zoomed_map_stays_on_its_field_when_the_frame_or_projection_changes() 
                                                                 [(y0 + y1) / 2], 1)
         centre = SkyCoord(lon[0], lat[0], unit="deg", frame=frame)
         assert centre.separation(SkyCoord(83.633, 22.0145, unit="deg")).arcsec < 0.01
+
+
+def test_the_preview_fetches_the_deployments_images_and_no_other_local_address(
+        profile: Profile) -> None:
+    from urllib.parse import urljoin
+
+    from esap_dash.ui.components.fits_preview import FitsPreview
+
+    page = SkyPage(profile=profile)
+    archive = profile.by_role("archive")[0].url  # DaCHS, on this machine
+    assert profile.serves(urljoin(archive, "/getproduct/images/data/poss_m1.fits"))
+    assert not profile.serves(urljoin(archive, "//127.0.0.1:9/x.fits"))
+    # An archive's row naming another local address (an internal service): refused
+    # before anything is sent, with the reason; nothing is drawn.
+    for url in ("http://127.0.0.1:9/secret.fits", "http://localhost:5432/x.fits",
+                "http://169.254.169.254/latest/meta-data"):
+        shown = run_coroutine(page.preview.show(url))
+        assert shown is False and page.preview.path is None
+        said = page.preview._message.object
+        assert "public" in said and "refused" not in said, said
+    assert not FitsPreview().trusted(archive)  # alone, a preview trusts nothing local

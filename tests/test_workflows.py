@@ -393,6 +393,10 @@ def test_a_cutout_reports_the_pixels_the_image_has_not_those_asked_beyond_it() -
     beyond, cut = image_summary([poss], (83.633, 22.0145), 60.0, 3.0)
     assert beyond["cutout"].startswith("177×177 (the image ends there: ")
     assert cut[0].shape == (177, 177)  # no padding of blank pixels
+    # A URL is read through the connectors' door: a local one only if the deployment
+    # serves it (trusted), never another (an internal service named by a row).
+    refused, cut = image_summary(["http://127.0.0.1:9/secret.fits"], None, 2.0, 3.0)
+    assert "fetches only public addresses" in refused["error"] and cut is None
 
 
 def private_resolver(profile: Profile):

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import connectors
 from connectors.base import ServiceConnector
@@ -298,6 +299,24 @@ class Profile:
     def by_role(self, role: str) -> list[ServiceConfig]:
         """The services of one role (``archive``, ``registry``, ``rucio``, ``gateway``)."""
         return [s for s in self.services if s.role == role]
+
+    def serves(self, url: str) -> bool:
+        """Whether ``url`` is at one of the deployment's own services (same scheme, host
+        and port as a service's URL): the server may fetch it wherever that service
+        is, on this machine too; any other address only if it is public."""
+        wanted = _origin(url)
+        return wanted is not None and any(_origin(s.url) == wanted for s in self.services)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
 
 
 def _is_secret(key: str) -> bool:

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import param
-import requests
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
@@ -30,6 +29,8 @@ from astropy.stats import sigma_clipped_stats
 from astropy.table import Table, vstack
 from astropy.wcs import WCS
 
+from connectors.exceptions import ConnectorError
+from connectors.http import read_url
 from connectors.query import common_table, name_mapping, ucd_mapping
 from connectors.tap import TAPConnector
 
@@ -410,7 +411,8 @@ def image_statistics(items: Table, run: Run, *, target: str = "", cutout_arcmin:
     if not sources:
         raise WorkflowError("none of the cart's images has a readable location")
     results = run.map(image_summary, [s["location"] for s in sources], [centre] * len(sources),
-                      [cutout_arcmin] * len(sources), [sigma] * len(sources))
+                      [cutout_arcmin] * len(sources), [sigma] * len(sources),
+                      [s["trusted"] for s in sources])
     rows = [{**{k: s[k] for k in ("archive", "item_id", "file")}, **summary}
             for s, (summary, _) in zip(sources, results, strict=True)]
     table = Table(rows=rows)
@@ -429,7 +431,8 @@ def _image_sources(items: Table, run: Run) -> list[dict[str, Any]]:
         base = {"archive": str(row["archive"]), "item_id": str(row["item_id"])}
         if str(row["kind"]) != "did":
             sources.append({**base, "file": str(row["title"]),
-                            "location": (str(row["access_url"]),)})
+                            "location": (str(row["access_url"]),),
+                            "trusted": run.profile.serves(str(row["access_url"]))})
             continue
         if run.lake is None:
             continue
@@ -442,17 +445,21 @@ def _image_sources(items: Table, run: Run) -> list[dict[str, Any]]:
                     str(rep["name"]).lower().endswith((".fits", ".fit")):
                 paths.setdefault(str(rep["name"]), []).append(
                     "/" + pfn.removeprefix("file://").split("/", 1)[1])
-        sources.extend({**base, "file": f, "location": tuple(p)} for f, p in paths.items())
+        sources.extend({**base, "file": f, "location": tuple(p), "trusted": False}
+                       for f, p in paths.items())
     return sources
 
 
 def image_summary(location: Sequence[str], centre: tuple[float, float] | None, cutout_arcmin: float,
-                  sigma: float, timeout: float = 60.0, max_bytes: int = 500_000_000
+                  sigma: float, trusted: bool = False, timeout: float = 60.0,
+                  max_bytes: int = 500_000_000
                   ) -> tuple[dict[str, Any], tuple[np.ndarray, Any] | None]:
     """Statistics of one FITS image and a cutout (runs on a worker).
 
     ``location`` lists where the file may be read (replica paths, URL); the
-    first readable one is used.
+    first readable one is used.  A URL is read through the connectors' HTTP door
+    (timeout, size limit): from a public address only, unless ``trusted`` (it is
+    one of the deployment's own services).
 
     Returns
     -------
@@ -464,7 +471,7 @@ def image_summary(location: Sequence[str], centre: tuple[float, float] | None, c
     empty = {"shape": "", "bunit": "", "min": np.nan, "max": np.nan, "mean": np.nan,
              "median": np.nan, "std": np.nan, "blank": -1, "cutout": "", "error": ""}
     try:
-        raw = _first_readable(location, timeout, max_bytes)
+        raw = _first_readable(location, timeout, max_bytes, trusted)
         with fits.open(io.BytesIO(raw)) as hdul:
             hdu = next((h for h in hdul if h.is_image and h.data is not None
                         and h.data.ndim >= 2), None)
@@ -501,26 +508,26 @@ def image_summary(location: Sequence[str], centre: tuple[float, float] | None, c
     return {**summary, "cutout": said}, (cut.data, cut.wcs.to_header())
 
 
-def _first_readable(locations: Sequence[str], timeout: float, max_bytes: int) -> bytes:
+def _first_readable(locations: Sequence[str], timeout: float, max_bytes: int,
+                    trusted: bool) -> bytes:
     """The bytes of the first location that can be read; OSError naming every failure."""
     failures = []
     for location in locations:
         try:
-            return _read_bytes(location, timeout, max_bytes)
+            return _read_bytes(location, timeout, max_bytes, trusted)
         except OSError as exc:
             failures.append(f"{location}: {exc.strerror or exc}")
+        except ConnectorError as exc:
+            failures.append(f"{location}: {exc.reason}")
     raise OSError("no replica could be read (" + "; ".join(failures) + ")")
 
 
-def _read_bytes(location: str, timeout: float, max_bytes: int) -> bytes:
+def _read_bytes(location: str, timeout: float, max_bytes: int, trusted: bool) -> bytes:
     """A file's bytes from a local path (a data-lake replica) or an HTTP URL."""
-    if location.startswith("/"):
-        with open(location, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    else:
-        with requests.get(location, timeout=timeout, stream=True) as resp:
-            resp.raise_for_status()
-            data = resp.raw.read(max_bytes + 1, decode_content=True)
+    if not location.startswith("/"):
+        return read_url(location, max_bytes=max_bytes, timeout=timeout, allow_local=trusted)
+    with open(location, "rb") as handle:
+        data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"larger than {max_bytes // 1_000_000} MB")
     return data

@@ -6,6 +6,7 @@ import io
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -17,7 +18,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from connectors.exceptions import ConnectorError
-from connectors.http import make_session, request
+from connectors.http import download
 
 from ...core.fanout import run_blocking
 from .style import notice, say
@@ -227,8 +228,12 @@ class FitsPreview(pn.viewable.Viewer):
     stretch = param.Selector(objects=list(STRETCHES), default="zscale, asinh",
                              doc="Interval and stretch of the grey scale.")
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, *, trusted: Callable[[str], bool] = lambda url: False,
+                 **params: Any) -> None:
         super().__init__(**params)
+        #: Whether an address may be fetched wherever it is (the deployment's own
+        #: services); any other is fetched only from a public address.
+        self.trusted = trusted
         self.path: Path | None = None
         self.footprint: np.ndarray | None = None
         self._cone: tuple[float, float, float] | None = None
@@ -259,17 +264,8 @@ class FitsPreview(pn.viewable.Viewer):
         return await self._draw()
 
     def _fetch(self, url: str, timeout: float) -> Path:
-        target = Path(self._tmp) / "preview.fits"
-        with request(make_session(timeout), "GET", url, stream=True) as resp:
-            size = 0
-            with target.open("wb") as out:
-                for chunk in resp.iter_content(1 << 16):
-                    size += len(chunk)
-                    if size > MAX_BYTES:
-                        raise ValueError(f"the file is larger than {MAX_BYTES >> 20} MB; "
-                                         "fetch it from the cart instead")
-                    out.write(chunk)
-        return target
+        return download(url, Path(self._tmp) / "preview.fits", max_bytes=MAX_BYTES,
+                        timeout=timeout, allow_local=self.trusted(url))
 
     @param.depends("stretch", watch=True)
     async def _restretch(self) -> None:

@@ -75,7 +75,7 @@ class SkyPage(Page):
         super().__init__(**params)
         self.discovery = discovery
         self.map = SkyMap()
-        self.preview = FitsPreview()
+        self.preview = FitsPreview(trusted=self.profile.serves)
         self.rows = Table()
         self._provenance: Callable[[Table], Table] | None = None
         self.overlap: float | None = None

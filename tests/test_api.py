@@ -19,6 +19,7 @@ import pytest
 import requests
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from esap_dash.core.cart import Cart
@@ -273,6 +274,11 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
         time.sleep(0.5)
         job = call(f"{root}/jobs/{job['id']}", alice).json()
     assert job["state"] == "COMPLETED"
+    # The answers are what the contract says a job is.
+    schemas = call(f"{root}/openapi.json").json()["components"]["schemas"]
+    listed = call(f"{root}/jobs", alice, kind="tap").json()["jobs"]
+    for said in (answer.json(), job, *listed):
+        Draft202012Validator(schemas["Job"]).validate(said)
     result = parse_single_table(io.BytesIO(
         call(f"{root}/jobs/{job['id']}/result", alice).content)).to_table()
     assert len(result) == 5

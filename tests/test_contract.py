@@ -110,11 +110,11 @@ def test_a_client_generated_from_the_document_reads_search_rows_and_job_results(
                                       adql="SELECT TOP 4 hip FROM hipparcos.main")
     started = post_jobs.sync_detailed(client=api, body=body)
     assert started.status_code == 201, started.content
-    job = started.parsed.additional_properties
+    job = started.parsed  # a typed Job: the document says what a job is
     deadline = time.monotonic() + 60
-    while not job["final"] and time.monotonic() < deadline:
+    while not job.final and time.monotonic() < deadline:
         time.sleep(0.5)
-        job = get_jobs_id.sync_detailed(id=job["id"], client=api).parsed.additional_properties
-    assert job["state"] == "COMPLETED", job
-    result = get_jobs_id_result.sync_detailed(id=job["id"], client=api)
+        job = get_jobs_id.sync_detailed(id=job.id, client=api).parsed
+    assert job.state == "COMPLETED" and job.kind == "tap", job
+    result = get_jobs_id_result.sync_detailed(id=job.id, client=api)
     assert len(parse_single_table(result.parsed.payload).to_table()) == 4

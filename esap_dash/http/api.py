@@ -57,6 +57,7 @@ from ..work.workflows import load_workflows
 from .openapi import (
     API_ROOT,
     EXPORTS,
+    JOB_FIELDS,
     MAX_HISTORY,
     MAX_PAGE,
     MAX_TABLE_PAGE,
@@ -69,9 +70,6 @@ __all__ = ["api_routes"]
 
 log = logging.getLogger(__name__)
 
-#: What the API says of a job.
-JOB_FIELDS = ("id", "kind", "state", "note", "progress", "what", "owner", "created", "ended",
-              "duration", "error", "service", "ref")
 #: Item columns of the JSON listing.
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")

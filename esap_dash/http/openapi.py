@@ -9,7 +9,7 @@ from typing import Any
 
 from connectors.query import FRAMES, MAX_RADIUS, MIN_RADIUS, MJD_RANGE
 
-__all__ = ["API_ROOT", "EXPORTS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE",
+__all__ = ["API_ROOT", "EXPORTS", "JOB_FIELDS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE",
            "SEARCH_FIELDS", "VOTABLE", "openapi"]
 
 API_ROOT = "/api/v1"
@@ -30,6 +30,14 @@ SEARCH_FIELDS: dict[str, tuple[type, ...]] = {
     "waveband": (str,), "product_type": (str,), "time_min": (int, float),
     "time_max": (int, float), "maxrec": (int,), "archives": (list,)}
 
+#: What the API says of a job (besides ``final``: whether its state no longer changes
+#: by itself), and the JSON type of each; text a service may leave out can be null.
+JOB_FIELDS: dict[str, Any] = {
+    "id": {"type": "integer"}, "kind": {"type": "string"}, "state": {"type": "string"},
+    **{name: {"type": ["string", "null"]} for name in (
+        "note", "progress", "what", "owner", "created", "ended", "duration", "error",
+        "service", "ref")}}
+
 _PROBLEM = {"description": "A problem (RFC 9457): what went wrong, for the caller.",
             "content": {"application/problem+json": {
                 "schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -45,9 +53,12 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
-def _json(description: str) -> dict[str, Any]:
+def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"description": description,
-            "content": {"application/json": {"schema": {"type": "object"}}}}
+            "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+_JOB = {"$ref": "#/components/schemas/Job"}
 
 
 def _body(description: str, properties: dict[str, Any], *,
@@ -136,9 +147,16 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Problem": {"type": "object", "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"},
-                "status": {"type": "integer"}, "detail": {"type": "string"}}}}},
+            "schemas": {
+                "Problem": {"type": "object", "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"},
+                    "status": {"type": "integer"}, "detail": {"type": "string"}}},
+                "Job": {"type": "object", "required": [*JOB_FIELDS, "final"],
+                        "properties": {**JOB_FIELDS, "final": {"type": "boolean"}}},
+                "Jobs": {"type": "object", "required": ["jobs", "offset", "limit"],
+                         "properties": {"jobs": {"type": "array", "items": _JOB},
+                                        "offset": {"type": "integer"},
+                                        "limit": {"type": "integer"}}}}},
         "paths": {
             "/openapi.json": {"get": _op("This document.", {"200": _json("The document.")},
                                          errors=(), public=True)},
@@ -203,7 +221,8 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                 parameters=(search,))},
             "/jobs": {
                 "get": _op("Your jobs of every kind, newest first, with live states.",
-                           {"200": _json("Your jobs.")}, parameters=(*listing(MAX_PAGE, 100),
+                           {"200": _json("Your jobs.", {"$ref": "#/components/schemas/Jobs"})},
+                           parameters=(*listing(MAX_PAGE, 100),
                                                                      _query(
                                "kind", {"type": "string", **(
                                    {"enum": list(kinds)} if kinds else {})},
@@ -211,17 +230,20 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                            errors=("400",)),
                 "post": _op("Start a job: kind and the kind's request (tap: service, adql, "
                             "maxrec; rucio-rule: did, rse, cart; dask: workflow, cart, "
-                            "values).", {"201": _json("The job.")},
+                            "values).", {"201": _json("The job.", _JOB)},
                             body={"required": True, "content": {"application/json": {
                                 "schema": {"type": "object", "required": ["kind"],
                                            "properties": {"kind": {"type": "string", **(
                                                {"enum": list(kinds)} if kinds else {})}}}}}},
                             errors=("400", "422", "502"))},
-            "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.")},
+            "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.", _JOB)},
                                       parameters=(job,))},
             "/jobs/{id}/abort": {"post": _op(
                 "Abort one of your jobs where it runs.",
-                {"202": _json("Abort asked for.")}, parameters=(job,),
+                {"202": _json("Abort asked for.", {
+                    "type": "object", "required": ["id", "abort"],
+                    "properties": {"id": {"type": "integer"}, "abort": {"type": "string"}}})},
+                parameters=(job,),
                 errors=("404", "409", "502"))},
             "/jobs/{id}/result": {"get": _op("What one of your jobs produced.", votable,
                                              parameters=(job,), errors=("404", "409", "502"))},

@@ -190,6 +190,21 @@ def test_archives_that_type_or_measure_a_column_differently_export_whole(private
     assert votlint_errors(tmp_path / "mixed.xml") == []
 
 
+def test_a_services_nan_in_a_text_column_exports_as_empty_not_nan(private, tmp_path) -> None:
+    cart = Cart.open("nan", profile=private)
+    rows = Table({"archive": ["SAMP"] * 3, "id": ["a", "b", "c"], "ra": [1.0, 2.0, 3.0],
+                  "dec": [3.0, 4.0, 5.0],
+                  "record": [json.dumps({"sptype": "G2V", "v": 1.5}),
+                             json.dumps({"sptype": float("nan"), "v": float("nan")}),
+                             json.dumps({"sptype": None, "v": 2.5})]})
+    cart.add_rows(rows)
+    text = cart.export(tmp_path / "nan.csv", "csv").read_text()
+    assert "nan" not in text.lower(), text
+    table = Table.read(tmp_path / "nan.csv", format="ascii.csv")
+    assert list(table["sptype"].filled("")) == ["G2V", "", ""]
+    assert table["v"].dtype.kind == "f" and table["v"].mask.tolist() == [False, True, False]
+
+
 def test_votlint_errors_are_counted(tmp_path) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_text('<?xml version="1.0"?><VOTABLE version="1.4" '

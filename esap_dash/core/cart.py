@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -125,8 +126,10 @@ def _slug(text: str) -> str:
 
 
 def _typed(values: list[Any]) -> Column | MaskedColumn | None:
-    """A column for JSON values: numbers, booleans or text; None (absent) masked.
-    Nested values (lists, objects) are kept as JSON text."""
+    """A column for JSON values: numbers, booleans or text; None (absent) and a
+    non-finite number (a service's NaN) masked, never the text ``NaN``.  Nested
+    values (lists, objects) are kept as JSON text."""
+    values = [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
     present = [v for v in values if v is not None]
     mask = [v is None for v in values]
     if not present:

@@ -22,8 +22,8 @@ import base64
 import hashlib
 import io
 import tarfile
-import threading
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -54,10 +54,6 @@ JOB_COLUMNS = {"job_id": "JobID", "name": "JobName", "status": "Status",
 #: Largest sandbox read back into memory (DIRAC's own sandbox limit is 10 MB).
 MAX_SANDBOX_BYTES = 50 * 2**20
 
-# Access tokens by (server, user, group), reused until shortly before they
-# expire: one exchange per user and process, not one per call.
-_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
 
 
 class DiracXConnector(ServiceConnector):
@@ -78,6 +74,10 @@ class DiracXConnector(ServiceConnector):
     dummy_executor : bool
         The server runs DiracX's dummy job executor: jobs reach Done but nothing
         executes (pages say so).
+    tokens : MutableMapping, optional
+        Where access tokens are kept by (server, user, group) until shortly
+        before they expire; give connectors one mapping to share the exchanges
+        (one per user and process, not one per call).  Its own by default.
     **kwargs
         See :class:`~connectors.base.ServiceConnector`.
     """
@@ -87,6 +87,7 @@ class DiracXConnector(ServiceConnector):
 
     def __init__(self, url: str, *, username: str = "", vo: str = "", group: str = "",
                  exchange_key: str = "", dummy_executor: bool = False,
+                 tokens: MutableMapping[tuple[str, str, str], tuple[str, float]] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         self.dummy_executor = dummy_executor
@@ -94,6 +95,7 @@ class DiracXConnector(ServiceConnector):
         self.vo = vo
         self.group = group or (f"{vo}_user" if vo else "")
         self._exchange_key = exchange_key
+        self.tokens = {} if tokens is None else tokens
 
     def __repr__(self) -> str:
         return (f"DiracXConnector(name={self.name!r}, url={self.url!r}, "
@@ -136,8 +138,7 @@ class DiracXConnector(ServiceConnector):
             raise ConfigurationError("a DiracX connector needs username, vo and exchange_key",
                                      self.url)
         key = (self.url, self.username, self.group)
-        with _TOKENS_LOCK:
-            token, until = _TOKENS.get(key, ("", 0.0))
+        token, until = self.tokens.get(key, ("", 0.0))
         if token and not fresh and time.time() < until:
             return token
         url = f"{self.url}/api/auth/legacy-exchange"
@@ -159,8 +160,7 @@ class DiracXConnector(ServiceConnector):
             token, lifetime = str(answer["access_token"]), float(answer["expires_in"])
         except (ValueError, KeyError, TypeError) as exc:
             raise FormatError("DiracX's token answer is not a token", url) from exc
-        with _TOKENS_LOCK:
-            _TOKENS[key] = (token, time.time() + max(0.0, lifetime - 60))
+        self.tokens[key] = (token, time.time() + max(0.0, lifetime - 60))
         return token
 
     # ----------------------------------------------------------------- jobs

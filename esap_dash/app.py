@@ -6,6 +6,7 @@ profile then comes from ``ESAP_DASH_PROFILE``, default ``local``).
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import os
@@ -19,6 +20,7 @@ import param
 from panel.io.notifications import NotificationArea
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
+from .core.runtime import Runtime
 from .http.api import api_routes
 from .http.share import SHARE_ROUTE, CartShareHandler
 from .ui.components.actions import report_exception
@@ -178,7 +180,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     origins = {reached, f"localhost:{front_port}", f"127.0.0.1:{front_port}"}
     if profile.public_url:
         origins = {urlsplit(profile.public_url).netloc}
-    install_stop_handler()
+    install_stop_handler(Runtime().enter())
     # an exception in any view reaches its user as a sentence
     pn.config.exception_handler = report_exception
     # a page whose server connection is lost says so and loads again
@@ -197,36 +199,21 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
              **hardening)
 
 
-#: Seconds the server waits on SIGTERM for its workflow runs to record their end.
-STOP_GRACE = 15.0
-
-
-def install_stop_handler() -> None:
-    """On SIGTERM, stop this process's workflow runs (recorded FAILED with the reason),
-    log it, and end the event loop; log to standard error."""
+def install_stop_handler(runtime: Runtime) -> None:
+    """On SIGTERM, close ``runtime`` (its workflow runs are stopped and recorded FAILED
+    with the reason, its threads, local cluster and database connections end) and end
+    the event loop; log to standard error."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, functools.partial(_stop_on_sigterm, runtime))
 
 
-def _stop_on_sigterm(signum: int, _frame: Any) -> None:
-    """Stop serving: every workflow run of this process is stopped and recorded as
-    FAILED with the reason, then the event loop ends."""
-    import time
-
+def _stop_on_sigterm(runtime: Runtime, signum: int, _frame: Any) -> None:
     from tornado.ioloop import IOLoop
 
-    from .work.workflows import Runner
-
-    runner = Runner.shared()
-    count = runner.shutdown("the dashboard server was stopped during the run; retry it")
-    log.warning("SIGTERM: stopping the dashboard server; %d workflow run(s) stopped", count)
-    deadline = time.monotonic() + STOP_GRACE
-    while runner.live and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if runner.live:
-        log.warning("%d workflow run(s) did not record their end in %g s", len(runner.live),
-                    STOP_GRACE)
+    log.warning("SIGTERM: stopping the dashboard server")
+    runtime.close()
+    log.warning("SIGTERM: the server's runtime is closed")
     loop = IOLoop.current()
     loop.add_callback_from_signal(loop.stop)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 import requests
 
 from esap_dash.core.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
+from esap_dash.core.runtime import Runtime
 
 STACK = PROJECT_ROOT / "stack" / "esap-stack"
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
@@ -30,8 +32,8 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
 
     The playwright fixtures keep an event loop running in the main thread.
     """
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    with ThreadPoolExecutor(1) as pool:  # in this context: the test session's runtime
+        return pool.submit(contextvars.copy_context().run, asyncio.run, coro).result()
 
 
 def stack(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,6 +42,13 @@ def stack(*args: str) -> subprocess.CompletedProcess[str]:
     assert proc.returncode == 0, (
         f"esap-stack {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime() -> Iterator[Runtime]:
+    """The test session's live state (threads, stores, local cluster), closed at its end."""
+    with Runtime() as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="session", autouse=True)

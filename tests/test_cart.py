@@ -17,6 +17,7 @@ from astropy.table import Table
 
 from esap_dash.core.cart import Cart, CartError
 from esap_dash.core.config import Profile
+from esap_dash.core.runtime import current_runtime
 from esap_dash.core.store import StoreError, store_for
 from esap_dash.ui.pages.cart import CartPage
 from esap_dash.ui.pages.discovery import DiscoveryPage
@@ -106,10 +107,11 @@ def test_remove_undo_notes_and_missing_items(private, m1_rows) -> None:
 
 def test_two_tabs_adding_at_once_keep_both(private, m1_rows) -> None:
     halves = (m1_rows[: len(m1_rows) // 2], m1_rows[len(m1_rows) // 2:])
-    threads = [threading.Thread(target=lambda rows=rows: Cart.open(
-        "shared", profile=private).add_rows(rows)) for rows in halves]
-    for t in threads:
-        t.start()
+    # two sessions of one server: their calls run in threads of the server's runtime
+    runtime = current_runtime()
+    threads = [runtime.run_in_thread(lambda rows=rows: Cart.open(
+        "shared", profile=private).add_rows(rows), name=f"tab-{n}")
+        for n, rows in enumerate(halves)]
     for t in threads:
         t.join()
     assert len(Cart.open("shared", profile=private)) == len(m1_rows)

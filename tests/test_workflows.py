@@ -659,11 +659,12 @@ def test_the_scheduler_killed_fails_the_run_within_seconds(private, profile) -> 
 
 
 STOPPED_SERVER = """
-import sys, time
+import multiprocessing, sys, threading, time
 from astropy.table import Table
 from tornado.ioloop import IOLoop
 from esap_dash.app import install_stop_handler
 from esap_dash.core.config import load_profile
+from esap_dash.core.runtime import Runtime
 from esap_dash.core.store import store_for
 from esap_dash.work.workflows import LocalEngine, Runner, Workflow
 
@@ -672,16 +673,25 @@ def sleepy(items, run):
     return Table({"a": [1]})
 
 if __name__ == "__main__":  # the local cluster's workers start this script again
-    install_stop_handler()
+    install_stop_handler(Runtime().enter())
     profile = load_profile("local", overrides={"deployment.database": sys.argv[1]})
     Runner.shared().start(store_for(profile.database), "local",
                           Workflow.from_function("sleepy", sleepy), Table({"kind": ["row"]}),
                           {}, LocalEngine(), profile)
     IOLoop.current().start()
+    # (distributed keeps a pool of its own, Dask-Offload, for the life of the process)
+    def left():
+        return sorted(t.name for t in threading.enumerate() if t is not threading.main_thread()
+                      and not t.name.startswith("Dask-Offload"))
+    deadline = time.monotonic() + 10  # the closed pools' threads end after their task
+    while time.monotonic() < deadline and (left() or multiprocessing.active_children()):
+        time.sleep(0.2)
+    print("left after SIGTERM:", left(), len(multiprocessing.active_children()), "processes",
+          flush=True)
 """
 
 
-def test_sigterm_logs_and_leaves_no_run_running(private, tmp_path) -> None:
+def test_sigterm_closes_the_runtime_and_leaves_no_run_running(private, tmp_path) -> None:
     script, log = tmp_path / "server.py", tmp_path / "server.log"
     script.write_text(STOPPED_SERVER)
     with log.open("w") as out:
@@ -696,7 +706,11 @@ def test_sigterm_logs_and_leaves_no_run_running(private, tmp_path) -> None:
     finally:
         proc.kill()
     err = log.read_text()
-    assert "SIGTERM: stopping the dashboard server; 1 workflow run(s) stopped" in err
+    assert "SIGTERM: stopping the dashboard server" in err
+    assert "stopping: 1 workflow run(s) stopped" in err
+    assert "SIGTERM: the server's runtime is closed" in err
+    # no thread of its pools, no runner thread, no local cluster's process left
+    assert "left after SIGTERM: [] 0 processes" in err, err[-3000:]
     detail = store.jobs("local")[0]["detail"]
     assert detail["state"] == "FAILED"
     assert detail["error"] == "the dashboard server was stopped during the run; retry it"

@@ -9,7 +9,9 @@ that hangs must not take them all: each service may hold at most
 last :attr:`ServiceGuard.trips` calls found no answer is skipped for
 :attr:`ServiceGuard.cooldown` seconds (its circuit is open; the row says
 so), then asked again.  These guards protect this process's own threads,
-so they live in the process (as a connection pool does), not the database.
+so they live in the process (as a connection pool does), not the database:
+they are a part of the process's :class:`~esap_dash.core.runtime.Runtime`,
+whose threads run the calls.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from connectors.exceptions import ServiceUnavailableError
 
-__all__ = ["EXECUTOR", "Outcome", "ServiceGuard", "fan_out", "guard", "run_blocking"]
+from .runtime import current_runtime
+
+__all__ = ["Guards", "Outcome", "ServiceGuard", "fan_out", "guard", "run_blocking"]
 
 K = TypeVar("K", bound=Hashable)
-EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="esap-dash-call")
 
 
 @dataclass(frozen=True)
@@ -135,16 +137,24 @@ class ServiceGuard:
             self.done(answered)
 
 
-_GUARDS: dict[str, ServiceGuard] = {}
-_GUARDS_LOCK = threading.Lock()
+class Guards:
+    """The guards of a runtime, one per service (the profile's services: bounded)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_service: dict[str, ServiceGuard] = {}
+
+    def of(self, service: str, name: str | None = None) -> ServiceGuard:
+        """The guard of ``service`` (its URL), made on first use."""
+        with self._lock:
+            if service not in self._by_service:
+                self._by_service[service] = ServiceGuard(name or service)
+            return self._by_service[service]
 
 
 def guard(service: str, name: str | None = None) -> ServiceGuard:
     """This process's guard of ``service`` (its URL), made on first use."""
-    with _GUARDS_LOCK:
-        if service not in _GUARDS:
-            _GUARDS[service] = ServiceGuard(name or service)
-        return _GUARDS[service]
+    return current_runtime().part("guards", Guards).of(service, name)
 
 
 def _timed(func: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
@@ -177,10 +187,11 @@ async def fan_out(calls: Mapping[K, Callable[[], Any]], *, deadline: float,
         In the order the calls finish.
     """
     loop = asyncio.get_running_loop()
+    runtime = current_runtime()
     start = time.perf_counter()
     guarded = {key: functools.partial(guard(services[key], str(key)).run, func)
                if services and key in services else func for key, func in calls.items()}
-    pending = {loop.run_in_executor(EXECUTOR, _timed, func): key
+    pending = {asyncio.wrap_future(runtime.submit(_timed, func), loop=loop): key
                for key, func in guarded.items()}
     while pending:
         remaining = deadline - (time.perf_counter() - start)
@@ -211,4 +222,4 @@ async def run_blocking(func: Callable[..., Any], *args: Any) -> Any:
     object
         What ``func`` returned (its exception is raised here).
     """
-    return await asyncio.get_running_loop().run_in_executor(EXECUTOR, func, *args)
+    return await asyncio.wrap_future(current_runtime().submit(func, *args))

@@ -14,14 +14,21 @@ from collections.abc import AsyncIterator, Sequence
 from connectors.base import Health, ServiceConnector
 
 from .config import ServiceConfig
-from .fanout import EXECUTOR, fan_out
+from .fanout import fan_out
+from .runtime import current_runtime
 
-__all__ = ["check", "check_all", "iter_health", "shared_health"]
+__all__ = ["HealthCache", "check", "check_all", "iter_health", "shared_health"]
 
-#: The last answer of each service (by name and address) in this process, and
-#: the checks under way: the sessions of a served dashboard share them.
-_RECENT: dict[tuple[str, str], tuple[float, Health]] = {}
-_UNDERWAY: dict[tuple[str, str], asyncio.Future[Health]] = {}
+
+
+class HealthCache:
+    """The last answer of each service (by name and address) in a runtime, and the
+    checks under way: the sessions of a served dashboard share them (bounded by the
+    profile's services)."""
+
+    def __init__(self) -> None:
+        self.recent: dict[tuple[str, str], tuple[float, Health]] = {}
+        self.underway: dict[tuple[str, str], asyncio.Future[Health]] = {}
 
 
 def check(service: ServiceConfig, connector: ServiceConnector | None = None) -> Health:
@@ -100,28 +107,29 @@ async def shared_health(services: Sequence[ServiceConfig],
     ------
     Health
     """
+    cache = current_runtime().part("health", HealthCache)
     now = time.monotonic()
     todo, others = [], []
     for service in services:
         key = (service.name, service.url)
-        if key in _RECENT and now - _RECENT[key][0] < max_age:
-            yield _RECENT[key][1]
-        elif key in _UNDERWAY:
-            others.append(_UNDERWAY[key])
+        if key in cache.recent and now - cache.recent[key][0] < max_age:
+            yield cache.recent[key][1]
+        elif key in cache.underway:
+            others.append(cache.underway[key])
         else:
             todo.append(service)
     loop = asyncio.get_running_loop()
     mine = {(s.name, s.url): loop.create_future() for s in todo}
-    _UNDERWAY.update(mine)
+    cache.underway.update(mine)
     try:
         async for health in iter_health(todo):
             key = next(k for k in mine if k[0] == health.name)
-            _RECENT[key] = (time.monotonic(), health)
+            cache.recent[key] = (time.monotonic(), health)
             mine[key].set_result(health)
             yield health
     finally:
         for key, future in mine.items():
-            _UNDERWAY.pop(key, None)
+            cache.underway.pop(key, None)
             if not future.done():
                 future.cancel()
     for future in others:
@@ -153,6 +161,6 @@ def check_all(services: Sequence[ServiceConfig], *, deadline: float | None = Non
     except RuntimeError:
         results = asyncio.run(collect())
     else:  # called from a notebook cell or another running loop
-        results = EXECUTOR.submit(asyncio.run, collect()).result()
+        results = current_runtime().submit(asyncio.run, collect()).result()
     by_name = {h.name: h for h in results}
     return [by_name[s.name] for s in services]

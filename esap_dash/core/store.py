@@ -9,7 +9,6 @@ earlier esap-dash keeps everything it holds.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import threading
@@ -20,8 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from .errors import EsapError
+from .runtime import current_runtime
 
-__all__ = ["Store", "StoreError", "insert_ignore", "store_for"]
+__all__ = ["Store", "StoreError", "Stores", "insert_ignore", "store_for"]
 
 META = sa.MetaData()
 HISTORY = sa.Table(
@@ -438,14 +438,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-_STORES: dict[str, Store] = {}
-_STORES_LOCK = threading.Lock()
+class Stores:
+    """The stores of a runtime, one per database URL (the profile's: bounded)."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_url: dict[str, Store] = {}
 
-@atexit.register
-def _close_stores() -> None:
-    for store in _STORES.values():
-        store.engine.dispose()
+    def of(self, url: str) -> Store:
+        """The store of ``url``, made (and its tables migrated) on first use.
+
+        Sessions open stores from several threads at once; the lock makes the
+        first one create the tables while the others wait.
+        """
+        with self._lock:
+            if url not in self._by_url:
+                if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                    _private_file(Path(url.removeprefix("sqlite:///")))
+                self._by_url[url] = Store(url)
+            return self._by_url[url]
+
+    def close(self) -> None:
+        """Close every store's connections."""
+        with self._lock:
+            stores, self._by_url = list(self._by_url.values()), {}
+        for store in stores:
+            store.engine.dispose()
 
 
 def _private_file(path: Path) -> None:
@@ -457,14 +475,6 @@ def _private_file(path: Path) -> None:
 
 
 def store_for(url: str) -> Store:
-    """The one :class:`Store` of this process for ``url`` (its engine is shared).
-
-    Sessions open stores from several threads at once; the lock makes the
-    first one create the tables while the others wait.
-    """
-    with _STORES_LOCK:
-        if url not in _STORES:
-            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-                _private_file(Path(url.removeprefix("sqlite:///")))
-            _STORES[url] = Store(url)
-        return _STORES[url]
+    """The one :class:`Store` of this process's runtime for ``url`` (its engine is
+    shared)."""
+    return current_runtime().part("stores", Stores).of(url)

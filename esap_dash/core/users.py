@@ -22,6 +22,7 @@ from connectors.http import make_session, request
 from . import TOKEN_VARIABLE
 from .config import Profile
 from .errors import EsapError
+from .runtime import current_runtime
 
 __all__ = ["TOKEN_CACHE_SECONDS", "TOKEN_VARIABLE", "LoginProviderError", "identity"]
 
@@ -39,8 +40,9 @@ class LoginProviderError(EsapError, RuntimeError):
     status = 503
 
 
-class _TokenAnswers:
-    """What the provider said of tokens, for a while (bounded, oldest out first)."""
+class TokenAnswers:
+    """What the provider said of tokens, for a while (bounded, oldest out first); a
+    part of the process's runtime."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -60,8 +62,6 @@ class _TokenAnswers:
             while len(self._kept) > _MAX_CACHED:
                 self._kept.popitem(last=False)
 
-
-_ANSWERS = _TokenAnswers()
 
 
 def identity(profile: Profile, user: str | None = None, token: str | None = None) -> str:
@@ -115,7 +115,8 @@ def _subject(profile: Profile, token: str) -> str:
     provider's userinfo endpoint."""
     url = profile.oidc["userinfo_url"]
     key = hashlib.sha256(f"{url} {token}".encode()).hexdigest()
-    kept = _ANSWERS.get(key)
+    answers = current_runtime().part("token-answers", TokenAnswers)
+    kept = answers.get(key)
     if kept is not None:
         sub, refusal = kept
         if sub is None:
@@ -128,7 +129,7 @@ def _subject(profile: Profile, token: str) -> str:
     except ServiceError as exc:
         if exc.status in (400, 401, 403):
             refusal = "the login provider refused the token (expired or not issued by it)"
-            _ANSWERS.put(key, None, refusal)
+            answers.put(key, None, refusal)
             raise PermissionError(refusal) from None
         raise LoginProviderError(f"the login provider could not check the token: "
                                  f"{exc.reason}") from None
@@ -141,5 +142,5 @@ def _subject(profile: Profile, token: str) -> str:
     sub = answer.get("sub") if isinstance(answer, dict) else None
     if not sub:
         raise LoginProviderError("the login provider's answer names no subject (sub)")
-    _ANSWERS.put(key, str(sub))
+    answers.put(key, str(sub))
     return str(sub)

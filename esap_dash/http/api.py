@@ -49,6 +49,7 @@ from ..core.config import Profile
 from ..core.errors import EsapError
 from ..core.fanout import run_blocking
 from ..core.health import shared_health
+from ..core.runtime import current_runtime
 from ..core.search import SearchResults, sky_archives
 from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
@@ -74,9 +75,10 @@ log = logging.getLogger(__name__)
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")
 _CLUSTER = re.compile(r"^[\w.\-]{1,100}$")
-#: Token checks wait for the login provider: a few threads of their own, so that a
-#: slow provider never holds the threads the pages and searches use.
-_TOKEN_CHECKS = ThreadPoolExecutor(4, thread_name_prefix="esap-token-check")
+#: Token checks wait for the login provider: a few threads of their own (a part of
+#: the runtime), so that a slow provider never holds the threads the pages and
+#: searches use.
+TOKEN_CHECKS = 4
 #: Deepest JSON a request may send (Python's reader fails far deeper, but slowly).
 MAX_JSON_NESTING = 32
 #: Most columns and rows of a VOTable sent to a cart in one call.
@@ -244,8 +246,11 @@ class ApiHandler(tornado.web.RequestHandler):
             if scheme.lower() != "bearer" or not token.strip():
                 raise _unauthorized("Send your access token: Authorization: Bearer <token>.")
             try:
-                user = await asyncio.get_running_loop().run_in_executor(
-                    _TOKEN_CHECKS, identity, self.profile, None, token.strip())
+                runtime = current_runtime()
+                checks = runtime.part("token-checks", lambda: ThreadPoolExecutor(
+                    TOKEN_CHECKS, thread_name_prefix="esap-token-check"))
+                user = await asyncio.wrap_future(runtime.submit(
+                    identity, self.profile, None, token.strip(), executor=checks))
             except PermissionError as exc:
                 raise _unauthorized(f"Your token was not accepted: {exc}.",
                                     "invalid_token") from None

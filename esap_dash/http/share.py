@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import tornado.ioloop
 import tornado.web
 
 from ..core.cart import Cart, CartError
 from ..core.config import Profile
+from ..core.fanout import run_blocking
 from ..core.launch import SHARED_FILES
 
 __all__ = ["SHARE_ROUTE", "CartShareHandler"]
@@ -45,8 +45,7 @@ class CartShareHandler(tornado.web.RequestHandler):
         """Write the cart in the asked format, or 404 for a bad token."""
         fmt, mime = SHARED_FILES[filename]
         try:
-            body = await tornado.ioloop.IOLoop.current().run_in_executor(
-                None, self._render, token, fmt)
+            body = await run_blocking(self._render, token, fmt)
         except CartError as exc:
             raise tornado.web.HTTPError(404, reason=str(exc)) from exc
         self.set_header("Content-Type", mime)

@@ -251,9 +251,9 @@ def match_in_archive(tap: TAPConnector, reference: tuple[str, ...], ra: np.ndarr
 
 #: A reference catalogue as read: (TAP URL, table, columns), identifiers, RA, Dec.
 Catalogue = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]
-#: Search trees a worker process keeps, by reference, for the next chunks and runs;
-#: the last few only (a worker's memory is the cluster's).
-_TREES: dict[tuple[str, ...], tuple[np.ndarray, SkyCoord]] = {}
+#: Search trees a Dask worker keeps, by reference, for the next chunks and runs; the
+#: last few only (a worker's memory is the cluster's).  They live on the worker (and
+#: end with it); outside a worker nothing is kept.
 TREES_KEPT = 2
 
 
@@ -337,6 +337,20 @@ def forget_reference(run: Run, reference: tuple[str, ...]) -> None:
         run.client.unpublish_dataset(name)
 
 
+def _worker_trees() -> dict[tuple[str, ...], tuple[np.ndarray, SkyCoord]]:
+    """The search trees kept by the Dask worker running this task (a new, empty
+    mapping outside a worker)."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:
+        return {}
+    if not hasattr(worker, "esap_dash_trees"):
+        worker.esap_dash_trees = {}
+    return worker.esap_dash_trees
+
+
 def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
                 radius_arcsec: float | np.ndarray, find: str = "best") -> Table:
     """Reference matches within the radius of each position (runs on a worker).
@@ -361,11 +375,12 @@ def match_chunk(ra: np.ndarray, dec: np.ndarray, catalogue: Catalogue,
         ``separation_arcsec`` for the matched positions only.
     """
     key, ref_ids, ref_ra, ref_dec = catalogue
-    if key not in _TREES:
-        while len(_TREES) >= TREES_KEPT:
-            _TREES.pop(next(iter(_TREES)))
-        _TREES[key] = (ref_ids, SkyCoord(ref_ra, ref_dec, unit="deg"))
-    ids, ref = _TREES[key]
+    trees = _worker_trees()
+    if key not in trees:
+        while len(trees) >= TREES_KEPT:
+            trees.pop(next(iter(trees)))
+        trees[key] = (ref_ids, SkyCoord(ref_ra, ref_dec, unit="deg"))
+    ids, ref = trees[key]
     coords = SkyCoord(np.asarray(ra, float), np.asarray(dec, float), unit="deg")
     radii = np.broadcast_to(np.asarray(radius_arcsec, float), coords.shape)
     if find == "all" and len(coords):

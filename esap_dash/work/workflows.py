@@ -42,6 +42,7 @@ import param
 from astropy.table import Table
 
 from ..core.errors import EsapError
+from ..core.runtime import current_runtime
 from ..core.store import Store
 
 __all__ = ["ENTRY_POINT_GROUP", "Engine", "LocalEngine", "Outcome", "Run", "RunAbortedError",
@@ -311,33 +312,51 @@ class Engine:
 
 
 class LocalEngine(Engine):
-    """A ``distributed.LocalCluster`` inside the dashboard server, shared by its sessions.
+    """A ``distributed.LocalCluster`` inside the dashboard server, shared by its sessions
+    (a part of the process's runtime, closed with it).
 
     Used when the deployment has no Dask Gateway.
     """
 
     description = "a local Dask cluster inside the dashboard server (2 worker processes)"
-    _cluster: Any = None
-    _lock = threading.Lock()
 
     def client(self) -> Any:
         """A client of the process's local cluster (started on first use)."""
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        with LocalEngine._lock:
-            if LocalEngine._cluster is None:
-                LocalEngine._cluster = LocalCluster(n_workers=2, threads_per_worker=1,
-                                                    processes=True, dashboard_address=None)
-        return Client(LocalEngine._cluster, set_as_default=False)
+        return Client(current_runtime().part("local-dask", LocalDask).cluster(),
+                      set_as_default=False)
 
-    @classmethod
-    def restart(cls) -> None:
+    @staticmethod
+    def restart() -> None:
         """Stop the process's local cluster: the next run starts a new one, whose
         workers see the Python packages installed meanwhile."""
-        with cls._lock:
-            if cls._cluster is not None:
-                cls._cluster.close()
-                cls._cluster = None
+        current_runtime().part("local-dask", LocalDask).close()
+
+
+class LocalDask:
+    """The local cluster of a runtime, started on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cluster: Any = None
+
+    def cluster(self) -> Any:
+        """The running cluster (started now if there is none)."""
+        from distributed import LocalCluster
+
+        with self._lock:
+            if self._cluster is None:
+                self._cluster = LocalCluster(n_workers=2, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+            return self._cluster
+
+    def close(self) -> None:
+        """Stop the cluster and its worker processes (if it runs)."""
+        with self._lock:
+            cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            cluster.close()
 
 
 class GatewayEngine(Engine):
@@ -395,6 +414,8 @@ BEAT_SECONDS = 10.0
 #: Seconds between two looks at the database for an abort request; progress is
 #: recorded at most this often, as it moves.
 TICK_SECONDS = 1.0
+#: Seconds a stopping server waits for its workflow runs to record their end.
+STOP_GRACE = 15.0
 #: A run whose scheduler has not answered for this long is stopped as stalled.
 STALL_SECONDS = 30.0
 
@@ -417,20 +438,31 @@ class Runner:
     record left RUNNING with no recent sign of life is FAILED, saying so.
     """
 
-    _instance: Runner | None = None
-
     def __init__(self) -> None:
         self.live: dict[int, LiveRun] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def shared(cls) -> Runner:
-        """The process's runner: it holds the threads of the runs this process executes;
-        what any other process needs of them (state, progress, abort requests) is in
-        the database."""
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
+        """The process's runner (a part of its runtime): it holds the threads of the runs
+        this process executes; what any other process needs of them (state, progress,
+        abort requests) is in the database."""
+        return current_runtime().part("runner", cls)
+
+    def stop(self, reason: str = "the dashboard server was stopped during the run; "
+                                  "retry it", grace: float = STOP_GRACE) -> None:
+        """Stop every run of this process, recording ``reason``, and wait up to ``grace``
+        seconds for them to record their end (the runtime does this first when it
+        closes)."""
+        count = self.shutdown(reason)
+        if count:
+            log.warning("stopping: %d workflow run(s) stopped", count)
+        deadline = time.monotonic() + grace
+        while self.live and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.live:
+            log.warning("%d workflow run(s) did not record their end in %g s",
+                        len(self.live), grace)
 
     def start(self, store: Store, user: str, flow: Workflow, items: Table,
               values: dict[str, Any], engine: Engine, profile: Any, *,
@@ -457,11 +489,9 @@ class Runner:
         live = LiveRun(job_id)
         with self._lock:
             self.live[job_id] = live
-        thread = threading.Thread(
-            target=self._execute, args=(store, user, job_id, flow, items, values, engine,
-                                        Run(None, profile, resolve, lake), detail, live),
-            name=f"workflow-{job_id}", daemon=True)
-        thread.start()
+        current_runtime().run_in_thread(
+            self._execute, store, user, job_id, flow, items, values, engine,
+            Run(None, profile, resolve, lake), detail, live, name=f"workflow-{job_id}")
         return job_id
 
     def _execute(self, store: Store, user: str, job_id: int, flow: Workflow, items: Table,

@@ -13,6 +13,7 @@ from connectors.exceptions import ConnectorError
 from ...core.actor import Actor, NoAccountError
 from ...core.cart import CartError
 from ...core.provenance import Provenance, Service, now
+from ...core.runtime import current_runtime
 from ..dirac import BatchSpec, Plan, PlanError, make_plan, names, render_jdl
 from ..jobs import JobError, JobKind, JobResult, service_of
 
@@ -31,7 +32,9 @@ def dirac_of(actor: Actor) -> DiracXConnector:
     JobError
         The deployment has no DIRAC, or the user no DIRAC account in it.
     """
-    return service_of(actor, "dirac", "This deployment has no DIRAC (DiracX) service.")
+    dirac = service_of(actor, "dirac", "This deployment has no DIRAC (DiracX) service.")
+    dirac.tokens = current_runtime().part("diracx-tokens", dict)  # exchanges shared
+    return dirac
 
 
 class DiracJobs(JobKind):

@@ -25,7 +25,11 @@ from esap_dash.http.client import ApiError, Client  # noqa: E402
 
 url, alice_token, bob_token, out = sys.argv[1:5]
 alice, bob = Client(url, alice_token), Client(url, bob_token)
-said: dict = {"user": alice.me()["user"]}
+said: dict = {"calls": []}
+for client in (alice, bob):  # every call the client makes, as (method, path)
+    client.session.hooks["response"].append(lambda answer, **_: said["calls"].append(
+        (answer.request.method, answer.request.path_url.split("?")[0])))
+said["user"] = alice.me()["user"]
 
 found = alice.search("M45", radius=1.0, archives=["Hipparcos-2 (cone search)",
                                                   "Local DaCHS ObsCore (TAP)"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -387,6 +388,14 @@ def test_a_script_elsewhere_works_through_the_api_alone_and_only_as_its_user(
     assert said["bob"] == {"cart": 404, "search": 404, "tap job": 404, "tap result": 404,
                            "run": 404, "run result": 404, "abort": 404, "cluster": 404}
     assert said["cluster"] == ["RUNNING"] and said["bob_sees_jobs"] == []
+    # the client calls only what the document describes
+    document = call(f"{root}/openapi.json").json()
+    templates = {(method.upper(), re.compile("/api/v1" + re.sub(r"\{\w+\}", "[^/]+", path)
+                                             + "$"))
+                 for path, methods in document["paths"].items() for method in methods}
+    for method, path in said["calls"]:
+        assert any(m == method and t.match(path) for m, t in templates), (method, path)
+    assert len({tuple(c) for c in said["calls"]}) > 15
 
 
 def test_a_notebook_without_database_access_opens_a_cart_by_url_and_token(
@@ -669,3 +678,96 @@ def test_the_readmes_script_from_anywhere_runs_as_written(api, tmp_path) -> None
     assert done.returncode == 0, done.stderr
     cart = Table.read(tmp_path / "pleiades.xml")
     assert len(cart) >= 5 and votlint_errors(tmp_path / "pleiades.xml") == []
+
+
+def _routes_of_the_server() -> dict[str, set[str]]:
+    """What the served API answers: path template -> methods, read from its routes."""
+    from esap_dash.http.api import ApiHandler, NotFoundHandler, api_routes
+    from esap_dash.http.openapi import API_ROOT
+
+    served: dict[str, set[str]] = {}
+    for pattern, handler, _ in api_routes(load_profile("local")):
+        if handler is NotFoundHandler:
+            continue
+        path = pattern.removeprefix(API_ROOT).replace(r"\.", ".")
+        path = re.sub(r"\(\\d\+\)", "{id}", path).replace("([^/]+)", "{name}")
+        served[path] = {m for m in ("get", "post", "delete", "put", "patch")
+                        if getattr(handler, m) is not getattr(ApiHandler, m)}
+    return served
+
+
+def test_the_served_routes_are_exactly_the_documents() -> None:
+    from esap_dash.http.openapi import openapi
+
+    document = openapi()
+    assert _routes_of_the_server() == {path: set(methods)
+                                       for path, methods in document["paths"].items()}
+    # every JSON answer has a named shape, not just "an object"
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            for status, answer in op["responses"].items():
+                for media, content in answer.get("content", {}).items():
+                    if media.endswith("json") and status < "300":
+                        assert "$ref" in content["schema"], (method, path, status, media)
+
+
+def test_every_operation_answers_as_the_document_says(api) -> None:
+    root, profile = api
+    alice = oidc_token(profile, ALICE)
+    document = call(f"{root}/openapi.json").json()
+    seen: set[tuple[str, str]] = set()
+
+    def check(method: str, path: str, answer: requests.Response) -> requests.Response:
+        op = document["paths"][path][method.lower()]
+        said = op["responses"].get(str(answer.status_code))
+        assert said is not None, (method, path, answer.status_code, answer.text[:300])
+        media = answer.headers["Content-Type"].split(";")[0]
+        content = {m.split(";")[0]: c for m, c in said["content"].items()}
+        assert media in content, (method, path, media, list(content))
+        if media.endswith("json") and "$ref" in content[media]["schema"]:
+            Draft202012Validator({**content[media]["schema"],
+                                  "components": document["components"]}).validate(
+                answer.json())
+        seen.add((method.lower(), path))
+        return answer
+
+    def go(method: str, path: str, body=None, **params) -> requests.Response:
+        concrete = path.format(**params.pop("at", {}))
+        return check(method, path, call(f"{root}{concrete}", alice, method, body, **params))
+
+    go("GET", "/openapi.json")
+    go("GET", "/me")
+    go("POST", "/carts", {"name": "Contract"})
+    go("GET", "/carts")
+    cart = {"name": "Contract"}
+    search = go("POST", "/searches", {"target": "M45", "radius": 0.5,
+                                      "archives": [HIPPARCOS]}).json()
+    go("GET", "/searches")
+    go("GET", "/searches/{id}", at={"id": search["id"]})
+    go("GET", "/searches/{id}/rows", at={"id": search["id"]})
+    go("POST", "/carts/{name}/items", {"search": search["id"], "rows": [0, 1]}, at=cart)
+    items = go("GET", "/carts/{name}/items", at=cart).json()["items"]
+    go("GET", "/carts/{name}", at=cart)
+    for fmt in ("votable", "prov-json"):
+        go("GET", "/carts/{name}/export", at=cart, format=fmt)
+    go("DELETE", "/carts/{name}/items", at=cart, key=items[0]["key"])
+    job = go("POST", "/jobs", {"kind": "tap", "service": TAP,
+                               "adql": "SELECT TOP 3 hip FROM hipparcos.main"}).json()
+    go("GET", "/jobs")
+    wait_for_job = time.monotonic() + 120
+    while not go("GET", "/jobs/{id}", at={"id": job["id"]}).json()["final"]:
+        assert time.monotonic() < wait_for_job
+        time.sleep(1)
+    go("GET", "/jobs/{id}/result", at={"id": job["id"]})
+    go("POST", "/jobs/{id}/abort", at={"id": job["id"]})  # 409: it has ended
+    go("GET", "/workflows")
+    go("GET", "/facilities")
+    go("GET", "/services")
+    name = go("POST", "/clusters", {"options": {}}).json()["name"]
+    try:
+        go("GET", "/clusters")
+        go("GET", "/clusters/{name}", at={"name": name})
+        go("POST", "/clusters/{name}/scale", {"workers": 1}, at={"name": name})
+    finally:
+        go("DELETE", "/clusters/{name}", at={"name": name})
+    assert seen == {(m, p) for p, methods in document["paths"].items() for m in methods}

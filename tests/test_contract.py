@@ -101,8 +101,8 @@ def test_a_client_generated_from_the_document_reads_search_rows_and_job_results(
         target="M45", radius=1.0, archives=[PostSearchesBodyArchivesItem(HIPPARCOS)],
         maxrec=20))
     assert found.status_code == 201, found.content
-    rows = get_searches_id_rows.sync_detailed(id=found.parsed.additional_properties["id"],
-                                              client=api)
+    assert found.parsed.archives[0].state == "done"  # a typed Search
+    rows = get_searches_id_rows.sync_detailed(id=found.parsed.id, client=api)
     table = parse_single_table(rows.parsed.payload).to_table()
     assert len(table) == 20 and set(table["archive"]) == {HIPPARCOS}
     body = PostJobsBody(kind=PostJobsBodyKind("tap"))

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
-from connectors.query import FRAMES, MAX_RADIUS, MIN_RADIUS, MJD_RANGE
+from connectors.query import DEFAULT_RADIUS, FRAMES, MAX_RADIUS, MIN_RADIUS, MJD_RANGE
 
 __all__ = ["API_ROOT", "EXPORTS", "JOB_FIELDS", "MAX_HISTORY", "MAX_PAGE", "MAX_TABLE_PAGE",
-           "SEARCH_FIELDS", "VOTABLE", "openapi"]
+           "SCHEMAS", "SEARCH_FIELDS", "VOTABLE", "openapi"]
 
 API_ROOT = "/api/v1"
 
@@ -24,6 +24,8 @@ VOTABLE = "application/x-votable+xml"
 EXPORTS = {"votable": VOTABLE, "ecsv": "text/plain; charset=utf-8",
            "csv": "text/csv; charset=utf-8", "notebook": "application/x-ipynb+json",
            "prov-json": "application/json", "prov-n": "text/provenance-notation"}
+#: The exports that are JSON, and their schemas' names.
+JSON_EXPORTS = {"application/x-ipynb+json": "Notebook", "application/json": "ProvJson"}
 #: What a search request may say, and the JSON types each takes.
 SEARCH_FIELDS: dict[str, tuple[type, ...]] = {
     "target": (str,), "frame": (str,), "radius": (int, float), "keywords": (list, str),
@@ -37,6 +39,104 @@ JOB_FIELDS: dict[str, Any] = {
     **{name: {"type": ["string", "null"]} for name in (
         "note", "progress", "what", "owner", "created", "ended", "duration", "error",
         "service", "ref")}}
+
+def _object(properties: dict[str, Any], *optional: str) -> dict[str, Any]:
+    """An object with these ``properties``, all present but the ``optional`` ones."""
+    return {"type": "object", "properties": properties,
+            "required": [name for name in properties if name not in optional]}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+_TEXT, _NUMBER, _INTEGER = {"type": "string"}, {"type": "number"}, {"type": "integer"}
+_MAYBE_TEXT = {"type": ["string", "null"]}
+_MAYBE_NUMBER = {"type": ["number", "null"]}
+_PAGING = {"offset": _INTEGER, "limit": _INTEGER}
+#: A search's query as kept (``SkyQuery``): ICRS degrees, MJD.
+_QUERY = _object({"ra": _NUMBER, "dec": _NUMBER, "radius": _NUMBER,
+                  "keywords": {"type": "array", "items": _TEXT},
+                  "waveband": _MAYBE_TEXT, "time_min": _MAYBE_NUMBER,
+                  "time_max": _MAYBE_NUMBER, "product_type": _MAYBE_TEXT,
+                  "maxrec": {"type": ["integer", "null"]}, "target": _TEXT,
+                  "extra": {"type": "object"}}, "extra")
+
+#: The shape of every JSON answer of the API, by name.
+SCHEMAS: dict[str, Any] = {
+    "Problem": {"type": "object", "properties": {
+        "type": _TEXT, "title": _TEXT, "status": _INTEGER, "detail": _TEXT}},
+    "Document": _object({"openapi": _TEXT, "info": {"type": "object"},
+                         "paths": {"type": "object"}}),
+    "Me": _object({"user": _TEXT, "deployment": _TEXT, "title": _TEXT, "logins": _TEXT}),
+    "CartSize": _object({"name": _TEXT, "items": _INTEGER}),
+    "Carts": _object({"carts": _list_of("CartSize"), "total": _INTEGER, **_PAGING}),
+    "CartSummary": _object({
+        "name": _TEXT, "count": _INTEGER, "bytes": _INTEGER,
+        "groups": {"type": "array", "items": _object({
+            "archive": _TEXT, "kind": _TEXT, "count": _INTEGER, "bytes": _INTEGER})}}),
+    "Item": _object({"key": _TEXT, "archive": _TEXT, "kind": _TEXT, "item_id": _MAYBE_TEXT,
+                     "title": _MAYBE_TEXT, "ra": _MAYBE_NUMBER, "dec": _MAYBE_NUMBER,
+                     "product_type": _MAYBE_TEXT, "access_url": _MAYBE_TEXT,
+                     "size": {"type": ["integer", "null"]}, "added": _TEXT,
+                     "note": _MAYBE_TEXT, "tags": _MAYBE_TEXT}),
+    "Items": _object({"cart": _TEXT, "total": _INTEGER, **_PAGING,
+                      "items": _list_of("Item")}),
+    "Added": _object({"cart": _TEXT, "added": _INTEGER, "already": _INTEGER,
+                      "total": _INTEGER}),
+    "Removed": _object({"cart": _TEXT, "removed": _INTEGER, "total": _INTEGER}),
+    "ArchiveAnswer": _object({"archive": _TEXT, "state": _TEXT, "rows": _INTEGER,
+                              "truncated": {"type": "boolean"}, "seconds": _NUMBER,
+                              "message": _MAYBE_TEXT}),
+    "Search": _object({
+        "id": _INTEGER, "query": _QUERY,
+        "position": _object({"ra": _NUMBER, "dec": _NUMBER, "source": _TEXT}),
+        "archives": _list_of("ArchiveAnswer"), "rows": _INTEGER, "rows_url": _TEXT}),
+    "SearchEntry": _object({
+        "id": _INTEGER, "created": {"type": "string", "format": "date-time"},
+        "query": _QUERY, "archives": {"type": "array", "items": _TEXT},
+        "row_counts": {"type": "object", "additionalProperties": {
+            "type": ["integer", "null"]}}}),
+    "Searches": _object({"searches": _list_of("SearchEntry"), **_PAGING}),
+    "SearchKept": _object({
+        "id": _INTEGER, "created": {"type": "string", "format": "date-time"},
+        "query": _QUERY, "row_counts": {"type": "object"},
+        "archives": {"type": "array", "items": _object({
+            "archive": _TEXT, "rows": {"type": ["integer", "null"]}})},
+        "rows_url": _MAYBE_TEXT}),
+    "Job": {"type": "object", "required": [*JOB_FIELDS, "final"],
+            "properties": {**JOB_FIELDS, "final": {"type": "boolean"}}},
+    "Jobs": _object({"jobs": _list_of("Job"), **_PAGING}),
+    "AbortAsked": _object({"id": _INTEGER, "abort": _TEXT}),
+    "Workflows": _object({
+        "workflows": {"type": "array", "items": _object({
+            "name": _TEXT, "title": _TEXT, "parameters": {"type": "object"}})},
+        "unusable": {"type": "object", "additionalProperties": _TEXT}}),
+    "Cluster": _object({"name": _TEXT, "status": _TEXT, "start_time": _MAYBE_NUMBER,
+                        "stop_time": _MAYBE_NUMBER, "worker_cores": _MAYBE_NUMBER,
+                        "worker_memory": _MAYBE_NUMBER, "dashboard": _TEXT}),
+    "Clusters": _object({"clusters": _list_of("Cluster")}),
+    "ClusterStarted": _object({"name": _TEXT}),
+    "ClusterStopping": _object({"name": _TEXT, "stop": _TEXT}),
+    "ClusterScaling": _object({"name": _TEXT, "workers": _INTEGER, "note": _TEXT}),
+    "Facilities": _object({"facilities": {"type": "array", "items": _object({
+        "id": _TEXT, "name": _TEXT, "kind": _TEXT, "url": _TEXT})}}),
+    "Notebook": {**_object({"cells": {"type": "array", "items": {"type": "object"}},
+                            "metadata": {"type": "object"},
+                            "nbformat": _INTEGER, "nbformat_minor": _INTEGER}),
+                 "description": "A Jupyter notebook (nbformat 4)."},
+    "ProvJson": {"type": "object", "description": "W3C PROV-JSON.", "properties": {
+        name: {"type": "object"} for name in ("prefix", "entity", "activity", "agent",
+                                               "wasGeneratedBy", "used")}},
+    "Services": _object({"services": {"type": "array", "items": _object({
+        "name": _TEXT, "kind": _TEXT, "url": _TEXT, "up": {"type": "boolean"},
+        "seconds": _NUMBER, "detail": _TEXT,
+        "checked_at": {"type": "string", "format": "date-time"}})}}),
+}
 
 _PROBLEM = {"description": "A problem (RFC 9457): what went wrong, for the caller.",
             "content": {"application/problem+json": {
@@ -53,12 +153,10 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "schema": schema, "description": description}
 
 
-def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": schema or {"type": "object"}}}}
-
-
-_JOB = {"$ref": "#/components/schemas/Job"}
+def _json(description: str, schema: str) -> dict[str, Any]:
+    """A JSON answer of the schema named ``schema``."""
+    return {"description": description, "content": {"application/json": {
+        "schema": _ref(schema)}}}
 
 
 def _body(description: str, properties: dict[str, Any], *,
@@ -126,7 +224,7 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                    "description": "A name or coordinates."},
         "frame": {"type": "string", "enum": list(FRAMES), "default": "icrs"},
         "radius": {"type": "number", "minimum": MIN_RADIUS, "maximum": MAX_RADIUS,
-                   "description": "Degrees."},
+                   "default": DEFAULT_RADIUS, "description": "Degrees."},
         "keywords": {"oneOf": [{"type": "array", "items": {"type": "string",
                                                            "maxLength": 80}},
                                {"type": "string"}],
@@ -147,45 +245,40 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Problem": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"},
-                    "status": {"type": "integer"}, "detail": {"type": "string"}}},
-                "Job": {"type": "object", "required": [*JOB_FIELDS, "final"],
-                        "properties": {**JOB_FIELDS, "final": {"type": "boolean"}}},
-                "Jobs": {"type": "object", "required": ["jobs", "offset", "limit"],
-                         "properties": {"jobs": {"type": "array", "items": _JOB},
-                                        "offset": {"type": "integer"},
-                                        "limit": {"type": "integer"}}}}},
+            "schemas": SCHEMAS},
         "paths": {
-            "/openapi.json": {"get": _op("This document.", {"200": _json("The document.")},
-                                         errors=(), public=True)},
-            "/me": {"get": _op("Who you are to this deployment.", {"200": _json("You.")},
+            "/openapi.json": {"get": _op(
+                "This document.", {"200": _json("The document.", "Document")},
+                errors=(), public=True)},
+            "/me": {"get": _op("Who you are to this deployment.", {"200": _json("You.", "Me")},
                                errors=())},
             "/carts": {
                 "get": _op("Your carts and their sizes, and how many you have.",
-                           {"200": _json("Your carts.")}, parameters=listing(MAX_PAGE, 100),
+                           {"200": _json("Your carts.", "Carts")},
+                           parameters=listing(MAX_PAGE, 100),
                            errors=("400",)),
                 "post": _op("Make a cart (200 when you have it already).",
-                            {"201": _json("The new cart."), "200": _json("Your cart.")},
+                            {"201": _json("The new cart.", "CartSize"),
+                             "200": _json("Your cart.", "CartSize")},
                             body=_body("Its name: letters, digits, spaces and _ . , ( ) + "
                                        "-, starting with a letter or digit.", {"name": {
                                 "type": "string", "minLength": 1, "maxLength": 100}},
                                        required=("name",)), errors=("400",))},
             "/carts/{name}": {"get": _op("A cart's summary: items and bytes per archive.",
-                                         {"200": _json("The summary.")}, parameters=(cart,))},
+                                         {"200": _json("The summary.", "CartSummary")},
+                                         parameters=(cart,))},
             "/carts/{name}/items": {
                 "get": _op("One page of a cart's items, oldest first.",
                            {"200": {"description": "The page: JSON with the cart's total, "
                                                    "or a VOTable.",
-                                    "content": {"application/json": {"schema": {
-                                        "type": "object"}}, VOTABLE: table}}},
+                                    "content": {"application/json": {"schema": _ref(
+                                        "Items")}, VOTABLE: table}}},
                            parameters=(cart, *page, _query(
                                "format", {"type": "string", "enum": ["json", "votable"],
                                           "default": "json"}, "JSON or VOTable."))),
                 "post": _op("Add rows to a cart (made if needed): rows of one of your "
                             "searches, a job's result, or a VOTable of rows.",
-                            {"200": _json("How many were added, how many were there.")},
+                            {"200": _json("How many were added, how many were there.", "Added")},
                             parameters=(cart,),
                             body=_body("Which rows.", {
                                 "search": {"type": "integer"},
@@ -193,35 +286,37 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                                 "job": {"type": "integer"}},
                                 extra={VOTABLE: table}), errors=("400", "404", "409", "413")),
                 "delete": _op("Remove items from a cart.",
-                              {"200": _json("How many were removed.")},
+                              {"200": _json("How many were removed.", "Removed")},
                               parameters=(cart, _query(
                                   "key", {"type": "array", "items": {"type": "string"}},
                                   "The items' keys.")))},
             "/carts/{name}/export": {"get": _op(
                 "The cart as a file, in any format the Cart page offers.",
                 {"200": {"description": "The file.", "content": {
-                    mime.split(";")[0]: {"schema": {"type": "object"}} if "json" in mime
-                    else table for mime in EXPORTS.values()}}},
+                    mime.split(";")[0]: {"schema": _ref(JSON_EXPORTS[mime])}
+                    if mime in JSON_EXPORTS else table for mime in EXPORTS.values()}}},
                 parameters=(cart, _query("format", {"type": "string", "enum": list(EXPORTS),
                                                     "default": "votable"}, "The format.")))},
             "/searches": {
-                "get": _op("Your searches, newest first.", {"200": _json("Your searches.")},
+                "get": _op("Your searches, newest first.",
+                           {"200": _json("Your searches.", "Searches")},
                            parameters=listing(MAX_HISTORY, 50), errors=("400",)),
                 "post": _op("Search the deployment's archives at once: each archive's "
                             "state, rows, truncation and error; the rows are kept.",
-                            {"201": _json("The search.")},
+                            {"201": _json("The search.", "Search")},
                             body=_body("The query (as the Discovery page's form); radius "
                                        "and times in degrees and MJD.", search_fields,
                                        required=("target",)),
                             errors=("400", "502"))},
-            "/searches/{id}": {"get": _op("One of your searches.", {"200": _json("It.")},
+            "/searches/{id}": {"get": _op("One of your searches.",
+                                          {"200": _json("It.", "SearchKept")},
                                           parameters=(search,))},
             "/searches/{id}/rows": {"get": _op(
                 "A search's rows with their provenance, numbered from 0.", votable,
                 parameters=(search,))},
             "/jobs": {
                 "get": _op("Your jobs of every kind, newest first, with live states.",
-                           {"200": _json("Your jobs.", {"$ref": "#/components/schemas/Jobs"})},
+                           {"200": _json("Your jobs.", "Jobs")},
                            parameters=(*listing(MAX_PAGE, 100),
                                                                      _query(
                                "kind", {"type": "string", **(
@@ -230,48 +325,50 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                            errors=("400",)),
                 "post": _op("Start a job: kind and the kind's request (tap: service, adql, "
                             "maxrec; rucio-rule: did, rse, cart; dask: workflow, cart, "
-                            "values).", {"201": _json("The job.", _JOB)},
+                            "values).", {"201": _json("The job.", "Job")},
                             body={"required": True, "content": {"application/json": {
                                 "schema": {"type": "object", "required": ["kind"],
                                            "properties": {"kind": {"type": "string", **(
                                                {"enum": list(kinds)} if kinds else {})}}}}}},
                             errors=("400", "422", "502"))},
-            "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.", _JOB)},
+            "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.", "Job")},
                                       parameters=(job,))},
             "/jobs/{id}/abort": {"post": _op(
                 "Abort one of your jobs where it runs.",
-                {"202": _json("Abort asked for.", {
-                    "type": "object", "required": ["id", "abort"],
-                    "properties": {"id": {"type": "integer"}, "abort": {"type": "string"}}})},
+                {"202": _json("Abort asked for.", "AbortAsked")},
                 parameters=(job,),
                 errors=("404", "409", "502"))},
             "/jobs/{id}/result": {"get": _op("What one of your jobs produced.", votable,
                                              parameters=(job,), errors=("404", "409", "502"))},
             "/workflows": {"get": _op("The workflows a run can use, and their parameters.",
-                                      {"200": _json("The workflows.")}, errors=())},
+                                      {"200": _json("The workflows.", "Workflows")}, errors=())},
             "/clusters": {
-                "get": _op("Your Dask Gateway clusters.", {"200": _json("Your clusters.")},
+                "get": _op("Your Dask Gateway clusters.",
+                           {"200": _json("Your clusters.", "Clusters")},
                            errors=("403", "404", "502")),
-                "post": _op("Start a cluster.", {"201": _json("Its name.")},
+                "post": _op("Start a cluster.", {"201": _json("Its name.", "ClusterStarted")},
                             body=_body("The gateway's cluster options.",
                                        {"options": {"type": "object"}}),
                             errors=("400", "403", "404", "502"))},
             "/clusters/{name}": {
-                "get": _op("One of your clusters.", {"200": _json("The cluster.")},
+                "get": _op("One of your clusters.", {"200": _json("The cluster.", "Cluster")},
                            parameters=(cluster,), errors=("403", "404", "502")),
-                "delete": _op("Stop one of your clusters.", {"202": _json("Stop asked for.")},
+                "delete": _op("Stop one of your clusters.",
+                              {"202": _json("Stop asked for.", "ClusterStopping")},
                               parameters=(cluster,), errors=("403", "404", "502"))},
             "/clusters/{name}/scale": {"post": _op(
-                "Scale one of your clusters.", {"202": _json("Scaling asked for.")},
+                "Scale one of your clusters.",
+                {"202": _json("Scaling asked for.", "ClusterScaling")},
                 parameters=(cluster,),
                 body=_body("How many workers.", {"workers": {"type": "integer",
                                                              "minimum": 0}},
                            required=("workers",)),
                 errors=("400", "403", "404", "502"))},
             "/facilities": {"get": _op("Where work and notebooks can run.",
-                                       {"200": _json("The facilities.")}, errors=())},
+                                       {"200": _json("The facilities.", "Facilities")}, errors=())},
             "/services": {"get": _op("Every service of the deployment and whether it "
-                                     "answers.", {"200": _json("The services.")}, errors=())},
+                                     "answers.", {"200": _json("The services.", "Services")},
+                                     errors=())},
         },
     }
     for methods in document["paths"].values():

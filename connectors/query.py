@@ -25,6 +25,7 @@ from .exceptions import QueryError
 
 __all__ = [
     "COMMON_COLUMNS",
+    "DEFAULT_RADIUS",
     "FRAMES",
     "MAX_RADIUS",
     "OBSCORE_MAPPING",
@@ -46,6 +47,8 @@ FRAMES = ("icrs", "fk5", "galactic")
 MAX_RADIUS = 10.0
 #: Smallest cone radius in degrees (1 milliarcsecond).
 MIN_RADIUS = 1 / 3600 / 1000
+#: A search's cone radius in degrees when the request names none.
+DEFAULT_RADIUS = 0.1
 #: Observation times searched, MJD (1585-11-17 to 2132-08-31).
 MJD_RANGE = (-100_000.0, 100_000.0)
 #: IVOA messenger vocabulary terms and their wavelength range in metres.

@@ -305,7 +305,7 @@ def add_dataset_to_cart(discovery: Any, pattern: str) -> str:
     with param.discard_events(lake._dids):  # no replica lookup
         lake._dids.selection = [0]
     run_coroutine(lake.add_selected())
-    return str(lake._message.object)
+    return str(lake.notice.text)
 
 
 def sky_catalogue_to_cart(page: Any, cart: str, *, row_limit: int = 500) -> None:

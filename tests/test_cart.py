@@ -40,7 +40,7 @@ def private(profile: Profile, tmp_path: Path) -> Profile:
 def m1_rows(profile: Profile) -> Table:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     run_coroutine(page.search())
-    page._table.selection = list(range(len(page.merged)))
+    page.selection = list(range(len(page.merged)))
     return page.selected_rows()
 
 
@@ -241,33 +241,33 @@ def test_carts_in_postgresql(profile, m1_rows, secrets) -> None:
 def test_cart_page_lists_edits_removes_and_exports(private, m1_rows) -> None:
     Cart.open("default", profile=private).add_rows(m1_rows)
     page = CartPage(profile=private)
-    assert len(page._table.value) == len(m1_rows)
+    assert len(page.listing) == len(m1_rows)
     assert f"{len(m1_rows)} items" in page._summary.object
     run_coroutine(page._on_edit(type("Edit", (), {"row": 0, "column": "note",
                                                   "value": "check <b>this</b>"})()))
     assert page.cart.items()[0].note == "check <b>this</b>"
-    page._table.selection = [0, 1]
+    page.selection = [0, 1]
     run_coroutine(page.remove_selected())
     assert len(page.cart) == len(m1_rows) - 2
     run_coroutine(page.undo())
     assert len(page.cart) == len(m1_rows)
-    assert page.export_bytes("votable").startswith(b"<?xml")
+    assert page.cart.export_bytes("votable").startswith(b"<?xml")
     page.new_name = "../bad"
     run_coroutine(page.create())
-    assert page._message.alert_type == "danger"
+    assert page.notice.kind == "danger"
     page.new_name = "calibration"
     run_coroutine(page.create())
-    assert page.cart_name == "calibration" and len(page._table.value) == 0
+    assert page.cart_name == "calibration" and len(page.listing) == 0
 
 
 def test_discovery_adds_selected_rows_to_the_named_cart(private) -> None:
     page = DiscoveryPage(profile=private, target="M 1", radius=0.5, cart_name="M1 study")
     run_coroutine(page.search())
-    page._table.selection = [0, 1, 2]
+    page.selection = [0, 1, 2]
     run_coroutine(page.add_to_cart())
-    assert "Added 3 rows to cart" in page._message.object
+    assert "Added 3 rows to cart" in page.notice.text
     run_coroutine(page.add_to_cart())
-    assert "Added 0 rows" in page._message.object and "3 were already" in page._message.object
+    assert "Added 0 rows" in page.notice.text and "3 were already" in page.notice.text
     assert len(Cart.open("M1 study", profile=private)) == 3
 
 
@@ -291,7 +291,7 @@ def test_cart_page_sends_and_receives_through_a_real_samp_hub(private, m1_rows, 
     Cart.open("default", profile=private).add_rows(m1_rows)
     page = CartPage(profile=private)
     run_coroutine(page.send_samp())
-    assert f"Sent {len(m1_rows)} items to topcat-like" in page._message.object
+    assert f"Sent {len(m1_rows)} items to topcat-like" in page.notice.text
     assert set(received[0]["title"]) == set(m1_rows["title"])
     run_coroutine(page.receive_samp(True))
     sent = tmp_path / "from-topcat.xml"
@@ -313,13 +313,13 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
     lake = next(c for c in page._layout.objects if getattr(c, "title", "") == "Data lake")
     assert "mock transfer tool" in lake.objects[0].object
     run_coroutine(page.show_replicas())
-    assert set(page._replicas.value["name"]) == {"magpis_g10.5_20cm.fits",
+    assert set(page.replicas["name"]) == {"magpis_g10.5_20cm.fits",
                                                    "first_j105007p304037.fits"}
-    assert "LOCAL_A" in page._lake_message.object
+    assert "LOCAL_A" in page.lake_notice.text
     assert page.param.rse.objects == ["LOCAL_A", "LOCAL_B"]
     page.rse = "LOCAL_B"
     run_coroutine(page.make_available())
-    assert "Asked for esap:radio_20cm at LOCAL_B" in page._lake_message.object
+    assert "Asked for esap:radio_20cm at LOCAL_B" in page.lake_notice.text
     deadline = time.monotonic() + 120
     while page.rules[0]["state"] == "REPLICATING" and time.monotonic() < deadline:
         time.sleep(2)

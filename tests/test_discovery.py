@@ -59,7 +59,7 @@ def test_an_over_long_keyword_is_quoted_short() -> None:
 def test_odd_time_bounds_get_one_clear_message_and_reach_no_archive(profile, text) -> None:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.1, time_from=text)
     run_coroutine(page.search())
-    assert "not an MJD between" in str(page._message.object)
+    assert "not an MJD between" in str(page.notice.text)
     assert len(page.merged) == 0
 
 
@@ -156,7 +156,7 @@ def test_page_searches_every_archive(profile: Profile) -> None:
     assert len(page.merged) == sum(counts.values()) - 2
     assert page.merged["id"][0] == "NGC1952" or page.merged["distance"][0] < 0.001
     assert "OpenNGC NGC1952" in page.resolved
-    assert page._table.value.shape[0] == len(page.merged)
+    assert len(page.visible_rows) == len(page.merged)
 
 
 def test_dead_and_hung_archives_cost_only_themselves(profile: Profile, dead_url: str,
@@ -193,14 +193,15 @@ def test_page_shows_bad_input_inline(profile: Profile, params, message) -> None:
     if "archives" in params:
         page.archives = []
     run_coroutine(page.search())
-    assert page._message.visible and message in page._message.object
+    assert message in page.notice.text
     assert page.results == {}
 
 
 def test_hostile_text_in_the_target_is_shown_escaped(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="<img src=x onerror=alert(1)>")
     run_coroutine(page.search())
-    assert "<img" not in page._message.object and "&lt;img" in page._message.object
+    assert "<img" in page.notice.text  # said as text: the line shows it escaped
+    assert "&lt;img" in page.notice.__panel__().object
 
 
 def test_registry_search_adds_a_found_service_to_the_session(profile: Profile) -> None:
@@ -211,13 +212,13 @@ def test_registry_search_adds_a_found_service_to_the_session(profile: Profile) -
     page.registry.keywords = "openngc"
     run_coroutine(page.registry.search())
     assert list(page.registry.results["title"]) == ["OpenNGC cone search"]
-    page.registry._table.selection = [0]
+    page.registry.selection = [0]
     assert page.registry.add_selected() == [
         "OpenNGC cone search added to your archives for this session."]
     assert "OpenNGC cone search" in page.archives
     run_coroutine(page.search())
     assert len(page.results["OpenNGC cone search"].table) == 1
-    page.registry._table.selection = [0]
+    page.registry.selection = [0]
     assert page.registry.add_selected() == ["OpenNGC cone search is already in your archives."]
 
 
@@ -225,7 +226,7 @@ def test_registry_sky_area_uses_the_last_search(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     page.registry.near_last_search = True
     run_coroutine(page.registry.search())
-    assert "Run a sky search first" in page.registry._message.object
+    assert "Run a sky search first" in page.registry.notice.text
     run_coroutine(page.search())
     page.registry.servicetype = "conesearch"
     run_coroutine(page.registry.search())
@@ -259,7 +260,7 @@ def test_data_lake_wildcards_filters_and_replicas(profile: Profile) -> None:
     assert "LOCAL_A" in set(lake.replicas["rse"])
     lake.filters = "bytes >= 3"
     run_coroutine(lake.search())
-    assert lake._message.alert_type == "danger" and "key=value" in lake._message.object
+    assert lake.notice.kind == "danger" and "key=value" in lake.notice.text
 
 
 def test_history_records_each_search_per_user_and_reruns(profile: Profile, tmp_path) -> None:
@@ -277,7 +278,8 @@ def test_history_records_each_search_per_user_and_reruns(profile: Profile, tmp_p
     history = page.history  # the History tab, built when first shown, reads them
     run_coroutine(history.reload())
     run_coroutine(page.search())  # and, once shown, follows each new search
-    assert list(history._table.value["target"]) == ["M 1", "M 1", "184.5575 -5.7843"]
+    assert [e["query"]["target"] for e in history.entries] == ["M 1", "M 1",
+                                                             "184.5575 -5.7843"]
     run_coroutine(page.rerun(entries[1]))
     assert page.frame == "galactic" and page.radius == 0.2
     assert page.last_query.ra == pytest.approx(CRAB[0], abs=2e-3)
@@ -310,8 +312,8 @@ def test_adql_schema_browser_examples_and_sync_run(profile: Profile) -> None:
     assert list(editor.result["hip"]) == [1, 2, 3]
     editor.adql = "SELECT hip FRM hipparcos.main"
     run_coroutine(editor.run_sync())
-    assert editor._message.alert_type == "danger"
-    assert "Could not parse your query" in editor._message.object
+    assert editor.notice.kind == "danger"
+    assert "Could not parse your query" in editor.notice.text
 
 
 def test_async_job_survives_a_new_page_and_stays_private(profile: Profile, tmp_path) -> None:
@@ -344,7 +346,7 @@ def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
 
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     run_coroutine(page.search())
-    page._table.selection = [0, 1]
+    page.selection = [0, 1]
     rows = page.selected_rows()
     assert len(rows) == 2
     for row in rows:
@@ -373,9 +375,9 @@ def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     run_coroutine(page.search())
     page.own_columns = "Hipparcos-2 (cone search)"
-    assert {"hip", "plx", "hpmag"} <= set(page._own.value.columns)
+    assert {"hip", "plx", "hpmag"} <= set(page.own_rows.columns)
     page.own_columns = "Local images (SIA v2)"
-    assert {"obs_title", "s_region", "em_min"} <= set(page._own.value.columns)
+    assert {"obs_title", "s_region", "em_min"} <= set(page.own_rows.columns)
 
 
 def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:
@@ -387,11 +389,11 @@ def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:
     assert parse_time("2000-01-01T12:00:00") == pytest.approx(51544.5)
     page = DiscoveryPage(profile=profile, target="M 1", time_from="yesterday-ish")
     run_coroutine(page.search())
-    assert "yesterday-ish" in page._message.object and "as a date" in page._message.object
+    assert "yesterday-ish" in page.notice.text and "as a date" in page.notice.text
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5, time_from="2030-01-01",
                          time_to="2020-01-01")
     run_coroutine(page.search())
-    assert "ends before it starts" in page._message.object
+    assert "ends before it starts" in page.notice.text
 
 
 def test_a_hung_resolver_is_named_with_how_long_it_waited(profile, hung_server) -> None:
@@ -423,11 +425,11 @@ def test_one_product_from_two_archives_is_one_row_and_ranges_filter_numbers(
     assert slider.value[1] == pytest.approx(float(np.nanmax(merged["distance"])))
     with param.edit_constant(slider):  # as when the user releases the handle
         slider.value_throttled = (0, 0.05)
-    shown = page._table.current_view
+    shown = page.visible_rows
     assert 0 < len(shown) < len(merged)
     assert (shown["distance"].isna() | (shown["distance"] <= 0.05)).all()
     run_coroutine(page.search())  # a new search shows all its rows again
-    assert len(page._table.current_view) == len(page.merged)
+    assert len(page.visible_rows) == len(page.merged)
 
 
 def test_the_adql_job_list_is_read_again_when_the_page_is_shown_again(

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from esap_dash.core.config import Profile
 from esap_dash.core.health import check_all
+from esap_dash.core.runtime import Runtime
 
 from .conftest import run_coroutine
 
@@ -47,7 +48,6 @@ def test_sessions_share_health_answers_and_checks_under_way(profile, monkeypatch
         return real(service, connector)
 
     monkeypatch.setattr(health, "check", counting)
-    monkeypatch.setattr(health, "_RECENT", {})
     services = profile.services[:3]
 
     async def two_sessions() -> list[list[str]]:
@@ -55,13 +55,14 @@ def test_sessions_share_health_answers_and_checks_under_way(profile, monkeypatch
             return [h.name async for h in health.shared_health(services, max_age=60)]
         return list(await asyncio.gather(one(), one()))
 
-    first, second = run_coroutine(two_sessions())
-    assert sorted(first) == sorted(second) == sorted(s.name for s in services)
-    assert sorted(asked) == sorted(s.name for s in services)
-    again = run_coroutine(two_sessions())
-    assert len(again[0]) == 3 and len(asked) == 3
-    fresh = run_coroutine(_collect(health.shared_health(services, max_age=0)))
-    assert len(fresh) == 3 and len(asked) == 6
+    with Runtime():  # a server process of its own: nothing answered yet
+        first, second = run_coroutine(two_sessions())
+        assert sorted(first) == sorted(second) == sorted(s.name for s in services)
+        assert sorted(asked) == sorted(s.name for s in services)
+        again = run_coroutine(two_sessions())
+        assert len(again[0]) == 3 and len(asked) == 3
+        fresh = run_coroutine(_collect(health.shared_health(services, max_age=0)))
+        assert len(fresh) == 3 and len(asked) == 6
 
 
 async def _collect(iterator) -> list:

@@ -92,7 +92,7 @@ def test_a_new_kind_is_one_module_and_shows_in_the_jobs_page(countdown, profile:
     run_coroutine(page.job_list.open_result())
     assert list(page.job_list.result.table["n"]) == [3, 2, 1, 0]
     run_coroutine(page.job_list.retry())
-    assert "asked for again" in page._message.object
+    assert "asked for again" in page.notice.text
     assert [j["what"] for j in page.jobs] == ["counting down from 3"] * 2
     # Another user's list does not show them; the same kind's list alone does.
     other = JobList(Actor(private, "someone-else"), refresh_period=0)
@@ -117,9 +117,9 @@ def test_what_a_kind_cannot_do_is_said_and_an_unknown_kind_stays_listed(
     rule = next(j for j in jobs.jobs if j["kind"] == "rucio-rule")
     jobs.select(rule["id"])
     run_coroutine(jobs.abort())
-    assert "cannot be aborted" in jobs._message.object
+    assert "cannot be aborted" in jobs.notice.text
     run_coroutine(jobs.open_result())
-    assert "has no result" in jobs._message.object
+    assert "has no result" in jobs.notice.text
     jobs.select(unknown["id"])
     run_coroutine(jobs.forget())  # nowhere to delete it: its record goes
     assert [j["kind"] for j in jobs.jobs] == ["rucio-rule"]

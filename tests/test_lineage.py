@@ -46,7 +46,7 @@ def test_a_cart_result_keeps_its_lineage_to_exactly_its_inputs(profile: Profile,
     archives = list(page.merged["archive"])
     chosen = ([archives.index("Hipparcos-2 (cone search)") + i for i in range(4)]
               + [archives.index("OpenNGC (cone search)")])
-    page._table.selection = chosen
+    page.selection = chosen
     cart = Cart.open("lineage", profile=private)
     cart.add_rows(page.selected_rows())
     found = {i.key: i for i in cart.items()}

@@ -92,6 +92,6 @@ def test_unknown_data_sets_and_dead_services_are_said(crab_page: SkyPage) -> Non
         fetch_links("http://127.0.0.1:9/dl?ID=x", session=make_session(2), timeout=2)
     page = SkyPage(profile=crab_page.profile)
     run_coroutine(page.show_links())  # nothing selected
-    assert page._message.alert_type == "warning"
+    assert page.notice.kind == "warning"
     run_coroutine(page.cutout_to_cart())
-    assert "links first" in page._message.object
+    assert "links first" in page.notice.text

@@ -46,7 +46,7 @@ def execute(notebook: nbformat.NotebookNode, where: Path) -> None:
 def _filled_cart(profile: Profile) -> Cart:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5, cart_name="M1 study")
     run_coroutine(page.search())
-    page._table.selection = list(range(len(page.merged)))
+    page.selection = list(range(len(page.merged)))
     run_coroutine(page.add_to_cart())
     add_dataset_to_cart(page, "crab*")
     cart = Cart.open("M1 study", profile=profile)

@@ -164,24 +164,24 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     run_coroutine(page.load_catalogue())
     assert len(page.rows) == 117_955
     selected = page.map.select_box(-90, -10, -75, 10)
-    assert page._table.selection == selected and len(selected) > 100
+    assert page.selection == selected and len(selected) > 100
     page.cart_name = "sky"
     run_coroutine(page.add_to_cart())
     assert "cart sky" in page.map.layers_shown
     page.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
     assert page.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]), rel=1e-6)
     assert page.selection_moc().sky_fraction > 0
-    as_json = json.loads(run_coroutine(page._moc_callback("json")()).getvalue())
+    as_json = json.loads(page.selection_moc_bytes("json"))
     assert set(as_json) <= {str(o) for o in range(30)} and as_json
     fits_path = tmp_path / "selection.fits"
-    fits_path.write_bytes(run_coroutine(page._moc_callback("fits")()).getvalue())
+    fits_path.write_bytes(page.selection_moc_bytes("fits"))
     assert MOC.from_fits(str(fits_path)) == page.selection_moc()
     page.target = "M 42"
     run_coroutine(page.zoom())
     assert page.map.view is not None and page._inset.visible
     page.target = "x' OR 'a'='a"
     run_coroutine(page.zoom())
-    assert page._message.alert_type == "danger"
+    assert page.notice.kind == "danger"
 
 
 def test_one_million_points_reproject_once(profile: Profile) -> None:
@@ -351,10 +351,10 @@ def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_ever
     # A lasso around the bright stars on the plot selects them on the map and the table.
     bright = plot.select_polygon(np.array([-1, 3, 3, -1]), np.array([-2, -2, 6, 6]))
     assert bright == np.flatnonzero(stars & (hpmag < 6)).tolist() and bright
-    assert page.map.selection == bright and page._table.selection == bright
+    assert page.map.selection == bright and page.selection == bright
     # ... and the other way round, from the map, and from a histogram's bins.
     chosen = page.map.select_box(-200, -100, 200, 100)
-    assert plot.selection == chosen == page._table.selection and len(chosen) == len(page.rows)
+    assert plot.selection == chosen == page.selection and len(chosen) == len(page.rows)
     plot.kind = "Histogram"
     plot.x = "hpmag"
     assert plot.select_range(0, 5) == np.flatnonzero(stars & (hpmag <= 5)).tolist()
@@ -451,6 +451,6 @@ def test_the_preview_fetches_the_deployments_images_and_no_other_local_address(
                 "http://169.254.169.254/latest/meta-data"):
         shown = run_coroutine(page.preview.show(url))
         assert shown is False and page.preview.path is None
-        said = page.preview._message.object
+        said = page.preview.notice.text
         assert "public" in said and "refused" not in said, said
     assert not FitsPreview().trusted(archive)  # alone, a preview trusts nothing local

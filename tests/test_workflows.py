@@ -414,14 +414,14 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     cart.add_rows(rows)
     page = JobsPage(profile=replace(private, services=tuple(
         s for s in private.services if s.role != "gateway")), refresh_period=0)
-    assert "local Dask cluster inside the dashboard server" in page._where.object
+    assert "local Dask cluster inside the dashboard server" in page.runs_where
     run_coroutine(page.load_carts())
     page.cart_name = "stars"
     page.workflow = "crossmatch"
     page.form.radius_arcsec = 2.0
     page.form.chunk_size = 100
     job_id = run_coroutine(page.run_workflow())
-    assert job_id is not None, page._message.object
+    assert job_id is not None, page.notice.text
     status = wait_state(page.store, "local", job_id)
     assert status["state"] == "COMPLETED", status
     run_coroutine(page.refresh())
@@ -429,14 +429,14 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     # Four chunks, and the reading of the reference unless the cluster holds it already.
     assert job["kind"] == "dask" and job["progress"] in {"5/5 (100 %)", "4/4 (100 %)"}
     assert job["owner"] == "local" and job["duration"].endswith(" s")
-    assert page._progress.value == 100
+    assert page.run_progress == 100
     page.job_list.select(job_id)
     run_coroutine(page.job_list.open_result())
     result = page.job_list.result.table
     assert len(result) >= 290 and "ref_id" in result.colnames
     page.job_list.cart_name = "stars"
     run_coroutine(page.job_list.result_to_cart())
-    assert "Added" in page._message.object
+    assert "Added" in page.notice.text
     results = [i for i in Cart.open("stars", user="local", profile=private).items()
                if i.kind == "result"]
     assert len(results) == len(result)
@@ -462,7 +462,7 @@ def test_a_run_is_recorded_followed_and_its_result_reaches_the_cart(private,
     assert next(j for j in again.jobs if j["id"] == job_id)["state"] == "COMPLETED"
     page.job_list.select(job_id)
     run_coroutine(page.job_list.retry())
-    assert "started" in page._message.object
+    assert "started" in page.notice.text
 
 
 def test_wrong_parameters_from_the_page_are_refused_and_nothing_is_recorded(private) -> None:
@@ -472,8 +472,8 @@ def test_wrong_parameters_from_the_page_are_refused_and_nothing_is_recorded(priv
         s for s in private.services if s.role != "gateway")), refresh_period=0)
     page.workflow = "crossmatch"
     job = run_coroutine(page.run_workflow(values={"radius_arcsec": -2.0}))
-    assert job is None and page._message.alert_type == "danger"
-    assert "must be greater than 0" in page._message.object
+    assert job is None and page.notice.kind == "danger"
+    assert "must be greater than 0" in page.notice.text
     assert page.store.jobs("local") == []
 
 

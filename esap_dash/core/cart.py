@@ -21,6 +21,7 @@ import json
 import math
 import re
 import secrets
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -564,6 +565,11 @@ class Cart:
             wide.meta["provenance"] = self.embedded_provenance()
         wide.write(path, format=formats[format], overwrite=True)
         return path
+
+    def export_bytes(self, format: str = "votable") -> bytes:
+        """The cart as :meth:`export` writes it, as bytes (for a download or an answer)."""
+        with tempfile.TemporaryDirectory(prefix="esap-dash-export-") as tmp:
+            return self.export(Path(tmp) / "cart", format).read_bytes()
 
     def archive_tables(self) -> list[Table]:
         """One table per archive: the cart's columns, then the archive's own columns

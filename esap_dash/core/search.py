@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.table import Column, Table, vstack
@@ -14,14 +15,19 @@ from mocpy import MOC
 import connectors
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError
-from connectors.query import COMMON_COLUMNS, SkyQuery, common_table
+from connectors.query import COMMON_COLUMNS, DEFAULT_RADIUS, SkyQuery, common_table
+from connectors.resolver import Position
 
 from .config import Profile, ServiceConfig
 from .fanout import fan_out, run_blocking
 from .provenance import Provenance, Service, now
 from .sky import coverage as coverage_of
 
-__all__ = ["ArchiveResult", "SearchResults", "merge", "search_archives", "sky_archives"]
+if TYPE_CHECKING:
+    from .actor import Actor
+
+__all__ = ["ArchiveResult", "SearchRequest", "SearchResults", "Searches",
+           "merge", "search_archives", "sky_archives"]
 
 
 @dataclass(frozen=True)
@@ -230,3 +236,112 @@ class SearchResults:
         record = self.provenance(rows["archive"] if len(rows) else ()).to_json()
         rows["query"] = [record] * len(rows)
         return rows
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What a search asks, whichever way it came (the Discovery form, a link, the API).
+
+    Attributes
+    ----------
+    target : str
+        An object name or coordinates.
+    radius : float
+        Degrees.
+    frame : str
+        Frame of typed coordinates.
+    keywords : tuple of str
+        Words matched in titles.
+    waveband, product_type : str, optional
+        Only data of this waveband, of this ObsCore product type.
+    time_min, time_max : float, optional
+        Observed after, before (MJD).
+    maxrec : int, optional
+        Most rows an archive returns (each archive's own limit otherwise).
+    archives : tuple of str
+        Archives to ask, by name.
+    """
+
+    target: str
+    radius: float = DEFAULT_RADIUS
+    frame: str = "icrs"
+    keywords: tuple[str, ...] = ()
+    waveband: str | None = None
+    product_type: str | None = None
+    time_min: float | None = None
+    time_max: float | None = None
+    maxrec: int | None = None
+    archives: tuple[str, ...] = ()
+
+    def query(self, position: Position) -> SkyQuery:
+        """The query every archive is asked, at the target's ``position``.
+
+        Raises
+        ------
+        connectors.exceptions.QueryError
+            A value no archive can be asked (the message says which).
+        """
+        return SkyQuery(ra=position.ra, dec=position.dec, radius=float(self.radius),
+                        keywords=tuple(self.keywords), waveband=self.waveband,
+                        product_type=self.product_type, time_min=self.time_min,
+                        time_max=self.time_max, maxrec=self.maxrec, target=self.target,
+                        extra={"frame": self.frame})
+
+
+class Searches:
+    """A user's searches: where the target is, every archive asked at once, and what
+    is remembered of it — the same for the Discovery page and the HTTP API.
+
+    Parameters
+    ----------
+    actor : Actor
+        Who searches.
+    services : mapping, optional
+        The archives that can be asked, by name (the profile's; a session may add
+        some).
+    """
+
+    def __init__(self, actor: Actor, services: Mapping[str, ServiceConfig] | None = None
+                 ) -> None:
+        self.actor = actor
+        self.services = dict(services or sky_archives(actor.profile))
+
+    async def locate(self, request: SearchRequest) -> Position:
+        """Where the request's target is (off the event loop).
+
+        Raises
+        ------
+        connectors.exceptions.ConnectorError
+            The target is neither coordinates nor a name the resolver knows.
+        """
+        return await run_blocking(self.actor.resolver().resolve, request.target,
+                                  request.frame)
+
+    async def ask(self, request: SearchRequest, query: SkyQuery, results: SearchResults, *,
+                  connectors: Mapping[str, ServiceConnector] | None = None,
+                  deadline: float | None = None) -> AsyncIterator[ArchiveResult]:
+        """Ask the request's archives ``query`` at once; each answer as it arrives (and
+        in ``results``).  ``connectors`` are the session's own, if it keeps them;
+        the search lasts the slowest archive's timeout plus 2 s, at most ``deadline``
+        seconds."""
+        asked = {name: (connectors or {}).get(name) or self.services[name].connector()
+                 for name in request.archives}
+        longest = max((c.timeout for c in asked.values()), default=0.0) + 2
+        async for result in results.run(asked, query, deadline=min(
+                longest, deadline or longest)):
+            yield result
+
+    def remember(self, results: SearchResults, archives: Iterable[str], *,
+                 keep_rows: bool = False) -> int:
+        """Put the search in the user's history (with its rows and their provenance
+        when ``keep_rows``: the API's searches are read again by number); its number.
+        Blocking."""
+        store, user = self.actor.store, self.actor.user
+        search_id = store.add_history(user, results.query.to_dict(), list(archives),
+                                      {n: len(r.table) for n, r in results.results.items()})
+        if keep_rows:
+            text = io.StringIO()
+            results.with_provenance(results.merged).write(text, format="ascii.ecsv")
+            store.keep_search_rows(user, search_id, text.getvalue().encode(),
+                                   results.outcomes())
+        return search_id

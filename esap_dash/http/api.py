@@ -26,13 +26,11 @@ import ipaddress
 import json
 import logging
 import re
-import tempfile
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -41,7 +39,6 @@ import tornado.web
 from astropy.table import Table
 
 from connectors.exceptions import ConnectorError, QueryError
-from connectors.query import SkyQuery
 
 from ..core.actor import Actor
 from ..core.cart import Cart
@@ -50,7 +47,7 @@ from ..core.errors import EsapError
 from ..core.fanout import run_blocking
 from ..core.health import shared_health
 from ..core.runtime import current_runtime
-from ..core.search import SearchResults, sky_archives
+from ..core.search import Searches, SearchRequest, SearchResults, sky_archives
 from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
 from ..work.jobs import FINAL, follow, kind_of, kinds
@@ -603,12 +600,7 @@ class CartExportHandler(ApiHandler):
         if fmt not in EXPORTS:
             raise Problem(400, f"Unknown format {fmt!r}; one of {', '.join(EXPORTS)}.")
         cart = await self.cart(name)
-
-        def export() -> bytes:
-            with tempfile.TemporaryDirectory(prefix="esap-dash-api-") as tmp:
-                return Path(cart.export(Path(tmp) / "cart", fmt)).read_bytes()
-
-        body = await run_blocking(export)
+        body = await run_blocking(cart.export_bytes, fmt)
         self.set_header("Content-Type", EXPORTS[fmt])
         self.finish(body)
 
@@ -626,38 +618,24 @@ class SearchesHandler(ApiHandler):
                          "limit": limit})
 
     async def post(self) -> None:
-        request = self.body()
+        body = self.body()
         actor = await self.actor()
-        sky = sky_archives(self.profile)
-        fields, archives = _search_request(request, list(sky))
-        target, frame = fields.pop("target"), fields.pop("frame")
+        searches = Searches(actor)
+        request = _search_request(body, list(searches.services))
         try:
-            position = await run_blocking(actor.resolver().resolve, target, frame)
+            position = await searches.locate(request)
         except ConnectorError as exc:
             raise _service_problem(exc, "target") from None
         try:
-            query = SkyQuery(ra=position.ra, dec=position.dec, target=target,
-                             extra={"frame": frame}, **fields)
+            query = request.query(position)
         except QueryError as exc:
             raise Problem(400, exc.reason) from None
-        connectors = {name: sky[name].connector() for name in archives}
-        deadline = min(float(self.profile.api["deadline"]),
-                       max(c.timeout for c in connectors.values()) + 2)
-        results = SearchResults(sky, actor.user)
-        async for _ in results.run(connectors, query, deadline=deadline):
+        results = SearchResults(searches.services, actor.user)
+        async for _ in searches.ask(request, query, results,
+                                    deadline=float(self.profile.api["deadline"])):
             pass
-
-        def keep() -> int:
-            search_id = actor.store.add_history(
-                actor.user, query.to_dict(), archives,
-                {n: len(r.table) for n, r in results.results.items()})
-            text = io.StringIO()
-            results.with_provenance(results.merged).write(text, format="ascii.ecsv")
-            actor.store.keep_search_rows(actor.user, search_id, text.getvalue().encode(),
-                                         results.outcomes())
-            return search_id
-
-        search_id = await run_blocking(keep)
+        search_id = await run_blocking(lambda: searches.remember(
+            results, request.archives, keep_rows=True))
         self.write_json({"id": search_id, "query": query.to_dict(),
                          "position": {"ra": position.ra, "dec": position.dec,
                                       "source": position.source},
@@ -666,20 +644,18 @@ class SearchesHandler(ApiHandler):
                         201, f"{API_ROOT}/searches/{search_id}")
 
 
-def _search_request(request: dict[str, Any], sky: list[str]) -> tuple[dict[str, Any],
-                                                                      list[str]]:
-    """The fields of a search request for :class:`SkyQuery` (with ``target`` and
-    ``frame``) and the archives to ask (400 for anything else)."""
-    unknown = sorted(set(request) - set(SEARCH_FIELDS))
+def _search_request(body: dict[str, Any], sky: list[str]) -> SearchRequest:
+    """The search a request's body asks for (400 for anything else)."""
+    unknown = sorted(set(body) - set(SEARCH_FIELDS))
     if unknown:
         raise Problem(400, f"Unknown field(s) {', '.join(unknown)}; a search takes "
                            f"{', '.join(SEARCH_FIELDS)}.")
-    for name, value in request.items():
+    for name, value in body.items():
         if value is not None and (not isinstance(value, SEARCH_FIELDS[name])
                                   or isinstance(value, bool)):
             raise Problem(400, f"{name}: {json.dumps(value)[:40]} is not a "
                                f"{' or '.join(t.__name__ for t in SEARCH_FIELDS[name])}.")
-    fields = {k: v for k, v in request.items() if v is not None}
+    fields = {k: v for k, v in body.items() if v is not None}
     if not str(fields.get("target", "")).strip():
         raise Problem(400, "Say where: target is an object name or coordinates.")
     archives = fields.pop("archives", sky)
@@ -690,9 +666,7 @@ def _search_request(request: dict[str, Any], sky: list[str]) -> tuple[dict[str, 
     keywords = fields.get("keywords", ())
     fields["keywords"] = tuple(keywords.split() if isinstance(keywords, str)
                                else map(str, keywords))
-    fields.setdefault("radius", 0.1)
-    fields.setdefault("frame", "icrs")
-    return fields, list(dict.fromkeys(archives))
+    return SearchRequest(**fields, archives=tuple(dict.fromkeys(archives)))
 
 
 def _search_json(entry: dict[str, Any]) -> dict[str, Any]:

@@ -142,15 +142,16 @@ class Client:
         return RemoteCart(self, name)
 
     # ------------------------------------------------------------ searches
-    def search(self, target: str, *, radius: float = 0.1, **fields: Any) -> dict[str, Any]:
+    def search(self, target: str, *, radius: float | None = None,
+               **fields: Any) -> dict[str, Any]:
         """Search the deployment's archives at once around ``target``.
 
         Parameters
         ----------
         target : str
             An object name or coordinates.
-        radius : float
-            Degrees.
+        radius : float, optional
+            Degrees (the deployment's default search radius when not given).
         **fields
             ``archives``, ``keywords``, ``waveband``, ``product_type``,
             ``time_min``, ``time_max`` (MJD), ``maxrec``, ``frame``.

@@ -5,9 +5,6 @@ VOTable and provenance at ``/cart-share/<token>/<file>`` (see
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
-from typing import Any
 
 import tornado.web
 
@@ -53,7 +50,4 @@ class CartShareHandler(tornado.web.RequestHandler):
         self.finish(body)
 
     def _render(self, token: str, fmt: str) -> bytes:
-        cart = Cart.from_share(token, profile=self.profile)
-        with tempfile.TemporaryDirectory(prefix="esap-dash-share-") as tmp:
-            path: Any = cart.export(Path(tmp) / "cart", fmt)
-            return Path(path).read_bytes()
+        return Cart.from_share(token, profile=self.profile).export_bytes(fmt)

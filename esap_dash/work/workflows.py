@@ -347,8 +347,11 @@ class LocalDask:
 
         with self._lock:
             if self._cluster is None:
+                # no dashboard; its scheduler's HTTP server on a free port (not 8787,
+                # which another cluster of the machine may hold)
                 self._cluster = LocalCluster(n_workers=2, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=None,
+                                             scheduler_kwargs={"dashboard_address": ":0"})
             return self._cluster
 
     def close(self) -> None:

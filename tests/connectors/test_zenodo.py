@@ -57,7 +57,7 @@ def test_hostile_metadata_is_shown_as_text(zenodo: ZenodoConnector) -> None:
     view = SoftwareSearch(zenodo, keywords="hostile")
     run_coroutine(view.search())
     assert len(view.records) == 1
-    view._table.selection = [0]
+    view.selection = [0]
     detail = view._detail.object
     assert "<script>" not in detail and "<img" not in detail and "<b>Mallory" not in detail
     assert "&lt;script&gt;" in detail

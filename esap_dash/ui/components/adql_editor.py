@@ -59,9 +59,9 @@ class AdqlEditor(pn.viewable.Viewer):
         for label, method in (("Load tables", self.load_tables), ("Run now", self.run_sync),
                               ("Run as async job", self.submit)):
             on_click(buttons[label], method)
-        self._message = notice()
+        self.notice = notice()
         #: The user's async TAP jobs (the Jobs page's list, of this kind only).
-        self.job_list = JobList(actor, kind="tap", message=self._message, refresh_period=3)
+        self.job_list = JobList(actor, kind="tap", message=self.notice, refresh_period=3)
         self._columns = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, height=220, sizing_mode="stretch_width",
             formatters={"description": {"type": "plaintext"}})
@@ -80,7 +80,7 @@ class AdqlEditor(pn.viewable.Viewer):
             pn.Row(pn.widgets.IntInput.from_param(self.param.maxrec, width=120),
                    buttons["Run now"], buttons["Run as async job"]), width=560)
         self._layout = pn.Column(
-            pn.Row(browser, editor), self._message,
+            pn.Row(browser, editor), self.notice,
             self._result,
             pn.pane.Markdown("#### My async jobs"), self.job_list,
             sizing_mode="stretch_width")
@@ -96,7 +96,7 @@ class AdqlEditor(pn.viewable.Viewer):
         return self.services[self.service]
 
     def _say(self, text: str, kind: str = "info") -> None:
-        say(self._message, text, kind)
+        say(self.notice, text, kind)
 
     # ----------------------------------------------------------- schema
     async def load_tables(self) -> None:

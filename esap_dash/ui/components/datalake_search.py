@@ -79,7 +79,7 @@ class DataLakeSearch(pn.viewable.Viewer):
         pn.bind(self._on_search, search.param.clicks, watch=True)
         scopes = pn.widgets.Button(label="Load scopes", width=120)
         pn.bind(self._on_scopes, scopes.param.clicks, watch=True)
-        self._message = notice()
+        self.notice = notice()
         self._dids = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, selectable="checkbox", height=260,
             sizing_mode="stretch_width", formatters={"name": {"type": "plaintext"}})
@@ -93,7 +93,7 @@ class DataLakeSearch(pn.viewable.Viewer):
                    pn.widgets.Select.from_param(self.param.did_type, width=130)),
             pn.widgets.TextInput.from_param(self.param.filters, width=480,
                                             placeholder="bytes.gt=100000, campaign=crab"),
-            search, self._message, pn.pane.Markdown("#### Data identifiers"), self._dids,
+            search, self.notice, pn.pane.Markdown("#### Data identifiers"), self._dids,
             *cart_button(add_to_cart, "Add ticked identifiers to cart", self.add_selected),
             pn.pane.Markdown("#### Files and replicas of the selected identifier "
                              "(RSE per file)"), self._replicas,
@@ -117,7 +117,7 @@ class DataLakeSearch(pn.viewable.Viewer):
             query={"rucio": self._asked}), "did"))
 
     def _say(self, text: str, kind: str = "info") -> None:
-        say(self._message, text, kind)
+        say(self.notice, text, kind)
 
     async def _on_scopes(self, _clicks: int) -> None:
         await self.load_scopes()

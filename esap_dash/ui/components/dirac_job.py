@@ -64,7 +64,7 @@ class DiracJobForm(pn.viewable.Viewer):
         self.param.cart_name.objects = carts or ["default"]
         self.cart_name = self.param.cart_name.objects[0]
         self._kind: DiracJobs = kinds()["dirac"]  # type: ignore[assignment]
-        self._message = notice()
+        self.notice = notice()
         try:
             dirac = dirac_of(actor)
             about = (f"Runs on {html.escape(dirac.name)} as DIRAC user "
@@ -99,7 +99,7 @@ class DiracJobForm(pn.viewable.Viewer):
             pn.Row(pn.widgets.TextInput.from_param(self.param.sites, width=260),
                    pn.widgets.TextInput.from_param(self.param.tags, width=200),
                    pn.widgets.Checkbox.from_param(self.param.per_item)),
-            pn.Row(*buttons.values()), self._message, self._jdl,
+            pn.Row(*buttons.values()), self.notice, self._jdl,
             sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -119,7 +119,7 @@ class DiracJobForm(pn.viewable.Viewer):
         except JobError as exc:
             self.jdl = ""
             self._jdl.object = ""
-            say(self._message, str(exc), "warning")
+            say(self.notice, str(exc), "warning")
             return
         self.jdl = plan.jdl
         jobs = f"{plan.jobs} jobs" if plan.jobs > 1 else "one job"
@@ -128,7 +128,7 @@ class DiracJobForm(pn.viewable.Viewer):
             "sandbox's address is filled in when it is stored at submission):</p>"
             f"<pre class='jdl'>{html.escape(plan.jdl)}</pre>"
             + "".join(f"<p>{html.escape(n)}</p>" for n in plan.notes))
-        say(self._message, "")
+        say(self.notice, "")
 
     async def submit(self) -> int | None:
         """Submit the job the form describes; the first new job record's id."""
@@ -137,10 +137,10 @@ class DiracJobForm(pn.viewable.Viewer):
             record = await run_blocking(
                 lambda: self._kind.submit(self.actor, cart=cart, **spec))
         except JobError as exc:
-            say(self._message, str(exc), "warning")
+            say(self.notice, str(exc), "warning")
             return None
         except ConnectorError as exc:
-            say(self._message, f"DIRAC did not take the job: {exc.reason}", "danger")
+            say(self.notice, f"DIRAC did not take the job: {exc.reason}", "danger")
             return None
         job = await run_blocking(self.actor.store.job, self.actor.user, record)
         count = len(job["detail"].get("bulk") or [1])
@@ -148,7 +148,7 @@ class DiracJobForm(pn.viewable.Viewer):
         self._jdl.object = (f"<p>Submitted ({'DIRAC jobs ' if count > 1 else 'DIRAC job '}"
                             f"{html.escape(', '.join(map(str, job['detail']['bulk'])))}):</p>"
                             f"<pre class='jdl'>{html.escape(self.jdl)}</pre>")
-        say(self._message, f"Submitted to DIRAC: {count} job{'s' if count > 1 else ''}; "
+        say(self.notice, f"Submitted to DIRAC: {count} job{'s' if count > 1 else ''}; "
             "follow them in the job list.")
         if self._on_submitted is not None:
             await self._on_submitted(record)

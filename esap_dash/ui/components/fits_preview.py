@@ -241,9 +241,9 @@ class FitsPreview(pn.viewable.Viewer):
         self._tmp = tempfile.mkdtemp(prefix="esap-dash-fits-")
         weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
         self._image = pn.pane.PNG(None, width=640, height=560)
-        self._message = notice()
+        self.notice = notice()
         self._layout = pn.Column(pn.widgets.Select.from_param(self.param.stretch, width=200),
-                                 self._message, self._image)
+                                 self.notice, self._image)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -252,13 +252,13 @@ class FitsPreview(pn.viewable.Viewer):
                    cone: tuple[float, float, float] | None = None, timeout: float = 60) -> bool:
         """Fetch ``url`` and draw it; False (with a message) when that fails."""
         if not url.startswith(("http://", "https://")):
-            say(self._message, "This row has no downloadable image.", "warning")
+            say(self.notice, "This row has no downloadable image.", "warning")
             return False
-        say(self._message, f"Fetching {url} …")
+        say(self.notice, f"Fetching {url} …")
         try:
             self.path = await run_blocking(self._fetch, url, timeout)
         except (ConnectorError, ValueError) as exc:
-            say(self._message, getattr(exc, "reason", str(exc)), "danger")
+            say(self.notice, getattr(exc, "reason", str(exc)), "danger")
             return False
         self._cone, self._title = cone, title
         return await self._draw()
@@ -279,12 +279,12 @@ class FitsPreview(pn.viewable.Viewer):
                 lambda: render_fits(self.path, stretch=self.stretch, cone=self._cone,
                                     title=self._title))
         except ValueError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return False
         self._image.object = png
         if self.footprint is None:
-            say(self._message, note, "warning")
+            say(self.notice, note, "warning")
         else:
-            say(self._message, "WCS axes from the file's header; the dashed circle is the "
+            say(self.notice, "WCS axes from the file's header; the dashed circle is the "
                 "search cone" + (f"; {note}." if note else "."))
         return True

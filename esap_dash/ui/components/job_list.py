@@ -27,7 +27,7 @@ from ...core.lineage import result_document
 from ...work.jobs import FINAL, JobError, JobResult, follow, kind_of
 from .actions import Refresher, action_buttons
 from .fits_preview import render_fits
-from .style import html_pane, notice, say
+from .style import Notice, html_pane, notice, say
 
 __all__ = ["JobList"]
 
@@ -61,12 +61,12 @@ class JobList(pn.viewable.Viewer):
                                     "another server worker); 0 stops them.")
 
     def __init__(self, actor: Actor, *, kind: str | None = None,
-                 message: pn.pane.Alert | None = None, **params: Any) -> None:
+                 message: Notice | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.actor, self.kind = actor, kind
         self.result: JobResult | None = None
         self.result_job: dict[str, Any] | None = None
-        self._message = message if message is not None else notice()
+        self.notice = message if message is not None else notice()
         self._refresher = Refresher(self.refresh, lambda: self.refresh_period)
         self._watcher = Refresher(self._look_for_new, lambda: self.watch_period)
         self._table = pn.widgets.Tabulator(
@@ -99,7 +99,7 @@ class JobList(pn.viewable.Viewer):
                                self._files, visible=False)
         self._caveats = html_pane("", visible=False)
         self._layout = pn.Column(
-            *([self._message] if message is None else []),
+            *([self.notice] if message is None else []),
             pn.Row(*(buttons[b] for b in ("Refresh jobs", "Open result", "Retry", "Abort job",
                                           "Forget job"))),
             self._table, self._caveats, self._result_title, self._to_cart, self._result,
@@ -156,7 +156,7 @@ class JobList(pn.viewable.Viewer):
     def _chosen(self) -> dict[str, Any] | None:
         job = self.selected
         if job is None:
-            say(self._message, "Select a job in the list first.", "warning")
+            say(self.notice, "Select a job in the list first.", "warning")
         return job
 
     async def _act(self, action: str, job: dict[str, Any]) -> tuple[bool, Any]:
@@ -166,9 +166,9 @@ class JobList(pn.viewable.Viewer):
             kind = kind_of(job)
             return True, await run_blocking(getattr(kind, action), self.actor, job)
         except (JobError, CartError) as exc:
-            say(self._message, str(exc), "warning")
+            say(self.notice, str(exc), "warning")
         except ConnectorError as exc:
-            say(self._message, f"{job['service']}: {exc.reason}", "danger")
+            say(self.notice, f"{job['service']}: {exc.reason}", "danger")
         return False, None
 
     async def abort(self) -> None:
@@ -177,7 +177,7 @@ class JobList(pn.viewable.Viewer):
         if job is not None:
             done, _ = await self._act("abort", job)
             if done:
-                say(self._message, f"Job {job['id']}: abort asked for.")
+                say(self.notice, f"Job {job['id']}: abort asked for.")
             await self.refresh()
 
     async def forget(self) -> None:
@@ -190,11 +190,11 @@ class JobList(pn.viewable.Viewer):
         except JobError:
             pass  # nowhere to delete it any more (its service is gone): the record goes
         except ConnectorError as exc:  # the record stays, to try again
-            say(self._message, f"{job['service']}: {exc.reason}", "danger")
+            say(self.notice, f"{job['service']}: {exc.reason}", "danger")
             return
         await run_blocking(self.actor.store.forget_job, self.actor.user, job["id"])
         self._table.selection = []
-        say(self._message, f"Job {job['id']} deleted and forgotten.")
+        say(self.notice, f"Job {job['id']} deleted and forgotten.")
         await self.refresh()
 
     async def retry(self) -> int | None:
@@ -204,7 +204,7 @@ class JobList(pn.viewable.Viewer):
             return None
         done, new = await self._act("retry", job)
         if done:
-            say(self._message, f"Job {job['id']} asked for again: job {new} started.")
+            say(self.notice, f"Job {job['id']} asked for again: job {new} started.")
             await self.refresh()
         return new
 
@@ -251,7 +251,7 @@ class JobList(pn.viewable.Viewer):
         try:
             record = kind_of(job).provenance(job, result)
         except JobError as exc:
-            say(self._message, str(exc), "warning")
+            say(self.notice, str(exc), "warning")
             return ""
         doc = await run_blocking(result_document, record)
         return doc.get_provn() if format == "prov-n" else doc.serialize(format="json")
@@ -272,7 +272,7 @@ class JobList(pn.viewable.Viewer):
     async def result_to_cart(self) -> None:
         """Add the open result's rows to the chosen cart (the job as their provenance)."""
         if self.result is None or self.result_job is None:
-            say(self._message, "Open a result first.", "warning")
+            say(self.notice, "Open a result first.", "warning")
             return
         job, result, name = self.result_job, self.result, self.cart_name
         try:
@@ -280,6 +280,6 @@ class JobList(pn.viewable.Viewer):
             added = await run_blocking(lambda: self.actor.open_cart(name).add_rows(
                 rows, kind="result"))
         except (JobError, CartError) as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
-        say(self._message, f"Added {added} result rows to cart {name!r}.")
+        say(self.notice, f"Added {added} result rows to cart {name!r}.")

@@ -42,6 +42,8 @@ class RegistrySearch(pn.viewable.Viewer):
     near_last_search = param.Boolean(default=False,
                                      doc="Only services whose coverage overlaps the cone of "
                                          "the last sky search.")
+    selection = param.List(default=[], item_type=int,
+                           doc="Rows chosen in the table (their indices), as ticked there.")
 
     def __init__(self, registry: RegistryConnector,
                  on_add: Callable[[str, str, str], str] | None = None,
@@ -56,20 +58,21 @@ class RegistrySearch(pn.viewable.Viewer):
         pn.bind(self._on_search, search.param.clicks, watch=True)
         add = pn.widgets.Button(label="Add selected services to my archives", width=300)
         pn.bind(self._on_add_clicked, add.param.clicks, watch=True)
-        self._message = notice()
+        self.notice = notice()
         self._table = pn.widgets.Tabulator(
             self._frame(), show_index=False, disabled=True, selectable="checkbox",
             sizing_mode="stretch_width", height=360, pagination="local", page_size=20,
             formatters={c: {"type": "plaintext"} for c in
                         ("title", "short_name", "servicetype", "access_url", "ivoid")},
             widths={"title": 300, "access_url": 320})
+        self._table.link(self, selection="selection", bidirectional=True)
         self._layout = pn.Column(
             pn.Row(pn.widgets.TextInput.from_param(self.param.keywords, width=260,
                                                    placeholder="hipparcos, NGC, images"),
                    pn.widgets.Select.from_param(self.param.servicetype, width=130),
                    pn.widgets.Select.from_param(self.param.datamodel, width=130)),
             pn.widgets.Checkbox.from_param(self.param.near_last_search),
-            pn.Row(search, add), self._message, self._table, sizing_mode="stretch_width")
+            pn.Row(search, add), self.notice, self._table, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -81,7 +84,7 @@ class RegistrySearch(pn.viewable.Viewer):
         return self.results[cols].to_pandas()
 
     def _say(self, text: str, kind: str = "info") -> None:
-        say(self._message, text, kind)
+        say(self.notice, text, kind)
 
     async def _on_search(self, _clicks: int) -> None:
         await self.search()

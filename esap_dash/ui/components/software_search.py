@@ -47,6 +47,8 @@ class SoftwareSearch(pn.viewable.Viewer):
     record_type = param.Selector(objects=[ANY, *RECORD_TYPES], default=ANY,
                                  doc="Kind of record.")
     community = param.String(default="", doc="Zenodo community (e.g. escape2020).")
+    selection = param.List(default=[], item_type=int,
+                           doc="Rows chosen in the table (their indices), as ticked there.")
 
     def __init__(self, zenodo: ZenodoConnector, *, add_to_cart: AddToCart | None = None,
                  **params: Any) -> None:
@@ -59,12 +61,13 @@ class SoftwareSearch(pn.viewable.Viewer):
         search = pn.widgets.Button(label="Search software and workflows", color="primary",
                                    width=260)
         pn.bind(self._on_search, search.param.clicks, watch=True)
-        self._message = notice()
+        self.notice = notice()
         self._table = pn.widgets.Tabulator(
             self._frame(), show_index=False, disabled=True, selectable=1, height=320,
             sizing_mode="stretch_width", pagination="local", page_size=15,
             formatters={c: {"type": "plaintext"} for c in COLUMNS},
             widths={"title": 320, "repository": 260})
+        self._table.link(self, selection="selection", bidirectional=True)
         self._table.param.watch(self._on_select, "selection")
         self._detail = html_pane("")
         self._layout = pn.Column(
@@ -72,7 +75,7 @@ class SoftwareSearch(pn.viewable.Viewer):
                                                    placeholder="gamma-ray, pipeline"),
                    pn.widgets.Select.from_param(self.param.record_type, width=130),
                    pn.widgets.TextInput.from_param(self.param.community, width=160)),
-            search, self._message, self._table, self._detail,
+            search, self.notice, self._table, self._detail,
             *cart_button(add_to_cart, "Add selected record to cart", self.add_selected),
             sizing_mode="stretch_width")
 
@@ -82,13 +85,13 @@ class SoftwareSearch(pn.viewable.Viewer):
     async def add_selected(self) -> None:
         """Put the selected record in the cart (title, DOI, licence, repository, link)."""
         if self._add_to_cart is None or self.records is None or not self._table.selection:
-            say(self._message, "Select a record to add first.", "warning")
+            say(self.notice, "Select a record to add first.", "warning")
             return
         row = self.records[self._table.selection[0]]
         record = dict(zip(self.records.colnames, row.as_void().tolist(), strict=True))
         asked = {"keywords": self.keywords, "community": self.community,
                  "type": self.record_type}
-        say(self._message, *await self._add_to_cart(record_rows(
+        say(self.notice, *await self._add_to_cart(record_rows(
             self.zenodo.name, self.zenodo.url, [record], id="doi", title="title",
             product_type="type", access_url="url", service_kind="zenodo",
             query={"zenodo": asked}), "software"))
@@ -108,11 +111,11 @@ class SoftwareSearch(pn.viewable.Viewer):
                 self.keywords, community=self.community or None,
                 record_type=None if self.record_type == ANY else self.record_type))
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+            say(self.notice, exc.reason, "danger")
             return
         self._table.value = self._frame()
         more = f" (first {len(self.records)} shown)" if self.records.meta["truncated"] else ""
-        say(self._message, f"{self.records.meta['total']} records in {self.zenodo.name}{more}.")
+        say(self.notice, f"{self.records.meta['total']} records in {self.zenodo.name}{more}.")
 
     def _on_select(self, event: param.parameterized.Event) -> None:
         if self.records is None or not event.new:

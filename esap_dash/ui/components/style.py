@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+import param
 
 from ...core.config import ASSETS
 
-__all__ = ["POSITION_FORMAT", "html_pane", "notice", "say", "stylesheet", "whole_bytes"]
+__all__ = ["POSITION_FORMAT", "Notice", "html_pane", "notice", "say", "stylesheet", "whole_bytes"]
 
 #: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
 #: every digit of a float.
@@ -44,26 +45,47 @@ def html_pane(obj: Any = "", **params: Any) -> pn.pane.HTML:
     return pn.pane.HTML(obj, stylesheets=[stylesheet()], **params)
 
 
-def notice() -> pn.pane.Alert:
+class Notice(pn.viewable.Viewer):
+    """A message line: the last sentence said to the user, and how; hidden while it
+    is empty.  The sentence is plain text (it may come from a service) and is shown
+    escaped."""
+
+    text = param.String(default="", doc="The last sentence said (plain text).")
+    kind = param.Selector(objects=["info", "warning", "danger"], default="info",
+                          doc="How it is said.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._alert = pn.pane.Alert(
+            pn.bind(html.escape, self.param.text), alert_type=self.param.kind,
+            visible=self.param.text.rx.bool(), sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._alert
+
+    def say(self, text: str, kind: str = "info") -> None:
+        """Say ``text`` (an empty text hides the line)."""
+        self.param.update(text=text, kind=kind)
+
+
+def notice() -> Notice:
     """A message line, hidden until something is said in it (see :func:`say`)."""
-    return pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+    return Notice()
 
 
-def say(alert: pn.pane.Alert, text: str, kind: str = "info") -> None:
-    """Show ``text`` (escaped) in a :func:`notice`; an empty text hides it.
+def say(line: Notice, text: str, kind: str = "info") -> None:
+    """Say ``text`` in a :func:`notice`; an empty text hides it.
 
     Parameters
     ----------
-    alert : panel.pane.Alert
+    line : Notice
         The notice.
     text : str
-        Plain text, possibly from a service: it is escaped.
+        Plain text, possibly from a service: it is shown escaped.
     kind : str
         ``info``, ``warning`` or ``danger``.
     """
-    alert.alert_type = kind
-    alert.object = html.escape(text)
-    alert.visible = bool(text)
+    line.say(text, kind)
 
 
 def whole_bytes(sizes: pd.Series) -> pd.Series:

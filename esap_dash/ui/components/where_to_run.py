@@ -56,7 +56,7 @@ class WhereToRun(pn.viewable.Viewer):
         if flows:
             self.workflow = next(iter(flows))
         self._items = Table()
-        self._message = notice()
+        self.notice = notice()
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True, selectable=1,
             height=500, sizing_mode="stretch_width",
@@ -80,7 +80,7 @@ class WhereToRun(pn.viewable.Viewer):
             pn.Row(buttons["Where can this run?"],
                    pn.widgets.Select.from_param(self.param.workflow, width=260),
                    buttons["Run here"], buttons["Make available here"]),
-            self._message, self._table, sizing_mode="stretch_width")
+            self.notice, self._table, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -91,7 +91,7 @@ class WhereToRun(pn.viewable.Viewer):
 
     async def rank(self) -> None:
         """Rank the places for the cart's items (asks the data lake and each gateway)."""
-        say(self._message, f"Looking where cart {self._cart()!r} could run …")
+        say(self.notice, f"Looking where cart {self._cart()!r} could run …")
         places, data = await run_blocking(self._read)
         self.places = places
         self._table.value = pd.DataFrame([{
@@ -103,14 +103,14 @@ class WhereToRun(pn.viewable.Viewer):
         if places:
             self._table.selection = [0]
         problems = f" Not listed: {'; '.join(data.problems)}." if data.problems else ""
-        say(self._message, (f"{len(places)} places for {len(self._items)} items; best: "
+        say(self.notice, (f"{len(places)} places for {len(self._items)} items; best: "
                             f"{places[0].name}." if places else
                             "This deployment has no place to run work.") + problems,
             "warning" if problems or not places else "info")
 
     def _chosen(self) -> Place | None:
         if not self.places or not self._table.selection:
-            say(self._message, "Ask where the cart can run, and pick a place first.",
+            say(self.notice, "Ask where the cart can run, and pick a place first.",
                 "warning")
             return None
         return self.places[self._table.selection[0]]
@@ -121,15 +121,15 @@ class WhereToRun(pn.viewable.Viewer):
         if place is None or not self.workflow:
             return None
         cart, flow = self._cart(), self.workflow
-        say(self._message, f"Starting {flow} on {place.name} (a cluster is started first "
+        say(self.notice, f"Starting {flow} on {place.name} (a cluster is started first "
             "if you have none running there) …")
         try:
             job = await run_blocking(lambda: run_here(self.actor, place.id, workflow=flow,
                                                       cart=cart))
         except JobError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return None
-        say(self._message, f"Job {job} started: {flow} on cart {cart!r} at {place.name}.")
+        say(self.notice, f"Job {job} started: {flow} on cart {cart!r} at {place.name}.")
         if self._on_started is not None:
             await self._on_started(job)
         return job
@@ -144,9 +144,9 @@ class WhereToRun(pn.viewable.Viewer):
             made, refused = await run_blocking(lambda: make_available_here(
                 self.actor, place, self._items, cart=cart))
         except JobError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
-        say(self._message, (f"Asked Rucio for {len(made)} data-lake item(s) at "
+        say(self.notice, (f"Asked Rucio for {len(made)} data-lake item(s) at "
                             f"{html.escape(place.rses[0])} (jobs {', '.join(map(str, made))})."
                             if made else "No data-lake items to move.")
             + (" Refused: " + "; ".join(refused) if refused else ""),

@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,6 +60,8 @@ class CartPage(Page):
                               doc="A BinderHub or JupyterHub of this deployment.")
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes of replicating rules.")
+    selection = param.List(default=[], item_type=int,
+                           doc="Rows chosen in the table (their indices), as ticked there.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -71,7 +71,7 @@ class CartPage(Page):
             self.cart_name = names[0]
         self.listing = pd.DataFrame(columns=["key", *SHOWN])
         self._undo: list[CartItem] = []
-        self._message = notice()
+        self.notice = notice()
         self._summary = html_pane("")
         self._table = pn.widgets.Tabulator(
             _shown(self.listing), show_index=False, selectable="checkbox", groupby=["archive"],
@@ -83,6 +83,7 @@ class CartPage(Page):
                         **POSITION_FORMAT},
             titles={"ra": "RA (deg)", "dec": "Dec (deg)", "size": "Size (bytes)"},
             widths={"title": 280, "access_url": 260})
+        self._table.link(self, selection="selection", bidirectional=True)
         self._table.on_edit(self._on_edit)
         buttons = {}
         self._samp: SampLink | None = None
@@ -111,7 +112,7 @@ class CartPage(Page):
                    pn.widgets.TextInput.from_param(self.param.new_name, label="New cart",
                                                    placeholder="M1 study", width=200),
                    buttons["Create cart"]),
-            self._summary, self._message,
+            self._summary, self.notice,
             pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads[:4]),
             self._samp_row(buttons["Send to TOPCAT (SAMP)"]),
             self._table, self._provenance_card(downloads[4:]), self._datalake_card(),
@@ -133,14 +134,14 @@ class CartPage(Page):
         draw = pn.widgets.Button(label="Draw the provenance", width=190)
         on_click(draw, self.draw_provenance)
         self.picture = ProvenancePicture()
-        self._prov_message = notice()
+        self.prov_notice = notice()
         return pn.Card(
             html_pane("<p>Where every item came from, as W3C PROV with IVOA ProvenanceDM "
                       "terms: the queries (service, exactly what it was asked, row limit, "
                       "truncation), workflow runs and the items they used, you and the "
                       "services as agents. The VOTable and notebook exports carry it "
                       "too.</p>"),
-            pn.Row(draw, *downloads), self._prov_message, self.picture,
+            pn.Row(draw, *downloads), self.prov_notice, self.picture,
             title="Provenance", collapsed=True, sizing_mode="stretch_width")
 
     async def draw_provenance(self) -> None:
@@ -148,7 +149,7 @@ class CartPage(Page):
         keys = [self.listing["key"].iloc[i] for i in self._table.selection
                 if i < len(self.listing)] or None
         if len(keys or self.listing) > DRAW_LIMIT:
-            say(self._prov_message, f"{len(keys or self.listing):,} items are too many to "
+            say(self.prov_notice, f"{len(keys or self.listing):,} items are too many to "
                 f"draw readably (at most {DRAW_LIMIT}): tick some, or export PROV-JSON.",
                 "warning")
             return
@@ -156,10 +157,10 @@ class CartPage(Page):
         try:
             svg = await run_blocking(lambda: picture(self.open_cart(name).provenance(keys)))
         except RuntimeError as exc:
-            say(self._prov_message, str(exc), "danger")
+            say(self.prov_notice, str(exc), "danger")
             return
         self.picture.svg = svg
-        say(self._prov_message, f"Provenance of {'the ticked' if keys else 'all'} "
+        say(self.prov_notice, f"Provenance of {'the ticked' if keys else 'all'} "
             f"{len(keys or self.listing)} items of cart {name!r}.")
 
     def _samp_row(self, send: pn.widgets.Button) -> pn.viewable.Viewable:
@@ -168,7 +169,7 @@ class CartPage(Page):
             self._websamp = WebSamp(max_bytes=int(SAMP_DEFAULTS["max_mb"] * 2**20),
                                     on_sent=self._sent_by_browser,
                                     on_table=self._table_from_browser,
-                                    on_error=lambda text: say(self._message, text, "danger"))
+                                    on_error=lambda text: say(self.notice, text, "danger"))
             return pn.Column(pn.Row(send, receive, self._websamp), html_pane(
                 "<p style='color:#5b6475'>SAMP through your browser (Web Profile): TOPCAT or "
                 "Aladin on <em>your</em> computer, through its hub at localhost:21012; accept "
@@ -200,7 +201,10 @@ class CartPage(Page):
             self.rucio, why = None, str(exc)
         self._rules_refresher = Refresher(self.refresh_rules, lambda: self.refresh_period)
         self.rules: list[dict[str, Any]] = []
-        self._lake_message = notice()
+        self.lake_notice = notice()
+        #: Where each file of the listed data-lake items is (one row per file and RSE;
+        #: None until listed).
+        self.replicas: pd.DataFrame | None = None
         self._replicas = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, height=200, sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")})
@@ -221,7 +225,7 @@ class CartPage(Page):
                              f"stored, and a replication rule to bring them to a storage "
                              f"element.{mock}"),
             pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=200), stage),
-            self._lake_message, pn.pane.Markdown("#### Replicas (RSE per file)"),
+            self.lake_notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
             self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
             self._rules, title="Data lake", sizing_mode="stretch_width")
 
@@ -247,7 +251,7 @@ class CartPage(Page):
         assert self.rucio is not None
         items = await run_blocking(self._did_items)
         if not items:
-            say(self._lake_message, "No data-lake items in this cart (or none ticked). Add "
+            say(self.lake_notice, "No data-lake items in this cart (or none ticked). Add "
                 "them from Discovery > Data lake.", "warning")
             return
         try:
@@ -256,12 +260,13 @@ class CartPage(Page):
             if not self.param.rse.objects:
                 self.param.rse.objects = await run_blocking(self.rucio.list_rses)
         except ConnectorError as exc:
-            say(self._lake_message, exc.reason, "danger")
+            say(self.lake_notice, exc.reason, "danger")
             return
         frames = [t.to_pandas() for t in tables if len(t)]
-        self._replicas.value = pd.concat(frames, ignore_index=True) if frames else None
+        self.replicas = pd.concat(frames, ignore_index=True) if frames else None
+        self._replicas.value = self.replicas
         per_rse = pd.concat(frames)["rse"].value_counts().to_dict() if frames else {}
-        say(self._lake_message, f"{len(items)} data-lake items: " + (", ".join(
+        say(self.lake_notice, f"{len(items)} data-lake items: " + (", ".join(
             f"{n} file replicas on {rse}" for rse, n in sorted(per_rse.items()))
             or "no replicas") + ".")
 
@@ -274,7 +279,7 @@ class CartPage(Page):
                 return
         items = await run_blocking(self._did_items)
         if not items:
-            say(self._lake_message, "No data-lake items in this cart (or none ticked).",
+            say(self.lake_notice, "No data-lake items in this cart (or none ticked).",
                 "warning")
             return
         made, refused = [], []
@@ -292,7 +297,7 @@ class CartPage(Page):
             made.append(item.item_id)
         text = (f"Asked for {', '.join(made)} at {rse}." if made else "") + (
             " Refused: " + "; ".join(refused) if refused else "")
-        say(self._lake_message, text.strip(), "danger" if refused else "info")
+        say(self.lake_notice, text.strip(), "danger" if refused else "info")
         await self.refresh_rules()
 
     async def refresh_rules(self) -> None:
@@ -409,13 +414,13 @@ class CartPage(Page):
             name = check_name(self.new_name)
             await run_blocking(lambda: self.open_cart(name))
         except CartError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
         if name not in self.param.cart_name.objects:
             self.param.cart_name.objects = sorted([*self.param.cart_name.objects, name])
         self.cart_name = name
         self.new_name = ""
-        say(self._message, f"Cart {name!r} is ready.")
+        say(self.notice, f"Cart {name!r} is ready.")
 
     async def add(self, rows: Any) -> int:
         """Add result rows to the current cart; return how many were new."""
@@ -428,23 +433,23 @@ class CartPage(Page):
         keys = [self.listing["key"].iloc[i] for i in self._table.selection
                 if i < len(self.listing)]
         if not keys:
-            say(self._message, "Tick the items to remove first.", "warning")
+            say(self.notice, "Tick the items to remove first.", "warning")
             return
         self._undo = await run_blocking(lambda: self.cart.remove(keys))
         self._table.selection = []
         await self.reload()
-        say(self._message, f"Removed {len(self._undo)} items. Undo puts them back.")
+        say(self.notice, f"Removed {len(self._undo)} items. Undo puts them back.")
 
     async def undo(self) -> None:
         """Put back what the last removal took out."""
         if not self._undo:
-            say(self._message, "Nothing to undo.", "warning")
+            say(self.notice, "Nothing to undo.", "warning")
             return
         undo = self._undo
         restored = await run_blocking(lambda: self.cart.restore(undo))
         self._undo = []
         await self.reload()
-        say(self._message, f"Put back {restored} items.")
+        say(self.notice, f"Put back {restored} items.")
 
     async def send_samp(self) -> None:
         """Send the cart (or the ticked items) as a VOTable to the SAMP clients."""
@@ -457,18 +462,18 @@ class CartPage(Page):
         try:
             link = self._samp or await run_blocking(lambda: self._samp_link().connect())
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+            say(self.notice, exc.reason, "danger")
             return
         try:
             sent = await run_blocking(lambda: link.send_table(
                 table, name=f"esap-dash cart {self.cart_name}"))
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+            say(self.notice, exc.reason, "danger")
             return
         finally:
             if link is not self._samp:
                 link.close()
-        say(self._message, f"Sent {len(table)} items to {', '.join(sent)}.")
+        say(self.notice, f"Sent {len(table)} items to {', '.join(sent)}.")
 
     @param.depends("samp_receive", watch=True)
     async def _toggle_samp(self) -> None:
@@ -482,14 +487,14 @@ class CartPage(Page):
         self._websamp.send(share_links("", token)["votable"], f"esap-dash cart {name}")
         whole = " (the whole cart: ticked items are not sent on their own here)" if (
             self._table.selection) else ""
-        say(self._message, f"Offering cart {name!r} ({len(self.listing)} items) to the SAMP "
+        say(self.notice, f"Offering cart {name!r} ({len(self.listing)} items) to the SAMP "
             f"clients on your computer{whole}...")
 
     def _sent_by_browser(self, names: list[str]) -> None:
         if names:
-            say(self._message, f"Sent cart {self.cart_name!r} to {', '.join(names)}.")
+            say(self.notice, f"Sent cart {self.cart_name!r} to {', '.join(names)}.")
         else:
-            say(self._message, "No SAMP client on your computer takes tables: start TOPCAT "
+            say(self.notice, "No SAMP client on your computer takes tables: start TOPCAT "
                 "or Aladin.", "warning")
 
     async def _table_from_browser(self, votable: str, name: str, sender: str) -> None:
@@ -508,10 +513,10 @@ class CartPage(Page):
         try:
             added = await run_blocking(add)
         except CartError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
         await self.reload()
-        say(self._message, f"{sender} sent {name!r}: {added} new items.")
+        say(self.notice, f"{sender} sent {name!r}: {added} new items.")
 
     async def receive_samp(self, on: bool) -> None:
         """Start (or stop) adding the tables SAMP clients send to this cart."""
@@ -519,12 +524,12 @@ class CartPage(Page):
             self.samp_receive = on
         if self._websamp is not None:
             self._websamp.receiving = on
-            say(self._message, "Tables your SAMP clients send now go to this cart." if on
+            say(self.notice, "Tables your SAMP clients send now go to this cart." if on
                 else "No longer receiving SAMP tables.")
             return
         if not on:
             await run_blocking(self._close_samp)
-            say(self._message, "No longer receiving SAMP tables.")
+            say(self.notice, "No longer receiving SAMP tables.")
             return
         if not self.profile.samp:
             return
@@ -532,13 +537,13 @@ class CartPage(Page):
         try:
             self._samp = await run_blocking(lambda: self._samp_link().connect())
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+            say(self.notice, exc.reason, "danger")
             with param.discard_events(self):
                 self.samp_receive = False
             return
         self._doc = doc  # SAMP calls arrive on another thread
         self._samp.on_table(self.receive_table)
-        say(self._message, "Tables sent by SAMP clients now go to this cart.")
+        say(self.notice, "Tables sent by SAMP clients now go to this cart.")
 
     def _add_samp_rows(self, table: Table, name: str, sender: str) -> int:
         """Add a table from a SAMP client to the current cart, with where it came from;
@@ -556,13 +561,13 @@ class CartPage(Page):
 
         async def show() -> None:
             await self.reload()
-            say(self._message, said)
+            say(self.notice, said)
 
         if self._doc is not None and self._doc.session_context is not None:
             self._doc.add_next_tick_callback(show)
         else:
             self._show(*self._read(self.cart_name))
-            say(self._message, said)
+            say(self.notice, said)
         return added
 
     async def _on_edit(self, event: Any) -> None:
@@ -571,18 +576,13 @@ class CartPage(Page):
             await run_blocking(lambda: self.cart.annotate(
                 row["key"], **{event.column: str(event.value or "")}))
         except CartError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
-        say(self._message, f"Saved the {event.column} of {row['title']}.")
-
-    def export_bytes(self, fmt: str) -> bytes:
-        """The cart exported in one of the formats of :meth:`Cart.export`."""
-        with tempfile.TemporaryDirectory() as tmp:
-            return self.cart.export(Path(tmp) / "cart", fmt).read_bytes()
+        say(self.notice, f"Saved the {event.column} of {row['title']}.")
 
     def _export_callback(self, fmt: str) -> Any:
         async def callback() -> io.BytesIO:  # a big cart takes seconds: off the event loop
-            return io.BytesIO(await run_blocking(self.export_bytes, fmt))
+            return io.BytesIO(await run_blocking(self.cart.export_bytes, fmt))
         return callback
 
 

@@ -20,14 +20,14 @@ from erfa import ErfaWarning
 
 from connectors.base import ServiceConnector
 from connectors.exceptions import ConnectorError, QueryError
-from connectors.query import WAVEBANDS, SkyQuery, quote_prefix
-from connectors.resolver import FRAMES, Position
+from connectors.query import DEFAULT_RADIUS, WAVEBANDS, SkyQuery, quote_prefix
+from connectors.resolver import FRAMES
 
 from ...core.actor import NoAccountError
 from ...core.cart import CartError
 from ...core.config import ServiceConfig
 from ...core.fanout import run_blocking
-from ...core.search import ArchiveResult, SearchResults, sky_archives
+from ...core.search import ArchiveResult, Searches, SearchRequest, SearchResults, sky_archives
 from ..components.actions import on_click
 from ..components.adql_editor import AdqlEditor
 from ..components.datalake_search import DataLakeSearch
@@ -66,8 +66,9 @@ class DiscoveryPage(Page):
     target = param.String(default="", doc="Object name or coordinates.")
     frame = param.Selector(objects=list(FRAMES), default="icrs",
                            doc="Frame of typed coordinates.")
-    radius = param.Number(default=0.1, bounds=(0, None), inclusive_bounds=(False, True),
-                          softbounds=(0.001, 10), doc="Cone radius in degrees.")
+    radius = param.Number(default=DEFAULT_RADIUS, bounds=(0, None),
+                          inclusive_bounds=(False, True), softbounds=(0.001, 10),
+                          doc="Cone radius in degrees.")
     keywords = param.String(default="", doc="Words matched in titles and names.")
     waveband = param.Selector(objects=[ANY, *WAVEBANDS], default=ANY, doc="Waveband.")
     product_type = param.Selector(objects=PRODUCT_CHOICES, default=ANY,
@@ -81,6 +82,8 @@ class DiscoveryPage(Page):
     own_columns = param.Selector(objects=[], doc="Show every column of this archive's rows.")
     cart_name = param.String(default="default", doc="The cart that selected rows go to.")
     resolved = param.String(default="", doc="Where the target was resolved to.")
+    selection = param.List(default=[], item_type=int,
+                           doc="Rows chosen in the table (their indices), as ticked there.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -92,6 +95,7 @@ class DiscoveryPage(Page):
         self._connectors: dict[str, ServiceConnector] = {}
         #: The current search: what this page lists and the Sky page draws.
         self.search_results = SearchResults(self._services, self.user)
+        self.searches = Searches(self.actor, self._services)
         self._build()
         if pn.state.location is not None and pn.state.curdoc is not None:
             pn.state.location.sync(self, {name: name for name in URL_PARAMS})
@@ -120,7 +124,7 @@ class DiscoveryPage(Page):
                                                    placeholder="2030-01-01 or MJD", width=150)),
             pn.widgets.CheckBoxGroup.from_param(self.param.archives, inline=True),
             search)
-        self._message = notice()
+        self.notice = notice()
         self._resolved_pane = pn.pane.Markdown("", styles={"color": "#3b4658"})
         self._status = html_pane(self._status_html())
         self._table = pn.widgets.Tabulator(
@@ -135,6 +139,7 @@ class DiscoveryPage(Page):
                     "size": "Size (bytes)", "product_type": "Product", "also_in": "Also in"},
             widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
             text_align={"size": "right"})
+        self._table.link(self, selection="selection", bidirectional=True)
         #: Column -> its range filter over the results (rows without a value stay).
         self.range_filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1,
                                                         value=(0, 1), width=250,
@@ -157,7 +162,7 @@ class DiscoveryPage(Page):
         on_click(to_cart, self.add_to_cart)
         cart_row = pn.Row(to_cart, pn.widgets.TextInput.from_param(
             self.param.cart_name, label="Cart", width=200))
-        sky = pn.Column(form, self._message, self._resolved_pane,
+        sky = pn.Column(form, self.notice, self._resolved_pane,
                         pn.pane.Markdown("### Archives"), self._status,
                         pn.pane.Markdown("### Results"), cart_row,
                         # A fixed height: fitting the filters never moves the table.
@@ -253,15 +258,15 @@ class DiscoveryPage(Page):
             self._connectors[name] = self._services[name].connector()
         return self._connectors[name]
 
-    def build_query(self, position: Position) -> SkyQuery:
-        """The common query for the form's values at ``position``."""
-        return SkyQuery(
-            ra=position.ra, dec=position.dec, radius=float(self.radius),
-            time_min=parse_time(self.time_from), time_max=parse_time(self.time_to),
+    def search_request(self) -> SearchRequest:
+        """What the form asks."""
+        return SearchRequest(
+            self.target, radius=float(self.radius), frame=self.frame,
             keywords=tuple(self.keywords.split()),
             waveband=None if self.waveband == ANY else self.waveband,
             product_type=None if self.product_type == ANY else self.product_type,
-            target=self.target, extra={"frame": self.frame})
+            time_min=parse_time(self.time_from), time_max=parse_time(self.time_to),
+            archives=tuple(self.archives))
 
     def add_archive(self, name: str, kind: str, url: str) -> str:
         """Add a service (e.g. one found in the registry) to this session's archives.
@@ -302,9 +307,9 @@ class DiscoveryPage(Page):
         """Add the ticked result rows to the named cart."""
         rows = self.selected_rows()
         if not len(rows):
-            say(self._message, "Tick result rows to add first.", "warning")
+            say(self.notice, "Tick result rows to add first.", "warning")
             return
-        say(self._message, *await self.put_in_cart(rows))
+        say(self.notice, *await self.put_in_cart(rows))
 
     async def put_in_cart(self, rows: Table, kind: str = "row") -> tuple[str, str]:
         """Add ``rows`` to the named cart; return what happened and its level for the page.
@@ -355,8 +360,9 @@ class DiscoveryPage(Page):
         self._search_button.loading = True
         try:
             try:
-                position = await run_blocking(self.resolver().resolve, self.target, self.frame)
-                query = self.build_query(position)
+                request = self.search_request()
+                position = await self.searches.locate(request)
+                query = request.query(position)
             except ConnectorError as exc:
                 self._show_error(exc.reason)
                 return
@@ -367,9 +373,10 @@ class DiscoveryPage(Page):
             started = time.perf_counter()
             self._status.object = self._status_html(running=True)
             self._fit_ranges(None)  # no range filter while the archives answer
-            archives = {name: self.connector(name) for name in self.archives}
+            connectors = {name: self.connector(name) for name in request.archives}
             frame = None
-            async for _ in self.search_results.run(archives, query):
+            async for _ in self.searches.ask(request, query, self.search_results,
+                                             connectors=connectors):
                 frame = await run_blocking(self._frame)
                 self._table.value = frame
                 self._status.object = self._status_html(running=True)
@@ -377,8 +384,7 @@ class DiscoveryPage(Page):
             self._status.object = self._status_html(
                 total=time.perf_counter() - started)
             self.param.own_columns.objects = [n for n, r in self.results.items() if len(r.table)]
-            await run_blocking(self.store.add_history, self.user, query.to_dict(),
-                               list(archives), {n: len(r.table) for n, r in self.results.items()})
+            await run_blocking(self.searches.remember, self.search_results, request.archives)
             if "History" in self._built:  # else it reads the history when first shown
                 await self.history.reload()
         finally:
@@ -392,7 +398,7 @@ class DiscoveryPage(Page):
             await adql.job_list.refresh()
 
     def _show_error(self, text: str) -> None:
-        say(self._message, text, "danger")
+        say(self.notice, text, "danger")
 
     # ---------------------------------------------------------------- display
     def _frame(self) -> pd.DataFrame:
@@ -455,6 +461,11 @@ class DiscoveryPage(Page):
                 "<th>Message</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
                 + footer)
 
+    @property
+    def visible_rows(self) -> pd.DataFrame:
+        """The rows the results table shows now (after the range filters)."""
+        return self._table.current_view
+
     def selected_rows(self) -> Table:
         """The rows ticked in the result table, with all the cart needs.
 
@@ -484,6 +495,12 @@ class DiscoveryPage(Page):
     def last_query(self) -> SkyQuery | None:
         """The current search's query."""
         return self.search_results.query
+
+    @property
+    def own_rows(self) -> pd.DataFrame | None:
+        """The rows of the archive chosen in :attr:`own_columns`, with every column it
+        gave (None before a choice, or when it gave no rows)."""
+        return self._own.value
 
     @param.depends("own_columns", watch=True)
     def _show_own_columns(self) -> None:

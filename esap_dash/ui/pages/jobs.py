@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +10,12 @@ import pandas as pd
 import panel as pn
 import param
 
-from connectors.exceptions import ConnectorError, ServiceUnavailableError
-from connectors.slurm import SlurmQueue
+from connectors.exceptions import ConnectorError
 
 from ...core.actor import NoAccountError
 from ...core.fanout import run_blocking
-from ...work.jobs import FINAL, JobError, kinds
+from ...work.clusters import ClusterError, Clusters, UnconfirmedStartError
+from ...work.jobs import JobError, kinds
 from ...work.kinds.workflow import WorkflowRuns
 from ...work.workflows import GatewayEngine, LocalEngine, WorkflowError, load_workflows
 from ..components.actions import Refresher, action_buttons, lazy_card
@@ -69,6 +68,10 @@ class JobsPage(Page):
     cart_name = param.Selector(objects=["default"], default="default", label="Cart",
                                doc="The cart whose items the workflow works on.")
     run_on = param.Selector(objects=[], label="Run on", doc="One of your running clusters.")
+    run_progress = param.Integer(default=0, bounds=(0, 100), precedence=-1,
+                                 doc="Per cent done of the latest workflow run.")
+    selection = param.List(default=[], item_type=int,
+                           doc="Clusters chosen in the list (their indices).")
     facility = param.Selector(objects=[], label="Where clusters run",
                               doc="The Dask Gateway (and the engine behind it) whose clusters "
                                   "are listed, started and run on.")
@@ -84,19 +87,13 @@ class JobsPage(Page):
         if gateways:
             with param.discard_events(self):  # the page is built below
                 self.facility = gateways[0].id
-        self.gateway = self._as_user("gateway", self.facility)
-        #: The Slurm jobs of the clusters, where the facility's engine is Slurm.
-        self.batch_jobs: Any = None
+        #: The user's clusters at the chosen facility.
+        self.compute = self._clusters_at(self.facility)
         self.lake = self._as_user("rucio")
         self.clusters: list[dict[str, Any]] = []
-        self.first_worker_s: float | None = None
         self.gateway_down = False
-        self._asked: dict[str, float] = {}
-        #: New cluster -> workers to scale it to once it runs.
-        self._to_scale: dict[str, int] = {}
-        #: Clusters there were when a start got no answer (None: no such start).
-        self._unconfirmed: set[str] | None = None
-        self._option_widgets: dict[str, pn.widgets.Widget] = {}
+        #: The new-cluster form's inputs, by the gateway's option.
+        self.option_inputs: dict[str, pn.widgets.Widget] = {}
         self.workflows, problems = load_workflows()
         self.param.workflow.objects = list(self.workflows)
         self.param.workflow.names = {w.title: k for k, w in self.workflows.items()}
@@ -104,14 +101,15 @@ class JobsPage(Page):
             self.workflow = next(iter(self.workflows))
         self.form: param.Parameterized | None = None
         self._form = pn.Column()
-        self._progress = pn.indicators.Progress(value=0, max=100, width=420, visible=False)
+        self._progress = pn.indicators.Progress(value=self.param.run_progress, max=100,
+                                                width=420, visible=False)
         self._progress_text = html_pane("")
         self._refresher = Refresher(self.refresh_clusters, lambda: self.refresh_period)
-        self._message = notice()
+        self.notice = notice()
         # Workflow runs (started here, or retried from the list) go where the form says.
         self.actor.engine = self._engine
         #: Every job of the user, whatever runs it.
-        self.job_list = JobList(self.actor, message=self._message,
+        self.job_list = JobList(self.actor, message=self.notice,
                                 refresh_period=self.refresh_period)
         self.job_list.param.watch(self._show_progress, "jobs")
         self._options = pn.Row()
@@ -119,6 +117,7 @@ class JobsPage(Page):
         self._clusters = pn.widgets.Tabulator(
             pd.DataFrame(columns=CLUSTER_COLUMNS), show_index=False, disabled=True,
             selectable=1, height=180, sizing_mode="stretch_width")
+        self._clusters.link(self, selection="selection", bidirectional=True)
         buttons = action_buttons((
                 ("Start cluster", self.start_cluster, "primary"),
                 ("Scale", self.scale, "default"), ("Adapt", self.adapt, "default"),
@@ -131,14 +130,16 @@ class JobsPage(Page):
         self._run_button = buttons["Run workflow"]
         self._run_button.disabled = "gateway" in self.no_account
         self._engine_note = html_pane(self._engine_text())
-        where = ("Workflows run on one of your running clusters (start one above)."
-                 if self.gateway else
-                 f"Workflows run on {LocalEngine.description} (no Dask Gateway configured)."
-                 if "gateway" not in self.no_account else
-                 "Workflows run on Dask Gateway clusters, and you have no gateway account.")
+        #: Where workflow runs go, as the page says it.
+        self.runs_where = (
+            "Workflows run on one of your running clusters (start one above)."
+            if self.gateway else
+            f"Workflows run on {LocalEngine.description} (no Dask Gateway configured)."
+            if "gateway" not in self.no_account else
+            "Workflows run on Dask Gateway clusters, and you have no gateway account.")
         broken = "".join(f"<p>Workflow {html.escape(k)} could not be loaded: "
                          f"{html.escape(v)}</p>" for k, v in problems.items())
-        self._where = html_pane(f"<p>{html.escape(where)}</p>{broken}")
+        self._where = html_pane(f"<p>{html.escape(self.runs_where)}</p>{broken}")
         self._describe = pn.pane.Markdown("")
         pn.bind(self._on_workflow, self.param.workflow, watch=True)
         self._on_workflow(self.workflow)
@@ -147,7 +148,7 @@ class JobsPage(Page):
         #: A DIRAC job from a cart (None without DIRAC; built when first opened).
         self.dirac_card = self._dirac_card() if self.profile.by_role("dirac") else None
         self._layout = pn.Column(
-            pn.pane.Markdown("## Jobs"), self._message,
+            pn.pane.Markdown("## Jobs"), self.notice,
             pn.Card(*([pn.widgets.Select.from_param(self.param.facility, width=360)]
                       if len(gateways) > 1 else []),
                     self._engine_note, *self._cluster_controls(buttons),
@@ -233,21 +234,38 @@ class JobsPage(Page):
             self.no_account[role] = str(exc)
             return None
 
-    def _placement(self) -> dict[str, Any]:
-        svc = next((g for g in self.profile.by_role("gateway") if g.id == self.facility), None)
-        return dict(svc.placement) if svc is not None else {}
+    def _clusters_at(self, facility: str | None) -> Clusters:
+        compute = Clusters(self.actor, facility)
+        self.no_account.pop("gateway", None)
+        if compute.no_account:
+            self.no_account["gateway"] = compute.no_account
+        return compute
+
+    @property
+    def gateway(self) -> Any:
+        """The chosen facility's gateway as the user (None without one, or without an
+        account there)."""
+        return self.compute.gateway
+
+    @property
+    def batch_jobs(self) -> Any:
+        """The clusters' Slurm jobs, where the facility's engine is Slurm."""
+        return self.compute.batch_jobs
+
+    @property
+    def first_worker_s(self) -> float | None:
+        """Seconds from the last “Start cluster” to the cluster's first worker."""
+        return self.compute.first_worker_s
 
     @property
     def engine_description(self) -> str:
         """Where the chosen facility's clusters run, as the page says it."""
-        if self.gateway is None:
-            return self.no_account.get("gateway", "This deployment has no Dask Gateway.")
-        placement = self._placement()
-        engine = placement.get("engine", "")
-        queue = f", partition {placement['queue']}" if placement.get("queue") else ""
-        return (f"Clusters run on the Dask Gateway {self.gateway.url}"
-                + (f" ({engine}{queue})" if engine else "")
-                + f", as gateway user {self.gateway.username}.")
+        return self.compute.description
+
+    @property
+    def batch_description(self) -> str:
+        """The clusters' Slurm jobs per cluster, as the page says them ("" off Slurm)."""
+        return self.compute.batch_description
 
     def _engine_text(self) -> str:
         return f"<p>{html.escape(self.engine_description)}</p>"
@@ -255,9 +273,8 @@ class JobsPage(Page):
     @param.depends("facility", watch=True)
     def _on_facility(self) -> None:
         """Show the clusters of the facility chosen, and run workflows there."""
-        self.gateway = self._as_user("gateway", self.facility)
-        self.clusters, self._to_scale, self._asked = [], {}, {}
-        self._unconfirmed, self.batch_jobs, self.first_worker_s = None, None, None
+        self.compute = self._clusters_at(self.facility)
+        self.clusters = []
         self._start_button.disabled = self.gateway is None
         self._run_button.disabled = "gateway" in self.no_account
         self._engine_note.object = self._engine_text()
@@ -317,7 +334,7 @@ class JobsPage(Page):
         name = workflow or self.workflow
         flow = self.workflows.get(name) if name else None
         if flow is None:
-            say(self._message, "Choose a workflow first.", "warning")
+            say(self.notice, "Choose a workflow first.", "warning")
             return None
         if values is None:
             values = {k: getattr(self.form, k) for k in flow.defaults()}
@@ -328,9 +345,9 @@ class JobsPage(Page):
             job_id = await run_blocking(lambda: kinds()[WorkflowRuns.name].submit(
                 self.actor, workflow=flow.name, cart=cart, values=values))
         except (JobError, ConnectorError) as exc:
-            say(self._message, getattr(exc, "reason", str(exc)), "danger")
+            say(self.notice, getattr(exc, "reason", str(exc)), "danger")
             return None
-        say(self._message, f"Job {job_id} started: {flow.title} on cart {cart!r}.")
+        say(self.notice, f"Job {job_id} started: {flow.title} on cart {cart!r}.")
         await self.job_list.refresh()
         return job_id
 
@@ -346,12 +363,12 @@ class JobsPage(Page):
         latest = runs[0]
         done, total = latest.get("done") or 0, latest.get("total") or 0
         self._progress.visible = True
-        self._progress.value = int(100 * done / total) if total else (
+        self.run_progress = int(100 * done / total) if total else (
             100 if latest["state"] == "COMPLETED" else 0)
         self._progress_text.object = (
             f"<p>Job {latest['id']} ({html.escape(latest['what'])}): "
             f"{html.escape(latest['state'])}, {done} of {total} tasks done "
-            f"({self._progress.value} %).</p>")
+            f"({self.run_progress} %).</p>")
 
     # ------------------------------------------------------------- clusters
     async def load_options(self) -> None:
@@ -359,9 +376,9 @@ class JobsPage(Page):
         if self.gateway is None:
             return
         try:
-            options = await run_blocking(self.gateway.cluster_options)
+            options = await run_blocking(self.compute.options)
         except ConnectorError as exc:
-            say(self._message, f"{self.gateway.name}: {exc.reason}", "danger")
+            say(self.notice, f"{self.gateway.name}: {exc.reason}", "danger")
             return
         widgets = {}
         for row in options:
@@ -376,25 +393,25 @@ class JobsPage(Page):
             limits = f" ({row['min']}–{row['max']})" if row["max"] else ""
             widgets[row["field"]] = kind(label=f"{row['label']}{limits}",
                                          value=cast(float(row["default"])), width=160)
-        self._option_widgets = widgets
+        self.option_inputs = widgets
         self._options.objects = list(widgets.values())
 
     def _selected_cluster(self) -> str | None:
-        if not self._clusters.selection or not self.clusters:
-            say(self._message, "Select a cluster first.", "warning")
+        if not self.selection or not self.clusters:
+            say(self.notice, "Select a cluster first.", "warning")
             return None
-        return self.clusters[self._clusters.selection[0]]["name"]
+        return self.clusters[self.selection[0]]["name"]
 
     async def _gateway_call(self, func: Any, done: str) -> bool:
-        if self.gateway is None:
-            say(self._message, "This deployment has no Dask Gateway.", "warning")
-            return False
         try:
             note = await run_blocking(func)
-        except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+        except ClusterError as exc:
+            say(self.notice, str(exc), "warning")
             return False
-        say(self._message, done + (f" {note}" if isinstance(note, str) and note else ""))
+        except ConnectorError as exc:
+            say(self.notice, exc.reason, "danger")
+            return False
+        say(self.notice, done + (f" {note}" if isinstance(note, str) and note else ""))
         await self.refresh()
         return True
 
@@ -405,74 +422,31 @@ class JobsPage(Page):
         When the gateway does not answer, it may still create the cluster:
         starting again waits until the list shows whether it did.
         """
-        if self.gateway is None:
-            say(self._message, "This deployment has no Dask Gateway.", "warning")
-            return
-        if self._unconfirmed is not None:
-            say(self._message, "The last start got no answer: the list shows whether the "
-                "gateway made that cluster once it answers again. Refresh, then start.",
-                "warning")
-            return
-        options = {field: w.value for field, w in self._option_widgets.items()}
-        started = time.perf_counter()
-        try:
-            before = {c["name"] for c in await run_blocking(self.gateway.clusters)}
-        except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
-            return
+        options = {field: w.value for field, w in self.option_inputs.items()}
         self._start_button.disabled = True
         try:
-            name = await run_blocking(lambda: self.gateway.start_cluster(**options))
-        except ServiceUnavailableError as exc:
-            await self.refresh()
-            self._unconfirmed = before
-            say(self._message, f"{self.gateway.name} did not confirm the new cluster "
-                f"({exc.reason}). It may still start it: it will show in the list when the "
-                "gateway answers; starting again waits until then.", "warning")
+            name = await run_blocking(self.compute.start, options, self.start_workers)
+        except UnconfirmedStartError as exc:
+            say(self.notice, str(exc), "warning")
+            self._refresher.keep(True)  # the list shows whether it made it
+            return
+        except ClusterError as exc:
+            say(self.notice, str(exc), "warning")
             return
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
-            self._start_button.disabled = False
+            say(self.notice, exc.reason, "danger")
             return
-        self._start_button.disabled = False
-        self._asked[name] = started
-        self._to_scale[name] = self.start_workers
-        say(self._message, f"Cluster {name[:8]} asked for; it starts in a few seconds and is "
+        finally:
+            self._start_button.disabled = self.compute.unconfirmed or self.gateway is None
+        say(self.notice, f"Cluster {name[:8]} asked for; it starts in a few seconds and is "
             f"then scaled to {self.start_workers} worker(s).")
         await self.refresh()
-
-    async def _scale_new(self, clusters: list[dict[str, Any]]) -> None:
-        """Scale the clusters started here to their starting workers once they run."""
-        for cluster in clusters:
-            count = self._to_scale.get(cluster["name"])
-            if count is None or cluster["status"] != "RUNNING":
-                continue
-            del self._to_scale[cluster["name"]]
-            if count:
-                try:
-                    await run_blocking(self.gateway.scale, cluster["name"], count)
-                except ConnectorError as exc:
-                    say(self._message, f"Scaling {cluster['name'][:8]}: {exc.reason}", "danger")
-
-    def _adopt_unconfirmed(self, clusters: list[dict[str, Any]]) -> None:
-        """After a start without answer: take the cluster the gateway made, if any."""
-        if self._unconfirmed is None:
-            return
-        new = [c["name"] for c in clusters if c["name"] not in self._unconfirmed]
-        self._unconfirmed = None
-        self._start_button.disabled = False
-        if new:
-            self._to_scale[new[0]] = self.start_workers
-            say(self._message, f"{self.gateway.name} answers again: cluster {new[0][:8]} "
-                "was started after all.")
-        else:
-            say(self._message, f"{self.gateway.name} answers again: it made no new cluster.")
 
     async def scale(self) -> None:
         """Scale the selected cluster to the chosen number of workers."""
         name = self._selected_cluster()
         if name:
-            await self._gateway_call(lambda: self.gateway.scale(name, self.workers),
+            await self._gateway_call(lambda: self.compute.scale(name, self.workers),
                                      f"Scaling to {self.workers} workers.")
 
     async def adapt(self) -> None:
@@ -480,40 +454,14 @@ class JobsPage(Page):
         name = self._selected_cluster()
         if name:
             await self._gateway_call(
-                lambda: self.gateway.adapt(name, self.adapt_min, self.adapt_max),
+                lambda: self.compute.adapt(name, self.adapt_min, self.adapt_max),
                 f"Adaptive between {self.adapt_min} and {self.adapt_max} workers.")
 
     async def stop_cluster(self) -> None:
         """Stop the selected cluster."""
         name = self._selected_cluster()
         if name:
-            await self._gateway_call(lambda: self.gateway.stop_cluster(name), "Stopping.")
-
-    def _cluster_rows(self) -> list[dict[str, Any]]:
-        assert self.gateway is not None
-        rows = []
-        clusters = self.gateway.clusters()
-        if self._placement().get("engine") == "slurm":
-            try:
-                self.batch_jobs = SlurmQueue(timeout=self.gateway.timeout).jobs(
-                    user=self.gateway.username, name="dask-gateway")
-            except ConnectorError as exc:
-                self.batch_jobs = exc.reason
-        for cluster in clusters:
-            counts: dict[str, Any] = {}
-            if cluster["status"] == "RUNNING":
-                try:
-                    counts = self.gateway.task_counts(cluster["name"])
-                except ConnectorError:
-                    counts = {}
-            workers = counts.get("workers", "")
-            if workers and cluster["name"] in self._asked:
-                self.first_worker_s = time.perf_counter() - self._asked.pop(cluster["name"])
-            tasks = (f"{counts.get('processing', 0)} running, {counts.get('waiting', 0)} "
-                     f"waiting, {counts.get('memory', 0)} in memory" if counts else "")
-            rows.append({**cluster, "workers": workers, "cores": counts.get("cores", ""),
-                         "tasks": tasks, "started": _ms(cluster["start_time"])})
-        return rows
+            await self._gateway_call(lambda: self.compute.stop(name), "Stopping.")
 
     # ----------------------------------------------------------------- both
     async def refresh(self) -> None:
@@ -526,21 +474,22 @@ class JobsPage(Page):
         if self.gateway is None:
             return
         try:
-            clusters = await run_blocking(self._cluster_rows)
+            clusters, said = await run_blocking(self.compute.listing)
         except ConnectorError as exc:  # the gateway did not answer: keep the last list
             self.gateway_down = True
-            say(self._message, f"{self.gateway.name} is down: {exc.reason}"
+            say(self.notice, f"{self.gateway.name} is down: {exc.reason}"
                 ". The job history is kept.", "warning")
             self._refresher.keep(True)
             return
         if self.gateway_down:
             self.gateway_down = False
-            say(self._message, f"{self.gateway.name} answers again.")
-        self._adopt_unconfirmed(clusters)
-        await self._scale_new(clusters)
-        self.clusters = clusters
+            say(self.notice, f"{self.gateway.name} answers again.")
+        for sentence, level in said:
+            say(self.notice, sentence, level)
+        self._start_button.disabled = self.compute.unconfirmed
+        self.clusters = [{**c, "started": _ms(c["start_time"])} for c in clusters]
         running = {f"{c['name'][:8]} ({c['worker_cores']} cores/worker)": c["name"]
-                   for c in clusters if c["status"] == "RUNNING"}
+                   for c in self.clusters if c["status"] == "RUNNING"}
         self.param.run_on.objects = running
         if self.run_on not in running.values():
             self.run_on = next(iter(running.values()), None)
@@ -554,27 +503,7 @@ class JobsPage(Page):
             f"{html.escape(c['dashboard'])}</a></p>" for c in self.clusters if c["dashboard"]
         ) + (f"<p>First worker {self.first_worker_s:.1f} s after “Start cluster”.</p>"
              if self.first_worker_s is not None else "") + self._batch_text()
-        self._refresher.keep(any(c["status"] not in FINAL for c in self.clusters)
-                             or bool(self._to_scale))
-
-    @property
-    def batch_description(self) -> str:
-        """The clusters' Slurm jobs (scheduler and workers) as the queue lists them, per
-        cluster (a job works in its cluster's staging directory); "" off Slurm."""
-        if self.batch_jobs is None:
-            return ""
-        if isinstance(self.batch_jobs, str):
-            return f"Slurm queue: {self.batch_jobs}"
-        if not len(self.batch_jobs):
-            return "Slurm jobs of your clusters: none in the queue."
-        by_cluster: dict[str, list[str]] = {}
-        for job in self.batch_jobs:
-            cluster = str(job["workdir"]).rstrip("/").rsplit("/", 1)[-1][:8]
-            by_cluster.setdefault(cluster, []).append(
-                f"{job['job_id']} {job['state']} ({job['elapsed']}, {job['cpus']} CPU, "
-                f"{job['reason']})")
-        return " ".join(f"Slurm jobs of cluster {cluster}: {', '.join(jobs)}."
-                        for cluster, jobs in by_cluster.items())
+        self._refresher.keep(self.compute.changing(clusters))
 
     def _batch_text(self) -> str:
         text = self.batch_description

@@ -70,6 +70,8 @@ class SkyPage(Page):
     cart_name = param.String(default="default", label="Cart", doc="Where selected rows go.")
     cutout_radius = param.Number(default=2.0, bounds=(0.05, 600), label="Cutout radius (arcmin)",
                                  doc="Radius of a SODA cutout around the target.")
+    selection = param.List(default=[], item_type=int,
+                           doc="Rows chosen in the table (their indices), as ticked there.")
 
     def __init__(self, discovery: Any = None, **params: Any) -> None:
         super().__init__(**params)
@@ -80,7 +82,7 @@ class SkyPage(Page):
         self._provenance: Callable[[Table], Table] | None = None
         self.overlap: float | None = None
         self._catalogues: dict[str, tuple[Any, dict[str, str]]] = {}
-        self._message = notice()
+        self.notice = notice()
         self._overlap = html_pane("")
         # The TAN inset is put in and taken out of this box (toggling a
         # HoloViews pane's visibility breaks its Bokeh stylesheets).
@@ -91,6 +93,7 @@ class SkyPage(Page):
             sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in
                         ("archive", "id", "title", "product_type", "access_url")})
+        self._table.link(self, selection="selection", bidirectional=True)
         self._table.param.watch(lambda e: self._select(e.new, "table"), "selection")
         self.map.param.watch(lambda e: self._select(e.new, "map"), "selection")
         #: The plot of the rows' columns, made when its card is first opened.
@@ -165,7 +168,7 @@ class SkyPage(Page):
             pn.Row(buttons["Zoom to target"], buttons["Whole sky"], width=300),
             width=310)
         self._layout = pn.Column(
-            pn.pane.Markdown("## Sky"), self._message,
+            pn.pane.Markdown("## Sky"), self.notice,
             pn.Row(controls, pn.Column(self.map, sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             pn.Row(self._inset, pn.Column(
@@ -205,7 +208,7 @@ class SkyPage(Page):
             try:
                 survey = await run_blocking(Survey.open, svc.name, svc.connector())
             except ConnectorError as exc:
-                say(self._message, f"{svc.name}: {exc.reason}", "warning")
+                say(self.notice, f"{svc.name}: {exc.reason}", "warning")
                 continue
             found[svc.name] = survey
             if survey.coverage is not None:
@@ -257,7 +260,7 @@ class SkyPage(Page):
         if self.plot is not None:
             self._later(self.plot_rows)
         shown = int(self.map.positions().valid.sum()) if len(rows) else 0
-        say(self._message, f"{shown:,} rows on the map." + (
+        say(self.notice, f"{shown:,} rows on the map." + (
             " " + "; ".join(self.map.warnings[:3]) if self.map.warnings else ""),
             "warning" if self.map.warnings else "info")
 
@@ -274,7 +277,7 @@ class SkyPage(Page):
             try:
                 tables = await run_blocking(connector.positional_tables)
             except ConnectorError as exc:
-                say(self._message, f"{svc.name}: {exc.reason}", "warning")
+                say(self.notice, f"{svc.name}: {exc.reason}", "warning")
                 continue
             for row in tables:
                 found[f"{row['table_name']} ({svc.name})"] = (connector, {
@@ -291,16 +294,16 @@ class SkyPage(Page):
         if self.catalogue not in self._catalogues:
             await self.list_catalogues()
             if self.catalogue not in self._catalogues:
-                say(self._message, "No catalogue with positions found.", "warning")
+                say(self.notice, "No catalogue with positions found.", "warning")
                 return
         connector, cols = self._catalogues[self.catalogue]
-        say(self._message, f"Loading {self.catalogue} …")
+        say(self.notice, f"Loading {self.catalogue} …")
         try:
             rows = await run_blocking(lambda: connector.positions(
                 cols["table_name"], cols["ra"], cols["dec"], cols["id"],
                 maxrec=self.row_limit))
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+            say(self.notice, exc.reason, "danger")
             return
         table = await run_blocking(catalogue_rows, rows, cols, connector.url)
         self.show_rows(table, await run_blocking(sky.coverage, table), provenance=functools.partial(
@@ -312,7 +315,7 @@ class SkyPage(Page):
                 query={"catalogue": cols["table_name"]}, maxrec=self.row_limit,
                 truncated=(cols["archive"],) if rows.meta.get("truncated") else ())))
         if rows.meta.get("truncated"):
-            say(self._message, f"Only the first {len(rows):,} rows (row limit).", "warning")
+            say(self.notice, f"Only the first {len(rows):,} rows (row limit).", "warning")
 
     # --------------------------------------------------------------- selection
     def _select(self, rows: list[int], origin: str) -> None:
@@ -332,7 +335,7 @@ class SkyPage(Page):
         finally:
             self._syncing = False
         if origin != "table":
-            say(self._message, f"{len(rows):,} rows selected on the {origin}.")
+            say(self.notice, f"{len(rows):,} rows selected on the {origin}.")
 
     def _on_plot_card(self, event: param.parameterized.Event) -> None:
         if not event.new and self.plot is None:
@@ -380,15 +383,15 @@ class SkyPage(Page):
         """Add the selected rows to the cart, then redraw the cart's coverage."""
         rows = self.selected_rows()
         if not len(rows):
-            say(self._message, "Select rows first (box or lasso on the map, or tick them).",
+            say(self.notice, "Select rows first (box or lasso on the map, or tick them).",
                 "warning")
             return
         try:
             added = await run_blocking(lambda: self.open_cart(self.cart_name).add_rows(rows))
         except CartError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
-        say(self._message, f"Added {added} rows to cart {self.cart_name!r}.")
+        say(self.notice, f"Added {added} rows to cart {self.cart_name!r}.")
         await self.cart_coverage()
 
     # ---------------------------------------------------------------- coverage
@@ -398,7 +401,7 @@ class SkyPage(Page):
         try:
             coverage = await run_blocking(lambda: self.open_cart(name).coverage())
         except CartError as exc:
-            say(self._message, str(exc), "danger")
+            say(self.notice, str(exc), "danger")
             return
         self.map.set_layer(f"cart {name}", coverage or MOC.new_empty(8))
         self._layers_changed()
@@ -411,7 +414,7 @@ class SkyPage(Page):
         try:
             declared = await run_blocking(registries[0].connector().coverage)
         except ConnectorError as exc:
-            say(self._message, f"registry: {exc.reason}", "warning")
+            say(self.notice, f"registry: {exc.reason}", "warning")
             return
         layers, bad = await run_blocking(declared_layers, self.profile.by_role("archive"),
                                          declared)
@@ -419,7 +422,7 @@ class SkyPage(Page):
             self.map.set_layer(name, moc, show=False)
         self._layers_changed()
         if bad:
-            say(self._message, "Skipped coverage: " + "; ".join(bad), "warning")
+            say(self.notice, "Skipped coverage: " + "; ".join(bad), "warning")
 
     def _layers_changed(self) -> None:
         names = list(self.map.layers)
@@ -453,34 +456,36 @@ class SkyPage(Page):
         """The coverage of the selected rows (positions and footprints; blocking)."""
         return sky.coverage(self.selected_rows()) or MOC.new_empty(8)
 
-    def _moc_callback(self, fmt: str) -> Any:
-        def write() -> io.BytesIO:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / f"moc.{fmt}"
-                self.selection_moc().save(str(path), format=fmt, overwrite=True)
-                return io.BytesIO(path.read_bytes())
+    def selection_moc_bytes(self, fmt: str) -> bytes:
+        """The coverage of the selected rows as a MOC file (``fits``, ``json`` or
+        ``ascii``; blocking)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"moc.{fmt}"
+            self.selection_moc().save(str(path), format=fmt, overwrite=True)
+            return path.read_bytes()
 
+    def _moc_callback(self, fmt: str) -> Any:
         async def callback() -> io.BytesIO:
-            return await run_blocking(write)
+            return io.BytesIO(await run_blocking(self.selection_moc_bytes, fmt))
         return callback
 
     # -------------------------------------------------------------- zoom, preview
     async def zoom(self) -> None:
         """Centre the map on the target and show the TAN field around it."""
         if not self.target.strip():
-            say(self._message, "Type a name or coordinates to zoom to.", "warning")
+            say(self.notice, "Type a name or coordinates to zoom to.", "warning")
             return
         try:
             position = await run_blocking(self.resolver().resolve, self.target, "icrs")
         except ConnectorError as exc:
-            say(self._message, exc.reason, "danger")
+            say(self.notice, exc.reason, "danger")
             return
         self.map.zoom_to(position.ra, position.dec, max(self.fov, 1.0))
         self._inset.objects = [pn.pane.HoloViews(
             field_view(self.rows, position.ra, position.dec, self.fov, cone=self.map.cone,
                        colours=self.map.colours),
             width=420, height=390)]
-        say(self._message, f"{self.target.strip()} → RA {position.ra:.5f}°, "
+        say(self.notice, f"{self.target.strip()} → RA {position.ra:.5f}°, "
             f"Dec {position.dec:+.5f}° ({position.source})")
 
     async def whole_sky(self) -> None:
@@ -497,7 +502,7 @@ class SkyPage(Page):
         images = [r for r in rows if "access_url" in rows.colnames
                   and str(r["access_url"]).startswith(("http://", "https://"))]
         if not images:
-            say(self._message, "Select a row with an image (an access URL) first.", "warning")
+            say(self.notice, "Select a row with an image (an access URL) first.", "warning")
             return
         row = images[0]
         shown = await self.preview.show(str(row["access_url"]), title=str(row["title"]),
@@ -512,17 +517,17 @@ class SkyPage(Page):
         found = [(r, links_url(rows, r)) for r in rows]
         found = [(r, url) for r, url in found if url]
         if not found:
-            say(self._message, "Select a row whose archive offers DataLink (an ObsCore or "
+            say(self.notice, "Select a row whose archive offers DataLink (an ObsCore or "
                 "SIA v2 image) first.", "warning")
             return
         row, url = found[0]
         session = archive_session(self.profile, str(row["archive"]))
-        say(self._message, f"Asking for the links of {row['title']} …")
+        say(self.notice, f"Asking for the links of {row['title']} …")
         try:
             links = await run_blocking(lambda: fetch_links(
                 url, session=session, timeout=session.timeout))
         except ConnectorError as exc:
-            say(self._message, f"DataLink: {exc.reason}", "danger")
+            say(self.notice, f"DataLink: {exc.reason}", "danger")
             return
         self.links, self._linked_row = links, row
         frame = links.links.to_pandas()
@@ -535,13 +540,13 @@ class SkyPage(Page):
             + (f"; cutouts by <code>{html.escape(soda.url)}</code> (SODA)" if soda else
                "; no cutout service") + "</p>")
         self._links_card.param.update(visible=True, collapsed=False)
-        say(self._message, f"{len(links.links)} links of {row['title']}.")
+        say(self.notice, f"{len(links.links)} links of {row['title']}.")
 
     async def cutout_to_cart(self) -> None:
         """Cut the linked data set around the target (the search's centre, else the
         data set's) with SODA and add the cutout to the cart as an item of its own."""
         if self.links is None or self._linked_row is None:
-            say(self._message, "Show a row's links first.", "warning")
+            say(self.notice, "Show a row's links first.", "warning")
             return
         row = self._linked_row
         ra, dec = ((self.map.cone[0], self.map.cone[1]) if self.map.cone is not None
@@ -551,19 +556,19 @@ class SkyPage(Page):
                                user=self.user)
             added = await run_blocking(lambda: self.open_cart(self.cart_name).add_rows(item))
         except (ConnectorError, CartError) as exc:
-            say(self._message, getattr(exc, "reason", str(exc)), "danger")
+            say(self.notice, getattr(exc, "reason", str(exc)), "danger")
             return
-        say(self._message, f"Added the cutout {str(item['title'][0])!r} to cart {self.cart_name!r}"
+        say(self.notice, f"Added the cutout {str(item['title'][0])!r} to cart {self.cart_name!r}"
             + ("" if added else " (it was there already)") + ".")
 
     async def plot_spectra(self) -> None:
         """Read the selected rows that are spectra (SSA, ObsCore) and draw them."""
         found = spectrum_rows(self.selected_rows())
         if not found:
-            say(self._message, "Select rows that are spectra (product type spectrum, from "
+            say(self.notice, "Select rows that are spectra (product type spectrum, from "
                 "an SSA service or ObsCore) first.", "warning")
             return
-        say(self._message, f"Reading {len(found)} spectr{'um' if len(found) == 1 else 'a'} …")
+        say(self.notice, f"Reading {len(found)} spectr{'um' if len(found) == 1 else 'a'} …")
         spectra = await run_blocking(load_spectra, found, self.profile)
         if self.spectra is None:
             self.spectra = SpectrumPlot()
@@ -572,7 +577,7 @@ class SkyPage(Page):
         self._spectra_card.param.update(visible=True, collapsed=False)
         failed = [s for s in spectra if s.error]
         drawn = len(self.spectra.drawn)
-        say(self._message, f"{drawn} spectr{'um' if drawn == 1 else 'a'} drawn"
+        say(self.notice, f"{drawn} spectr{'um' if drawn == 1 else 'a'} drawn"
             + (f"; {len(failed)} could not be read (see below)" if failed else "") + ".",
             "warning" if failed else "info")
 

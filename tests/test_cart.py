@@ -310,23 +310,23 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
     assert "Added 1 item to cart" in add_dataset_to_cart(discovery, "radio*")
     page = CartPage(profile=private, refresh_period=0)
     page.cart_name = "staging"
-    lake = next(c for c in page._layout.objects if getattr(c, "title", "") == "Data lake")
-    assert "mock transfer tool" in lake.objects[0].object
-    run_coroutine(page.show_replicas())
-    assert set(page.replicas["name"]) == {"magpis_g10.5_20cm.fits",
-                                                   "first_j105007p304037.fits"}
-    assert "LOCAL_A" in page.lake_notice.text
-    assert page.param.rse.objects == ["LOCAL_A", "LOCAL_B"]
-    page.rse = "LOCAL_B"
-    run_coroutine(page.make_available())
-    assert "Asked for esap:radio_20cm at LOCAL_B" in page.lake_notice.text
+    lake = page.lake
+    assert "mock transfer tool" in lake.__panel__().objects[0].object  # the card says so
+    run_coroutine(lake.show_replicas())
+    assert set(lake.replicas["name"]) == {"magpis_g10.5_20cm.fits",
+                                          "first_j105007p304037.fits"}
+    assert "LOCAL_A" in lake.notice.text
+    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B"]
+    lake.rse = "LOCAL_B"
+    run_coroutine(lake.make_available())
+    assert "Asked for esap:radio_20cm at LOCAL_B" in lake.notice.text
     deadline = time.monotonic() + 120
-    while page.rules[0]["state"] == "REPLICATING" and time.monotonic() < deadline:
+    while lake.rules[0]["state"] == "REPLICATING" and time.monotonic() < deadline:
         time.sleep(2)
-        run_coroutine(page.refresh_rules())
-    assert [(r["did"], r["rse"], r["state"]) for r in page.rules] == [
+        run_coroutine(lake.refresh_rules())
+    assert [(r["did"], r["rse"], r["state"]) for r in lake.rules] == [
         ("esap:radio_20cm", "LOCAL_B", "OK")]
-    run_coroutine(page.make_available())  # asking again follows the same rule
+    run_coroutine(lake.make_available())  # asking again follows the same rule
     assert len(page.store.jobs("local", "rucio-rule")) == 1
     assert page.store.jobs("someone-else", "rucio-rule") == []
 
@@ -367,12 +367,12 @@ def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
     page = CartPage(profile=replace(private, facilities=(binder,),
                                     public_url="https://dash.example"))
     Cart.open("default", profile=private)
-    run_coroutine(page.share())
-    assert page.links["notebook"].startswith("https://dash.example/cart-share/")
-    assert page.links["launch"].startswith("https://binder.example/v2/git/")
-    assert 'rel="noopener noreferrer"' in page._links.object
-    run_coroutine(page.revoke())
-    assert "1 link revoked" in page._links.object
+    run_coroutine(page.sharing.share())
+    assert page.sharing.links["notebook"].startswith("https://dash.example/cart-share/")
+    assert page.sharing.links["launch"].startswith("https://binder.example/v2/git/")
+    assert 'rel="noopener noreferrer"' in page.sharing._links.object
+    run_coroutine(page.sharing.revoke())
+    assert "1 link revoked" in page.sharing._links.object
 
 
 def test_the_sqlite_database_is_private_to_its_owner(tmp_path) -> None:

@@ -30,30 +30,32 @@ def wait(page: JobsPage, done, seconds: float = 90) -> None:
 
 def test_a_cluster_from_the_gateways_options_starts_scales_and_stops(private) -> None:
     page = JobsPage(profile=private, refresh_period=0)
-    run_coroutine(page.load_options())
-    assert set(page.option_inputs) == {"worker_cores", "worker_memory"}
-    assert "(1–2)" in page.option_inputs["worker_cores"].label
-    page.option_inputs["worker_cores"].value = 9
-    run_coroutine(page.start_cluster())
+    clusters = page.cluster_panel
+    run_coroutine(clusters.load_options())
+    assert set(clusters.option_inputs) == {"worker_cores", "worker_memory"}
+    assert "(1–2)" in clusters.option_inputs["worker_cores"].label
+    clusters.option_inputs["worker_cores"].value = 9
+    run_coroutine(clusters.start_cluster())
     assert page.notice.kind == "danger"
     assert "worker_cores must be <= 2" in page.notice.text
-    page.option_inputs["worker_cores"].value = 1
-    run_coroutine(page.start_cluster())
-    name = page.compute.last_started  # this test's cluster, whatever else runs
+    clusters.option_inputs["worker_cores"].value = 1
+    run_coroutine(clusters.start_cluster())
+    name = clusters.compute.last_started  # this test's cluster, whatever else runs
     wait(page, lambda: any(c["name"] == name and c["status"] == "RUNNING"
-                           for c in page.clusters))
-    page.selection = [next(i for i, c in enumerate(page.clusters) if c["name"] == name)]
-    page.workers = 1
-    run_coroutine(page.scale())
-    wait(page, lambda: any(c["name"] == name and c["workers"] for c in page.clusters))
-    assert page.first_worker_s is not None
-    assert "PRIVATE KEY" not in str(page.clusters)
-    ours = next(c for c in page.clusters if c["name"] == name)
+                           for c in clusters.clusters))
+    clusters.selection = [next(i for i, c in enumerate(clusters.clusters)
+                               if c["name"] == name)]
+    clusters.workers = 1
+    run_coroutine(clusters.scale())
+    wait(page, lambda: any(c["name"] == name and c["workers"] for c in clusters.clusters))
+    assert clusters.first_worker_s is not None
+    assert "PRIVATE KEY" not in str(clusters.clusters)
+    ours = next(c for c in clusters.clusters if c["name"] == name)
     assert f"/clusters/{name}/status" in ours["dashboard"]
-    page.selection = [page.clusters.index(ours)]
-    run_coroutine(page.stop_cluster())
-    wait(page, lambda: all(c["status"] in {"STOPPING", "STOPPED"} for c in page.clusters
-                           if c["name"] == name))
+    clusters.selection = [clusters.clusters.index(ours)]
+    run_coroutine(clusters.stop_cluster())
+    wait(page, lambda: all(c["status"] in {"STOPPING", "STOPPED"}
+                           for c in clusters.clusters if c["name"] == name))
 
 
 def test_async_tap_jobs_and_rucio_rules_in_one_view(private) -> None:
@@ -85,14 +87,14 @@ def test_a_stopped_gateway_shows_as_down_keeps_the_history_and_recovers(private)
     stack("stop", "gateway")
     try:
         run_coroutine(page.refresh())
-        assert page.gateway_down
+        assert page.cluster_panel.gateway_down
         assert "Dask Gateway is down" in page.notice.text
         assert "job history is kept" in page.notice.text
         assert [j["state"] for j in page.jobs] == ["COMPLETED"]
     finally:
         stack("start", "gateway")
     run_coroutine(page.refresh())
-    assert not page.gateway_down and "answers again" in page.notice.text
+    assert not page.cluster_panel.gateway_down and "answers again" in page.notice.text
     assert [j["state"] for j in page.jobs] == ["COMPLETED"]
 
 
@@ -114,24 +116,25 @@ def test_a_start_the_gateway_never_answers_is_adopted_not_started_twice(private)
             replace(s, url=proxy.url, options={**s.options, "timeout": 3})
             if s.id == "gateway" else s for s in private.services))
         page = JobsPage(profile=hung, refresh_period=0)
-        run_coroutine(page.load_options())
-        page.start_workers = 1
-        page.option_inputs["worker_cores"].value = 1
+        run_coroutine(page.cluster_panel.load_options())
+        page.cluster_panel.start_workers = 1
+        page.cluster_panel.option_inputs["worker_cores"].value = 1
         before = {c["name"] for c in real.connector().clusters()}
         proxy.mode = "hang"  # the gateway lists its clusters, and hangs on the start
-        page.gateway.session.close()  # no connection kept from before the hang
-        run_coroutine(page.start_cluster())
+        page.cluster_panel.gateway.session.close()  # no connection kept from before the hang
+        run_coroutine(page.cluster_panel.start_cluster())
         assert "did not confirm the new cluster (no answer within 3 s)" in page.notice.text
-        run_coroutine(page.start_cluster())
+        run_coroutine(page.cluster_panel.start_cluster())
         assert "The last start got no answer" in page.notice.text
         proxy.mode = "pass"
-        page.gateway.session.close()
+        page.cluster_panel.gateway.session.close()
         run_coroutine(page.refresh())
         new = {c["name"] for c in real.connector().clusters()} - before
         assert len(new) == 1
         name = new.pop()
         assert f"cluster {name[:8]} was started after all" in page.notice.text
         try:
-            wait(page, lambda: any(c["name"] == name and c["workers"] for c in page.clusters))
+            wait(page, lambda: any(c["name"] == name and c["workers"]
+                                   for c in page.cluster_panel.clusters))
         finally:
             real.connector().stop_cluster(name)

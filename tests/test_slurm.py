@@ -120,15 +120,17 @@ def test_a_worker_job_cancelled_mid_run_ends_the_run_completed_or_failed(
 def test_the_jobs_page_shows_the_facility_its_engine_and_the_batch_jobs(
         slurm, profile, tmp_path) -> None:
     page = JobsPage(profile=replace(profile, database=f"sqlite:///{tmp_path}/page.db"))
-    assert page.facility == "gateway" and "(local processes)" in page.engine_description
-    page.facility = "slurm"
-    run_coroutine(page.show_facility())
-    assert "(slurm, partition esap)" in page.engine_description
-    assert slurm[1] in [c["name"] for c in page.clusters]
-    mine = page.batch_jobs[[str(w).endswith(slurm[1]) for w in page.batch_jobs["workdir"]]]
+    clusters = page.cluster_panel
+    assert clusters.facility == "gateway" and "(local processes)" in clusters.engine_description
+    clusters.facility = "slurm"
+    run_coroutine(clusters.show_facility())
+    assert "(slurm, partition esap)" in clusters.engine_description
+    assert slurm[1] in [c["name"] for c in clusters.clusters]
+    mine = clusters.batch_jobs[[str(w).endswith(slurm[1])
+                                for w in clusters.batch_jobs["workdir"]]]
     assert len(mine) == 3 and set(mine["state"]) == {"RUNNING"}
-    assert f"Slurm jobs of cluster {slurm[1][:8]}: " in page.batch_description
-    assert page.run_on == slurm[1]  # workflows started here run on the Slurm cluster
+    assert f"Slurm jobs of cluster {slurm[1][:8]}: " in clusters.batch_description
+    assert clusters.run_on == slurm[1]  # workflows started here run on the Slurm cluster
 
 
 def test_a_drained_node_leaves_a_new_cluster_pending_and_the_page_says_why(profile) -> None:

@@ -134,26 +134,27 @@ def test_downstream_calls_act_as_the_users_own_accounts(oidc, as_user) -> None:
     as_user(ALICE, "Alice")
     page = JobsPage(profile=oidc, refresh_period=0)
     assert page.lake.client.whoami()["account"] == "alice"
-    assert page.gateway.username == "alice"
+    assert page.cluster_panel.gateway.username == "alice"
     as_user(CAROL, "Carol")
     page = JobsPage(profile=oidc, refresh_period=0)
-    assert page.lake is None and page.gateway is None
+    assert page.lake is None and page.cluster_panel.gateway is None
     assert "no account at Rucio data lake" in page.no_account["rucio"]
     assert "no account at Dask Gateway" in page.no_account["gateway"]
     assert "you have no gateway account" in page.runs_where
     with pytest.raises(NoAccountError, match="ask its operators"):
         page.user_connector("rucio")
     cart = CartPage(profile=oidc)
-    assert cart.rucio is None
+    assert cart.lake.rucio is None
+    assert "no account at Rucio" in cart.lake.__panel__().objects[0].object
 
 
 def test_clusters_are_created_and_listed_per_user(oidc, as_user) -> None:
     as_user(ALICE, "Alice")
-    alice = JobsPage(profile=oidc, refresh_period=0).gateway
+    alice = JobsPage(profile=oidc, refresh_period=0).cluster_panel.gateway
     name = alice.start_cluster(worker_cores=1, worker_memory=1.0)
     try:
         as_user(BOB, "Bob")
-        bob = JobsPage(profile=oidc, refresh_period=0).gateway
+        bob = JobsPage(profile=oidc, refresh_period=0).cluster_panel.gateway
         assert name in {c["name"] for c in alice.clusters()}
         assert name not in {c["name"] for c in bob.clusters()}
         with pytest.raises(QueryError, match="User bob lacks permissions to stop cluster"):

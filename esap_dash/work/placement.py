@@ -19,6 +19,7 @@ and says why, per place.  The model asks the services; pages only show it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,8 +32,8 @@ from ..core.actor import Actor, NoAccountError
 from .jobs import JobError, kinds
 from .workflows import GatewayEngine
 
-__all__ = ["DataAt", "Place", "data_locations", "make_available_here", "rank_places",
-           "run_here"]
+__all__ = ["DataAt", "Place", "data_locations", "make_available_at", "make_available_here",
+           "rank_places", "run_here"]
 
 
 @dataclass(frozen=True)
@@ -258,16 +259,29 @@ def make_available_here(actor: Actor, place: Place, items: Table, *,
     """
     if not place.rses:
         raise JobError(f"{place.name} declares no storage element it reads from.")
+    dids = [str(item["item_id"]) for item in items if str(item["kind"]) == "did"]
+    made, refused = make_available_at(actor, dids, place.rses[0], cart=cart)
+    return [job for _, job in made], refused
+
+
+def make_available_at(actor: Actor, dids: Iterable[str], rse: str, *,
+                      cart: str = "") -> tuple[list[tuple[str, int]], list[str]]:
+    """Ask Rucio for each data identifier (``scope:name``) at ``rse``: one replication
+    rule each, followed in the jobs list as Rucio rule jobs (blocking).
+
+    Returns
+    -------
+    tuple
+        The identifiers asked for with their rule jobs' ids, and those refused with
+        why.
+    """
     rules = kinds()["rucio-rule"]
     made, refused = [], []
-    for item in items:
-        if str(item["kind"]) != "did":
-            continue
+    for did in dids:
         try:
-            made.append(rules.submit(actor, did=str(item["item_id"]), rse=place.rses[0],
-                                     cart=cart))
+            made.append((did, rules.submit(actor, did=did, rse=rse, cart=cart)))
         except (ConnectorError, JobError) as exc:
-            refused.append(f"{item['item_id']}: {getattr(exc, 'reason', str(exc))}")
+            refused.append(f"{did}: {getattr(exc, 'reason', str(exc))}")
     return made, refused
 
 

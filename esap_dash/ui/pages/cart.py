@@ -6,7 +6,6 @@ import html
 import io
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import panel as pn
@@ -15,20 +14,19 @@ from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
 from connectors.query import common_table, name_mapping, ucd_mapping
-from connectors.rucio import RucioConnector
 from connectors.samp import SampLink
 
-from ...core.actor import NoAccountError
 from ...core.cart import Cart, CartError, CartItem, check_name
 from ...core.config import SAMP_DEFAULTS
 from ...core.fanout import run_blocking
-from ...core.launch import launch_url, share_links
+from ...core.launch import share_links
 from ...core.lineage import DRAW_LIMIT, picture
 from ...core.provenance import Provenance, Service
-from ...work.jobs import JobError, follow, kinds
-from ..components.actions import Refresher, lazy_card, on_click
+from ..components.actions import lazy_card, on_click
+from ..components.cart_lake import CartLake
 from ..components.prov_picture import ProvenancePicture
 from ..components.samp_web import WebSamp
+from ..components.share_links import ShareLinks
 from ..components.style import POSITION_FORMAT, html_pane, notice, say, whole_bytes
 from ..components.where_to_run import WhereToRun
 from .base import Page
@@ -54,10 +52,6 @@ class CartPage(Page):
     new_name = param.String(default="", doc="Name of a new cart.")
     samp_receive = param.Boolean(default=False, label="Receive tables from TOPCAT/Aladin (SAMP)",
                                  doc="Add the tables that SAMP clients send to this cart.")
-    rse = param.Selector(objects=[], label="Storage element (RSE)",
-                         doc="Where the data-lake items should be made available.")
-    facility = param.Selector(objects=[], label="Open in",
-                              doc="A BinderHub or JupyterHub of this deployment.")
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes of replicating rules.")
     selection = param.List(default=[], item_type=int,
@@ -106,6 +100,11 @@ class CartPage(Page):
         self._name_downloads()
         #: “Where can this run?” (its content is built when it is first opened).
         self.placement_card = self._placement_card()
+        #: The cart's data-lake items in the data lake.
+        self.lake = CartLake(self.actor, self._did_items, lambda: self.cart_name,
+                             refresh_period=self.refresh_period)
+        #: Shared links to the cart, and the address that opens it on a notebook server.
+        self.sharing = ShareLinks(self.profile, lambda: self.cart)
         self._layout = pn.Column(
             pn.pane.Markdown("## Cart"),
             pn.Row(pn.widgets.Select.from_param(self.param.cart_name, label="Cart", width=220),
@@ -115,8 +114,8 @@ class CartPage(Page):
             self._summary, self.notice,
             pn.Row(buttons["Remove selected"], buttons["Undo remove"], *downloads[:4]),
             self._samp_row(buttons["Send to TOPCAT (SAMP)"]),
-            self._table, self._provenance_card(downloads[4:]), self._datalake_card(),
-            self.placement_card, self._launch_card(),
+            self._table, self._provenance_card(downloads[4:]), self.lake,
+            self.placement_card, self.sharing,
             sizing_mode="stretch_width")
         self._on_cart_name()
 
@@ -192,43 +191,6 @@ class CartPage(Page):
             self._samp.close()
             self._samp = None
 
-    # ----------------------------------------------------------- data lake
-    def _datalake_card(self) -> pn.viewable.Viewable:
-        try:
-            self.rucio: RucioConnector | None = self.user_connector("rucio")
-            why = "This deployment has no Rucio data lake."
-        except NoAccountError as exc:
-            self.rucio, why = None, str(exc)
-        self._rules_refresher = Refresher(self.refresh_rules, lambda: self.refresh_period)
-        self.rules: list[dict[str, Any]] = []
-        self.lake_notice = notice()
-        #: Where each file of the listed data-lake items is (one row per file and RSE;
-        #: None until listed).
-        self.replicas: pd.DataFrame | None = None
-        self._replicas = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, height=200, sizing_mode="stretch_width",
-            formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")})
-        self._rules = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, height=160, sizing_mode="stretch_width")
-        if self.rucio is None:
-            return pn.Card(html_pane(f"<p>{html.escape(why)}</p>"), title="Data lake",
-                           sizing_mode="stretch_width")
-        show = pn.widgets.Button(label="Where are the files?", width=190)
-        on_click(show, self.show_replicas)
-        stage = pn.widgets.Button(label="Make available at the RSE", color="primary",
-                                  width=220)
-        on_click(stage, self.make_available)
-        mock = (" This deployment's Rucio copies with a mock transfer tool: rules reach OK "
-                "but no bytes move." if self.rucio.mock_transfers else "")
-        return pn.Card(
-            pn.pane.Markdown("Data-lake items (ticked ones, or all): where their files are "
-                             f"stored, and a replication rule to bring them to a storage "
-                             f"element.{mock}"),
-            pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=200), stage),
-            self.lake_notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
-            self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
-            self._rules, title="Data lake", sizing_mode="stretch_width")
-
     def _placement_card(self) -> pn.Card:
         """“Where can this run?”, built when the card is first opened."""
         def build() -> WhereToRun:
@@ -240,132 +202,12 @@ class CartPage(Page):
         return lazy_card("Where can this run?", build)
 
     def _did_items(self) -> list[CartItem]:
+        """The cart's data-lake items: the ticked ones, or all when none is ticked."""
         items = [i for i in self.cart.items() if i.kind == "did"]
-        ticked = {self.listing["key"].iloc[i] for i in self._table.selection
+        ticked = {self.listing["key"].iloc[i] for i in self.selection
                   if i < len(self.listing)}
         chosen = [i for i in items if i.key in ticked]
         return chosen or ([] if ticked else items)
-
-    async def show_replicas(self) -> None:
-        """List where every file of the data-lake items is (one row per file and RSE)."""
-        assert self.rucio is not None
-        items = await run_blocking(self._did_items)
-        if not items:
-            say(self.lake_notice, "No data-lake items in this cart (or none ticked). Add "
-                "them from Discovery > Data lake.", "warning")
-            return
-        try:
-            tables = await run_blocking(lambda: [
-                self.rucio.list_replicas(*i.item_id.split(":", 1)) for i in items])
-            if not self.param.rse.objects:
-                self.param.rse.objects = await run_blocking(self.rucio.list_rses)
-        except ConnectorError as exc:
-            say(self.lake_notice, exc.reason, "danger")
-            return
-        frames = [t.to_pandas() for t in tables if len(t)]
-        self.replicas = pd.concat(frames, ignore_index=True) if frames else None
-        self._replicas.value = self.replicas
-        per_rse = pd.concat(frames)["rse"].value_counts().to_dict() if frames else {}
-        say(self.lake_notice, f"{len(items)} data-lake items: " + (", ".join(
-            f"{n} file replicas on {rse}" for rse, n in sorted(per_rse.items()))
-            or "no replicas") + ".")
-
-    async def make_available(self) -> None:
-        """Ask Rucio for a replication rule per data-lake item to the chosen RSE."""
-        assert self.rucio is not None
-        if not self.rse:
-            await self.show_replicas()
-            if not self.rse:
-                return
-        items = await run_blocking(self._did_items)
-        if not items:
-            say(self.lake_notice, "No data-lake items in this cart (or none ticked).",
-                "warning")
-            return
-        made, refused = [], []
-        rules, rse, cart = kinds()["rucio-rule"], self.rse, self.cart_name
-        for item in items:
-            try:
-                await run_blocking(lambda did=item.item_id: rules.submit(
-                    self.actor, did=did, rse=rse, cart=cart))
-            except ConnectorError as exc:
-                refused.append(f"{item.item_id}: {exc.reason}")
-                continue
-            except JobError as exc:
-                refused.append(f"{item.item_id}: {exc}")
-                continue
-            made.append(item.item_id)
-        text = (f"Asked for {', '.join(made)} at {rse}." if made else "") + (
-            " Refused: " + "; ".join(refused) if refused else "")
-        say(self.lake_notice, text.strip(), "danger" if refused else "info")
-        await self.refresh_rules()
-
-    async def refresh_rules(self) -> None:
-        """Show this cart's rules with their live state; refresh while any replicates."""
-        rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "state": j["state"],
-                 "files OK": j.get("locks_ok", ""), "replicating": j.get("locks_replicating", ""),
-                 "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
-                 "rule": j["ref"], "expires": str(j.get("expires") or ""),
-                 "asked": j["created"]}
-                for j in await follow(self.actor, "rucio-rule")
-                if j["detail"].get("cart") == self.cart_name]
-        self.rules = rows
-        self._rules.value = pd.DataFrame(rows) if rows else None
-        active = any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows)
-        self._rules_refresher.keep(active)
-
-    # ------------------------------------------------------------ launch
-    def _launch_card(self) -> pn.viewable.Viewable:
-        facilities = {f.name: f for f in self.profile.facilities}
-        self._facilities = facilities
-        self.param.facility.objects = list(facilities)
-        if facilities:
-            self.facility = next(iter(facilities))
-        self._links = html_pane("")
-        self.links: dict[str, str] = {}
-        share = pn.widgets.Button(label="Make a link to this cart", color="primary", width=220)
-        on_click(share, self.share)
-        revoke = pn.widgets.Button(label="Revoke all links", width=160)
-        on_click(revoke, self.revoke)
-        where = (pn.widgets.Select.from_param(self.param.facility, width=280) if facilities
-                 else pn.pane.Markdown("No BinderHub or JupyterHub is configured in this "
-                                       "deployment: the link can be opened in any "
-                                       "JupyterLab (*File > Open from URL*)."))
-        return pn.Card(
-            pn.pane.Markdown("A read-only link to this cart's runnable notebook and VOTable "
-                             "(valid 7 days), and the address that opens the notebook on a "
-                             "notebook server."),
-            pn.Row(where, share, revoke), self._links, title="Open in Binder / JupyterHub",
-            sizing_mode="stretch_width")
-
-    def _base_url(self) -> str:
-        if self.profile.public_url:
-            return self.profile.public_url
-        location = pn.state.location
-        if location is not None and location.href:
-            parts = urlsplit(location.href)
-            return f"{parts.scheme}://{parts.netloc}"
-        return "http://127.0.0.1:5006"
-
-    async def share(self) -> None:
-        """Make a shared link to the cart and the launch address for the chosen facility."""
-        token = await run_blocking(lambda: self.cart.share(days=7))
-        links = share_links(self._base_url(), token)
-        facility = self._facilities.get(self.facility)
-        launch = launch_url(facility, links["notebook"]) if facility else ""
-        self.links = {**links, "launch": launch}
-        rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"]),
-                ("Provenance (PROV-JSON)", links["prov-json"])]
-        if launch:
-            rows.append((f"Open in {facility.name}", launch))
-        self._links.object = "<ul>" + "".join(
-            f'<li>{label}: <a href="{html.escape(url)}" target="_blank" rel="noopener '
-            f'noreferrer">{html.escape(url)}</a></li>' for label, url in rows) + "</ul>"
-
-    async def revoke(self) -> None:
-        """End every shared link to this cart."""
-        ended = await run_blocking(lambda: self.cart.revoke_shares())
-        self._links.object = f"<p>{ended} link{'s' * (ended != 1)} revoked.</p>"
 
     @property
     def cart(self) -> Cart:

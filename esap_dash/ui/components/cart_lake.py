@@ -1,0 +1,144 @@
+"""A cart's data-lake items in the Rucio data lake: where their files are, a replication
+rule to bring them to a storage element, and the cart's rules followed live."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from connectors.exceptions import ConnectorError
+
+from ...core.actor import Actor, NoAccountError
+from ...core.cart import CartItem
+from ...core.fanout import run_blocking
+from ...work.jobs import follow
+from ...work.placement import make_available_at
+from .actions import Refresher, on_click
+from .style import html_pane, notice, say
+
+__all__ = ["CartLake"]
+
+
+class CartLake(pn.viewable.Viewer):
+    """The data lake of one cart, acting as the user.
+
+    Parameters
+    ----------
+    actor : Actor
+        Who acts.
+    items : callable
+        The cart's data-lake items to work on (the ticked ones, or all; blocking).
+    cart_name : callable
+        The cart's name (rules are recorded with it).
+    """
+
+    rse = param.Selector(objects=[], label="Storage element (RSE)",
+                         doc="Where the data-lake items should be made available.")
+    refresh_period = param.Number(default=5.0, bounds=(0, None),
+                                  doc="Seconds between refreshes of replicating rules.")
+
+    def __init__(self, actor: Actor, items: Callable[[], list[CartItem]],
+                 cart_name: Callable[[], str], **params: Any) -> None:
+        super().__init__(**params)
+        self.actor, self._items, self._cart_name = actor, items, cart_name
+        try:
+            self.rucio: Any = actor.connector("rucio")
+            why = "This deployment has no Rucio data lake."
+        except NoAccountError as exc:
+            self.rucio, why = None, str(exc)
+        self._rules_refresher = Refresher(self.refresh_rules, lambda: self.refresh_period)
+        #: This cart's replication rules with their live state.
+        self.rules: list[dict[str, Any]] = []
+        self.notice = notice()
+        #: Where each file of the listed items is (one row per file and RSE; None until
+        #: listed).
+        self.replicas: pd.DataFrame | None = None
+        self._replicas = pn.widgets.Tabulator(
+            None, show_index=False, disabled=True, height=200, sizing_mode="stretch_width",
+            formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")})
+        self._rules = pn.widgets.Tabulator(
+            None, show_index=False, disabled=True, height=160, sizing_mode="stretch_width")
+        if self.rucio is None:
+            self._layout = pn.Card(html_pane(f"<p>{html.escape(why)}</p>"), title="Data lake",
+                                   sizing_mode="stretch_width")
+            return
+        show = pn.widgets.Button(label="Where are the files?", width=190)
+        on_click(show, self.show_replicas)
+        stage = pn.widgets.Button(label="Make available at the RSE", color="primary",
+                                  width=220)
+        on_click(stage, self.make_available)
+        mock = (" This deployment's Rucio copies with a mock transfer tool: rules reach OK "
+                "but no bytes move." if self.rucio.mock_transfers else "")
+        self._layout = pn.Card(
+            pn.pane.Markdown("Data-lake items (ticked ones, or all): where their files are "
+                             f"stored, and a replication rule to bring them to a storage "
+                             f"element.{mock}"),
+            pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=200), stage),
+            self.notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
+            self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
+            self._rules, title="Data lake", sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    async def show_replicas(self) -> None:
+        """List where every file of the data-lake items is (one row per file and RSE)."""
+        assert self.rucio is not None
+        items = await run_blocking(self._items)
+        if not items:
+            say(self.notice, "No data-lake items in this cart (or none ticked). Add "
+                "them from Discovery > Data lake.", "warning")
+            return
+        try:
+            tables = await run_blocking(lambda: [
+                self.rucio.list_replicas(*i.item_id.split(":", 1)) for i in items])
+            if not self.param.rse.objects:
+                self.param.rse.objects = await run_blocking(self.rucio.list_rses)
+        except ConnectorError as exc:
+            say(self.notice, exc.reason, "danger")
+            return
+        frames = [t.to_pandas() for t in tables if len(t)]
+        self.replicas = pd.concat(frames, ignore_index=True) if frames else None
+        self._replicas.value = self.replicas
+        per_rse = pd.concat(frames)["rse"].value_counts().to_dict() if frames else {}
+        say(self.notice, f"{len(items)} data-lake items: " + (", ".join(
+            f"{n} file replicas on {rse}" for rse, n in sorted(per_rse.items()))
+            or "no replicas") + ".")
+
+    async def make_available(self) -> None:
+        """Ask Rucio for a replication rule per data-lake item to the chosen RSE."""
+        assert self.rucio is not None
+        if not self.rse:
+            await self.show_replicas()
+            if not self.rse:
+                return
+        items = await run_blocking(self._items)
+        if not items:
+            say(self.notice, "No data-lake items in this cart (or none ticked).", "warning")
+            return
+        rse, cart = self.rse, self._cart_name()
+        made, refused = await run_blocking(lambda: make_available_at(
+            self.actor, [i.item_id for i in items], rse, cart=cart))
+        text = (f"Asked for {', '.join(did for did, _ in made)} at {rse}." if made else "") + (
+            " Refused: " + "; ".join(refused) if refused else "")
+        say(self.notice, text.strip(), "danger" if refused else "info")
+        await self.refresh_rules()
+
+    async def refresh_rules(self) -> None:
+        """Show this cart's rules with their live state; refresh while any replicates."""
+        cart = self._cart_name()
+        rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "state": j["state"],
+                 "files OK": j.get("locks_ok", ""), "replicating": j.get("locks_replicating", ""),
+                 "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
+                 "rule": j["ref"], "expires": str(j.get("expires") or ""),
+                 "asked": j["created"]}
+                for j in await follow(self.actor, "rucio-rule")
+                if j["detail"].get("cart") == cart]
+        self.rules = rows
+        self._rules.value = pd.DataFrame(rows) if rows else None
+        self._rules_refresher.keep(any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows))

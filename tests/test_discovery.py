@@ -156,7 +156,7 @@ def test_page_searches_every_archive(profile: Profile) -> None:
     assert len(page.merged) == sum(counts.values()) - 2
     assert page.merged["id"][0] == "NGC1952" or page.merged["distance"][0] < 0.001
     assert "OpenNGC NGC1952" in page.resolved
-    assert len(page.visible_rows) == len(page.merged)
+    assert len(page.table.visible_rows) == len(page.merged)
 
 
 def test_dead_and_hung_archives_cost_only_themselves(profile: Profile, dead_url: str,
@@ -178,8 +178,9 @@ def test_dead_and_hung_archives_cost_only_themselves(profile: Profile, dead_url:
     assert "no answer" in page.results["Hung archive"].message
     assert page.results["OpenNGC (cone search)"].state == "done"
     assert len(page.merged) >= 6
-    status = page._status.object
-    assert "connection refused" in status and "no answer" in status
+    status = {name: message for name, _, message in page.status.rows}
+    assert "connection refused" in status["Dead archive"]
+    assert "no answer" in status["Hung archive"]
 
 
 @pytest.mark.parametrize("params, message", [
@@ -302,8 +303,8 @@ def test_adql_schema_browser_examples_and_sync_run(profile: Profile) -> None:
     assert {"hipparcos.main", "ongc.main", "ivoa.obscore", "tap_schema.columns"} <= set(
         t.lower() for t in editor.param.table_name.objects)
     editor.table_name = "hipparcos.main"
-    run_coroutine(editor._show_table())
-    columns = editor._columns.value
+    run_coroutine(editor.show_table())
+    columns = editor.columns
     assert set(columns["column_name"]) >= {"hip", "ra_icrs", "plx"}
     assert columns.set_index("column_name").loc["plx", "unit"] == "mas"
     assert any("CONTAINS" in e for e in editor.param.example.objects)
@@ -374,14 +375,14 @@ def test_selected_rows_carry_what_the_cart_needs(profile: Profile) -> None:
 def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     run_coroutine(page.search())
-    page.own_columns = "Hipparcos-2 (cone search)"
-    assert {"hip", "plx", "hpmag"} <= set(page.own_rows.columns)
-    page.own_columns = "Local images (SIA v2)"
-    assert {"obs_title", "s_region", "em_min"} <= set(page.own_rows.columns)
+    page.table.own_columns = "Hipparcos-2 (cone search)"
+    assert {"hip", "plx", "hpmag"} <= set(page.table.own_rows.columns)
+    page.table.own_columns = "Local images (SIA v2)"
+    assert {"obs_title", "s_region", "em_min"} <= set(page.table.own_rows.columns)
 
 
 def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:
-    from esap_dash.ui.pages.discovery import parse_time
+    from esap_dash.core.search import parse_time
 
     assert parse_time("") is None
     assert parse_time("51544") == 51544.0
@@ -421,15 +422,15 @@ def test_one_product_from_two_archives_is_one_row_and_ranges_filter_numbers(
     twice = [r for r in merged if r["also_in"]]
     assert twice and all(r["archive"] == "Local DaCHS ObsCore (TAP)" for r in twice)
     assert {r["also_in"] for r in twice} == {"Local images (SIA v2)"}
-    slider = page.range_filters["distance"]
+    slider = page.table.range_filters["distance"]
     assert slider.value[1] == pytest.approx(float(np.nanmax(merged["distance"])))
     with param.edit_constant(slider):  # as when the user releases the handle
         slider.value_throttled = (0, 0.05)
-    shown = page.visible_rows
+    shown = page.table.visible_rows
     assert 0 < len(shown) < len(merged)
     assert (shown["distance"].isna() | (shown["distance"] <= 0.05)).all()
     run_coroutine(page.search())  # a new search shows all its rows again
-    assert len(page.visible_rows) == len(page.merged)
+    assert len(page.table.visible_rows) == len(page.merged)
 
 
 def test_the_adql_job_list_is_read_again_when_the_page_is_shown_again(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.table import Column, Table, vstack
+from astropy.time import Time
+from erfa import ErfaWarning
 from mocpy import MOC
 
 import connectors
 from connectors.base import ServiceConnector
-from connectors.exceptions import ConnectorError
-from connectors.query import COMMON_COLUMNS, DEFAULT_RADIUS, SkyQuery, common_table
+from connectors.exceptions import ConnectorError, QueryError
+from connectors.query import COMMON_COLUMNS, DEFAULT_RADIUS, SkyQuery, common_table, quote_prefix
 from connectors.resolver import Position
 
 from .config import Profile, ServiceConfig
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from .actor import Actor
 
 __all__ = ["ArchiveResult", "SearchRequest", "SearchResults", "Searches",
-           "merge", "search_archives", "sky_archives"]
+           "merge", "parse_time", "search_archives", "sky_archives"]
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,30 @@ class SearchRequest:
                         extra={"frame": self.frame})
 
 
+def parse_time(text: str) -> float | None:
+    """An ISO date/time or an MJD as MJD; None for an empty field.
+
+    Raises
+    ------
+    connectors.exceptions.QueryError
+        For text that is neither.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        with warnings.catch_warnings():  # future dates: leap seconds not known yet
+            warnings.simplefilter("ignore", ErfaWarning)
+            return float(Time(text, format="isot" if "T" in text else "iso", scale="utc").mjd)
+    except ValueError as exc:
+        raise QueryError(f"cannot read {quote_prefix(text)} as a date (2001-04-24, "
+                         "2001-04-24T12:00:00) or an MJD") from exc
+
+
 class Searches:
     """A user's searches: where the target is, every archive asked at once, and what
     is remembered of it — the same for the Discovery page and the HTTP API.
@@ -305,6 +332,26 @@ class Searches:
                  ) -> None:
         self.actor = actor
         self.services = dict(services or sky_archives(actor.profile))
+
+    def add_archive(self, name: str, kind: str, url: str) -> str:
+        """Add a service (e.g. one found in the registry) to the archives these
+        searches can ask (``kind`` ``tap`` asks its ObsCore table).
+
+        Returns
+        -------
+        str
+            What happened, for the user.
+        """
+        url = url.rstrip("?")
+        if name in self.services or any(s.url.rstrip("?") == url
+                                        for s in self.services.values()):
+            return f"{name} is already in your archives."
+        options: dict[str, Any] = {"timeout": 30}
+        if kind == "tap":
+            options["table"] = "ivoa.obscore"
+        self.services[name] = ServiceConfig(f"session-{len(self.services) + 1}", kind, name,
+                                            url, "archive", options)
+        return f"{name} added to your archives for this session."
 
     async def locate(self, request: SearchRequest) -> Position:
         """Where the request's target is (off the event loop).

@@ -6,13 +6,15 @@ from typing import ClassVar
 
 import panel as pn
 import param
+from astropy.table import Table
 
 from connectors.base import ServiceConnector
 from connectors.resolver import NameResolver
 
 from ...core.actor import Actor
-from ...core.cart import Cart
+from ...core.cart import Cart, CartError
 from ...core.config import Profile, load_profile
+from ...core.fanout import run_blocking
 from ...core.store import Store
 
 __all__ = ["Page"]
@@ -71,6 +73,25 @@ class Page(pn.viewable.Viewer):
     def open_cart(self, name: str, *, create: bool = True) -> Cart:
         """The user's cart ``name`` (blocking: call it from a worker thread)."""
         return self.actor.open_cart(name, create=create)
+
+    async def add_rows_to_cart(self, name: str, rows: Table, kind: str = "row"
+                               ) -> tuple[str, str]:
+        """Add ``rows`` to the user's cart ``name`` (off the event loop).
+
+        Returns
+        -------
+        tuple of str
+            What happened, and its level for a notice (``info``, or ``danger`` when
+            the cart refused them).
+        """
+        try:
+            added = await run_blocking(lambda: self.open_cart(name).add_rows(rows, kind=kind))
+        except CartError as exc:
+            return str(exc), "danger"
+        known = len(rows) - added
+        noun = "row" if kind == "row" else "item"
+        return (f"Added {added} {noun}{'s' * (added != 1)} to cart {name!r}"
+                + (f" ({known} were already in it)." if known else "."), "info")
 
     def cart_names(self) -> list[str]:
         """Names of the user's carts (blocking)."""

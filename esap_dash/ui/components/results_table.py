@@ -1,0 +1,218 @@
+"""A search's results: each archive's state, the merged rows with their range
+filters, and each archive's own columns."""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+from astropy.table import Table
+
+from ...core.search import SearchResults
+from .style import POSITION_FORMAT, html_pane, whole_bytes
+
+__all__ = ["ArchiveStatus", "ResultsTable"]
+
+#: Columns of the merged table shown (``record`` is kept for the cart).
+SHOWN = ["archive", "id", "title", "ra", "dec", "distance", "product_type", "access_url", "size",
+         "also_in"]
+TEXT_COLUMNS = ("archive", "id", "title", "product_type", "access_url", "also_in")
+#: Numeric columns filtered by a range (a slider whose limits follow the results).
+RANGE_COLUMNS = {"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Distance (deg)",
+                 "size": "Size (bytes)"}
+
+
+class ArchiveStatus(pn.viewable.Viewer):
+    """Each archive's state in a search: not asked, waiting, running, its rows and
+    time, or the service's error.
+
+    Parameters
+    ----------
+    found : SearchResults
+        The search shown.
+    """
+
+    def __init__(self, found: SearchResults, **params: Any) -> None:
+        super().__init__(**params)
+        self.found = found
+        #: One ``(archive, state, message)`` per archive offered, as shown.
+        self.rows: list[tuple[str, str, str]] = []
+        #: The line under the table once a search is over (empty before).
+        self.summary = ""
+        self._pane = html_pane("")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane
+
+    def show(self, offered: list[str], asked: list[str], *, running: bool = False,
+             total: float | None = None) -> None:
+        """Show the state of each ``offered`` archive; ``total`` is the search's
+        time once it is over."""
+        results = self.found.results
+        rows, classes = [], []
+        for name in offered:
+            if name not in asked:
+                state, cls, detail = "not asked", "checking", ""
+            elif name in results:
+                res = results[name]
+                if res.state == "done":
+                    n = len(res.table)
+                    state, cls = f"{n} row{'' if n == 1 else 's'} in {res.seconds:.2f} s", "up"
+                else:
+                    state, cls = res.state, "down"
+                detail = res.message
+            else:
+                state, cls, detail = "running" if running else "waiting", "checking", ""
+            rows.append((name, state, detail))
+            classes.append(cls)
+        found = sum(len(r.table) for r in results.values())
+        merged = len(self.found.merged)
+        grouped = (f"; {found - merged} more were the same products from another archive "
+                   "(see Also in)" if found > merged else "")
+        self.rows = rows
+        self.summary = (f"{merged} rows from {len(results)} archives in {total:.2f} s{grouped}"
+                        if total is not None else "")
+        body = "".join(f"<tr><td>{html.escape(name)}</td><td><span class=\"esap-state {cls}\">"
+                       f"{html.escape(state)}</span></td><td>{html.escape(detail)}</td></tr>"
+                       for (name, state, detail), cls in zip(rows, classes, strict=True))
+        self._pane.object = (
+            '<table class="esap-status-table"><thead><tr><th>Archive</th><th>State</th>'
+            f"<th>Message</th></tr></thead><tbody>{body}</tbody></table>"
+            + (f"<p>{html.escape(self.summary)}</p>" if self.summary else ""))
+
+
+class ResultsTable(pn.viewable.Viewer):
+    """The merged rows of a search, filtered by text and by numeric ranges, with
+    each archive's own columns on demand.
+
+    Parameters
+    ----------
+    found : SearchResults
+        The search shown.
+    """
+
+    selection = param.List(default=[], item_type=int,
+                           doc="Rows chosen in the table (their indices), as ticked there.")
+    own_columns = param.Selector(objects=[], doc="Show every column of this archive's rows.")
+    range_version = param.Integer(default=0, precedence=-1,
+                                  doc="Counts the user's changes of the range filters.")
+
+    def __init__(self, found: SearchResults, **params: Any) -> None:
+        super().__init__(**params)
+        self.found = found
+        self._table = pn.widgets.Tabulator(
+            self.frame(), pagination="remote", page_size=25, selectable="checkbox",
+            show_index=False, disabled=True, sizing_mode="stretch_width", height=520,
+            # Text columns: "contains" (case-insensitive); numbers: the range filters.
+            header_filters={c: {"type": "input", "func": "like", "placeholder": "contains…"}
+                            for c in TEXT_COLUMNS},
+            formatters={**{c: {"type": "plaintext"} for c in TEXT_COLUMNS},
+                        **POSITION_FORMAT, "distance": POSITION_FORMAT["ra"]},
+            titles={"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Dist. (deg)",
+                    "size": "Size (bytes)", "product_type": "Product", "also_in": "Also in"},
+            widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
+            text_align={"size": "right"})
+        self._table.link(self, selection="selection", bidirectional=True)
+        #: Column -> its range filter over the results (rows without a value stay).
+        self.range_filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1,
+                                                        value=(0, 1), width=250,
+                                                        format="0[.]00[0]", margin=(5, 18))
+                              for c, label in RANGE_COLUMNS.items()}
+        # Filtering follows what the user sets (a released handle), not the limits
+        # fitted to each result set: those leave the table as it is.
+        self._user_ranges: dict[str, tuple[float, float]] = {}
+        for column, slider in self.range_filters.items():
+            slider.param.watch(functools.partial(self._on_range, column), "value_throttled")
+        self._table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
+        self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=300,
+                                         pagination="remote", page_size=20,
+                                         sizing_mode="stretch_width")
+        self._layout = pn.Column(
+            # A fixed height: fitting the filters never moves the table.
+            pn.Row(*self.range_filters.values(), height=64, sizing_mode="stretch_width"),
+            self._table,
+            pn.Card(pn.widgets.Select.from_param(self.param.own_columns, width=300,
+                                                 label="Archive"),
+                    self._own, title="Each archive's own columns", collapsed=True,
+                    sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as the table shows them (blocking for many rows)."""
+        merged = self.found.merged
+        if not len(merged):
+            return pd.DataFrame({c: [] for c in SHOWN})
+        frame = merged[SHOWN].to_pandas()
+        frame["size"] = whole_bytes(frame["size"])
+        return frame
+
+    def show(self, frame: pd.DataFrame) -> None:
+        """Show ``frame`` (made by :meth:`frame`)."""
+        self._table.value = frame
+
+    def fit_ranges(self, frame: pd.DataFrame | None) -> None:
+        """Set each range filter to the span of ``frame`` (all rows shown); without
+        a frame, no range filters (while archives answer)."""
+        self._user_ranges = {}
+        for column, slider in self.range_filters.items():
+            values = (_numbers(frame, column).dropna() if frame is not None else ())
+            low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
+            high = max(high, low + 1e-9)
+            slider.param.update(start=low, end=high, value=(low, high),
+                                step=(high - low) / 200)
+        if frame is not None:
+            self.param.own_columns.objects = [n for n, r in self.found.results.items()
+                                              if len(r.table)]
+
+    def _on_range(self, column: str, event: param.parameterized.Event) -> None:
+        self._user_ranges[column] = event.new
+        self.range_version += 1
+
+    def _in_ranges(self, _version: int, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows inside every range the user set (Tabulator passes the frame last);
+        a row without a value stays."""
+        keep = pd.Series(True, index=frame.index)
+        for column, (low, high) in self._user_ranges.items():
+            numbers = _numbers(frame, column)
+            keep &= numbers.isna() | numbers.between(low, high)
+        return frame[keep]
+
+    @property
+    def visible_rows(self) -> pd.DataFrame:
+        """The rows the table shows now (after the range filters)."""
+        return self._table.current_view
+
+    def selected_rows(self) -> Table:
+        """The ticked rows, with their provenance (see
+        :meth:`SearchResults.with_provenance`)."""
+        merged = self.found.merged
+        chosen = [i for i in self.selection if i < len(merged)]
+        return self.found.with_provenance(merged[chosen] if len(merged) else merged)
+
+    @property
+    def own_rows(self) -> pd.DataFrame | None:
+        """The rows of the archive chosen in :attr:`own_columns`, with every column it
+        gave (None before a choice, or when it gave no rows)."""
+        return self._own.value
+
+    @param.depends("own_columns", watch=True)
+    def _show_own_columns(self) -> None:
+        result = self.found.results.get(self.own_columns)
+        if result is None or not len(result.table):
+            self._own.value = None
+            return
+        self._own.value = pd.DataFrame([json.loads(r) for r in result.table["record"]])
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as numbers; missing ones (and an unknown size, -1) as NaN."""
+    numbers = pd.to_numeric(frame[column], errors="coerce")
+    return numbers.where(numbers >= 0) if column == "size" else numbers

@@ -44,14 +44,14 @@ def test_an_image_s_links_and_a_soda_cutout_around_the_target_go_to_the_cart(
     assert linked  # ObsCore announced DataLink for its rows
     page.map.selection = linked[:1]
     run_coroutine(page.show_links())
-    links = page.links
+    links = page.datalink.links
     semantics = set(links.links["semantics"])
     assert "#this" in semantics and links.cutout() is not None
     this = links.links[links.links["semantics"] == "#this"][0]
     assert this["access_url"] == rows[linked[0]]["access_url"]
-    page.cart_name, page.cutout_radius = "cutouts", 0.2  # the image is 1′ wide
-    run_coroutine(page.cutout_to_cart())
-    run_coroutine(page.cutout_to_cart())  # the same cutout again: one item
+    page.cart_name, page.datalink.cutout_radius = "cutouts", 0.2  # the image is 1′ wide
+    run_coroutine(page.datalink.cutout_to_cart())
+    run_coroutine(page.datalink.cutout_to_cart())  # the same cutout again: one item
     items = Cart.open("cutouts", profile=page.profile).items()
     assert len(items) == 1
     item = items[0]
@@ -76,8 +76,8 @@ def test_an_image_s_links_and_a_soda_cutout_around_the_target_go_to_the_cart(
     cart = Cart.open("cutouts", profile=page.profile)
     fetched = cart.fetch(item, tmp_path)
     assert fetched.suffix == ".fits" and fetched.read_bytes() == cut.content
-    page.cutout_radius = 0.1
-    run_coroutine(page.cutout_to_cart())
+    page.datalink.cutout_radius = 0.1
+    run_coroutine(page.datalink.cutout_to_cart())
     other = next(i for i in cart.items() if i.key != item.key)
     assert cart.fetch(other, tmp_path).name != fetched.name
 
@@ -93,5 +93,5 @@ def test_unknown_data_sets_and_dead_services_are_said(crab_page: SkyPage) -> Non
     page = SkyPage(profile=crab_page.profile)
     run_coroutine(page.show_links())  # nothing selected
     assert page.notice.kind == "warning"
-    run_coroutine(page.cutout_to_cart())
+    run_coroutine(page.datalink.cutout_to_cart())
     assert "links first" in page.notice.text

@@ -45,7 +45,7 @@ def test_rows_without_position_and_bad_regions_are_listed() -> None:
     skymap = SkyMap(results=table)
     assert "1 rows have no position" in skymap.warnings[0]
     assert "row 1" in skymap.warnings[1] and "unreadable s_region" in skymap.warnings[1]
-    assert "&lt;b&gt;" in skymap._legend.object
+    assert "&lt;b&gt;" in skymap.__panel__()[1].object
     assert pn.panel(skymap).get_root() is not None
 
 
@@ -168,8 +168,9 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     page.cart_name = "sky"
     run_coroutine(page.add_to_cart())
     assert "cart sky" in page.map.layers_shown
-    page.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
-    assert page.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]), rel=1e-6)
+    page.overlaps.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
+    assert page.overlaps.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]),
+                                                  rel=1e-6)
     assert page.selection_moc().sky_fraction > 0
     as_json = json.loads(page.selection_moc_bytes("json"))
     assert set(as_json) <= {str(o) for o in range(30)} and as_json
@@ -178,7 +179,7 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     assert MOC.from_fits(str(fits_path)) == page.selection_moc()
     page.target = "M 42"
     run_coroutine(page.zoom())
-    assert page.map.view is not None and page._inset.visible
+    assert page.map.view is not None and page.field_shown
     page.target = "x' OR 'a'='a"
     run_coroutine(page.zoom())
     assert page.notice.kind == "danger"
@@ -338,8 +339,8 @@ def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_ever
     discovery = DiscoveryPage(profile=profile, target="56.75 24.12", radius=2.0)
     run_coroutine(discovery.search())
     page = SkyPage(profile=profile, discovery=discovery)
-    run_coroutine(page.plot_rows())
-    plot = page.plot
+    run_coroutine(page.columns.show())
+    plot = page.columns.plot
     stars = page.rows["archive"] == "Hipparcos-2 (cone search)"
     assert stars.sum() > 20 and (~stars).sum() > 0  # other archives' rows have no colour
     # The CMD of the Hipparcos stars: B-V against Hp, bright up, units from the archive.

@@ -113,7 +113,7 @@ def test_the_sky_page_draws_the_selected_spectra_with_units(sn_page: SkyPage) ->
                == {"Local DaCHS ObsCore (TAP)", "Local spectra (SSA)"} for i in spectra)
     sn_page.map.selection = spectra
     run_coroutine(sn_page.plot_spectra())
-    plot = sn_page.spectra
+    plot = sn_page.spectra.plot
     assert sorted(plot.drawn) == sorted(str(rows[i]["title"]) for i in spectra)
     curve = plot.overlay.values()[0]
     assert curve.kdims[0].label == "WAVELENGTH (Angstrom)"

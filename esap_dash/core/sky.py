@@ -12,8 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import astropy.units as u
@@ -22,10 +24,29 @@ from astropy.coordinates import Galactic, SkyCoord
 from astropy.wcs import WCS
 from mocpy import MOC
 
-__all__ = ["FULL_SKY_DEG2", "PROJECTIONS", "Footprints", "Projected", "area_deg2", "circle",
-           "coverage", "field_wcs", "footprints", "graticule", "moc_from_points",
-           "moc_from_regions", "moc_from_text", "moc_outlines", "outline", "project",
-           "separation_deg", "sky_wcs", "to_frame"]
+__all__ = [
+    "FULL_SKY_DEG2",
+    "PROJECTIONS",
+    "Footprints",
+    "Projected",
+    "area_deg2",
+    "circle",
+    "coverage",
+    "declared_layers",
+    "field_wcs",
+    "footprints",
+    "graticule",
+    "moc_bytes",
+    "moc_from_points",
+    "moc_from_regions",
+    "moc_from_text",
+    "moc_outlines",
+    "outline",
+    "project",
+    "separation_deg",
+    "sky_wcs",
+    "to_frame",
+]
 
 PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL"}
 FULL_SKY_DEG2 = 4 * math.pi * (180 / math.pi) ** 2
@@ -309,6 +330,30 @@ def moc_from_text(text: str, max_order: int = 29) -> MOC:
         return MOC.from_str(text)
     except Exception as exc:  # mocpy raises several kinds for bad text
         raise ValueError(f"not a MOC: {text[:60]!r} ({exc})") from exc
+
+
+def moc_bytes(moc: MOC, fmt: str) -> bytes:
+    """``moc`` as a file: ``fits``, ``json`` or ``ascii``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"moc.{fmt}"
+        moc.save(str(path), format=fmt, overwrite=True)
+        return path.read_bytes()
+
+
+def declared_layers(services: Iterable[Any], declared: dict[str, str]
+                    ) -> tuple[dict[str, MOC], list[str]]:
+    """The coverage of each of ``services`` (by name) from the MOCs a registry
+    declares for them (``declared``, by URL), and what could not be read."""
+    layers, bad = {}, []
+    for svc in services:
+        text = declared.get(svc.url.rstrip("?"))
+        if text is None:
+            continue
+        try:
+            layers[svc.name] = moc_from_text(text)
+        except ValueError as exc:
+            bad.append(f"{svc.name}: {exc}")
+    return layers, bad
 
 
 def separation_deg(ra0: float, dec0: float, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import astropy.units as u
@@ -20,11 +21,13 @@ from astropy.coordinates import SkyCoord
 from cdshealpix.nested import lonlat_to_healpix
 from mocpy import MOC
 
+from connectors.exceptions import ConnectorError
 from connectors.hips import HiPSConnector
 
 from . import sky
+from .config import ServiceConfig
 
-__all__ = ["Survey", "pixel_order", "render"]
+__all__ = ["Survey", "open_surveys", "pixel_order", "render"]
 
 #: Degrees of a HEALPix cell of order 0 (about; sqrt of 4 pi / 12 sr).
 CELL_DEG0 = math.degrees(math.sqrt(4 * math.pi / 12))
@@ -200,3 +203,16 @@ def _stretch(values: np.ndarray, cut: tuple[float, float] | None) -> np.ndarray:
     scaled = np.clip((values - low) / max(high - low, 1e-12), 0, 1)
     grey = np.arcsinh(10 * np.nan_to_num(scaled)) / np.arcsinh(10)
     return (grey * 255).astype(np.uint8)
+
+
+def open_surveys(services: Iterable[ServiceConfig]) -> tuple[dict[str, Survey], list[str]]:
+    """The surveys of ``services`` (HiPS) by name, their properties and coverage read
+    (blocking); and one sentence per survey that could not be read."""
+    found: dict[str, Survey] = {}
+    failed: list[str] = []
+    for svc in services:
+        try:
+            found[svc.name] = Survey.open(svc.name, svc.connector())
+        except ConnectorError as exc:
+            failed.append(f"{svc.name}: {exc.reason}")
+    return found, failed

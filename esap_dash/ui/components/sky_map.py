@@ -118,6 +118,19 @@ class SkyMap(pn.viewable.Viewer):
         return self._layout
 
     # ----------------------------------------------------------------- data
+    def controls(self, width: int) -> pn.Column:
+        """Widgets of the map's settings: projection, frame, survey, what is drawn,
+        coverage layers."""
+        return pn.Column(
+            pn.widgets.RadioButtonGroup.from_param(self.param.projection, width=width),
+            pn.widgets.Select.from_param(self.param.frame, width=width),
+            pn.widgets.Select.from_param(self.param.survey, width=width),
+            pn.widgets.FloatSlider.from_param(self.param.survey_opacity, width=width - 20),
+            pn.Row(pn.widgets.Checkbox.from_param(self.param.show_points),
+                   pn.widgets.Checkbox.from_param(self.param.show_footprints)),
+            pn.pane.Markdown("**Coverage (MOC)**"),
+            pn.widgets.CheckBoxGroup.from_param(self.param.layers_shown), margin=0)
+
     def set_results(self, table: Table, *, cone: tuple[float, float, float] | None = None
                     ) -> None:
         """Show new rows (projected once per projection and frame, then cached)."""

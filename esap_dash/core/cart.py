@@ -35,6 +35,8 @@ from astropy.table import Column, MaskedColumn, Table, vstack
 from mocpy import MOC
 from prov.model import ProvDocument
 
+from connectors.query import common_table, name_mapping, ucd_mapping
+
 from .config import Profile, load_profile
 from .errors import EsapError
 from .lineage import cart_document
@@ -328,6 +330,15 @@ class Cart:
             "query": [records[q] for q in col("query", "{}")]}
         self._remember_columns(rows.meta.get("columns") or {})
         return self._insert(columns, len(rows))
+
+    def add_samp_table(self, table: Table, name: str, sender: str) -> int:
+        """Add a table a SAMP client (``sender``) sent as ``name``, each row with where
+        it came from (its archive is ``SAMP: <sender>``); how many rows were new."""
+        rows = common_table(table, f"SAMP: {sender}",
+                            {**name_mapping(table), **ucd_mapping(table)})
+        rows["query"] = [Provenance("samp", user=self.user, services=(Service(sender, "samp"),),
+                                    query={"table": name}).to_json()] * len(rows)
+        return self.add_rows(rows, kind="samp")
 
     def _remember_columns(self, columns: dict[str, dict[str, dict[str, str]]]) -> None:
         """Keep what archives said of their own columns (for exports)."""

@@ -89,7 +89,7 @@ def test_hostile_strings_from_every_way_in_are_text_on_every_page(hostile_deploy
     monkeypatch.setattr(type(pn.state), "user_info", property(lambda _self: {"sub": CAROL}))
     receiving = CartPage(profile=profile)
     receiving.cart_name = "hostile"
-    assert receiving.receive_table(samp, HOSTILE[3], samp.meta["sender"]) == 2
+    assert receiving.samp.receive_table(samp, HOSTILE[3], samp.meta["sender"]) == 2
     monkeypatch.undo()
 
     context, page = log_in(browser, url, CAROL, [])

@@ -95,6 +95,11 @@ class EsapDash(pn.viewable.Viewer):
         return self.template
 
     @property
+    def content(self) -> pn.viewable.Viewable:
+        """What the main area shows now (the current page's layout)."""
+        return self._content.objects[0]
+
+    @property
     def current_page(self) -> Page:
         """The page shown now."""
         return self._page(self.page)

@@ -302,8 +302,8 @@ def add_dataset_to_cart(discovery: Any, pattern: str) -> str:
     run_coroutine(lake.load_scopes())
     lake.param.update(did_type="dataset", pattern=pattern)
     run_coroutine(lake.search())
-    with param.discard_events(lake._dids):  # no replica lookup
-        lake._dids.selection = [0]
+    with param.discard_events(lake):  # no replica lookup
+        lake.selection = [0]
     run_coroutine(lake.add_selected())
     return str(lake.notice.text)
 

@@ -27,7 +27,7 @@ def test_navigation_switches_the_page_and_builds_each_page_once(profile: Profile
     assert isinstance(app.current_page, DiscoveryPage)
     app.page = "sky"
     assert isinstance(app.current_page, SkyPage)
-    assert app._content.objects == [app.current_page.__panel__()]
+    assert app.content is app.current_page.__panel__()
     app.page = "discovery"
     first = app.current_page
     app.page = "cart"

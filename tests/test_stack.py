@@ -44,7 +44,7 @@ def test_a_stopped_gateway_shows_down_and_the_rest_keeps_working(profile: Profil
         others = [h for name, h in status.health.items() if name != gateway.name]
         assert all(h is not None and h.up for h in others)
         app.page = "discovery"
-        assert app.current_page.__panel__() is app._content.objects[0]
+        assert app.current_page.__panel__() is app.content
     finally:
         stack("start", "gateway")
     run_coroutine(status.refresh(max_age=0))

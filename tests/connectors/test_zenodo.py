@@ -58,7 +58,7 @@ def test_hostile_metadata_is_shown_as_text(zenodo: ZenodoConnector) -> None:
     run_coroutine(view.search())
     assert len(view.records) == 1
     view.selection = [0]
-    detail = view._detail.object
+    detail = view.detail
     assert "<script>" not in detail and "<img" not in detail and "<b>Mallory" not in detail
     assert "&lt;script&gt;" in detail
     assert 'href="https://github.com/example/javascript:alert(1)"' in detail

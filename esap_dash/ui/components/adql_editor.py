@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 import panel as pn
 import param
 from astropy.table import Table
@@ -112,8 +113,15 @@ class AdqlEditor(pn.viewable.Viewer):
         self.table_name = names[0] if names else None
         self._say(f"{len(names)} tables in {self.service}.")
 
+    @property
+    def columns(self) -> pd.DataFrame | None:
+        """The columns of :attr:`table_name` as TAP_SCHEMA describes them (name,
+        datatype, unit, UCD, description), once read."""
+        return self._columns.value
+
     @param.depends("table_name", watch=True)
-    async def _show_table(self) -> None:
+    async def show_table(self) -> None:
+        """Read the columns of :attr:`table_name` and offer example queries of it."""
         if not self.table_name:
             return
         try:

@@ -66,6 +66,8 @@ class DataLakeSearch(pn.viewable.Viewer):
     did_type = param.Selector(objects=["all", "collection", "dataset", "container", "file"],
                               default="all", doc="Kind of data identifier.")
     filters = param.String(default="", doc="Metadata filters: key=value, key.gt=value, ...")
+    selection = param.List(default=[], item_type=int,
+                           doc="Data identifiers ticked in the list (their indices).")
 
     def __init__(self, rucio: RucioConnector, *, add_to_cart: AddToCart | None = None,
                  **params: Any) -> None:
@@ -83,6 +85,7 @@ class DataLakeSearch(pn.viewable.Viewer):
         self._dids = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, selectable="checkbox", height=260,
             sizing_mode="stretch_width", formatters={"name": {"type": "plaintext"}})
+        self._dids.link(self, selection="selection", bidirectional=True)
         self._dids.param.watch(self._on_select, "selection")
         self._replicas = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, height=240, sizing_mode="stretch_width",
@@ -104,10 +107,10 @@ class DataLakeSearch(pn.viewable.Viewer):
 
     async def add_selected(self) -> None:
         """Put the ticked data identifiers in the cart (their replicas are looked up there)."""
-        if self._add_to_cart is None or self.dids is None or not self._dids.selection:
+        if self._add_to_cart is None or self.dids is None or not self.selection:
             self._say("Tick data identifiers to add first.", "warning")
             return
-        rows = self.dids[sorted(self._dids.selection)]
+        rows = self.dids[sorted(self.selection)]
         records = [{"did": f"{r['scope']}:{r['name']}", **dict(zip(rows.colnames, r.as_void()
                                                                     .tolist(), strict=True))}
                    for r in rows]

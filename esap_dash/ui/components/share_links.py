@@ -65,6 +65,12 @@ class ShareLinks(pn.viewable.Viewer):
             pn.Row(where, share, revoke), self._links, title="Open in Binder / JupyterHub",
             sizing_mode="stretch_width")
 
+    @property
+    def shown(self) -> str:
+        """What the card says of the links now (HTML: the links, or how many were
+        revoked)."""
+        return self._links.object
+
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
 

@@ -79,6 +79,12 @@ class SoftwareSearch(pn.viewable.Viewer):
             *cart_button(add_to_cart, "Add selected record to cart", self.add_selected),
             sizing_mode="stretch_width")
 
+    @property
+    def detail(self) -> str:
+        """What is shown of the chosen record (HTML: title, version, creators, DOI,
+        licence, repository)."""
+        return self._detail.object
+
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
 

@@ -301,6 +301,10 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
     ({"kind": "nope"}, 400, "Say the job's kind"),
     ({"kind": "tap", "service": TAP}, 400, "service, adql required"),
     ({"kind": "tap", "service": TAP, "adql": "SELECT 1", "user": BOB}, 400, "take service"),
+    ({"kind": "tap", "service": TAP, "adql": "SELECT 1", "maxrec": "all"}, 400,
+     'maxrec: "all" is not a whole number'),
+    ({"kind": "dirac", "cart": "Pleiades", "executable": "echo", "cpu_time": "1h"}, 400,
+     'cpu_time: "1h" is not a whole number'),
     ({"kind": "tap", "service": "Nope", "adql": "SELECT 1"}, 422, "not a TAP service"),
     ({"kind": "dask", "workflow": "nope", "cart": "Pleiades"}, 422, "No workflow 'nope'"),
     ({"kind": "dirac", "jdl": '[Executable = "echo"; CPUTime = "lots";'}, 400,
@@ -709,6 +713,21 @@ def test_the_served_routes_are_exactly_the_documents() -> None:
                 for media, content in answer.get("content", {}).items():
                     if media.endswith("json") and status < "300":
                         assert "$ref" in content["schema"], (method, path, status, media)
+
+
+def test_each_job_kind_s_request_is_documented_from_what_it_takes(api) -> None:
+    root, _profile = api
+    document = call(f"{root}/openapi.json").json()
+    body = document["paths"]["/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    mapping = body["schema"]["discriminator"]["mapping"]
+    assert set(mapping) == {"tap", "rucio-rule", "dask", "dirac"}
+    schemas = document["components"]["schemas"]
+    tap = schemas[mapping["tap"].rsplit("/", 1)[1]]
+    assert tap["required"] == ["kind", "service", "adql"]
+    assert tap["properties"]["maxrec"] == {"type": ["integer", "null"], "default": None}
+    dirac = schemas[mapping["dirac"].rsplit("/", 1)[1]]
+    assert dirac["properties"]["cpu_time"] == {"type": "integer", "default": 3600}
+    assert not dirac["additionalProperties"] and dirac["required"] == ["kind"]
 
 
 def test_every_operation_answers_as_the_document_says(api) -> None:

@@ -89,10 +89,10 @@ def test_a_client_generated_from_the_document_reads_search_rows_and_job_results(
             post_searches,
         )
         from client.models import (
-            PostJobsBody,
-            PostJobsBodyKind,
             PostSearchesBody,
             PostSearchesBodyArchivesItem,
+            TapJobRequest,
+            TapJobRequestKind,
         )
     finally:
         sys.path.remove(str(tmp_path))
@@ -105,9 +105,8 @@ def test_a_client_generated_from_the_document_reads_search_rows_and_job_results(
     rows = get_searches_id_rows.sync_detailed(id=found.parsed.id, client=api)
     table = parse_single_table(rows.parsed.payload).to_table()
     assert len(table) == 20 and set(table["archive"]) == {HIPPARCOS}
-    body = PostJobsBody(kind=PostJobsBodyKind("tap"))
-    body.additional_properties.update(service="Local DaCHS ObsCore (TAP)",
-                                      adql="SELECT TOP 4 hip FROM hipparcos.main")
+    body = TapJobRequest(kind=TapJobRequestKind("tap"), service="Local DaCHS ObsCore (TAP)",
+                         adql="SELECT TOP 4 hip FROM hipparcos.main")  # typed per kind
     started = post_jobs.sync_detailed(client=api, body=body)
     assert started.status_code == 201, started.content
     job = started.parsed  # a typed Job: the document says what a job is

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import inspect
 import io
 import ipaddress
 import json
@@ -50,7 +49,7 @@ from ..core.runtime import current_runtime
 from ..core.search import Searches, SearchRequest, SearchResults, sky_archives
 from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
-from ..work.jobs import FINAL, follow, kind_of, kinds
+from ..work.jobs import FINAL, check_request, follow, kind_of, kinds, request_schema
 from ..work.workflows import load_workflows
 from .openapi import (
     API_ROOT,
@@ -419,8 +418,8 @@ class OpenApiHandler(ApiHandler):
     public = True
 
     def get(self) -> None:
-        self.write_json(openapi(archives=list(sky_archives(self.profile)),
-                                kinds=list(kinds())))
+        self.write_json(openapi(archives=list(sky_archives(self.profile)), kinds={
+            name: request_schema(kind) for name, kind in kinds().items()}))
 
 
 class MeHandler(ApiHandler):
@@ -721,13 +720,7 @@ class JobsHandler(ApiHandler):
         kind = kinds().get(str(request.pop("kind", "")))
         if kind is None:
             raise Problem(400, f"Say the job's kind: one of {', '.join(kinds())}.")
-        takes = list(inspect.signature(kind.submit).parameters)[1:]
-        required = [n for n, p in inspect.signature(kind.submit).parameters.items()
-                    if n != "actor" and p.default is inspect.Parameter.empty]
-        unknown, missing = set(request) - set(takes), set(required) - set(request)
-        if unknown or missing:
-            raise Problem(400, f"Jobs of kind {kind.name} take {', '.join(takes)} "
-                               f"({', '.join(required)} required).")
+        check_request(kind, request)
         actor = await self.actor()
         try:
             job_id = await run_blocking(lambda: kind.submit(actor, **request))

@@ -3,7 +3,7 @@ document (the routes are :mod:`esap_dash.http.api`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from typing import Any
 
@@ -144,6 +144,11 @@ _PROBLEM = {"description": "A problem (RFC 9457): what went wrong, for the calle
 _JSON_TYPES = {str: "string", int: "integer", float: "number", list: "array"}
 
 
+def _camel(name: str) -> str:
+    """``rucio-rule`` -> ``RucioRule``."""
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
 def _path(name: str, description: str, kind: str = "string") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind},
             "description": description}
@@ -187,15 +192,26 @@ def _op(summary: str, answers: dict[str, Any], *, parameters: tuple[dict[str, An
     return op
 
 
-def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[str, Any]:
+def openapi(*, archives: Sequence[str] = (),
+            kinds: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API.
 
     Parameters
     ----------
-    archives, kinds : sequence of str
-        The deployment's archives and job kinds (their names become the values a
-        request may give).
+    archives : sequence of str
+        The deployment's archives (their names become the values a request may give).
+    kinds : mapping, optional
+        The installed job kinds: each one's name and the JSON Schema of its request
+        (see :func:`esap_dash.work.jobs.request_schema`).
     """
+    kinds = dict(kinds or {})
+    requests = {f"{_camel(name)}JobRequest": schema for name, schema in kinds.items()}
+    job_body = ({"oneOf": [_ref(n) for n in requests], "discriminator": {
+                    "propertyName": "kind",
+                    "mapping": {k: f"#/components/schemas/{n}"
+                                for k, n in zip(kinds, requests, strict=True)}}}
+                if kinds else {"type": "object", "required": ["kind"],
+                               "properties": {"kind": {"type": "string"}}})
     cart = {**_path("name", "The cart's name: letters, digits, spaces and _ . , ( ) + -, "
                           "starting with a letter or digit."),
             "schema": {"type": "string", "minLength": 1, "maxLength": 100}}
@@ -245,7 +261,7 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS},
+            "schemas": {**SCHEMAS, **requests}},
         "paths": {
             "/openapi.json": {"get": _op(
                 "This document.", {"200": _json("The document.", "Document")},
@@ -323,13 +339,10 @@ def openapi(*, archives: Sequence[str] = (), kinds: Sequence[str] = ()) -> dict[
                                    {"enum": list(kinds)} if kinds else {})},
                                "Only jobs of this kind (tap, rucio-rule, dask ...)."),),
                            errors=("400",)),
-                "post": _op("Start a job: kind and the kind's request (tap: service, adql, "
-                            "maxrec; rucio-rule: did, rse, cart; dask: workflow, cart, "
-                            "values).", {"201": _json("The job.", "Job")},
+                "post": _op("Start a job: its kind and that kind's request.",
+                            {"201": _json("The job.", "Job")},
                             body={"required": True, "content": {"application/json": {
-                                "schema": {"type": "object", "required": ["kind"],
-                                           "properties": {"kind": {"type": "string", **(
-                                               {"enum": list(kinds)} if kinds else {})}}}}}},
+                                "schema": job_body}}},
                             errors=("400", "422", "502"))},
             "/jobs/{id}": {"get": _op("One of your jobs.", {"200": _json("The job.", "Job")},
                                       parameters=(job,))},

@@ -19,12 +19,17 @@ line of its package's metadata: the job list of every page shows it.
 from __future__ import annotations
 
 import functools
+import inspect
+import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from astropy.table import Table
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from ..core.actor import Actor, NoAccountError
 from ..core.errors import EsapError
@@ -32,8 +37,19 @@ from ..core.fanout import fan_out, run_blocking
 from ..core.provenance import Provenance
 from .flows import result_rows
 
-__all__ = ["ENTRY_POINTS", "FINAL", "JobError", "JobKind", "JobResult", "follow", "kind_of",
-           "kinds", "service_of"]
+__all__ = [
+    "ENTRY_POINTS",
+    "FINAL",
+    "JobError",
+    "JobKind",
+    "JobResult",
+    "check_request",
+    "follow",
+    "kind_of",
+    "kinds",
+    "request_schema",
+    "service_of",
+]
 
 #: The entry-point group job kinds are registered in.
 ENTRY_POINTS = "esap_dash.job_kinds"
@@ -162,6 +178,73 @@ def kinds() -> dict[str, JobKind]:
         kind = point.load()()
         found[kind.name] = kind
     return found
+
+
+#: What a value of a JSON type is, for a sentence.
+_WHAT = {"string": "text", "integer": "a whole number", "boolean": "true or false",
+         "number": "a number", "['integer', 'null']": "a whole number or null",
+         "['object', 'null']": "an object or null"}
+#: JSON Schemas of the annotations a kind's ``submit`` may use for its request.
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "bool": {"type": "boolean"},
+    "float": {"type": "number"},
+    "int | None": {"type": ["integer", "null"]},
+    "dict[str, Any] | None": {"type": ["object", "null"]},
+    "tuple[str, ...] | str": {"anyOf": [{"type": "array", "items": {"type": "string"}},
+                                        {"type": "string"}]},
+}
+
+
+def _request_parameters(kind: JobKind) -> dict[str, inspect.Parameter]:
+    return {name: p for name, p in inspect.signature(kind.submit).parameters.items()
+            if name != "actor" and p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def request_schema(kind: JobKind) -> dict[str, Any]:
+    """The JSON Schema of a request for a job of ``kind``, read from the keyword
+    parameters of its :meth:`~JobKind.submit`: their names, types and defaults, the
+    required ones, ``kind`` itself, and nothing else."""
+    params = _request_parameters(kind)
+    properties: dict[str, Any] = {"kind": {"type": "string", "enum": [kind.name]}}
+    for name, p in params.items():
+        schema = dict(_JSON_TYPES.get(str(p.annotation), {}))
+        if p.default is not inspect.Parameter.empty:
+            schema["default"] = list(p.default) if isinstance(p.default, tuple) else p.default
+        properties[name] = schema
+    summary = (inspect.getdoc(kind.submit) or "").split("\n\n")[0]
+    summary = re.sub(r":\w+:`~?(?:[\w]+\.)*([^`]+)`", r"\1", summary).replace("``", "")
+    return {"type": "object", "description": f"A {kind.label}: {' '.join(summary.split())}",
+            "properties": properties,
+            "required": ["kind", *(n for n, p in params.items()
+                                   if p.default is inspect.Parameter.empty)],
+            "additionalProperties": False}
+
+
+def check_request(kind: JobKind, request: dict[str, Any]) -> None:
+    """Refuse a request (without ``kind``) that :func:`request_schema` does not
+    allow.
+
+    Raises
+    ------
+    JobError
+        Which field is wrong, or which fields the kind takes (status 400).
+    """
+    schema = request_schema(kind)
+    error = best_match(Draft202012Validator(schema).iter_errors({**request,
+                                                                 "kind": kind.name}))
+    if error is None:
+        return
+    takes = [n for n in schema["properties"] if n != "kind"]
+    if error.validator in ("required", "additionalProperties") or not error.path:
+        required = [n for n in schema["required"] if n != "kind"]
+        raise JobError(f"Jobs of kind {kind.name} take {', '.join(takes)} "
+                       f"({', '.join(required) or 'none'} required).", status=400)
+    field = str(error.path[0])
+    raise JobError(f"{field}: {json.dumps(request[field])[:40]} is not "
+                   f"{_WHAT.get(str(schema['properties'][field].get('type')), 'a valid value')}"
+                   ".", status=400)
 
 
 def kind_of(record: dict[str, Any]) -> JobKind:

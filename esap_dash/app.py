@@ -21,6 +21,7 @@ from panel.io.notifications import NotificationArea
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
 from .core.runtime import Runtime
+from .core.store import store_for
 from .http.api import api_routes
 from .http.share import SHARE_ROUTE, CartShareHandler
 from .ui.components.actions import report_exception
@@ -28,6 +29,7 @@ from .ui.components.style import html_pane
 from .ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .ui.pages.base import Page
 from .web import bind_request_cookies, derive_key, harden, login_pages
+from .work.workflows import Runner, Sweeper
 
 __all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
            "serve"]
@@ -185,7 +187,11 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     origins = {reached, f"localhost:{front_port}", f"127.0.0.1:{front_port}"}
     if profile.public_url:
         origins = {urlsplit(profile.public_url).netloc}
-    install_stop_handler(Runtime().enter())
+    runtime = Runtime().enter()
+    # runs that a stopped process (this one before a restart, or another worker) left
+    # RUNNING are recorded FAILED for everyone
+    runtime.part("sweeper", lambda: Sweeper(Runner.shared(), store_for(profile.database)))
+    install_stop_handler(runtime)
     # an exception in any view reaches its user as a sentence
     pn.config.exception_handler = report_exception
     # a page whose server connection is lost says so and loads again

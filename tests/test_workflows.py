@@ -33,6 +33,7 @@ from esap_dash.work.workflows import (
     Outcome,
     Run,
     Runner,
+    Sweeper,
     Workflow,
     WorkflowError,
     load_workflows,
@@ -535,7 +536,13 @@ def test_a_run_cut_by_a_server_restart_is_failed_not_running_forever(private) ->
     assert status["state"] == "FAILED"
     assert "server process running it stopped before the run ended (last sign of life " \
         "2026-01-01T00:00:00+00:00)" in status["error"]
-    assert job == record["id"]
+    assert job == record["id"] and store.job("local", job)["detail"]["state"] == "RUNNING"
+    sweeper = Sweeper(Runner(), store, period=0.2)  # as every server runs one
+    try:
+        wait_until(lambda: store.job("local", job)["detail"]["state"] == "FAILED", 10)
+    finally:
+        sweeper.stop()
+    assert "stopped before the run ended" in store.job("local", job)["detail"]["error"]
 
 
 def test_a_run_of_another_server_process_with_a_recent_sign_of_life_is_running(
@@ -739,7 +746,8 @@ def test_another_server_process_follows_and_aborts_a_run_through_the_database(
                    60)
         here = Runner()  # a runner of this process, which does not run the job
         record = store.job("local", job)
-        assert here.status(record, store)["state"] == "RUNNING"
+        assert here.status(record)["state"] == "RUNNING"
+        assert here.sweep(store) == 0  # it gives signs of life
         assert record["detail"]["process"] != PROCESS
         assert here.abort(store, "local", job)
         status = wait_state(store, "local", job, seconds=15)
@@ -759,9 +767,13 @@ def test_a_server_process_killed_mid_run_leaves_it_failed_for_every_process(
     proc.wait(30)
     killed = time.monotonic()
     here = Runner()
-    while (status := here.status(store.job("local", job), store))["state"] == "RUNNING":
+    while (status := here.status(store.job("local", job)))["state"] == "RUNNING":
         assert time.monotonic() - killed < 60, "still RUNNING a minute after the kill"
         time.sleep(1)
     assert status["state"] == "FAILED"
     assert "server process running it stopped before the run ended" in status["error"]
-    assert store.job("local", job)["detail"]["state"] == "FAILED"  # recorded for all
+    assert store.job("local", job)["detail"]["state"] == "RUNNING"  # reading wrote nothing
+    assert here.sweep(store) == 1
+    recorded = store.job("local", job)["detail"]  # recorded for every process
+    assert recorded["state"] == "FAILED" and "stopped before the run ended" in recorded["error"]
+    assert here.sweep(store) == 0

@@ -320,6 +320,13 @@ class Store:
             rows = conn.execute(query.order_by(JOBS.c.id.desc())).mappings().all()
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]
 
+    def unfinished_jobs(self, kind: str) -> list[dict[str, Any]]:
+        """Every user's jobs of ``kind`` whose recorded state is QUEUED or RUNNING."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(JOBS.select().where(JOBS.c.kind == kind)).mappings().all()
+        jobs = [{**r, "detail": json.loads(r["detail"])} for r in rows]
+        return [j for j in jobs if j["detail"].get("state") in ("QUEUED", "RUNNING")]
+
     def job(self, user: str, job_id: int) -> dict[str, Any] | None:
         """One of ``user``'s jobs, or None."""
         with self.engine.connect() as conn:

@@ -427,6 +427,43 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class Sweeper:
+    """While the server runs, records FAILED the workflow runs that server processes
+    which stopped left QUEUED or RUNNING (see :meth:`Runner.sweep`): at once, then
+    every ``period`` seconds, in a thread of its own.
+
+    Parameters
+    ----------
+    runner : Runner
+        This process's runner (its own runs are never swept).
+    store : Store
+        The deployment's database.
+    period : float
+        Seconds between sweeps.
+    """
+
+    def __init__(self, runner: Runner, store: Store, period: float = 3 * BEAT_SECONDS) -> None:
+        self.runner, self.store, self.period = runner, store, period
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="esap-dash-sweeper",
+                                        daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.runner.sweep(self.store)
+            except Exception:  # the database may be away for a while: next time
+                log.exception("sweeping stopped runs failed")
+            if self._stopped.wait(self.period):
+                return
+
+    def stop(self) -> None:
+        """Sweep no more (waits for a sweep under way)."""
+        self._stopped.set()
+        self._thread.join(10)
+
+
 class Runner:
     """Starts workflow runs in the background and records them as jobs of kind ``dask``.
 
@@ -601,41 +638,58 @@ class Runner:
                                  daemon=True).start()
         return len(runs)
 
-    def status(self, record: dict[str, Any], store: Store | None = None) -> dict[str, Any]:
+    def status(self, record: dict[str, Any]) -> dict[str, Any]:
         """State, progress and error of a ``dask`` job record (live while it runs here).
 
         A record left QUEUED or RUNNING by a process that stopped giving signs
-        of life is FAILED; with ``store``, that is recorded for every process.
+        of life reads as FAILED (it is recorded so by :meth:`sweep`).
         """
-        detail = record["detail"]
         live = self.live.get(record["id"])
         if live is not None:
             run = live.run
             return {"state": live.state, "done": run.done if run else 0,
                     "total": run.total if run else 0, "error": "", "ended": ""}
-        state = detail.get("state", "UNKNOWN")
-        if state in {"QUEUED", "RUNNING"}:
-            beat = _parse_time(detail.get("beat"))
-            recent = beat is not None and datetime.now(UTC) - beat < timedelta(
-                seconds=3 * BEAT_SECONDS)
-            if recent and detail.get("process") != PROCESS:  # another server process runs it
-                return {k: detail.get(k, "") for k in ("state", "done", "total", "error",
-                                                       "ended")}
-            since = f" (last sign of life {detail['beat']})" if detail.get("beat") else ""
-            failed = {"state": "FAILED", "done": detail.get("done", 0),
-                      "total": detail.get("total", 0), "ended": _now(),
-                      "error": "the dashboard server process running it stopped before the "
-                               f"run ended{since}; retry it"}
-            if store is not None:
-                store.update_job(record["user"], record["id"], {**detail, **failed})
-            return failed
-        return {k: detail.get(k, "") for k in ("state", "done", "total", "error", "ended")}
+        detail = record["detail"]
+        return self._orphaned(record) or {k: detail.get(k, "") for k in (
+            "state", "done", "total", "error", "ended")}
+
+    def _orphaned(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """How a run left QUEUED or RUNNING by a process that gave no sign of life
+        for three beats ended (None for any other record, and for runs of this
+        process)."""
+        detail = record["detail"]
+        if detail.get("state") not in {"QUEUED", "RUNNING"} or record["id"] in self.live:
+            return None
+        beat = _parse_time(detail.get("beat"))
+        recent = beat is not None and datetime.now(UTC) - beat < timedelta(
+            seconds=3 * BEAT_SECONDS)
+        if recent and detail.get("process") != PROCESS:  # another server process runs it
+            return None
+        since = f" (last sign of life {detail['beat']})" if detail.get("beat") else ""
+        return {"state": "FAILED", "done": detail.get("done", 0),
+                "total": detail.get("total", 0), "ended": _now(),
+                "error": "the dashboard server process running it stopped before the "
+                         f"run ended{since}; retry it"}
+
+    def sweep(self, store: Store) -> int:
+        """Record FAILED every run of ``store`` left QUEUED or RUNNING by a process that
+        stopped (see :meth:`status`); how many."""
+        swept = 0
+        for record in store.unfinished_jobs("dask"):
+            failed = self._orphaned(record)
+            if failed is not None:
+                swept += store.update_job(record["user"], record["id"],
+                                          {**record["detail"], **failed})
+        if swept:
+            log.warning("%d workflow run(s) of stopped server processes recorded FAILED",
+                        swept)
+        return swept
 
     def abort(self, store: Store, user: str, job_id: int) -> bool:
         """Ask to abort one of ``user``'s runs, whichever server process runs it; False
         when it is not running (or not theirs)."""
         record = store.job(user, job_id)
-        if record is None or record["kind"] != "dask" or self.status(record, store)[
+        if record is None or record["kind"] != "dask" or self.status(record)[
                 "state"] not in {"QUEUED", "RUNNING"}:
             return False
         store.request_abort(user, job_id)

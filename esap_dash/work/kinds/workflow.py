@@ -82,7 +82,7 @@ class WorkflowRuns(JobKind):
                 f"({detail.get('inputs')} items; {detail.get('engine')})")
 
     def state(self, actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
-        return Runner.shared().status(record, actor.store)
+        return Runner.shared().status(record)
 
     def abort(self, actor: Actor, record: dict[str, Any]) -> None:
         if not Runner.shared().abort(actor.store, actor.user, record["id"]):

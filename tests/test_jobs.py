@@ -73,6 +73,9 @@ def test_async_tap_jobs_and_rucio_rules_in_one_view(private) -> None:
     assert {j["kind"] for j in page.jobs} == {"tap", "rucio-rule"}
     assert any("optical_plates at LOCAL_B" in j["what"] for j in page.jobs)
     assert JobsPage(profile=private).store.jobs("someone-else") == []
+    tap = next(j for j in page.jobs if j["kind"] == "tap")
+    end = page.store.job("local", tap["id"])["detail"]["end"]  # seen ended: recorded
+    assert end["state"] == tap["state"] == "COMPLETED"
     page.job_list.select(next(j["id"] for j in page.jobs if j["kind"] == "tap"))
     run_coroutine(page.job_list.forget())
     assert [j["kind"] for j in page.jobs] == ["rucio-rule"]
@@ -107,6 +110,16 @@ def test_a_job_whose_service_does_not_answer_is_unknown_and_still_followed(priva
     assert [j["state"] for j in page.jobs] == ["UNKNOWN"]
     assert "cannot connect" in page.jobs[0]["error"]
     assert page.following
+
+
+def test_a_job_whose_end_is_recorded_is_never_asked_after_again(private, dead_url) -> None:
+    page = JobsPage(profile=private, refresh_period=0)
+    page.store.add_job("local", "tap", "Local DaCHS ObsCore (TAP)", dead_url + "/tap/async/x",
+                       {"adql": "SELECT 1", "end": {"state": "COMPLETED", "error": "",
+                                                    "ended": "2026-01-01T00:00:00+00:00"}})
+    run_coroutine(page.refresh())  # asking the dead address would make it UNKNOWN
+    assert [(j["state"], j["error"], j["ended"]) for j in page.jobs] == [
+        ("COMPLETED", "", "2026-01-01 00:00:00")]
 
 
 def test_a_start_the_gateway_never_answers_is_adopted_not_started_twice(private) -> None:

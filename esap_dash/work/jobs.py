@@ -94,6 +94,9 @@ class JobKind:
     #: Whether :meth:`states` asks the service once for several jobs (the job list
     #: then asks once per service, not once per job).
     batched: ClassVar[bool] = False
+    #: States after which the service's job never changes: the first time a job is
+    #: seen in one, :func:`follow` records it and never asks the service again.
+    ends: ClassVar[frozenset[str]] = frozenset()
 
     def submit(self, actor: Actor, **request: Any) -> int:
         """Ask for a new job; return the id of its record.
@@ -297,6 +300,12 @@ def _live(actor: Actor, records: list[dict[str, Any]]) -> dict[int, dict[str, An
         return {r["id"]: {"state": "UNKNOWN", "error": str(exc)} for r in records}
 
 
+def _record_ends(actor: Actor, ended: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Record how jobs ended (an end never changes: the service is not asked again)."""
+    for record, state in ended:
+        actor.store.update_job(record["user"], record["id"], {**record["detail"], "end": state})
+
+
 async def follow(actor: Actor, kind: str | None = None, *, job: int | None = None,
                  offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
     """The actor's jobs (of one kind, or the one job numbered ``job``, if given), newest
@@ -306,7 +315,8 @@ async def follow(actor: Actor, kind: str | None = None, *, job: int | None = Non
     The services are asked at once (once per job, or once per service for the
     jobs of a batched kind); one that does not answer within :data:`DEADLINE`
     (or errs) leaves its jobs ``UNKNOWN`` with the reason, the others' jobs are
-    not held up.
+    not held up.  A job seen in one of its kind's :attr:`~JobKind.ends` has that
+    end recorded, and is never asked after again.
 
     Returns
     -------
@@ -320,14 +330,17 @@ async def follow(actor: Actor, kind: str | None = None, *, job: int | None = Non
     if job is not None:
         records = [r for r in records if r["id"] == job]
     records = records[offset:None if limit is None else offset + limit]
+    # A job whose end is recorded is not asked after again.
+    states: dict[int, dict[str, Any]] = {r["id"]: r["detail"]["end"] for r in records
+                                         if "end" in r["detail"]}
+    asked = [r for r in records if r["id"] not in states]
     # One call per job; one per service for the jobs of a batched kind.
     groups: dict[Any, list[dict[str, Any]]] = {}
-    for r in records:
+    for r in asked:
         kind = kinds().get(r["kind"])
         key = (r["kind"], r["service"]) if kind is not None and kind.batched else r["id"]
         groups.setdefault(key, []).append(r)
     calls = {key: functools.partial(_live, actor, group) for key, group in groups.items()}
-    states: dict[int, dict[str, Any]] = {}
     async for outcome in fan_out(calls, deadline=DEADLINE):
         group = groups[outcome.key]
         if outcome.error is None and not outcome.timed_out:
@@ -335,6 +348,10 @@ async def follow(actor: Actor, kind: str | None = None, *, job: int | None = Non
         else:
             states.update({r["id"]: {"state": "UNKNOWN", "error": outcome.reason}
                            for r in group})
+    ended = [(r, states[r["id"]]) for r in asked if r["kind"] in kinds()
+             and states[r["id"]].get("state") in kinds()[r["kind"]].ends]
+    if ended:
+        await run_blocking(_record_ends, actor, ended)
     jobs = []
     for r in records:
         try:

@@ -43,6 +43,8 @@ class DiracJobs(JobKind):
     name = "dirac"
     label = "DIRAC job"
     batched = True
+    #: DIRAC states a job leaves only when rescheduled, which esap-dash does not do.
+    ends = frozenset({"DONE", "FAILED", "KILLED", "DELETED"})
 
     def plan(self, actor: Actor, *, cart: str, **spec: Any) -> Plan:
         """The job ``spec`` (:class:`~esap_dash.work.dirac.BatchSpec` fields) makes of cart

@@ -21,6 +21,8 @@ class TapJobs(JobKind):
 
     name = "tap"
     label = "async TAP query"
+    #: UWS phases a job never leaves.
+    ends = frozenset({"COMPLETED", "ERROR", "ABORTED"})
 
     @staticmethod
     def _tap(actor: Actor, service: str) -> Any:

@@ -1,4 +1,5 @@
-"""Buttons that run coroutine methods, and the callback that fills the cart."""
+"""Buttons that run coroutine methods, the callback that fills the cart, and views
+kept on one value."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import panel as pn
+import param
 from astropy.table import Table
 
 from ...core.errors import EsapError
 
-__all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "on_click",
-           "report_exception"]
+__all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "mirror",
+           "on_click", "report_exception"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,23 @@ def report_exception(exc: BaseException, doing: str = "") -> str:
     if notifications is not None:
         notifications.error(html.escape(said), duration=0)
     return said
+
+
+def mirror(one: param.Parameterized, other: param.Parameterized, name: str) -> None:
+    """Keep parameter ``name`` of two objects equal, whichever of them changes
+    (a page's ticked rows and its table component's); ``other`` starts with
+    ``one``'s value.
+
+    Parameters
+    ----------
+    one, other : param.Parameterized
+        Objects that both have a parameter ``name``.
+    name : str
+        The parameter.
+    """
+    setattr(other, name, getattr(one, name))
+    one.param.watch(lambda event: setattr(other, name, event.new), name)
+    other.param.watch(lambda event: setattr(one, name, event.new), name)
 
 
 def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -> None:

@@ -25,7 +25,7 @@ from ...core.search import (
     parse_time,
     sky_archives,
 )
-from ..components.actions import on_click
+from ..components.actions import mirror, on_click
 from ..components.adql_editor import AdqlEditor
 from ..components.datalake_search import DataLakeSearch
 from ..components.lazy_tabs import LazyTabs
@@ -128,7 +128,7 @@ class DiscoveryPage(Page):
         self._show_status()
         #: The current search's rows.
         self.table = ResultsTable(self.search_results)
-        self.table.link(self, selection="selection", bidirectional=True)
+        mirror(self.table, self, "selection")
         to_cart = pn.widgets.Button(label="Add selected rows to cart", width=220)
         on_click(to_cart, self.add_to_cart)
         cart_row = pn.Row(to_cart, pn.widgets.TextInput.from_param(

@@ -19,7 +19,7 @@ from ...core.catalogues import Catalogue, find_catalogues
 from ...core.fanout import run_blocking
 from ...core.search import SearchResults
 from ...core.survey import open_surveys
-from ..components.actions import action_buttons
+from ..components.actions import action_buttons, mirror
 from ..components.coverage_overlap import CoverageOverlap
 from ..components.fits_preview import FitsPreview
 from ..components.links_card import LinksCard
@@ -75,7 +75,7 @@ class SkyPage(Page):
         self._inset = pn.Column(width=430)
         #: The rows drawn, listed.
         self.table = RowsTable()
-        self.table.link(self, selection="selection", bidirectional=True)
+        mirror(self.table, self, "selection")
         self.table.param.watch(lambda e: self._select(e.new, "table"), "selection")
         self.map.param.watch(lambda e: self._select(e.new, "map"), "selection")
         #: The rows' numeric columns, plotted when the card is first opened.

@@ -38,7 +38,8 @@ from timing import median_seconds
 from connectors.query import SkyQuery, common_table
 from esap_dash.core.config import ServiceConfig, load_profile
 from esap_dash.core.search import merge, search_archives
-from esap_dash.ui.pages.discovery import SHOWN, DiscoveryPage
+from esap_dash.ui.components.results_table import SHOWN
+from esap_dash.ui.pages.discovery import DiscoveryPage
 
 CENTRE = (83.633, 22.0145)
 RADIUS = 3.0

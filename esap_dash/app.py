@@ -24,7 +24,8 @@ from .core.runtime import Runtime
 from .core.store import store_for
 from .http.api import api_routes
 from .http.share import SHARE_ROUTE, CartShareHandler
-from .ui.components.actions import report_exception
+from .ui.components.actions import mirror, report_exception
+from .ui.components.current_cart import CurrentCart
 from .ui.components.style import html_pane
 from .ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .ui.pages.base import Page
@@ -51,7 +52,10 @@ class EsapDash(pn.viewable.Viewer):
     """One user's dashboard: a template with navigation between the pages.
 
     Pages are built the first time they are shown.  The current page is kept
-    in the URL (``?page=sky``), so a link opens the same page.
+    in the URL (``?page=sky``), so a link opens the same page.  One current cart,
+    chosen in the header and kept in the URL too (``?cart=M1+study``), is the
+    cart of every page: what a page adds goes there, and switching cart on any
+    page (its cart box, the Cart page's *Create cart*) switches it for all.
 
     Parameters
     ----------
@@ -68,6 +72,8 @@ class EsapDash(pn.viewable.Viewer):
         super().__init__(**params)
         self._pages: dict[str, Page] = {}
         self.services = self._page("services")
+        #: The cart every page adds to and shows, chosen in the header.
+        self.cart = CurrentCart(self.services.actor)
         status = self.services.status
         self._nav = pn.widgets.RadioButtonGroup(
             options={PAGES[k].title: k for k in PAGES}, value=self.page,
@@ -87,11 +93,13 @@ class EsapDash(pn.viewable.Viewer):
                      pn.pane.Markdown(html.escape(self.profile.description),
                                       styles={"font-size": "12px", "color": "#5b6475"})],
             main=[self._content],
-            header=[pn.Row(pn.layout.HSpacer(), summary, user)],
+            header=[pn.Row(pn.layout.HSpacer(), self.cart, summary, user)],
             header_background="#0b1d3a", sidebar_width=230,
             notifications=NotificationArea())
         if pn.state.location is not None:
             pn.state.location.sync(self, {"page": "page"})
+            pn.state.location.sync(self.cart, {"cart_name": "cart"})
+            pn.state.onload(self.cart.refresh)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.template
@@ -110,7 +118,10 @@ class EsapDash(pn.viewable.Viewer):
         if key not in self._pages:
             cls = PAGES[key]
             shared = {name: self._page(name) for name in getattr(cls, "uses", ())}
-            self._pages[key] = cls(profile=self.profile, **shared)
+            page = cls(profile=self.profile, **shared)
+            if "cart_name" in page.param:
+                mirror(self.cart, page, "cart_name")
+            self._pages[key] = page
         return self._pages[key]
 
     @param.depends("page", watch=True)
@@ -119,6 +130,7 @@ class EsapDash(pn.viewable.Viewer):
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             pn.state.execute(self.current_page.shown)
+            pn.state.execute(self.cart.refresh)
 
     def _summary_html(self, summary: str, n_up: int) -> str:
         total = len(self.profile.services)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
 import panel as pn
@@ -34,6 +35,36 @@ def test_navigation_switches_the_page_and_builds_each_page_once(profile: Profile
     app.page = "discovery"
     assert app.current_page is first
     assert set(PAGES) == {"discovery", "sky", "cart", "jobs", "services"}
+
+
+def test_one_current_cart_is_every_pages_cart_and_the_data_lake_adds_to_it(
+        profile: Profile) -> None:
+    """Each page had its own cart box, back at 'default' after navigating, and the
+    Data lake tab added to 'default' whatever cart was in use."""
+    app = EsapDash(profile=profile)
+    picks, other = f"lake picks {uuid.uuid4().hex[:6]}", f"other {uuid.uuid4().hex[:6]}"
+    app.cart.cart_name = picks
+    for key in ("sky", "jobs", "cart", "discovery"):
+        app.page = key
+        assert app.current_page.cart_name == picks, key
+    lake = app.current_page.datalake
+    run_coroutine(lake.load_scopes())
+    lake.pattern, lake.did_type = "crab_images", "dataset"
+    run_coroutine(lake.search())
+    lake.selection = [0]
+    run_coroutine(lake.add_selected())
+    assert lake.notice.text == f"Added 1 item to cart {picks!r}."
+    app.page = "cart"
+    run_coroutine(app.current_page.shown())  # what a served dashboard does on showing it
+    assert list(app.current_page.listing["title"]) == ["crab_images"]
+    # A page that switches cart switches it for every page.
+    app.current_page.new_name = other
+    run_coroutine(app.current_page.create())
+    assert app.cart.cart_name == other
+    app.page = "sky"
+    assert app.current_page.cart_name == other
+    run_coroutine(app.cart.refresh())
+    assert {picks, other} <= set(app.cart.param.cart_name.objects)
 
 
 def test_sessions_do_not_share_pages(profile: Profile) -> None:

@@ -15,7 +15,7 @@ from astropy.table import Table
 from ...core.errors import EsapError
 
 __all__ = ["AddToCart", "Refresher", "action_buttons", "cart_button", "mirror",
-           "on_click", "report_exception"]
+           "offer_what_is_set", "on_click", "report_exception"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,25 @@ def mirror(one: param.Parameterized, other: param.Parameterized, name: str) -> N
     setattr(other, name, getattr(one, name))
     one.param.watch(lambda event: setattr(other, name, event.new), name)
     other.param.watch(lambda event: setattr(one, name, event.new), name)
+
+
+def offer_what_is_set(owner: param.Parameterized, name: str) -> None:
+    """Add a value set on the selector ``name`` of ``owner`` to its choices, so that
+    widgets made from it show it (a cart named on another page).
+
+    Parameters
+    ----------
+    owner : param.Parameterized
+        Holds the selector (made with ``check_on_set=False``).
+    name : str
+        The selector.
+    """
+    def offer(event: param.parameterized.Event) -> None:
+        # Assigned even when param has appended the value itself: only an assignment
+        # reaches the widgets.
+        owner.param[name].objects = sorted({*owner.param[name].objects, event.new})
+
+    owner.param.watch(offer, name)
 
 
 def on_click(button: pn.widgets.Button, action: Callable[[], Awaitable[None]]) -> None:

@@ -41,7 +41,7 @@ class DiracJobForm(pn.viewable.Viewer):
         Awaited with the first new job record's id.
     """
 
-    cart_name = param.Selector(objects=["default"], default="default",
+    cart_name = param.Selector(objects=["default"], default="default", check_on_set=False,
                                label="Cart for the job", doc="The cart the job works on.")
     executable = param.String(default="", doc="The program the job runs.")
     arguments = param.String(default="", doc="Its arguments (%s: the job's file, in a job "
@@ -61,8 +61,11 @@ class DiracJobForm(pn.viewable.Viewer):
                  **params: Any) -> None:
         super().__init__(**params)
         self.actor, self._on_submitted = actor, on_submitted
-        self.param.cart_name.objects = carts or ["default"]
-        self.cart_name = self.param.cart_name.objects[0]
+        if "cart_name" in params:  # the current cart, first offered
+            self.param.cart_name.objects = sorted({*carts, self.cart_name})
+        else:
+            self.param.cart_name.objects = carts or ["default"]
+            self.cart_name = self.param.cart_name.objects[0]
         self._kind: DiracJobs = kinds()["dirac"]  # type: ignore[assignment]
         self.notice = notice()
         try:

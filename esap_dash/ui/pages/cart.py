@@ -13,7 +13,7 @@ import param
 
 from ...core.cart import Cart, CartError, CartItem, check_name
 from ...core.fanout import run_blocking
-from ..components.actions import lazy_card, on_click
+from ..components.actions import lazy_card, offer_what_is_set, on_click
 from ..components.cart_lake import CartLake
 from ..components.cart_provenance import CartProvenance
 from ..components.cart_samp import CartSamp
@@ -37,7 +37,7 @@ class CartPage(Page):
     """
 
     title = "Cart"
-    cart_name = param.Selector(objects=[], doc="Which of your carts.")
+    cart_name = param.Selector(objects=[], check_on_set=False, doc="Which of your carts.")
     new_name = param.String(default="", doc="Name of a new cart.")
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes of replicating rules.")
@@ -50,6 +50,7 @@ class CartPage(Page):
         self.param.cart_name.objects = names
         with param.discard_events(self):  # the table is built below
             self.cart_name = names[0]
+        offer_what_is_set(self, "cart_name")
         self.listing = pd.DataFrame(columns=["key", *SHOWN])
         self._undo: list[CartItem] = []
         self.notice = notice()
@@ -173,6 +174,10 @@ class CartPage(Page):
         finally:
             self._table.loading = False
 
+    async def shown(self) -> None:
+        """Shown again: other pages and sessions may have added to the cart meanwhile."""
+        await self.reload()
+
     @param.depends("cart_name", watch=True)
     def refresh(self) -> None:
         """Read the cart again: off the event loop in a session, at once elsewhere."""
@@ -189,8 +194,6 @@ class CartPage(Page):
         except CartError as exc:
             say(self.notice, str(exc), "danger")
             return
-        if name not in self.param.cart_name.objects:
-            self.param.cart_name.objects = sorted([*self.param.cart_name.objects, name])
         self.cart_name = name
         self.new_name = ""
         say(self.notice, f"Cart {name!r} is ready.")

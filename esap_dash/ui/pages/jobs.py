@@ -16,7 +16,7 @@ from ...core.fanout import run_blocking
 from ...work.jobs import JobError, kinds
 from ...work.kinds.workflow import WorkflowRuns
 from ...work.workflows import GatewayEngine, LocalEngine, WorkflowError, load_workflows
-from ..components.actions import action_buttons, lazy_card
+from ..components.actions import action_buttons, lazy_card, offer_what_is_set
 from ..components.cluster_panel import ClusterPanel
 from ..components.dirac_job import DiracJobForm
 from ..components.job_list import JobList
@@ -44,12 +44,14 @@ class JobsPage(Page):
                                   doc="Seconds between refreshes while something runs.")
     workflow = param.Selector(objects=[], doc="The workflow to run.")
     cart_name = param.Selector(objects=["default"], default="default", label="Cart",
+                               check_on_set=False,
                                doc="The cart whose items the workflow works on.")
     run_progress = param.Integer(default=0, bounds=(0, 100), precedence=-1,
                                  doc="Per cent done of the latest workflow run.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        offer_what_is_set(self, "cart_name")
         self.no_account: dict[str, str] = {}
         self.notice = notice()
         #: The user's Dask clusters (where workflow runs go when there is a gateway).
@@ -140,7 +142,7 @@ class JobsPage(Page):
 
         def build() -> DiracJobForm:
             self.dirac_form = DiracJobForm(self.actor, list(self.param.cart_name.objects),
-                                           on_submitted=submitted)
+                                           on_submitted=submitted, cart_name=self.cart_name)
             return self.dirac_form
 
         #: The DIRAC job form (None until its card is opened).
@@ -186,9 +188,7 @@ class JobsPage(Page):
     async def load_carts(self) -> None:
         """Offer the user's carts as inputs."""
         names = await run_blocking(lambda: self.cart_names())
-        self.param.cart_name.objects = names or ["default"]
-        if self.cart_name not in self.param.cart_name.objects:
-            self.cart_name = self.param.cart_name.objects[0]
+        self.param.cart_name.objects = sorted({*names, self.cart_name})
 
     def _engine(self) -> Any:
         if "gateway" in self.no_account:

@@ -45,10 +45,17 @@ def html_pane(obj: Any = "", **params: Any) -> pn.pane.HTML:
     return pn.pane.HTML(obj, stylesheets=[stylesheet()], **params)
 
 
+#: Routine news is a quiet line; warnings and errors keep the alert's box.
+_QUIET_INFO = (":host(.alert-info) { padding: 2px 10px; margin: 4px 0; color: inherit; "
+               "background-color: transparent; border: none; border-left: 3px solid #6c9bd2; "
+               "border-radius: 0; } "
+               ":host(.alert-info) p { margin: 0.25em 0; }")
+
+
 class Notice(pn.viewable.Viewer):
     """A message line: the last sentence said to the user, and how; hidden while it
     is empty.  The sentence is plain text (it may come from a service) and is shown
-    escaped."""
+    escaped; news is a quiet line, a warning or an error a coloured box."""
 
     text = param.String(default="", doc="The last sentence said (plain text).")
     kind = param.Selector(objects=["info", "warning", "danger"], default="info",
@@ -58,7 +65,8 @@ class Notice(pn.viewable.Viewer):
         super().__init__(**params)
         self._alert = pn.pane.Alert(
             pn.bind(html.escape, self.param.text), alert_type=self.param.kind,
-            visible=self.param.text.rx.bool(), sizing_mode="stretch_width")
+            visible=self.param.text.rx.bool(), sizing_mode="stretch_width",
+            stylesheets=[_QUIET_INFO])
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._alert

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -244,7 +245,9 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     archive : str
         The archive's name, written in every row.
     mapping : dict
-        Common column name -> the archive's column name (or None).
+        Common column name -> the archive's column name (or None).  ``title`` may
+        instead be a template naming columns (``"HIP {hip}"``), for catalogues whose
+        identifier is a bare number.
     query : SkyQuery, optional
         Used to compute ``distance`` (degrees from the search centre).
     product_type : str
@@ -256,7 +259,10 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     -------
     astropy.table.Table
         One row per input row; ``record`` holds the full original row as
-        JSON, so nothing the archive said is lost.
+        JSON, so nothing the archive said is lost.  A catalogue source's title
+        (``product_type="source"``) is followed by the other names the row gives
+        the object (columns with UCD ``meta.id`` or ``meta.id.cross``:
+        ``NGC1952 (Crab Nebula, M1, ...)``), so that they are searched too.
     """
     n = len(table)
 
@@ -276,6 +282,10 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
             return np.full(n, np.nan)
         return np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)
 
+    template = mapping.get("title") or ""
+    titles = (_from_template(table, template) if "{" in template else text("title"))
+    if product_type == "source":  # data products' meta.id columns are not names
+        titles = _with_other_names(titles, table)
     ra, dec = number("ra"), number("dec")
     if query is not None:
         from astropy.coordinates import angular_separation
@@ -290,7 +300,7 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     records = [json.dumps(dict(zip(names, values, strict=True)))
                for values in zip(*columns, strict=True)] if names else []
     columns = {
-        "archive": [archive] * n, "id": text("id"), "title": text("title"),
+        "archive": [archive] * n, "id": text("id"), "title": titles,
         "ra": ra, "dec": dec, "distance": distance,
         "product_type": text("product_type", product_type),
         "s_region": text("s_region"), "access_url": text("access_url"),
@@ -305,6 +315,40 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     out.meta["columns"] = {archive: column_meta(table)}
     if "datalink" in table.meta:  # per archive, as the rows of several are merged
         out.meta["datalink"] = {archive: dict(table.meta["datalink"])}
+    return out
+
+
+def _from_template(table: Table, template: str) -> list[str]:
+    """Each row's text of ``template``, whose fields are column names of ``table``."""
+    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    unknown = fields - set(table.colnames)
+    if unknown:
+        raise QueryError(f"the title {template!r} names columns the archive does not "
+                         f"give: {', '.join(sorted(unknown))}")
+    values = {f: ["" if v is None else v for v in _plain_values(table[f])] for f in fields}
+    return [template.format_map({f: values[f][i] for f in fields}) for i in range(len(table))]
+
+
+#: UCDs of the other names of an object (not its main identifier).
+_OTHER_NAMES = ("meta.id", "meta.id.cross")
+
+
+def _with_other_names(titles: list[str], table: Table) -> list[str]:
+    """``titles``, each followed by the other names its row gives (comma-separated
+    lists split, each name once, none repeating the title)."""
+    columns = [name for name in table.colnames
+               if str(table[name].meta.get("ucd") or "").strip().lower() in _OTHER_NAMES
+               and table[name].dtype.kind in "USO"]
+    columns.sort(key=lambda name: _OTHER_NAMES.index(table[name].meta["ucd"].strip().lower()))
+    if not columns:
+        return titles
+    values = [_plain_values(table[name]) for name in columns]
+    out = []
+    for i, title in enumerate(titles):
+        names = dict.fromkeys(part.strip() for column in values
+                              for part in str(column[i] or "").split(","))
+        names = [name for name in names if name and name != title]
+        out.append(f"{title} ({', '.join(names)})" if names else title)
     return out
 
 

@@ -143,6 +143,20 @@ def test_common_columns_keep_the_full_record(service) -> None:
     assert row["distance"] < 0.01
 
 
+def test_titles_name_objects_as_astronomers_do_and_carry_their_other_names(service) -> None:
+    """Hipparcos rows were titled "26159", and the Crab only "NGC1952" although its
+    record holds M1 and Crab Nebula, so looking for "crab" missed it."""
+    crab = service("ongc").connector().search_sky(SkyQuery(*CRAB, 0.1, keywords=("crab",)))
+    assert list(crab["title"]) == ["NGC1952 (Crab Nebula, M1, IRAS 05315+2158, LBN 833)"]
+    assert list(crab["id"]) == ["NGC1952"]
+    stars = service("hipparcos").connector().search_sky(SkyQuery(*CRAB, 0.5))
+    assert "HIP 26159" in set(stars["title"]) and "26159" in set(stars["id"])
+    hipparcos = service("hipparcos")
+    wrong = replace(hipparcos, options={**hipparcos.options, "columns": {"title": "HIP {hp}"}})
+    with pytest.raises(QueryError, match="names columns the archive does not give: hp"):
+        wrong.connector().search_sky(SkyQuery(*CRAB, 0.5))
+
+
 def test_page_searches_every_archive(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
     run_coroutine(page.search())

@@ -15,6 +15,7 @@ from esap_dash.core.config import PROJECT_ROOT, load_profile
 
 from ..conftest import ALICE, ARTIFACTS, BOB
 from .conftest import COOKIE_SECRET, log_in, serve, tick
+from .test_cart import CRAB
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +85,7 @@ def test_two_users_log_in_each_sees_only_their_cart_and_logout_returns_to_login(
         bob_ctx.close()
     mine = Cart.open_as(ALICE, "alice picks", profile=load_profile("local-oidc"),
                         create=False)
-    assert [i.title for i in mine.items()] == ["NGC1952"]
+    assert [i.title for i in mine.items()] == [CRAB]
 
 
 @pytest.mark.parametrize("origin, allowed", [("http://evil.example", False),

@@ -8,8 +8,11 @@ from dataclasses import replace
 import panel as pn
 
 from esap_dash.app import PAGES, EsapDash, create_app
+from esap_dash.core.actor import Actor
+from esap_dash.core.cart import Cart
 from esap_dash.core.config import Profile
 from esap_dash.ui.components import ServiceStatus
+from esap_dash.ui.components.current_cart import CurrentCart
 from esap_dash.ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 
 from .conftest import run_coroutine
@@ -65,6 +68,21 @@ def test_one_current_cart_is_every_pages_cart_and_the_data_lake_adds_to_it(
     assert app.current_page.cart_name == other
     run_coroutine(app.cart.refresh())
     assert {picks, other} <= set(app.cart.param.cart_name.objects)
+
+
+def test_a_session_starts_on_the_users_first_cart_unless_one_is_asked_for(
+        profile: Profile) -> None:
+    user = f"carts-{uuid.uuid4().hex[:6]}"
+    for name in ("Pleiades", "M1 study"):
+        Cart.open_as(user, name, profile=profile)
+    first = CurrentCart(Actor(profile, user))
+    run_coroutine(first.refresh())
+    assert first.cart_name == "M1 study"
+    assert first.param.cart_name.objects == ["M1 study", "Pleiades"]
+    asked = CurrentCart(Actor(profile, user), cart_name="new one")  # ?cart=new+one
+    run_coroutine(asked.refresh())
+    assert asked.cart_name == "new one"
+    assert asked.param.cart_name.objects == ["M1 study", "Pleiades", "new one"]
 
 
 def test_sessions_do_not_share_pages(profile: Profile) -> None:

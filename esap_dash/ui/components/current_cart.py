@@ -21,7 +21,8 @@ class CurrentCart(pn.viewable.Viewer):
     The dashboard keeps one for all its pages (each page's ``cart_name`` follows
     it, and a page that switches cart switches it); it shows as a choice of the
     user's carts.  A name not yet in the database is a cart made the first time
-    something is added to it.
+    something is added to it.  Unless one was asked for (``?cart=``), a session
+    starts on the user's first cart, or on ``default`` when they have none.
 
     Parameters
     ----------
@@ -42,8 +43,11 @@ class CurrentCart(pn.viewable.Viewer):
                                             margin=(0, 12), stylesheets=[_HEADER_CSS])
 
     async def refresh(self) -> None:
-        """Offer the user's carts as they are in the database now (made elsewhere too)."""
-        names = await run_blocking(self.actor.cart_names)
+        """Offer the user's carts as they are in the database now (made elsewhere too);
+        a ``default`` cart that does not exist gives way to the user's first cart."""
+        names = sorted(await run_blocking(self.actor.cart_names))
+        if self.cart_name == "default" and names and "default" not in names:
+            self.cart_name = names[0]
         self.param.cart_name.objects = sorted({*names, self.cart_name})
 
 

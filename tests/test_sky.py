@@ -177,11 +177,11 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     fits_path = tmp_path / "selection.fits"
     fits_path.write_bytes(page.selection_moc_bytes("fits"))
     assert MOC.from_fits(str(fits_path)) == page.selection_moc()
-    page.target = "M 42"
-    run_coroutine(page.zoom())
-    assert page.map.view is not None and page.field_shown
-    page.target = "x' OR 'a'='a"
-    run_coroutine(page.zoom())
+    page.zoom.target = "M 42"
+    run_coroutine(page.zoom.zoom())
+    assert page.map.view is not None and page.zoom.field_shown
+    page.zoom.target = "x' OR 'a'='a"
+    run_coroutine(page.zoom.zoom())
     assert page.notice.kind == "danger"
 
 

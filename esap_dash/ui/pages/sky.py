@@ -25,7 +25,8 @@ from ..components.fits_preview import FitsPreview
 from ..components.links_card import LinksCard
 from ..components.plot_card import ColumnPlotCard
 from ..components.rows_table import RowsTable
-from ..components.sky_map import SkyMap, field_view
+from ..components.sky_map import SkyMap
+from ..components.sky_zoom import SkyZoom
 from ..components.spectra_card import SpectraCard
 from ..components.style import notice, say
 from .base import Page
@@ -52,9 +53,6 @@ class SkyPage(Page):
     catalogue = param.Selector(objects=[], doc="A table with positions, from a TAP service.")
     row_limit = param.Integer(default=2_000_000, bounds=(1, 20_000_000),
                               doc="At most this many catalogue rows.")
-    target = param.String(default="", doc="Name or coordinates to zoom to.")
-    fov = param.Number(default=2.0, bounds=(0.001, 180), label="Field of view (deg)",
-                       doc="Width of the zoomed window and of the TAN inset.")
     cart_name = param.String(default="default", label="Cart", doc="Where selected rows go.")
     selection = param.List(default=[], item_type=int,
                            doc="Rows chosen in the table (their indices), as ticked there.")
@@ -70,9 +68,8 @@ class SkyPage(Page):
         self._provenance: Callable[[Table], Table] | None = None
         self._catalogues: dict[str, Catalogue] = {}
         self.notice = notice()
-        # The TAN inset is put in and taken out of this box (toggling a
-        # HoloViews pane's visibility breaks its Bokeh stylesheets).
-        self._inset = pn.Column(width=430)
+        #: Go to a target (and the TAN field around it), or back to the whole sky.
+        self.zoom = SkyZoom(self.map, lambda: self.rows, self.resolver, self.notice)
         #: The rows drawn, listed.
         self.table = RowsTable()
         mirror(self.table, self, "selection")
@@ -83,8 +80,6 @@ class SkyPage(Page):
         self.columns.param.watch(lambda e: self._select(e.new, "plot"), "selection")
         buttons = action_buttons((
                 ("Load catalogue", self.load_catalogue, "primary"),
-                ("Zoom to target", self.zoom, "primary"),
-                ("Whole sky", self.whole_sky, "default"),
                 ("Add selected rows to cart", self.add_to_cart, "primary"),
                 ("Cart coverage", self.cart_coverage, "default"),
                 ("Service coverage", self.service_coverage, "default"),
@@ -114,18 +109,12 @@ class SkyPage(Page):
             catalogue_row,
             self.map.controls(width=280),
             pn.Row(buttons["Service coverage"], width=280),
-            self.overlaps,
-            pn.pane.Markdown("**Zoom**"),
-            pn.widgets.TextInput.from_param(self.param.target, placeholder="M 1, 83.63 22.01",
-                                            width=280),
-            pn.widgets.FloatInput.from_param(self.param.fov, width=180),
-            pn.Row(buttons["Zoom to target"], buttons["Whole sky"], width=300),
-            width=310)
+            self.overlaps, self.zoom, width=310)
         self._layout = pn.Column(
             pn.pane.Markdown("## Sky"), self.notice,
             pn.Row(controls, pn.Column(self.map, sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
-            pn.Row(self._inset, pn.Column(
+            pn.Row(self.zoom.inset, pn.Column(
                 pn.pane.Markdown("#### Rows (tick here or select on the map)"),
                 # Wrapped: beside the TAN inset the buttons do not fit on one line.
                 pn.FlexBox(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
@@ -327,38 +316,7 @@ class SkyPage(Page):
             return io.BytesIO(await run_blocking(self.selection_moc_bytes, fmt))
         return callback
 
-    # -------------------------------------------------------------- zoom, preview
-    async def zoom(self) -> None:
-        """Centre the map on the target and show the TAN field around it."""
-        if not self.target.strip():
-            say(self.notice, "Type a name or coordinates to zoom to.", "warning")
-            return
-        try:
-            position = await run_blocking(self.resolver().resolve, self.target, "icrs")
-        except ConnectorError as exc:
-            say(self.notice, exc.reason, "danger")
-            return
-        self.map.zoom_to(position.ra, position.dec, max(self.fov, 1.0))
-        self._inset.objects = [pn.pane.HoloViews(
-            field_view(self.rows, position.ra, position.dec, self.fov, cone=self.map.cone,
-                       colours=self.map.colours),
-            width=420, height=390)]
-        say(self.notice, f"{self.target.strip()} → RA {position.ra:.5f}°, "
-            f"Dec {position.dec:+.5f}° ({position.source})")
-
-    @property
-    def field_shown(self) -> bool:
-        """The TAN field around the zoom target is shown beside the map."""
-        return bool(self._inset.objects)
-
-    async def whole_sky(self) -> None:
-        """Back to the whole sky (also after zooming with the mouse)."""
-        if self.map.view is None:  # zoomed with the mouse: draw the whole sky again
-            self.map.param.trigger("view")
-        else:
-            self.map.view = None
-        self._inset.objects = []
-
+    # ----------------------------------------------------------------- preview
     async def preview_selected(self) -> None:
         """Show the FITS image of the (first) selected row, and its footprint on the map."""
         rows = self.selected_rows()

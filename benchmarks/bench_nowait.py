@@ -75,7 +75,7 @@ def main() -> None:
         def open_big_carts() -> None:
             while not stop.is_set():
                 began = time.perf_counter()
-                tab = open_tab(url, "cart")
+                tab = open_tab(url, "cart", cart="a big cart")
                 try:
                     if not tab.wait_for(lambda t=tab: shown in t.texts(), 300):
                         raise RuntimeError("the big cart did not show in 300 s")

@@ -76,9 +76,10 @@ def main() -> None:
           f"({100 * (after - before) / before:+.1f} % of before, budget +5 %)")
 
 
-def open_tab(url: str, page: str) -> TabSession:
-    """A browser tab of ``page``: the page fetched, its document pulled, "ready" sent."""
-    text = requests.get(url, params={"page": page}, timeout=120).text
+def open_tab(url: str, page: str, **params: str) -> TabSession:
+    """A browser tab of ``page`` (with more query ``params``, e.g. ``cart``): the page
+    fetched, its document pulled, "ready" sent."""
+    text = requests.get(url, params={"page": page, **params}, timeout=120).text
     token = re.search(r'"token": ?"([^"]+)"', text).group(1)
     tab = TabSession(token, url.replace("http://", "ws://") + "ws")
     tab.pull()

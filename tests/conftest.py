@@ -27,6 +27,31 @@ ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
 T = TypeVar("T")
 
 
+def _loop_set_here() -> asyncio.AbstractEventLoop | None:
+    """The event loop set for this (the main) thread, without making one."""
+    return getattr(asyncio.get_event_loop_policy()._local, "_loop", None)
+
+
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_behind() -> Iterator[None]:
+    """A test leaves no event loop of its own set in the main thread.
+
+    Changing a widget whose watcher is async outside a running loop makes Panel
+    create and set an event loop that nothing closes; a later ``asyncio.run``
+    drops it, and the garbage collector reports "unclosed event loop" in whatever
+    test it happens to run.  Caught here, the test that did it is named.
+    """
+    before = _loop_set_here()
+    yield
+    after = _loop_set_here()
+    if after is not None and after is not before and not after.is_closed():
+        asyncio.set_event_loop(before)
+        after.close()
+        pytest.fail("this test left an event loop set in the main thread (an async "
+                    "watcher or handler triggered outside a running loop: trigger it "
+                    "inside run_coroutine, as in a served session)")
+
+
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion, also when this thread's loop is busy.
 

@@ -54,7 +54,11 @@ def test_one_current_cart_is_every_pages_cart_and_the_data_lake_adds_to_it(
     run_coroutine(lake.load_scopes())
     lake.pattern, lake.did_type = "crab_images", "dataset"
     run_coroutine(lake.search())
-    lake.selection = [0]
+
+    async def choose() -> None:  # inside a running loop, as in a served session
+        lake.selection = [0]
+
+    run_coroutine(choose())
     run_coroutine(lake.add_selected())
     assert lake.notice.text == f"Added 1 item to cart {picks!r}."
     app.page = "cart"

@@ -37,6 +37,7 @@ __all__ = [
     "columns_by_ucd",
     "common_table",
     "keywords_match",
+    "main_magnitude",
     "name_mapping",
     "quote_prefix",
     "ucd_mapping",
@@ -67,7 +68,8 @@ PRODUCT_TYPES = ("image", "cube", "spectrum", "sed", "timeseries", "visibility",
 #: Columns every archive's results are mapped to, in display order.
 COMMON_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("archive", str), ("id", str), ("title", str), ("ra", float), ("dec", float),
-    ("distance", float), ("product_type", str), ("s_region", str), ("access_url", str),
+    ("distance", float), ("mag", float), ("band", str), ("product_type", str),
+    ("s_region", str), ("access_url", str),
     ("size", np.int64), ("service_url", str), ("record", str),
 )
 #: ObsCore column for each common column.
@@ -263,6 +265,8 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
         (``product_type="source"``) is followed by the other names the row gives
         the object (columns with UCD ``meta.id`` or ``meta.id.cross``:
         ``NGC1952 (Crab Nebula, M1, ...)``), so that they are searched too.
+        ``mag`` is the row's main magnitude where the archive gives one (see
+        :func:`main_magnitude`) and ``band`` names it.
     """
     n = len(table)
 
@@ -295,6 +299,9 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     else:
         distance = np.full(n, np.nan)
     size = number("size") * size_factor
+    magnitude = main_magnitude(table)
+    mag = (np.array([np.nan if v is None else v for v in _plain_values(table[magnitude])],
+                    dtype=float) if magnitude else np.full(n, np.nan))
     names = table.colnames
     columns = [_plain_values(table[c]) for c in names]
     records = [json.dumps(dict(zip(names, values, strict=True)))
@@ -302,6 +309,7 @@ def common_table(table: Table, archive: str, mapping: dict[str, str | None], *,
     columns = {
         "archive": [archive] * n, "id": text("id"), "title": titles,
         "ra": ra, "dec": dec, "distance": distance,
+        "mag": mag, "band": [_band_name(table[magnitude]) if magnitude else ""] * n,
         "product_type": text("product_type", product_type),
         "s_region": text("s_region"), "access_url": text("access_url"),
         "size": np.where(np.isfinite(size), size, -1).astype(np.int64),
@@ -327,6 +335,34 @@ def _from_template(table: Table, template: str) -> list[str]:
                          f"give: {', '.join(sorted(unknown))}")
     values = {f: ["" if v is None else v for v in _plain_values(table[f])] for f in fields}
     return [template.format_map({f: values[f][i] for f in fields}) for i in range(len(table))]
+
+
+def main_magnitude(table: Table) -> str | None:
+    """The column of ``table`` holding its main magnitude, by UCD: a ``phot.mag``
+    marked ``meta.main``, else the V band, else the first magnitude; None if the
+    table has none (errors and flags of magnitudes are not magnitudes)."""
+    found = [name for name in table.colnames
+             if _ucd_words(table[name])[:1] == ["phot.mag"] and table[name].dtype.kind in "iuf"]
+
+    def rank(name: str) -> int:
+        words = _ucd_words(table[name])
+        return 0 if "meta.main" in words else 1 if "em.opt.v" in words else 2
+
+    return min(found, key=rank) if found else None
+
+
+def _band_name(column: Column) -> str:
+    """The band of a magnitude column: the last part of its UCD's ``em.`` word
+    (``phot.mag;em.opt.V`` -> ``V``, ``em.IR.J`` -> ``J``) when that names one band,
+    else the column's name."""
+    words = [w for w in str(column.meta.get("ucd") or "").split(";") if w.lower().startswith("em.")]
+    parts = words[0].strip().split(".") if len(words) == 1 else []
+    generic = {"em", "opt", "ir", "uv", "radio", "mm", "x-ray", "gamma"}
+    return parts[-1] if parts and parts[-1].lower() not in generic else column.name
+
+
+def _ucd_words(column: Column) -> list[str]:
+    return [w.strip().lower() for w in str(column.meta.get("ucd") or "").split(";") if w.strip()]
 
 
 #: UCDs of the other names of an object (not its main identifier).

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
 import numpy as np
 import param
 import pytest
+from astropy.table import Table
 
 from connectors.exceptions import QueryError
-from connectors.query import SkyQuery, adql_string
+from connectors.query import SkyQuery, adql_string, common_table
 from connectors.resolver import NameResolver, parse_coordinates
 from connectors.tap import TAPConnector
 from esap_dash.core.config import Profile
@@ -157,9 +159,37 @@ def test_titles_name_objects_as_astronomers_do_and_carry_their_other_names(servi
         wrong.connector().search_sky(SkyQuery(*CRAB, 0.5))
 
 
+def test_sources_carry_their_main_magnitude_and_its_band(service) -> None:
+    """Hipparcos rows had no magnitude in the merged table: the magnitude is the
+    archive's own column marked by UCD (V before other bands), with its band."""
+    crab = service("ongc").connector().search_sky(SkyQuery(*CRAB, 0.1, keywords=("crab",)))
+    record = json.loads(crab["record"][0])
+    assert (crab["mag"][0], crab["band"][0]) == (record["vmag"], "V")
+    stars = service("hipparcos").connector().search_sky(SkyQuery(*CRAB, 0.5))
+    assert set(stars["band"]) == {"hpmag"}
+    assert list(stars["mag"]) == [json.loads(r)["hpmag"] for r in stars["record"]]
+    images = service("dachs-tap").connector().search_sky(SkyQuery(*CRAB, 0.1))
+    assert np.isnan(images["mag"]).all() and set(images["band"]) == {""}
+
+
+def test_the_main_magnitude_is_the_one_the_archive_marks_main() -> None:
+    table = Table({"e_jmag": [0.1], "kmag": [9.0], "jmag": [10.0]})
+    table["e_jmag"].meta["ucd"] = "stat.error;phot.mag;em.IR.J"
+    table["kmag"].meta["ucd"] = "phot.mag;em.IR.K"
+    table["jmag"].meta["ucd"] = "phot.mag;em.IR.J;meta.main"
+    rows = common_table(table, "2MASS", {}, product_type="source")
+    assert (rows["mag"][0], rows["band"][0]) == (10.0, "J")
+    table["jmag"].meta["ucd"] = "phot.mag;em.IR.J"
+    assert common_table(table, "2MASS", {})["band"][0] == "K"
+
+
 def test_page_searches_every_archive(profile: Profile) -> None:
     page = DiscoveryPage(profile=profile, target="M 1", radius=0.5)
+    # Nothing shown before it means something: no archive "waiting", no empty filters.
+    assert {state for _, state, _ in page.status.rows} <= {"ready", "not asked"}
+    assert not any(s.visible for s in page.table.range_filters.values())
     run_coroutine(page.search())
+    assert page.table.range_filters["distance"].visible
     assert {r.state for r in page.results.values()} == {"done"}
     counts = {name: len(r.table) for name, r in page.results.items()}
     assert counts["OpenNGC (cone search)"] == 1
@@ -391,6 +421,10 @@ def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
     run_coroutine(page.search())
     page.table.own_columns = "Hipparcos-2 (cone search)"
     assert {"hip", "plx", "hpmag"} <= set(page.table.own_rows.columns)
+    # Headers with units; tooltips with the description and UCD from the archive.
+    title, tooltip = page.table.own_headers["plx"]
+    assert title == "plx (mas)" and "parallax" in tooltip.lower() and "[pos.parallax" in tooltip
+    assert page.table.own_headers["hip"][0] == "hip"
     page.table.own_columns = "Local images (SIA v2)"
     assert {"obs_title", "s_region", "em_min"} <= set(page.table.own_rows.columns)
 

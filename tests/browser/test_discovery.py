@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def test_cone_search_on_m1_shows_every_archive(served_app: str, page) -> None:
         page.get_by_text(text, exact=True).first.wait_for()
     hipparcos = page.locator(".tabulator-cell", has_text="Hipparcos-2 (cone search)")
     hipparcos.first.wait_for(timeout=10_000)
+    # Sources with their main magnitude; sizes in readable units; headers say what they hold.
+    page.locator(".tabulator-col-title", has_text="Mag").first.wait_for()
+    page.locator(".tabulator-cell", has_text=re.compile(r"^\d+(\.\d)? [KM]iB$")).first.wait_for()
     states = page.locator("span.esap-state.up")
     assert states.count() == 5
     assert "target=M+1" in page.url or "target=M%201" in page.url

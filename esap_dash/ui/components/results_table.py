@@ -14,14 +14,27 @@ import param
 from astropy.table import Table
 
 from ...core.search import SearchResults
-from .style import POSITION_FORMAT, html_pane, whole_bytes
+from .style import POSITION_FORMAT, bytes_format, html_pane, whole_bytes
 
 __all__ = ["ArchiveStatus", "ResultsTable"]
 
 #: Columns of the merged table shown (``record`` is kept for the cart).
-SHOWN = ["archive", "id", "title", "ra", "dec", "distance", "product_type", "access_url", "size",
-         "also_in"]
-TEXT_COLUMNS = ("archive", "id", "title", "product_type", "access_url", "also_in")
+SHOWN = ["archive", "id", "title", "mag", "band", "ra", "dec", "distance", "product_type",
+         "access_url", "size", "s_region", "also_in"]
+TEXT_COLUMNS = ("archive", "id", "title", "band", "product_type", "access_url", "s_region",
+                "also_in")
+#: What each shown column holds (its header's tooltip).
+DESCRIPTIONS = {
+    "archive": "The archive that answered", "id": "The archive's identifier of the row",
+    "title": "The row's title; for a source, the other names the archive gives it",
+    "mag": "The source's main magnitude, as the archive marks it (UCD phot.mag)",
+    "band": "The band of the magnitude (or the archive's column holding it)",
+    "ra": "Right ascension (ICRS), degrees", "dec": "Declination (ICRS), degrees",
+    "distance": "Angular distance from the search centre, degrees",
+    "product_type": "The kind of data product (image, spectrum, cube, source, ...)",
+    "access_url": "Where the data is fetched from", "size": "The product's size",
+    "s_region": "The footprint on the sky (an STC-S region)",
+    "also_in": "Other archives that returned the same product"}
 #: Numeric columns filtered by a range (a slider whose limits follow the results).
 RANGE_COLUMNS = {"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Distance (deg)",
                  "size": "Size (bytes)"}
@@ -67,7 +80,9 @@ class ArchiveStatus(pn.viewable.Viewer):
                     state, cls = res.state, "down"
                 detail = res.message
             else:
-                state, cls, detail = "running" if running else "waiting", "checking", ""
+                state = ("running" if running else "waiting" if self.found.query is not None
+                         else "ready")  # before any search
+                cls, detail = "checking", ""
             rows.append((name, state, detail))
             classes.append(cls)
         found = sum(len(r.table) for r in results.values())
@@ -112,16 +127,21 @@ class ResultsTable(pn.viewable.Viewer):
             header_filters={c: {"type": "input", "func": "like", "placeholder": "contains…"}
                             for c in TEXT_COLUMNS},
             formatters={**{c: {"type": "plaintext"} for c in TEXT_COLUMNS},
-                        **POSITION_FORMAT, "distance": POSITION_FORMAT["ra"]},
-            titles={"ra": "RA (deg)", "dec": "Dec (deg)", "distance": "Dist. (deg)",
-                    "size": "Size (bytes)", "product_type": "Product", "also_in": "Also in"},
-            widths={"archive": 190, "id": 220, "title": 260, "access_url": 220},
+                        **POSITION_FORMAT, "distance": POSITION_FORMAT["ra"],
+                        "size": bytes_format()},
+            titles={"mag": "Mag", "band": "Band", "ra": "RA (deg)", "dec": "Dec (deg)",
+                    "distance": "Dist. (deg)", "size": "Size", "product_type": "Product",
+                    "s_region": "Footprint", "also_in": "Also in"},
+            header_tooltips=DESCRIPTIONS,
+            widths={"archive": 190, "id": 220, "title": 260, "access_url": 220,
+                    "s_region": 160},
             text_align={"size": "right"})
         self._table.link(self, selection="selection", bidirectional=True)
         #: Column -> its range filter over the results (rows without a value stay).
         self.range_filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1,
                                                         value=(0, 1), width=250,
-                                                        format="0[.]00[0]", margin=(5, 18))
+                                                        format="0[.]00[0]", margin=(5, 18),
+                                                        visible=False)
                               for c, label in RANGE_COLUMNS.items()}
         # Filtering follows what the user sets (a released handle), not the limits
         # fitted to each result set: those leave the table as it is.
@@ -150,7 +170,9 @@ class ResultsTable(pn.viewable.Viewer):
         merged = self.found.merged
         if not len(merged):
             return pd.DataFrame({c: [] for c in SHOWN})
-        frame = merged[SHOWN].to_pandas()
+        # Searches kept before a column was added lack it: shown blank.
+        frame = merged[[c for c in SHOWN if c in merged.colnames]].to_pandas()
+        frame = frame.reindex(columns=SHOWN)
         frame["size"] = whole_bytes(frame["size"])
         return frame
 
@@ -166,8 +188,9 @@ class ResultsTable(pn.viewable.Viewer):
             values = (_numbers(frame, column).dropna() if frame is not None else ())
             low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
             high = max(high, low + 1e-9)
+            # A filter shows once it has a span to filter (not "0 .. 1" before any rows).
             slider.param.update(start=low, end=high, value=(low, high),
-                                step=(high - low) / 200)
+                                step=(high - low) / 200, visible=len(values) > 1)
         if frame is not None:
             self.param.own_columns.objects = [n for n, r in self.found.results.items()
                                               if len(r.table)]
@@ -203,13 +226,32 @@ class ResultsTable(pn.viewable.Viewer):
         gave (None before a choice, or when it gave no rows)."""
         return self._own.value
 
+    @property
+    def own_headers(self) -> dict[str, tuple[str, str]]:
+        """Each shown column of :attr:`own_rows`: its header (the name, and the unit
+        where the archive gave one) and the header's tooltip (description and UCD)."""
+        if self._own.value is None:
+            return {}
+        return {name: (self._own.titles.get(name, name), self._own.header_tooltips.get(name, ""))
+                for name in self._own.value.columns}
+
     @param.depends("own_columns", watch=True)
     def _show_own_columns(self) -> None:
         result = self.found.results.get(self.own_columns)
         if result is None or not len(result.table):
             self._own.value = None
             return
-        self._own.value = pd.DataFrame([json.loads(r) for r in result.table["record"]])
+        described = result.table.meta.get("columns", {}).get(self.own_columns, {})
+        frame = pd.DataFrame([json.loads(r) for r in result.table["record"]])
+        self._own.param.update(
+            titles={name: f"{name} ({d['unit']})" for name, d in described.items()
+                    if d.get("unit")},
+            header_tooltips={name: " ".join(filter(None, (d.get("description"),
+                                                        d.get("ucd") and f"[{d['ucd']}]")))
+                             for name, d in described.items()},
+            formatters={name: {"type": "plaintext"} for name in frame.columns
+                        if frame[name].dtype == object},
+            value=frame)
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -13,15 +13,24 @@ from typing import Any
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models.widgets.tables import NumberFormatter
 
 from ...core.config import ASSETS
 
-__all__ = ["POSITION_FORMAT", "Notice", "html_pane", "notice", "say", "stylesheet", "whole_bytes"]
+__all__ = ["POSITION_FORMAT", "Notice", "bytes_format", "html_pane", "notice", "say",
+           "stylesheet", "whole_bytes"]
 
 #: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
 #: every digit of a float.
 POSITION_FORMAT = {c: {"type": "money", "decimal": ".", "thousand": "", "precision": 6}
                    for c in ("ra", "dec")}
+
+
+def bytes_format() -> NumberFormatter:
+    """A table formatter of sizes in bytes: readable binary units (``1.5 MiB``), blank
+    when unknown; the column stays numeric, so it sorts by size.  (A new one for each
+    table: a Bokeh model belongs to one session's document.)"""
+    return NumberFormatter(format="0.0 ib", text_align="right", nan_format="", null_format="")
 
 
 @cache

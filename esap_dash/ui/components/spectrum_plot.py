@@ -25,9 +25,26 @@ __all__ = ["SpectrumPlot"]
 hv.renderer("bokeh")
 
 
-def _label(column: Any) -> str:
+def _label(column: Any, power: int = 0) -> str:
+    """An axis label: the column's name, then its unit times ``10**power``."""
     unit = column.unit.to_string() if column.unit is not None else ""
+    scale = f"10{str(power).translate(_SUPERSCRIPT)}" if power else ""
+    unit = " ".join(filter(None, (scale, unit)))
     return f"{column.name} ({unit})" if unit else column.name
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(columns: list[Any]) -> int:
+    """The power of ten that brings the largest value of ``columns`` between 1 and
+    1000 when it is outside 0.01 .. 10000 (flux densities of 1e-14 read as 1.2), else 0."""
+    values = np.abs(np.concatenate([np.asarray(c, dtype=float) for c in columns] or [[]]))
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return 0
+    top = float(values.max())
+    return 0 if 0.01 <= top < 1e4 else int(np.floor(np.log10(top)))
 
 
 class SpectrumPlot(pn.viewable.Viewer):
@@ -66,8 +83,7 @@ class SpectrumPlot(pn.viewable.Viewer):
         readable = [s for s in self.spectra if not s.error and len(s.samples)]
         notes = [f"{html.escape(s.title)}: {html.escape(s.error)}"
                  for s in self.spectra if s.error]
-        curves, self.drawn = [], []
-        x_label = y_label = ""
+        drawn, self.drawn = [], []
         flux_unit = readable[0].samples.columns[1].unit if readable else None
         for spectrum in readable:
             samples = on_axis(spectrum.samples, self.axis)
@@ -76,15 +92,16 @@ class SpectrumPlot(pn.viewable.Viewer):
                 notes.append(f"{html.escape(spectrum.title)}: flux in {flux.unit}, not drawn "
                              f"over {flux_unit}")
                 continue
-            if not x_label:
-                x_label, y_label = _label(spectral), _label(flux)
-            x = hv.Dimension("spectral", label=x_label)
-            y = hv.Dimension("flux", label=y_label)
-            curves.append(hv.Curve(
-                (np.asarray(spectral, dtype=float), np.asarray(flux, dtype=float)),
-                kdims=[x], vdims=[y], label=spectrum.title).opts(
-                tools=["hover"], line_width=1.2))
+            drawn.append((spectrum.title, spectral, flux))
             self.drawn.append(spectrum.title)
+        power = _power_of_ten([flux for _, _, flux in drawn])
+        curves = []
+        for title, spectral, flux in drawn:
+            x = hv.Dimension("spectral", label=_label(drawn[0][1]))
+            y = hv.Dimension("flux", label=_label(drawn[0][2], power))
+            curves.append(hv.Curve(
+                (np.asarray(spectral, dtype=float), np.asarray(flux, dtype=float) / 10.0 ** power),
+                kdims=[x], vdims=[y], label=title).opts(tools=["hover"], line_width=1.2))
         self._note.object = "<br>".join(notes)
         self.overlay = hv.Overlay(curves).opts(
             responsive=True, height=380, show_grid=True, legend_position="top_right",

@@ -362,6 +362,44 @@ def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_ever
     assert page.map.selection == plot.selection
 
 
+def test_whole_hipparcos_gives_its_hr_diagram_and_a_lasso_lists_only_its_stars(
+        profile: Profile) -> None:
+    """A whole catalogue brought only positions (no HR diagram of Hipparcos), and a
+    lasso of a few stars among 117,955 rows jumped to a table page showing two."""
+    page = SkyPage(profile=profile, source=CATALOGUE)
+    run_coroutine(page.list_catalogues())
+    assert page.catalogue.startswith("hipparcos.main")
+    run_coroutine(page.load_catalogue())
+    assert len(page.rows) == 117_955
+    # Magnitudes, colours and parallaxes by UCD, with TAP_SCHEMA's units.
+    assert set(page.catalogue_columns) == {"hpmag", "b_v", "v_i", "plx"}
+    assert page.rows["plx"].unit == "mas" and page.rows["b_v"].meta["ucd"].startswith("phot.col")
+    run_coroutine(page.columns.show())
+    plot = page.columns.plot
+    assert (plot.x, plot.y) == ("b_v", "hpmag")
+    # The absolute magnitude, derived as in TOPCAT, drawn bright up.
+    assert plot.add_column("M_Hp = hpmag + 5*log10(plx/100)") == "M_Hp"
+    assert (plot.y, plot.bright_up, plot.label("M_Hp")) == ("M_Hp", True, "M_Hp [mag]")
+    bv, absolute = (np.asarray(plot.columns[c], float) for c in ("b_v", "M_Hp"))
+    plx = np.asarray(page.rows["plx"], float)
+    near = plx > 20  # parallaxes good to a few per cent
+    # The main sequence: Sun-like colours (B-V 0.6-0.7) at M ~ 4.5-5 ...
+    sunlike = near & (bv > 0.6) & (bv < 0.7)
+    assert 4.0 < float(np.nanmedian(absolute[sunlike])) < 5.5
+    # ... and the giant branch: most stars of B-V 1.0-1.2 are red-clump giants at M ~ 1.
+    red = (plx > 5) & (bv > 1.0) & (bv < 1.2)
+    assert np.mean(absolute[red] < 2.5) > 0.5
+    # A lasso around the brightest giants: only they are listed, and on the map.
+    chosen = plot.select_polygon(np.array([1.0, 1.6, 1.6, 1.0]), np.array([-3, -3, -1.5, -1.5]))
+    assert 0 < len(chosen) < 2000
+    assert page.map.selection == chosen and list(page.table.listed.index) == chosen
+    page.map.selection = []
+    assert len(page.table.listed) == 117_955
+    # A definition that cannot be computed is said; nothing changes.
+    assert plot.add_column("M = hpmag + __import__('os')") is None
+    assert "not allowed" in plot.notice.text and plot.y == "M_Hp"
+
+
 @pytest.mark.parametrize("frame", ["icrs", "galactic"])
 def test_the_local_hips_is_drawn_where_the_plates_wcs_puts_it(profile: Profile,
                                                               frame: str) -> None:

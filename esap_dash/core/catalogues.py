@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from astropy import units as u
 from astropy.table import Table
 from mocpy import MOC
 
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, QueryError
 
 from .config import ServiceConfig
 from .provenance import Provenance, Service
 from .sky import coverage
 
 __all__ = ["Catalogue", "LoadedCatalogue", "catalogue_provenance", "catalogue_rows",
-           "find_catalogues"]
+           "find_catalogues", "science_columns"]
+
+#: UCD words of the columns a whole catalogue brings unless others are asked for.
+SCIENCE_UCDS = ("phot.mag", "phot.color", "pos.parallax")
 
 
 @dataclass(frozen=True)
@@ -51,17 +55,35 @@ class Catalogue:
         """How the catalogue is offered: ``table (archive)``."""
         return f"{self.table_name} ({self.archive})"
 
-    def load(self, user: str, row_limit: int) -> LoadedCatalogue:
-        """Every row's position and identifier, at most ``row_limit`` rows (blocking).
+    def columns(self) -> Table:
+        """The table's columns as its TAP_SCHEMA describes them: ``column_name``,
+        ``datatype``, ``unit``, ``ucd``, ``description`` (blocking).
 
         Raises
         ------
         connectors.exceptions.ConnectorError
             The service failed or refused.
         """
+        return self.connector.table_columns(self.table_name)
+
+    def load(self, user: str, row_limit: int, columns: Sequence[str] = ()) -> LoadedCatalogue:
+        """Every row's position and identifier, and ``columns`` (names of
+        :meth:`columns`), at most ``row_limit`` rows (blocking).
+
+        Raises
+        ------
+        connectors.exceptions.ConnectorError
+            The service failed or refused, or a column is not the table's.
+        """
         url = self.connector.url
+        described = self.columns() if columns else None
+        if described is not None:
+            unknown = set(columns) - {str(n) for n in described["column_name"]}
+            if unknown:
+                raise QueryError(f"{self.table_name} has no column "
+                                 f"{', '.join(sorted(unknown))}", url)
         answer = self.connector.positions(self.table_name, self.ra, self.dec, self.id,
-                                          maxrec=row_limit)
+                                          columns=columns, maxrec=row_limit)
         truncated = bool(answer.meta.get("truncated"))
         record = Provenance(
             "catalogue", user=user, services=(Service(
@@ -69,7 +91,7 @@ class Catalogue:
                 asked=answer.meta.get("adql", "")),),
             query={"catalogue": self.table_name}, maxrec=row_limit,
             truncated=(self.archive,) if truncated else ())
-        rows = catalogue_rows(answer, self.archive, self.table_name, url)
+        rows = catalogue_rows(answer, self.archive, self.table_name, url, described)
         return LoadedCatalogue(self, rows, coverage(rows), truncated, functools.partial(
             catalogue_provenance, catalogue=self, record=record))
 
@@ -130,16 +152,38 @@ def find_catalogues(services: Iterable[ServiceConfig]) -> tuple[dict[str, Catalo
     return found, failed
 
 
-def catalogue_rows(rows: Table, archive: str, table_name: str, url: str) -> Table:
+def catalogue_rows(rows: Table, archive: str, table_name: str, url: str,
+                   described: Table | None = None) -> Table:
     """A catalogue's positions as rows of a map and its table: each with its
-    archive, identifier, a title (table and identifier) and the service's URL."""
+    archive, identifier, a title (table and identifier) and the service's URL,
+    then the other columns of ``rows`` with the unit, UCD and description
+    ``described`` (see :meth:`Catalogue.columns`) gives them."""
     ids = (np.asarray(rows["id"], dtype=str) if "id" in rows.colnames
            else np.arange(len(rows)).astype(str))
-    return Table({"archive": np.full(len(rows), archive), "id": ids,
-                  "title": np.char.add(f"{table_name} ", ids),
-                  "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
-                  "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
-                  "service_url": np.full(len(rows), url)}, copy=False)
+    out = Table({"archive": np.full(len(rows), archive), "id": ids,
+                 "title": np.char.add(f"{table_name} ", ids),
+                 "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
+                 "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
+                 "service_url": np.full(len(rows), url)}, copy=False)
+    meta = ({str(r["column_name"]): r for r in described} if described is not None else {})
+    for name in rows.colnames:
+        if name in ("id", "ra", "dec"):
+            continue
+        out[name] = rows[name]
+        if name in meta:
+            column, info = out[name], meta[name]
+            column.unit = u.Unit(str(info["unit"]), format="vounit", parse_strict="silent") \
+                if str(info["unit"] or "").strip() else None
+            column.description = str(info["description"] or "")
+            column.meta["ucd"] = str(info["ucd"] or "")
+    return out
+
+
+def science_columns(described: Table, limit: int = 10) -> list[str]:
+    """The columns of a catalogue a plot of it first wants: magnitudes, colours
+    and parallaxes by UCD (not their errors), at most ``limit``."""
+    return [str(row["column_name"]) for row in described
+            if str(row["ucd"] or "").strip().lower().startswith(SCIENCE_UCDS)][:limit]
 
 
 def catalogue_provenance(rows: Table, *, catalogue: Catalogue, record: Provenance) -> Table:

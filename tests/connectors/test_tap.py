@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from connectors.exceptions import QueryError, ServiceError, ServiceUnavailableError
@@ -95,6 +96,11 @@ def test_a_whole_catalogues_positions_come_as_numbers_with_string_ids(tap) -> No
     assert stars["ra"].min() >= 0 and stars["ra"].max() < 360
     few = tap.positions("ongc.main", "raj2000", "dej2000", maxrec=10)
     assert few.colnames == ["ra", "dec"] and len(few) == 10 and few.meta["truncated"]
+    science = tap.positions("hipparcos.main", "ra_icrs", "de_icrs", "hip",
+                            columns=["hpmag", "b_v", "plx", "hip"], maxrec=1000)
+    assert science.colnames == ["id", "ra", "dec", "hpmag", "b_v", "plx"]
+    assert all(science[c].dtype.kind == "f" for c in ("hpmag", "b_v", "plx"))
+    assert 2 < float(np.nanmedian(science["hpmag"])) < 13
 
 
 def test_positions_of_a_column_the_service_does_not_know_give_its_message(tap) -> None:
@@ -102,6 +108,8 @@ def test_positions_of_a_column_the_service_does_not_know_give_its_message(tap) -
         tap.positions("hipparcos.main", "nope", "de_icrs")
     with pytest.raises(QueryError, match="is not a column name"):
         tap.positions("hipparcos.main", "ra_icrs; DROP", "de_icrs")
+    with pytest.raises(QueryError, match="is not a column name"):
+        tap.positions("hipparcos.main", "ra_icrs", "de_icrs", columns=["hpmag, 1/0"])
 
 
 def test_a_catalogue_table_finds_its_columns_by_ucd_and_the_profile_overrides(

@@ -10,6 +10,7 @@ Usable alone in a notebook cell::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 from typing import Any
@@ -23,7 +24,8 @@ import shapely
 from astropy.table import Table
 from holoviews.operation.datashader import datashade, dynspread
 
-from ...core.explore import default_axes, is_magnitude
+from ...core.explore import ExpressionError, default_axes, derive, is_magnitude
+from .style import notice, say
 
 __all__ = ["ColumnPlot"]
 
@@ -55,6 +57,11 @@ class ColumnPlot(pn.viewable.Viewer):
     bright_up = param.Boolean(default=False, label="Magnitudes: bright up",
                               doc="Draw a magnitude along y decreasing upwards.")
     selection = param.List(default=[], doc="Indices of the selected rows.")
+    definition = param.String(default="", label="New column (name = expression)",
+                              doc="A column computed from others, e.g. "
+                                  "M = hpmag + 5*log10(plx/100) (see explore.derive).")
+    derived = param.List(default=[], item_type=str,
+                         doc="The definitions of the columns added, kept for new rows.")
 
     def __init__(self, columns: Table | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -68,14 +75,26 @@ class ColumnPlot(pn.viewable.Viewer):
             pn.widgets.Select.from_param(self.param.y, width=180),
             pn.widgets.IntInput.from_param(self.param.bins, width=90),
             pn.widgets.Checkbox.from_param(self.param.bright_up, align="end"))
-        self._layout = pn.Column(self._widgets, self._pane, sizing_mode="stretch_width")
+        add = pn.widgets.Button(name="Add column", align="end", width=110)
+        add.on_click(lambda _: self.add_column(self.definition))
+        self.notice = notice()
+        self._layout = pn.Column(
+            self._widgets,
+            pn.Row(pn.widgets.TextInput.from_param(
+                self.param.definition, placeholder="M = hpmag + 5*log10(plx/100)", width=420),
+                add),
+            self.notice, self._pane, sizing_mode="stretch_width")
         self.set_columns(columns if columns is not None else Table())
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
 
     def set_columns(self, columns: Table) -> None:
-        """Plot new rows; the axes keep their columns where the new rows have them."""
+        """Plot new rows; the axes keep their columns where the new rows have them,
+        and the columns added (:attr:`derived`) are computed again where they can be."""
+        for definition in self.derived:
+            with contextlib.suppress(ExpressionError):
+                columns = derive(columns, definition)
         self.columns = columns
         names = columns.colnames
         x, y = default_axes(columns)
@@ -88,6 +107,29 @@ class ColumnPlot(pn.viewable.Viewer):
         self.param.update(x=x, y=y, bright_up=axes[2], selection=[])  # drawn once
         if unchanged:
             self._redraw()
+
+    def add_column(self, definition: str) -> str | None:
+        """Add a column computed from others (see :func:`explore.derive`) and draw it
+        along y; a definition that cannot be computed is said, nothing changes.
+
+        Returns
+        -------
+        str or None
+            The new column's name.
+        """
+        try:
+            columns = derive(self.columns, definition)
+        except ExpressionError as exc:
+            say(self.notice, str(exc), "warning")
+            return None
+        name = columns.colnames[-1]
+        finite = int(np.isfinite(np.asarray(columns[name], float)).sum())
+        say(self.notice, f"{name}: {finite:,} of {len(columns):,} rows have a value.")
+        self.derived = [*self.derived, definition]
+        self.columns = columns
+        self.param.x.objects = self.param.y.objects = columns.colnames
+        self.param.update(y=name, bright_up=is_magnitude(columns, name))
+        return name
 
     def label(self, name: str | None) -> str:
         """An axis label: the column and its unit."""

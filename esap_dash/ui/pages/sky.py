@@ -15,7 +15,7 @@ from connectors.exceptions import ConnectorError
 
 from ...core import sky
 from ...core.cart import CartError
-from ...core.catalogues import Catalogue, find_catalogues
+from ...core.catalogues import Catalogue, find_catalogues, science_columns
 from ...core.fanout import run_blocking
 from ...core.search import SearchResults
 from ...core.survey import open_surveys
@@ -51,6 +51,10 @@ class SkyPage(Page):
 
     source = param.Selector(objects=[SEARCH, CATALOGUE], default=SEARCH, doc="What to draw.")
     catalogue = param.Selector(objects=[], doc="A table with positions, from a TAP service.")
+    catalogue_columns = param.ListSelector(
+        default=[], objects=[], label="Columns",
+        doc="The catalogue's columns to bring besides positions (its TAP_SCHEMA's); "
+            "magnitudes, colours and parallaxes unless others are chosen.")
     row_limit = param.Integer(default=2_000_000, bounds=(1, 20_000_000),
                               doc="At most this many catalogue rows.")
     cart_name = param.String(default="default", label="Cart", doc="Where selected rows go.")
@@ -100,6 +104,7 @@ class SkyPage(Page):
         self.spectra = SpectraCard(self.profile, self.notice)
         catalogue_row = pn.Column(
             pn.widgets.Select.from_param(self.param.catalogue, width=280),
+            pn.widgets.MultiChoice.from_param(self.param.catalogue_columns, width=280),
             pn.widgets.IntInput.from_param(self.param.row_limit, width=180),
             buttons["Load catalogue"], visible=False)
         self.param.watch(lambda e: setattr(catalogue_row, "visible", e.new == CATALOGUE),
@@ -211,17 +216,40 @@ class SkyPage(Page):
             self.catalogue = next((k for k in found if k.startswith("hipparcos")), next(iter(
                 found)))
 
+    @param.depends("catalogue", watch=True)
+    def _on_catalogue(self) -> None:
+        self.param.catalogue_columns.objects = []
+        if pn.state.curdoc is not None:
+            pn.state.execute(self.list_columns)
+
+    async def list_columns(self) -> None:
+        """Offer the chosen catalogue's columns (see :meth:`Catalogue.columns`), its
+        magnitudes, colours and parallaxes chosen."""
+        catalogue = self._catalogues.get(self.catalogue)
+        if catalogue is None:
+            return
+        try:
+            described = await run_blocking(catalogue.columns)
+        except ConnectorError as exc:
+            say(self.notice, exc.reason, "warning")
+            return
+        self.param.catalogue_columns.objects = [str(n) for n in described["column_name"]]
+        self.catalogue_columns = science_columns(described)
+
     async def load_catalogue(self) -> None:
-        """Draw every row of the chosen catalogue (positions and identifiers only)."""
+        """Draw every row of the chosen catalogue: positions, identifiers and the
+        :attr:`catalogue_columns`."""
         if self.catalogue not in self._catalogues:
             await self.list_catalogues()
             if self.catalogue not in self._catalogues:
                 say(self.notice, "No catalogue with positions found.", "warning")
                 return
+        if not self.param.catalogue_columns.objects:
+            await self.list_columns()
         say(self.notice, f"Loading {self.catalogue} …")
         try:
             loaded = await run_blocking(self._catalogues[self.catalogue].load, self.user,
-                                        self.row_limit)
+                                        self.row_limit, list(self.catalogue_columns))
         except ConnectorError as exc:
             say(self.notice, exc.reason, "danger")
             return

@@ -46,6 +46,7 @@ __all__ = [
     "separation_deg",
     "sky_wcs",
     "to_frame",
+    "where",
 ]
 
 PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL"}
@@ -370,6 +371,39 @@ def circle(lon: float, lat: float, radius: float, n: int = 128) -> np.ndarray:
     angles = np.linspace(0, 360, n) * u.deg
     points = centre.directional_offset_by(angles, radius * u.deg)
     return np.column_stack([points.ra.deg, points.dec.deg])
+
+
+def where(rows: Any, index: Any) -> list[str]:
+    """For hover tooltips: each of ``rows[index]``'s position in sexagesimal ICRS
+    and, where it has one, its main magnitude and band (``05:34:31.94 +22:00:52.2
+    · V 8.4``).
+
+    Parameters
+    ----------
+    rows : astropy.table.Table
+        Rows with ``ra`` and ``dec`` in degrees (``mag`` and ``band`` optional).
+    index : array of int
+        Which rows.
+    """
+    index = np.asarray(index, dtype=int)
+    if not len(index) or "ra" not in rows.colnames:
+        return [""] * len(index)
+    ra = np.asarray(rows["ra"], float)[index]
+    dec = np.asarray(rows["dec"], float)[index]
+    ok = np.isfinite(ra) & np.isfinite(dec)
+    texts = np.full(len(index), "", dtype=object)
+    if ok.any():
+        coords = SkyCoord(ra[ok], dec[ok], unit="deg")
+        texts[ok] = np.char.add(np.char.add(
+            coords.ra.to_string(u.hourangle, sep=":", precision=2, pad=True), " "),
+            coords.dec.to_string(sep=":", precision=1, alwayssign=True, pad=True))
+    if "mag" in rows.colnames:
+        mag = np.asarray(rows["mag"], float)[index]
+        band = (np.asarray(rows["band"]).astype(str)[index] if "band" in rows.colnames
+                else np.full(len(index), "mag"))
+        for i in np.flatnonzero(np.isfinite(mag)):
+            texts[i] = f"{texts[i]} · {band[i]} {mag[i]:.2f}".strip(" ·")
+    return [str(t) for t in texts]
 
 
 def describe(value: Any) -> str:

@@ -146,6 +146,53 @@ def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> No
     assert "Bokeh.stylesheets" not in log, log[-3000:]
 
 
+#: Where a data point of the map is on the page, and what the pointer readout says.
+POINTER = """([x, y]) => {
+    const view = Bokeh.index.query_one((v) => v.model.center !== undefined
+        && v.model.center.some((r) => r.name === "pointer-readout"));
+    if (view === null) return null;
+    const rect = view.canvas_view.el.getBoundingClientRect();
+    const label = view.model.center.find((r) => r.name === "pointer-readout");
+    const degrees_per_pixel = (view.frame.x_range.end - view.frame.x_range.start)
+        / view.frame.bbox.width;
+    return {left: rect.left + view.frame.x_scale.compute(x),
+            top: rect.top + view.frame.y_scale.compute(y), text: label.text,
+            pixel: Math.abs(degrees_per_pixel)};
+}"""
+
+
+def test_the_pointer_reads_the_sky_position_it_is_on(served_app: str, page) -> None:
+    """Zoomed on M 1, the readout under the pointer on M 1's place is M 1's position
+    to better than an arcsecond (and a pixel)."""
+    from astropy.coordinates import Angle, SkyCoord
+
+    from esap_dash.core import sky
+    from esap_dash.core.config import load_profile
+    from esap_dash.ui.pages.base import Page
+
+    m1 = Page(profile=load_profile("local")).resolver().resolve("M 1")
+    sky_after_search(page, served_app, "target=M+1&radius=0.1")
+    page.get_by_placeholder("M 1, 83.63 22.01").fill("M 1")
+    fov = page.get_by_label("Field of view (deg)")
+    fov.fill("0.05")
+    fov.press("Enter")
+    page.get_by_role("button", name="Zoom to target").click()
+    x, y = (float(v[0]) for v in sky.project(sky.sky_wcs("Aitoff", "icrs"), [m1.ra], [m1.dec]))
+    zoomed = f"() => {{ const w = ({POINTER})([{x}, {y}]); return w !== null && w.pixel < 1e-3; }}"
+    page.wait_for_function(zoomed, timeout=30_000)
+    where = page.evaluate(POINTER, [x, y])
+    page.mouse.move(where["left"], where["top"])
+    page.wait_for_function(f"() => ({POINTER})([{x}, {y}]).text.startsWith('RA ')",
+                           timeout=20_000)
+    text = page.evaluate(POINTER, [x, y])["text"]
+    found = re.fullmatch(r"RA (\S+)  Dec (\S+)  \(ICRS\)", text)
+    assert found, text
+    read = SkyCoord(Angle(found[1], "hourangle"), Angle(found[2], "deg"))
+    error = read.separation(SkyCoord(m1.ra, m1.dec, unit="deg")).arcsec
+    assert error < 1.0 + 1.5 * where["pixel"] * 3600, (text, error, where["pixel"] * 3600)
+    map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-pointer.png"))
+
+
 def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
     sky_after_search(page, served_app, "target=M+1&radius=0.5", archives="5")
     tick_crab_image(page)
@@ -182,7 +229,9 @@ def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_tabl
     message.wait_for(timeout=30_000)
     selected = int(message.inner_text().split()[0].replace(",", ""))
     assert selected >= 5
-    page.locator(".tabulator-row.tabulator-selected").first.wait_for(timeout=20_000)
+    # The table lists only the selected stars (not a page far down with two of them).
+    expect(page.get_by_label("Selected rows only")).to_be_checked(timeout=20_000)
+    expect(page.locator(".tabulator-row.tabulator-selected")).to_have_count(min(selected, 20))
     page.screenshot(path=str(ARTIFACTS / "sky-cmd-lasso.png"), full_page=True)
     # The map's selection is the plot's: it is what goes to the cart.
     name = page.get_by_label("Cart", exact=True)

@@ -32,6 +32,7 @@ from connectors.exceptions import ConnectorError
 from ...core import sky
 from ...core.fanout import run_blocking
 from ...core.survey import Survey, render
+from .pointer import pointer_readout
 from .style import html_pane
 
 __all__ = ["SkyMap"]
@@ -41,6 +42,8 @@ hv.renderer("bokeh")  # loads the Bokeh plotting backend, without notebook outpu
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#bcbd22", "#7f7f7f"]
 LAYER_COLOURS = ["#ff7f0e", "#2ca02c", "#9467bd", "#17becf", "#e377c2", "#8c564b"]
+#: What a point's tooltip says: its title, position (and magnitude), archive.
+TOOLTIPS = [("", "@title"), ("", "@where"), ("archive", "@archive")]
 #: Points drawn one by one (with hover) once the view holds at most this many.
 HOVER_LIMIT = 3000
 #: From this many rows on, points are aggregated by Datashader on the server.
@@ -315,7 +318,9 @@ class SkyMap(pn.viewable.Viewer):
         overlay = functools.reduce(operator.mul, layers).opts(
             xaxis=None, yaxis=None, data_aspect=1, responsive=True, min_height=440,
             show_grid=False, toolbar="above", active_tools=["wheel_zoom"],
-            show_legend=False, backend_opts={"plot.output_backend": "canvas"})
+            show_legend=False, backend_opts={"plot.output_backend": "canvas"},
+            hooks=[functools.partial(pointer_readout, projection=self.projection,
+                                     frame=self.frame)])
         if self.view is not None:
             x0, x1, y0, y1 = self.view
             overlay = overlay.opts(xlim=(x0, x1), ylim=(y0, y1))
@@ -342,8 +347,9 @@ class SkyMap(pn.viewable.Viewer):
 
     def _titled(self, data: pd.DataFrame) -> pd.DataFrame:
         """Points with their rows' titles, tooltip-safe (only for points drawn one by one)."""
-        titles = _texts(self.results[data["row"].to_numpy()], "title", len(data))
-        return data.assign(title=_described(titles))
+        rows = data["row"].to_numpy()
+        titles = _texts(self.results[rows], "title", len(data))
+        return data.assign(title=_described(titles), where=sky.where(self.results, rows))
 
     def _points(self) -> list[hv.Element]:
         """The rows' layers, fed by the data stream: aggregated by Datashader above
@@ -370,15 +376,15 @@ class SkyMap(pn.viewable.Viewer):
         lasso = hv.streams.Lasso(source=shaded)
         lasso.add_subscriber(self._on_lasso)
         few = hv.DynamicMap(lambda data: hv.Points(self._titled(data), ["x", "y"],
-                                                   ["archive", "title", "row", "colour"]),
+                                                   ["archive", "title", "where", "row",
+                                                    "colour"]),
                             streams=[self._few])
         one_by_one = few.opts(color="colour", cmap=dict(zip(PALETTE, PALETTE, strict=True)),
                               size=4, tools=["box_select", "lasso_select", "hover"],
-                              hover_tooltips=[("", "@title"), ("archive", "@archive")],
-                              nonselection_alpha=1.0)
+                              hover_tooltips=TOOLTIPS, nonselection_alpha=1.0)
         hover = hv.DynamicMap(self._near, streams=[self._many]).opts(
             size=5, alpha=0.0, hover_alpha=1.0, hover_color="#000000",
-            tools=["hover"], hover_tooltips=[("", "@title"), ("archive", "@archive")],
+            tools=["hover"], hover_tooltips=TOOLTIPS,
             hooks=[functools.partial(self._hold_source, "hover")])
         ring = hv.DynamicMap(self._ring, streams=[self._chosen])
         return [shaded, one_by_one, hover, ring]
@@ -525,7 +531,8 @@ class SkyMap(pn.viewable.Viewer):
         hover = self._drawn_sources.get("hover")
         if hover is not None and (inside <= HOVER_LIMIT or len(hover.data["x"])):
             near = self._near(data)
-            hover.data = {c: near.dimension_values(c) for c in ("x", "y", "archive", "title")}
+            hover.data = {c: near.dimension_values(c)
+                          for c in ("x", "y", "archive", "title", "where")}
 
     def _ring(self, rows: list[int]) -> hv.Points:
         """The selected rows, circled."""
@@ -541,14 +548,14 @@ class SkyMap(pn.viewable.Viewer):
     def _near(self, data: pd.DataFrame) -> hv.Points:
         """Aggregated points in the window, one by one with hover, once there are
         few enough."""
-        visible = data.iloc[:0].assign(title=[])
+        visible = data.iloc[:0].assign(title=[], where=[])
         if len(data):
             x, y = data["x"].to_numpy(), data["y"].to_numpy()
             (x0, x1), (y0, y1) = self._window
             inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
             if np.count_nonzero(inside) <= HOVER_LIMIT:
                 visible = self._titled(data[inside])
-        return hv.Points(visible, ["x", "y"], ["archive", "title"])
+        return hv.Points(visible, ["x", "y"], ["archive", "title", "where"])
 
     def _legend_html(self) -> str:
         parts = []
@@ -639,10 +646,11 @@ def field_view(results: Table, ra: float, dec: float, fov: float,
                           "title": [sky.describe(t) for t in np.asarray(
                               _texts(results, "title", n), dtype=object)[near]],
                           "archive": np.asarray(_texts(results, "archive", n, "results"),
-                                                dtype=object)[near]})
-    layers: list[hv.Element] = [hv.Points(frame, ["x", "y"], ["title", "archive"]).opts(
+                                                dtype=object)[near],
+                          "where": sky.where(results, near)})
+    layers: list[hv.Element] = [hv.Points(frame, ["x", "y"], ["title", "archive", "where"]).opts(
         color="archive", cmap=dict(colours) if colours else PALETTE, size=6, tools=["hover"],
-        hover_tooltips=[("", "@title"), ("archive", "@archive")])]
+        hover_tooltips=TOOLTIPS)]
     fp = sky.footprints(np.asarray(_texts(results, "s_region", n), dtype=object)[near])
     paths = []
     for _, poly in fp.polygons:

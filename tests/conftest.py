@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -25,6 +27,26 @@ from esap_dash.core.runtime import Runtime
 STACK = PROJECT_ROOT / "stack" / "esap-stack"
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
 T = TypeVar("T")
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With ``ESAP_DASH_SCREENSHOTS=<folder>``, the screenshots this run's browser tests
+    took again replace those of the same name in the folder (the README's, in
+    ``assets/screenshots``)."""
+    folder = os.environ.get("ESAP_DASH_SCREENSHOTS")
+    if not folder:
+        return
+    started = session.config.stash.get(_STARTED, time.time())
+    for old in sorted(Path(folder).glob("*.png")):
+        new = ARTIFACTS / old.name
+        if new.exists() and new.stat().st_mtime >= started:
+            shutil.copyfile(new, old)
+            print(f"\nscreenshot taken again: {old}")
 
 
 def _loop_set_here() -> asyncio.AbstractEventLoop | None:

@@ -14,7 +14,7 @@ import param
 from astropy.table import Table
 
 from ...core.search import SearchResults
-from .style import POSITION_FORMAT, bytes_format, html_pane, whole_bytes
+from .style import BYTES, POSITION_FORMAT, html_pane, number_format, whole_bytes
 
 __all__ = ["ArchiveStatus", "ResultsTable"]
 
@@ -128,13 +128,13 @@ class ResultsTable(pn.viewable.Viewer):
                             for c in TEXT_COLUMNS},
             formatters={**{c: {"type": "plaintext"} for c in TEXT_COLUMNS},
                         **POSITION_FORMAT, "distance": POSITION_FORMAT["ra"],
-                        "size": bytes_format()},
+                        "size": number_format(BYTES), "mag": number_format("0.0[000]")},
             titles={"mag": "Mag", "band": "Band", "ra": "RA (deg)", "dec": "Dec (deg)",
                     "distance": "Dist. (deg)", "size": "Size", "product_type": "Product",
                     "s_region": "Footprint", "also_in": "Also in"},
             header_tooltips=DESCRIPTIONS,
-            widths={"archive": 190, "id": 220, "title": 260, "access_url": 220,
-                    "s_region": 160},
+            widths={"archive": 190, "id": 220, "title": 260, "mag": 80, "band": 90,
+                    "access_url": 220, "s_region": 160},
             text_align={"size": "right"})
         self._table.link(self, selection="selection", bidirectional=True)
         #: Column -> its range filter over the results (rows without a value stay).

@@ -17,7 +17,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from ...core.config import ASSETS
 
-__all__ = ["POSITION_FORMAT", "Notice", "bytes_format", "html_pane", "notice", "say",
+__all__ = ["BYTES", "POSITION_FORMAT", "Notice", "html_pane", "notice", "number_format", "say",
            "stylesheet", "whole_bytes"]
 
 #: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
@@ -26,11 +26,16 @@ POSITION_FORMAT = {c: {"type": "money", "decimal": ".", "thousand": "", "precisi
                    for c in ("ra", "dec")}
 
 
-def bytes_format() -> NumberFormatter:
-    """A table formatter of sizes in bytes: readable binary units (``1.5 MiB``), blank
-    when unknown; the column stays numeric, so it sorts by size.  (A new one for each
-    table: a Bokeh model belongs to one session's document.)"""
-    return NumberFormatter(format="0.0 ib", text_align="right", nan_format="", null_format="")
+#: :func:`number_format` pattern of sizes in bytes: readable binary units (``1.5 MiB``).
+BYTES = "0.0 b"
+
+
+def number_format(pattern: str) -> NumberFormatter:
+    """A table formatter of numbers by a numbro ``pattern`` (:data:`BYTES`, or
+    ``0.0[000]``: at most four decimals), blank when a value is missing; the
+    column stays numeric, so it sorts by value.  (A new one for each table: a
+    Bokeh model belongs to one session's document.)"""
+    return NumberFormatter(format=pattern, nan_format="", null_format="")
 
 
 @cache

@@ -18,7 +18,15 @@ from ..components.cart_lake import CartLake
 from ..components.cart_provenance import CartProvenance
 from ..components.cart_samp import CartSamp
 from ..components.share_links import ShareLinks
-from ..components.style import POSITION_FORMAT, bytes_format, html_pane, notice, say, whole_bytes
+from ..components.style import (
+    BYTES,
+    POSITION_FORMAT,
+    html_pane,
+    notice,
+    number_format,
+    say,
+    whole_bytes,
+)
 from ..components.where_to_run import WhereToRun
 from .base import Page
 
@@ -65,9 +73,9 @@ class CartPage(Page):
             editors={c: None for c in SHOWN if c not in ("note", "tags")},
             formatters={**{c: {"type": "plaintext"} for c in
                            ("archive", "title", "product_type", "access_url", "note", "tags")},
-                        **POSITION_FORMAT, "size": bytes_format()},
+                        **POSITION_FORMAT, "size": number_format(BYTES)},
             titles={"ra": "RA (deg)", "dec": "Dec (deg)", "size": "Size"},
-            widths={"title": 280, "access_url": 260})
+            widths={"title": 280, "access_url": 260}, text_align={"size": "right"})
         self._table.link(self, selection="selection", bidirectional=True)
         self._table.on_edit(lambda e: self.annotate(e.row, e.column, str(e.value or "")))
         buttons = {}

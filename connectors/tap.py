@@ -17,10 +17,15 @@ from .http import request
 from .query import OBSCORE_MAPPING, SkyQuery, adql_string, columns_by_ucd, common_table
 from .vo import dal_errors, results_table, vosi_availability
 
-__all__ = ["TAPConnector"]
+__all__ = ["TAPConnector", "is_column_name"]
 
 _COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def is_column_name(name: str) -> bool:
+    """Whether ``name`` is a plain column name, which may go into ADQL as it is."""
+    return bool(_COLUMN.match(name))
 
 
 class TAPConnector(ServiceConnector):
@@ -295,7 +300,7 @@ class TAPConnector(ServiceConnector):
         """Refuse a table or column name that is not a plain identifier (they go into
         ADQL as they are)."""
         for name in filter(None, columns):
-            if not _COLUMN.match(name):
+            if not is_column_name(name):
                 raise QueryError(f"{name!r} is not a column name", self.url)
         if not _IDENTIFIER.match(table):
             raise QueryError(f"{table!r} is not a table name", self.url)

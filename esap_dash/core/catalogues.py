@@ -15,6 +15,7 @@ from astropy.table import Table
 from mocpy import MOC
 
 from connectors.exceptions import ConnectorError, QueryError
+from connectors.tap import is_column_name
 
 from .config import ServiceConfig
 from .provenance import Provenance, Service
@@ -57,14 +58,17 @@ class Catalogue:
 
     def columns(self) -> Table:
         """The table's columns as its TAP_SCHEMA describes them: ``column_name``,
-        ``datatype``, ``unit``, ``ucd``, ``description`` (blocking).
+        ``datatype``, ``unit``, ``ucd``, ``description`` (blocking); those whose
+        names are plain column names.
 
         Raises
         ------
         connectors.exceptions.ConnectorError
             The service failed or refused.
         """
-        return self.connector.table_columns(self.table_name)
+        described = self.connector.table_columns(self.table_name)
+        # Only plain names can be asked for (and none is markup where it is shown).
+        return described[[is_column_name(str(n)) for n in described["column_name"]]]
 
     def load(self, user: str, row_limit: int, columns: Sequence[str] = ()) -> LoadedCatalogue:
         """Every row's position and identifier, and ``columns`` (names of

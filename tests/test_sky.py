@@ -312,7 +312,8 @@ def test_a_zoom_shades_the_new_window_and_lists_its_points_for_hover() -> None:
     root = pn.panel(skymap).get_root()  # drawn, as in a session
     sources = list(root.select({"type": ColumnDataSource}))
     image = next(s for s in sources if "dw" in s.data)
-    hover = next(s for s in sources if set(s.data) == {"x", "y", "archive", "title"})
+    hover = next(s for s in sources
+                 if set(s.data) == {"x", "y", "archive", "title", "where"})
     # What a zoom in the browser does: the map's range streams move.
     ranges = [s for group in hv.streams.Stream.registry.values() for s in group
               if isinstance(s, hv.streams.RangeXY)
@@ -463,11 +464,19 @@ def test_a_zoomed_map_stays_on_its_field_when_the_frame_or_projection_changes() 
 
     skymap = SkyMap(results=Table({"ra": [83.633], "dec": [22.0145]}))
     skymap.zoom_to(83.633, 22.0145, 2.0)
+    # The window holds 2 degrees of sky across (not 2 projected degrees: "a field of
+    # view of 0.15 deg showed about 1 deg").
+    x0, x1, y0, y1 = skymap.view
+    wcs = sky.sky_wcs("Aitoff", "icrs")
+    (ra0, ra1), (dec0, dec1) = wcs.wcs_pix2world([x0, x1], [(y0 + y1) / 2] * 2, 1)
+    across = SkyCoord(ra0, dec0, unit="deg").separation(SkyCoord(ra1, dec1, unit="deg"))
+    assert across.deg == pytest.approx(2.0, rel=0.02)
+    width = x1 - x0
     for projection, frame in (("Aitoff", "galactic"), ("Mollweide", "galactic"),
                               ("Mollweide", "icrs")):
         skymap.param.update(projection=projection, frame=frame)
         x0, x1, y0, y1 = skymap.view
-        assert x1 - x0 == pytest.approx(2.0)
+        assert x1 - x0 == pytest.approx(width)
         lon, lat = sky.sky_wcs(projection, frame).wcs_pix2world([(x0 + x1) / 2],
                                                                 [(y0 + y1) / 2], 1)
         centre = SkyCoord(lon[0], lat[0], unit="deg", frame=frame)

@@ -208,12 +208,21 @@ class SkyMap(pn.viewable.Viewer):
             self.survey = NO_SURVEY
 
     def zoom_to(self, ra: float, dec: float, fov: float) -> None:
-        """Centre the map on (``ra``, ``dec``) with a window ``fov`` degrees wide."""
+        """Centre the map on (``ra``, ``dec``) with a window ``fov`` degrees of sky
+        wide (the projection's scale there, not at its centre)."""
         lon, lat = sky.to_frame(np.array([ra]), np.array([dec]), self.frame)
-        x, y = sky.project(sky.sky_wcs(self.projection, self.frame), lon, lat)
+        wcs = sky.sky_wcs(self.projection, self.frame)
+        x, y = sky.project(wcs, lon, lat)
         half = fov / 2
-        self.view = (float(x[0] - half), float(x[0] + half), float(y[0] - half / 2),
-                     float(y[0] + half / 2))
+        across = half / max(float(np.cos(np.radians(lat[0]))), 1e-3)
+        xs, _ = sky.project(wcs, lon[0] + np.array([-across, across]), np.repeat(lat, 2))
+        _, ys = sky.project(wcs, np.repeat(lon, 2),
+                            np.clip(lat[0] + np.array([-half, half]), -90, 90))
+        half_x, half_y = abs(xs[1] - xs[0]) / 2, abs(ys[1] - ys[0]) / 2
+        if not (np.isfinite([half_x, half_y]).all() and 0 < half_x < 180):  # across an edge
+            half_x = half_y = half
+        self.view = (float(x[0] - half_x), float(x[0] + half_x), float(y[0] - half_y / 2),
+                     float(y[0] + half_y / 2))
 
     def select_polygon(self, xs: np.ndarray, ys: np.ndarray) -> list[int]:
         """Select the rows inside a polygon drawn on the map (projected degrees)."""

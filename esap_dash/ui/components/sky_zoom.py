@@ -68,7 +68,7 @@ class SkyZoom(pn.viewable.Viewer):
         except ConnectorError as exc:
             say(self.notice, exc.reason, "danger")
             return
-        self.map.zoom_to(position.ra, position.dec, max(self.fov, 1.0))
+        self.map.zoom_to(position.ra, position.dec, self.fov)
         self.inset.objects = [pn.pane.HoloViews(
             field_view(self._rows(), position.ra, position.dec, self.fov, cone=self.map.cone,
                        colours=self.map.colours),

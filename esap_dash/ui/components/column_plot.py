@@ -75,7 +75,7 @@ class ColumnPlot(pn.viewable.Viewer):
             pn.widgets.Select.from_param(self.param.y, width=180),
             pn.widgets.IntInput.from_param(self.param.bins, width=90),
             pn.widgets.Checkbox.from_param(self.param.bright_up, align="end"))
-        add = pn.widgets.Button(name="Add column", align="end", width=110)
+        add = pn.widgets.Button(label="Add column", align="end", width=110)
         add.on_click(lambda _: self.add_column(self.definition))
         self.notice = notice()
         self._layout = pn.Column(

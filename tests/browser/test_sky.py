@@ -246,6 +246,41 @@ def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_tabl
     map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-cmd-on-map.png"))
 
 
+def test_the_hr_diagram_of_all_of_hipparcos_and_a_lasso_on_its_giants(
+        served_app: str, page) -> None:
+    page.goto(served_app + "?page=sky")
+    page.get_by_text("Whole catalogue (TAP)").click()
+    # The catalogue's magnitudes, colours and parallaxes are chosen from its TAP_SCHEMA.
+    page.locator(".choices__item", has_text="plx").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Load catalogue").click()
+    page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
+    page.get_by_text("Plot columns (scatter, histogram)").click()
+    expect(page.get_by_label("x", exact=True)).to_have_value("b_v", timeout=60_000)
+    definition = page.get_by_placeholder("M = hpmag + 5*log10(plx/100)")
+    definition.fill("M_Hp = hpmag + 5*log10(plx/100)")
+    definition.press("Enter")
+    page.get_by_role("button", name="Add column").click()
+    page.get_by_text(re.compile(r"M_Hp: [\d,]+ of 117,955 rows have a value")).wait_for(
+        timeout=30_000)
+    expect(page.get_by_label("y", exact=True)).to_have_value("M_Hp")
+    plot = page.locator(".bk-Canvas").last
+    plot.scroll_into_view_if_needed()
+    time.sleep(2)  # the aggregate is drawn after the plot arrives
+    plot.screenshot(path=str(ARTIFACTS / "sky-hr-diagram.png"))
+    # A box around the red-clump giants (B-V 0.9-1.2, M about 0-2; bright up, the
+    # colours from -0.4 to 5.5 across the plot); the box tool is the active one.
+    box = plot.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.26, box["y"] + box["height"] * 0.44)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.31, box["y"] + box["height"] * 0.53, steps=6)
+    page.mouse.up()
+    message = page.get_by_text(re.compile(r"[\d,]+ rows selected on the plot"))
+    message.wait_for(timeout=30_000)
+    expect(page.locator(".bk-Checkbox", has_text="Selected rows only").locator("input")
+           ).to_be_checked(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "sky-hr-selected.png"), full_page=True)
+
+
 def plate_pixels(shot: bytes) -> int:
     """Grey pixels of a screenshot: a photographic plate drawn from the survey (the
     map's own colours are not grey)."""

@@ -110,7 +110,10 @@ def catalogue_load(repeat: int = 3) -> tuple[float, float, float, int]:
     url = profile.service("dachs-tap").url + "/sync"
     query = {"REQUEST": "doQuery", "LANG": "ADQL", "RESPONSEFORMAT": "csv",
              "MAXREC": 2_000_001,
-             "QUERY": "SELECT hip AS id, ra_icrs AS ra, de_icrs AS dec FROM hipparcos.main"}
+             # The columns the page brings: positions, and magnitudes, colours and
+             # parallaxes (TAP_SCHEMA UCDs).
+             "QUERY": "SELECT hip AS id, ra_icrs AS ra, de_icrs AS dec, hpmag, b_v, v_i, plx "
+                      "FROM hipparcos.main"}
     session = requests.Session()
     raw = best(lambda: session.post(url, data=query, timeout=120).content, repeat)
 
@@ -119,6 +122,8 @@ def catalogue_load(repeat: int = 3) -> tuple[float, float, float, int]:
         asyncio.run(page.list_catalogues())
         page.catalogue = next(c for c in page.param.catalogue.objects
                               if c.startswith("hipparcos"))
+        asyncio.run(page.list_columns())  # offered when the catalogue is chosen
+        assert set(page.catalogue_columns) == {"hpmag", "b_v", "v_i", "plx"}
         page.__panel__().get_root()  # shown, as in a session: loading updates its models
         return page
 

@@ -70,9 +70,11 @@ class Catalogue:
         # Only plain names can be asked for (and none is markup where it is shown).
         return described[[is_column_name(str(n)) for n in described["column_name"]]]
 
-    def load(self, user: str, row_limit: int, columns: Sequence[str] = ()) -> LoadedCatalogue:
+    def load(self, user: str, row_limit: int, columns: Sequence[str] = (),
+             described: Table | None = None) -> LoadedCatalogue:
         """Every row's position and identifier, and ``columns`` (names of
-        :meth:`columns`), at most ``row_limit`` rows (blocking).
+        :meth:`columns`; ``described`` is what it returned, if it was asked
+        already), at most ``row_limit`` rows (blocking).
 
         Raises
         ------
@@ -80,7 +82,8 @@ class Catalogue:
             The service failed or refused, or a column is not the table's.
         """
         url = self.connector.url
-        described = self.columns() if columns else None
+        if columns and described is None:
+            described = self.columns()
         if described is not None:
             unknown = set(columns) - {str(n) for n in described["column_name"]}
             if unknown:

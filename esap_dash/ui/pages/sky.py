@@ -71,6 +71,8 @@ class SkyPage(Page):
         self.rows = Table()
         self._provenance: Callable[[Table], Table] | None = None
         self._catalogues: dict[str, Catalogue] = {}
+        #: The chosen catalogue's columns (see :meth:`Catalogue.columns`), once listed.
+        self._described: Table | None = None
         self.notice = notice()
         #: Go to a target (and the TAN field around it), or back to the whole sky.
         self.zoom = SkyZoom(self.map, lambda: self.rows, self.resolver, self.notice)
@@ -218,6 +220,7 @@ class SkyPage(Page):
 
     @param.depends("catalogue", watch=True)
     def _on_catalogue(self) -> None:
+        self._described = None
         self.param.catalogue_columns.objects = []
         if pn.state.curdoc is not None:
             pn.state.execute(self.list_columns)
@@ -233,6 +236,7 @@ class SkyPage(Page):
         except ConnectorError as exc:
             say(self.notice, exc.reason, "warning")
             return
+        self._described = described
         self.param.catalogue_columns.objects = [str(n) for n in described["column_name"]]
         self.catalogue_columns = science_columns(described)
 
@@ -249,7 +253,8 @@ class SkyPage(Page):
         say(self.notice, f"Loading {self.catalogue} …")
         try:
             loaded = await run_blocking(self._catalogues[self.catalogue].load, self.user,
-                                        self.row_limit, list(self.catalogue_columns))
+                                        self.row_limit, list(self.catalogue_columns),
+                                        self._described)
         except ConnectorError as exc:
             say(self.notice, exc.reason, "danger")
             return

@@ -122,7 +122,7 @@ class ResultsTable(pn.viewable.Viewer):
         self.found = found
         self._table = pn.widgets.Tabulator(
             self.frame(), pagination="remote", page_size=25, selectable="checkbox",
-            show_index=False, disabled=True, sizing_mode="stretch_width", height=520,
+            show_index=False, disabled=True, sizing_mode="stretch_width",
             # Text columns: "contains" (case-insensitive); numbers: the range filters.
             header_filters={c: {"type": "input", "func": "like", "placeholder": "contains…"}
                             for c in TEXT_COLUMNS},
@@ -135,7 +135,7 @@ class ResultsTable(pn.viewable.Viewer):
             header_tooltips=DESCRIPTIONS,
             widths={"archive": 190, "id": 220, "title": 260, "mag": 80, "band": 90,
                     "access_url": 220, "s_region": 160},
-            text_align={"size": "right"})
+            text_align={"size": "right", "mag": "right"})
         self._table.link(self, selection="selection", bidirectional=True)
         #: Column -> its range filter over the results (rows without a value stay).
         self.range_filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1,
@@ -149,7 +149,7 @@ class ResultsTable(pn.viewable.Viewer):
         for column, slider in self.range_filters.items():
             slider.param.watch(functools.partial(self._on_range, column), "value_throttled")
         self._table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
-        self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True, height=300,
+        self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True,
                                          pagination="remote", page_size=20,
                                          sizing_mode="stretch_width")
         self._layout = pn.Column(

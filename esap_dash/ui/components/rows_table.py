@@ -28,7 +28,7 @@ class RowsTable(pn.viewable.Viewer):
         super().__init__(**params)
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True,
-            selectable="checkbox", pagination="remote", page_size=20, height=420,
+            selectable="checkbox", pagination="remote", page_size=20,
             sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in
                         ("archive", "id", "title", "product_type", "access_url")})

@@ -36,7 +36,8 @@ def test_cone_search_on_m1_shows_every_archive(served_app: str, page) -> None:
     states = page.locator("span.esap-state.up")
     assert states.count() == 5
     assert "target=M+1" in page.url or "target=M%201" in page.url
-    page.screenshot(path=str(ARTIFACTS / "discovery.png"), full_page=True)
+    page.locator(".tabulator").first.scroll_into_view_if_needed()  # the results, in view
+    page.screenshot(path=str(ARTIFACTS / "discovery.png"))
 
 
 def test_a_shared_link_runs_its_search(served_app: str, page) -> None:

@@ -175,12 +175,17 @@ class CartPage(Page):
 
     async def reload(self) -> None:
         """Read the cart again (another tab may have added to it), off the event loop;
-        the list shows that it is loading meanwhile."""
+        the list shows that it is loading meanwhile.  A cart chosen while it loads
+        wins: a reading of the cart chosen before is not shown."""
+        name = self.cart_name
         self._table.loading = True
         try:
-            self._show(*await run_blocking(self._read, self.cart_name))
+            read = await run_blocking(self._read, name)
+            if name == self.cart_name:
+                self._show(*read)
         finally:
-            self._table.loading = False
+            if name == self.cart_name:
+                self._table.loading = False
 
     async def shown(self) -> None:
         """Shown again: other pages and sessions may have added to the cart meanwhile."""

@@ -125,7 +125,7 @@ class ColumnPlot(pn.viewable.Viewer):
         name = columns.colnames[-1]
         finite = int(np.isfinite(np.asarray(columns[name], float)).sum())
         say(self.notice, f"{name}: {finite:,} of {len(columns):,} rows have a value.")
-        self.derived = [*self.derived, definition]
+        self.derived = [*(d for d in self.derived if d != definition), definition]
         self.columns = columns
         self.param.x.objects = self.param.y.objects = columns.colnames
         self.param.update(y=name, bright_up=is_magnitude(columns, name))

@@ -502,3 +502,35 @@ def test_the_preview_fetches_the_deployments_images_and_no_other_local_address(
         said = page.preview.notice.text
         assert "public" in said and "refused" not in said, said
     assert not FitsPreview().trusted(archive)  # alone, a preview trusts nothing local
+
+
+def test_the_fits_inspector_gives_each_pixels_value_and_sky_position(profile: Profile) -> None:
+    """The preview was a static picture: no pan, zoom or pixel values."""
+    from urllib.parse import urljoin
+
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    from esap_dash.ui.components.fits_preview import FitsPreview, pixel_grid
+
+    url = urljoin(profile.by_role("archive")[0].url, "/getproduct/images/data/poss_m1.fits")
+    preview = FitsPreview(trusted=profile.serves)
+    assert run_coroutine(preview.show(url, title="POSS-I E, Messier 1"))
+    image = preview.inspector.object
+    assert [d.name for d in image.vdims] == ["value", "ra", "dec"]
+    grid = pixel_grid(preview.path)
+    step = grid["step"]
+    with fits.open(preview.path) as hdul:
+        data, wcs = hdul[0].data, WCS(hdul[0].header)
+    i, j = grid["value"].shape[0] // 2, grid["value"].shape[1] // 3
+    assert grid["value"][i, j] == pytest.approx(float(data[i * step, j * step]))
+    ra, dec = wcs.pixel_to_world_values(j * step, i * step)
+    here = SkyCoord(float(grid["ra"][i, j]), float(grid["dec"][i, j]), unit="deg")
+    assert here.separation(SkyCoord(ra, dec, unit="deg")).arcsec < 0.1
+    # M 1 is on the plate: the pixel nearest to it is where the WCS puts it.
+    x, y = wcs.world_to_pixel_values(83.633, 22.0145)
+    near = (round(float(y) / step), round(float(x) / step))
+    m1 = SkyCoord(float(grid["ra"][near]), float(grid["dec"][near]), unit="deg")
+    pixel = float(proj_plane_pixel_scales(wcs.celestial).max()) * 3600 * step  # arcsec
+    assert m1.separation(SkyCoord(83.633, 22.0145, unit="deg")).arcsec < pixel

@@ -204,6 +204,17 @@ def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
     image.wait_for(timeout=20_000)
     image.screenshot(path=str(ARTIFACTS / "sky-fits-preview.png"))
     page.screenshot(path=str(ARTIFACTS / "sky-search.png"), full_page=True)
+    # The pixels: the value and sky position of the one under the pointer.
+    page.get_by_role("tab", name="Inspect pixels").click()
+    pixels = page.locator(".bk-Canvas").last
+    pixels.wait_for(timeout=30_000)
+    pixels.scroll_into_view_if_needed()
+    box = pixels.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
+    page.mouse.move(box["x"] + box["width"] * 0.46, box["y"] + box["height"] * 0.5)
+    page.get_by_text("RA (deg)").first.wait_for(timeout=30_000)
+    page.get_by_text("value").first.wait_for()
+    pixels.screenshot(path=str(ARTIFACTS / "sky-fits-inspector.png"))
 
 
 def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_table(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import astropy.units as u
+import holoviews as hv
 import numpy as np
 import panel as pn
 import param
@@ -23,7 +24,7 @@ from connectors.http import download
 from ...core.fanout import run_blocking
 from .style import notice, say
 
-__all__ = ["FitsPreview", "check_decompressed_size", "render_fits"]
+__all__ = ["FitsPreview", "check_decompressed_size", "pixel_grid", "render_fits"]
 
 STRETCHES = {"zscale, linear": ("zscale", "linear"), "zscale, asinh": ("zscale", "asinh"),
              "99.5 %, asinh": ("percentile", "asinh")}
@@ -35,6 +36,8 @@ MAX_BYTES = 200 * 1024 * 1024
 MAX_DECOMPRESSED = 512 * 1024 * 1024
 #: Most pixels of the image drawn (before subsampling).
 MAX_PIXELS = 40_000_000
+#: Largest side of the image inspected pixel by pixel in the browser (subsampled above).
+INSPECT_SIDE = 512
 
 
 def check_decompressed_size(path: str | Path | BinaryIO,
@@ -222,6 +225,50 @@ def render_fits(path: str | Path | BinaryIO, *, stretch: str = "zscale, asinh",
     return buffer.getvalue(), footprint, "; ".join(notes)
 
 
+def pixel_grid(path: str | Path | BinaryIO, max_side: int = INSPECT_SIDE) -> dict[str, Any]:
+    """A FITS image's pixels with the sky position of each, for inspecting in the
+    browser (every ``step``-th pixel when a side is longer than ``max_side``).
+
+    Returns
+    -------
+    dict
+        ``value``, ``ra`` and ``dec`` (2-D float32 arrays, rows along y; ``ra``
+        and ``dec`` None without a celestial WCS; galactic WCSs give ICRS),
+        ``step`` and ``shape`` (of the whole image, pixels).
+
+    Raises
+    ------
+    ValueError
+        Not a FITS image.
+    """
+    check_decompressed_size(path)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            data, header, step = _image_hdu(hdul)
+    except OSError as exc:
+        raise ValueError(f"not a FITS file: {exc}") from exc
+    more = max(1, int(np.ceil(max(data.shape) / max_side)))
+    data, step = data[::more, ::more], step * more
+    shape = (data.shape[0] * step, data.shape[1] * step)
+    grid: dict[str, Any] = {"value": data.astype(np.float32), "ra": None, "dec": None,
+                            "step": step, "shape": shape}
+    try:
+        wcs = WCS(header, naxis=2)
+    except Exception:  # astropy raises many kinds for broken WCS keywords
+        return grid
+    if not wcs.has_celestial:
+        return grid
+    ys, xs = np.mgrid[0:data.shape[0], 0:data.shape[1]] * step
+    lon, lat = wcs.celestial.pixel_to_world_values(xs, ys)
+    if wcs.celestial.wcs.ctype[0].startswith("GLON"):
+        from astropy.coordinates import SkyCoord
+
+        icrs = SkyCoord(lon * u.deg, lat * u.deg, frame="galactic").icrs
+        lon, lat = icrs.ra.deg, icrs.dec.deg
+    grid.update(ra=np.asarray(lon, np.float32), dec=np.asarray(lat, np.float32))
+    return grid
+
+
 class FitsPreview(pn.viewable.Viewer):
     """Fetches an image result's access URL and shows it with WCS axes."""
 
@@ -241,9 +288,13 @@ class FitsPreview(pn.viewable.Viewer):
         self._tmp = tempfile.mkdtemp(prefix="esap-dash-fits-")
         weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
         self._image = pn.pane.PNG(None, width=640, height=560)
+        #: The pixels under the pointer: value and sky position (pan, zoom, colour bar).
+        self.inspector = pn.pane.HoloViews(None, width=640, height=560)
         self.notice = notice()
-        self._layout = pn.Column(pn.widgets.Select.from_param(self.param.stretch, width=200),
-                                 self.notice, self._image)
+        self._layout = pn.Column(
+            pn.widgets.Select.from_param(self.param.stretch, width=200), self.notice,
+            pn.Tabs(("WCS axes", self._image), ("Inspect pixels", self.inspector),
+                    dynamic=True))
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -282,9 +333,35 @@ class FitsPreview(pn.viewable.Viewer):
             say(self.notice, str(exc), "danger")
             return False
         self._image.object = png
+        grid = await run_blocking(pixel_grid, self.path)
+        self.inspector.object = _inspected(grid, STRETCHES[self.stretch][0], self._title)
         if self.footprint is None:
             say(self.notice, note, "warning")
         else:
             say(self.notice, "WCS axes from the file's header; the dashed circle is the "
                 "search cone" + (f"; {note}." if note else "."))
         return True
+
+
+def _inspected(grid: dict[str, Any], interval: str, title: str) -> hv.Image:
+    """The pixels of :func:`pixel_grid` as an image to pan and zoom, grey between the
+    ``interval``'s limits (``zscale`` or ``percentile``), a colour bar in the file's
+    units, and the value and sky position of the pixel under the pointer."""
+    from astropy.visualization import PercentileInterval, ZScaleInterval
+
+    value, step = grid["value"], grid["step"]
+    ny, nx = value.shape
+    finite = value[np.isfinite(value)]
+    limits = ((ZScaleInterval() if interval == "zscale" else PercentileInterval(99.5))
+              .get_limits(finite) if finite.size else (0.0, 1.0))
+    arrays = [value] + ([grid["ra"], grid["dec"]] if grid["ra"] is not None else [])
+    names = ["value", "ra", "dec"][:len(arrays)]
+    tooltips = [("x", "$x{0}"), ("y", "$y{0}"), ("value", "@image")]
+    if grid["ra"] is not None:
+        tooltips += [("RA (deg)", "@ra{0.000000}"), ("Dec (deg)", "@dec{+0.000000}")]
+    return hv.Image((np.arange(nx) * step, np.arange(ny) * step, *arrays),
+                    ["x", "y"], names).opts(
+        cmap="gray", clim=tuple(float(v) for v in limits), colorbar=True, data_aspect=1,
+        tools=["hover"], hover_tooltips=tooltips, responsive=False, width=620, height=540,
+        title=(title[:60] + " — pixels") if title else "pixels",
+        xlabel="x (pixel)", ylabel="y (pixel)", active_tools=["wheel_zoom"])

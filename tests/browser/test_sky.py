@@ -205,9 +205,11 @@ def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
     image.screenshot(path=str(ARTIFACTS / "sky-fits-preview.png"))
     page.screenshot(path=str(ARTIFACTS / "sky-search.png"), full_page=True)
     # The pixels: the value and sky position of the one under the pointer.
-    page.get_by_role("tab", name="Inspect pixels").click()
-    pixels = page.locator(".bk-Canvas").last
-    pixels.wait_for(timeout=30_000)
+    plots = page.locator(".bk-Canvas")
+    before = plots.count()
+    page.locator(".bk-tab", has_text="Inspect pixels").click()
+    expect(plots).to_have_count(before + 1, timeout=30_000)
+    pixels = plots.last
     pixels.scroll_into_view_if_needed()
     box = pixels.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)

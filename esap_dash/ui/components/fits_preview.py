@@ -124,6 +124,17 @@ def _image_hdu(hdul: fits.HDUList) -> tuple[np.ndarray, fits.Header, int]:
     raise ValueError("the file holds no image")
 
 
+def _read_image(path: str | Path | BinaryIO) -> tuple[np.ndarray, fits.Header, int]:
+    """The first image of a FITS file (see :func:`_image_hdu`), its size checked first;
+    ValueError for anything that is not one."""
+    check_decompressed_size(path)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            return _image_hdu(hdul)
+    except OSError as exc:
+        raise ValueError(f"not a FITS file: {exc}") from exc
+
+
 def render_fits(path: str | Path | BinaryIO, *, stretch: str = "zscale, asinh",
                 cone: tuple[float, float, float] | None = None, title: str = ""
                 ) -> tuple[bytes, np.ndarray | None, str]:
@@ -166,12 +177,7 @@ def render_fits(path: str | Path | BinaryIO, *, stretch: str = "zscale, asinh",
     from astropy.visualization.wcsaxes import SphericalCircle
     from matplotlib.figure import Figure
 
-    check_decompressed_size(path)
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            data, header, step = _image_hdu(hdul)
-    except OSError as exc:
-        raise ValueError(f"not a FITS file: {exc}") from exc
+    data, header, step = _read_image(path)
     notes = []
     try:
         wcs = WCS(header, naxis=2)
@@ -241,12 +247,7 @@ def pixel_grid(path: str | Path | BinaryIO, max_side: int = INSPECT_SIDE) -> dic
     ValueError
         Not a FITS image.
     """
-    check_decompressed_size(path)
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            data, header, step = _image_hdu(hdul)
-    except OSError as exc:
-        raise ValueError(f"not a FITS file: {exc}") from exc
+    data, header, step = _read_image(path)
     more = max(1, int(np.ceil(max(data.shape) / max_side)))
     data, step = data[::more, ::more], step * more
     shape = (data.shape[0] * step, data.shape[1] * step)

@@ -25,7 +25,8 @@ def test_shipped_profiles_load() -> None:
     assert {s.kind for s in local.services} == {"tap", "conesearch", "sia2", "registry", "rucio",
                                                 "dask-gateway", "zenodo", "hips", "ssa",
                                                 "diracx"}
-    assert [(s.role, s.kind) for s in local.by_role("survey")] == [("survey", "hips")]
+    assert [(s.kind, s.id) for s in local.by_role("survey")] == [
+        ("hips", "hipparcos-stars"), ("hips", "hipparcos-density"), ("hips", "plates")]
     public = load_profile("public", environ=ENV)
     assert all(s.url.startswith("https://") for s in public.services)
     assert {s.name for s in public.by_role("survey")} == {

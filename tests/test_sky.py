@@ -163,6 +163,11 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     assert page.catalogue.startswith("hipparcos.main")
     run_coroutine(page.load_catalogue())
     assert len(page.rows) == 117_955
+    # The search centred the map on M 1 (SIN), and a catalogue keeps the field.
+    assert page.map.projection == "Orthographic (SIN)"
+    assert page.map.centre == pytest.approx((83.633, 22.0145), abs=1e-3)
+    page.map.whole_sky()
+    assert page.map.projection == "Aitoff" and page.map.view is None
     selected = page.map.select_box(-90, -10, -75, 10)
     assert page.selection == selected and len(selected) > 100
     page.cart_name = "sky"
@@ -409,7 +414,7 @@ def test_the_local_hips_is_drawn_where_the_plates_wcs_puts_it(profile: Profile,
 
     from esap_dash.core.survey import Survey, render
 
-    svc = profile.by_role("survey")[0]
+    svc = profile.service("plates")
     survey = Survey.open(svc.name, svc.connector())
     assert (survey.tile_format, survey.frame) == ("fits", "icrs") and survey.coverage
     # A window of 0.4 x 0.2 projected degrees around M1 on the Aitoff map.
@@ -439,11 +444,46 @@ def test_the_local_hips_is_drawn_where_the_plates_wcs_puts_it(profile: Profile,
     assert np.corrcoef(values, rgba[..., 0].ravel()[both])[0, 1] > 0.9
 
 
+def test_the_all_sky_hipparcos_surveys_cover_the_sky_with_its_stars(profile: Profile) -> None:
+    from esap_dash.core.survey import Survey, render
+
+    stars = Survey.open("stars", profile.service("hipparcos-stars").connector())
+    assert (stars.tile_format, stars.order) == ("png", 3)
+    assert stars.coverage.sky_fraction == 1.0
+    # The whole Aitoff disc is drawn: no pixel of the sky without background.
+    image, order = render(stars, "Aitoff", "icrs", ((-185, 185), (-95, 95)), (740, 380))
+    assert order == 0
+    rgba = image.view(np.uint8).reshape(380, 740, 4)
+    xs, ys = np.meshgrid(-185 + (np.arange(740) + 0.5) / 2, -95 + (np.arange(380) + 0.5) / 2)
+    with np.errstate(invalid="ignore"):
+        lon, _ = sky.sky_wcs("Aitoff", "icrs").wcs_pix2world(xs.ravel(), ys.ravel(), 1)
+    on_sky = np.isfinite(lon).reshape(xs.shape)
+    assert (rgba[..., 3][on_sky] == 255).all() and (rgba[..., 3][~on_sky] == 0).all()
+    # Betelgeuse (B-V 1.85) is drawn red and Rigel (B-V -0.03) blue, each brighter
+    # than the sky around it, where Hipparcos puts them.
+    wcs = sky.sky_wcs("Aitoff", "icrs")
+    for ra, dec, reddest in ((88.7929, 7.4071, True), (78.6345, -8.2016, False)):
+        x, y = (float(v[0]) for v in sky.project(wcs, [ra], [dec]))
+        image, order = render(stars, "Aitoff", "icrs", ((x - 1, x + 1), (y - 1, y + 1)),
+                              (101, 101))
+        assert order == 3
+        rgb = image.view(np.uint8).reshape(101, 101, 4)[..., :3].astype(int)
+        centre = rgb[50, 50]
+        assert centre.sum() > 300 and np.median(rgb.sum(axis=-1)) < 30
+        assert (centre[0] > centre[2] + 40) if reddest else (centre[2] > centre[0])
+    # The density survey counts every star once: its values times the pixels' areas.
+    density = profile.service("hipparcos-density").connector()
+    assert density.properties()["hips_tile_format"] == "fits"
+    tiles = np.array([density.tile(0, cell) for cell in range(12)])
+    pixel_deg2 = sky.FULL_SKY_DEG2 / tiles.size
+    assert round(float(tiles.sum(dtype=float)) * pixel_deg2) == 117_955
+
+
 def test_a_survey_without_a_tile_or_a_server_is_said_plainly(profile: Profile) -> None:
     from connectors.exceptions import ServiceUnavailableError
     from connectors.hips import HiPSConnector
 
-    svc = profile.by_role("survey")[0]
+    svc = profile.service("plates")
     assert svc.connector().tile(3, 0, "fits") is None  # outside its coverage
     assert svc.connector().health().up
     skymap = SkyMap()
@@ -459,28 +499,80 @@ def test_a_survey_without_a_tile_or_a_server_is_said_plainly(profile: Profile) -
     assert skymap.survey_note.startswith("plates: ") and "refused" in skymap.survey_note
 
 
-def test_a_zoomed_map_stays_on_its_field_when_the_frame_or_projection_changes() -> None:
+def test_a_field_is_drawn_in_sin_centred_on_it_and_kept_across_frames_and_projections(
+        ) -> None:
     from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
 
     skymap = SkyMap(results=Table({"ra": [83.633], "dec": [22.0145]}))
     skymap.zoom_to(83.633, 22.0145, 2.0)
-    # The window holds 2 degrees of sky across (not 2 projected degrees: "a field of
-    # view of 0.15 deg showed about 1 deg").
+    assert skymap.projection == "Orthographic (SIN)"
+    # The window holds 2 degrees of sky across ("a field of view of 0.15 deg showed
+    # about 1 deg").
     x0, x1, y0, y1 = skymap.view
-    wcs = sky.sky_wcs("Aitoff", "icrs")
+    wcs = skymap.wcs()
     (ra0, ra1), (dec0, dec1) = wcs.wcs_pix2world([x0, x1], [(y0 + y1) / 2] * 2, 1)
     across = SkyCoord(ra0, dec0, unit="deg").separation(SkyCoord(ra1, dec1, unit="deg"))
-    assert across.deg == pytest.approx(2.0, rel=0.02)
+    assert across.deg == pytest.approx(2.0, rel=0.01)
+    # A cone stays round (on the Aitoff map centred on 0h it was an ellipse) ...
+    ring = sky.circle(83.633, 22.0145, 0.5)
+    for projection_wcs, roundness in ((wcs, 1e-4), (sky.sky_wcs("Aitoff", "icrs"), None)):
+        x, y = sky.project(projection_wcs, ring[:, 0], ring[:, 1])
+        cx, cy = sky.project(projection_wcs, [83.633], [22.0145])
+        r = np.hypot(x - cx[0], y - cy[0])
+        if roundness is not None:
+            assert np.ptp(r) / r.mean() < roundness
+        else:
+            assert np.ptp(r) / r.mean() > 0.2
+    # ... and the POSS-I plate of M1 a rectangle (right angles, as on the plate).
+    plate = resources.files("astroquery").joinpath("ipac/ned/tests/data/query_images.fits")
+    with fits.open(io.BytesIO(plate.read_bytes())) as hdul:
+        plate_wcs, (ny, nx) = WCS(hdul[0].header), hdul[0].data.shape
+    corners = plate_wcs.pixel_to_world([0, nx, nx, 0], [0, 0, ny, ny]).icrs
+    x, y = sky.project(wcs, corners.ra.deg, corners.dec.deg)
+    edges = np.column_stack([np.roll(x, -1) - x, np.roll(y, -1) - y])
+    cosines = [abs(np.dot(edges[i], edges[i - 1])) / np.linalg.norm(edges[i])
+               / np.linalg.norm(edges[i - 1]) for i in range(4)]
+    assert max(cosines) < 0.01  # within about half a degree of square
     width = x1 - x0
-    for projection, frame in (("Aitoff", "galactic"), ("Mollweide", "galactic"),
-                              ("Mollweide", "icrs")):
+    for projection, frame in (("Orthographic (SIN)", "galactic"), ("Aitoff", "galactic"),
+                              ("Mollweide", "icrs"), ("Orthographic (SIN)", "icrs")):
         skymap.param.update(projection=projection, frame=frame)
         x0, x1, y0, y1 = skymap.view
         assert x1 - x0 == pytest.approx(width)
-        lon, lat = sky.sky_wcs(projection, frame).wcs_pix2world([(x0 + x1) / 2],
-                                                                [(y0 + y1) / 2], 1)
+        lon, lat = skymap.wcs().wcs_pix2world([(x0 + x1) / 2], [(y0 + y1) / 2], 1)
         centre = SkyCoord(lon[0], lat[0], unit="deg", frame=frame)
         assert centre.separation(SkyCoord(83.633, 22.0145, unit="deg")).arcsec < 0.01
+    assert (x0 + x1) / 2 == pytest.approx(0, abs=1e-9)  # SIN: the field is the centre
+    skymap.whole_sky()
+    assert (skymap.projection, skymap.view) == ("Mollweide", None)
+
+
+@pytest.mark.parametrize(("frame", "centre", "fov"),
+                         [("icrs", (83.633, 22.0145), 0.2), ("icrs", (83.633, 22.0145), 6),
+                          ("icrs", (0.5, -30.0), 20), ("galactic", (0.0, 89.5), 4)])
+def test_a_fields_grid_is_labelled_in_sexagesimal_where_its_lines_are(
+        frame: str, centre: tuple[float, float], fov: float) -> None:
+    from astropy.coordinates import Angle
+
+    wcs = sky.sky_wcs("Orthographic (SIN)", frame, centre)
+    window = ((-fov / 2, fov / 2), (-fov / 4, fov / 4))
+    lines, labels = sky.field_graticule(wcs, frame, window)
+    lons = [t for t in labels if not t[2].startswith(("+", "-"))]
+    lats = [t for t in labels if t[2].startswith(("+", "-"))]
+    assert 3 <= len(lons) <= 16 and 2 <= len(lats) <= 10 and len(lines) >= len(labels)
+    for x, y, text in labels:
+        assert -fov / 2 <= x <= fov / 2 and -fov / 4 <= y <= fov / 4
+        lon, lat = (float(v[0]) for v in wcs.wcs_pix2world([x], [y], 1))
+        if text.startswith(("+", "-")):
+            value = Angle(text.replace("′", "m").replace("″", "s").replace("°", "d")).deg
+            assert lat == pytest.approx(value, abs=1e-6)
+        elif frame == "icrs":
+            value = Angle(text, unit="hourangle").deg
+            assert (lon - value + 180) % 360 - 180 == pytest.approx(0, abs=1e-6)
+        else:
+            assert (lon - float(text.rstrip("°")) + 180) % 360 - 180 == pytest.approx(
+                0, abs=1e-6)
 
 
 def test_the_preview_fetches_the_deployments_images_and_no_other_local_address(

@@ -2,8 +2,10 @@
 
 No drawing here: the map components compose HoloViews elements from these
 arrays.  Projections are astropy WCS all-sky projections (Aitoff ``AIT``,
-Mollweide ``MOL``) or gnomonic (``TAN``) for a field; every one puts
-longitude increasing to the *left*, as on the sky seen from inside.
+Mollweide ``MOL``), the orthographic ``SIN`` centred on the field in view (as
+Aladin's: a circle stays a circle, a plate a rectangle) or gnomonic (``TAN``)
+for an inset; every one puts longitude increasing to the *left*, as on the sky
+seen from inside.
 Footprints are read with ``sregion`` (STC-S), coverage with ``mocpy``.
 """
 
@@ -25,6 +27,7 @@ from astropy.wcs import WCS
 from mocpy import MOC
 
 __all__ = [
+    "CENTRED",
     "FULL_SKY_DEG2",
     "PROJECTIONS",
     "Footprints",
@@ -33,6 +36,7 @@ __all__ = [
     "circle",
     "coverage",
     "declared_layers",
+    "field_graticule",
     "field_wcs",
     "footprints",
     "graticule",
@@ -44,19 +48,24 @@ __all__ = [
     "outline",
     "project",
     "separation_deg",
+    "sexagesimal",
     "sky_wcs",
     "to_frame",
     "where",
 ]
 
-PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL"}
+PROJECTIONS = {"Aitoff": "AIT", "Mollweide": "MOL", "Orthographic (SIN)": "SIN"}
+#: Projections centred on the field in view (the others on (0, 0)).
+CENTRED = frozenset({"Orthographic (SIN)"})
 FULL_SKY_DEG2 = 4 * math.pi * (180 / math.pi) ** 2
 #: HEALPix order of the coverage drawn on the map (cells of ~0.9 deg).
 DRAW_ORDER = 6
 
 
-def sky_wcs(projection: str = "Aitoff", frame: str = "icrs") -> WCS:
-    """An all-sky WCS whose pixel coordinates are projected degrees, centred on (0, 0).
+def sky_wcs(projection: str = "Aitoff", frame: str = "icrs",
+            centre: tuple[float, float] = (0.0, 0.0)) -> WCS:
+    """A map's WCS, whose pixel coordinates are projected degrees: an all-sky one
+    centred on (0, 0), or one of :data:`CENTRED` on ``centre`` (the frame's degrees).
 
     ``CDELT1 = -1``: longitude increases to the left.
     """
@@ -64,7 +73,7 @@ def sky_wcs(projection: str = "Aitoff", frame: str = "icrs") -> WCS:
     wcs = WCS(naxis=2)
     lon, lat = ("GLON", "GLAT") if frame == "galactic" else ("RA--", "DEC-")
     wcs.wcs.ctype = [f"{lon}-{code}", f"{lat}-{code}"]
-    wcs.wcs.crval = [0.0, 0.0]
+    wcs.wcs.crval = list(centre) if projection in CENTRED else [0.0, 0.0]
     wcs.wcs.crpix = [0.0, 0.0]
     wcs.wcs.cdelt = [-1.0, 1.0]
     return wcs
@@ -118,16 +127,17 @@ class Projected:
 
     @classmethod
     def of(cls, ra: Sequence[float], dec: Sequence[float], *, projection: str,
-           frame: str) -> Projected:
-        """Project ICRS ``ra``/``dec`` (degrees; NaN allowed) onto an all-sky map."""
+           frame: str, centre: tuple[float, float] = (0.0, 0.0)) -> Projected:
+        """Project ICRS ``ra``/``dec`` (degrees; NaN allowed) onto a map (NaN also
+        where the projection does not reach, as the far side of ``SIN``)."""
         ra = np.asarray(ra, float)
         dec = np.asarray(dec, float)
         valid = np.isfinite(ra) & np.isfinite(dec)
         x = np.full(ra.shape, np.nan)
         y = np.full(ra.shape, np.nan)
         lon, lat = to_frame(ra[valid], dec[valid], frame)
-        x[valid], y[valid] = project(sky_wcs(projection, frame), lon, lat)
-        return cls(x, y, valid)
+        x[valid], y[valid] = project(sky_wcs(projection, frame, centre), lon, lat)
+        return cls(x, y, valid & np.isfinite(x))
 
 
 def _lon_label(lon: float, frame: str) -> str:
@@ -147,6 +157,11 @@ def graticule(projection: str, frame: str, step: float = 30.0
     labels : list of (x, y, text)
         Longitude labels along the equator and latitude labels on the left edge.
     """
+    if projection in CENTRED:  # only the horizon: the grid is the field's
+        half = np.linspace(0, np.pi, 181)
+        radius = math.degrees(1.0)
+        return [np.column_stack([radius * np.cos(half), radius * np.sin(half)]),
+                np.column_stack([radius * np.cos(half), -radius * np.sin(half)])], []
     wcs = sky_wcs(projection, frame)
     lats = np.linspace(-90, 90, 181)
     lons = np.linspace(-180, 180, 361)
@@ -170,6 +185,117 @@ def graticule(projection: str, frame: str, step: float = 30.0
         x, y = project(wcs, [179.999], [lat])
         labels.append((float(x[0]) - 8.0, float(y[0]), f"{lat:+.0f}°"))
     return lines, labels
+
+
+#: Grid steps in arcseconds: of declination (or any angle), and of right ascension
+#: in seconds of time.
+ANGLE_STEPS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 18000,
+               36000, 54000, 108000)
+TIME_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600,
+              7200)
+
+
+def sexagesimal(value: float, step: float, *, hours: bool) -> str:
+    """A grid label: ``value`` (degrees) as ``05h34m30s`` (``hours``) or ``+22°00′``,
+    to the precision of ``step`` (arcseconds, or seconds of time)."""
+    if hours:
+        total = round(((value % 360) / 15 * 3600) / step) * step % 86400
+        h, rest = divmod(total, 3600)
+        m, sec = divmod(rest, 60)
+        if step >= 3600:
+            return f"{int(h):02d}h"
+        if step >= 60:
+            return f"{int(h):02d}h{int(m):02d}m"
+        return f"{int(h):02d}h{int(m):02d}m{sec:0{4 if step < 1 else 2}.{1 if step < 1 else 0}f}s"
+    sign = "-" if value < 0 else "+"
+    total = round(abs(value) * 3600 / step) * step
+    d, rest = divmod(total, 3600)
+    m, sec = divmod(rest, 60)
+    if step >= 3600:
+        return f"{sign}{int(d)}°"
+    if step >= 60:
+        return f"{sign}{int(d)}°{int(m):02d}′"
+    return f"{sign}{int(d)}°{int(m):02d}′{int(sec):02d}″"
+
+
+def field_graticule(wcs: WCS, frame: str, window: tuple[tuple[float, float],
+                                                        tuple[float, float]]
+                    ) -> tuple[list[np.ndarray], list[tuple[float, float, str]]]:
+    """Meridians and parallels across a window of a map, about five each way, and
+    their labels in sexagesimal (right ascension in hours, for ``icrs``) at the
+    window's bottom and left edges.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+        The map's projection.
+    frame : str
+        ``icrs`` or ``galactic``.
+    window : tuple
+        ``((x0, x1), (y0, y1))`` in projected degrees.
+    """
+    (x0, x1), (y0, y1) = window
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 41), np.linspace(y0, y1, 41))
+    with np.errstate(invalid="ignore"):
+        lon, lat = wcs.wcs_pix2world(gx.ravel(), gy.ravel(), 1)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return [], []
+    lon, lat = np.asarray(lon)[ok], np.asarray(lat)[ok]
+    centre = float(wcs.wcs.crval[0])
+    lon = (lon - centre + 180) % 360 - 180 + centre  # continuous across 0h
+    height = abs(y1 - y0)
+    angle = next((s for s in ANGLE_STEPS if s / 3600 >= height / 6), ANGLE_STEPS[-1])
+    hours = frame == "icrs"
+    # Right ascension: as many lines as of declination where the field is.
+    shrink = max(math.cos(math.radians(min(abs(float(lat.mean())), 89.0))), 1e-3)
+    if hours:
+        step_lon = next((s for s in TIME_STEPS if s * 15 / 3600 >= angle / 3600 / shrink),
+                        TIME_STEPS[-1]) * 15 / 3600
+    else:
+        step_lon = next((s for s in ANGLE_STEPS if s / 3600 >= angle / 3600 / shrink),
+                        ANGLE_STEPS[-1]) / 3600
+    step_lat = angle / 3600
+    lat_lo, lat_hi = max(float(lat.min()), -90.0), min(float(lat.max()), 90.0)
+    pole = lat_hi > 89.0 or lat_lo < -89.0
+    lon_lo, lon_hi = (centre - 180, centre + 180) if pole else (float(lon.min()),
+                                                                 float(lon.max()))
+    if pole:  # meridians radiate from the pole: twelve of them
+        step_lon = 30.0
+    lines, labels = [], []
+    lats = np.linspace(lat_lo, lat_hi, 200)
+    pad_x, pad_y = 0.04 * abs(x1 - x0), 0.04 * height
+    for value in np.arange(math.ceil(lon_lo / step_lon) * step_lon, lon_hi, step_lon)[:60]:
+        x, y = project(wcs, np.full_like(lats, value), lats)
+        lines.extend(split_at_wrap(x, y))
+        # Labelled where the line leaves the window, the lowest such place.
+        inside = (x > min(x0, x1)) & (x < max(x0, x1)) & (y > y0 + pad_y) & (y < y1)
+        ends = np.flatnonzero(inside & ~(np.roll(inside, 1) & np.roll(inside, -1)))
+        edge = np.minimum(np.minimum(x[ends] - min(x0, x1), max(x0, x1) - x[ends]),
+                          np.minimum(y[ends] - y0, y1 - y[ends]))
+        ends = ends[edge < 3 * pad_y]
+        if len(ends):
+            i = ends[np.argmin(y[ends])]
+            labels.append((float(x[i]), float(y[i]),
+                           sexagesimal(value, step_lon * 3600 / (15 if hours else 1),
+                                       hours=hours) if hours
+                           else f"{value % 360:.{_places(step_lon)}f}°"))
+    lons = np.linspace(lon_lo, lon_hi, 400)
+    for value in np.arange(math.ceil(lat_lo / step_lat) * step_lat, lat_hi, step_lat)[:60]:
+        if abs(value) >= 90:
+            continue
+        x, y = project(wcs, lons, np.full_like(lons, value))
+        lines.extend(split_at_wrap(x, y))
+        inside = np.flatnonzero((x > min(x0, x1) + pad_x) & (x < max(x0, x1)) & (y > y0)
+                                & (y < y1))
+        if len(inside):
+            i = inside[np.argmin(x[inside])]
+            labels.append((float(x[i]), float(y[i]), sexagesimal(value, angle, hours=False)))
+    return lines, labels
+
+
+def _places(step: float) -> int:
+    return max(0, -math.floor(math.log10(step) + 1e-9))
 
 
 def split_at_wrap(x: np.ndarray, y: np.ndarray, jump: float = 90.0) -> list[np.ndarray]:

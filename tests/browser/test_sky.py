@@ -177,7 +177,9 @@ def test_the_pointer_reads_the_sky_position_it_is_on(served_app: str, page) -> N
     fov.fill("0.05")
     fov.press("Enter")
     page.get_by_role("button", name="Zoom to target").click()
-    x, y = (float(v[0]) for v in sky.project(sky.sky_wcs("Aitoff", "icrs"), [m1.ra], [m1.dec]))
+    # Zoomed to a field, the map is SIN centred on it.
+    wcs = sky.sky_wcs("Orthographic (SIN)", "icrs", (m1.ra, m1.dec))
+    x, y = (float(v[0]) for v in sky.project(wcs, [m1.ra], [m1.dec]))
     # 0.05 deg of sky across the map: well under an arcsecond per pixel.
     zoomed = f"() => {{ const w = ({POINTER})([{x}, {y}]); return w !== null && w.pixel < 1e-4; }}"
     page.wait_for_function(zoomed, timeout=30_000)
@@ -193,6 +195,58 @@ def test_the_pointer_reads_the_sky_position_it_is_on(served_app: str, page) -> N
     error = read.separation(SkyCoord(m1.ra, m1.dec, unit="deg")).arcsec
     assert error < 1.0 + 1.5 * where["pixel"] * 3600, (text, error, where["pixel"] * 3600)
     map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-pointer.png"))
+
+
+#: The grid labels the map shows (the newest data source with texts) and its x range.
+GRID = """() => {
+    let labels = null;
+    for (const doc of Bokeh.documents) {
+        for (const model of doc._all_models.values()) {
+            const data = model.data;
+            if (data === undefined || data === null) continue;
+            const text = data instanceof Map ? data.get("text") : data["text"];
+            if (text !== undefined && text.length > 0) labels = Array.from(text);
+        }
+    }
+    const view = Bokeh.index.query_one((v) => v.model.center !== undefined
+        && v.model.center.some((r) => r.name === "pointer-readout"));
+    if (view === null || labels === null) return null;
+    return {labels: labels, x0: view.frame.x_range.start, x1: view.frame.x_range.end};
+}"""
+
+
+def test_a_search_centres_the_map_on_its_target_with_a_labelled_sky_grid(
+        served_app: str, page) -> None:
+    """After a search for M 1 the map is the orthographic projection centred on it
+    (a cone round, a plate rectangular), about five cone radii wide, over the
+    all-sky background, with a grid labelled in sexagesimal that follows a zoom."""
+    sky_after_search(page, served_app, "target=M+1&radius=0.5")
+    expect(page.locator(".bk-btn.bk-active", has_text="Orthographic (SIN)")).to_be_visible(
+        timeout=30_000)
+    page.get_by_text("Hipparcos stars (all-sky HiPS): Hipparcos-2 stars").wait_for(
+        timeout=60_000)
+    page.wait_for_function(f"""() => {{ const g = ({GRID})();
+        return g !== null && g.labels.includes("+22°00′")
+            && g.labels.some((t) => /^05h3[0-9]m/.test(t))
+            && Math.abs(g.x0 + g.x1) < 0.01 && Math.abs(g.x1 - g.x0 - 2.5) < 0.1; }}""",
+                           timeout=60_000)
+    canvas = map_canvas(page)
+    canvas.screenshot(path=str(ARTIFACTS / "sky-search-m1-sin.png"))
+    before = page.evaluate(GRID)["labels"]
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    for _ in range(4):
+        page.mouse.wheel(0, 300)
+        time.sleep(0.3)
+    # Zoomed out, the grid is drawn again at a coarser step, still in sexagesimal.
+    page.wait_for_function("(before) => { const g = (" + GRID + """)();
+        const sexagesimal = /^([0-9]{2}h([0-9]{2}m)?|[+-][0-9]+°([0-9]{2}′)?)$/;
+        return g !== null && g.x1 - g.x0 > 5 && g.labels.length > 4
+            && g.labels.every((t) => sexagesimal.test(t))
+            && g.labels.join() !== before.join(); }""", arg=before, timeout=60_000)
+    assert page.evaluate(GRID)["labels"] != before
+    canvas.screenshot(path=str(ARTIFACTS / "sky-search-m1-sin-out.png"))
 
 
 def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:

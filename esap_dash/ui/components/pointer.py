@@ -1,10 +1,11 @@
 """The sky position under the pointer, read out on the map in the browser.
 
-The all-sky maps are astropy WCS projections (``AIT``, ``MOL``) whose pixel
-coordinates are projected degrees with longitude increasing to the left (see
-:func:`esap_dash.core.sky.sky_wcs`).  The browser inverts the projection itself
-(Calabretta & Greisen 2002, A&A 395, 1077, eqs. for AIT and MOL) on every
-pointer move, so reading positions costs the server nothing.
+The maps are astropy WCS projections (``AIT``, ``MOL``, and ``SIN`` centred on
+the field) whose pixel coordinates are projected degrees with longitude
+increasing to the left (see :func:`esap_dash.core.sky.sky_wcs`).  The browser
+inverts the projection itself (Calabretta & Greisen 2002, A&A 395, 1077, eqs.
+for AIT and MOL; the orthographic inverse about the field's centre for SIN) on
+every pointer move, so reading positions costs the server nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ if (code === "AIT") {
     const z = Math.sqrt(z2);
     lon = 2 * Math.atan2(Math.PI * z * xi / 360, 2 * z2 - 1) / D;
     lat = Math.asin(Math.PI * yi * z / 180) / D;
+  }
+} else if (code === "SIN") {
+  const x = xi * D, y = yi * D, rho = Math.hypot(x, y);
+  if (rho <= 1) {
+    const c = Math.asin(rho), l0 = centre[0] * D, b0 = centre[1] * D;
+    if (rho === 0) { lon = centre[0]; lat = centre[1]; } else {
+      lat = Math.asin(Math.cos(c) * Math.sin(b0) + y * Math.sin(c) * Math.cos(b0) / rho) / D;
+      const across = rho * Math.cos(c) * Math.cos(b0) - y * Math.sin(c) * Math.sin(b0);
+      lon = (l0 + Math.atan2(x * Math.sin(c), across)) / D;
+    }
   }
 } else if (code === "MOL") {
   const s = Math.PI * yi / (180 * Math.SQRT2);
@@ -71,7 +82,8 @@ label.text = prefix + "RA " + sexagesimal(ra / 15, 2, false) + "  Dec "
 """
 
 
-def pointer_readout(plot: Any, element: Any, *, projection: str, frame: str) -> None:
+def pointer_readout(plot: Any, element: Any, *, projection: str, frame: str,
+                    centre: tuple[float, float] = (0.0, 0.0)) -> None:
     """A HoloViews plot hook: the sky position under the pointer, written in the
     map's lower left corner (frame coordinates and ICRS in sexagesimal).
 
@@ -83,6 +95,8 @@ def pointer_readout(plot: Any, element: Any, *, projection: str, frame: str) -> 
         A name of :data:`esap_dash.core.sky.PROJECTIONS`.
     frame : str
         ``icrs`` or ``galactic``.
+    centre : tuple of float
+        Where a centred projection touches the sky (the frame's degrees).
     """
     figure = plot.state
     if any("pointer" in (getattr(r, "tags", None) or []) for r in figure.center):
@@ -94,6 +108,6 @@ def pointer_readout(plot: Any, element: Any, *, projection: str, frame: str) -> 
     figure.add_layout(label)
     figure.js_on_event("mousemove", CustomJS(
         args={"label": label, "code": PROJECTIONS[projection], "frame": frame,
-              "matrix": GALACTIC_TO_ICRS}, code=_CODE))
+              "centre": list(centre), "matrix": GALACTIC_TO_ICRS}, code=_CODE))
     figure.js_on_event("mouseleave", CustomJS(args={"label": label},
                                               code='label.text = "";'))

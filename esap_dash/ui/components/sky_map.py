@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import operator
 from typing import Any
 
@@ -48,6 +49,12 @@ TOOLTIPS = [("", "@title"), ("", "@where"), ("archive", "@archive")]
 HOVER_LIMIT = 3000
 #: From this many rows on, points are aggregated by Datashader on the server.
 SHADE_FROM = 20_000
+SIN = "Orthographic (SIN)"
+#: Fields up to this many degrees wide are drawn in SIN centred on them.
+CENTRED_FROM = 90.0
+#: A centred map is centred again once its view's centre is this far from the
+#: projection's (a fraction of the view's width), or its width changed this much.
+RECENTRE_SHIFT, RECENTRE_ZOOM = 0.35, 2.5
 FRAMES = {"Equatorial (ICRS)": "icrs", "Galactic": "galactic"}
 NO_SURVEY = "None"
 
@@ -63,7 +70,10 @@ class SkyMap(pn.viewable.Viewer):
     """
 
     projection = param.Selector(objects=list(sky.PROJECTIONS), default="Aitoff",
-                                doc="All-sky projection.")
+                                doc="Projection: all-sky, or centred on the field.")
+    centre = param.Tuple(default=(0.0, 0.0), length=2,
+                         doc="Where a centred projection (SIN) touches the sky: "
+                             "longitude and latitude in the map's frame, degrees.")
     frame = param.Selector(objects=FRAMES, default="icrs", doc="Coordinate frame of the map.")
     show_points = param.Boolean(default=True, label="Points", doc="Draw the rows.")
     show_footprints = param.Boolean(default=True, label="Footprints",
@@ -96,8 +106,12 @@ class SkyMap(pn.viewable.Viewer):
         self._shown = _points_frame()
         self._chosen = Chosen()
         self._drawn: tuple | None = None
-        #: The projection and frame the map was last drawn in.
-        self._drawn_frame: tuple[str, str] | None = None
+        #: The projection (name, frame, centre) the map was last drawn in.
+        self._drawn_frame: tuple | None = None
+        #: The all-sky projection to go back to from a centred one.
+        self._all_sky = "Aitoff"
+        #: Changes that leave drawing to the next one (see :meth:`zoom_to`).
+        self._held = False
         self._window = ((-185.0, 185.0), (-95.0, 95.0))
         #: Width and height of the canvas the points are shaded on (the plot's, once drawn).
         self._size = (800, 440)
@@ -169,13 +183,23 @@ class SkyMap(pn.viewable.Viewer):
 
     def positions(self) -> sky.Projected:
         """The rows projected on the current map (cached)."""
-        key = (self.projection, self.frame)
+        key = self._key()
         if key not in self._projected:
             n = len(self.results)
             self._projected[key] = sky.Projected.of(
                 _floats(self.results, "ra", n), _floats(self.results, "dec", n),
-                projection=self.projection, frame=self.frame)
+                projection=self.projection, frame=self.frame, centre=key[2])
         return self._projected[key]
+
+    def _key(self) -> tuple[str, str, tuple[float, float]]:
+        """The projection the map is drawn in: its name, frame and centre."""
+        centred = self.projection in sky.CENTRED
+        return (self.projection, self.frame,
+                tuple(self.centre) if centred else (0.0, 0.0))
+
+    def wcs(self) -> Any:
+        """The map's projection as an astropy WCS (pixels are projected degrees)."""
+        return sky.sky_wcs(*self._key())
 
     def set_layer(self, name: str, moc: MOC | None, *, show: bool = True,
                   redraw: bool = True) -> None:
@@ -201,17 +225,46 @@ class SkyMap(pn.viewable.Viewer):
             self._redraw()
 
     def set_surveys(self, surveys: dict[str, Survey]) -> None:
-        """Offer these surveys as the map's background."""
+        """Offer these surveys as the map's background; the first one is drawn unless
+        another (or none) was chosen."""
+        first = not self.surveys
         self.surveys = dict(surveys)
         self.param.survey.objects = [NO_SURVEY, *surveys]
-        if self.survey not in self.param.survey.objects:
-            self.survey = NO_SURVEY
+        if self.survey not in self.param.survey.objects or (first and self.survey == NO_SURVEY):
+            self.survey = next(iter(surveys), NO_SURVEY)
 
-    def zoom_to(self, ra: float, dec: float, fov: float) -> None:
+    def whole_sky(self) -> None:
+        """The whole sky, in the all-sky projection last used."""
+        if self.view is None and self.projection not in sky.CENTRED:
+            self.param.trigger("view")  # zoomed with the mouse: draw the whole sky again
+            return
+        self._drawn_frame = None
+        self.param.update(projection=self._all_sky, view=None)
+
+    def zoom_to(self, ra: float, dec: float, fov: float, *, redraw: bool = True) -> None:
         """Centre the map on (``ra``, ``dec``) with a window ``fov`` degrees of sky
-        wide (the projection's scale there, not at its centre)."""
+        wide.  A field of up to :data:`CENTRED_FROM` degrees is drawn in the
+        orthographic projection centred on it (shapes and sizes true, as in
+        Aladin); a wider one in the all-sky projection, at its scale there.
+        ``redraw=False`` leaves drawing to the next change (new rows)."""
         lon, lat = sky.to_frame(np.array([ra]), np.array([dec]), self.frame)
-        wcs = sky.sky_wcs(self.projection, self.frame)
+        if self.projection not in sky.CENTRED:
+            self._all_sky = self.projection
+        self._drawn_frame = None  # a new field, not the old one followed
+        if fov <= CENTRED_FROM:
+            half = math.degrees(math.sin(math.radians(min(fov / 2, 90.0))))
+            change = {"projection": SIN, "centre": (float(lon[0]), float(lat[0])),
+                      "view": (-half, half, -half / 2, half / 2)}
+            self._held = not redraw  # the widgets follow; the map waits for new rows
+            try:
+                self.param.update(**change)
+            finally:
+                self._held = False
+            return
+        if self.projection in sky.CENTRED:
+            with param.discard_events(self):
+                self.projection = self._all_sky
+        wcs = self.wcs()
         x, y = sky.project(wcs, lon, lat)
         half = fov / 2
         across = half / max(float(np.cos(np.radians(lat[0]))), 1e-3)
@@ -242,9 +295,12 @@ class SkyMap(pn.viewable.Viewer):
         return self.select_polygon(np.array([x0, x1, x1, x0]), np.array([y0, y0, y1, y1]))
 
     # ----------------------------------------------------------------- drawing
-    @param.depends("projection", "frame", "show_points", "show_footprints", "layers_shown",
-                   "view", "survey", watch=True)
+    @param.depends("projection", "frame", "centre", "show_points", "show_footprints",
+                   "layers_shown", "view", "survey", watch=True)
     def _redraw(self) -> None:
+        if self._held:
+            self._drawn = None  # drawn by the next change
+            return
         self._follow_frame()
         self._drawn = None
         self._pane.object = self.overlay()
@@ -254,8 +310,10 @@ class SkyMap(pn.viewable.Viewer):
     def _follow_frame(self) -> None:
         """After a change of projection or frame, keep a zoomed window on the same
         place of the sky (its centre, and its size)."""
-        drawn, now = self._drawn_frame, (self.projection, self.frame)
+        drawn, now = self._drawn_frame, self._key()
         self._drawn_frame = now
+        if self.projection not in sky.CENTRED:
+            self._all_sky = self.projection
         if drawn is None or drawn == now or self.view is None:
             return
         x0, x1, y0, y1 = self.view
@@ -263,11 +321,14 @@ class SkyMap(pn.viewable.Viewer):
             lon, lat = sky.sky_wcs(*drawn).wcs_pix2world([(x0 + x1) / 2], [(y0 + y1) / 2], 1)
         if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
             return
-        centre = SkyCoord(lon * u.deg, lat * u.deg, frame=drawn[1]).transform_to(now[1])
-        x, y = sky.project(sky.sky_wcs(*now), np.atleast_1d(centre.spherical.lon.deg),
-                           np.atleast_1d(centre.spherical.lat.deg))
+        at = SkyCoord(lon * u.deg, lat * u.deg, frame=drawn[1]).transform_to(now[1])
+        lon, lat = float(at.spherical.lon.deg[0]), float(at.spherical.lat.deg[0])
         half_x, half_y = (x1 - x0) / 2, (y1 - y0) / 2
         with param.discard_events(self):
+            if self.projection in sky.CENTRED:  # the view's centre is the projection's
+                self.centre = (lon, lat)
+                now = self._drawn_frame = self._key()
+            x, y = sky.project(sky.sky_wcs(*now), np.atleast_1d(lon), np.atleast_1d(lat))
             self.view = (float(x[0] - half_x), float(x[0] + half_x), float(y[0] - half_y),
                          float(y[0] + half_y))
 
@@ -277,7 +338,7 @@ class SkyMap(pn.viewable.Viewer):
 
     def _shape(self) -> tuple:
         """What a drawn map depends on besides its points and selection."""
-        return (self.projection, self.frame, self.show_points, self.view, self.survey,
+        return (self._key(), self.show_points, self.view, self.survey,
                 tuple(self.layers_shown), tuple(id(self.layers.get(n)) for n in self.layers_shown),
                 bool(self._footprints.polygons and self.show_footprints),
                 len(self.highlight), self.cone)
@@ -286,15 +347,24 @@ class SkyMap(pn.viewable.Viewer):
         """The map as a HoloViews overlay (survey, graticule, layers, footprints, points)."""
         self._drawn_sources = {}
         self._window = self._initial_window()
-        wcs = sky.sky_wcs(self.projection, self.frame)
+        wcs = self.wcs()
         lines, labels = sky.graticule(self.projection, self.frame)
         edge = lines[-2:]
+        if self.projection in sky.CENTRED:  # the grid of the field in view
+            lines, labels = sky.field_graticule(wcs, self.frame, self._window)
         sky_disc = hv.Polygons([{"x": np.concatenate([edge[0][:, 0], edge[1][::-1, 0]]),
                                  "y": np.concatenate([edge[0][:, 1], edge[1][::-1, 1]])}]
                                ).opts(fill_color="#f3f5fa", line_alpha=0, tools=[])
-        grid = hv.Path(lines).opts(color="#9aa3b5", line_width=0.6, alpha=0.8)
-        text = hv.Labels(labels, ["x", "y"], "text").opts(text_font_size="9pt",
-                                                          text_color="#4a5368")
+        # Over a survey the grid is light; labels keep a pale box to be read on
+        # the sky and off it.
+        dark = self.survey in self.surveys
+        grid = hv.Path(lines).opts(color="#c9d3e6" if dark else "#9aa3b5", line_width=0.6,
+                                   alpha=0.55 if dark else 0.8,
+                                   hooks=[functools.partial(self._hold_source, "grid")])
+        text = hv.Labels(labels or [(np.nan, np.nan, "")], ["x", "y"], "text").opts(
+            text_font_size="9pt", text_color="#2f3850", background_fill_color="#f3f5fa",
+            background_fill_alpha=0.75 if dark else 0.0, border_radius=3,
+            hooks=[functools.partial(self._hold_source, "labels")])
         layers = [sky_disc]
         if self.survey in self.surveys:
             (x0, x1), (y0, y1) = self._initial_window()
@@ -329,7 +399,7 @@ class SkyMap(pn.viewable.Viewer):
             show_grid=False, toolbar="above", active_tools=["wheel_zoom"],
             show_legend=False, backend_opts={"plot.output_backend": "canvas"},
             hooks=[functools.partial(pointer_readout, projection=self.projection,
-                                     frame=self.frame)])
+                                     frame=self.frame, centre=self._key()[2])])
         if self.view is not None:
             x0, x1, y0, y1 = self.view
             overlay = overlay.opts(xlim=(x0, x1), ylim=(y0, y1))
@@ -446,8 +516,42 @@ class SkyMap(pn.viewable.Viewer):
     def _on_range(self, x_range: Any = None, y_range: Any = None, **_: Any) -> None:
         if x_range is not None and y_range is not None:
             self._window = (tuple(sorted(x_range)), tuple(sorted(y_range)))
+            if self._recentre():
+                return
             self._draw_window()
             self._draw_survey()
+
+    def _recentre(self) -> bool:
+        """On a centred map, centre the projection again on a view that has moved or
+        zoomed far from the one it was drawn for (a redraw; True), else draw its
+        grid for the window."""
+        if self.projection not in sky.CENTRED:
+            return False
+        (x0, x1), (y0, y1) = self._window
+        width = x1 - x0
+        drawn = self.view[1] - self.view[0] if self.view is not None else width
+        if (math.hypot((x0 + x1) / 2, (y0 + y1) / 2) > RECENTRE_SHIFT * width
+                or not 1 / RECENTRE_ZOOM < width / max(drawn, 1e-12) < RECENTRE_ZOOM):
+            with np.errstate(invalid="ignore"):
+                lon, lat = self.wcs().wcs_pix2world([(x0 + x1) / 2], [(y0 + y1) / 2], 1)
+            if np.isfinite(lon).all() and np.isfinite(lat).all():
+                half_x, half_y = width / 2, (y1 - y0) / 2
+                self.param.update(centre=(float(lon[0]), float(lat[0])),
+                                  view=(-half_x, half_x, -half_y, half_y))
+                self._drawn_frame = self._key()
+                return True
+        self._draw_grid()
+        return False
+
+    def _draw_grid(self) -> None:
+        """The field's grid and labels for the current window, into the drawn plot."""
+        grid, labels = self._drawn_sources.get("grid"), self._drawn_sources.get("labels")
+        if grid is None or labels is None:
+            return
+        lines, texts = sky.field_graticule(self.wcs(), self.frame, self._window)
+        grid.data = {"xs": [line[:, 0] for line in lines], "ys": [line[:, 1] for line in lines]}
+        labels.data = {"x": [t[0] for t in texts], "y": [t[1] for t in texts],
+                       "text": [t[2] for t in texts]}
 
     # ---------------------------------------------------------------- survey
     @param.depends("survey_opacity", watch=True)
@@ -490,7 +594,7 @@ class SkyMap(pn.viewable.Viewer):
 
     def _render_survey(self, window: tuple) -> tuple[np.ndarray, int]:
         return render(self.surveys[self.survey], self.projection, self.frame, window,
-                      self._size, self.survey_opacity)
+                      self._size, self.survey_opacity, centre=self._key()[2])
 
     def _put_survey(self, window: tuple, image: np.ndarray, order: int) -> None:
         source = self._drawn_sources.get("survey")

@@ -83,8 +83,5 @@ class SkyZoom(pn.viewable.Viewer):
 
     async def whole_sky(self) -> None:
         """Back to the whole sky (also after zooming with the mouse)."""
-        if self.map.view is None:  # zoomed with the mouse: draw the whole sky again
-            self.map.param.trigger("view")
-        else:
-            self.map.view = None
+        self.map.whole_sky()
         self.inset.objects = []

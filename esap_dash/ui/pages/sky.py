@@ -196,8 +196,11 @@ class SkyPage(Page):
         self.rows = rows
         self._provenance = provenance
         self.table.show(rows)
-        # The coverage first, without drawing: the new rows then draw the map once.
+        # The coverage and the field first, without drawing: the new rows then draw
+        # the map once, centred on the search's cone.
         self.map.set_layer("results", coverage, show=False, redraw=False)
+        if cone is not None:
+            self.map.zoom_to(*cone[:2], max(5 * cone[2], 0.02), redraw=False)
         self.map.set_results(rows, cone=cone)
         self._layers_changed()
         self.columns.rows_changed()

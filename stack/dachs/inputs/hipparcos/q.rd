@@ -77,4 +77,21 @@
       <FEED source="//scs#coreDescs"/>
     </scsCore>
   </service>
+
+  <service id="stars" allowed="static">
+    <meta name="title">Hipparcos-2 stars, all-sky HiPS</meta>
+    <meta name="description">An all-sky HiPS (PNG tiles, orders 0 to 3) of the
+      stars of this catalogue drawn as bright as their Hp magnitude and as
+      coloured as their B-V; made by the stack's prepare_data.py.</meta>
+    <nullCore/>
+    <property name="staticData">hips/stars</property>
+  </service>
+
+  <service id="density" allowed="static">
+    <meta name="title">Hipparcos-2 star density, all-sky HiPS</meta>
+    <meta name="description">An all-sky HiPS (FITS tiles, orders 0 to 2) of the
+      number of stars of this catalogue per square degree.</meta>
+    <nullCore/>
+    <property name="staticData">hips/density</property>
+  </service>
 </resource>

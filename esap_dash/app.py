@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import panel as pn
 import param
+from bokeh.models import CustomJS
 from panel.io.notifications import NotificationArea
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
@@ -173,7 +174,22 @@ def create_app(profile: Profile | None = None) -> pn.template.BootstrapTemplate:
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:
         bind_request_cookies(doc.session_context)
+        if "theme" not in pn.state.session_args:
+            doc.js_on_event("document_ready", CustomJS(code=FOLLOW_COLOUR_SCHEME))
     return EsapDash(profile=profile or load_profile()).template
+
+
+#: Dark mode as the browser prefers, unless the address chose a theme
+#: (``?theme=dark`` or ``default``; the template's toggle sets it).
+FOLLOW_COLOUR_SCHEME = """
+if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has("theme")) {
+    url.searchParams.set("theme", "dark");
+    window.location.replace(url.href);
+  }
+}
+"""
 
 
 def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",

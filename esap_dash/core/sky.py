@@ -269,7 +269,8 @@ def field_graticule(wcs: WCS, frame: str, window: tuple[tuple[float, float],
         x, y = project(wcs, np.full_like(lats, value), lats)
         lines.extend(split_at_wrap(x, y))
         # Labelled where the line leaves the window, the lowest such place.
-        inside = (x > min(x0, x1)) & (x < max(x0, x1)) & (y > y0 + pad_y) & (y < y1)
+        inside = ((x > min(x0, x1) + 1.5 * pad_x) & (x < max(x0, x1) - 1.5 * pad_x)
+                  & (y > y0 + pad_y) & (y < y1))
         ends = np.flatnonzero(inside & ~(np.roll(inside, 1) & np.roll(inside, -1)))
         edge = np.minimum(np.minimum(x[ends] - min(x0, x1), max(x0, x1) - x[ends]),
                           np.minimum(y[ends] - y0, y1 - y[ends]))

@@ -42,3 +42,26 @@ def test_page_in_the_url_opens_that_page(served_app: str, page) -> None:
     page.goto(served_app + "?page=jobs")
     page.get_by_role("heading", name="Jobs", exact=True).wait_for()
     page.screenshot(path=str(ARTIFACTS / "jobs.png"))
+
+
+@pytest.mark.parametrize(("scheme", "address", "theme"),
+                         [("dark", "", "dark"), ("light", "", "light"),
+                          ("dark", "&theme=default", "light")])
+def test_dark_mode_follows_the_browser_unless_the_address_chooses(
+        served_app: str, browser, scheme: str, address: str, theme: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                  color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(served_app + "?page=cart" + address)
+        page.get_by_text(re.compile(r"default: \d+ items")).wait_for(timeout=60_000)
+        page.wait_for_function(
+            "(theme) => document.documentElement.getAttribute('data-bs-theme') === theme",
+            arg=theme, timeout=30_000)
+        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        level = sum(int(v) for v in re.findall(r"\d+", background)[:3]) / 3
+        assert (level < 80) if theme == "dark" else (level > 200), background
+        if scheme == "dark" and not address:
+            page.screenshot(path=str(ARTIFACTS / "cart-dark.png"))
+    finally:
+        context.close()

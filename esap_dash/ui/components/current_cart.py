@@ -53,4 +53,4 @@ class CurrentCart(pn.viewable.Viewer):
 
 #: The choice reads as part of the dark header.
 _HEADER_CSS = (":host .bk-input-group label { color: #cfe0ff; } "
-               ":host select { color: #1f2937; }")
+               ":host select { color: #1f2937; background-color: #ffffff; }")

@@ -173,6 +173,7 @@ def test_sky_page_draws_search_results_catalogues_and_cart_coverage(profile: Pro
     page.cart_name = "sky"
     run_coroutine(page.add_to_cart())
     assert "cart sky" in page.map.layers_shown
+    assert page.overlaps.overlap is None  # no overlap worked out before B is chosen
     page.overlaps.param.update(overlap_a="cart sky", overlap_b="Hipparcos-2 (cone search)")
     assert page.overlaps.overlap == pytest.approx(sky.area_deg2(page.map.layers["cart sky"]),
                                                   rel=1e-6)

@@ -15,6 +15,10 @@ from .style import html_pane
 __all__ = ["CoverageOverlap"]
 
 
+#: Layer B before one is chosen.
+NONE = "(choose a layer)"
+
+
 class CoverageOverlap(pn.viewable.Viewer):
     """The areas of two of a map's coverage layers and of their intersection.
 
@@ -25,7 +29,8 @@ class CoverageOverlap(pn.viewable.Viewer):
     """
 
     overlap_a = param.Selector(objects=[], label="Layer A", doc="First coverage layer.")
-    overlap_b = param.Selector(objects=[], label="Layer B", doc="Second coverage layer.")
+    overlap_b = param.Selector(objects=[NONE], default=NONE, label="Layer B",
+                               doc="Second coverage layer (none: no overlap worked out).")
 
     def __init__(self, skymap: SkyMap, **params: Any) -> None:
         super().__init__(**params)
@@ -41,15 +46,14 @@ class CoverageOverlap(pn.viewable.Viewer):
         return self._layout
 
     def layers_changed(self) -> None:
-        """Offer the map's layers (the results, then another one, by default)."""
+        """Offer the map's layers: A the results by default, B none until chosen
+        (no overlap is worked out unasked)."""
         names = list(self.map.layers)
-        for p in (self.param.overlap_a, self.param.overlap_b):
-            p.objects = names
+        self.param.overlap_a.objects = names
+        self.param.overlap_b.objects = [NONE, *names]
         first = "results" if "results" in names else (names[0] if names else None)
         a = self.overlap_a if self.overlap_a in names else first
-        b = self.overlap_b
-        if b not in names or (b == a and len(names) > 1):
-            b = next((n for n in names if n != a), names[0] if names else None)
+        b = self.overlap_b if self.overlap_b in names else NONE
         self.param.update(overlap_a=a, overlap_b=b)
         self._show()
 

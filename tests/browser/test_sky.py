@@ -249,6 +249,64 @@ def test_a_search_centres_the_map_on_its_target_with_a_labelled_sky_grid(
     canvas.screenshot(path=str(ARTIFACTS / "sky-search-m1-sin-out.png"))
 
 
+#: The fill colour a coverage layer is drawn in (its newest glyph), as rgb().
+LAYER_FILL = """(name) => {
+    let fill = null;
+    for (const doc of Bokeh.documents) {
+        for (const model of doc._all_models.values()) {
+            if (model.data_source === undefined || model.glyph === undefined) continue;
+            const data = model.data_source.data;
+            const layer = data instanceof Map ? data.get("layer") : data["layer"];
+            if (layer === undefined || !Array.from(layer).includes(name)) continue;
+            let value = model.glyph.fill_color;
+            if (value !== null && typeof value === "object" && "value" in value) {
+                value = value.value;
+            }
+            fill = typeof value === "string" ? value : "not one colour";
+        }
+    }
+    if (fill === null) return null;
+    const probe = document.createElement("span");
+    probe.style.color = fill;
+    document.body.appendChild(probe);
+    const drawn = getComputedStyle(probe).color;
+    probe.remove();
+    return drawn;
+}"""
+#: The colour of a layer's mark (■; an archive's points have ●) in the map's legend.
+LEGEND_MARK = """(legend, name) => {
+    for (const span of legend.querySelectorAll("span")) {
+        const next = span.nextSibling;
+        if (span.textContent !== "■") continue;
+        if (next !== null && next.textContent.trim().startsWith(name)) {
+            return getComputedStyle(span).color;
+        }
+    }
+    return null;
+}"""
+
+
+def test_coverage_layers_are_drawn_in_their_legends_colours(served_app: str, page) -> None:
+    sky_after_search(page, served_app, "target=M+1&radius=0.5")
+    page.get_by_role("button", name="Whole sky").click()
+    names = ("results", "OpenNGC (cone search)", "Hipparcos-2 (cone search)")
+    for name in names:
+        box = page.locator(".bk-input-group label", has_text=name).first
+        box.wait_for(timeout=60_000)
+        box.locator("input").check()
+    colours = {}
+    legend = page.locator(".esap-sky-legend").first
+    for name in names:
+        page.wait_for_function(f"(name) => ({LAYER_FILL})(name) !== null", arg=name,
+                               timeout=60_000)
+        expect(legend).to_contain_text(name, timeout=30_000)
+        drawn, mark = page.evaluate(LAYER_FILL, name), legend.evaluate(LEGEND_MARK, name)
+        assert drawn == mark, (name, drawn, mark)
+        colours[name] = drawn
+    assert len(set(colours.values())) == len(names)  # each its own colour
+    map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-layers-legend.png"))
+
+
 def test_fits_preview_with_wcs_axes(served_app: str, page) -> None:
     sky_after_search(page, served_app, "target=M+1&radius=0.5", archives="5")
     tick_crab_image(page)

@@ -378,7 +378,8 @@ class SkyMap(pn.viewable.Viewer):
                 cells = sky.moc_outlines(self.layers[name], wcs, self.frame)
                 layers.append(hv.Polygons([{"x": c[:, 0], "y": c[:, 1], "layer": name}
                                            for c in cells], vdims=["layer"], label=name).opts(
-                    fill_color=LAYER_COLOURS[i % len(LAYER_COLOURS)], fill_alpha=0.35,
+                    # color, not fill_color: HoloViews maps that by the vdim.
+                    color=LAYER_COLOURS[i % len(LAYER_COLOURS)], fill_alpha=0.35,
                     line_alpha=0, tools=["hover"]))
         layers.extend([grid, text])
         if self.show_footprints and self._footprints.polygons:

@@ -199,23 +199,21 @@ def sexagesimal(value: float, step: float, *, hours: bool) -> str:
     """A grid label: ``value`` (degrees) as ``05h34m30s`` (``hours``) or ``+22°00′``,
     to the precision of ``step`` (arcseconds, or seconds of time)."""
     if hours:
-        total = round(((value % 360) / 15 * 3600) / step) * step % 86400
-        h, rest = divmod(total, 3600)
-        m, sec = divmod(rest, 60)
-        if step >= 3600:
-            return f"{int(h):02d}h"
-        if step >= 60:
-            return f"{int(h):02d}h{int(m):02d}m"
-        return f"{int(h):02d}h{int(m):02d}m{sec:0{4 if step < 1 else 2}.{1 if step < 1 else 0}f}s"
-    sign = "-" if value < 0 else "+"
-    total = round(abs(value) * 3600 / step) * step
-    d, rest = divmod(total, 3600)
-    m, sec = divmod(rest, 60)
+        total = round((value % 360) / 15 * 3600 / step) * step % 86400
+        sign, marks = "", ("h", "m", "s")
+    else:
+        total = round(abs(value) * 3600 / step) * step
+        sign, marks = ("-" if value < 0 else "+"), ("°", "′", "″")
+    whole, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}{int(whole):0{2 if hours else 1}d}{marks[0]}"
     if step >= 3600:
-        return f"{sign}{int(d)}°"
+        return text
+    text += f"{int(minutes):02d}{marks[1]}"
     if step >= 60:
-        return f"{sign}{int(d)}°{int(m):02d}′"
-    return f"{sign}{int(d)}°{int(m):02d}′{int(sec):02d}″"
+        return text
+    places = 1 if step < 1 else 0
+    return text + f"{seconds:0{3 + places if places else 2}.{places}f}{marks[2]}"
 
 
 def field_graticule(wcs: WCS, frame: str, window: tuple[tuple[float, float],

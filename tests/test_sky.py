@@ -547,6 +547,14 @@ def test_a_field_is_drawn_in_sin_centred_on_it_and_kept_across_frames_and_projec
     assert (x0 + x1) / 2 == pytest.approx(0, abs=1e-9)  # SIN: the field is the centre
     skymap.whole_sky()
     assert (skymap.projection, skymap.view) == ("Mollweide", None)
+    # A field wider than a hemisphere is drawn in the all-sky projection, from SIN too.
+    skymap.zoom_to(83.633, 22.0145, 1.0)
+    skymap.zoom_to(83.633, 22.0145, 120.0)
+    assert skymap.projection == "Mollweide"
+    x0, x1, y0, y1 = skymap.view
+    lon, lat = skymap.wcs().wcs_pix2world([(x0 + x1) / 2], [(y0 + y1) / 2], 1)
+    assert SkyCoord(lon[0], lat[0], unit="deg").separation(
+        SkyCoord(83.633, 22.0145, unit="deg")).arcsec < 0.01
 
 
 @pytest.mark.parametrize(("frame", "centre", "fov"),

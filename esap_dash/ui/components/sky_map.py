@@ -248,34 +248,30 @@ class SkyMap(pn.viewable.Viewer):
         Aladin); a wider one in the all-sky projection, at its scale there.
         ``redraw=False`` leaves drawing to the next change (new rows)."""
         lon, lat = sky.to_frame(np.array([ra]), np.array([dec]), self.frame)
-        if self.projection not in sky.CENTRED:
-            self._all_sky = self.projection
-        self._drawn_frame = None  # a new field, not the old one followed
         if fov <= CENTRED_FROM:
             half = math.degrees(math.sin(math.radians(min(fov / 2, 90.0))))
             change = {"projection": SIN, "centre": (float(lon[0]), float(lat[0])),
                       "view": (-half, half, -half / 2, half / 2)}
-            self._held = not redraw  # the widgets follow; the map waits for new rows
-            try:
-                self.param.update(**change)
-            finally:
-                self._held = False
-            return
-        if self.projection in sky.CENTRED:
-            with param.discard_events(self):
-                self.projection = self._all_sky
-        wcs = self.wcs()
-        x, y = sky.project(wcs, lon, lat)
-        half = fov / 2
-        across = half / max(float(np.cos(np.radians(lat[0]))), 1e-3)
-        xs, _ = sky.project(wcs, lon[0] + np.array([-across, across]), np.repeat(lat, 2))
-        _, ys = sky.project(wcs, np.repeat(lon, 2),
-                            np.clip(lat[0] + np.array([-half, half]), -90, 90))
-        half_x, half_y = abs(xs[1] - xs[0]) / 2, abs(ys[1] - ys[0]) / 2
-        if not (np.isfinite([half_x, half_y]).all() and 0 < half_x < 180):  # across an edge
-            half_x = half_y = half
-        self.view = (float(x[0] - half_x), float(x[0] + half_x), float(y[0] - half_y / 2),
-                     float(y[0] + half_y / 2))
+        else:
+            wcs = sky.sky_wcs(self._all_sky, self.frame)
+            x, y = sky.project(wcs, lon, lat)
+            half = fov / 2
+            across = half / max(float(np.cos(np.radians(lat[0]))), 1e-3)
+            xs, _ = sky.project(wcs, lon[0] + np.array([-across, across]), np.repeat(lat, 2))
+            _, ys = sky.project(wcs, np.repeat(lon, 2),
+                                np.clip(lat[0] + np.array([-half, half]), -90, 90))
+            half_x, half_y = abs(xs[1] - xs[0]) / 2, abs(ys[1] - ys[0]) / 2
+            if not (np.isfinite([half_x, half_y]).all() and 0 < half_x < 180):  # an edge
+                half_x = half_y = half
+            change = {"projection": self._all_sky,
+                      "view": (float(x[0] - half_x), float(x[0] + half_x),
+                               float(y[0] - half_y / 2), float(y[0] + half_y / 2))}
+        self._drawn_frame = None  # a new field, not the old one followed
+        self._held = not redraw  # the widgets follow; the map waits for new rows
+        try:
+            self.param.update(**change)
+        finally:
+            self._held = False
 
     def select_polygon(self, xs: np.ndarray, ys: np.ndarray) -> list[int]:
         """Select the rows inside a polygon drawn on the map (projected degrees)."""

@@ -339,6 +339,38 @@ def test_a_zoom_shades_the_new_window_and_lists_its_points_for_hover() -> None:
         assert set(hover.data["title"]) == (expected if listed else set())
 
 
+def test_a_zoom_on_a_large_column_plot_shades_the_stars_of_the_new_window() -> None:
+    import holoviews as hv
+    from bokeh.models import ColumnDataSource
+
+    from esap_dash.ui.components.column_plot import SHADE_FROM, ColumnPlot
+
+    rng = np.random.default_rng(3)
+    n = SHADE_FROM + 10_000
+    columns = Table({"b_v": rng.uniform(-0.3, 2.0, n), "mag": rng.uniform(-5, 15, n)})
+    columns["b_v"][:100] = 2.5  # a clump of red supergiants, apart from the rest
+    columns["mag"][:100] = -7.0
+    columns.meta["units"] = {"mag": "mag"}
+    plot = ColumnPlot(columns=columns)
+    root = pn.panel(plot).get_root()  # drawn, as in a session
+    assert plot.bright_up  # a magnitude along y: bright up
+    image = next(s for s in root.select({"type": ColumnDataSource}) if "dw" in s.data)
+    ranges = [s for group in hv.streams.Stream.registry.values() for s in group
+              if isinstance(s, hv.streams.RangeXY)
+              and any(getattr(f, "__self__", None) is plot for f in s.subscribers)]
+    assert ranges
+    # What a zoom on the clump does in the browser (y from high to low: inverted).
+    for stream in ranges:
+        stream.event(x_range=(2.45, 2.55), y_range=(-6.95, -7.05))
+    data = image.data
+    assert (data["x"][0], data["y"][0]) == (2.45, -7.05)
+    assert data["dw"][0] == pytest.approx(0.1) and data["dh"][0] == pytest.approx(0.1)
+    pixels = data["image"][0].view(np.uint8).reshape(*data["image"][0].shape, 4)
+    lit = np.argwhere(pixels[..., 3] > 0)
+    assert len(lit) and (np.ptp(lit, axis=0) <= 6).all()  # the clump, in one spot
+    assert (np.abs(lit.mean(axis=0) - np.array(pixels.shape[:2]) / 2) < 4).all()  # centred
+
+
 def test_a_colour_magnitude_diagram_of_search_results_selects_the_same_rows_everywhere(
         profile: Profile) -> None:
     from esap_dash.core.explore import plot_columns
@@ -405,6 +437,27 @@ def test_whole_hipparcos_gives_its_hr_diagram_and_a_lasso_lists_only_its_stars(
     # A definition that cannot be computed is said; nothing changes.
     assert plot.add_column("M = hpmag + __import__('os')") is None
     assert "not allowed" in plot.notice.text and plot.y == "M_Hp"
+
+
+def test_gaia_dr3_to_g_10_is_published_with_its_photometry(profile: Profile) -> None:
+    """The stack's largest catalogue: Gaia DR3 to G = 10 (the package names its BP and
+    RP columns pmra and pmdec), offered on the Sky page with its magnitudes."""
+    tap = profile.service("dachs-tap").connector()
+    counts = tap.run_sync("SELECT COUNT(*) AS n, COUNT(hip) AS hip FROM gaia.main")
+    assert (int(counts["n"][0]), int(counts["hip"][0])) == (482_176, 70)
+    barnard = tap.run_sync("SELECT * FROM gaia.main WHERE source_id = 4472832130942575872")
+    # Gaia DR3's G, BP and RP of Barnard's star, at its J2016 position.
+    assert [float(barnard[c][0]) for c in ("phot_g_mean_mag", "phot_bp_mean_mag",
+                                           "phot_rp_mean_mag", "ra", "dec")] == pytest.approx(
+        [8.194, 9.792, 6.958, 269.4485, 4.7394], abs=1e-3)
+    sirius = tap.run_sync("SELECT * FROM gaia.main WHERE hip = 32349")
+    assert np.ma.is_masked(sirius["source_id"][0]) and np.ma.is_masked(sirius["bp_rp"][0])
+    page = SkyPage(profile=profile, source=CATALOGUE)
+    run_coroutine(page.list_catalogues())
+    page.catalogue = next(c for c in page.param.catalogue.objects if c.startswith("gaia.main"))
+    run_coroutine(page.list_columns())
+    assert set(page.catalogue_columns) == {"phot_g_mean_mag", "phot_bp_mean_mag",
+                                           "phot_rp_mean_mag", "bp_rp"}
 
 
 @pytest.mark.parametrize("frame", ["icrs", "galactic"])

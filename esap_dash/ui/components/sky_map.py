@@ -26,7 +26,6 @@ import shapely
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from mocpy import MOC
-from panel.io.document import unlocked
 
 from connectors.exceptions import ConnectorError
 
@@ -34,6 +33,7 @@ from ...core import sky
 from ...core.fanout import run_blocking
 from ...core.survey import Survey, render
 from .pointer import pointer_readout
+from .shading import Deferred, put_image, rgba, window_of
 from .style import html_pane
 
 __all__ = ["SkyMap"]
@@ -116,7 +116,7 @@ class SkyMap(pn.viewable.Viewer):
         #: Width and height of the canvas the points are shaded on (the plot's, once drawn).
         self._size = (800, 440)
         self._drawn_sources: dict[str, Any] = {}
-        self._window_due = False
+        self._draw_window = Deferred(self._draw_window_now)
         self._pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460,
                                        linked_axes=False)
         self._legend = html_pane("")
@@ -496,8 +496,8 @@ class SkyMap(pn.viewable.Viewer):
         if not len(data):
             return hv.RGB(np.zeros((1, 1, 4), np.uint8), bounds=(x0, y0, x1, y1),
                           vdims=list("RGBA"))
-        rgba = self._shade(data)[0].data.view(np.uint8).reshape(*self._size[::-1], 4)
-        return hv.RGB(rgba[::-1], bounds=(x0, y0, x1, y1), vdims=list("RGBA"))
+        return hv.RGB(rgba(self._shade(data)[0], self._size), bounds=(x0, y0, x1, y1),
+                      vdims=list("RGBA"))
 
     def _hold_source(self, name: str, plot: Any, element: Any) -> None:
         """Keep the Bokeh data source a layer is drawn from (a plot hook)."""
@@ -512,7 +512,7 @@ class SkyMap(pn.viewable.Viewer):
 
     def _on_range(self, x_range: Any = None, y_range: Any = None, **_: Any) -> None:
         if x_range is not None and y_range is not None:
-            self._window = (tuple(sorted(x_range)), tuple(sorted(y_range)))
+            self._window = window_of(x_range, y_range)
             if self._recentre():
                 return
             self._draw_window()
@@ -597,9 +597,7 @@ class SkyMap(pn.viewable.Viewer):
         source = self._drawn_sources.get("survey")
         if source is None or self.survey not in self.surveys:
             return
-        (x0, x1), (y0, y1) = window
-        source.data = {"image": [image], "x": [x0], "y": [y0], "dw": [x1 - x0],
-                       "dh": [y1 - y0]}
+        put_image(source, image, window)
         survey = self.surveys[self.survey]
         self._note_survey(f"{self.survey}: {survey.title}, tiles of order {order} "
                           f"(deepest {survey.order})")
@@ -611,33 +609,16 @@ class SkyMap(pn.viewable.Viewer):
                                     f'color:{colour}">{html.escape(text)}</div>'
                                     if text else "")
 
-    def _draw_window(self) -> None:
-        """Shade the points in the current window, and list them for hover once
-        few enough are in view, straight into the drawn plot: in a server session
-        on the document's next tick (once for a burst of range changes), where
-        the document may be changed."""
-        document = pn.state.curdoc
-        if document is None or document.session_context is None:
-            self._draw_window_now()
-        elif not self._window_due:
-            self._window_due = True
-            document.add_next_tick_callback(self._draw_window_due)
-
-    def _draw_window_due(self) -> None:
-        self._window_due = False
-        with unlocked():  # sent to the browser at once, as HoloViews' own updates
-            self._draw_window_now()
-
     def _draw_window_now(self) -> None:
+        """Shade the points in the current window, and list them for hover once few
+        enough are in view, straight into the drawn plot (run by ``_draw_window``)."""
         data = self._many.data
         if data is None or not len(data):
             return
-        (x0, x1), (y0, y1) = self._window
         image, inside = self._shade(data)
         source = self._drawn_sources.get("image")
         if source is not None:
-            source.data = {"image": [image.data], "x": [x0], "y": [y0], "dw": [x1 - x0],
-                           "dh": [y1 - y0]}
+            put_image(source, image.data, self._window)
         hover = self._drawn_sources.get("hover")
         if hover is not None and (inside <= HOVER_LIMIT or len(hover.data["x"])):
             near = self._near(data)

@@ -1,0 +1,129 @@
+"""A page switch in the browser, against opening a bare Panel template.
+
+    .venv/bin/python benchmarks/bench_pages.py [--repeat 5]
+
+Debian's chromium (headless) opens the dashboard of the ``local`` profile on
+its Discovery page, then clicks through the navigation: each switch is timed
+from the click to the page's first view shown (its heading and first
+controls), the first visit of a page in a tab (the page is built) and a visit
+again (it was built already) apart.  The baseline, in the same run and
+browser: a bare Panel template with one widget (the one of
+``bench_session.py``), served by Panel in a process of its own, opened in a
+new tab until its widget is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import requests
+from bench_soak import free_port, served
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+#: Navigation label -> (role, name) of what shows that the page's first view is there.
+PAGES = {
+    "Sky": ("text", "Whole catalogue (TAP)"),
+    "Cart": ("button", "Create cart"),
+    "Jobs": ("text", "Clusters run on the Dask Gateway"),
+    "Services": ("heading", "Services"),
+    "Discovery": ("button", "Search all archives"),
+}
+
+BARE = textwrap.dedent("""
+    import sys
+    import panel as pn
+    pn.serve({"bare": lambda: pn.template.BootstrapTemplate(
+        title="bare", main=[pn.widgets.TextInput(name="x", placeholder="bare")])},
+        port=int(sys.argv[1]), address="127.0.0.1", show=False)
+""")
+
+
+def shown(page, role: str, name: str) -> None:
+    target = (page.get_by_text(name).first if role == "text"
+              else page.get_by_role(role, name=name, exact=True).first)
+    target.wait_for(state="visible", timeout=120_000)
+
+
+def switches(browser, url: str, repeat: int) -> dict[str, list[float]]:
+    """Seconds from a click on the navigation to the page shown, by page: first
+    visits (``name``) and visits again (``name again``)."""
+    times: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(url + "?page=discovery")
+        shown(page, *PAGES["Discovery"])
+        for visit in ("", " again"):
+            for name, marker in PAGES.items():
+                if name == "Discovery" and not visit:
+                    continue  # the tab opened there
+                start = time.perf_counter()
+                page.get_by_role("button", name=name, exact=True).click()
+                shown(page, *marker)
+                times.setdefault(name + visit, []).append(time.perf_counter() - start)
+        context.close()
+    return times
+
+
+def bare_loads(browser, repeat: int) -> list[float]:
+    """Seconds to open the bare template in a new tab until its widget is shown."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", BARE, str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/bare"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(url, timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.3)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        times = []
+        for attempt in range(repeat + 1):
+            page = context.new_page()
+            start = time.perf_counter()
+            page.goto(url)
+            page.get_by_placeholder("bare").wait_for(state="visible", timeout=60_000)
+            if attempt:  # the first fills the browser's cache, as the dashboard's tab did
+                times.append(time.perf_counter() - start)
+            page.close()
+        context.close()
+        return times
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="esap-pages-"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        with served("local", f"sqlite:///{workdir}/p.db", workdir) as (url, _):
+            times = switches(browser, url, args.repeat)
+        bare = statistics.median(bare_loads(browser, args.repeat))
+        browser.close()
+    print(f"page switches in the browser, median of {args.repeat}; bare Panel template "
+          f"opened in {bare:.2f} s")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:16s} {median:5.2f} s  ratio {median / bare:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

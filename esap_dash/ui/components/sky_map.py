@@ -206,8 +206,10 @@ class SkyMap(pn.viewable.Viewer):
         """Add, replace or (with ``None``) drop a coverage layer.
 
         ``redraw=False`` leaves drawing to the next change (one redraw for a
-        new result set and its coverage, not two).
+        new result set and its coverage, not two).  A layer not shown before
+        or after changes only the list of layers: the map is not drawn again.
         """
+        was_shown = name in self.layers_shown
         if moc is None:
             self.layers.pop(name, None)
         else:
@@ -221,8 +223,15 @@ class SkyMap(pn.viewable.Viewer):
                 self.layers_shown = shown
         elif shown != self.layers_shown:
             self.layers_shown = shown  # redraws
-        else:
+        elif was_shown:
             self._redraw()
+
+    def offer_surveys(self, names: list[str]) -> None:
+        """Name the surveys that :meth:`set_surveys` will bring, before they are
+        opened: the first is chosen, and the map is drawn with a place for it
+        (their arrival then draws only the survey)."""
+        self.param.survey.objects = [NO_SURVEY, *names]
+        self.survey = next(iter(names), NO_SURVEY)
 
     def set_surveys(self, surveys: dict[str, Survey]) -> None:
         """Offer these surveys as the map's background; the first one is drawn unless
@@ -231,7 +240,9 @@ class SkyMap(pn.viewable.Viewer):
         self.surveys = dict(surveys)
         self.param.survey.objects = [NO_SURVEY, *surveys]
         if self.survey not in self.param.survey.objects or (first and self.survey == NO_SURVEY):
-            self.survey = next(iter(surveys), NO_SURVEY)
+            self.survey = next(iter(surveys), NO_SURVEY)  # redraws
+        else:
+            self._draw_survey()
 
     def whole_sky(self) -> None:
         """The whole sky, in the all-sky projection last used."""
@@ -353,7 +364,7 @@ class SkyMap(pn.viewable.Viewer):
                                ).opts(fill_color="#f3f5fa", line_alpha=0, tools=[])
         # Over a survey the grid is light; labels keep a pale box to be read on
         # the sky and off it.
-        dark = self.survey in self.surveys
+        dark = self.survey != NO_SURVEY
         grid = hv.Path(lines).opts(color="#c9d3e6" if dark else "#9aa3b5", line_width=0.6,
                                    alpha=0.55 if dark else 0.8,
                                    hooks=[functools.partial(self._hold_source, "grid")])
@@ -362,7 +373,7 @@ class SkyMap(pn.viewable.Viewer):
             background_fill_alpha=0.75 if dark else 0.0, border_radius=3,
             hooks=[functools.partial(self._hold_source, "labels")])
         layers = [sky_disc]
-        if self.survey in self.surveys:
+        if dark:
             (x0, x1), (y0, y1) = self._initial_window()
             layers.append(hv.RGB(np.zeros((1, 1, 4), np.uint8), bounds=(x0, y0, x1, y1),
                                  vdims=list("RGBA")).opts(

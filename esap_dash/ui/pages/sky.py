@@ -65,6 +65,7 @@ class SkyPage(Page):
         super().__init__(**params)
         self.discovery = discovery
         self.map = SkyMap()
+        self.map.offer_surveys([svc.name for svc in self.profile.by_role("survey")])
         #: The overlap of two coverage layers of the map.
         self.overlaps = CoverageOverlap(self.map)
         self.preview = FitsPreview(trusted=self.profile.serves)
@@ -216,10 +217,12 @@ class SkyPage(Page):
         for sentence in failed:
             say(self.notice, sentence, "warning")
         self._catalogues = found
-        self.param.catalogue.objects = list(found)
+        # Hipparcos-2 first where a service has it: the one a widget offered a new
+        # list picks, and the one chosen.
+        offered = sorted(found, key=lambda k: not k.startswith("hipparcos"))
+        self.param.catalogue.objects = offered
         if found and self.catalogue not in found:
-            self.catalogue = next((k for k in found if k.startswith("hipparcos")), next(iter(
-                found)))
+            self.catalogue = offered[0]
 
     @param.depends("catalogue", watch=True)
     def _on_catalogue(self) -> None:

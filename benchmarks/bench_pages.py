@@ -23,8 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import requests
-from bench_soak import free_port, served
+from bench_soak import free_port, served, wait_answering
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,13 +82,7 @@ def bare_loads(browser, repeat: int) -> list[float]:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/bare"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url, timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.3)
+        wait_answering(url, 60)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         times = []
         for attempt in range(repeat + 1):

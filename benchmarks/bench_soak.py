@@ -97,6 +97,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_answering(url: str, seconds: float) -> None:
+    """Wait (at most ``seconds``) until ``url`` answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+
+
 @contextmanager
 def served(profile: str, database: str, workdir: Path, *, workers: int = 1,
            env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
@@ -111,13 +122,7 @@ def served(profile: str, database: str, workdir: Path, *, workers: int = 1,
                                    profile, "--port", str(port), "--workers", str(workers)],
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    requests.get(url, timeout=5)
-                    break
-                except requests.RequestException:
-                    time.sleep(0.3)
+            wait_answering(url, 120)
             yield url, server
         finally:
             server.terminate()

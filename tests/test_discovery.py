@@ -346,7 +346,11 @@ def test_adql_schema_browser_examples_and_sync_run(profile: Profile) -> None:
     run_coroutine(editor.load_tables())
     assert {"hipparcos.main", "ongc.main", "ivoa.obscore", "tap_schema.columns"} <= set(
         t.lower() for t in editor.param.table_name.objects)
-    editor.table_name = "hipparcos.main"
+
+    async def choose() -> None:  # as in a served session: the choice's watcher is async
+        editor.table_name = "hipparcos.main"
+
+    run_coroutine(choose())
     run_coroutine(editor.show_table())
     columns = editor.columns
     assert set(columns["column_name"]) >= {"hip", "ra_icrs", "plx"}

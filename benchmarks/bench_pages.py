@@ -6,7 +6,9 @@ Debian's chromium (headless) opens the dashboard of the ``local`` profile on
 its Discovery page, then clicks through the navigation: each switch is timed
 from the click to the page's first view shown (its heading and first
 controls), the first visit of a page in a tab (the page is built) and a visit
-again (it was built already) apart.  The baseline, in the same run and
+again (it was built already) apart; and for the Sky page, which draws its
+map after its first view, until the map is drawn (``complete``).  The next
+click waits for the server to be idle, as a reader would.  The baseline, in the same run and
 browser: a bare Panel template with one widget (the one of
 ``bench_session.py``), served by Panel in a process of its own, opened in a
 new tab until its widget is shown.
@@ -39,6 +41,9 @@ PAGES = {
     "Discovery": ("button", "Search all archives"),
 }
 
+#: Navigation label -> what shows that a page drawn in steps is complete.
+COMPLETE = {"Sky": ("canvas", "")}
+
 BARE = textwrap.dedent("""
     import sys
     import panel as pn
@@ -48,21 +53,60 @@ BARE = textwrap.dedent("""
 """)
 
 
+#: True once an element of a kind (``text``: any element holding the text;
+#: ``button``, ``heading``; ``input``: by placeholder; ``canvas``: a drawing) is
+#: visible, looked for in
+#: every shadow root (Bokeh draws each model in one).
+FIND = """([kind, name]) => {
+  const matches = (el) => {
+    if (kind === "input") return el.tagName === "INPUT" && el.placeholder === name;
+    if (kind === "canvas") return el.tagName === "CANVAS";
+    if (kind === "heading") {  // Markdown headings end in an anchor, "¶"
+      return /^H[1-6]$/.test(el.tagName) && el.textContent.replace("¶", "").trim() === name;
+    }
+    if (el.childElementCount) return false;
+    const text = el.textContent.trim();
+    if (kind === "button") return el.closest("button") !== null && text === name;
+    return text.includes(name);
+  };
+  const roots = [document];
+  while (roots.length) {
+    for (const el of roots.pop().querySelectorAll("*")) {
+      if (el.shadowRoot) roots.push(el.shadowRoot);
+      if (matches(el) && el.checkVisibility() && el.getBoundingClientRect().width > 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}"""
+
+
 def shown(page, role: str, name: str) -> None:
-    target = (page.get_by_text(name).first if role == "text"
-              else page.get_by_role(role, name=name, exact=True).first)
-    target.wait_for(state="visible", timeout=120_000)
+    """Wait until the element is visible, looking at every frame the browser draws
+    (a locator's wait looks every 100-500 ms, coarser than what is timed)."""
+    page.wait_for_function(FIND, arg=[role, name], polling="raf", timeout=120_000)
+
+
+def settled(page) -> None:
+    """Wait until the server has nothing left to do for the tab (the template's
+    busy indicator stops) and what it sent is drawn."""
+    page.locator(".loader.spin").first.wait_for(state="detached", timeout=120_000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)))")
 
 
 def switches(browser, url: str, repeat: int) -> dict[str, list[float]]:
     """Seconds from a click on the navigation to the page shown, by page: first
-    visits (``name``) and visits again (``name again``)."""
+    visits (``name``) and visits again (``name again``); and until the page is
+    complete (``name complete``: everything it draws drawn, the server idle).
+    Each click waits for the page before to be complete, as a reader would."""
     times: dict[str, list[float]] = {}
     for _ in range(repeat):
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.goto(url + "?page=discovery")
         shown(page, *PAGES["Discovery"])
+        settled(page)
         for visit in ("", " again"):
             for name, marker in PAGES.items():
                 if name == "Discovery" and not visit:
@@ -71,6 +115,11 @@ def switches(browser, url: str, repeat: int) -> dict[str, list[float]]:
                 page.get_by_role("button", name=name, exact=True).click()
                 shown(page, *marker)
                 times.setdefault(name + visit, []).append(time.perf_counter() - start)
+                if name in COMPLETE:
+                    shown(page, *COMPLETE[name])
+                    times.setdefault(f"{name}{visit} complete", []).append(
+                        time.perf_counter() - start)
+                settled(page)
         context.close()
     return times
 
@@ -89,7 +138,7 @@ def bare_loads(browser, repeat: int) -> list[float]:
             page = context.new_page()
             start = time.perf_counter()
             page.goto(url)
-            page.get_by_placeholder("bare").wait_for(state="visible", timeout=60_000)
+            shown(page, "input", "bare")
             if attempt:  # the first fills the browser's cache, as the dashboard's tab did
                 times.append(time.perf_counter() - start)
             page.close()
@@ -115,7 +164,8 @@ def main() -> None:
           f"opened in {bare:.2f} s")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"  {name:16s} {median:5.2f} s  ratio {median / bare:.2f} (goal <= 1.5)")
+        goal = "" if name.endswith("complete") else " (goal <= 1.5)"
+        print(f"  {name:24s} {median:5.2f} s  ratio {median / bare:.2f}{goal}")
 
 
 if __name__ == "__main__":

@@ -164,7 +164,8 @@ def catalogue_rows(rows: Table, archive: str, table_name: str, url: str,
     """A catalogue's positions as rows of a map and its table: each with its
     archive, identifier, a title (table and identifier) and the service's URL,
     then the other columns of ``rows`` with the unit, UCD and description
-    ``described`` (see :meth:`Catalogue.columns`) gives them."""
+    ``described`` (see :meth:`Catalogue.columns`) gives them.  ``meta["catalogue"]``
+    names the table."""
     ids = (np.asarray(rows["id"], dtype=str) if "id" in rows.colnames
            else np.arange(len(rows)).astype(str))
     out = Table({"archive": np.full(len(rows), archive), "id": ids,
@@ -172,6 +173,7 @@ def catalogue_rows(rows: Table, archive: str, table_name: str, url: str,
                  "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
                  "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
                  "service_url": np.full(len(rows), url)}, copy=False)
+    out.meta["catalogue"] = table_name
     meta = ({str(r["column_name"]): r for r in described} if described is not None else {})
     for name in rows.colnames:
         if name in ("id", "ra", "dec"):

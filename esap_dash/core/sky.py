@@ -3,9 +3,8 @@
 No drawing here: the map components compose HoloViews elements from these
 arrays.  Projections are astropy WCS all-sky projections (Aitoff ``AIT``,
 Mollweide ``MOL``), the orthographic ``SIN`` centred on the field in view (as
-Aladin's: a circle stays a circle, a plate a rectangle) or gnomonic (``TAN``)
-for an inset; every one puts longitude increasing to the *left*, as on the sky
-seen from inside.
+Aladin's: a circle stays a circle, a plate a rectangle); every one puts
+longitude increasing to the *left*, as on the sky seen from inside.
 Footprints are read with ``sregion`` (STC-S), coverage with ``mocpy``.
 """
 
@@ -37,7 +36,6 @@ __all__ = [
     "coverage",
     "declared_layers",
     "field_graticule",
-    "field_wcs",
     "footprints",
     "graticule",
     "moc_bytes",
@@ -74,17 +72,6 @@ def sky_wcs(projection: str = "Aitoff", frame: str = "icrs",
     lon, lat = ("GLON", "GLAT") if frame == "galactic" else ("RA--", "DEC-")
     wcs.wcs.ctype = [f"{lon}-{code}", f"{lat}-{code}"]
     wcs.wcs.crval = list(centre) if projection in CENTRED else [0.0, 0.0]
-    wcs.wcs.crpix = [0.0, 0.0]
-    wcs.wcs.cdelt = [-1.0, 1.0]
-    return wcs
-
-
-def field_wcs(lon: float, lat: float, frame: str = "icrs") -> WCS:
-    """A gnomonic (TAN) WCS centred on (``lon``, ``lat``), in projected degrees."""
-    wcs = WCS(naxis=2)
-    names = ("GLON", "GLAT") if frame == "galactic" else ("RA--", "DEC-")
-    wcs.wcs.ctype = [f"{names[0]}-TAN", f"{names[1]}-TAN"]
-    wcs.wcs.crval = [lon, lat]
     wcs.wcs.crpix = [0.0, 0.0]
     wcs.wcs.cdelt = [-1.0, 1.0]
     return wcs

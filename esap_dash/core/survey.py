@@ -165,8 +165,10 @@ def render(survey: Survey, projection: str, frame: str,
             wanted = wanted[np.isin(wanted, covered)]
         tw = survey.tile_width
         # Inside a tile (FITS orientation): column = dy, row = 1 - dx, in tile pixels.
-        cols = np.minimum((np.asarray(dy) * tw).astype(int), tw - 1)
-        rows = np.minimum(((1 - np.asarray(dx)) * tw).astype(int), tw - 1)
+        cols, rows = np.asarray(dy) * tw, (1 - np.asarray(dx)) * tw
+        # Zoomed in past the survey's deepest tiles, map pixels are read between
+        # tile pixels (bilinear, as Aladin does), not as blocks of one.
+        smooth = abs(x1 - x0) / width < CELL_DEG0 / (tw << order) / 2
         values = np.full(len(lon), np.nan, np.float32)
         colours = np.zeros((len(lon), 4), np.uint8)
         for cell in wanted:
@@ -174,10 +176,11 @@ def render(survey: Survey, projection: str, frame: str,
             if data is None:
                 continue
             mine = cells == cell
+            read = _sample(data, rows[mine], cols[mine], smooth)
             if data.ndim == 2:
-                values[mine] = data[rows[mine], cols[mine]]
+                values[mine] = read
             else:
-                colours[mine] = data[rows[mine], cols[mine]]
+                colours[mine] = read
         out = rgba[np.flatnonzero(ok)]
         if survey.tile_format == "fits":
             grey = _stretch(values, survey.cut)
@@ -188,6 +191,27 @@ def render(survey: Survey, projection: str, frame: str,
         out[:, 3] = (out[:, 3] * opacity).astype(np.uint8)
         rgba[np.flatnonzero(ok)] = out
     return rgba.view(np.uint32).reshape(height, width), order
+
+
+def _sample(tile: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+            smooth: bool) -> np.ndarray:
+    """A tile's pixels at fractional ``rows`` and ``cols`` (tile pixels from its
+    corner): the pixel each falls in, or with ``smooth`` the bilinear mix of the
+    four nearest pixel centres (clamped at the tile's edge)."""
+    last = tile.shape[0] - 1
+    if not smooth:
+        return tile[np.minimum(rows.astype(int), last), np.minimum(cols.astype(int), last)]
+    r, c = rows - 0.5, cols - 0.5
+    r0, c0 = np.floor(r), np.floor(c)
+    wr, wc = r - r0, c - c0
+    r0, c0 = r0.astype(int), c0.astype(int)
+    r1, c1 = np.clip(r0 + 1, 0, last), np.clip(c0 + 1, 0, last)
+    r0, c0 = np.clip(r0, 0, last), np.clip(c0, 0, last)
+    if tile.ndim == 3:
+        wr, wc = wr[:, None], wc[:, None]
+    mixed = ((tile[r0, c0] * (1 - wc) + tile[r0, c1] * wc) * (1 - wr)
+             + (tile[r1, c0] * (1 - wc) + tile[r1, c1] * wc) * wr)
+    return np.rint(mixed).astype(tile.dtype) if tile.dtype == np.uint8 else mixed
 
 
 def _cells_at(moc: MOC, order: int) -> np.ndarray:

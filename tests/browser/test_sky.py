@@ -64,7 +64,7 @@ def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     page.get_by_text("Whole catalogue (TAP)").click()
     page.get_by_role("button", name="Load catalogue").click()
     page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
-    page.get_by_text("Local DaCHS ObsCore (TAP) (117,955)").wait_for(timeout=30_000)
+    page.get_by_text("hipparcos.main of Local DaCHS ObsCore (TAP) (117,955)").wait_for(timeout=30_000)
     wait_drawn(page)
     canvas = map_canvas(page)
     before = canvas.screenshot(path=str(ARTIFACTS / "sky-hipparcos.png"))
@@ -115,18 +115,14 @@ def test_zoom_to_target_whole_sky_and_view_switches(served_app: str, page) -> No
     wait_drawn(page)
     canvas = map_canvas(page)
     whole = canvas.screenshot()
-    plots = page.locator(".bk-Canvas")
-    before = plots.count()
     page.get_by_placeholder("M 1, 83.63 22.01").fill("M 1")
     page.get_by_role("button", name="Zoom to target").click()
     page.get_by_text(re.compile(r"M 1 → RA 83\.6")).wait_for(timeout=30_000)
-    expect(plots).to_have_count(before + 1, timeout=30_000)  # the TAN inset
     wait_drawn(page, hi=30)
     page.screenshot(path=str(ARTIFACTS / "sky-zoom-page.png"), full_page=True)
     zoomed = canvas.screenshot(path=str(ARTIFACTS / "sky-zoom-target.png"))
     assert zoomed != whole
     page.get_by_role("button", name="Whole sky").click()
-    expect(plots).to_have_count(before, timeout=30_000)
     wait_drawn(page, lo=360)
     # A wheel zoom after that still draws a new aggregate.
     canvas.scroll_into_view_if_needed()

@@ -365,9 +365,12 @@ class SkyMap(pn.viewable.Viewer):
         # Over a survey the grid is light; labels keep a pale box to be read on
         # the sky and off it.
         dark = self.survey != NO_SURVEY
-        grid = hv.Path(lines).opts(color="#c9d3e6" if dark else "#9aa3b5", line_width=0.6,
-                                   alpha=0.55 if dark else 0.8,
-                                   hooks=[functools.partial(self._hold_source, "grid")])
+        # The grid's lines go straight into the drawn source (HoloViews would make a
+        # dataset of each of them).
+        grid = hv.Path([]).opts(color="#c9d3e6" if dark else "#9aa3b5", line_width=0.6,
+                                alpha=0.55 if dark else 0.8,
+                                hooks=[functools.partial(self._hold_source, "grid"),
+                                       functools.partial(_put_lines, lines)])
         text = hv.Labels(labels or [(np.nan, np.nan, "")], ["x", "y"], "text").opts(
             text_font_size="9pt", text_color="#2f3850", background_fill_color="#f3f5fa",
             background_fill_alpha=0.75 if dark else 0.0, border_radius=3,
@@ -557,7 +560,7 @@ class SkyMap(pn.viewable.Viewer):
         if grid is None or labels is None:
             return
         lines, texts = sky.field_graticule(self.wcs(), self.frame, self._window)
-        grid.data = {"xs": [line[:, 0] for line in lines], "ys": [line[:, 1] for line in lines]}
+        _put_lines(lines, source=grid)
         labels.data = {"x": [t[0] for t in texts], "y": [t[1] for t in texts],
                        "text": [t[2] for t in texts]}
 
@@ -667,8 +670,11 @@ class SkyMap(pn.viewable.Viewer):
             counts = pd.Series(np.bincount(codes[pos.valid], minlength=len(names)), names)
             counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
             colours = self.colours
+            # A whole catalogue is named by its table, then the archive serving it.
+            table = self.results.meta.get("catalogue")
             parts.extend(f'<span style="color:{colours.get(a, "#333")}">●</span> '
-                         f"{html.escape(str(a))} ({n:,})" for a, n in counts.items())
+                         + html.escape(f"{table} of {a}" if table else str(a))
+                         + f" ({n:,})" for a, n in counts.items())
         for i, name in enumerate(self.layers):
             if name in self.layers_shown:
                 parts.append(f'<span style="color:{LAYER_COLOURS[i % len(LAYER_COLOURS)]}">■'
@@ -685,6 +691,14 @@ class SkyMap(pn.viewable.Viewer):
 
 
 Chosen = hv.streams.Stream.define("Chosen", rows=[])
+
+
+def _put_lines(lines: list[np.ndarray], plot: Any = None, element: Any = None, *,
+               source: Any = None) -> None:
+    """Draw ``lines`` ((N, 2) arrays) from a drawn path's data ``source`` (or the
+    one of ``plot``, as a plot hook)."""
+    source = source if source is not None else plot.handles["source"]
+    source.data = {"xs": [line[:, 0] for line in lines], "ys": [line[:, 1] for line in lines]}
 
 
 def _points_frame(x: Any = (), y: Any = (), rows: Any = (), archives: Any = (),
@@ -722,53 +736,3 @@ def _texts(table: Table, name: str, n: int, default: str = "") -> np.ndarray:
 
 def _described(titles: Any) -> list[str]:
     return [sky.describe(t) for t in titles]
-
-
-def field_view(results: Table, ra: float, dec: float, fov: float,
-               cone: tuple[float, float, float] | None = None,
-               colours: dict[str, str] | None = None) -> hv.Overlay:
-    """A gnomonic (TAN) view of ``fov`` degrees around (``ra``, ``dec``), RA to the left.
-
-    Rows inside the field are drawn one by one (with hover), in the all-sky
-    map's ``colours`` per archive, footprints as outlines, and the search cone
-    dashed.
-    """
-    wcs = sky.field_wcs(ra, dec)
-    n = len(results)
-    ras, decs = _floats(results, "ra", n), _floats(results, "dec", n)
-    near = np.flatnonzero(sky.separation_deg(ra, dec, ras, decs) <= fov * 0.75)
-    # The projection's x grows westward (CDELT1 = -1); the axis shows ΔRA·cos Dec,
-    # which grows eastward, drawn increasing to the left.
-    def offsets(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        px, py = sky.project(wcs, ra, dec)
-        return -px, py
-
-    x, y = offsets(ras[near], decs[near])
-    frame = pd.DataFrame({"x": x, "y": y,
-                          "title": [sky.describe(t) for t in np.asarray(
-                              _texts(results, "title", n), dtype=object)[near]],
-                          "archive": np.asarray(_texts(results, "archive", n, "results"),
-                                                dtype=object)[near],
-                          "where": sky.where(results, near)})
-    layers: list[hv.Element] = [hv.Points(frame, ["x", "y"], ["title", "archive", "where"]).opts(
-        color="archive", cmap=dict(colours) if colours else PALETTE, size=6, tools=["hover"],
-        hover_tooltips=TOOLTIPS)]
-    fp = sky.footprints(np.asarray(_texts(results, "s_region", n), dtype=object)[near])
-    paths = []
-    for _, poly in fp.polygons:
-        closed = np.vstack([poly, poly[:1]])
-        px, py = offsets(closed[:, 0], closed[:, 1])
-        paths.append(np.column_stack([px, py]))
-    if paths:
-        layers.append(hv.Path(paths).opts(color="#e6550d", line_width=1.2))
-    if cone is not None:
-        ring = sky.circle(*cone)
-        px, py = offsets(ring[:, 0], ring[:, 1])
-        layers.append(hv.Path([np.column_stack([px, py])]).opts(color="#d62728",
-                                                                 line_dash="dashed"))
-    half = fov / 2
-    return functools.reduce(operator.mul, layers).opts(
-        xlim=(-half, half), ylim=(-half, half), invert_xaxis=True, data_aspect=1,
-        width=360, height=360,
-        xlabel="ΔRA·cos Dec (deg, east left)", ylabel="ΔDec (deg)", show_legend=False,
-        title=f"TAN field {fov:g}° around {ra:.4f}, {dec:+.4f}")

@@ -1,4 +1,4 @@
-"""Zooming a sky map to a named target, with the TAN field around it beside the map."""
+"""Zooming a sky map to a named target or coordinates, and back to the whole sky."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from typing import Any
 
 import panel as pn
 import param
-from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
 from connectors.resolver import NameResolver
 
 from ...core.fanout import run_blocking
 from .actions import action_buttons
-from .sky_map import SkyMap, field_view
+from .sky_map import SkyMap
 from .style import Notice, say
 
 __all__ = ["SkyZoom"]
@@ -26,9 +25,8 @@ class SkyZoom(pn.viewable.Viewer):
     Parameters
     ----------
     skymap : SkyMap
-        The map zoomed.
-    rows : callable
-        The rows drawn now (for the TAN field).
+        The map zoomed (to a field in the orthographic projection centred on the
+        target, see :meth:`SkyMap.zoom_to`).
     resolver : callable
         The name resolver to use (blocking calls run off the event loop).
     notice : Notice
@@ -37,15 +35,12 @@ class SkyZoom(pn.viewable.Viewer):
 
     target = param.String(default="", doc="Name or coordinates to zoom to.")
     fov = param.Number(default=2.0, bounds=(0.001, 180), label="Field of view (deg)",
-                       doc="Width of the zoomed window and of the TAN inset.")
+                       doc="Width of the zoomed window, degrees of sky.")
 
-    def __init__(self, skymap: SkyMap, rows: Callable[[], Table],
-                 resolver: Callable[[], NameResolver], notice: Notice, **params: Any) -> None:
+    def __init__(self, skymap: SkyMap, resolver: Callable[[], NameResolver], notice: Notice,
+                 **params: Any) -> None:
         super().__init__(**params)
-        self.map, self._rows, self._resolver, self.notice = skymap, rows, resolver, notice
-        #: The TAN field around the target, put in and taken out of this box
-        #: (toggling a HoloViews pane's visibility breaks its Bokeh stylesheets).
-        self.inset = pn.Column(width=430)
+        self.map, self._resolver, self.notice = skymap, resolver, notice
         buttons = action_buttons((("Zoom to target", self.zoom, "primary"),
                                   ("Whole sky", self.whole_sky, "default")), width=180)
         self._controls = pn.Column(
@@ -59,7 +54,7 @@ class SkyZoom(pn.viewable.Viewer):
         return self._controls
 
     async def zoom(self) -> None:
-        """Centre the map on the target and show the TAN field around it."""
+        """Centre the map on the target, :attr:`fov` degrees wide."""
         if not self.target.strip():
             say(self.notice, "Type a name or coordinates to zoom to.", "warning")
             return
@@ -69,19 +64,9 @@ class SkyZoom(pn.viewable.Viewer):
             say(self.notice, exc.reason, "danger")
             return
         self.map.zoom_to(position.ra, position.dec, self.fov)
-        self.inset.objects = [pn.pane.HoloViews(
-            field_view(self._rows(), position.ra, position.dec, self.fov, cone=self.map.cone,
-                       colours=self.map.colours),
-            width=420, height=390)]
         say(self.notice, f"{self.target.strip()} → RA {position.ra:.5f}°, "
             f"Dec {position.dec:+.5f}° ({position.source})")
-
-    @property
-    def field_shown(self) -> bool:
-        """The TAN field around the zoom target is shown beside the map."""
-        return bool(self.inset.objects)
 
     async def whole_sky(self) -> None:
         """Back to the whole sky (also after zooming with the mouse)."""
         self.map.whole_sky()
-        self.inset.objects = []

@@ -69,14 +69,18 @@ class SkyPage(Page):
         #: The overlap of two coverage layers of the map.
         self.overlaps = CoverageOverlap(self.map)
         self.preview = FitsPreview(trusted=self.profile.serves)
+        self._preview_card = pn.Card(self.preview, title="FITS preview",
+                                     sizing_mode="stretch_width")
+        #: The DataLink and FITS preview cards, put here when first used.
+        self._more = pn.Column(sizing_mode="stretch_width")
         self.rows = Table()
         self._provenance: Callable[[Table], Table] | None = None
         self._catalogues: dict[str, Catalogue] = {}
         #: The chosen catalogue's columns (see :meth:`Catalogue.columns`), once listed.
         self._described: Table | None = None
         self.notice = notice()
-        #: Go to a target (and the TAN field around it), or back to the whole sky.
-        self.zoom = SkyZoom(self.map, lambda: self.rows, self.resolver, self.notice)
+        #: Go to a target (a field centred on it), or back to the whole sky.
+        self.zoom = SkyZoom(self.map, self.resolver, self.notice)
         #: The rows drawn, listed.
         self.table = RowsTable()
         mirror(self.table, self, "selection")
@@ -112,6 +116,14 @@ class SkyPage(Page):
             buttons["Load catalogue"], visible=False)
         self.param.watch(lambda e: setattr(catalogue_row, "visible", e.new == CATALOGUE),
                          "source")
+        # In a session the page is shown first and the map drawn into it next (it
+        # costs about as much as the rest of the page together).
+        document = pn.state.curdoc
+        in_session = document is not None and document.session_context is not None
+        self._map_box = pn.Column(
+            self.map if not in_session else pn.indicators.LoadingSpinner(
+                value=True, size=36, name="Drawing the sky …", margin=(40, 20)),
+            min_height=500, sizing_mode="stretch_width")
         controls = pn.Column(
             pn.widgets.RadioButtonGroup.from_param(self.param.source, width=280),
             catalogue_row,
@@ -120,22 +132,15 @@ class SkyPage(Page):
             self.overlaps, self.zoom, width=310)
         self._layout = pn.Column(
             pn.pane.Markdown("## Sky"), self.notice,
-            pn.Row(controls, pn.Column(self.map, sizing_mode="stretch_width"),
-                   sizing_mode="stretch_width"),
-            pn.Row(self.zoom.inset, pn.Column(
-                pn.pane.Markdown("#### Rows (tick here or select on the map)"),
-                # Wrapped: beside the TAN inset the buttons do not fit on one line.
-                pn.FlexBox(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
-                           buttons["Add selected rows to cart"], buttons["Cart coverage"],
-                           buttons["Clear selection"], *exports, buttons["Preview image"],
-                           buttons["Links (DataLink)"], buttons["Plot spectra"],
-                           flex_wrap="wrap",
-                           align_items="flex-end", sizing_mode="stretch_width"),
-                self.table, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            self.columns, self.spectra, self.datalink,
-            pn.Card(self.preview, title="FITS preview", collapsed=False,
-                    sizing_mode="stretch_width"),
-            sizing_mode="stretch_width")
+            pn.Row(controls, self._map_box, sizing_mode="stretch_width"),
+            pn.pane.Markdown("#### Rows (tick here or select on the map)"),
+            pn.FlexBox(pn.widgets.TextInput.from_param(self.param.cart_name, width=180),
+                       buttons["Add selected rows to cart"], buttons["Cart coverage"],
+                       buttons["Clear selection"], *exports, buttons["Preview image"],
+                       buttons["Links (DataLink)"], buttons["Plot spectra"], flex_wrap="wrap",
+                       align_items="flex-end", sizing_mode="stretch_width"),
+            self.table,
+            self.columns, self.spectra, self._more, sizing_mode="stretch_width")
         self._syncing = False
         if discovery is not None:
             discovery.param.watch(self._on_search_done, "searching")
@@ -147,6 +152,7 @@ class SkyPage(Page):
         return self._layout
 
     async def _on_load(self) -> None:
+        self._map_box.objects = [self.map]
         await self.list_surveys()
         await self.list_catalogues()
         await self.service_coverage()
@@ -365,6 +371,7 @@ class SkyPage(Page):
             say(self.notice, "Select a row with an image (an access URL) first.", "warning")
             return
         row = images[0]
+        self._reveal(self._preview_card)
         shown = await self.preview.show(str(row["access_url"]), title=str(row["title"]),
                                         cone=self.map.cone)
         if shown and self.preview.footprint is not None:
@@ -373,7 +380,14 @@ class SkyPage(Page):
 
     async def show_links(self) -> None:
         """List the DataLink links of the (first) selected row whose archive offers them."""
+        self._reveal(self.datalink)
         await self.datalink.show(self.selected_rows())
+
+    def _reveal(self, card: Any) -> None:
+        """Put ``card`` on the page (below the others) the first time it is used."""
+        view = pn.panel(card)
+        if view not in self._more.objects:
+            self._more.append(view)
 
     async def plot_spectra(self) -> None:
         """Read the selected rows that are spectra (SSA, ObsCore) and draw them."""

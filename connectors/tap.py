@@ -37,6 +37,10 @@ class TAPConnector(ServiceConnector):
         The TAP base URL (``.../tap``).
     maxrec : int, optional
         Row limit asked of the service for every query.
+    designations : dict, optional
+        How astronomers name the objects of the service's tables: table name ->
+        the designation written before a row's identifier
+        (``{"hipparcos.main": "HIP"}``: ``HIP 26159``).
     **kwargs
         See :class:`~connectors.base.ServiceConnector`.
     """
@@ -45,11 +49,14 @@ class TAPConnector(ServiceConnector):
     capabilities: ClassVar[frozenset[str]] = frozenset({"adql", "async", "tables", "sky"})
 
     def __init__(self, url: str, *, maxrec: int | None = None, table: str | None = None,
-                 columns: dict[str, str] | None = None, **kwargs) -> None:
+                 columns: dict[str, str] | None = None,
+                 designations: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(url, **kwargs)
         self.maxrec = maxrec
         self.table = table
         self.columns = dict(columns or {})
+        self.designations = {str(k): " ".join(str(v).split())
+                             for k, v in (designations or {}).items()}
         for name in [table or "", *self.columns.values()]:
             if name and not _IDENTIFIER.match(name):
                 raise ConfigurationError(f"{name!r} is not a table or column name", self.url)

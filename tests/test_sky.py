@@ -217,6 +217,8 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
     assert len(tables) == len(set(tables)) and "hipparcos.main" in tables
     items = Cart.open("from the sky", profile=twice).items()
     assert {i.archive for i in items} == {tap.name}
+    # Named as astronomers name them (the profile's designation), not by table.
+    assert all(i.title == f"HIP {json.loads(i.record)['hip']}" for i in items)
     record = Provenance.from_json(items[0].query)
     assert record.activity == "catalogue" and record.maxrec == page.row_limit
     service = record.service(tap.name)
@@ -225,6 +227,18 @@ def test_the_catalogue_list_names_each_table_once_and_cart_rows_keep_their_query
     source = "\n".join(c.source for c in cart_notebook(Cart.open("from the sky", profile=twice))
                        .cells)
     assert "FROM hipparcos.main WHERE hip IN" in source
+
+
+def test_catalogue_rows_are_titled_by_their_designation_and_a_row_without_id_says_so() -> None:
+    from esap_dash.core.catalogues import catalogue_rows
+
+    answer = Table({"id": np.ma.MaskedArray([4295806720, 0], mask=[False, True]),
+                    "ra": [45.0, 46.0], "dec": [0.1, 0.2]})
+    named = catalogue_rows(answer, "TAP", "gaia.main", "http://tap", designation="Gaia DR3")
+    assert list(named["title"]) == ["Gaia DR3 4295806720", "gaia.main row without an identifier"]
+    assert list(named["id"]) == ["4295806720", ""] and named.meta["catalogue"] == "gaia.main"
+    plain = catalogue_rows(answer[:1], "TAP", "gaia.main", "http://tap")
+    assert plain["title"][0] == "gaia.main 4295806720"
 
 
 def test_points_have_the_colour_the_legend_gives_their_archive() -> None:

@@ -98,7 +98,8 @@ class Catalogue:
                 asked=answer.meta.get("adql", "")),),
             query={"catalogue": self.table_name}, maxrec=row_limit,
             truncated=(self.archive,) if truncated else ())
-        rows = catalogue_rows(answer, self.archive, self.table_name, url, described)
+        rows = catalogue_rows(answer, self.archive, self.table_name, url, described,
+                              designation=self.connector.designations.get(self.table_name))
         return LoadedCatalogue(self, rows, coverage(rows), truncated, functools.partial(
             catalogue_provenance, catalogue=self, record=record))
 
@@ -160,16 +161,25 @@ def find_catalogues(services: Iterable[ServiceConfig]) -> tuple[dict[str, Catalo
 
 
 def catalogue_rows(rows: Table, archive: str, table_name: str, url: str,
-                   described: Table | None = None) -> Table:
+                   described: Table | None = None, *, designation: str | None = None
+                   ) -> Table:
     """A catalogue's positions as rows of a map and its table: each with its
-    archive, identifier, a title (table and identifier) and the service's URL,
+    archive, identifier, a title and the service's URL (the title is the object's
+    ``designation`` and identifier, ``HIP 26159``; without a designation the
+    table's name and identifier; a row without an identifier is named as such),
     then the other columns of ``rows`` with the unit, UCD and description
     ``described`` (see :meth:`Catalogue.columns`) gives them.  ``meta["catalogue"]``
     names the table."""
-    ids = (np.asarray(rows["id"], dtype=str) if "id" in rows.colnames
-           else np.arange(len(rows)).astype(str))
+    if "id" in rows.colnames:
+        ids = np.asarray(rows["id"], dtype=str)
+        missing = np.ma.getmaskarray(rows["id"]) | (np.char.strip(ids) == "")
+        ids[missing] = ""
+    else:
+        ids, missing = np.arange(len(rows)).astype(str), np.zeros(len(rows), bool)
+    titles = np.char.add(f"{designation or table_name} ", ids).astype(object)
+    titles[missing] = f"{table_name} row without an identifier"
     out = Table({"archive": np.full(len(rows), archive), "id": ids,
-                 "title": np.char.add(f"{table_name} ", ids),
+                 "title": titles.astype(str),
                  "ra": np.ma.filled(np.ma.asarray(rows["ra"], float), np.nan),
                  "dec": np.ma.filled(np.ma.asarray(rows["dec"], float), np.nan),
                  "service_url": np.full(len(rows), url)}, copy=False)

@@ -64,7 +64,8 @@ def test_hipparcos_zoom_lasso_and_cart_coverage(served_app: str, page) -> None:
     page.get_by_text("Whole catalogue (TAP)").click()
     page.get_by_role("button", name="Load catalogue").click()
     page.get_by_text("117,955 rows on the map").wait_for(timeout=90_000)
-    page.get_by_text("hipparcos.main of Local DaCHS ObsCore (TAP) (117,955)").wait_for(timeout=30_000)
+    page.get_by_text("hipparcos.main of Local DaCHS ObsCore (TAP) (117,955)").wait_for(
+        timeout=30_000)
     wait_drawn(page)
     canvas = map_canvas(page)
     before = canvas.screenshot(path=str(ARTIFACTS / "sky-hipparcos.png"))

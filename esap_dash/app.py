@@ -27,7 +27,7 @@ from .http.api import api_routes
 from .http.share import SHARE_ROUTE, CartShareHandler
 from .ui.components.actions import mirror, report_exception
 from .ui.components.current_cart import CurrentCart
-from .ui.components.style import html_pane
+from .ui.components.style import MUTED, html_pane
 from .ui.pages import CartPage, DiscoveryPage, JobsPage, ServicesPage, SkyPage
 from .ui.pages.base import Page
 from .web import bind_request_cookies, derive_key, harden, login_pages
@@ -92,7 +92,7 @@ class EsapDash(pn.viewable.Viewer):
             favicon=str(ASSETS / "logo.svg"),
             sidebar=[pn.pane.Markdown("**Pages**"), self._nav,
                      pn.pane.Markdown(html.escape(self.profile.description),
-                                      styles={"font-size": "12px", "color": "#5b6475"})],
+                                      styles={"font-size": "12px", "color": MUTED})],
             main=[self._content],
             header=[pn.Row(pn.layout.HSpacer(), self.cart, summary, user)],
             header_background="#0b1d3a", sidebar_width=230,

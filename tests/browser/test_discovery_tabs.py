@@ -37,6 +37,22 @@ def test_registry_search_finds_the_local_cone_service(served_app: str, page) -> 
     page.screenshot(path=str(ARTIFACTS / "registry.png"), full_page=True)
 
 
+def test_routine_news_is_a_quiet_line_and_an_error_a_box(served_app: str, page) -> None:
+    open_tab(page, served_app, "ADQL")
+    page.get_by_role("button", name="Load tables").click()
+    news = page.get_by_text(re.compile(r"\d+ tables in Local DaCHS")).first
+    news.wait_for(timeout=30_000)
+    background = "e => getComputedStyle(e.getRootNode().host).backgroundColor"
+    assert news.evaluate(background) == "rgba(0, 0, 0, 0)"
+    editor = page.get_by_placeholder("SELECT TOP 10 * FROM ...")
+    editor.fill("SELECT nonsense FROM nowhere")
+    editor.press("Tab")
+    page.get_by_role("button", name="Run now").click()
+    error = page.get_by_text("Local DaCHS ObsCore (TAP): ").last
+    error.wait_for(timeout=30_000)
+    assert error.evaluate(background) != "rgba(0, 0, 0, 0)"
+
+
 def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -> None:
     start_async_query(page, served_app,
                       "SELECT TOP 4 hip, hpmag FROM hipparcos.main ORDER BY hpmag")

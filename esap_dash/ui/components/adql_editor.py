@@ -64,10 +64,10 @@ class AdqlEditor(pn.viewable.Viewer):
         #: The user's async TAP jobs (the Jobs page's list, of this kind only).
         self.job_list = JobList(actor, kind="tap", message=self.notice, refresh_period=3)
         self._columns = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, height=220, sizing_mode="stretch_width",
+            None, show_index=False, disabled=True, max_height=220, sizing_mode="stretch_width",
             formatters={"description": {"type": "plaintext"}})
         self._result = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, height=320, pagination="remote",
+            None, show_index=False, disabled=True, max_height=320, pagination="remote",
             page_size=20, sizing_mode="stretch_width", visible=False)
         browser = pn.Column(
             pn.Row(pn.widgets.Select.from_param(self.param.service, width=260),

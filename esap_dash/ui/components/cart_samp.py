@@ -74,7 +74,7 @@ class CartSamp(pn.viewable.Viewer):
                                     on_table=self._table_from_browser,
                                     on_error=lambda text: say(self.notice, text, "danger"))
             self._layout = pn.Column(pn.Row(send, receive, self._websamp), html_pane(
-                "<p style='color:#5b6475'>SAMP through your browser (Web Profile): TOPCAT or "
+                "<p class='esap-muted'>SAMP through your browser (Web Profile): TOPCAT or "
                 "Aladin on <em>your</em> computer, through its hub at localhost:21012; accept "
                 "esap-dash when the hub asks. Tables go out as a link to the cart that works "
                 "for one hour.</p>"))
@@ -82,7 +82,7 @@ class CartSamp(pn.viewable.Viewer):
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda _ctx: self._close())
         self._layout = pn.Column(pn.Row(send, receive), html_pane(
-            "<p style='color:#5b6475'>SAMP from this server (standard profile): the hub of "
+            "<p class='esap-muted'>SAMP from this server (standard profile): the hub of "
             "the computer the server runs on, which is yours in this single-user "
             "deployment.</p>"))
 

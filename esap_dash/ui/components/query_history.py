@@ -35,7 +35,7 @@ class QueryHistory(pn.viewable.Viewer):
         rerun = pn.widgets.Button(label="Re-run the selected search", color="primary", width=240)
         pn.bind(self._rerun_clicked, rerun.param.clicks, watch=True)
         self._table = pn.widgets.Tabulator(
-            self._frame(), show_index=False, disabled=True, selectable=1, height=320,
+            self._frame(), show_index=False, disabled=True, selectable=1, max_height=320,
             sizing_mode="stretch_width", pagination="local", page_size=15,
             formatters={c: {"type": "plaintext"} for c in ("target", "keywords", "archives")})
         self._layout = pn.Column(rerun, self._table, sizing_mode="stretch_width")

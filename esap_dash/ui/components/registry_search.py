@@ -61,7 +61,7 @@ class RegistrySearch(pn.viewable.Viewer):
         self.notice = notice()
         self._table = pn.widgets.Tabulator(
             self._frame(), show_index=False, disabled=True, selectable="checkbox",
-            sizing_mode="stretch_width", height=360, pagination="local", page_size=20,
+            sizing_mode="stretch_width", max_height=360, pagination="local", page_size=20,
             formatters={c: {"type": "plaintext"} for c in
                         ("title", "short_name", "servicetype", "access_url", "ivoid")},
             widths={"title": 300, "access_url": 320})

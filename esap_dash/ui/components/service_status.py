@@ -14,7 +14,7 @@ from connectors.base import Health
 
 from ...core.config import ServiceConfig
 from ...core.health import shared_health
-from .style import html_pane
+from .style import MUTED, html_pane
 
 __all__ = ["ServiceStatus"]
 
@@ -45,7 +45,7 @@ class ServiceStatus(pn.viewable.Viewer):
         self._auto = False
         self._health: dict[str, Health | None] = {s.name: None for s in self._services}
         self._table = html_pane(self._render())
-        self._checked = pn.pane.Str("", styles={"color": "#5b6475", "font-size": "12px"})
+        self._checked = pn.pane.Str("", styles={"color": MUTED, "font-size": "12px"})
         button = pn.widgets.Button(label="Check now", color="primary", width=120)
         pn.bind(self._on_click, button.param.clicks, watch=True)
         self._layout = pn.Column(pn.Row(button, self._checked), self._table,

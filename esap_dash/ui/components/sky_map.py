@@ -34,7 +34,7 @@ from ...core.fanout import run_blocking
 from ...core.survey import Survey, render
 from .pointer import pointer_readout
 from .shading import Deferred, put_image, rgba, window_of
-from .style import html_pane
+from .style import MUTED, html_pane
 
 __all__ = ["SkyMap"]
 
@@ -618,7 +618,7 @@ class SkyMap(pn.viewable.Viewer):
 
     def _note_survey(self, text: str, problem: bool = False) -> None:
         self.survey_note = text
-        colour = "#b00020" if problem else "#5b6475"
+        colour = "#b00020" if problem else MUTED
         self._survey_note.object = (f'<div class="esap-survey-note" style="font-size:12px;'
                                     f'color:{colour}">{html.escape(text)}</div>'
                                     if text else "")
@@ -685,7 +685,7 @@ class SkyMap(pn.viewable.Viewer):
         orientation = ("RA increases to the left" if self.frame == "icrs"
                        else "galactic longitude increases to the left")
         return (f'<div class="esap-sky-legend">{legend}</div><div style="font-size:12px;'
-                f'color:#5b6475">{self.projection}, {orientation}. Box or lasso to select; '
+                f'color:{MUTED}">{self.projection}, {orientation}. Box or lasso to select; '
                 f"points get tooltips once few enough are in view.</div>"
                 + (f'<ul class="esap-sky-warnings">{warn}</ul>' if warn else ""))
 

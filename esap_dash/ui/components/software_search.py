@@ -63,7 +63,7 @@ class SoftwareSearch(pn.viewable.Viewer):
         pn.bind(self._on_search, search.param.clicks, watch=True)
         self.notice = notice()
         self._table = pn.widgets.Tabulator(
-            self._frame(), show_index=False, disabled=True, selectable=1, height=320,
+            self._frame(), show_index=False, disabled=True, selectable=1, max_height=320,
             sizing_mode="stretch_width", pagination="local", page_size=15,
             formatters={c: {"type": "plaintext"} for c in COLUMNS},
             widths={"title": 320, "repository": 260})

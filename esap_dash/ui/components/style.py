@@ -17,14 +17,18 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from ...core.config import ASSETS
 
-__all__ = ["BYTES", "POSITION_FORMAT", "Notice", "html_pane", "notice", "number_format", "say",
-           "stylesheet", "whole_bytes"]
+__all__ = ["BYTES", "MUTED", "POSITION_FORMAT", "Notice", "html_pane", "notice", "number_format",
+           "say", "stylesheet", "whole_bytes"]
 
 #: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
 #: every digit of a float.
 POSITION_FORMAT = {c: {"type": "money", "decimal": ".", "thousand": "", "precision": 6}
                    for c in ("ra", "dec")}
 
+
+#: The colour of secondary text, readable in the light and the dark theme alike
+#: (the theme's text colour, faded; CSS class ``esap-muted`` in HTML panes).
+MUTED = "color-mix(in srgb, var(--panel-on-background-color, #212529) 72%, transparent)"
 
 #: :func:`number_format` pattern of sizes in bytes: readable binary units (``1.5 MiB``).
 BYTES = "0.0 b"
@@ -60,9 +64,12 @@ def html_pane(obj: Any = "", **params: Any) -> pn.pane.HTML:
 
 
 #: Routine news is a quiet line; warnings and errors keep the alert's box.
-_QUIET_INFO = (":host(.alert-info) { padding: 2px 10px; margin: 4px 0; color: inherit; "
-               "background-color: transparent; border: none; border-left: 3px solid #6c9bd2; "
-               "border-radius: 0; } "
+#: (Important: a stylesheet of the page around the line, Bootstrap's, styles
+#: ``.alert-info`` too, and of two normal rules the outer one would win.)
+_QUIET_INFO = (":host(.alert-info) { padding: 2px 10px !important; margin: 4px 0 !important; "
+               "color: inherit !important; background-color: transparent !important; "
+               "border: none !important; border-left: 3px solid #6c9bd2 !important; "
+               "border-radius: 0 !important; } "
                ":host(.alert-info) p { margin: 0.25em 0; }")
 
 

@@ -59,7 +59,7 @@ class WhereToRun(pn.viewable.Viewer):
         self.notice = notice()
         self._table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True, selectable=1,
-            height=500, sizing_mode="stretch_width",
+            max_height=500, sizing_mode="stretch_width",
             widths={"rank": 50, "place": 180, "engine": 120, "account": 75, "data here": 95,
                     "to move": 85, "free cores": 90, "reasons": 360},
             formatters={**{c: {"type": "plaintext"} for c in ("place", "engine")},

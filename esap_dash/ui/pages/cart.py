@@ -69,7 +69,7 @@ class CartPage(Page):
         self._table = pn.widgets.Tabulator(
             _shown(self.listing), show_index=False, selectable="checkbox", groupby=["archive"],
             hidden_columns=["archive"],
-            pagination="remote", page_size=50, height=480, sizing_mode="stretch_width",
+            pagination="remote", page_size=50, max_height=480, sizing_mode="stretch_width",
             editors={c: None for c in SHOWN if c not in ("note", "tags")},
             formatters={**{c: {"type": "plaintext"} for c in
                            ("archive", "title", "product_type", "access_url", "note", "tags")},

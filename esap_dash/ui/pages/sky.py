@@ -211,6 +211,8 @@ class SkyPage(Page):
         self.map.set_results(rows, cone=cone)
         self._layers_changed()
         self.columns.rows_changed()
+        if not len(rows) and cone is None:
+            return  # nothing searched yet: nothing to say
         shown = int(self.map.positions().valid.sum()) if len(rows) else 0
         say(self.notice, f"{shown:,} rows on the map." + (
             " " + "; ".join(self.map.warnings[:3]) if self.map.warnings else ""),

@@ -33,7 +33,7 @@ from .exceptions import (
 )
 from .http import TRANSPORT_ERRORS, is_cut_off, request, transport_error
 
-__all__ = ["RucioConnector"]
+__all__ = ["RucioConnector", "size_text"]
 
 #: Collections of a listing whose size is counted from their files when the
 #: server did not fill it in.
@@ -245,11 +245,56 @@ class RucioConnector(ServiceConnector):
         """
         if copies < 1:
             raise QueryError("a rule keeps at least one copy", self.url)
+        self._check_quota(scope, name, rse, copies)
         with self._errors():
             ids = self.client.add_replication_rule(
                 [{"scope": scope, "name": name}], copies, rse, lifetime=lifetime,
                 comment=comment or None)
         return str(ids[0])
+
+    def quotas(self) -> Table:
+        """This account's storage quota at each RSE.
+
+        Returns
+        -------
+        astropy.table.Table
+            ``rse``; ``used`` (bytes the account's rules hold there), ``files``;
+            ``limit`` and ``left`` in bytes, masked where the account has no limit.
+        """
+        with self._errors():
+            usage = sorted(self.client.get_local_account_usage(self.account),
+                           key=lambda u: str(u["rse"]))
+        limits = [float(u.get("bytes_limit") if u.get("bytes_limit") is not None else -1)
+                  for u in usage]
+        none = np.array([not 0 <= lim < float("inf") for lim in limits], bool)
+        used = np.array([int(u.get("bytes") or 0) for u in usage], "i8")
+        limit = np.array([0 if no else int(lim) for lim, no in zip(limits, none, strict=True)],
+                         "i8")
+        table = Table({"rse": [str(u["rse"]) for u in usage] or np.zeros(0, str), "used": used,
+                       "files": np.array([int(u.get("files") or 0) for u in usage], "i8"),
+                       "limit": np.ma.MaskedArray(limit, mask=none),
+                       "left": np.ma.MaskedArray(np.maximum(limit - used, 0), mask=none)})
+        return table
+
+    def did_bytes(self, scope: str, name: str) -> int:
+        """Bytes of the files of ``scope:name`` (a file's own, or a collection's)."""
+        return int(self.list_files(scope, name)["bytes"].sum())
+
+    def _check_quota(self, scope: str, name: str, rse: str, copies: int) -> None:
+        """Refuse, before asking, a rule at an RSE whose quota the data would exceed
+        (Rucio would refuse it too, in fewer words)."""
+        quotas = self.quotas()
+        row = next((r for r in quotas if r["rse"] == rse), None)
+        if row is None or np.ma.is_masked(row["left"]) or any(
+                r["rse"] == rse and r["account"] == self.account
+                for r in self.did_rules(scope, name)):
+            return  # no limit there, or the account's rule there holds the data already
+        needed = self.did_bytes(scope, name) * copies
+        if needed > int(row["left"]):
+            raise QueryError(
+                f"{scope}:{name} needs {size_text(needed)} at {rse}; the quota of account "
+                f"{self.account} there has {size_text(int(row['left']))} left (of "
+                f"{size_text(int(row['limit']))}): remove a rule or ask for more", self.url)
 
     def rule(self, rule_id: str) -> dict[str, Any]:
         """The state of a replication rule.
@@ -257,7 +302,7 @@ class RucioConnector(ServiceConnector):
         Returns
         -------
         dict
-            ``id``, ``did``, ``rse``, ``state`` (``REPLICATING``, ``OK``,
+            ``id``, ``did``, ``rse``, ``account``, ``state`` (``REPLICATING``, ``OK``,
             ``STUCK``, ``SUSPENDED``), ``locks_ok``, ``locks_replicating``,
             ``locks_stuck``, ``created``, ``updated``, ``expires``, ``error``.
         """
@@ -281,10 +326,19 @@ class RucioConnector(ServiceConnector):
             self.client.delete_replication_rule(rule_id, purge_replicas=None)
 
 
+def size_text(n: int) -> str:
+    """Bytes as people read them: ``1.5 GB``, ``320.0 kB``, ``12 bytes``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _rule(info: dict[str, Any]) -> dict[str, Any]:
     """A rule as the Rucio client returns it, in plain words."""
     return {"id": info["id"], "did": f"{info['scope']}:{info['name']}",
-            "rse": info["rse_expression"], "state": str(info["state"]),
+            "rse": info["rse_expression"], "account": str(info.get("account") or ""),
+            "state": str(info["state"]),
             "locks_ok": info.get("locks_ok_cnt", 0),
             "locks_replicating": info.get("locks_replicating_cnt", 0),
             "locks_stuck": info.get("locks_stuck_cnt", 0),

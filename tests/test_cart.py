@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -316,6 +317,10 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
                                           "first_j105007p304037.fits"}
     assert "LOCAL_A" in lake.notice.text
     assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B"]
+    # The local profile acts as Rucio's root account, which has no quota.
+    used = r"[\d.]+ (bytes|kB|MB|GB) used \(no limit\)"
+    assert re.fullmatch(f"Quota of Rucio account root: LOCAL_A {used}; LOCAL_B {used}\\.",
+                        lake.quota), lake.quota
     lake.rse = "LOCAL_B"
     run_coroutine(lake.make_available())
     assert "Asked for esap:radio_20cm at LOCAL_B" in lake.notice.text

@@ -27,6 +27,7 @@ import numpy as np
 from astropy.table import Table
 
 from connectors.exceptions import ConnectorError
+from connectors.rucio import size_text
 
 from ..core.actor import Actor, NoAccountError
 from .jobs import JobError, kinds
@@ -108,13 +109,6 @@ class Place:
                 -(self.free_cores or 0))
 
 
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
 def data_locations(items: Table, lake: Any) -> DataAt:
     """Where the data of a cart's ``items`` are.
 
@@ -183,12 +177,12 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
         if data.files:
             reasons.append(
                 f"{len(local)} of {len(data.files)} data-lake files already at "
-                f"{', '.join(rses) or 'none of its storage'} ({_size(local_bytes)})"
-                + (f"; {len(moved)} to move there ({_size(moved_bytes)}, a Rucio rule)"
+                f"{', '.join(rses) or 'none of its storage'} ({size_text(local_bytes)})"
+                + (f"; {len(moved)} to move there ({size_text(moved_bytes)}, a Rucio rule)"
                    if moved else ""))
         if data.downloads:
             reasons.append(f"{data.downloads} archive item(s) downloaded from their archives"
-                           + (f" ({_size(data.download_bytes)} known)"
+                           + (f" ({size_text(data.download_bytes)} known)"
                               if data.download_bytes else ""))
         if svc.role == "dirac":
             places.append(_dirac_place(actor, svc, rses, (local, moved), reasons))

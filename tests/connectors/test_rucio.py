@@ -99,3 +99,28 @@ def test_bad_rules_are_refused(rucio: RucioConnector) -> None:
         rucio.add_rule("esap", "crab_images", "LOCAL_B", copies=0)
     with pytest.raises(QueryError):
         rucio.add_rule("esap", "no_such_dataset", "LOCAL_B")
+
+
+def test_quotas_are_listed_and_a_rule_beyond_one_is_refused_before_it_is_sent(
+        rucio: RucioConnector) -> None:
+    from esap_dash.core.actor import Actor
+    from esap_dash.core.config import load_profile
+
+    from ..conftest import ALICE
+
+    alice = Actor(load_profile("local-oidc"), user=ALICE).connector("rucio")
+    quotas = {str(r["rse"]): r for r in alice.quotas()}
+    assert set(quotas) == {"LOCAL_A", "LOCAL_B"}
+    assert int(quotas["LOCAL_B"]["limit"]) == 10 * 10**9  # the stack's quota per user
+    assert rucio.quotas()["limit"].mask.all()  # root: no limit
+    needed = alice.did_bytes("esap", "crab_images")
+    assert needed == int(rucio.list_files("esap", "crab_images")["bytes"].sum()) > 0
+    rules = len(rucio.did_rules("esap", "crab_images"))
+    rucio.client.set_local_account_limit("alice", "LOCAL_B", needed - 1)
+    try:
+        with pytest.raises(QueryError, match=r"esap:crab_images needs 815\.0 kB at LOCAL_B; "
+                                             r"the quota of account alice there has "):
+            alice.add_rule("esap", "crab_images", "LOCAL_B")
+        assert len(rucio.did_rules("esap", "crab_images")) == rules  # nothing was asked
+    finally:
+        rucio.client.set_local_account_limit("alice", "LOCAL_B", 10 * 10**9)

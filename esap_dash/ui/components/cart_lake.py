@@ -7,11 +7,13 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
 
 from connectors.exceptions import ConnectorError
+from connectors.rucio import size_text
 
 from ...core.actor import Actor, NoAccountError
 from ...core.cart import CartItem
@@ -55,6 +57,9 @@ class CartLake(pn.viewable.Viewer):
         #: This cart's replication rules with their live state.
         self.rules: list[dict[str, Any]] = []
         self.notice = notice()
+        #: The account's quota at each RSE, in words (empty until read).
+        self.quota = ""
+        self._quota = html_pane("", css_classes=["esap-muted"])
         #: Where each file of the listed items is (one row per file and RSE; None until
         #: listed).
         self.replicas: pd.DataFrame | None = None
@@ -79,7 +84,7 @@ class CartLake(pn.viewable.Viewer):
                              f"stored, and a replication rule to bring them to a storage "
                              f"element.{mock}"),
             pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=200), stage),
-            self.notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
+            self._quota, self.notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
             self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
             self._rules, title="Data lake", sizing_mode="stretch_width")
 
@@ -109,6 +114,22 @@ class CartLake(pn.viewable.Viewer):
         say(self.notice, f"{len(items)} data-lake items: " + (", ".join(
             f"{n} file replicas on {rse}" for rse, n in sorted(per_rse.items()))
             or "no replicas") + ".")
+        await self.show_quota()
+
+    async def show_quota(self) -> None:
+        """Say how much of the account's quota at each RSE its rules use."""
+        assert self.rucio is not None
+        try:
+            quotas = await run_blocking(self.rucio.quotas)
+        except ConnectorError as exc:
+            self.quota = f"Quota unknown: {exc.reason}"
+        else:
+            self.quota = f"Quota of Rucio account {self.rucio.account}: " + ("; ".join(
+                f"{q['rse']} {size_text(int(q['used']))} used"
+                + (" (no limit)" if np.ma.is_masked(q["limit"])
+                   else f" of {size_text(int(q['limit']))}") for q in quotas)
+                or "none at any RSE") + "."
+        self._quota.object = f"<p>{html.escape(self.quota)}</p>"
 
     async def make_available(self) -> None:
         """Ask Rucio for a replication rule per data-lake item to the chosen RSE."""
@@ -128,6 +149,7 @@ class CartLake(pn.viewable.Viewer):
             " Refused: " + "; ".join(refused) if refused else "")
         say(self.notice, text.strip(), "danger" if refused else "info")
         await self.refresh_rules()
+        await self.show_quota()
 
     async def refresh_rules(self) -> None:
         """Show this cart's rules with their live state; refresh while any replicates."""

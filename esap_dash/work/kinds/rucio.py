@@ -34,7 +34,8 @@ class RucioRules(JobKind):
         except QueryError as exc:
             if "duplicate" not in exc.reason.lower():
                 raise
-            rule = next(r["id"] for r in lake.did_rules(scope, name) if r["rse"] == rse)
+            rule = next(r["id"] for r in lake.did_rules(scope, name)
+                        if r["rse"] == rse and r["account"] == lake.account)
         known = next((r["id"] for r in actor.store.jobs(actor.user, self.name)
                       if r["ref"] == rule), None)
         if known is not None:

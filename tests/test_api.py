@@ -353,6 +353,12 @@ def test_services_and_facilities_are_listed(api) -> None:
     assert services[HIPPARCOS]["up"] and services["Dask Gateway"]["up"]
     facilities = call(f"{root}/facilities", alice).json()["facilities"]
     assert {"name": "Dask Gateway", "kind": "dask-gateway"}.items() <= facilities[0].items()
+    quotas = call(f"{root}/quotas", alice).json()
+    assert quotas["account"] == "alice"
+    assert {q["rse"]: q["limit"] for q in quotas["quotas"]} == {"LOCAL_A": 10**10,
+                                                                "LOCAL_B": 10**10}
+    assert all(q["left"] == q["limit"] - q["used"] for q in quotas["quotas"])
+    problem(call(f"{root}/quotas", oidc_token(profile, CAROL)), 403, "no account")
 
 
 def test_the_limits_hold_oversized_bodies_and_too_many_calls(api) -> None:
@@ -781,6 +787,7 @@ def test_every_operation_answers_as_the_document_says(api) -> None:
     go("POST", "/jobs/{id}/abort", at={"id": job["id"]})  # 409: it has ended
     go("GET", "/workflows")
     go("GET", "/facilities")
+    go("GET", "/quotas")
     go("GET", "/services")
     name = go("POST", "/clusters", {"options": {}}).json()["name"]
     try:

@@ -33,6 +33,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import tornado.httputil
 import tornado.web
 from astropy.table import Table
@@ -871,6 +872,24 @@ class FacilitiesHandler(ApiHandler):
         self.write_json({"facilities": compute + hubs})
 
 
+class QuotasHandler(ApiHandler):
+    """``GET /api/v1/quotas``: the caller's storage quota in the Rucio data lake, per
+    RSE (bytes used and the limit; ``null``: none)."""
+
+    async def get(self) -> None:
+        lake = (await self.actor()).connector("rucio")
+        if lake is None:
+            raise Problem(404, "This deployment has no Rucio data lake.")
+        try:
+            quotas = await run_blocking(lake.quotas)
+        except ConnectorError as exc:
+            raise _service_problem(exc, "Rucio") from None
+        self.write_json({"account": lake.account, "quotas": [
+            {"rse": str(q["rse"]), "used": int(q["used"]), "files": int(q["files"]),
+             **{k: None if np.ma.is_masked(q[k]) else int(q[k]) for k in ("limit", "left")}}
+            for q in quotas]})
+
+
 class ServicesHandler(ApiHandler):
     """``GET /api/v1/services``: every service of the deployment and whether it answers
     (answers up to the profile's health period old are reused)."""
@@ -909,6 +928,7 @@ def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
               (rf"{API_ROOT}/clusters/([^/]+)", ClusterHandler),
               (rf"{API_ROOT}/clusters/([^/]+)/scale", ClusterScaleHandler),
               (rf"{API_ROOT}/facilities", FacilitiesHandler),
+              (rf"{API_ROOT}/quotas", QuotasHandler),
               (rf"{API_ROOT}/services", ServicesHandler),
               (rf"{API_ROOT}(?:/.*)?", NotFoundHandler)]
     return [(path, handler, {"profile": profile}) for path, handler in routes]

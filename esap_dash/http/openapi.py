@@ -125,6 +125,9 @@ SCHEMAS: dict[str, Any] = {
     "ClusterScaling": _object({"name": _TEXT, "workers": _INTEGER, "note": _TEXT}),
     "Facilities": _object({"facilities": {"type": "array", "items": _object({
         "id": _TEXT, "name": _TEXT, "kind": _TEXT, "url": _TEXT})}}),
+    "Quotas": _object({"account": _TEXT, "quotas": {"type": "array", "items": _object({
+        "rse": _TEXT, "used": _INTEGER, "files": _INTEGER,
+        "limit": {"type": ["integer", "null"]}, "left": {"type": ["integer", "null"]}})}}),
     "Notebook": {**_object({"cells": {"type": "array", "items": {"type": "object"}},
                             "metadata": {"type": "object"},
                             "nbformat": _INTEGER, "nbformat_minor": _INTEGER}),
@@ -379,6 +382,9 @@ def openapi(*, archives: Sequence[str] = (),
                 errors=("400", "403", "404", "502"))},
             "/facilities": {"get": _op("Where work and notebooks can run.",
                                        {"200": _json("The facilities.", "Facilities")}, errors=())},
+            "/quotas": {"get": _op("Your storage quota in the data lake, per RSE.",
+                                   {"200": _json("Bytes used and the limit per RSE.", "Quotas")},
+                                   errors=("403", "404", "502"))},
             "/services": {"get": _op("Every service of the deployment and whether it "
                                      "answers.", {"200": _json("The services.", "Services")},
                                      errors=())},

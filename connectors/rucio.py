@@ -252,6 +252,17 @@ class RucioConnector(ServiceConnector):
                 comment=comment or None)
         return str(ids[0])
 
+    def qos_classes(self) -> dict[str, list[str]]:
+        """The data lake's storage classes (RSE attribute ``QOS``: ``SAFE``, ``FAST``,
+        ``CHEAP-ANALYSIS`` ...) and their RSEs; a rule asks for one as ``QOS=FAST``."""
+        classes: dict[str, list[str]] = {}
+        with self._errors():
+            for rse in self.list_rses():
+                qos = self.client.list_rse_attributes(rse).get("QOS")
+                if qos:
+                    classes.setdefault(str(qos), []).append(rse)
+        return dict(sorted(classes.items()))
+
     def quotas(self) -> Table:
         """This account's storage quota at each RSE.
 
@@ -302,13 +313,17 @@ class RucioConnector(ServiceConnector):
         Returns
         -------
         dict
-            ``id``, ``did``, ``rse``, ``account``, ``state`` (``REPLICATING``, ``OK``,
-            ``STUCK``, ``SUSPENDED``), ``locks_ok``, ``locks_replicating``,
-            ``locks_stuck``, ``created``, ``updated``, ``expires``, ``error``.
+            ``id``, ``did``, ``rse`` (the RSE expression asked for), ``account``,
+            ``state`` (``REPLICATING``, ``OK``, ``STUCK``, ``SUSPENDED``),
+            ``locks_ok``, ``locks_replicating``, ``locks_stuck``, ``created``,
+            ``updated``, ``expires``, ``error``; ``rses``: the RSEs holding its
+            copies (where a QoS class put them).
         """
         with self._errors():
             info = self.client.get_replication_rule(rule_id)
-        return _rule(info)
+            rses = sorted({str(lock["rse"]) for lock in
+                           self.client.list_replica_locks(rule_id)})
+        return {**_rule(info), "rses": rses}
 
     def did_rules(self, scope: str, name: str) -> list[dict[str, Any]]:
         """The replication rules on ``scope:name`` (as :meth:`rule` describes them)."""

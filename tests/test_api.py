@@ -305,6 +305,10 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
      'maxrec: "all" is not a whole number'),
     ({"kind": "dirac", "cart": "Pleiades", "executable": "echo", "cpu_time": "1h"}, 400,
      'cpu_time: "1h" is not a whole number'),
+    ({"kind": "dirac", "jdl": "x", "tags": [-2469, 204]}, 400,
+     "tags: [-2469, 204] is not a valid value"),
+    ({"kind": "rucio-rule", "did": "esap:crab_images", "rse": "LOCAL_B", "lifetime_days": -1},
+     400, "lifetime_days is a whole number of days"),
     ({"kind": "tap", "service": "Nope", "adql": "SELECT 1"}, 422, "not a TAP service"),
     ({"kind": "dask", "workflow": "nope", "cart": "Pleiades"}, 422, "No workflow 'nope'"),
     ({"kind": "dirac", "jdl": '[Executable = "echo"; CPUTime = "lots";'}, 400,
@@ -528,6 +532,11 @@ def test_odd_requests_get_problems_not_server_errors(api) -> None:
     deep = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     problem(requests.post(f"{root}/carts", data=deep, headers=auth, timeout=60), 400,
             "nested deeper than 32 levels")
+    lone = b'{"kind": "dirac", "jdl": "Executable = \\"\\ud800\\";"}'  # no character
+    problem(requests.post(f"{root}/jobs", data=lone, headers=auth, timeout=60), 400,
+            "unpaired surrogate")
+    paired = {"name": "\U0001f52d telescope"}  # sent as the pair \ud83d\udd2d: one character
+    assert "surrogate" not in call(f"{root}/carts", alice, "POST", paired).text
     unknown = call(f"{root}/nowhere/at/all", alice)
     problem(unknown, 404, "No such route")
     refused = requests.put(f"{root}/carts", headers=auth, timeout=60)

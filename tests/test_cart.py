@@ -316,7 +316,8 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
     assert set(lake.replicas["name"]) == {"magpis_g10.5_20cm.fits",
                                           "first_j105007p304037.fits"}
     assert "LOCAL_A" in lake.notice.text
-    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B"]
+    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B", "QOS=FAST", "QOS=SAFE"]
+    assert "any FAST storage (LOCAL_B)" in lake.param.rse.names
     # The local profile acts as Rucio's root account, which has no quota.
     used = r"[\d.]+ (bytes|kB|MB|GB) used \(no limit\)"
     assert re.fullmatch(f"Quota of Rucio account root: LOCAL_A {used}; LOCAL_B {used}\\.",
@@ -332,6 +333,12 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
         ("esap:radio_20cm", "LOCAL_B", "OK")]
     run_coroutine(lake.make_available())  # asking again follows the same rule
     assert len(page.store.jobs("local", "rucio-rule")) == 1
+    # A storage class instead of an RSE, for a week: the rule says where it put the copy.
+    lake.param.update(rse="QOS=SAFE", lifetime_days=7)
+    run_coroutine(lake.make_available())
+    assert [(r["rse"], r["at"]) for r in lake.rules if r["rse"] == "QOS=SAFE"] == [
+        ("QOS=SAFE", "LOCAL_A")]
+    assert next(r for r in lake.rules if r["rse"] == "QOS=SAFE")["expires"]
     assert page.store.jobs("someone-else", "rucio-rule") == []
 
 

@@ -306,6 +306,12 @@ class ApiHandler(tornado.web.RequestHandler):
             raise Problem(400, "The request's body is not JSON.") from None
         if not isinstance(value, dict):
             raise Problem(400, "The request's body is a JSON object.")
+        if _SURROGATE_ESCAPE.search(body):  # JSON may spell them; text has none
+            try:
+                json.dumps(value, ensure_ascii=False).encode()
+            except UnicodeEncodeError:
+                raise Problem(400, "The request's JSON holds an unpaired surrogate "
+                                   "(\\ud800-\\udfff alone): that is not text.") from None
         return value
 
     def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
@@ -403,6 +409,11 @@ def _loopback(request: tornado.httputil.HTTPServerRequest) -> bool:
                                      or ipaddress.ip_address(forwarded).is_loopback)
     except ValueError:
         return False
+
+
+#: A JSON escape of a UTF-16 surrogate (paired ones spell one character; an unpaired
+#: one is no character at all).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _service_problem(exc: ConnectorError, service: str) -> Problem:

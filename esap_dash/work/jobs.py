@@ -240,11 +240,13 @@ def check_request(kind: JobKind, request: dict[str, Any]) -> None:
     if error is None:
         return
     takes = [n for n in schema["properties"] if n != "kind"]
-    if error.validator in ("required", "additionalProperties") or not error.path:
+    # A subschema's error (one of anyOf) has a path relative to it: the field is the
+    # first step of the absolute one.
+    field = str(error.absolute_path[0]) if error.absolute_path else ""
+    if error.validator in ("required", "additionalProperties") or field not in request:
         required = [n for n in schema["required"] if n != "kind"]
         raise JobError(f"Jobs of kind {kind.name} take {', '.join(takes)} "
                        f"({', '.join(required) or 'none'} required).", status=400)
-    field = str(error.path[0])
     raise JobError(f"{field}: {json.dumps(request[field])[:40]} is not "
                    f"{_WHAT.get(str(schema['properties'][field].get('type')), 'a valid value')}"
                    ".", status=400)

@@ -258,9 +258,10 @@ def make_available_here(actor: Actor, place: Place, items: Table, *,
     return [job for _, job in made], refused
 
 
-def make_available_at(actor: Actor, dids: Iterable[str], rse: str, *,
-                      cart: str = "") -> tuple[list[tuple[str, int]], list[str]]:
-    """Ask Rucio for each data identifier (``scope:name``) at ``rse``: one replication
+def make_available_at(actor: Actor, dids: Iterable[str], rse: str, *, cart: str = "",
+                      lifetime_days: int = 0) -> tuple[list[tuple[str, int]], list[str]]:
+    """Ask Rucio for each data identifier (``scope:name``) at ``rse`` (or a storage
+    class, ``QOS=FAST``), for ``lifetime_days`` (0: until removed): one replication
     rule each, followed in the jobs list as Rucio rule jobs (blocking).
 
     Returns
@@ -273,7 +274,8 @@ def make_available_at(actor: Actor, dids: Iterable[str], rse: str, *,
     made, refused = [], []
     for did in dids:
         try:
-            made.append((did, rules.submit(actor, did=did, rse=rse, cart=cart)))
+            made.append((did, rules.submit(actor, did=did, rse=rse, cart=cart,
+                                           lifetime_days=lifetime_days)))
         except (ConnectorError, JobError) as exc:
             refused.append(f"{did}: {getattr(exc, 'reason', str(exc))}")
     return made, refused

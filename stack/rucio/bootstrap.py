@@ -7,12 +7,12 @@ Run with the Rucio server's own virtual environment and ``RUCIO_CONFIG`` set.
     once; a database that exists is left alone.
 ``bootstrap.py populate IMAGES_DIR``
     through the running server: two POSIX RSEs on local directories with
-    distances between them, the ``esap`` scope, the real FITS images of
-    ``IMAGES_DIR`` uploaded to ``LOCAL_A`` and grouped in datasets with
-    metadata, and the user accounts of :data:`USERS` (userpass identities
-    with the passwords of ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``, a quota on
-    each RSE, their own ``user.<name>`` scope).  Idempotent: what exists is
-    kept.
+    distances between them and a storage class each (:data:`QOS`), the
+    ``esap`` scope, the real FITS images of ``IMAGES_DIR`` uploaded to
+    ``LOCAL_A`` and grouped in datasets with metadata, and the user accounts
+    of :data:`USERS` (userpass identities with the passwords of
+    ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``, a quota on each RSE, their own
+    ``user.<name>`` scope).  Idempotent: what exists is kept.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from pathlib import Path
 
 SCOPE = "esap"
 RSES = ("LOCAL_A", "LOCAL_B")
+#: Each RSE's storage class (attribute ``QOS``, as ESCAPE's data lake named them):
+#: a rule may ask for a class (``QOS=FAST``) instead of an RSE.
+QOS = {"LOCAL_A": "SAFE", "LOCAL_B": "FAST"}
 #: Accounts of the people who log in to esap-dash (mapped from their OIDC
 #: identity in the local-oidc profile); each may use 10 GB per RSE.
 USERS = ("alice", "bob")
@@ -108,6 +111,7 @@ def populate(images_dir: Path, rse_root: Path) -> None:
                             "third_party_copy_write": 1}}})
         client.add_rse_attribute(rse, "site", rse)
         client.add_rse_attribute(rse, "fts", "mock://localhost")
+        client.add_rse_attribute(rse, "QOS", QOS[rse])
         client.set_local_account_limit("root", rse, -1)
     for src in RSES:
         for dst in RSES:

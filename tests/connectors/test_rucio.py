@@ -92,6 +92,19 @@ def test_replication_rule_reaches_ok_and_is_deleted(rucio: RucioConnector) -> No
     assert rucio.rule(rule_id)["expires"] is not None
 
 
+def test_a_rule_for_a_storage_class_lands_on_an_rse_of_that_class(
+        rucio: RucioConnector) -> None:
+    assert rucio.qos_classes() == {"FAST": ["LOCAL_B"], "SAFE": ["LOCAL_A"]}
+    earlier = [r["id"] for r in rucio.did_rules("esap", "optical_plates")
+               if r["rse"] == "QOS=FAST" and r["account"] == rucio.account]
+    rule_id = earlier[0] if earlier else rucio.add_rule(
+        "esap", "optical_plates", "QOS=FAST", lifetime=7 * 86400, comment="qos test")
+    info = rucio.rule(rule_id)
+    assert info["rse"] == "QOS=FAST" and info["rses"] == ["LOCAL_B"]
+    assert info["expires"] is not None  # a lifetime, or the soft deletion of a run before
+    rucio.delete_rule(rule_id)
+
+
 def test_bad_rules_are_refused(rucio: RucioConnector) -> None:
     with pytest.raises(QueryError, match="RSE expression"):
         rucio.add_rule("esap", "crab_images", "NOWHERE")

@@ -39,8 +39,11 @@ class CartLake(pn.viewable.Viewer):
         The cart's name (rules are recorded with it).
     """
 
-    rse = param.Selector(objects=[], label="Storage element (RSE)",
-                         doc="Where the data-lake items should be made available.")
+    rse = param.Selector(objects=[], label="Storage (RSE or class)",
+                         doc="Where the data-lake items should be made available: a storage "
+                             "element, or any of a storage class (QoS: FAST, SAFE ...).")
+    lifetime_days = param.Integer(default=0, bounds=(0, 3650), label="Keep for (days)",
+                                  doc="How long the copy is kept; 0: until the rule is removed.")
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes of replicating rules.")
 
@@ -83,7 +86,8 @@ class CartLake(pn.viewable.Viewer):
             pn.pane.Markdown("Data-lake items (ticked ones, or all): where their files are "
                              f"stored, and a replication rule to bring them to a storage "
                              f"element.{mock}"),
-            pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=200), stage),
+            pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=220),
+                   pn.widgets.IntInput.from_param(self.param.lifetime_days, width=140), stage),
             self._quota, self.notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
             self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
             self._rules, title="Data lake", sizing_mode="stretch_width")
@@ -103,7 +107,12 @@ class CartLake(pn.viewable.Viewer):
             tables = await run_blocking(lambda: [
                 self.rucio.list_replicas(*i.item_id.split(":", 1)) for i in items])
             if not self.param.rse.objects:
-                self.param.rse.objects = await run_blocking(self.rucio.list_rses)
+                rses, classes = await run_blocking(
+                    lambda: (self.rucio.list_rses(), self.rucio.qos_classes()))
+                self.param.rse.objects = {
+                    **{rse: rse for rse in rses},
+                    **{f"any {c} storage ({', '.join(at)})": f"QOS={c}"
+                       for c, at in classes.items()}}
         except ConnectorError as exc:
             say(self.notice, exc.reason, "danger")
             return
@@ -142,9 +151,9 @@ class CartLake(pn.viewable.Viewer):
         if not items:
             say(self.notice, "No data-lake items in this cart (or none ticked).", "warning")
             return
-        rse, cart = self.rse, self._cart_name()
+        rse, cart, days = self.rse, self._cart_name(), self.lifetime_days
         made, refused = await run_blocking(lambda: make_available_at(
-            self.actor, [i.item_id for i in items], rse, cart=cart))
+            self.actor, [i.item_id for i in items], rse, cart=cart, lifetime_days=days))
         text = (f"Asked for {', '.join(did for did, _ in made)} at {rse}." if made else "") + (
             " Refused: " + "; ".join(refused) if refused else "")
         say(self.notice, text.strip(), "danger" if refused else "info")
@@ -154,7 +163,8 @@ class CartLake(pn.viewable.Viewer):
     async def refresh_rules(self) -> None:
         """Show this cart's rules with their live state; refresh while any replicates."""
         cart = self._cart_name()
-        rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "state": j["state"],
+        rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "at": j.get("at", ""),
+                 "state": j["state"],
                  "files OK": j.get("locks_ok", ""), "replicating": j.get("locks_replicating", ""),
                  "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
                  "rule": j["ref"], "expires": str(j.get("expires") or ""),

@@ -22,15 +22,21 @@ class RucioRules(JobKind):
     def _lake(actor: Actor) -> Any:
         return service_of(actor, "rucio", "This deployment has no Rucio data lake.")
 
-    def submit(self, actor: Actor, *, did: str, rse: str, cart: str = "") -> int:
-        """Ask for ``did`` (``scope:name``) at ``rse``; the account's existing rule for
-        them is taken, not duplicated."""
+    def submit(self, actor: Actor, *, did: str, rse: str, cart: str = "",
+               lifetime_days: int = 0) -> int:
+        """Ask for ``did`` (``scope:name``) at ``rse`` (an RSE, or a storage class:
+        ``QOS=FAST``) for ``lifetime_days`` (0: until the rule is removed); the
+        account's existing rule for them is taken, not duplicated."""
         scope, sep, name = did.partition(":")
         if not sep or not scope or not name:
             raise JobError(f"{did!r} is not a data identifier (scope:name).")
+        if not isinstance(lifetime_days, int) or lifetime_days < 0:
+            raise JobError("lifetime_days is a whole number of days (0: until removed).",
+                           status=400)
         lake = self._lake(actor)
         try:
-            rule = lake.add_rule(scope, name, rse, comment=f"esap-dash cart {cart}")
+            rule = lake.add_rule(scope, name, rse, comment=f"esap-dash cart {cart}",
+                                 lifetime=lifetime_days * 86400 or None)
         except QueryError as exc:
             if "duplicate" not in exc.reason.lower():
                 raise
@@ -41,12 +47,14 @@ class RucioRules(JobKind):
         if known is not None:
             return known
         return actor.store.add_job(actor.user, self.name, lake.name, rule,
-                                   {"did": did, "rse": rse, "cart": cart})
+                                   {"did": did, "rse": rse, "cart": cart,
+                                    "lifetime_days": lifetime_days})
 
     def request(self, record: dict[str, Any]) -> dict[str, Any]:
         detail = record["detail"]
         return {"did": str(detail["did"]), "rse": str(detail["rse"]),
-                "cart": str(detail.get("cart", ""))}
+                "cart": str(detail.get("cart", "")),
+                "lifetime_days": int(detail.get("lifetime_days", 0))}
 
     def describe(self, record: dict[str, Any]) -> str:
         detail = record["detail"]
@@ -54,7 +62,7 @@ class RucioRules(JobKind):
 
     def state(self, actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
         rule = self._lake(actor).rule(record["ref"])
-        return {"state": rule["state"], "error": rule["error"],
+        return {"state": rule["state"], "error": rule["error"], "at": ", ".join(rule["rses"]),
                 "ended": str(rule["updated"] or "") if rule["state"] == "OK" else "",
                 **{k: rule.get(k, "") for k in ("locks_ok", "locks_replicating",
                                                  "locks_stuck", "expires")}}

@@ -55,9 +55,6 @@ class RucioConnector(ServiceConnector):
         ``userpass`` credentials of that account.
     vo : str, optional
         The VO, for multi-VO servers.
-    mock_transfers : bool
-        The server's transfers use Rucio's mock transfer tool: rules reach
-        OK but no bytes are copied (pages say so).
     **kwargs
         See :class:`~connectors.base.ServiceConnector`.
     """
@@ -67,9 +64,8 @@ class RucioConnector(ServiceConnector):
 
     def __init__(self, url: str, *, auth_url: str | None = None, account: str | None = None,
                  username: str | None = None, password: str | None = None,
-                 vo: str | None = None, mock_transfers: bool = False, **kwargs: Any) -> None:
+                 vo: str | None = None, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
-        self.mock_transfers = mock_transfers
         self.auth_url = (auth_url or url).rstrip("/")
         self.account = account
         self._creds = {"username": username, "password": password}
@@ -317,13 +313,18 @@ class RucioConnector(ServiceConnector):
             ``state`` (``REPLICATING``, ``OK``, ``STUCK``, ``SUSPENDED``),
             ``locks_ok``, ``locks_replicating``, ``locks_stuck``, ``created``,
             ``updated``, ``expires``, ``error``; ``rses``: the RSEs holding its
-            copies (where a QoS class put them).
+            copies (where a QoS class put them); ``bytes_ok`` and ``bytes``: the
+            bytes of its files already at their RSE, and of all of them.
         """
         with self._errors():
             info = self.client.get_replication_rule(rule_id)
-            rses = sorted({str(lock["rse"]) for lock in
-                           self.client.list_replica_locks(rule_id)})
-        return {**_rule(info), "rses": rses}
+            locks = list(self.client.list_replica_locks(rule_id))
+            size = {(f["scope"], f["name"]): int(f["bytes"] or 0)
+                    for f in self.client.list_files(info["scope"], info["name"])}
+        return {**_rule(info), "rses": sorted({str(lock["rse"]) for lock in locks}),
+                "bytes_ok": sum(size.get((lock["scope"], lock["name"]), 0) for lock in locks
+                                if str(lock["state"]) == "OK"),
+                "bytes": sum(size.get((lock["scope"], lock["name"]), 0) for lock in locks)}
 
     def did_rules(self, scope: str, name: str) -> list[dict[str, Any]]:
         """The replication rules on ``scope:name`` (as :meth:`rule` describes them)."""

@@ -311,16 +311,17 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
     page = CartPage(profile=private, refresh_period=0)
     page.cart_name = "staging"
     lake = page.lake
-    assert "mock transfer tool" in lake.__panel__().objects[0].object  # the card says so
     run_coroutine(lake.show_replicas())
     assert set(lake.replicas["name"]) == {"magpis_g10.5_20cm.fits",
                                           "first_j105007p304037.fits"}
     assert "LOCAL_A" in lake.notice.text
-    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B", "QOS=FAST", "QOS=SAFE"]
+    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B", "LOCAL_C", "QOS=CHEAP-ANALYSIS",
+                                      "QOS=FAST", "QOS=SAFE"]
     assert "any FAST storage (LOCAL_B)" in lake.param.rse.names
     # The local profile acts as Rucio's root account, which has no quota.
     used = r"[\d.]+ (bytes|kB|MB|GB) used \(no limit\)"
-    assert re.fullmatch(f"Quota of Rucio account root: LOCAL_A {used}; LOCAL_B {used}\\.",
+    assert re.fullmatch(f"Quota of Rucio account root: LOCAL_A {used}; LOCAL_B {used}; "
+                        f"LOCAL_C {used}\\.",
                         lake.quota), lake.quota
     lake.rse = "LOCAL_B"
     run_coroutine(lake.make_available())
@@ -329,8 +330,8 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
     while lake.rules[0]["state"] == "REPLICATING" and time.monotonic() < deadline:
         time.sleep(2)
         run_coroutine(lake.refresh_rules())
-    assert [(r["did"], r["rse"], r["state"]) for r in lake.rules] == [
-        ("esap:radio_20cm", "LOCAL_B", "OK")]
+    assert [(r["did"], r["rse"], r["state"], r["done"]) for r in lake.rules] == [
+        ("esap:radio_20cm", "LOCAL_B", "OK", "2 of 2 files, 380.2 kB of 380.2 kB")]
     run_coroutine(lake.make_available())  # asking again follows the same rule
     assert len(page.store.jobs("local", "rucio-rule")) == 1
     # A storage class instead of an RSE, for a week: the rule says where it put the copy.

@@ -10,6 +10,8 @@ from esap_dash.ui.components import ServiceStatus
 
 from .conftest import STACK, run_coroutine, stack
 
+RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_C")  # each with its own qBittorrent
+
 
 def test_status_lists_the_three_services_up(local_stack: None) -> None:
     out = stack("status").stdout
@@ -68,20 +70,25 @@ def test_files_dachs_reads_have_explicit_modes(local_stack: None) -> None:
 
 def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
     """alice's Slurm jobs run as Unix alice: she reads no password, token or key of the
-    stack (Rucio's tokens table, the gateways' and DiracX's databases and keys, the
-    stack's and DaCHS's passwords), and each such file has its mode set explicitly."""
+    stack (Rucio's configuration and its qBittorrents' credentials, the gateways' and
+    DiracX's databases and keys, the stack's and DaCHS's passwords), and each such file
+    has its mode set explicitly."""
     import os
     import stat
     from pathlib import Path
 
     var = Path(os.environ.get("ESAP_DASH_VAR", STACK.parent.parent / "var"))
-    secrets = [var / "stack.env", var / "rucio" / "rucio.db", var / "rucio" / "etc" /
-               "rucio.cfg", var / "gateway" / "gateway.sqlite",
+    secrets = [var / "stack.env", var / "rucio" / "etc" / "rucio.cfg",
+               var / "rucio" / "etc" / "rse-accounts.cfg",
+               *(var / "qbittorrent" / rse / "qBittorrent" / "config" / "qBittorrent.conf"
+                 for rse in RSES),
+               var / "gateway" / "gateway.sqlite",
                var / "gateway-slurm" / "gateway.sqlite", var / "diracx" / "env",
                *(var / "diracx" / "db").glob("*.db"), var / "diracx" / "keystore" / "jwks.json"]
     for path in secrets:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx"):
+    for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx",
+                   *(var / "qbittorrent" / rse for rse in RSES)):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     dachs = [Path("/var/gavo/etc") / f for f in ("dsn", "feed", "trustedquery",
                                                  "untrustedquery")]

@@ -439,7 +439,7 @@ def _image_sources(items: Table, run: Run) -> list[dict[str, Any]]:
     """Where the workers read each image: the data-lake replica paths or the access URL.
 
     Every replica Rucio lists as available is a candidate, tried in turn: a
-    replica made by a mock transfer is registered but has no bytes.
+    worker may not see every RSE's storage.
     """
     sources = []
     for row in items:

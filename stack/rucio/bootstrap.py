@@ -3,39 +3,52 @@
 Run with the Rucio server's own virtual environment and ``RUCIO_CONFIG`` set.
 
 ``bootstrap.py database``
-    create the SQLite schema (WAL mode), the base VO and the root account,
-    once; a database that exists is left alone.
-``bootstrap.py populate IMAGES_DIR``
-    through the running server: two POSIX RSEs on local directories with
+    create the Rucio schema in its PostgreSQL database, the base VO and the
+    root account, once; a database that has them is left alone.
+``bootstrap.py qbittorrent-conf PROFILE_DIR WEBUI_PORT``
+    write the configuration of one RSE's qBittorrent (its Web API on
+    127.0.0.1 with the user ``rucio`` and the password of
+    ``ESAP_DASH_QBITTORRENT_PASSWORD``, stored as qBittorrent's PBKDF2 hash).
+``bootstrap.py populate IMAGES_DIR RSE_ROOT``
+    through the running server: the POSIX RSEs of :data:`RSES` on local
+    directories, each with a ``magnet`` protocol on the same files served by
+    its own qBittorrent (Rucio's bittorrent transfer tool moves the bytes),
     distances between them and a storage class each (:data:`QOS`), the
     ``esap`` scope, the real FITS images of ``IMAGES_DIR`` uploaded to
-    ``LOCAL_A`` and grouped in datasets with metadata, and the user accounts
-    of :data:`USERS` (userpass identities with the passwords of
-    ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``, a quota on each RSE, their own
-    ``user.<name>`` scope).  Idempotent: what exists is kept.
+    ``LOCAL_A`` with their BitTorrent v2 metadata and grouped in datasets with
+    metadata, and the user accounts of :data:`USERS` (userpass identities
+    with the passwords of ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``, a quota on each
+    RSE, their own ``user.<name>`` scope).  Idempotent: what exists is kept.
+
+The qBittorrent ports come from ``ESAP_DASH_QBITTORRENT_PORT`` (Web API of
+the first RSE, the next ones for the others) and ``ESAP_DASH_TORRENT_PORT``
+(peer port of the first RSE, likewise).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import json
 import logging
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
 SCOPE = "esap"
-RSES = ("LOCAL_A", "LOCAL_B")
+RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_C")
 #: Each RSE's storage class (attribute ``QOS``, as ESCAPE's data lake named them):
 #: a rule may ask for a class (``QOS=FAST``) instead of an RSE.
-QOS = {"LOCAL_A": "SAFE", "LOCAL_B": "FAST"}
+QOS = {"LOCAL_A": "SAFE", "LOCAL_B": "FAST", "LOCAL_C": "CHEAP-ANALYSIS"}
 #: Accounts of the people who log in to esap-dash (mapped from their OIDC
 #: identity in the local-oidc profile); each may use 10 GB per RSE.
 USERS = ("alice", "bob")
 USER_QUOTA = 10 * 10**9
-# dataset name -> (files, metadata).  On SQLite Rucio manages only its
-# column metadata (project, datatype, campaign, bytes ...); free-form keys
-# need a database with JSON support.
+#: The Web API user of every RSE's qBittorrent (Rucio's credentials for it
+#: are in ``rse-accounts.cfg``).
+QBITTORRENT_USER = "rucio"
+# dataset name -> (files, metadata)
 DATASETS = {
     "crab_images": (["ukidss_crab_k.fits", "poss_m1.fits"],
                     {"project": "esap-dash", "datatype": "image",
@@ -51,21 +64,99 @@ DATASETS = {
 
 def database() -> None:
     """Create the Rucio schema, base VO and root account once."""
+    import sqlalchemy as sa
     from rucio.common.config import config_get
     from rucio.db.sqla.util import build_database, create_base_vo, create_root_account
 
-    url = config_get("database", "default")
-    path = Path(url.removeprefix("sqlite:///"))
-    if path.exists():
-        print(f"rucio database exists: {path}")
+    engine = sa.create_engine(config_get("database", "default"))
+    with engine.connect() as con:
+        ready = sa.inspect(con).has_table("accounts")
+    engine.dispose()
+    if ready:
+        print("rucio database exists")
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path) as con:
-        con.execute("PRAGMA journal_mode=WAL")
     build_database()
     create_base_vo()
     create_root_account()
-    print(f"rucio database created: {path}")
+    print("rucio database created")
+
+
+def _ports(rse: str) -> tuple[int, int]:
+    """The Web API and peer ports of an RSE's qBittorrent."""
+    i = RSES.index(rse)
+    return (int(os.environ["ESAP_DASH_QBITTORRENT_PORT"]) + i,
+            int(os.environ["ESAP_DASH_TORRENT_PORT"]) + i)
+
+
+def qbittorrent_conf(profile: Path, webui_port: int) -> None:
+    """Write one qBittorrent's configuration (mode 600: it holds the password hash)."""
+    password = os.environ["ESAP_DASH_QBITTORRENT_PASSWORD"]
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 100_000, 64)
+    ba = f"{base64.b64encode(salt).decode()}:{base64.b64encode(digest).decode()}"
+    conf = profile / "qBittorrent" / "config" / "qBittorrent.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    profile.chmod(0o700)
+    conf.write_text(
+        "[LegalNotice]\nAccepted=true\n\n"
+        "[Preferences]\n"
+        "WebUI\\Address=127.0.0.1\n"
+        f"WebUI\\Port={webui_port}\n"
+        f"WebUI\\Username={QBITTORRENT_USER}\n"
+        f'WebUI\\Password_PBKDF2="@ByteArray({ba})"\n'
+        "WebUI\\LocalHostAuth=true\n"
+        "WebUI\\UseUPnP=false\n"
+        "Connection\\UPnP=false\n")
+    conf.chmod(0o600)
+
+
+def _qbittorrent_prepare(rse: str) -> None:
+    """Peer-to-peer settings of an RSE's qBittorrent for a data lake on one host.
+
+    Every peer is on 127.0.0.1, so connections from the same address must be
+    allowed (or transfers stall for minutes); no DHT, peer exchange, local
+    discovery or UPnP (there is no outside network); no queue (Rucio decides
+    what moves); files are written in place under their own name.
+    """
+    import qbittorrentapi
+
+    web, peer = _ports(rse)
+    qbt = qbittorrentapi.Client(host=f"http://127.0.0.1:{web}", username=QBITTORRENT_USER,
+                                password=os.environ["ESAP_DASH_QBITTORRENT_PASSWORD"],
+                                REQUESTS_ARGS={"timeout": 10})
+    qbt.app_set_preferences({
+        "enable_multi_connections_from_same_ip": True,
+        "listen_port": peer, "random_port": False, "upnp": False,
+        "dht": False, "pex": False, "lsd": False,
+        "queueing_enabled": False, "incomplete_files_ext": False,
+        "temp_path_enabled": False, "preallocate_all": False,
+        "max_connec": 500, "max_connec_per_torrent": 100,
+    })
+
+
+def _credentials(client: object, path: Path) -> None:
+    """Rucio's credentials for every RSE's qBittorrent, keyed by RSE id (mode 600)."""
+    password = os.environ["ESAP_DASH_QBITTORRENT_PASSWORD"]
+    creds = {client.get_rse(rse)["id"]: {"qbittorrent_username": QBITTORRENT_USER,
+                                         "qbittorrent_password": password}
+             for rse in RSES}
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(creds, indent=1))
+
+
+def _bittorrent_meta(client: object, path: Path, name: str) -> None:
+    """Register a file's BitTorrent v2 merkle metadata (what the transfer tool needs)."""
+    from rucio.common.bittorrent import bittorrent_v2_merkle_sha256
+
+    meta = client.get_metadata(SCOPE, name, plugin="ALL")
+    if meta.get("bittorrent_pieces_root"):
+        return
+    root, layers, piece_length = bittorrent_v2_merkle_sha256(str(path))
+    client.set_metadata_bulk(SCOPE, name, {
+        "bittorrent_pieces_root": base64.b64encode(root).decode(),
+        "bittorrent_pieces_layers": base64.b64encode(layers).decode(),
+        "bittorrent_piece_length": piece_length})
 
 
 class _Logger:
@@ -81,44 +172,53 @@ class _Logger:
         self._log.log(level, msg, *args)
 
 
+def _add_rse(client: object, rse: str, prefix: Path) -> None:
+    """One RSE: files read and written in place, copied between RSEs by BitTorrent."""
+    from rucio.common.exception import Duplicate, RSEProtocolPriorityError
+
+    web, peer = _ports(rse)
+    prefix.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Duplicate):
+        client.add_rse(rse, deterministic=True, rse_type="DISK")
+    # The files themselves; no third-party copy with this scheme ...
+    with contextlib.suppress(Duplicate, RSEProtocolPriorityError):
+        client.add_protocol(rse, {
+            "scheme": "file", "hostname": "localhost", "port": 0,
+            "prefix": str(prefix) + "/",
+            "impl": "rucio.rse.protocols.posix.Default",
+            "domains": {"lan": {"read": 1, "write": 1, "delete": 1},
+                        "wan": {"read": 1, "write": 1, "delete": 1}}})
+    # ... the same files as torrents of this RSE's qBittorrent: transfers only.
+    with contextlib.suppress(Duplicate, RSEProtocolPriorityError):
+        client.add_protocol(rse, {
+            "scheme": "magnet", "hostname": "127.0.0.1", "port": peer,
+            "prefix": str(prefix) + "/",
+            "impl": "rucio.rse.protocols.bittorrent.Default",
+            # (an operation left out is not offered; 0 would be the first choice)
+            "domains": {"wan": {"third_party_copy_read": 1,
+                                "third_party_copy_write": 1}}})
+    for key, value in {"site": rse, "QOS": QOS[rse], "bittorrent_driver": "qbittorrent",
+                       "qbittorrent_management_address": f"http://127.0.0.1:{web}/"}.items():
+        client.add_rse_attribute(rse, key, value)
+    client.set_local_account_limit("root", rse, -1)
+
+
 def populate(images_dir: Path, rse_root: Path) -> None:
     """Create RSEs, scope, files and datasets through the running server."""
     from rucio.client import Client
     from rucio.client.uploadclient import UploadClient
-    from rucio.common.exception import (
-        DataIdentifierAlreadyExists,
-        Duplicate,
-        FileAlreadyExists,
-        RSEProtocolPriorityError,
-    )
+    from rucio.common.exception import DataIdentifierAlreadyExists, Duplicate, FileAlreadyExists
 
     client = Client()
-    existing = {r["rse"] for r in client.list_rses()}
     for rse in RSES:
-        prefix = rse_root / rse
-        prefix.mkdir(parents=True, exist_ok=True)
-        if rse not in existing:
-            client.add_rse(rse, deterministic=True, rse_type="DISK")
-        with contextlib.suppress(Duplicate, RSEProtocolPriorityError):
-            client.add_protocol(rse, {
-                "scheme": "file", "hostname": "localhost", "port": 0,
-                "prefix": str(prefix) + "/",
-                "impl": "rucio.rse.protocols.posix.Default",
-                "domains": {
-                    "lan": {"read": 1, "write": 1, "delete": 1},
-                    "wan": {"read": 1, "write": 1, "delete": 1,
-                            "third_party_copy_read": 1,
-                            "third_party_copy_write": 1}}})
-        client.add_rse_attribute(rse, "site", rse)
-        client.add_rse_attribute(rse, "fts", "mock://localhost")
-        client.add_rse_attribute(rse, "QOS", QOS[rse])
-        client.set_local_account_limit("root", rse, -1)
+        _add_rse(client, rse, rse_root / rse)
+        _qbittorrent_prepare(rse)
+    _credentials(client, Path(os.environ["RUCIO_HOME"]) / "etc" / "rse-accounts.cfg")
     for src in RSES:
         for dst in RSES:
-            if src == dst:
-                continue
-            with contextlib.suppress(Duplicate):
-                client.add_distance(src, dst, {"distance": 1})
+            if src != dst:
+                with contextlib.suppress(Duplicate):
+                    client.add_distance(src, dst, {"distance": 1})
     with contextlib.suppress(Duplicate):
         client.add_scope("root", SCOPE)
 
@@ -131,6 +231,8 @@ def populate(images_dir: Path, rse_root: Path) -> None:
     if todo:
         with contextlib.suppress(FileAlreadyExists):
             uploader.upload(todo)
+    for f in files:
+        _bittorrent_meta(client, images_dir / f, f)
     for name, (members, meta) in DATASETS.items():
         with contextlib.suppress(DataIdentifierAlreadyExists):
             client.add_dataset(SCOPE, name)
@@ -138,8 +240,7 @@ def populate(images_dir: Path, rse_root: Path) -> None:
         new = [{"scope": SCOPE, "name": f} for f in members if f not in attached]
         if new:
             client.attach_dids(SCOPE, name, new)
-        for key, value in meta.items():
-            client.set_metadata(SCOPE, name, key, value)
+        client.set_metadata_bulk(SCOPE, name, meta)
     for user in USERS:
         with contextlib.suppress(Duplicate):
             client.add_account(user, "USER", f"{user}@esapdash.local")
@@ -156,10 +257,12 @@ def populate(images_dir: Path, rse_root: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch ``database`` or ``populate IMAGES_DIR RSE_ROOT``."""
+    """Dispatch ``database``, ``qbittorrent-conf`` or ``populate``."""
     logging.basicConfig(level=logging.WARNING)
     if argv[1:2] == ["database"]:
         database()
+    elif argv[1:2] == ["qbittorrent-conf"] and len(argv) == 4:
+        qbittorrent_conf(Path(argv[2]), int(argv[3]))
     elif argv[1:2] == ["populate"] and len(argv) == 4:
         populate(Path(argv[2]), Path(argv[3]))
     else:

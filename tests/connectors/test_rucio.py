@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+import zlib
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -72,8 +76,14 @@ def test_dead_server(dead_url: str) -> None:
         dead.list_scopes()
 
 
-def test_replication_rule_reaches_ok_and_is_deleted(rucio: RucioConnector) -> None:
-    assert rucio.list_rses() == ["LOCAL_A", "LOCAL_B"]
+def _file_sums(pfn: str) -> tuple[str, str]:
+    """adler32 (as Rucio writes it) and md5 of the bytes behind a file:// replica."""
+    data = Path(urlparse(pfn).path).read_bytes()
+    return f"{zlib.adler32(data) & 0xFFFFFFFF:08x}", hashlib.md5(data).hexdigest()
+
+
+def test_a_replication_rule_copies_the_bytes_and_is_deleted(rucio: RucioConnector) -> None:
+    assert rucio.list_rses() == ["LOCAL_A", "LOCAL_B", "LOCAL_C"]
     # Rucio deletes rules softly (they expire an hour later): a run within the
     # hour finds the previous run's rule and follows that one.
     earlier = [r["id"] for r in rucio.did_rules("esap", "crab_images") if r["rse"] == "LOCAL_B"]
@@ -82,10 +92,18 @@ def test_replication_rule_reaches_ok_and_is_deleted(rucio: RucioConnector) -> No
     deadline = time.monotonic() + 120
     info = rucio.rule(rule_id)
     assert info["did"] == "esap:crab_images" and info["rse"] == "LOCAL_B"
+    assert info["bytes"] == 743040 + 72000  # the two FITS images of the dataset
     while info["state"] == "REPLICATING" and time.monotonic() < deadline:
         time.sleep(1)
         info = rucio.rule(rule_id)
     assert info["state"] == "OK" and info["locks_ok"] == 2
+    assert info["bytes_ok"] == info["bytes"]
+    # The copies are the same bytes as the originals, and as Rucio's catalogue says.
+    files = {str(f["name"]): str(f["adler32"]) for f in rucio.list_files("esap", "crab_images")}
+    replicas = rucio.list_replicas("esap", "crab_images")
+    for name, adler32 in files.items():
+        at = {str(r["rse"]): _file_sums(str(r["pfn"])) for r in replicas if r["name"] == name}
+        assert at["LOCAL_B"] == at["LOCAL_A"] and at["LOCAL_B"][0] == adler32
     with pytest.raises(QueryError, match="duplicate rule"):
         rucio.add_rule("esap", "crab_images", "LOCAL_B")
     rucio.delete_rule(rule_id)
@@ -94,7 +112,8 @@ def test_replication_rule_reaches_ok_and_is_deleted(rucio: RucioConnector) -> No
 
 def test_a_rule_for_a_storage_class_lands_on_an_rse_of_that_class(
         rucio: RucioConnector) -> None:
-    assert rucio.qos_classes() == {"FAST": ["LOCAL_B"], "SAFE": ["LOCAL_A"]}
+    assert rucio.qos_classes() == {"CHEAP-ANALYSIS": ["LOCAL_C"], "FAST": ["LOCAL_B"],
+                                   "SAFE": ["LOCAL_A"]}
     earlier = [r["id"] for r in rucio.did_rules("esap", "optical_plates")
                if r["rse"] == "QOS=FAST" and r["account"] == rucio.account]
     rule_id = earlier[0] if earlier else rucio.add_rule(
@@ -123,7 +142,7 @@ def test_quotas_are_listed_and_a_rule_beyond_one_is_refused_before_it_is_sent(
 
     alice = Actor(load_profile("local-oidc"), user=ALICE).connector("rucio")
     quotas = {str(r["rse"]): r for r in alice.quotas()}
-    assert set(quotas) == {"LOCAL_A", "LOCAL_B"}
+    assert set(quotas) == {"LOCAL_A", "LOCAL_B", "LOCAL_C"}
     assert int(quotas["LOCAL_B"]["limit"]) == 10 * 10**9  # the stack's quota per user
     assert rucio.quotas()["limit"].mask.all()  # root: no limit
     needed = alice.did_bytes("esap", "crab_images")

@@ -80,12 +80,10 @@ class CartLake(pn.viewable.Viewer):
         stage = pn.widgets.Button(label="Make available at the RSE", color="primary",
                                   width=220)
         on_click(stage, self.make_available)
-        mock = (" This deployment's Rucio copies with a mock transfer tool: rules reach OK "
-                "but no bytes move." if self.rucio.mock_transfers else "")
         self._layout = pn.Card(
             pn.pane.Markdown("Data-lake items (ticked ones, or all): where their files are "
-                             f"stored, and a replication rule to bring them to a storage "
-                             f"element.{mock}"),
+                             "stored, and a replication rule to bring them to a storage "
+                             "element."),
             pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=220),
                    pn.widgets.IntInput.from_param(self.param.lifetime_days, width=140), stage),
             self._quota, self.notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
@@ -164,8 +162,7 @@ class CartLake(pn.viewable.Viewer):
         """Show this cart's rules with their live state; refresh while any replicates."""
         cart = self._cart_name()
         rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "at": j.get("at", ""),
-                 "state": j["state"],
-                 "files OK": j.get("locks_ok", ""), "replicating": j.get("locks_replicating", ""),
+                 "state": j["state"], "done": _progress(j),
                  "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
                  "rule": j["ref"], "expires": str(j.get("expires") or ""),
                  "asked": j["created"]}
@@ -174,3 +171,12 @@ class CartLake(pn.viewable.Viewer):
         self.rules = rows
         self._rules.value = pd.DataFrame(rows) if rows else None
         self._rules_refresher.keep(any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows))
+
+
+def _progress(job: dict[str, Any]) -> str:
+    """A rule's files and bytes at their RSE: ``1 of 2 files, 72.0 kB of 815.0 kB``."""
+    if "bytes" not in job:
+        return ""
+    files = sum(int(job.get(k) or 0) for k in ("locks_ok", "locks_replicating", "locks_stuck"))
+    return (f"{job.get('locks_ok') or 0} of {files} files, "
+            f"{size_text(int(job['bytes_ok'] or 0))} of {size_text(int(job['bytes'] or 0))}")

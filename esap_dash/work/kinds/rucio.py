@@ -64,8 +64,8 @@ class RucioRules(JobKind):
         rule = self._lake(actor).rule(record["ref"])
         return {"state": rule["state"], "error": rule["error"], "at": ", ".join(rule["rses"]),
                 "ended": str(rule["updated"] or "") if rule["state"] == "OK" else "",
-                **{k: rule.get(k, "") for k in ("locks_ok", "locks_replicating",
-                                                 "locks_stuck", "expires")}}
+                **{k: rule.get(k, "") for k in ("locks_ok", "locks_replicating", "locks_stuck",
+                                                 "bytes_ok", "bytes", "expires")}}
 
     def delete(self, actor: Actor, record: dict[str, Any]) -> None:
         try:

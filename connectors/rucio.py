@@ -7,16 +7,25 @@ The stock client caches its token in a directory per operating-system user
 and Rucio account, so two connectors with different credentials for one
 account would share a token: ours keeps each connector's token in a private
 directory of its own.
+
+A user's scope (``user.<account>``) is private here: the connector of another
+account (other than ``root``) neither lists nor reads nor replicates it.
+Rucio's catalogue itself is readable by every account; the local stack's
+policy package also refuses other accounts' rules on it.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
+import os
 import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,6 +64,12 @@ class RucioConnector(ServiceConnector):
         ``userpass`` credentials of that account.
     vo : str, optional
         The VO, for multi-VO servers.
+    upload_rse : str, optional
+        The storage element that takes the users' uploads (their results).
+    bittorrent_meta : bool
+        Register each uploaded file's BitTorrent v2 merkle metadata, which a
+        data lake whose transfers go by BitTorrent needs (Rucio's client
+        option ``register_bittorrent_meta``).
     **kwargs
         See :class:`~connectors.base.ServiceConnector`.
     """
@@ -64,8 +79,10 @@ class RucioConnector(ServiceConnector):
 
     def __init__(self, url: str, *, auth_url: str | None = None, account: str | None = None,
                  username: str | None = None, password: str | None = None,
-                 vo: str | None = None, **kwargs: Any) -> None:
+                 vo: str | None = None, upload_rse: str | None = None,
+                 bittorrent_meta: bool = False, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
+        self.upload_rse, self.bittorrent_meta = upload_rse, bittorrent_meta
         self.auth_url = (auth_url or url).rstrip("/")
         self.account = account
         self._creds = {"username": username, "password": password}
@@ -129,15 +146,24 @@ class RucioConnector(ServiceConnector):
                                 rex.InvalidRSEExpression, rex.RuleNotFound,
                                 rex.InsufficientAccountLimit)):
                 raise QueryError(msg, self.url) from exc
+            if isinstance(exc, rex.AccessDenied):
+                raise ServiceError(f"Rucio refused: {msg}", self.url, status=403) from exc
             if isinstance(exc, rex.CannotAuthenticate):
                 raise ServiceError(f"Rucio refused the credentials: {msg}", self.url,
                                    status=401) from exc
             raise ServiceError(msg, self.url) from exc
 
+    def _readable(self, scope: str) -> None:
+        """Refuse another account's ``user.<name>`` scope (see the module's docstring)."""
+        if self.account != "root" and not _visible(scope, self.account):
+            raise ServiceError(f"{scope} is the private scope of another account", self.url,
+                               status=403)
+
     def list_scopes(self) -> list[str]:
-        """Return all scopes, sorted."""
+        """Return the scopes this account may read, sorted."""
         with self._errors():
-            return sorted(self.client.list_scopes())
+            scopes = self.client.list_scopes()
+        return sorted(s for s in scopes if self.account == "root" or _visible(s, self.account))
 
     def list_dids(self, scope: str, pattern: str = "*", *, did_type: str = "collection",
                   filters: dict[str, Any] | None = None) -> Table:
@@ -159,6 +185,7 @@ class RucioConnector(ServiceConnector):
         astropy.table.Table
             ``scope``, ``name``, ``did_type``, ``bytes``, ``length``.
         """
+        self._readable(scope)
         query = {"name": pattern, **(filters or {})}
         with self._errors():
             dids = list(self.client.list_dids(scope, query, did_type=did_type, long=True))
@@ -182,6 +209,7 @@ class RucioConnector(ServiceConnector):
         astropy.table.Table
             ``scope``, ``name``, ``bytes``, ``adler32``.
         """
+        self._readable(scope)
         with self._errors():
             files = list(self.client.list_files(scope, name))
         return Table(rows=[(f["scope"], f["name"], f.get("bytes") or 0, f.get("adler32") or "")
@@ -197,6 +225,7 @@ class RucioConnector(ServiceConnector):
             ``scope``, ``name``, ``rse``, ``state``, ``pfn``, ``bytes`` (the
             file's size; -1 when Rucio does not know it).
         """
+        self._readable(scope)
         with self._errors():
             replicas = list(self.client.list_replicas([{"scope": scope, "name": name}],
                                                       all_states=True))
@@ -210,7 +239,6 @@ class RucioConnector(ServiceConnector):
         return Table(rows=rows or None,
                      names=("scope", "name", "rse", "state", "pfn", "bytes"),
                      dtype=(str,) * 5 + (np.int64,))
-
 
     def list_rses(self) -> list[str]:
         """Names of the storage elements (RSEs) this account can see, sorted."""
@@ -241,12 +269,80 @@ class RucioConnector(ServiceConnector):
         """
         if copies < 1:
             raise QueryError("a rule keeps at least one copy", self.url)
+        self._readable(scope)
         self._check_quota(scope, name, rse, copies)
         with self._errors():
             ids = self.client.add_replication_rule(
                 [{"scope": scope, "name": name}], copies, rse, lifetime=lifetime,
                 comment=comment or None)
         return str(ids[0])
+
+    def upload(self, path: str | os.PathLike[str], rse: str | None = None, *,
+               name: str | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Upload a file to the account's own scope (``user.<account>``) at ``rse``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The local file.
+        rse : str, optional
+            The storage element that receives it (one where the account may
+            write: a scratch disk, in Rucio's generic policy); ``upload_rse``
+            by default.
+        name : str, optional
+            The file's name in the data lake; the local file's name by default.
+        meta : dict, optional
+            Metadata kept with it (JSON values: provenance, the job it came from ...).
+
+        Returns
+        -------
+        dict
+            ``did`` (``scope:name``), ``scope``, ``name``, ``rse``, ``bytes``,
+            ``adler32``.
+
+        Raises
+        ------
+        QueryError
+            A file of that name is in the scope already, or the RSE takes no uploads.
+        """
+        from rucio.common.checksum import adler32, md5
+        from rucio.rse import rsemanager
+
+        _storage_config()
+        rse = rse or self.upload_rse
+        if not rse:
+            raise ConfigurationError("this data lake names no storage element for uploads "
+                                     "(upload_rse)", self.url)
+        local = Path(path)
+        scope, name = f"user.{self.account}", name or local.name
+        file = {"scope": scope, "name": name, "filename": local.name,
+                "bytes": local.stat().st_size, "adler32": adler32(local), "md5": md5(local)}
+        with self._errors():
+            if list(self.client.list_dids(scope, {"name": name}, did_type="file")):
+                raise QueryError(f"{scope}:{name} is in the data lake already", self.url)
+            # The RSE's own description (its protocols), as the upload client reads
+            # it, but through this connector's authenticated client.
+            settings = self.client.get_rse(rse)
+            if not settings.get("availability_write", True):
+                raise QueryError(f"{rse} takes no uploads now", self.url)
+            rsemanager.upload(settings, [{**file, "filesize": file["bytes"]}],
+                              source_dir=str(local.parent), vo=self.client.vo,
+                              logger=logging.getLogger(__name__).log)
+            self.client.add_replicas(rse, [{k: file[k] for k in
+                                            ("scope", "name", "bytes", "adler32", "md5")}])
+            extra = dict(meta or {})
+            if self.bittorrent_meta:
+                extra.update(_bittorrent_meta(local))
+            if extra:
+                self.client.set_metadata_bulk(scope, name, extra)
+        return {"did": f"{scope}:{name}", "scope": scope, "name": name, "rse": rse,
+                "bytes": file["bytes"], "adler32": file["adler32"]}
+
+    def metadata(self, scope: str, name: str) -> dict[str, Any]:
+        """All metadata of ``scope:name`` (Rucio's own and free-form keys)."""
+        self._readable(scope)
+        with self._errors():
+            return dict(self.client.get_metadata(scope, name, plugin="ALL"))
 
     def qos_classes(self) -> dict[str, list[str]]:
         """The data lake's storage classes (RSE attribute ``QOS``: ``SAFE``, ``FAST``,
@@ -267,10 +363,12 @@ class RucioConnector(ServiceConnector):
         astropy.table.Table
             ``rse``; ``used`` (bytes the account's rules hold there), ``files``;
             ``limit`` and ``left`` in bytes, masked where the account has no limit.
+            Only RSEs that exist (Rucio keeps the limits of deleted ones).
         """
         with self._errors():
-            usage = sorted(self.client.get_local_account_usage(self.account),
-                           key=lambda u: str(u["rse"]))
+            rses = set(self.list_rses())
+            usage = sorted((u for u in self.client.get_local_account_usage(self.account)
+                            if str(u["rse"]) in rses), key=lambda u: str(u["rse"]))
         limits = [float(u.get("bytes_limit") if u.get("bytes_limit") is not None else -1)
                   for u in usage]
         none = np.array([not 0 <= lim < float("inf") for lim in limits], bool)
@@ -340,6 +438,38 @@ class RucioConnector(ServiceConnector):
         """
         with self._errors():
             self.client.delete_replication_rule(rule_id, purge_replicas=None)
+
+
+def _visible(scope: str, account: str | None) -> bool:
+    """A scope any account reads, or the ``user.<account>`` scope of this one."""
+    return not scope.startswith("user.") or scope == f"user.{account}"
+
+
+@cache
+def _storage_config() -> None:
+    """Rucio's storage layer (``rucio.rse``) reads a configuration file even when
+    every setting is passed to it; where there is none, it is given one of only
+    defaults (``RUCIO_CONFIG``, in a private directory)."""
+    from rucio.common.config import get_config_dirs
+
+    if "RUCIO_CONFIG" in os.environ or any(Path(d, "rucio.cfg").exists()
+                                           for d in get_config_dirs()):
+        return
+    path = Path(tempfile.mkdtemp(prefix="esap-dash-rucio-")) / "rucio.cfg"
+    # (both sections: the client reads some options without catching a missing section)
+    path.write_text("# Rucio's defaults (written by esap-dash's Rucio connector)\n"
+                    "[common]\n[client]\n")
+    os.environ["RUCIO_CONFIG"] = str(path)
+
+
+def _bittorrent_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A file's BitTorrent v2 merkle metadata as Rucio keeps it."""
+    from rucio.common.bittorrent import bittorrent_v2_merkle_sha256
+
+    root, layers, piece_length = bittorrent_v2_merkle_sha256(os.fspath(path))
+    return {"bittorrent_pieces_root": base64.b64encode(root).decode(),
+            "bittorrent_pieces_layers": base64.b64encode(layers).decode(),
+            "bittorrent_piece_length": piece_length}
 
 
 def size_text(n: int) -> str:

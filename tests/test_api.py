@@ -360,7 +360,7 @@ def test_services_and_facilities_are_listed(api) -> None:
     quotas = call(f"{root}/quotas", alice).json()
     assert quotas["account"] == "alice"
     assert {q["rse"]: q["limit"] for q in quotas["quotas"]} == dict.fromkeys(
-        ("LOCAL_A", "LOCAL_B", "LOCAL_C"), 10**10)
+        ("LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK"), 10**10)
     assert all(q["left"] == q["limit"] - q["used"] for q in quotas["quotas"])
     problem(call(f"{root}/quotas", oidc_token(profile, CAROL)), 403, "no account")
 

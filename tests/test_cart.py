@@ -315,13 +315,13 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
     assert set(lake.replicas["name"]) == {"magpis_g10.5_20cm.fits",
                                           "first_j105007p304037.fits"}
     assert "LOCAL_A" in lake.notice.text
-    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B", "LOCAL_C", "QOS=CHEAP-ANALYSIS",
-                                      "QOS=FAST", "QOS=SAFE"]
+    assert lake.param.rse.objects == ["LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK",
+                                      "QOS=CHEAP-ANALYSIS", "QOS=FAST", "QOS=SAFE"]
     assert "any FAST storage (LOCAL_B)" in lake.param.rse.names
     # The local profile acts as Rucio's root account, which has no quota.
     used = r"[\d.]+ (bytes|kB|MB|GB) used \(no limit\)"
     assert re.fullmatch(f"Quota of Rucio account root: LOCAL_A {used}; LOCAL_B {used}; "
-                        f"LOCAL_C {used}\\.",
+                        f"LOCAL_SCRATCHDISK {used}\\.",
                         lake.quota), lake.quota
     lake.rse = "LOCAL_B"
     run_coroutine(lake.make_available())

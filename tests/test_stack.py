@@ -10,7 +10,7 @@ from esap_dash.ui.components import ServiceStatus
 
 from .conftest import STACK, run_coroutine, stack
 
-RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_C")  # each with its own qBittorrent
+RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK")  # each with its own qBittorrent
 
 
 def test_status_lists_the_three_services_up(local_stack: None) -> None:

@@ -37,10 +37,12 @@ import sys
 from pathlib import Path
 
 SCOPE = "esap"
-RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_C")
+RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK")
 #: Each RSE's storage class (attribute ``QOS``, as ESCAPE's data lake named them):
-#: a rule may ask for a class (``QOS=FAST``) instead of an RSE.
-QOS = {"LOCAL_A": "SAFE", "LOCAL_B": "FAST", "LOCAL_C": "CHEAP-ANALYSIS"}
+#: a rule may ask for a class (``QOS=FAST``) instead of an RSE.  Users upload
+#: their results to the scratch disk: Rucio's generic policy lets every account
+#: register replicas on a ``*SCRATCHDISK`` RSE (and only root elsewhere).
+QOS = {"LOCAL_A": "SAFE", "LOCAL_B": "FAST", "LOCAL_SCRATCHDISK": "CHEAP-ANALYSIS"}
 #: Accounts of the people who log in to esap-dash (mapped from their OIDC
 #: identity in the local-oidc profile); each may use 10 GB per RSE.
 USERS = ("alice", "bob")

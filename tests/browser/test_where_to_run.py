@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from astropy.table import Table
@@ -87,3 +89,38 @@ def test_the_crossmatch_runs_where_the_ranking_says_on_slurm(served_app: str, pa
     while len(slurm_jobs()):
         assert time.monotonic() < deadline, list(slurm_jobs())
         time.sleep(0.5)
+
+
+def test_make_available_here_copies_the_files_and_shows_the_rule_s_progress(
+        served_app: str, page, profile) -> None:
+    name = f"plates {uuid.uuid4().hex[:6]}"
+    cart = Cart.open(name, profile=profile)
+    cart.add_rows(Table({"archive": ["Rucio data lake"], "id": ["esap:optical_plates"],
+                         "title": ["optical_plates"], "product_type": ["dataset"]}),
+                  kind="did")
+    page.goto(served_app + "?page=cart")
+    page.get_by_label("Cart", exact=True).select_option(name)
+    page.locator("button.card-header", has_text="Where can this run?").click()
+    page.locator(".bk-btn", has_text="Where can this run?").click()
+    slurm = page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell", has_text="Dask Gateway on Slurm")).first
+    slurm.locator(".tabulator-cell", has_text="slurm").first.click(timeout=60_000)
+    page.get_by_role("button", name="Make available here").click()
+    page.get_by_text(re.compile(r"Asked Rucio for 1 data-lake item\(s\) at LOCAL_B")).wait_for(
+        timeout=30_000)
+    # The Data lake card follows the rule until its three images are at LOCAL_B.
+    rule = page.locator(".tabulator-row", has=page.locator(
+        ".tabulator-cell", has_text="esap:optical_plates"))
+    rule.locator(".tabulator-cell", has_text="3 of 3 files, 296.6 kB of 296.6 kB").wait_for(
+        timeout=120_000)
+    rule.locator(".tabulator-cell", has_text="OK").first.wait_for()
+    rule.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "make-available-here.png"))
+    lake = profile.service("rucio").connector()
+    replicas = lake.list_replicas("esap", "optical_plates")
+    for row in replicas[replicas["rse"] == "LOCAL_B"]:
+        source = replicas[(replicas["rse"] == "LOCAL_A") & (replicas["name"] == row["name"])]
+        assert (Path(urlparse(str(row["pfn"])).path).read_bytes()
+                == Path(urlparse(str(source["pfn"][0])).path).read_bytes())
+    assert set(replicas[replicas["rse"] == "LOCAL_B"]["name"]) == {
+        "poss_m1.fits", "dss_14.29.56-62.41.05.fits", "m13.fits"}

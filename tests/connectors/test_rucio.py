@@ -83,7 +83,7 @@ def _file_sums(pfn: str) -> tuple[str, str]:
 
 
 def test_a_replication_rule_copies_the_bytes_and_is_deleted(rucio: RucioConnector) -> None:
-    assert rucio.list_rses() == ["LOCAL_A", "LOCAL_B", "LOCAL_C"]
+    assert rucio.list_rses() == ["LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK"]
     # Rucio deletes rules softly (they expire an hour later): a run within the
     # hour finds the previous run's rule and follows that one.
     earlier = [r["id"] for r in rucio.did_rules("esap", "crab_images") if r["rse"] == "LOCAL_B"]
@@ -112,7 +112,7 @@ def test_a_replication_rule_copies_the_bytes_and_is_deleted(rucio: RucioConnecto
 
 def test_a_rule_for_a_storage_class_lands_on_an_rse_of_that_class(
         rucio: RucioConnector) -> None:
-    assert rucio.qos_classes() == {"CHEAP-ANALYSIS": ["LOCAL_C"], "FAST": ["LOCAL_B"],
+    assert rucio.qos_classes() == {"CHEAP-ANALYSIS": ["LOCAL_SCRATCHDISK"], "FAST": ["LOCAL_B"],
                                    "SAFE": ["LOCAL_A"]}
     earlier = [r["id"] for r in rucio.did_rules("esap", "optical_plates")
                if r["rse"] == "QOS=FAST" and r["account"] == rucio.account]
@@ -142,7 +142,7 @@ def test_quotas_are_listed_and_a_rule_beyond_one_is_refused_before_it_is_sent(
 
     alice = Actor(load_profile("local-oidc"), user=ALICE).connector("rucio")
     quotas = {str(r["rse"]): r for r in alice.quotas()}
-    assert set(quotas) == {"LOCAL_A", "LOCAL_B", "LOCAL_C"}
+    assert set(quotas) == {"LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK"}
     assert int(quotas["LOCAL_B"]["limit"]) == 10 * 10**9  # the stack's quota per user
     assert rucio.quotas()["limit"].mask.all()  # root: no limit
     needed = alice.did_bytes("esap", "crab_images")

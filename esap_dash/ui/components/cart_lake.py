@@ -67,10 +67,11 @@ class CartLake(pn.viewable.Viewer):
         #: listed).
         self.replicas: pd.DataFrame | None = None
         self._replicas = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, height=200, sizing_mode="stretch_width",
+            None, show_index=False, disabled=True, max_height=300, sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")})
         self._rules = pn.widgets.Tabulator(
-            None, show_index=False, disabled=True, height=160, sizing_mode="stretch_width")
+            None, show_index=False, disabled=True, max_height=300, sizing_mode="stretch_width",
+            formatters={c: {"type": "plaintext"} for c in ("did", "rse", "at", "error")})
         if self.rucio is None:
             self._layout = pn.Card(html_pane(f"<p>{html.escape(why)}</p>"), title="Data lake",
                                    sizing_mode="stretch_width")

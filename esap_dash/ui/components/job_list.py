@@ -19,12 +19,14 @@ import panel as pn
 import param
 
 from connectors.exceptions import ConnectorError
+from connectors.rucio import size_text
 
 from ...core.actor import Actor
 from ...core.cart import CartError
 from ...core.fanout import run_blocking
 from ...core.lineage import result_document
 from ...work.jobs import FINAL, JobError, JobResult, follow, kind_of
+from ...work.lake import result_to_lake
 from .actions import Refresher, action_buttons
 from .fits_preview import render_fits
 from .style import Notice, html_pane, notice, say
@@ -80,7 +82,8 @@ class JobList(pn.viewable.Viewer):
                                                         "default"),
             ("Retry", self.retry, "default"), ("Abort job", self.abort, "default"),
             ("Forget job", self.forget, "default"),
-            ("Add result to cart", self.result_to_cart, "default")), width=150)
+            ("Add result to cart", self.result_to_cart, "default"),
+            ("Upload to data lake", self.result_to_lake, "default")), width=150)
         self._result_title = html_pane("")
         self._result = pn.widgets.Tabulator(
             pd.DataFrame(), show_index=False, disabled=True, height=260, pagination="remote",
@@ -94,9 +97,11 @@ class JobList(pn.viewable.Viewer):
         self._files = pn.widgets.FileDownload(callback=self._files_zip, filename="job.zip",
                                               label="Download its files", width=180,
                                               visible=False)
+        # A deployment with a data lake takes results there too (the user's own scope).
+        lake = [buttons["Upload to data lake"]] if actor.profile.by_role("rucio") else []
         self._to_cart = pn.Row(pn.widgets.Select.from_param(self.param.cart_name, width=200),
-                               buttons["Add result to cart"], *self._provenance.values(),
-                               self._files, visible=False)
+                               buttons["Add result to cart"], *lake,
+                               *self._provenance.values(), self._files, visible=False)
         self._caveats = html_pane("", visible=False)
         self._layout = pn.Column(
             *([self.notice] if message is None else []),
@@ -283,3 +288,20 @@ class JobList(pn.viewable.Viewer):
             say(self.notice, str(exc), "danger")
             return
         say(self.notice, f"Added {added} result rows to cart {name!r}.")
+
+    async def result_to_lake(self) -> None:
+        """Upload the open result's table to the user's scope of the data lake, with its
+        provenance, and put it in the chosen cart as a data-lake item."""
+        if self.result is None or self.result_job is None:
+            say(self.notice, "Open a result first.", "warning")
+            return
+        job, name = self.result_job, self.cart_name
+        say(self.notice, f"Uploading the result of job {job['id']} to the data lake …")
+        try:
+            done = await run_blocking(lambda: result_to_lake(self.actor, job, cart=name))
+        except (JobError, CartError, ConnectorError) as exc:
+            say(self.notice, getattr(exc, "reason", str(exc)), "danger")
+            return
+        say(self.notice, f"Uploaded {done.did} ({size_text(done.bytes)}) to {done.rse}; "
+                         + (f"added to cart {name!r}." if done.added
+                            else f"already in cart {name!r}."))

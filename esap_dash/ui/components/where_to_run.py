@@ -40,14 +40,18 @@ class WhereToRun(pn.viewable.Viewer):
         Returns the name of the cart to place.
     on_started : callable, optional
         Called (a coroutine function) with a started job's id.
+    on_rules : callable, optional
+        Called (a coroutine function) once replication rules were asked for.
     """
 
     workflow = param.Selector(objects=[], doc="The workflow to run.")
 
     def __init__(self, actor: Actor, cart: Callable[[], str],
-                 on_started: Callable[[int], Any] | None = None, **params: Any) -> None:
+                 on_started: Callable[[int], Any] | None = None,
+                 on_rules: Callable[[], Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.actor, self._cart, self._on_started = actor, cart, on_started
+        self._on_rules = on_rules
         #: The places, best first, as last ranked.
         self.places: list[Place] = []
         flows, _ = load_workflows()
@@ -75,7 +79,8 @@ class WhereToRun(pn.viewable.Viewer):
                 "archive items are downloaded wherever the work runs), then by free cores. "
                 "*Run here* runs the workflow on your running cluster there (starting one if "
                 "you have none); *Make available here* asks Rucio for the data-lake files "
-                "at its storage (the rules show in the jobs list). A DIRAC place runs batch "
+                "at its storage (the rules and their progress show in the Data lake card "
+                "and the jobs list). A DIRAC place runs batch "
                 "jobs built from the cart (Jobs > Batch job on DIRAC), not workflows."),
             pn.Row(buttons["Where can this run?"],
                    pn.widgets.Select.from_param(self.param.workflow, width=260),
@@ -151,3 +156,5 @@ class WhereToRun(pn.viewable.Viewer):
                             if made else "No data-lake items to move.")
             + (" Refused: " + "; ".join(refused) if refused else ""),
             "danger" if refused else "info")
+        if made and self._on_rules is not None:
+            await self._on_rules()

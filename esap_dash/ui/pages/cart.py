@@ -133,7 +133,8 @@ class CartPage(Page):
     def _placement_card(self) -> pn.Card:
         """“Where can this run?”, built when the card is first opened."""
         def build() -> WhereToRun:
-            self.where_to_run = WhereToRun(self.actor, lambda: self.cart_name)
+            self.where_to_run = WhereToRun(self.actor, lambda: self.cart_name,
+                                           on_rules=self.lake.refresh_rules)
             return self.where_to_run
 
         #: The ranking of the places work runs (None until its card is opened).

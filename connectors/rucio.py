@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -315,6 +316,9 @@ class RucioConnector(ServiceConnector):
                                      "(upload_rse)", self.url)
         local = Path(path)
         scope, name = f"user.{self.account}", name or local.name
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,249}", name):
+            raise QueryError(f"{name!r} cannot name a file of the data lake: letters, digits, "
+                             "'.', '-' and '_', starting with a letter or digit", self.url)
         file = {"scope": scope, "name": name, "filename": local.name,
                 "bytes": local.stat().st_size, "adler32": adler32(local), "md5": md5(local)}
         with self._errors():

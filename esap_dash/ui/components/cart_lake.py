@@ -68,7 +68,10 @@ class CartLake(pn.viewable.Viewer):
         self.replicas: pd.DataFrame | None = None
         self._replicas = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, max_height=300, sizing_mode="stretch_width",
-            formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")})
+            formatters={c: {"type": "plaintext"} for c in ("scope", "name", "rse", "pfn")},
+            visible=False)
+        # Shown once asked for ("Where are the files?"), not as an empty box before.
+        self._replicas_title = pn.pane.Markdown("#### Replicas (RSE per file)", visible=False)
         self._rules = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, max_height=300, sizing_mode="stretch_width",
             formatters={c: {"type": "plaintext"} for c in ("did", "rse", "at", "error")})
@@ -87,8 +90,8 @@ class CartLake(pn.viewable.Viewer):
                              "element."),
             pn.Row(show, pn.widgets.Select.from_param(self.param.rse, width=220),
                    pn.widgets.IntInput.from_param(self.param.lifetime_days, width=140), stage),
-            self._quota, self.notice, pn.pane.Markdown("#### Replicas (RSE per file)"),
-            self._replicas, pn.pane.Markdown("#### Replication rules of this cart"),
+            self._quota, self.notice, self._replicas_title, self._replicas,
+            pn.pane.Markdown("#### Replication rules of this cart"),
             self._rules, title="Data lake", sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -118,6 +121,7 @@ class CartLake(pn.viewable.Viewer):
         frames = [t.to_pandas() for t in tables if len(t)]
         self.replicas = pd.concat(frames, ignore_index=True) if frames else None
         self._replicas.value = self.replicas
+        self._replicas.visible = self._replicas_title.visible = bool(frames)
         per_rse = pd.concat(frames)["rse"].value_counts().to_dict() if frames else {}
         say(self.notice, f"{len(items)} data-lake items: " + (", ".join(
             f"{n} file replicas on {rse}" for rse, n in sorted(per_rse.items()))

@@ -136,7 +136,8 @@ class RucioConnector(ServiceConnector):
                 f"Rucio's answer was incomplete ({type(exc).__name__}: {exc}); "
                 "the connection was probably cut", self.url) from exc
         except (rex.ServerConnectionException, rex.RucioException) as exc:
-            msg = " ".join(str(getattr(exc, "_message", "") or exc).split())[:500]
+            # Rucio's sentence and its details ("Cannot authenticate. Details: ...").
+            msg = " ".join(str(exc).split())[:500]
             if isinstance(exc, rex.ServerConnectionException):
                 if is_cut_off(exc):
                     raise transport_error(exc, self.url, f"{self.timeout:g}") from exc
@@ -280,7 +281,8 @@ class RucioConnector(ServiceConnector):
 
     def upload(self, path: str | os.PathLike[str], rse: str | None = None, *,
                name: str | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Upload a file to the account's own scope (``user.<account>``) at ``rse``.
+        """Upload a file to the account's own scope (``user.<account>``, made on the
+        first upload) at ``rse``.
 
         Parameters
         ----------
@@ -322,6 +324,9 @@ class RucioConnector(ServiceConnector):
         file = {"scope": scope, "name": name, "filename": local.name,
                 "bytes": local.stat().st_size, "adler32": adler32(local), "md5": md5(local)}
         with self._errors():
+            if scope not in self.client.list_scopes_for_account(self.account):
+                # (Rucio lets an account make its own scope: made on its first upload)
+                self.client.add_scope(self.account, scope)
             if list(self.client.list_dids(scope, {"name": name}, did_type="file")):
                 raise QueryError(f"{scope}:{name} is in the data lake already", self.url)
             # The RSE's own description (its protocols), as the upload client reads
@@ -432,6 +437,18 @@ class RucioConnector(ServiceConnector):
         """The replication rules on ``scope:name`` (as :meth:`rule` describes them)."""
         with self._errors():
             return [_rule(r) for r in self.client.list_did_rules(scope, name)]
+
+    def retry_rule(self, rule_id: str) -> None:
+        """Ask for the failed transfers of a STUCK rule to be tried again now.
+
+        Rucio retries a failed transfer three times, then marks its lock and the
+        rule STUCK with the reason, and tries again by itself only hours later;
+        this boosts the rule, so that the judge-repairer queues its transfers again
+        at once (an account may boost its own rules; a rule that is not STUCK is
+        left as it is).
+        """
+        with self._errors():
+            self.client.update_replication_rule(rule_id, {"boost_rule": True})
 
     def delete_rule(self, rule_id: str) -> None:
         """Remove a replication rule.

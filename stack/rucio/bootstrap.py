@@ -4,7 +4,12 @@ Run with the Rucio server's own virtual environment and ``RUCIO_CONFIG`` set.
 
 ``bootstrap.py database``
     create the Rucio schema in its PostgreSQL database, the base VO and the
-    root account, once; a database that has them is left alone.
+    root account, once; a database that has them is left alone if it was made
+    for this stack's ``var/``.  PostgreSQL is the machine's, ``var/`` (and the
+    passwords in it) the checkout's: a database whose root identity does not
+    take this stack's password was made for another ``var/`` (another clone
+    of the project on this machine, or an earlier ``var/``), and is emptied
+    and made again.
 ``bootstrap.py qbittorrent-conf PROFILE_DIR WEBUI_PORT``
     write the configuration of one RSE's qBittorrent (its Web API on
     127.0.0.1 with the user ``rucio`` and the password of
@@ -65,14 +70,26 @@ DATASETS = {
 
 
 def database() -> None:
-    """Create the Rucio schema, base VO and root account once."""
+    """Create the Rucio schema, base VO and root account once for this ``var/``."""
     import sqlalchemy as sa
     from rucio.common.config import config_get
     from rucio.db.sqla.util import build_database, create_base_vo, create_root_account
 
+    identity = config_get("bootstrap", "userpass_identity")
+    password = config_get("bootstrap", "userpass_pwd").encode()
+    root = sa.text("SELECT salt, password FROM identities "
+                   "WHERE identity = :identity AND identity_type = 'USERPASS'")
     engine = sa.create_engine(config_get("database", "default"))
-    with engine.connect() as con:
+    with engine.begin() as con:
         ready = sa.inspect(con).has_table("accounts")
+        if ready:
+            row = con.execute(root, {"identity": identity}).first()
+            digest = row and hashlib.sha256(bytes(row.salt) + password).hexdigest()
+            if row is None or digest != row.password:
+                print("rucio database of another stack (its root password is not this "
+                      "one's): made again")
+                con.execute(sa.text("DROP OWNED BY CURRENT_USER"))
+                ready = False
     engine.dispose()
     if ready:
         print("rucio database exists")
@@ -201,7 +218,8 @@ def _add_rse(client: object, rse: str, prefix: Path) -> None:
             # (an operation left out is not offered; 0 would be the first choice)
             "domains": {"wan": {"third_party_copy_read": 1,
                                 "third_party_copy_write": 1}}})
-    for key, value in {"site": rse, "QOS": QOS[rse], "bittorrent_driver": "qbittorrent",
+    # (the stack's driver, esap_rucio_policy.qbittorrent: Rucio's, with failures said)
+    for key, value in {"site": rse, "QOS": QOS[rse], "bittorrent_driver": "esap-qbittorrent",
                        "qbittorrent_management_address": f"http://127.0.0.1:{web}/"}.items():
         client.add_rse_attribute(rse, key, value)
     client.set_local_account_limit("root", rse, -1)

@@ -23,10 +23,13 @@ from astropy.table import Table
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from esap_dash.core.actor import Actor
 from esap_dash.core.cart import Cart
 from esap_dash.core.config import load_profile
 from esap_dash.core.provenance import Provenance
 from esap_dash.core.store import store_for
+from esap_dash.http.client import ApiError, Client
+from esap_dash.http.openapi import VOTABLE
 
 from .browser.conftest import serve
 from .conftest import ALICE, BOB, CAROL, oidc_token, readme_python
@@ -289,12 +292,18 @@ def test_jobs_are_submitted_followed_and_their_results_reach_a_cart(api) -> None
     items = call(f"{root}/carts/Results/items", alice).json()["items"]
     assert {i["item_id"] for i in items} == {str(h) for h in result["hip"]}
     assert all(i["ra"] is not None and i["dec"] is not None for i in items)
-    for route, method in (("", "GET"), ("/result", "GET"), ("/abort", "POST")):
+    for route, method in (("", "GET"), ("/result", "GET"), ("/abort", "POST"),
+                          ("/retry", "POST")):
         problem(call(f"{root}/jobs/{job['id']}{route}", bob, method), 404, "no job")
     problem(call(f"{root}/carts/Mine/items", bob, "POST", {"job": job["id"]}), 404, "no job")
     assert all(j["id"] != job["id"] for j in call(f"{root}/jobs", bob).json()["jobs"])
-    # A finished job has nothing to abort.
+    # A finished job has nothing to abort; asked for again, it is a new job.
     problem(call(f"{root}/jobs/{job['id']}/abort", alice, "POST"), 409, "has ended (COMPLETED)")
+    again = call(f"{root}/jobs/{job['id']}/retry", alice, "POST")
+    assert again.status_code == 201
+    assert again.headers["Location"] == f"/api/v1/jobs/{again.json()['id']}"
+    assert again.json()["id"] != job["id"] and again.json()["what"] == job["what"]
+    Draft202012Validator(schemas["Job"]).validate(again.json())
 
 
 @pytest.mark.parametrize(("body", "status", "said"), [
@@ -745,6 +754,47 @@ def test_each_job_kind_s_request_is_documented_from_what_it_takes(api) -> None:
     assert not dirac["additionalProperties"] and dirac["required"] == ["kind"]
 
 
+def test_a_notebooks_table_goes_to_its_owners_data_lake_scope_and_cart(api) -> None:
+    root, profile = api
+    alice = Client(root.removesuffix("/api/v1"), oidc_token(profile, ALICE))
+    colours = Table({"hip": [17702, 17847], "bp_rp": [0.56, 0.61]})
+    name = f"pleiades-colours-{time.time_ns()}.vot"
+    done = alice.upload_to_lake(colours, name, cart="Pleiades", note="Gaia colours, notebook")
+    assert done == {"did": f"user.alice:{name}", "rse": "LOCAL_SCRATCHDISK",
+                    "bytes": done["bytes"], "cart": "Pleiades", "added": True}
+    kept = alice.cart("Pleiades").to_table()
+    item = kept[list(kept["item_id"]).index(done["did"])]
+    assert (item["archive"], item["product_type"]) == ("Rucio data lake", "FILE")
+    # The provenance is the upload, by alice, with what she said made it: in the cart,
+    # and kept by Rucio with the file.
+    said = Provenance.from_json(str(item["query"]))
+    assert (said.activity, said.user, said.query["note"]) == (
+        "upload", ALICE, "Gaia colours, notebook")
+    meta = Actor(profile, ALICE).connector("rucio").metadata("user.alice", name)
+    assert meta["esap_dash_kind"] == "upload" and "Gaia colours, notebook" in meta["prov_json"]
+    # The file is hers and the lake's: never replaced, and nobody else's.
+    with pytest.raises(ApiError, match="never replaced") as taken:
+        alice.upload_to_lake(colours[:1], name, cart="Pleiades")
+    assert taken.value.status == 409
+    bob = oidc_token(profile, BOB)
+    problem(call(f"{root}/carts/Pleiades/items", bob), 404, "no cart")
+    for params, body, said_ in (
+            ({"name": "two words.vot", "cart": "Pleiades"}, b"", "readable VOTable"),
+            ({"name": "two words.vot", "cart": "Pleiades"}, None, "cannot name a file"),
+            ({"cart": "Pleiades"}, None, "Say the file's name and the cart")):
+        answer = requests.post(f"{root}/lake/files", params=params, timeout=120,
+                               data=body if body is not None else _votable_bytes(colours),
+                               headers={"Authorization": f"Bearer {oidc_token(profile, ALICE)}",
+                                        "Content-Type": VOTABLE})
+        problem(answer, 400, said_)
+
+
+def _votable_bytes(table: Table) -> bytes:
+    out = io.BytesIO()
+    table.write(out, format="votable")
+    return out.getvalue()
+
+
 def test_every_operation_answers_as_the_document_says(api) -> None:
     root, profile = api
     alice = oidc_token(profile, ALICE)
@@ -794,6 +844,12 @@ def test_every_operation_answers_as_the_document_says(api) -> None:
         time.sleep(1)
     go("GET", "/jobs/{id}/result", at={"id": job["id"]})
     go("POST", "/jobs/{id}/abort", at={"id": job["id"]})  # 409: it has ended
+    go("POST", "/jobs/{id}/retry", at={"id": job["id"]})  # 201: a new job
+    check("POST", "/lake/files", requests.post(
+        f"{root}/lake/files", params={"name": f"contract-{time.time_ns()}.vot",
+                                      "cart": "Contract"}, data=_votable_bytes(
+                                          Table({"hip": [13296]})),
+        headers={"Authorization": f"Bearer {alice}", "Content-Type": VOTABLE}, timeout=120))
     go("GET", "/workflows")
     go("GET", "/facilities")
     go("GET", "/quotas")

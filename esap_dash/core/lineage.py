@@ -252,11 +252,19 @@ def cart_document(name: str, owner: str, items: Iterable[CartItem], *,
     return build.doc.unified()
 
 
-def result_document(record: Provenance) -> ProvDocument:
-    """The provenance of a job's result (``record``, as its job kind gives it): the run,
-    its plan, the services it asked, the items it used and the result it made."""
+def result_document(record: Provenance, name: str = "") -> ProvDocument:
+    """The provenance of a result: a job's (``record``, as its job kind gives it: the
+    run, its plan, the services it asked, the items it used and the result it made),
+    or, for a record of no job (a table a user uploaded from a notebook), the activity
+    that brought it (who, when, what they said of it) and the table ``name`` it made."""
     build = _Builder()
-    build.run(record)
+    if record.job is not None:
+        build.run(record)
+    else:
+        table = f"esap:table/{_slug(name or record.activity)}"
+        build.doc.entity(table, {PROV_TYPE: _VO["Entity"], "voprov:name": name,
+                                 PROV_LABEL: name or record.activity})
+        build.doc.wasGeneratedBy(table, build.query(record, None), record.at or None)
     return build.doc.unified()
 
 

@@ -28,8 +28,9 @@ __all__ = ["ACTIVITIES", "FORM", "Provenance", "Service", "now", "software"]
 FORM = 1
 #: What made the rows: a query of several archives, a whole catalogue, records of
 #: a service that are not sky results (data lake, software), a table another
-#: tool sent, what a job produced, a cutout a service made of a data set.
-ACTIVITIES = ("search", "catalogue", "records", "samp", "result", "cutout")
+#: tool sent, what a job produced, a cutout a service made of a data set, a table a
+#: user uploaded to the data lake from elsewhere (a notebook).
+ACTIVITIES = ("search", "catalogue", "records", "samp", "result", "cutout", "upload")
 
 
 @cache

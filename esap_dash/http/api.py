@@ -51,6 +51,7 @@ from ..core.search import Searches, SearchRequest, SearchResults, sky_archives
 from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
 from ..work.jobs import FINAL, check_request, follow, kind_of, kinds, request_schema
+from ..work.lake import table_to_lake
 from ..work.workflows import load_workflows
 from .openapi import (
     API_ROOT,
@@ -587,15 +588,21 @@ def _whole(value: Any) -> bool:
         -2**63 <= value < 2**63
 
 
-def _rows_of_votable(body: bytes) -> Table:
-    """The rows of a VOTable sent to a cart (400 when it is not one, is larger than a
-    cart takes at once, or lacks the columns a cart item needs)."""
+def _votable(body: bytes) -> Table:
+    """The table of a VOTable body (400 when it is not one, or is larger than the API
+    takes at once)."""
     try:
-        rows = read_bounded_votable(body, max_fields=MAX_FIELDS, max_rows=MAX_ROWS)
+        return read_bounded_votable(body, max_fields=MAX_FIELDS, max_rows=MAX_ROWS)
     except VOTableLimitError as exc:
         raise Problem(400, str(exc)) from None
     except Exception as exc:  # astropy raises many kinds for a broken VOTable
         raise Problem(400, f"The body is not a readable VOTable: {exc}") from None
+
+
+def _rows_of_votable(body: bytes) -> Table:
+    """The rows of a VOTable sent to a cart (400 when it is not one, is larger than a
+    cart takes at once, or lacks the columns a cart item needs)."""
+    rows = _votable(body)
     if "archive" not in rows.colnames or not {"id", "access_url"} & set(rows.colnames):
         raise Problem(400, "Rows for a cart need an archive column and an id or "
                            "access_url column.")
@@ -774,6 +781,24 @@ class JobAbortHandler(ApiHandler):
         self.write_json({"id": record["id"], "abort": "asked for"}, 202)
 
 
+class JobRetryHandler(ApiHandler):
+    """``POST /api/v1/jobs/{id}/retry``: ask for one of the caller's jobs again: a new
+    job as it was asked (201), or, for a STUCK replication rule, the same rule tried
+    again where it is (202; 409 when it is not STUCK)."""
+
+    async def post(self, job_id: str) -> None:
+        actor, record = await self.job(job_id)
+        try:
+            new = await run_blocking(kind_of(record).retry, actor, record)
+        except ConnectorError as exc:
+            raise _service_problem(exc, record["service"]) from None
+        job = (await follow(actor, record["kind"], job=new))[0]
+        if new == record["id"]:
+            self.write_json(_job_json(job), 202)
+        else:
+            self.write_json(_job_json(job), 201, f"{API_ROOT}/jobs/{new}")
+
+
 class JobResultHandler(ApiHandler):
     """``GET /api/v1/jobs/{id}/result``: what one of the caller's jobs produced, as a
     VOTable (409 while it has none)."""
@@ -901,6 +926,31 @@ class QuotasHandler(ApiHandler):
             for q in quotas]})
 
 
+class LakeFilesHandler(ApiHandler):
+    """``POST /api/v1/lake/files?name=&cart=``: a VOTable (a notebook's table) uploaded
+    to the caller's scope of the data lake with its provenance, and put in a cart (201;
+    409: the name is taken)."""
+
+    async def post(self) -> None:
+        name = self.get_query_argument("name", "")
+        cart = self.get_query_argument("cart", "")
+        note = self.get_query_argument("note", "")
+        if not name or not cart:
+            raise Problem(400, "Say the file's name and the cart: ?name=my-table.vot&cart=...")
+        if self.request.headers.get("Content-Type", "").split(";")[0].strip() != VOTABLE:
+            raise Problem(400, f"Send the table as a VOTable (Content-Type: {VOTABLE}).")
+        table = await run_blocking(_votable, self.raw_body)
+        actor = await self.actor()
+        await self.cart(cart, create=True)  # (a name a cart may have, or 400)
+        try:
+            done = await run_blocking(lambda: table_to_lake(actor, table, name, cart=cart,
+                                                            note=note))
+        except ConnectorError as exc:
+            raise _service_problem(exc, "Data lake") from None
+        self.write_json({"did": done.did, "rse": done.rse, "bytes": done.bytes,
+                         "cart": done.cart, "added": done.added}, 201)
+
+
 class ServicesHandler(ApiHandler):
     """``GET /api/v1/services``: every service of the deployment and whether it answers
     (answers up to the profile's health period old are reused)."""
@@ -934,6 +984,7 @@ def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
               (rf"{search}/rows", SearchRowsHandler),
               (rf"{API_ROOT}/jobs", JobsHandler), (job, JobHandler),
               (rf"{job}/abort", JobAbortHandler), (rf"{job}/result", JobResultHandler),
+              (rf"{job}/retry", JobRetryHandler), (rf"{API_ROOT}/lake/files", LakeFilesHandler),
               (rf"{API_ROOT}/workflows", WorkflowsHandler),
               (rf"{API_ROOT}/clusters", ClustersHandler),
               (rf"{API_ROOT}/clusters/([^/]+)", ClusterHandler),

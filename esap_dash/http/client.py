@@ -209,6 +209,27 @@ class Client:
         """Abort one of your jobs where it runs."""
         self.call("POST", f"/jobs/{int(job_id)}/abort")
 
+    def retry(self, job_id: int) -> dict[str, Any]:
+        """Ask for one of your jobs again: the new job, or (a STUCK replication rule)
+        the same one, whose failed transfers Rucio tries again."""
+        return self._json("POST", f"/jobs/{int(job_id)}/retry")
+
+    def upload_to_lake(self, table: Table, name: str, *, cart: str,
+                       note: str = "") -> dict[str, Any]:
+        """Upload ``table`` to your own scope of the data lake as the VOTable ``name``,
+        with its provenance (``note``: what made it), and put it in ``cart``.
+
+        Returns
+        -------
+        dict
+            ``did`` (``user.<account>:<name>``), ``rse``, ``bytes``, ``cart``, ``added``.
+        """
+        body = io.BytesIO()
+        table.write(body, format="votable")
+        return self._json("POST", "/lake/files", params={"name": name, "cart": cart,
+                                                         **({"note": note} if note else {})},
+                          data=body.getvalue(), headers={"Content-Type": VOTABLE})
+
     def result(self, job_id: int) -> Table:
         """What one of your jobs produced."""
         return self._table(f"/jobs/{int(job_id)}/result")

@@ -135,6 +135,8 @@ SCHEMAS: dict[str, Any] = {
     "ProvJson": {"type": "object", "description": "W3C PROV-JSON.", "properties": {
         name: {"type": "object"} for name in ("prefix", "entity", "activity", "agent",
                                                "wasGeneratedBy", "used")}},
+    "LakeFile": _object({"did": _TEXT, "rse": _TEXT, "bytes": _INTEGER, "cart": _TEXT,
+                         "added": {"type": "boolean"}}),
     "Services": _object({"services": {"type": "array", "items": _object({
         "name": _TEXT, "kind": _TEXT, "url": _TEXT, "up": {"type": "boolean"},
         "seconds": _NUMBER, "detail": _TEXT,
@@ -354,6 +356,12 @@ def openapi(*, archives: Sequence[str] = (),
                 {"202": _json("Abort asked for.", "AbortAsked")},
                 parameters=(job,),
                 errors=("404", "409", "502"))},
+            "/jobs/{id}/retry": {"post": _op(
+                "Ask for one of your jobs again: a new job as it was asked, or (a STUCK "
+                "replication rule) the same rule's failed transfers tried again.",
+                {"201": _json("The new job.", "Job"),
+                 "202": _json("The same job, asked to try again.", "Job")},
+                parameters=(job,), errors=("404", "409", "422", "502"))},
             "/jobs/{id}/result": {"get": _op("What one of your jobs produced.", votable,
                                              parameters=(job,), errors=("404", "409", "502"))},
             "/workflows": {"get": _op("The workflows a run can use, and their parameters.",
@@ -385,6 +393,22 @@ def openapi(*, archives: Sequence[str] = (),
             "/quotas": {"get": _op("Your storage quota in the data lake, per RSE.",
                                    {"200": _json("Bytes used and the limit per RSE.", "Quotas")},
                                    errors=("403", "404", "502"))},
+            "/lake/files": {"post": _op(
+                "Upload a table (a notebook's) to your own scope of the data lake "
+                "(user.<account>) with its provenance, and put it in a cart; a file of "
+                "the data lake is never replaced.",
+                {"201": _json("The file in the data lake, and the cart.", "LakeFile")},
+                parameters=(
+                    {**_query("name", {"type": "string", "minLength": 1, "maxLength": 250,
+                                       "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                              "The file's name in the data lake."), "required": True},
+                    {**_query("cart", cart["schema"], "The cart it goes to (made if "
+                                                      "need be)."), "required": True},
+                    _query("note", {"type": "string", "maxLength": 1000},
+                           "What made the table, kept in its provenance.")),
+                body={"description": "The table.", "required": True,
+                      "content": {VOTABLE: table}},
+                errors=("400", "404", "409", "502"))},
             "/services": {"get": _op("Every service of the deployment and whether it "
                                      "answers.", {"200": _json("The services.", "Services")},
                                      errors=())},

@@ -1,6 +1,7 @@
-"""Results back to the data lake: what a job made, uploaded to the user's own Rucio
-scope (``user.<account>``) with its provenance, and put in a cart as a data-lake item
-that can be replicated like any other."""
+"""Results back to the data lake: what a job made, or a table the user made elsewhere (a
+notebook, through the HTTP API), uploaded to the user's own Rucio scope
+(``user.<account>``) with its provenance, and put in a cart as a data-lake item that can
+be replicated like any other."""
 
 from __future__ import annotations
 
@@ -16,12 +17,19 @@ from connectors.exceptions import QueryError
 
 from ..core.actor import Actor
 from ..core.cart import record_rows
+from ..core.errors import EsapError
 from ..core.lineage import result_document
 from ..core.provenance import Provenance
 from ..core.votable import write_votable
 from .jobs import kind_of, service_of
 
-__all__ = ["LakeUpload", "result_to_lake"]
+__all__ = ["LakeUpload", "NameTakenError", "result_to_lake", "table_to_lake"]
+
+
+class NameTakenError(EsapError):
+    """The user's scope has a file of that name already (the message says which)."""
+
+    status = 409
 
 
 @dataclass(frozen=True)
@@ -62,13 +70,39 @@ def result_to_lake(actor: Actor, record: dict[str, Any], *, cart: str) -> LakeUp
     digits = re.sub(r"\D", "", str(record["created"]))  # a datetime, or its text
     name = f"job-{record['id']}-{digits[:8]}T{digits[8:14]}.vot"
     return _upload(actor, result.table, name, provenance, cart=cart,
-                   meta={"esap_dash_job": int(record["id"]), "esap_dash_kind": record["kind"]})
+                   meta={"esap_dash_job": int(record["id"]), "esap_dash_kind": record["kind"]},
+                   again=True)
+
+
+def table_to_lake(actor: Actor, table: Table, name: str, *, cart: str,
+                  note: str = "") -> LakeUpload:
+    """Upload a table the user made elsewhere (a notebook's, sent through the HTTP API)
+    to their scope of the data lake as the VOTable ``name``, and put it in ``cart``.
+
+    Its provenance is the upload (activity ``upload``: who sent it, when, the name
+    and ``note``, as the sender describes what made it), kept in the file and as
+    Rucio metadata (``esap_dash_kind = "upload"``, ``prov_json``).
+
+    Raises
+    ------
+    NameTakenError
+        The user's scope has a file of that name (a file of the data lake is never
+        replaced: choose another name).
+    ConnectorError
+        The data lake refused (a name Rucio does not take) or failed.
+    """
+    provenance = Provenance(activity="upload", user=actor.user,
+                            query={"name": name, **({"note": note} if note else {})})
+    return _upload(actor, table, name, provenance, cart=cart,
+                   meta={"esap_dash_kind": "upload"}, again=False)
 
 
 def _upload(actor: Actor, table: Table, name: str, provenance: Provenance, *, cart: str,
-            meta: dict[str, Any]) -> LakeUpload:
+            meta: dict[str, Any], again: bool) -> LakeUpload:
+    """Upload ``table``; a file of that name already there is taken when ``again``
+    (the same result asked for twice), refused otherwise."""
     lake = service_of(actor, "rucio", "This deployment has no Rucio data lake.")
-    prov = result_document(provenance).serialize(format="json")
+    prov = result_document(provenance, name).serialize(format="json")
     with tempfile.TemporaryDirectory(prefix="esap-dash-upload-") as folder:
         path = Path(folder) / name
         write_votable(table, path, resource=name, provenance=prov)
@@ -77,6 +111,9 @@ def _upload(actor: Actor, table: Table, name: str, provenance: Provenance, *, ca
         except QueryError as exc:
             if "already" not in exc.reason:
                 raise
+            if not again:
+                raise NameTakenError(f"{exc.reason}: a file of the data lake is never replaced; "
+                                "choose another name.") from None
             scope = f"user.{lake.account}"
             files = lake.list_dids(scope, name, did_type="file")
             done = {"did": f"{scope}:{name}", "scope": scope, "name": name,

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import time
-import uuid
 import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import requests
 
 from connectors.exceptions import (
     ConfigurationError,
@@ -21,8 +17,6 @@ from connectors.exceptions import (
     ServiceUnavailableError,
 )
 from connectors.rucio import RucioConnector
-
-from ..conftest import PROJECT_ROOT, stack
 
 
 @pytest.fixture
@@ -114,53 +108,6 @@ def test_a_replication_rule_copies_the_bytes_and_is_deleted(rucio: RucioConnecto
         rucio.add_rule("esap", "crab_images", "LOCAL_B")
     rucio.delete_rule(rule_id)
     assert rucio.rule(rule_id)["expires"] is not None
-
-
-def _wait_for(rucio: RucioConnector, rule_id: str, states: set[str],
-              seconds: float = 180) -> dict:
-    deadline = time.monotonic() + seconds
-    info = rucio.rule(rule_id)
-    while info["state"] not in states and time.monotonic() < deadline:
-        time.sleep(1)
-        info = rucio.rule(rule_id)
-    return info
-
-
-def test_a_transfer_whose_qbittorrent_dies_is_stuck_with_the_reason_and_completes_on_retry(
-        rucio: RucioConnector, secrets: dict[str, str], tmp_path: Path) -> None:
-    # 150 MiB: several seconds to move, killed within a tenth of one after it starts.
-    data = tmp_path / f"fault-{uuid.uuid4().hex[:8]}.bin"
-    data.write_bytes(os.urandom(150 * 2**20))
-    did = rucio.upload(data)
-    assert did["rse"] == "LOCAL_SCRATCHDISK"
-    web = f"http://127.0.0.1:{int(os.environ.get('ESAP_DASH_QBITTORRENT_PORT', 8111)) + 1}"
-    qbt = requests.Session()
-    password = "".join(c for c in secrets["ESAP_DASH_QBITTORRENT_PASSWORD"] if c.isalnum())
-    qbt.post(f"{web}/api/v2/auth/login", data={"username": "rucio", "password": password},
-             timeout=10).raise_for_status()
-    rule_id = rucio.add_rule(did["scope"], did["name"], "LOCAL_B", comment="fault test")
-    deadline = time.monotonic() + 120
-    while not any(t["name"] == did["name"] for t in
-                  qbt.get(f"{web}/api/v2/torrents/info", timeout=10).json()):
-        assert time.monotonic() < deadline, "the transfer never reached LOCAL_B's qBittorrent"
-        time.sleep(0.1)
-    pid = int((PROJECT_ROOT / "var" / "qbittorrent-LOCAL_B.pid").read_text())
-    os.kill(pid, signal.SIGKILL)
-    try:
-        info = _wait_for(rucio, rule_id, {"STUCK", "OK"})
-        assert info["state"] == "STUCK" and info["locks_stuck"] == 1
-        # Rucio's reason, as its transfer tool gave it: LOCAL_B's qBittorrent is gone.
-        assert f"qBittorrent at {web}" in info["error"], info["error"]
-    finally:
-        stack("start", "rucio")  # LOCAL_B's qBittorrent again
-    rucio.retry_rule(rule_id)
-    info = _wait_for(rucio, rule_id, {"OK"})
-    assert info["state"] == "OK" and info["bytes_ok"] == info["bytes"] == 150 * 2**20
-    at = {str(r["rse"]): _file_sums(str(r["pfn"]))
-          for r in rucio.list_replicas(did["scope"], did["name"])}
-    assert at["LOCAL_B"] == at["LOCAL_SCRATCHDISK"] == (did["adler32"], hashlib.md5(
-        data.read_bytes()).hexdigest())
-    rucio.delete_rule(rule_id)
 
 
 def test_a_rule_for_a_storage_class_lands_on_an_rse_of_that_class(

@@ -4,6 +4,7 @@ rule to bring them to a storage element, and the cart's rules followed live."""
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from connectors.rucio import size_text
 from ...core.actor import Actor, NoAccountError
 from ...core.cart import CartItem
 from ...core.fanout import run_blocking
-from ...work.jobs import follow
+from ...work.jobs import JobError, follow, kinds
 from ...work.placement import make_available_at
 from .actions import Refresher, on_click
 from .style import html_pane, notice, say
@@ -47,6 +48,9 @@ class CartLake(pn.viewable.Viewer):
     refresh_period = param.Number(default=5.0, bounds=(0, None),
                                   doc="Seconds between refreshes of replicating rules.")
 
+    #: Seconds a STUCK rule asked for again is followed before Rucio takes it up.
+    RETRY_FOLLOW = 120.0
+
     def __init__(self, actor: Actor, items: Callable[[], list[CartItem]],
                  cart_name: Callable[[], str], **params: Any) -> None:
         super().__init__(**params)
@@ -59,6 +63,8 @@ class CartLake(pn.viewable.Viewer):
         self._rules_refresher = Refresher(self.refresh_rules, lambda: self.refresh_period)
         #: This cart's replication rules with their live state.
         self.rules: list[dict[str, Any]] = []
+        self._jobs: list[dict[str, Any]] = []
+        self._retried: dict[str, float] = {}  # rule id -> when it was asked for again
         self.notice = notice()
         #: The account's quota at each RSE, in words (empty until read).
         self.quota = ""
@@ -84,6 +90,8 @@ class CartLake(pn.viewable.Viewer):
         stage = pn.widgets.Button(label="Make available at the RSE", color="primary",
                                   width=220)
         on_click(stage, self.make_available)
+        self._retry = pn.widgets.Button(label="Try stuck rules again", width=200, visible=False)
+        on_click(self._retry, self.retry_stuck)
         self._layout = pn.Card(
             pn.pane.Markdown("Data-lake items (ticked ones, or all): where their files are "
                              "stored, and a replication rule to bring them to a storage "
@@ -92,7 +100,7 @@ class CartLake(pn.viewable.Viewer):
                    pn.widgets.IntInput.from_param(self.param.lifetime_days, width=140), stage),
             self._quota, self.notice, self._replicas_title, self._replicas,
             pn.pane.Markdown("#### Replication rules of this cart"),
-            self._rules, title="Data lake", sizing_mode="stretch_width")
+            self._rules, self._retry, title="Data lake", sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -166,16 +174,40 @@ class CartLake(pn.viewable.Viewer):
     async def refresh_rules(self) -> None:
         """Show this cart's rules with their live state; refresh while any replicates."""
         cart = self._cart_name()
+        self._jobs = [j for j in await follow(self.actor, "rucio-rule")
+                      if j["detail"].get("cart") == cart]
         rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "at": j.get("at", ""),
                  "state": j["state"], "done": _progress(j),
                  "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
                  "rule": j["ref"], "expires": str(j.get("expires") or ""),
                  "asked": j["created"]}
-                for j in await follow(self.actor, "rucio-rule")
-                if j["detail"].get("cart") == cart]
+                for j in self._jobs]
         self.rules = rows
         self._rules.value = pd.DataFrame(rows) if rows else None
-        self._rules_refresher.keep(any(r["state"] in ("REPLICATING", "UNKNOWN") for r in rows))
+        now = time.monotonic()
+        self._retried = {r["rule"]: t for r in rows if r["state"] == "STUCK"
+                         and (t := self._retried.get(r["rule"], 0)) > now - self.RETRY_FOLLOW}
+        self._retry.visible = any(r["state"] == "STUCK" for r in rows)
+        self._rules_refresher.keep(bool(self._retried) or any(
+            r["state"] in ("REPLICATING", "UNKNOWN") for r in rows))
+
+    async def retry_stuck(self) -> None:
+        """Ask Rucio to try the failed transfers of this cart's STUCK rules again."""
+        stuck = [j for j in self._jobs if j["state"] == "STUCK"]
+        rules = kinds()["rucio-rule"]
+        asked, refused = [], []
+        for job in stuck:
+            try:
+                await run_blocking(rules.retry, self.actor, job)
+            except (JobError, ConnectorError) as exc:
+                refused.append(f"{job['detail']['did']}: {getattr(exc, 'reason', exc)}")
+            else:
+                asked.append(f"{job['detail']['did']} at {job['detail']['rse']}")
+                self._retried[job["ref"]] = time.monotonic()
+        say(self.notice, (f"Asked Rucio to try again: {'; '.join(asked)}." if asked else "")
+            + (f" Refused: {'; '.join(refused)}" if refused else ""),
+            "danger" if refused else "info")
+        await self.refresh_rules()
 
 
 def _progress(job: dict[str, Any]) -> str:

@@ -209,7 +209,9 @@ class JobList(pn.viewable.Viewer):
             return None
         done, new = await self._act("retry", job)
         if done:
-            say(self.notice, f"Job {job['id']} asked for again: job {new} started.")
+            say(self.notice, f"Job {job['id']}: {job['service']} was asked to try it again."
+                if new == job["id"]  # the same job, tried again where it is (a rule)
+                else f"Job {job['id']} asked for again: job {new} started.")
             await self.refresh()
         return new
 

@@ -67,6 +67,16 @@ class RucioRules(JobKind):
                 **{k: rule.get(k, "") for k in ("locks_ok", "locks_replicating", "locks_stuck",
                                                  "bytes_ok", "bytes", "expires")}}
 
+    def retry(self, actor: Actor, record: dict[str, Any]) -> int:
+        """Ask Rucio to try a STUCK rule's failed transfers again now (the same rule,
+        so the same job); a rule that is not STUCK is left as it is."""
+        state = self.state(actor, record)["state"]
+        if state != "STUCK":
+            raise JobError(f"Rule {record['ref']} is {state}, not STUCK: there is nothing to "
+                           "try again.", status=409)
+        self._lake(actor).retry_rule(record["ref"])
+        return int(record["id"])
+
     def delete(self, actor: Actor, record: dict[str, Any]) -> None:
         try:
             self._lake(actor).delete_rule(record["ref"])

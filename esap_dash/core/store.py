@@ -159,9 +159,11 @@ class Store:
     """
 
     def __init__(self, url: str) -> None:
-        kwargs: dict[str, Any] = {}
+        # A database server restarted under a running dashboard: each pooled
+        # connection is tested before use, so no one's first call after it fails.
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs = {"connect_args": {"timeout": 30}}
         self.engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

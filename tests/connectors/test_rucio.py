@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 import time
+import uuid
 import zlib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -108,6 +111,36 @@ def test_a_replication_rule_copies_the_bytes_and_is_deleted(rucio: RucioConnecto
         rucio.add_rule("esap", "crab_images", "LOCAL_B")
     rucio.delete_rule(rule_id)
     assert rucio.rule(rule_id)["expires"] is not None
+
+
+def _restart_postgresql() -> None:
+    """Restart the machine's PostgreSQL (Rucio's database), as its operator would."""
+    online = [line.split() for line in subprocess.run(
+        ["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout.splitlines()
+        if line.split()[2] == "5432"]
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    subprocess.run([*sudo, "pg_ctlcluster", online[0][0], online[0][1], "restart"],
+                   check=True, timeout=120)
+
+
+def test_a_rule_survives_its_database_restarting(rucio: RucioConnector, tmp_path: Path) -> None:
+    data = tmp_path / f"restart-{uuid.uuid4().hex[:8]}.bin"
+    data.write_bytes(os.urandom(100 * 2**20))
+    did = rucio.upload(data)
+    rule_id = rucio.add_rule(did["scope"], did["name"], "LOCAL_B", comment="restart test")
+    assert rucio.rule(rule_id)["state"] == "REPLICATING"
+    _restart_postgresql()  # under the server, the conveyor and the judge
+    deadline = time.monotonic() + 180
+    info = rucio.rule(rule_id)
+    while info["state"] == "REPLICATING" and time.monotonic() < deadline:
+        time.sleep(1)
+        info = rucio.rule(rule_id)
+    assert (info["state"], info["bytes_ok"]) == ("OK", 100 * 2**20)
+    sums = {str(r["rse"]): _file_sums(str(r["pfn"]))
+            for r in rucio.list_replicas(did["scope"], did["name"])}
+    assert sums["LOCAL_B"] == sums["LOCAL_SCRATCHDISK"] == (
+        did["adler32"], hashlib.md5(data.read_bytes()).hexdigest())
+    rucio.delete_rule(rule_id)
 
 
 def test_a_rule_for_a_storage_class_lands_on_an_rse_of_that_class(

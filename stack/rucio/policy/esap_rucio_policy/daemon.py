@@ -3,10 +3,17 @@
 ``NAME`` is the daemon's script without ``rucio-`` (``conveyor-poller``); the
 stack's qBittorrent driver (:mod:`esap_rucio_policy.qbittorrent`) is registered
 with Rucio's bittorrent transfer tool first.
+
+The poller looks again at a transfer it has polled after ``[conveyor]
+poll_again_seconds`` (5 by default).  Rucio's own poller waits 600 s (the
+``processed_at_delay`` of ``get_and_mark_next``, which no option sets): a
+transfer not done at its first poll, a few seconds after it was handed over,
+waited ten minutes more to be seen done.
 """
 
 from __future__ import annotations
 
+import functools
 import runpy
 import sys
 from pathlib import Path
@@ -14,11 +21,24 @@ from pathlib import Path
 from . import qbittorrent  # noqa: F401  (registers the driver)
 
 
+def _poll_again_after(seconds: int) -> None:
+    """Let the poller look again at a transfer ``seconds`` after its last poll."""
+    from rucio.core import request
+
+    request.get_and_mark_next = functools.partial(request.get_and_mark_next,
+                                                  processed_at_delay=seconds)
+
+
 def main(argv: list[str]) -> None:
     """Run the daemon ``rucio-<argv[0]>`` of this environment with ``argv[1:]``."""
     script = Path(sys.executable).parent / f"rucio-{argv[0] if argv else ''}"
     if not argv or not script.is_file():
         sys.exit(f"usage: python -m esap_rucio_policy.daemon NAME [ARGS] (no {script})")
+    if argv[0] == "conveyor-poller":
+        from rucio.common.config import config_get_int
+
+        _poll_again_after(config_get_int("conveyor", "poll_again_seconds",
+                                         raise_exception=False, default=5))
     sys.argv = [str(script), *argv[1:]]
     runpy.run_path(str(script), run_name="__main__")
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_lake.py [--mib 200] [--files 20] [--file-mib 10]
 
 The stack's Rucio (``local`` profile, account ``root``): random bytes are
-uploaded to ``LOCAL_A`` in the scope ``user.root`` (made once), then a
+uploaded to ``LOCAL_A`` in the scope ``user.root``, then a
 replication rule asks for them at ``LOCAL_B`` and the time until Rucio says
 OK is taken — the conveyor submits each file to LOCAL_B's qBittorrent, which
 fetches it from LOCAL_A's, the poller and finisher mark it done.  The
@@ -84,8 +84,6 @@ def main() -> None:
     parser.add_argument("--file-mib", type=int, default=10)
     args = parser.parse_args()
     lake = load_profile("local").service("rucio").connector(timeout=120)
-    if f"user.{lake.account}" not in lake.list_scopes():
-        lake.client.add_scope(lake.account, f"user.{lake.account}")
     work = Path(tempfile.mkdtemp(prefix="bench-lake-", dir=Path(__file__).parent.parent / "var"))
     try:
         case(lake, "one-file", 1, args.mib, work)

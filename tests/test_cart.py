@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
-import uuid
-import zlib
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-import requests
 from astropy.io.votable import parse
 from astropy.table import Table
 
@@ -30,12 +24,10 @@ from esap_dash.ui.pages.cart import CartPage
 from esap_dash.ui.pages.discovery import DiscoveryPage
 
 from .conftest import (
-    PROJECT_ROOT,
     add_dataset_to_cart,
     readme_python,
     run_coroutine,
     send_table_to_esap_dash,
-    stack,
 )
 
 
@@ -349,67 +341,6 @@ def test_cart_page_shows_replicas_and_makes_data_available_at_an_rse(private) ->
         ("QOS=SAFE", "LOCAL_A")]
     assert next(r for r in lake.rules if r["rse"] == "QOS=SAFE")["expires"]
     assert page.store.jobs("someone-else", "rucio-rule") == []
-
-
-def _rules_until(lake, states: set[str], seconds: float = 180) -> dict:
-    """The cart's (only) rule once its state is one of ``states`` (or time is up)."""
-    deadline = time.monotonic() + seconds
-    run_coroutine(lake.refresh_rules())
-    while lake.rules[0]["state"] not in states and time.monotonic() < deadline:
-        time.sleep(1)
-        run_coroutine(lake.refresh_rules())
-    return lake.rules[0]
-
-
-def test_a_transfer_whose_qbittorrent_dies_is_stuck_with_the_reason_and_completes_on_retry(
-        private, secrets, tmp_path) -> None:
-    # 150 MiB: seconds to move; LOCAL_B's qBittorrent is killed within a tenth of a
-    # second of being handed the torrent.
-    page = CartPage(profile=private, refresh_period=0)
-    lake = page.lake
-    data = tmp_path / f"fault-{uuid.uuid4().hex[:8]}.bin"
-    data.write_bytes(os.urandom(150 * 2**20))
-    did = lake.rucio.upload(data)
-    Cart.open("faults", profile=private).add_rows(Table({
-        "archive": ["Rucio data lake"], "id": [did["did"]], "title": [did["name"]],
-        "product_type": ["file"]}), kind="did")
-    page.cart_name = "faults"
-    run_coroutine(lake.show_replicas())
-    lake.rse = "LOCAL_B"
-    web = f"http://127.0.0.1:{int(os.environ.get('ESAP_DASH_QBITTORRENT_PORT', 8111)) + 1}"
-    qbt = requests.Session()
-    password = "".join(c for c in secrets["ESAP_DASH_QBITTORRENT_PASSWORD"] if c.isalnum())
-    qbt.post(f"{web}/api/v2/auth/login", data={"username": "rucio", "password": password},
-             timeout=10).raise_for_status()
-    run_coroutine(lake.make_available())
-    assert f"Asked for {did['did']} at LOCAL_B" in lake.notice.text
-    deadline = time.monotonic() + 120
-    while not any(t["name"] == did["name"] for t in
-                  qbt.get(f"{web}/api/v2/torrents/info", timeout=10).json()):
-        assert time.monotonic() < deadline, "the transfer never reached LOCAL_B's qBittorrent"
-        time.sleep(0.1)
-    os.kill(int((PROJECT_ROOT / "var" / "qbittorrent-LOCAL_B.pid").read_text()), signal.SIGKILL)
-    try:
-        rule = _rules_until(lake, {"STUCK", "OK"})
-        # Stuck after Rucio's retries, with the reason its transfer tool gave.
-        assert (rule["state"], rule["stuck"]) == ("STUCK", 1)
-        assert f"qBittorrent at {web}/ did not answer (connection refused)" in rule["error"]
-    finally:
-        stack("start", "rucio")  # LOCAL_B's qBittorrent is back
-    run_coroutine(lake.retry_stuck())
-    assert lake.notice.text == f"Asked Rucio to try again: {did['did']} at LOCAL_B."
-    rule = _rules_until(lake, {"OK"})
-    assert (rule["state"], rule["done"]) == ("OK", "1 of 1 files, 157.3 MB of 157.3 MB")
-    sums = {str(r["rse"]): Path(urlparse(str(r["pfn"])).path).read_bytes()
-            for r in lake.rucio.list_replicas(did["scope"], did["name"])}
-    original = data.read_bytes()
-    for rse in ("LOCAL_SCRATCHDISK", "LOCAL_B"):
-        assert f"{zlib.adler32(sums[rse]) & 0xFFFFFFFF:08x}" == did["adler32"]
-        assert hashlib.md5(sums[rse]).digest() == hashlib.md5(original).digest()
-    # Nothing is stuck any more: nothing to try again.
-    run_coroutine(lake.retry_stuck())
-    assert "Asked Rucio" not in lake.notice.text
-    lake.rucio.delete_rule(rule["rule"])
 
 
 def test_shared_links_open_only_with_a_live_token(private) -> None:

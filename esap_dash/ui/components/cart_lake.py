@@ -80,7 +80,10 @@ class CartLake(pn.viewable.Viewer):
         self._replicas_title = pn.pane.Markdown("#### Replicas (RSE per file)", visible=False)
         self._rules = pn.widgets.Tabulator(
             None, show_index=False, disabled=True, max_height=300, sizing_mode="stretch_width",
-            formatters={c: {"type": "plaintext"} for c in ("did", "rse", "at", "error")})
+            formatters={c: {"type": "plaintext"} for c in ("did", "rse", "at", "error")},
+            widths={"done": 300, "error": 360})
+        # Why rules are stuck, in full (the table's column cuts long reasons).
+        self._stuck = html_pane("", css_classes=["esap-muted"], visible=False)
         if self.rucio is None:
             self._layout = pn.Card(html_pane(f"<p>{html.escape(why)}</p>"), title="Data lake",
                                    sizing_mode="stretch_width")
@@ -100,7 +103,8 @@ class CartLake(pn.viewable.Viewer):
                    pn.widgets.IntInput.from_param(self.param.lifetime_days, width=140), stage),
             self._quota, self.notice, self._replicas_title, self._replicas,
             pn.pane.Markdown("#### Replication rules of this cart"),
-            self._rules, self._retry, title="Data lake", sizing_mode="stretch_width")
+            self._rules, self._stuck, self._retry, title="Data lake",
+            sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -178,16 +182,20 @@ class CartLake(pn.viewable.Viewer):
                       if j["detail"].get("cart") == cart]
         rows = [{"did": j["detail"]["did"], "rse": j["detail"]["rse"], "at": j.get("at", ""),
                  "state": j["state"], "done": _progress(j),
-                 "stuck": j.get("locks_stuck", ""), "error": j.get("error", ""),
-                 "rule": j["ref"], "expires": str(j.get("expires") or ""),
-                 "asked": j["created"]}
+                 "error": j.get("error", "") if j["state"] != "OK" else "",
+                 "stuck": j.get("locks_stuck", ""), "expires": str(j.get("expires") or ""),
+                 "asked": j["created"], "rule": j["ref"]}
                 for j in self._jobs]
         self.rules = rows
         self._rules.value = pd.DataFrame(rows) if rows else None
         now = time.monotonic()
         self._retried = {r["rule"]: t for r in rows if r["state"] == "STUCK"
                          and (t := self._retried.get(r["rule"], 0)) > now - self.RETRY_FOLLOW}
-        self._retry.visible = any(r["state"] == "STUCK" for r in rows)
+        stuck = [r for r in rows if r["state"] == "STUCK"]
+        self._retry.visible = self._stuck.visible = bool(stuck)
+        self._stuck.object = "".join(
+            f"<p>{html.escape(r['did'])} at {html.escape(r['rse'])} is stuck: "
+            f"{html.escape(r['error'] or 'Rucio gave no reason')}.</p>" for r in stuck)
         self._rules_refresher.keep(bool(self._retried) or any(
             r["state"] in ("REPLICATING", "UNKNOWN") for r in rows))
 

@@ -53,16 +53,18 @@ class ShareLinks(pn.viewable.Viewer):
         on_click(share, self.share)
         revoke = pn.widgets.Button(label="Revoke all links", width=160)
         on_click(revoke, self.revoke)
-        where = (pn.widgets.Select.from_param(self.param.facility, width=280)
-                 if self._facilities else
-                 pn.pane.Markdown("No BinderHub or JupyterHub is configured in this "
-                                  "deployment: the link can be opened in any "
-                                  "JupyterLab (*File > Open from URL*)."))
+        # (the sentence on a line of its own: beside the buttons it pushed them off the card)
+        where = ([pn.Row(pn.widgets.Select.from_param(self.param.facility, width=280),
+                         share, revoke)] if self._facilities else
+                 [pn.pane.Markdown("No BinderHub or JupyterHub is configured in this "
+                                   "deployment: the link can be opened in any "
+                                   "JupyterLab (*File > Open from URL*)."),
+                  pn.Row(share, revoke)])
         self._layout = pn.Card(
             pn.pane.Markdown("A read-only link to this cart's runnable notebook and VOTable "
                              f"(valid {SHARE_DAYS} days), and the address that opens the "
                              "notebook on a notebook server."),
-            pn.Row(where, share, revoke), self._links, title="Open in Binder / JupyterHub",
+            *where, self._links, title="Open in Binder / JupyterHub",
             sizing_mode="stretch_width")
 
     @property

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from secrets import token_urlsafe
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import nbformat
 import pytest
@@ -778,8 +778,16 @@ def test_a_notebooks_table_goes_to_its_owners_data_lake_scope_and_cart(api) -> N
     assert taken.value.status == 409
     bob = oidc_token(profile, BOB)
     problem(call(f"{root}/carts/Pleiades/items", bob), 404, "no cart")
+    # A file (a FITS image) is kept as it is, byte for byte.
+    image = Path("/var/gavo/inputs/images/data/m13.fits")
+    done = alice.upload_to_lake(image, f"m13-{time.time_ns()}.fits", cart="Pleiades",
+                                note="the image the notebook measured")
+    replicas = Actor(profile, ALICE).connector("rucio").list_replicas(
+        "user.alice", done["did"].partition(":")[2])
+    assert Path(urlparse(str(replicas["pfn"][0])).path).read_bytes() == image.read_bytes()
     for params, body, said_ in (
-            ({"name": "two words.vot", "cart": "Pleiades"}, b"", "readable VOTable"),
+            ({"name": "two words.vot", "cart": "Pleiades"}, b"", "Send the table"),
+            ({"name": "t.vot", "cart": "Pleiades"}, b"<nope/>", "readable VOTable"),
             ({"name": "two words.vot", "cart": "Pleiades"}, None, "cannot name a file"),
             ({"cart": "Pleiades"}, None, "Say the file's name and the cart")):
         answer = requests.post(f"{root}/lake/files", params=params, timeout=120,

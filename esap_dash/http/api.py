@@ -51,7 +51,7 @@ from ..core.search import Searches, SearchRequest, SearchResults, sky_archives
 from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
 from ..work.jobs import FINAL, check_request, follow, kind_of, kinds, request_schema
-from ..work.lake import table_to_lake
+from ..work.lake import upload_to_lake
 from ..work.workflows import load_workflows
 from .openapi import (
     API_ROOT,
@@ -927,9 +927,10 @@ class QuotasHandler(ApiHandler):
 
 
 class LakeFilesHandler(ApiHandler):
-    """``POST /api/v1/lake/files?name=&cart=``: a VOTable (a notebook's table) uploaded
-    to the caller's scope of the data lake with its provenance, and put in a cart (201;
-    409: the name is taken)."""
+    """``POST /api/v1/lake/files?name=&cart=``: a notebook's table (a VOTable body, kept
+    as a VOTable carrying its provenance) or file (any other body, kept as it is)
+    uploaded to the caller's scope of the data lake with its provenance, and put in a
+    cart (201; 409: the name is taken)."""
 
     async def post(self) -> None:
         name = self.get_query_argument("name", "")
@@ -937,14 +938,16 @@ class LakeFilesHandler(ApiHandler):
         note = self.get_query_argument("note", "")
         if not name or not cart:
             raise Problem(400, "Say the file's name and the cart: ?name=my-table.vot&cart=...")
-        if self.request.headers.get("Content-Type", "").split(";")[0].strip() != VOTABLE:
-            raise Problem(400, f"Send the table as a VOTable (Content-Type: {VOTABLE}).")
-        table = await run_blocking(_votable, self.raw_body)
+        body = self.raw_body
+        if not body:
+            raise Problem(400, "Send the table (a VOTable) or the file as the body.")
+        is_table = self.request.headers.get("Content-Type", "").split(";")[0].strip() == VOTABLE
+        content = await run_blocking(_votable, body) if is_table else body
         actor = await self.actor()
         await self.cart(cart, create=True)  # (a name a cart may have, or 400)
         try:
-            done = await run_blocking(lambda: table_to_lake(actor, table, name, cart=cart,
-                                                            note=note))
+            done = await run_blocking(lambda: upload_to_lake(actor, content, name, cart=cart,
+                                                             note=note))
         except ConnectorError as exc:
             raise _service_problem(exc, "Data lake") from None
         self.write_json({"did": done.did, "rse": done.rse, "bytes": done.bytes,

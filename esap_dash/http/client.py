@@ -214,21 +214,41 @@ class Client:
         the same one, whose failed transfers Rucio tries again."""
         return self._json("POST", f"/jobs/{int(job_id)}/retry")
 
-    def upload_to_lake(self, table: Table, name: str, *, cart: str,
-                       note: str = "") -> dict[str, Any]:
-        """Upload ``table`` to your own scope of the data lake as the VOTable ``name``,
-        with its provenance (``note``: what made it), and put it in ``cart``.
+    def upload_to_lake(self, what: Table | str | Path, name: str | None = None, *,
+                       cart: str, note: str = "") -> dict[str, Any]:
+        """Upload a table (as a VOTable carrying its provenance) or a file (as it is)
+        to your own scope of the data lake, with its provenance (``note``: what made
+        it), and put it in ``cart``.
+
+        Parameters
+        ----------
+        what : astropy.table.Table or path
+            The table, or the file.
+        name : str, optional
+            Its name in the data lake (letters, digits, ``.``, ``-``, ``_``); a file's
+            own name by default.
+        cart : str
+            The cart it goes to (made if need be).
+        note : str, optional
+            What made it, kept in its provenance.
 
         Returns
         -------
         dict
             ``did`` (``user.<account>:<name>``), ``rse``, ``bytes``, ``cart``, ``added``.
         """
-        body = io.BytesIO()
-        table.write(body, format="votable")
+        if isinstance(what, Table):
+            if not name:
+                raise ValueError("name the table's file in the data lake: name=...")
+            out = io.BytesIO()
+            what.write(out, format="votable")
+            body, media = out.getvalue(), VOTABLE
+        else:
+            body, media, name = Path(what).read_bytes(), "application/octet-stream", (
+                name or Path(what).name)
         return self._json("POST", "/lake/files", params={"name": name, "cart": cart,
                                                          **({"note": note} if note else {})},
-                          data=body.getvalue(), headers={"Content-Type": VOTABLE})
+                          data=body, headers={"Content-Type": media})
 
     def result(self, job_id: int) -> Table:
         """What one of your jobs produced."""

@@ -394,9 +394,9 @@ def openapi(*, archives: Sequence[str] = (),
                                    {"200": _json("Bytes used and the limit per RSE.", "Quotas")},
                                    errors=("403", "404", "502"))},
             "/lake/files": {"post": _op(
-                "Upload a table (a notebook's) to your own scope of the data lake "
-                "(user.<account>) with its provenance, and put it in a cart; a file of "
-                "the data lake is never replaced.",
+                "Upload a table or a file (a notebook's) to your own scope of the data "
+                "lake (user.<account>) with its provenance, and put it in a cart; a file "
+                "of the data lake is never replaced.",
                 {"201": _json("The file in the data lake, and the cart.", "LakeFile")},
                 parameters=(
                     {**_query("name", {"type": "string", "minLength": 1, "maxLength": 250,
@@ -406,8 +406,10 @@ def openapi(*, archives: Sequence[str] = (),
                                                       "need be)."), "required": True},
                     _query("note", {"type": "string", "maxLength": 1000},
                            "What made the table, kept in its provenance.")),
-                body={"description": "The table.", "required": True,
-                      "content": {VOTABLE: table}},
+                body={"description": "A table (a VOTable: kept as a VOTable carrying "
+                                     "its provenance) or a file (kept as it is).",
+                      "required": True,
+                      "content": {VOTABLE: table, "application/octet-stream": table}},
                 errors=("400", "404", "409", "502"))},
             "/services": {"get": _op("Every service of the deployment and whether it "
                                      "answers.", {"200": _json("The services.", "Services")},

@@ -23,7 +23,7 @@ from ..core.provenance import Provenance
 from ..core.votable import write_votable
 from .jobs import kind_of, service_of
 
-__all__ = ["LakeUpload", "NameTakenError", "result_to_lake", "table_to_lake"]
+__all__ = ["LakeUpload", "NameTakenError", "result_to_lake", "upload_to_lake"]
 
 
 class NameTakenError(EsapError):
@@ -74,14 +74,16 @@ def result_to_lake(actor: Actor, record: dict[str, Any], *, cart: str) -> LakeUp
                    again=True)
 
 
-def table_to_lake(actor: Actor, table: Table, name: str, *, cart: str,
-                  note: str = "") -> LakeUpload:
-    """Upload a table the user made elsewhere (a notebook's, sent through the HTTP API)
-    to their scope of the data lake as the VOTable ``name``, and put it in ``cart``.
+def upload_to_lake(actor: Actor, content: Table | bytes, name: str, *, cart: str,
+                   note: str = "") -> LakeUpload:
+    """Upload what the user made elsewhere (a notebook's table or file, sent through the
+    HTTP API) to their scope of the data lake as ``name``, and put it in ``cart``.
 
-    Its provenance is the upload (activity ``upload``: who sent it, when, the name
-    and ``note``, as the sender describes what made it), kept in the file and as
-    Rucio metadata (``esap_dash_kind = "upload"``, ``prov_json``).
+    A table is written as a VOTable whose resource carries its provenance; a file's
+    bytes are kept as they are.  The provenance is the upload (activity ``upload``:
+    who sent it, when, the name and ``note``, as the sender describes what made it),
+    kept as Rucio metadata (``esap_dash_kind = "upload"``, ``prov_json``) and in the
+    cart.
 
     Raises
     ------
@@ -93,27 +95,31 @@ def table_to_lake(actor: Actor, table: Table, name: str, *, cart: str,
     """
     provenance = Provenance(activity="upload", user=actor.user,
                             query={"name": name, **({"note": note} if note else {})})
-    return _upload(actor, table, name, provenance, cart=cart,
+    return _upload(actor, content, name, provenance, cart=cart,
                    meta={"esap_dash_kind": "upload"}, again=False)
 
 
-def _upload(actor: Actor, table: Table, name: str, provenance: Provenance, *, cart: str,
-            meta: dict[str, Any], again: bool) -> LakeUpload:
-    """Upload ``table``; a file of that name already there is taken when ``again``
-    (the same result asked for twice), refused otherwise."""
+def _upload(actor: Actor, content: Table | bytes, name: str, provenance: Provenance, *,
+            cart: str, meta: dict[str, Any], again: bool) -> LakeUpload:
+    """Upload ``content`` (a table as a VOTable with its provenance, or bytes); a file of
+    that name already there is taken when ``again`` (the same result asked for twice),
+    refused otherwise."""
     lake = service_of(actor, "rucio", "This deployment has no Rucio data lake.")
     prov = result_document(provenance, name).serialize(format="json")
     with tempfile.TemporaryDirectory(prefix="esap-dash-upload-") as folder:
         path = Path(folder) / name
-        write_votable(table, path, resource=name, provenance=prov)
+        if isinstance(content, Table):
+            write_votable(content, path, resource=name, provenance=prov)
+        else:
+            path.write_bytes(content)
         try:
             done = lake.upload(path, meta={**meta, "prov_json": prov})
         except QueryError as exc:
             if "already" not in exc.reason:
                 raise
             if not again:
-                raise NameTakenError(f"{exc.reason}: a file of the data lake is never replaced; "
-                                "choose another name.") from None
+                raise NameTakenError(f"{exc.reason}: a file of the data lake is never "
+                                     "replaced; choose another name.") from None
             scope = f"user.{lake.account}"
             files = lake.list_dids(scope, name, did_type="file")
             done = {"did": f"{scope}:{name}", "scope": scope, "name": name,

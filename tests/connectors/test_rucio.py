@@ -21,6 +21,8 @@ from connectors.exceptions import (
 )
 from connectors.rucio import RucioConnector
 
+from ..conftest import stack
+
 
 @pytest.fixture
 def rucio(service) -> RucioConnector:
@@ -114,13 +116,16 @@ def test_a_replication_rule_copies_the_bytes_and_is_deleted(rucio: RucioConnecto
 
 
 def _restart_postgresql() -> None:
-    """Restart the machine's PostgreSQL (Rucio's database), as its operator would."""
+    """Restart the machine's PostgreSQL (Rucio's database), as its operator would, and
+    DaCHS after it: DaCHS's pooled connections do not survive it (a query on each fails
+    once with "server closed the connection unexpectedly")."""
     online = [line.split() for line in subprocess.run(
         ["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout.splitlines()
         if line.split()[2] == "5432"]
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     subprocess.run([*sudo, "pg_ctlcluster", online[0][0], online[0][1], "restart"],
                    check=True, timeout=120)
+    stack("restart", "dachs")
 
 
 def test_a_rule_survives_its_database_restarting(rucio: RucioConnector, tmp_path: Path) -> None:

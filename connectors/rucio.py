@@ -309,6 +309,7 @@ class RucioConnector(ServiceConnector):
             A file of that name is in the scope already, or the RSE takes no uploads.
         """
         from rucio.common.checksum import adler32, md5
+        from rucio.common.exception import FileReplicaAlreadyExists
         from rucio.rse import rsemanager
 
         _storage_config()
@@ -334,9 +335,13 @@ class RucioConnector(ServiceConnector):
             settings = self.client.get_rse(rse)
             if not settings.get("availability_write", True):
                 raise QueryError(f"{rse} takes no uploads now", self.url)
-            rsemanager.upload(settings, [{**file, "filesize": file["bytes"]}],
-                              source_dir=str(local.parent), vo=self.client.vo,
-                              logger=logging.getLogger(__name__).log)
+            try:
+                rsemanager.upload(settings, [{**file, "filesize": file["bytes"]}],
+                                  source_dir=str(local.parent), vo=self.client.vo,
+                                  logger=logging.getLogger(__name__).log)
+            except FileReplicaAlreadyExists:  # bytes of that name, not (yet) listed
+                raise QueryError(f"{scope}:{name} is in the data lake already",
+                                 self.url) from None
             self.client.add_replicas(rse, [{k: file[k] for k in
                                             ("scope", "name", "bytes", "adler32", "md5")}])
             extra = dict(meta or {})

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from secrets import token_urlsafe
 from urllib.parse import quote, urlparse
@@ -173,6 +174,47 @@ def test_jobs_are_listed_followed_and_aborted_only_by_their_owner(api) -> None:
     assert abort.status_code == 502
     assert abort.json()["detail"].startswith("Local DaCHS ObsCore (TAP): ")
     assert call(f"{root}/jobs", alice, kind="nonsense").status_code == 400
+
+
+def test_fifty_finished_jobs_are_listed_without_asking_any_service(api, dead_url) -> None:
+    """Ends once seen are recorded: the refs below name nothing any service knows (a
+    TAP job at a dead address, a rule and DIRAC jobs that never existed), so a single
+    call to a service would list its job UNKNOWN or with an error."""
+    root, profile = api
+    store = store_for(profile.database)
+    later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    ended = "2026-12-01T10:00:00+00:00"
+    made = [
+        ("tap", f"{dead_url}/tap/async/{i}", {"adql": "SELECT 1", "end": {
+            "state": "COMPLETED", "error": "", "ended": ended}}) for i in range(20)] + [
+        ("dirac", str(10**9 + i), {"jdl": "", "end": {
+            "state": "DONE", "error": "", "ended": ended, "note": "Execution Complete"}})
+        for i in range(15)] + [
+        ("rucio-rule", f"{i:032x}", {"did": "esap:optical_plates", "rse": "LOCAL_B",
+                                     "cart": "plates", "end": {
+            "state": "OK", "error": "", "ended": ended, "expires": later if i else past}})
+        for i in range(10)] + [
+        ("dask", f"run-{i}", {"state": "COMPLETED", "done": 2, "total": 2, "ended": ended,
+                              "title": "Cross-match", "cart": "default", "inputs": 2,
+                              "engine": "cluster x"}) for i in range(5)]
+    ids = [store.add_job(CAROL, kind, "a service", ref, detail) for kind, ref, detail in made]
+    try:
+        started = time.perf_counter()
+        listed = call(f"{root}/jobs", oidc_token(profile, CAROL), limit=50).json()["jobs"]
+        seconds = time.perf_counter() - started
+        assert len(listed) == 50 and all(j["final"] and not j["error"] for j in listed)
+        states = {}
+        for job in listed:
+            states.setdefault(job["kind"], []).append(job["state"])
+        assert states == {"tap": ["COMPLETED"] * 20, "dirac": ["DONE"] * 15,
+                          "rucio-rule": ["OK"] * 9 + ["EXPIRED"], "dask": ["COMPLETED"] * 5}
+        assert all(j["ended"] == "2026-12-01 10:00:00" for j in listed
+                   if j["state"] != "EXPIRED")
+        print(f"GET /jobs of 50 finished jobs: {seconds:.3f} s")
+    finally:
+        for job_id in ids:
+            store.forget_job(CAROL, job_id)
 
 
 def test_carts_are_made_filled_with_a_votable_and_emptied_through_the_api(api) -> None:

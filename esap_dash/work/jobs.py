@@ -56,7 +56,7 @@ ENTRY_POINTS = "esap_dash.job_kinds"
 #: States after which a job, rule or cluster no longer changes by itself (UNKNOWN,
 #: a service that did not answer, is not one: the list asks again).
 FINAL = frozenset({"COMPLETED", "ERROR", "ABORTED", "OK", "STUCK", "SUSPENDED", "STOPPED",
-                   "FAILED", "DONE", "KILLED", "DELETED"})
+                   "FAILED", "DONE", "KILLED", "DELETED", "EXPIRED"})
 #: Seconds the services have to report their jobs' states.
 DEADLINE = 15.0
 
@@ -97,6 +97,11 @@ class JobKind:
     #: States after which the service's job never changes: the first time a job is
     #: seen in one, :func:`follow` records it and never asks the service again.
     ends: ClassVar[frozenset[str]] = frozenset()
+
+    def ended(self, end: dict[str, Any]) -> dict[str, Any]:
+        """What a job whose ``end`` is recorded is now, without asking its service: the
+        end itself, unless the kind knows how it lapses (a rule's lifetime)."""
+        return end
 
     def submit(self, actor: Actor, **request: Any) -> int:
         """Ask for a new job; return the id of its record.
@@ -333,8 +338,9 @@ async def follow(actor: Actor, kind: str | None = None, *, job: int | None = Non
         records = [r for r in records if r["id"] == job]
     records = records[offset:None if limit is None else offset + limit]
     # A job whose end is recorded is not asked after again.
-    states: dict[int, dict[str, Any]] = {r["id"]: r["detail"]["end"] for r in records
-                                         if "end" in r["detail"]}
+    states: dict[int, dict[str, Any]] = {
+        r["id"]: kinds()[r["kind"]].ended(r["detail"]["end"]) if r["kind"] in kinds()
+        else r["detail"]["end"] for r in records if "end" in r["detail"]}
     asked = [r for r in records if r["id"] not in states]
     # One call per job; one per service for the jobs of a batched kind.
     groups: dict[Any, list[dict[str, Any]]] = {}
@@ -371,5 +377,7 @@ async def follow(actor: Actor, kind: str | None = None, *, job: int | None = Non
         job["duration"] = (_duration(r["created"], str(job["ended"] or ""))
                            if job["state"] not in FINAL or job["ended"] else "")
         job["ended"] = _shown(str(job["ended"] or ""))
+        if job.get("expires"):
+            job["expires"] = _shown(str(job["expires"]))
         jobs.append(job)
     return jobs

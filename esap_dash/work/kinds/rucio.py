@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.exceptions import ConnectorError, QueryError
@@ -17,6 +18,9 @@ class RucioRules(JobKind):
 
     name = "rucio-rule"
     label = "replication rule"
+    #: A rule that is OK keeps its copies until its lifetime ends (recorded with it:
+    #: see :meth:`ended`) or it is removed through this dashboard.
+    ends = frozenset({"OK"})
 
     @staticmethod
     def _lake(actor: Actor) -> Any:
@@ -63,9 +67,21 @@ class RucioRules(JobKind):
     def state(self, actor: Actor, record: dict[str, Any]) -> dict[str, Any]:
         rule = self._lake(actor).rule(record["ref"])
         return {"state": rule["state"], "error": rule["error"], "at": ", ".join(rule["rses"]),
-                "ended": str(rule["updated"] or "") if rule["state"] == "OK" else "",
+                "ended": _iso(rule["updated"]) if rule["state"] == "OK" else "",
+                "expires": _iso(rule["expires"]),
                 **{k: rule.get(k, "") for k in ("locks_ok", "locks_replicating", "locks_stuck",
-                                                 "bytes_ok", "bytes", "expires")}}
+                                                 "bytes_ok", "bytes")}}
+
+    def ended(self, end: dict[str, Any]) -> dict[str, Any]:
+        """An OK rule whose lifetime has ended is EXPIRED (Rucio removes its copies)."""
+        try:
+            expires = datetime.fromisoformat(str(end.get("expires") or ""))
+        except ValueError:
+            return end
+        if expires > datetime.now(UTC):
+            return end
+        return {**end, "state": "EXPIRED", "ended": end["expires"],
+                "note": "its lifetime ended: Rucio removes the copies it kept"}
 
     def retry(self, actor: Actor, record: dict[str, Any]) -> int:
         """Ask Rucio to try a STUCK rule's failed transfers again now (the same rule,
@@ -83,3 +99,10 @@ class RucioRules(JobKind):
         except ConnectorError as exc:
             if getattr(exc, "status", None) != 404:
                 raise
+
+
+def _iso(when: Any) -> str:
+    """A time of Rucio's (a naive UTC datetime, or None) as ISO 8601 with its zone."""
+    if not isinstance(when, datetime):
+        return str(when or "")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()

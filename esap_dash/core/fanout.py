@@ -11,7 +11,10 @@ last :attr:`ServiceGuard.trips` calls found no answer is skipped for
 so), then asked again.  These guards protect this process's own threads,
 so they live in the process (as a connection pool does), not the database:
 they are a part of the process's :class:`~esap_dash.core.runtime.Runtime`,
-whose threads run the calls.
+whose threads run the calls.  The cap also holds for the deployment: a call
+takes one of the service's :attr:`~ServiceGuard.cap` places counted in the
+deployment's database (:mod:`esap_dash.core.places`), so that N server workers
+do not press a service N times harder than one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from connectors.exceptions import ServiceUnavailableError
 
+from .places import Places, places_for
 from .runtime import current_runtime
 
 __all__ = ["Guards", "Outcome", "ServiceGuard", "fan_out", "guard", "run_blocking"]
@@ -76,14 +80,21 @@ class ServiceGuard:
     name : str
         The service, in words.
     cap : int
-        Calls of this process to the service at once; more are refused.
+        Calls to the service at once, of this process and of the deployment (when
+        :attr:`places` counts them); more are refused.
     trips : int
         Calls in a row without an answer that open the circuit.
     cooldown : float
         Seconds the circuit stays open; then one call is let through.
+    service : str
+        What the deployment's places are counted by (the service's URL).
+    places : Places, optional
+        The deployment's places (None: this process's count alone).
     """
 
     name: str
+    service: str = ""
+    places: Places | None = None
     cap: int = 4
     trips: int = 3
     cooldown: float = 30.0
@@ -107,10 +118,13 @@ class ServiceGuard:
             self.running += 1
             return None
 
-    def done(self, answered: bool) -> None:
-        """Give the place back; ``answered`` is False when the service gave no answer."""
+    def done(self, answered: bool | None) -> None:
+        """Give the place back; ``answered`` is False when the service gave no answer,
+        None when it was not asked after all."""
         with self._lock:
             self.running -= 1
+            if answered is None:
+                return
             if answered:
                 self.failures, self.open_until = 0, 0.0
                 return
@@ -123,6 +137,12 @@ class ServiceGuard:
         refused = self.admit()
         if refused:
             raise ServiceUnavailableError(refused)
+        place = self.places.take(self.service, self.cap) if self.places else None
+        if self.places and place is None:
+            self.done(None)
+            raise ServiceUnavailableError(
+                f"skipped: {self.cap} calls of this deployment's servers to {self.name} are "
+                "still waiting for an answer")
         answered = False
         try:
             result = func()
@@ -134,6 +154,8 @@ class ServiceGuard:
             answered = True  # the service answered; what it said was wrong
             raise
         finally:
+            if self.places and place is not None:
+                self.places.give(self.service, place)
             self.done(answered)
 
 
@@ -142,19 +164,25 @@ class Guards:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_service: dict[str, ServiceGuard] = {}
+        self._by_service: dict[tuple[str, str | None], ServiceGuard] = {}
 
-    def of(self, service: str, name: str | None = None) -> ServiceGuard:
-        """The guard of ``service`` (its URL), made on first use."""
+    def of(self, service: str, name: str | None = None,
+           database: str | None = None) -> ServiceGuard:
+        """The guard of ``service`` (its URL), made on first use; with ``database``, its
+        cap also counts the calls of the deployment using that database."""
         with self._lock:
-            if service not in self._by_service:
-                self._by_service[service] = ServiceGuard(name or service)
-            return self._by_service[service]
+            key = (service, database)
+            if key not in self._by_service:
+                self._by_service[key] = ServiceGuard(
+                    name or service, service, places_for(database) if database else None)
+            return self._by_service[key]
 
 
-def guard(service: str, name: str | None = None) -> ServiceGuard:
-    """This process's guard of ``service`` (its URL), made on first use."""
-    return current_runtime().part("guards", Guards).of(service, name)
+def guard(service: str, name: str | None = None, database: str | None = None) -> ServiceGuard:
+    """This process's guard of ``service`` (its URL), made on first use; with
+    ``database``, its cap also counts the calls of every process of the deployment
+    using that database."""
+    return current_runtime().part("guards", Guards).of(service, name, database)
 
 
 def _timed(func: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
@@ -166,7 +194,8 @@ def _timed(func: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
 
 
 async def fan_out(calls: Mapping[K, Callable[[], Any]], *, deadline: float,
-                  services: Mapping[K, str] | None = None) -> AsyncIterator[Outcome[K]]:
+                  services: Mapping[K, str] | None = None,
+                  database: str | None = None) -> AsyncIterator[Outcome[K]]:
     """Start every call at once; yield each outcome as it arrives.
 
     Parameters
@@ -180,6 +209,9 @@ async def fan_out(calls: Mapping[K, Callable[[], Any]], *, deadline: float,
         Key -> the service a call asks (its URL): the call then goes through
         that service's :func:`guard` (refused at once when the service holds
         too many calls or its circuit is open).
+    database : str, optional
+        The deployment's database: the guards' caps then hold for all of its
+        server processes together.
 
     Yields
     ------
@@ -189,7 +221,7 @@ async def fan_out(calls: Mapping[K, Callable[[], Any]], *, deadline: float,
     loop = asyncio.get_running_loop()
     runtime = current_runtime()
     start = time.perf_counter()
-    guarded = {key: functools.partial(guard(services[key], str(key)).run, func)
+    guarded = {key: functools.partial(guard(services[key], str(key), database).run, func)
                if services and key in services else func for key, func in calls.items()}
     pending = {asyncio.wrap_future(runtime.submit(_timed, func), loop=loop): key
                for key, func in guarded.items()}

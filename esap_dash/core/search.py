@@ -80,7 +80,8 @@ def _empty(archive: str) -> Table:
 
 
 async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQuery, *,
-                          deadline: float | None = None) -> AsyncIterator[ArchiveResult]:
+                          deadline: float | None = None,
+                          database: str | None = None) -> AsyncIterator[ArchiveResult]:
     """Send ``query`` to every archive concurrently; yield results as they arrive.
 
     Parameters
@@ -92,6 +93,10 @@ async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQu
     deadline : float, optional
         Seconds after which archives still silent are reported as timed out;
         defaults to the largest connector timeout plus two seconds.
+    database : str, optional
+        The deployment's database: each archive's cap of calls at once then holds
+        for all of the deployment's server processes together (see
+        :func:`~esap_dash.core.fanout.fan_out`).
 
     Yields
     ------
@@ -101,7 +106,7 @@ async def search_archives(archives: Mapping[str, ServiceConnector], query: SkyQu
         return
     limit = deadline or max(c.timeout for c in archives.values()) + 2
     calls = {name: (lambda c=conn: c.search_sky(query)) for name, conn in archives.items()}
-    async for outcome in fan_out(calls, deadline=limit, services={
+    async for outcome in fan_out(calls, deadline=limit, database=database, services={
             name: conn.url for name, conn in archives.items()}):
         name = outcome.key
         if outcome.timed_out:
@@ -191,11 +196,13 @@ class SearchResults:
         self.query, self.at, self.results = query, now(), {}
 
     async def run(self, archives: Mapping[str, ServiceConnector], query: SkyQuery, *,
-                  deadline: float | None = None) -> AsyncIterator[ArchiveResult]:
+                  deadline: float | None = None,
+                  database: str | None = None) -> AsyncIterator[ArchiveResult]:
         """Search ``archives`` (see :func:`search_archives`); take in each answer as it
         arrives (merging in a worker thread) and yield it."""
         self.start(query)
-        async for result in search_archives(archives, query, deadline=deadline):
+        async for result in search_archives(archives, query, deadline=deadline,
+                                            database=database):
             await run_blocking(self.add, result)
             yield result
 
@@ -375,7 +382,7 @@ class Searches:
                  for name in request.archives}
         longest = max((c.timeout for c in asked.values()), default=0.0) + 2
         async for result in results.run(asked, query, deadline=min(
-                longest, deadline or longest)):
+                longest, deadline or longest), database=self.actor.profile.database):
             yield result
 
     def remember(self, results: SearchResults, archives: Iterable[str], *,

@@ -51,6 +51,8 @@ def test_routine_news_is_a_quiet_line_and_an_error_a_box(served_app: str, page) 
     error = page.get_by_text("Local DaCHS ObsCore (TAP): ").last
     error.wait_for(timeout=30_000)
     assert error.evaluate(background) != "rgba(0, 0, 0, 0)"
+    # the table's columns, read after the query was written, did not replace it
+    assert editor.input_value() == "SELECT nonsense FROM nowhere"
 
 
 def test_async_adql_job_returns_its_rows_after_a_reload(served_app: str, page) -> None:

@@ -138,8 +138,10 @@ class AdqlEditor(pn.viewable.Viewer):
         if ra and dec:
             examples.append(f"SELECT * FROM {self.table_name} WHERE 1=CONTAINS("
                             f"POINT('ICRS', {ra}, {dec}), CIRCLE('ICRS', 83.633, 22.014, 0.5))")
+        # a query the user wrote stays; an example (or nothing) gives way to this table's
+        own = self.adql.strip() and self.adql not in self.param.example.objects
         self.param.example.objects = examples
-        self.example = examples[0]
+        self.example = None if own else examples[0]
 
     @param.depends("example", watch=True)
     def _use_example(self) -> None:

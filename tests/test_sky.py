@@ -8,11 +8,13 @@ import time
 from dataclasses import replace
 from importlib import resources
 
+import astropy.units as u
 import numpy as np
 import panel as pn
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from bokeh.models import GlyphRenderer
 from mocpy import MOC
 
 from esap_dash.core import sky
@@ -57,6 +59,22 @@ def test_box_and_polygon_selection_and_empty_sky() -> None:
     empty = SkyMap(results=Table())
     empty.set_layer("coverage", sky.moc_from_points(ra, np.zeros(3)))
     assert empty.layers_shown == ["coverage"] and pn.panel(empty).get_root() is not None
+
+
+def test_coverage_layers_are_drawn_cell_by_cell_each_in_its_colour() -> None:
+    skymap = SkyMap(results=Table())
+    half = MOC.from_cone(lon=83.6 * u.deg, lat=22.0 * u.deg, radius=90 * u.deg, max_depth=6)
+    skymap.set_layer("half sky", half)
+    skymap.set_layer("Crab", sky.moc_from_points(np.array([83.6]), np.array([22.0])))
+    root = pn.panel(skymap).get_root()
+    drawn = {}
+    for glyph in root.select({"type": GlyphRenderer}):
+        layer = glyph.data_source.data.get("layer")
+        if layer is not None and len(layer):
+            drawn[layer[0]] = (len(layer), glyph.glyph.fill_color)
+    cells = len(sky.moc_outlines(half, skymap.wcs(), skymap.frame))
+    assert drawn["half sky"][0] == cells > 1000 and drawn["Crab"][0] >= 1
+    assert drawn["half sky"][1] != drawn["Crab"][1]
 
 
 def test_mocs_and_their_overlap() -> None:

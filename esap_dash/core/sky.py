@@ -413,7 +413,7 @@ def moc_outlines(moc: MOC, wcs: WCS, frame: str, max_cells: int = 3000) -> list[
     if moc.empty():
         return []
     order = min(DRAW_ORDER, moc.max_order)
-    cells = moc.degrade_to_order(order).flatten()
+    cells = (moc if order == moc.max_order else moc.degrade_to_order(order)).flatten()
     while len(cells) > max_cells and order > 0:
         order -= 1
         cells = moc.degrade_to_order(order).flatten()

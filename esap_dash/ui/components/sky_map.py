@@ -386,11 +386,13 @@ class SkyMap(pn.viewable.Viewer):
         for i, name in enumerate(self.layers):
             if name in self.layers_shown:
                 cells = sky.moc_outlines(self.layers[name], wcs, self.frame)
-                layers.append(hv.Polygons([{"x": c[:, 0], "y": c[:, 1], "layer": name}
-                                           for c in cells], vdims=["layer"], label=name).opts(
+                # The cells go straight into the drawn source: HoloViews would make a
+                # dataset of each of them (seconds for a few thousand).
+                layers.append(hv.Polygons([], vdims=["layer"], label=name).opts(
                     # color, not fill_color: HoloViews maps that by the vdim.
                     color=LAYER_COLOURS[i % len(LAYER_COLOURS)], fill_alpha=0.35,
-                    line_alpha=0, tools=["hover"]))
+                    line_alpha=0, tools=["hover"],
+                    hooks=[functools.partial(_put_cells, cells, name)]))
         layers.extend([grid, text])
         if self.show_footprints and self._footprints.polygons:
             paths = [part for _, poly in self._footprints.polygons[:5000]
@@ -699,6 +701,14 @@ def _put_lines(lines: list[np.ndarray], plot: Any = None, element: Any = None, *
     one of ``plot``, as a plot hook)."""
     source = source if source is not None else plot.handles["source"]
     source.data = {"xs": [line[:, 0] for line in lines], "ys": [line[:, 1] for line in lines]}
+
+
+def _put_cells(cells: list[np.ndarray], layer: str, plot: Any, element: Any) -> None:
+    """Fill the cells of a coverage ``layer`` ((N, 2) outlines) from a drawn polygon
+    set's data source (a plot hook)."""
+    plot.handles["source"].data = {"xs": [[[cell[:, 0]]] for cell in cells],
+                                   "ys": [[[cell[:, 1]]] for cell in cells],
+                                   "layer": [layer] * len(cells)}
 
 
 def _points_frame(x: Any = (), y: Any = (), rows: Any = (), archives: Any = (),

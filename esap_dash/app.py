@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import panel as pn
 import param
+from bokeh.document import Document
 from bokeh.models import CustomJS
+from panel.io.document import init_doc
 from panel.io.notifications import NotificationArea
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
@@ -151,6 +153,13 @@ class EsapDash(pn.viewable.Viewer):
 class TextTitleTemplate(pn.template.BootstrapTemplate):
     """Panel's Bootstrap template, its title a text: the header and the page's
     ``meta`` write it as HTML (escaped here), the browser's title as text."""
+
+    def _init_doc(self, doc: Document | None = None, *args: Any, **kwargs: Any) -> Document:
+        # The document finds its models once, after the template has added all its
+        # roots (it did so after each of them: a walk of every model per root).
+        document = init_doc(doc or pn.state.curdoc)
+        with document.models.freeze():
+            return super()._init_doc(document, *args, **kwargs)
 
     def _update_vars(self, *args: Any) -> None:
         super()._update_vars(*args)

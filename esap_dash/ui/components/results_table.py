@@ -13,8 +13,12 @@ import panel as pn
 import param
 from astropy.table import Table
 
+# The table's browser model, known before a page lists its scripts: a page whose first
+# view has no table yet (they are made on the first rows) must still carry them.
+from panel.models import tabulator  # noqa: F401
+
 from ...core.search import SearchResults
-from .style import BYTES, POSITION_FORMAT, html_pane, number_format, whole_bytes
+from .style import BYTES, MUTED, POSITION_FORMAT, html_pane, number_format, whole_bytes
 
 __all__ = ["ArchiveStatus", "ResultsTable"]
 
@@ -120,8 +124,37 @@ class ResultsTable(pn.viewable.Viewer):
     def __init__(self, found: SearchResults, **params: Any) -> None:
         super().__init__(**params)
         self.found = found
-        self._table = pn.widgets.Tabulator(
-            self.frame(), pagination="remote", page_size=25, selectable="checkbox",
+        # Filtering follows what the user sets (a released handle), not the limits
+        # fitted to each result set: those leave the table as it is.
+        self._user_ranges: dict[str, tuple[float, float]] = {}
+        # The tables and filters are made when first needed (the first rows): a
+        # session that never searches does not pay for them.
+        self._layout = pn.Column(
+            html_pane("<p>The rows every archive returns appear here.</p>",
+                      styles={"color": MUTED}),
+            sizing_mode="stretch_width")
+
+    @functools.cached_property
+    def range_filters(self) -> dict[str, pn.widgets.RangeSlider]:
+        """Column -> its range filter over the results (rows without a value stay)."""
+        filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1, value=(0, 1),
+                                             width=250, format="0[.]00[0]", margin=(5, 18),
+                                             visible=False)
+                   for c, label in RANGE_COLUMNS.items()}
+        for column, slider in filters.items():
+            slider.param.watch(functools.partial(self._on_range, column), "value_throttled")
+        return filters
+
+    @functools.cached_property
+    def _own(self) -> pn.widgets.Tabulator:
+        return pn.widgets.Tabulator(None, show_index=False, disabled=True,
+                                    pagination="remote", page_size=20,
+                                    sizing_mode="stretch_width")
+
+    @functools.cached_property
+    def _table(self) -> pn.widgets.Tabulator:
+        table = pn.widgets.Tabulator(
+            _no_rows(), pagination="remote", page_size=25, selectable="checkbox",
             show_index=False, disabled=True, sizing_mode="stretch_width",
             # Text columns: "contains" (case-insensitive); numbers: the range filters.
             header_filters={c: {"type": "input", "func": "like", "placeholder": "contains…"}
@@ -136,31 +169,17 @@ class ResultsTable(pn.viewable.Viewer):
             widths={"archive": 190, "id": 220, "title": 260, "mag": 80, "band": 90,
                     "access_url": 220, "s_region": 160},
             text_align={"size": "right", "mag": "right"})
-        self._table.link(self, selection="selection", bidirectional=True)
-        #: Column -> its range filter over the results (rows without a value stay).
-        self.range_filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1,
-                                                        value=(0, 1), width=250,
-                                                        format="0[.]00[0]", margin=(5, 18),
-                                                        visible=False)
-                              for c, label in RANGE_COLUMNS.items()}
-        # Filtering follows what the user sets (a released handle), not the limits
-        # fitted to each result set: those leave the table as it is.
-        self._user_ranges: dict[str, tuple[float, float]] = {}
-        for column, slider in self.range_filters.items():
-            slider.param.watch(functools.partial(self._on_range, column), "value_throttled")
-        self._table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
-        self._own = pn.widgets.Tabulator(None, show_index=False, disabled=True,
-                                         pagination="remote", page_size=20,
-                                         sizing_mode="stretch_width")
-        self._layout = pn.Column(
+        table.link(self, selection="selection", bidirectional=True)
+        table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
+        self._layout.objects = [
             # A fixed height: fitting the filters never moves the table.
             pn.Row(*self.range_filters.values(), height=64, sizing_mode="stretch_width"),
-            self._table,
+            table,
             pn.Card(pn.widgets.Select.from_param(self.param.own_columns, width=300,
                                                  label="Archive"),
                     self._own, title="Each archive's own columns", collapsed=True,
-                    sizing_mode="stretch_width"),
-            sizing_mode="stretch_width")
+                    sizing_mode="stretch_width")]
+        return table
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -169,7 +188,7 @@ class ResultsTable(pn.viewable.Viewer):
         """The rows as the table shows them (blocking for many rows)."""
         merged = self.found.merged
         if not len(merged):
-            return pd.DataFrame({c: [] for c in SHOWN})
+            return _no_rows()
         # Searches kept before a column was added lack it: shown blank.
         frame = merged[[c for c in SHOWN if c in merged.colnames]].to_pandas()
         frame = frame.reindex(columns=SHOWN)
@@ -252,6 +271,11 @@ class ResultsTable(pn.viewable.Viewer):
             formatters={name: {"type": "plaintext"} for name in frame.columns
                         if frame[name].dtype == object},
             value=frame)
+
+
+def _no_rows() -> pd.DataFrame:
+    """The shown columns, without rows."""
+    return pd.DataFrame({c: [] for c in SHOWN})
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 
@@ -151,3 +152,23 @@ def test_a_start_the_gateway_never_answers_is_adopted_not_started_twice(private)
                                    for c in page.cluster_panel.clusters))
         finally:
             real.connector().stop_cluster(name)
+
+
+def test_a_job_picked_while_the_list_is_read_again_stays_picked(private) -> None:
+    page = JobsPage(profile=private, refresh_period=0)
+    done = {"state": "COMPLETED", "done": 1, "total": 1, "title": "Cross-match",
+            "cart": "default", "inputs": 1, "engine": "local processes",
+            "ended": "2026-01-01T00:00:00+00:00"}
+    ids = [page.store.add_job("local", "dask", "local processes", f"run-{n}", done)
+           for n in range(2)]
+    run_coroutine(page.refresh())
+    ids.append(page.store.add_job("local", "dask", "local processes", "run-new", done))
+
+    async def pick_while_reading() -> None:  # the new job comes first in the list read
+        reading = asyncio.ensure_future(page.job_list.refresh())
+        await asyncio.sleep(0)  # the list waits for the jobs' records
+        page.job_list.select(ids[0])
+        await reading
+
+    run_coroutine(pick_while_reading())
+    assert page.job_list.selected["id"] == ids[0]

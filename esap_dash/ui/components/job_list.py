@@ -121,8 +121,9 @@ class JobList(pn.viewable.Viewer):
 
     async def refresh(self) -> None:
         """Read the jobs again with their live states (every service at once)."""
-        chosen = self.selected
-        self.jobs = await follow(self.actor, self.kind)
+        jobs = await follow(self.actor, self.kind)
+        chosen = self.selected  # as the user left it while the states were read
+        self.jobs = jobs
         self._table.value = pd.DataFrame(self.jobs, columns=COLUMNS)
         ids = [j["id"] for j in self.jobs]
         if chosen is not None and chosen["id"] in ids:

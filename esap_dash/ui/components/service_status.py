@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,21 +39,28 @@ class ServiceStatus(pn.viewable.Viewer):
     summary = param.String(default="checking services…",
                            doc="One line saying how many services are up.")
     n_up = param.Integer(default=0, doc="Services up after the last check.")
+    table = param.String(default="", doc="Every service's state as an HTML table "
+                         "(outside text escaped).")
+    checked = param.String(default="", doc="When the last round of checks ended.")
 
     def __init__(self, services: Sequence[ServiceConfig], **params) -> None:
         super().__init__(**params)
         self._services = list(services)
         self._auto = False
         self._health: dict[str, Health | None] = {s.name: None for s in self._services}
-        self._table = html_pane(self._render())
-        self._checked = pn.pane.Str("", styles={"color": MUTED, "font-size": "12px"})
-        button = pn.widgets.Button(label="Check now", color="primary", width=120)
-        pn.bind(self._on_click, button.param.clicks, watch=True)
-        self._layout = pn.Column(pn.Row(button, self._checked), self._table,
-                                 sizing_mode="stretch_width")
         self._callback: pn.io.PeriodicCallback | None = None
         self._auto = self._auto_start()
-        self._table.object = self._render()
+        self.table = self._render()
+
+    @functools.cached_property
+    def _layout(self) -> pn.Column:
+        # Made when first shown: every page's header follows the summary, few
+        # sessions open the table.
+        button = pn.widgets.Button(label="Check now", color="primary", width=120)
+        pn.bind(self._on_click, button.param.clicks, watch=True)
+        checked = pn.pane.Str(self.param.checked, styles={"color": MUTED, "font-size": "12px"})
+        return pn.Column(pn.Row(button, checked), html_pane(self.param.table),
+                         sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -105,13 +113,13 @@ class ServiceStatus(pn.viewable.Viewer):
             async for health in shared_health(
                     self._services, self.period / 2 if max_age is None else max_age):
                 self._health[health.name] = health
-                self._table.object = self._render()
+                self.table = self._render()
             known = [h.checked_at for h in self._health.values() if h is not None]
             stamp = min(known, default=datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
-            self._checked.object = f"last checked {stamp}"
+            self.checked = f"last checked {stamp}"
         finally:
             self.checking = False
-            self._table.object = self._render()
+            self.table = self._render()
             known = [h for h in self._health.values() if h is not None]
             self.n_up = sum(h.up for h in known)
             self.summary = f"{self.n_up}/{len(self._services)} services up"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 import panel as pn
@@ -22,7 +23,11 @@ class ServicesPage(Page):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self.status = ServiceStatus(self.profile.services, period=self.profile.health_period)
-        self._layout = pn.Column(
+
+    @functools.cached_property
+    def _layout(self) -> pn.Column:
+        # Made when first shown (every session has this page for its status).
+        return pn.Column(
             pn.pane.Markdown("## Services"),
             pn.pane.Markdown(
                 "Every service this deployment is configured with, checked now and every "

@@ -45,6 +45,9 @@ class AdqlEditor(pn.viewable.Viewer):
     maxrec = param.Integer(default=1000, bounds=(1, None), label="MAXREC",
                            doc="Row limit (MAXREC).")
 
+    #: News to say once the chosen table's columns are in (see :meth:`load_tables`).
+    _news = ""
+
     def __init__(self, services: Mapping[str, TAPConnector], actor: Actor,
                  **params: Any) -> None:
         super().__init__(**params)
@@ -109,9 +112,16 @@ class AdqlEditor(pn.viewable.Viewer):
             self._say(exc.reason, "danger")
             return
         names = [str(n) for n in tables["table_name"]]
+        news = f"{len(names)} tables in {self.service}."
         self.param.table_name.objects = names
-        self.table_name = names[0] if names else None
-        self._say(f"{len(names)} tables in {self.service}.")
+        first = names[0] if names else None
+        if first is None or first == self.table_name:
+            self._say(news)
+            return
+        # Said once the first table's columns (and its example query) are in: what
+        # the user types after reading it is never replaced by that example.
+        self._news = news
+        self.table_name = first
 
     @property
     def columns(self) -> pd.DataFrame | None:
@@ -124,6 +134,7 @@ class AdqlEditor(pn.viewable.Viewer):
         """Read the columns of :attr:`table_name` and offer example queries of it."""
         if not self.table_name:
             return
+        news, self._news = self._news, ""
         try:
             columns = await run_blocking(self.connector.table_columns, self.table_name)
         except ConnectorError as exc:
@@ -142,6 +153,8 @@ class AdqlEditor(pn.viewable.Viewer):
         own = self.adql.strip() and self.adql not in self.param.example.objects
         self.param.example.objects = examples
         self.example = None if own else examples[0]
+        if news:
+            self._say(news)
 
     @param.depends("example", watch=True)
     def _use_example(self) -> None:

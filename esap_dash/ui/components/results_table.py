@@ -127,7 +127,7 @@ class ResultsTable(pn.viewable.Viewer):
         # Filtering follows what the user sets (a released handle), not the limits
         # fitted to each result set: those leave the table as it is.
         self._user_ranges: dict[str, tuple[float, float]] = {}
-        # The tables and filters are made when first needed (the first rows): a
+        # The tables and filters are made when first needed (the first search): a
         # session that never searches does not pay for them.
         self._layout = pn.Column(
             html_pane("<p>The rows every archive returns appear here.</p>",
@@ -135,24 +135,19 @@ class ResultsTable(pn.viewable.Viewer):
             sizing_mode="stretch_width")
 
     @functools.cached_property
-    def range_filters(self) -> dict[str, pn.widgets.RangeSlider]:
-        """Column -> its range filter over the results (rows without a value stay)."""
+    def _made(self) -> tuple[dict[str, pn.widgets.RangeSlider], pn.widgets.Tabulator,
+                             pn.widgets.Tabulator]:
+        """The range filters, the table and the table of one archive's own columns, put
+        in the layout (at the first search: drawn while the archives answer)."""
         filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1, value=(0, 1),
                                              width=250, format="0[.]00[0]", margin=(5, 18),
                                              visible=False)
                    for c, label in RANGE_COLUMNS.items()}
         for column, slider in filters.items():
             slider.param.watch(functools.partial(self._on_range, column), "value_throttled")
-        return filters
-
-    @functools.cached_property
-    def _own(self) -> pn.widgets.Tabulator:
-        return pn.widgets.Tabulator(None, show_index=False, disabled=True,
-                                    pagination="remote", page_size=20,
-                                    sizing_mode="stretch_width")
-
-    @functools.cached_property
-    def _table(self) -> pn.widgets.Tabulator:
+        own = pn.widgets.Tabulator(None, show_index=False, disabled=True,
+                                   pagination="remote", page_size=20,
+                                   sizing_mode="stretch_width")
         table = pn.widgets.Tabulator(
             _no_rows(), pagination="remote", page_size=25, selectable="checkbox",
             show_index=False, disabled=True, sizing_mode="stretch_width",
@@ -173,13 +168,26 @@ class ResultsTable(pn.viewable.Viewer):
         table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
         self._layout.objects = [
             # A fixed height: fitting the filters never moves the table.
-            pn.Row(*self.range_filters.values(), height=64, sizing_mode="stretch_width"),
+            pn.Row(*filters.values(), height=64, sizing_mode="stretch_width"),
             table,
             pn.Card(pn.widgets.Select.from_param(self.param.own_columns, width=300,
                                                  label="Archive"),
-                    self._own, title="Each archive's own columns", collapsed=True,
+                    own, title="Each archive's own columns", collapsed=True,
                     sizing_mode="stretch_width")]
-        return table
+        return filters, table, own
+
+    @property
+    def range_filters(self) -> dict[str, pn.widgets.RangeSlider]:
+        """Column -> its range filter over the results (rows without a value stay)."""
+        return self._made[0]
+
+    @property
+    def _table(self) -> pn.widgets.Tabulator:
+        return self._made[1]
+
+    @property
+    def _own(self) -> pn.widgets.Tabulator:
+        return self._made[2]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -270,6 +270,20 @@ LAYER_FILL = """(name) => {
     probe.remove();
     return drawn;
 }"""
+#: The labels of the ticked boxes of the page (the coverage layers shown, among others).
+TICKED_LAYERS = """() => {
+    const ticked = [];
+    const walk = root => {
+        for (const label of root.querySelectorAll(".bk-input-group label")) {
+            if (label.querySelector("input:checked")) ticked.push(label.innerText.trim());
+        }
+        for (const element of root.querySelectorAll("*")) {
+            if (element.shadowRoot) walk(element.shadowRoot);
+        }
+    };
+    walk(document);
+    return ticked;
+}"""
 #: The colour of a layer's mark (■; an archive's points have ●) in the map's legend.
 LEGEND_MARK = """(legend, name) => {
     for (const span of legend.querySelectorAll("span")) {
@@ -291,11 +305,20 @@ def test_coverage_layers_are_drawn_in_their_legends_colours(served_app: str, pag
         box = page.locator(".bk-input-group label", has_text=name).first
         box.wait_for(timeout=60_000)
         box.locator("input").check()
+    # the ticks hold (the list of layers may be redrawn while the page still loads)
+    page.wait_for_function(f"(names) => names.every(n => ({TICKED_LAYERS})().includes(n))",
+                           arg=list(names), timeout=30_000)
     colours = {}
     legend = page.locator(".esap-sky-legend").first
     for name in names:
-        page.wait_for_function(f"(name) => ({LAYER_FILL})(name) !== null", arg=name,
-                               timeout=60_000)
+        try:
+            page.wait_for_function(f"(name) => ({LAYER_FILL})(name) !== null", arg=name,
+                                   timeout=60_000)
+        except PlaywrightError:  # what the page shows then, to tell why
+            page.screenshot(path=str(ARTIFACTS / "sky-layers-failing.png"), full_page=True)
+            ticked = page.evaluate(TICKED_LAYERS)
+            raise AssertionError((name, "not drawn; ticked:", ticked, "legend:",
+                                  legend.inner_text())) from None
         expect(legend).to_contain_text(name, timeout=30_000)
         drawn, mark = page.evaluate(LAYER_FILL, name), legend.evaluate(LEGEND_MARK, name)
         assert drawn == mark, (name, drawn, mark)

@@ -101,7 +101,9 @@ def served_memory(sessions: int, page: str) -> tuple[float, float, float]:
         peak = server_rss(server)
         for tab in tabs:
             tab.close()
-        time.sleep(50)  # Bokeh drops a closed session after 15 s, checking every 17 s
+        # Bokeh drops a closed session after 15 s, checking every 17 s; the server gives
+        # the memory back once their documents are gone
+        time.sleep(60)
         return before, peak, server_rss(server)
 
 

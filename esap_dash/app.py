@@ -21,8 +21,10 @@ from bokeh.document import Document
 from bokeh.models import CustomJS
 from panel.io.document import init_doc
 from panel.io.notifications import NotificationArea
+from tornado.ioloop import IOLoop
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
+from .core.memory import SessionMemory
 from .core.runtime import Runtime
 from .core.store import store_for
 from .http.api import api_routes
@@ -36,7 +38,7 @@ from .web import bind_request_cookies, derive_key, harden, login_pages
 from .work.workflows import Runner, Sweeper
 
 __all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
-           "serve"]
+           "serve", "watch_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +231,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     # RUNNING are recorded FAILED for everyone
     runtime.part("sweeper", lambda: Sweeper(Runner.shared(), store_for(profile.database)))
     install_stop_handler(runtime)
+    watch_sessions(IOLoop.current())
     # an exception in any view reaches its user as a sentence
     pn.config.exception_handler = report_exception
     # a page whose server connection is lost says so and loads again
@@ -245,6 +248,33 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
              static_dirs={"assets": str(ASSETS)}, extra_patterns=extra_patterns,
              start=True, threaded=False, print_url=False, liveness=True, **logins,
              **hardening)
+
+
+def watch_sessions(loop: IOLoop, trim_delay: float = 5.0) -> SessionMemory:
+    """Make closed sessions leave nothing behind in a server whose event loop is ``loop``.
+
+    Their memory is given back (:class:`~esap_dash.memory.SessionMemory`), and
+    Panel's clean-up of its busy counter, which it starts at the first busy
+    event as a task that keeps that session's context (and so its document)
+    for the life of the process, is started here, outside every session.
+
+    Parameters
+    ----------
+    loop : IOLoop
+        The server's event loop.
+    trim_delay : float
+        Seconds without a new close before the trim (which also waits for the
+        closed sessions' documents to be gone).
+
+    Returns
+    -------
+    SessionMemory
+        What gives the memory back (its ``last_seconds``: the time the last trim took).
+    """
+    memory = SessionMemory(trim_delay)
+    pn.state.on_session_destroyed(memory)
+    loop.add_callback(pn.state._schedule_busy_cleanup)
+    return memory
 
 
 def install_stop_handler(runtime: Runtime) -> None:

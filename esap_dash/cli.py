@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 from collections.abc import Sequence
 
 from .core.config import ProfileError, available_profiles, load_profile
+from .core.memory import serving_environment, uses_serving_allocator
 
 __all__ = ["main"]
 
@@ -51,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    ``serve`` runs with the C allocator (:mod:`esap_dash.memory`): started
+    without it, the command starts itself again with it (same process).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.command == "profiles":
         print("\n".join(available_profiles()))
@@ -94,6 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .app import serve
 
+    if not uses_serving_allocator():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, "-m", "esap_dash.cli", *argv],
+                  serving_environment(os.environ))
     if not args.front:
         print(f"esap-dash: serving profile {profile.name!r} at "
               f"http://{args.address}:{args.port}/", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -41,6 +42,7 @@ def test_a_profile_without_logins_is_served_beyond_loopback_only_when_said(
         profile, monkeypatch, capsys) -> None:
     served = []
     monkeypatch.setattr("esap_dash.app.serve", lambda profile, **kw: served.append(kw))
+    monkeypatch.setenv("PYTHONMALLOC", "malloc")  # else serve starts itself again with it
     for address in ("0.0.0.0", "192.0.2.7", "::", "esap.example.org"):
         assert main(["serve", "--profile", "local", "--address", address]) == 2
         assert "has no logins" in capsys.readouterr().err
@@ -49,3 +51,17 @@ def test_a_profile_without_logins_is_served_beyond_loopback_only_when_said(
     assert "WARNING" in capsys.readouterr().err
     assert main(["serve", "--profile", "local", "--address", "::1"]) == 0
     assert [kw["address"] for kw in served] == ["0.0.0.0", "::1"]
+
+
+def test_serve_starts_itself_again_with_the_allocator_that_gives_memory_back(
+        profile, monkeypatch) -> None:
+    started, served = [], []
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    monkeypatch.setattr("esap_dash.cli.os.execve",
+                        lambda path, args, env: started.append((path, args, env)))
+    monkeypatch.setattr("esap_dash.app.serve", lambda profile, **kw: served.append(kw))
+    assert main(["serve", "--profile", "local", "--port", "5107"]) == 0
+    [(path, args, env)] = started
+    assert (path, args) == (sys.executable, [sys.executable, "-m", "esap_dash.cli", "serve",
+                                              "--profile", "local", "--port", "5107"])
+    assert env["PYTHONMALLOC"] == "malloc" and env["PATH"] == os.environ["PATH"]

@@ -253,7 +253,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
 def watch_sessions(loop: IOLoop, trim_delay: float = 5.0) -> SessionMemory:
     """Make closed sessions leave nothing behind in a server whose event loop is ``loop``.
 
-    Their memory is given back (:class:`~esap_dash.memory.SessionMemory`), and
+    Their memory is given back (:class:`~esap_dash.core.memory.SessionMemory`), and
     Panel's clean-up of its busy counter, which it starts at the first busy
     event as a task that keeps that session's context (and so its document)
     for the life of the process, is started here, outside every session.

@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
-    ``serve`` runs with the C allocator (:mod:`esap_dash.memory`): started
+    ``serve`` runs with the C allocator (:mod:`esap_dash.core.memory`): started
     without it, the command starts itself again with it (same process).
     """
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -7,9 +7,9 @@ once every object in it is gone, and the objects that outlive a session
 session's: a server that held 40 sessions kept all of their memory after
 they closed (+22 % over its memory before them).  Served with the C
 allocator (``PYTHONMALLOC=malloc``), which :func:`esap_dash.cli.main` sets
-for ``esap-dash serve``, and trimmed (glibc's ``malloc_trim``) once
-sessions stop closing, the memory comes back (+0 % measured; see
-``benchmarks/bench_session.py``).
+for ``esap-dash serve``, and trimmed (glibc's ``malloc_trim``) once the
+closed sessions' documents are gone, the memory comes back (+0.8 % measured;
+see ``benchmarks/bench_session.py``).
 
 Where the C library has no ``malloc_trim`` (not glibc), the trim does
 nothing: memory is then given back as that allocator does.

@@ -124,10 +124,14 @@ class JobList(pn.viewable.Viewer):
         jobs = await follow(self.actor, self.kind)
         chosen = self.selected  # as the user left it while the states were read
         self.jobs = jobs
-        self._table.value = pd.DataFrame(self.jobs, columns=COLUMNS)
-        ids = [j["id"] for j in self.jobs]
-        if chosen is not None and chosen["id"] in ids:
-            self._table.selection = [ids.index(chosen["id"])]
+        frame = pd.DataFrame(self.jobs, columns=COLUMNS)
+        # an unchanged list is not sent again: the browser keeps its rows and the
+        # user's selection (a new table clears it while a click is on its way)
+        if self._table.value is None or not frame.equals(self._table.value):
+            self._table.value = frame
+            ids = [j["id"] for j in self.jobs]
+            if chosen is not None and chosen["id"] in ids:
+                self._table.selection = [ids.index(chosen["id"])]
         caveats = []
         for name in sorted({j["kind"] for j in self.jobs}):
             try:

@@ -32,7 +32,9 @@ def add_to_cart(page, url: str, cart: str, title: str) -> None:
     row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell", has_text=title))
     tick(row.first)
     page.get_by_role("button", name="Add selected rows to cart").click()
-    page.get_by_text(f"to cart '{cart}'").wait_for(timeout=20_000)
+    said = page.get_by_text(re.compile(f"to cart '{re.escape(cart)}'|Tick result rows"))
+    said.wait_for(timeout=30_000)
+    assert "to cart" in said.inner_text(), f"after ticking {title!r}: {said.inner_text()}"
 
 
 def secrets_of_the_deployment() -> list[str]:

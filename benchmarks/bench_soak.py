@@ -193,6 +193,9 @@ def main() -> None:
                         help="rounds of sessions; memory is read after each")
     parser.add_argument("--workers", default="1,2",
                         help="numbers of server workers to compare, e.g. 1,2")
+    parser.add_argument("--settle", type=float, default=45,
+                        help="seconds after a wave before the memory read (Bokeh discards "
+                             "closed sessions after its unused-session lifetime)")
     args = parser.parse_args()
     rates = {}
     for workers in (int(n) for n in args.workers.split(",")):
@@ -258,7 +261,7 @@ def soak(args: argparse.Namespace, workers: int) -> float:
                 t.start()
             for t in threads:
                 t.join()
-            time.sleep(45)  # Bokeh discards closed sessions after its unused-session lifetime
+            time.sleep(args.settle)
             after.append(server_rss(server))
 
     profile = load_profile("local-oidc", overrides={"deployment.database": database})

@@ -25,8 +25,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from bench_soak import free_port, served, wait_answering
+from bench_soak import served, wait_answering
 from playwright.sync_api import sync_playwright
+
+from esap_dash.serving import free_ports
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -126,12 +128,12 @@ def switches(browser, url: str, repeat: int) -> dict[str, list[float]]:
 
 def bare_loads(browser, repeat: int) -> list[float]:
     """Seconds to open the bare template in a new tab until its widget is shown."""
-    port = free_port()
+    port = free_ports()
     server = subprocess.Popen([sys.executable, "-c", BARE, str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/bare"
     try:
-        wait_answering(url, 60)
+        wait_answering(url, 60, server)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         times = []
         for attempt in range(repeat + 1):

@@ -15,7 +15,10 @@ would: "document ready" (Discovery runs the search of its URL), then rows
 ticked and "Add selected rows to cart" clicked.
 
 Reported: p50/p95 of the search (page load to results) and of the cart
-addition, one session alone vs all at once; server memory before, at the
+addition, one session alone vs all at once; the server's CPU per round of the
+session alone (new tab, name resolved, every archive searched, rows added)
+against the CPU of the same archive calls made with raw pyvo in this process
+(the same positions and radius, the name resolution left out); server memory before, at the
 peak and after the sessions closed (Bokeh drops closed sessions after its
 unused-session lifetime) after each of two waves of sessions (a leak grows
 from wave to wave; memory the allocator keeps does not); errors; and a
@@ -29,7 +32,6 @@ import argparse
 import os
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,7 @@ import panel.models.tabulator
 import panel.models.widgets  # the document holds Panel's models
 import psutil
 import requests
+from bench_discovery import raw_calls
 from bokeh.client import connection as bokeh_connection
 from bokeh.client.session import ClientSession
 from bokeh.events import ButtonClick, DocumentReady
@@ -56,9 +59,14 @@ from bokeh.models import Button
 from bokeh.util.token import get_session_id
 from tornado.httpclient import HTTPRequest
 
+from connectors.query import SkyQuery
+from esap_dash.core.actor import Actor
 from esap_dash.core.cart import Cart
 from esap_dash.core.config import load_profile
+from esap_dash.core.search import sky_archives
+from esap_dash.serving import free_ports
 
+PROFILE = "local-oidc"
 TARGETS = ["M 1", "M 45", "M 42", "M 31", "M 13", "NGC 7000", "M 57", "M 8"]
 _HEADERS = threading.local()
 # The Bokeh client opens its websocket without headers; a browser sends its
@@ -91,21 +99,26 @@ class TabSession(ClientSession):
         return predicate()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def wait_answering(url: str, seconds: float, server: subprocess.Popen | None = None,
+                   log: Path | None = None) -> None:
+    """Wait (at most ``seconds``) until ``url`` answers.
 
-
-def wait_answering(url: str, seconds: float) -> None:
-    """Wait (at most ``seconds``) until ``url`` answers."""
+    Raises RuntimeError, with the end of ``log``, if ``server`` ends first or
+    nothing answered in time.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             requests.get(url, timeout=5)
             return
         except requests.RequestException:
+            if server is not None and server.poll() is not None:
+                break
             time.sleep(0.3)
+    said = log.read_text()[-2000:] if log is not None and log.exists() else ""
+    ended = (f"ended (exit {server.returncode})" if server is not None
+             and server.poll() is not None else f"did not answer in {seconds:g} s")
+    raise RuntimeError(f"the server at {url} {ended}:\n{said}")
 
 
 @contextmanager
@@ -113,7 +126,7 @@ def served(profile: str, database: str, workdir: Path, *, workers: int = 1,
            env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """``esap-dash serve`` of ``profile`` on ``database`` (log in ``workdir``), answering:
     its URL and process; stopped afterwards."""
-    port = free_port()
+    port = free_ports(1 + workers)  # nginx's and its workers' with --workers
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "ESAP_DASH__DEPLOYMENT__DATABASE": database, "PYTHONUNBUFFERED": "1",
            **(env or {})}
@@ -122,7 +135,7 @@ def served(profile: str, database: str, workdir: Path, *, workers: int = 1,
                                    profile, "--port", str(port), "--workers", str(workers)],
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_answering(url, 120)
+            wait_answering(url, 120, server, workdir / "server.log")
             yield url, server
         finally:
             server.terminate()
@@ -180,6 +193,29 @@ def server_rss(proc: subprocess.Popen) -> float:
     return sum(p.memory_info().rss for p in [main, *main.children(recursive=True)]) / 1e6
 
 
+def server_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user and system) of the server process and its children so far."""
+    main = psutil.Process(proc.pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [main, *main.children(recursive=True)])
+
+
+def raw_round_cpu(profile_name: str, targets: list[str]) -> float:
+    """CPU seconds per round of the raw pyvo calls of the rounds on ``targets``:
+    every archive the Discovery page searches, around the same position, 0.5 deg."""
+    profile = load_profile(profile_name)
+    archives = list(sky_archives(profile).values())
+    resolver = Actor(profile, "bench").resolver()
+    calls = [raw_calls(archives, SkyQuery(p.ra, p.dec, 0.5))
+             for p in (resolver.resolve(t) for t in targets)]
+    for call in calls[0].values():  # imports and first connections
+        call()
+    start = time.process_time()
+    for round_calls in calls:
+        for call in round_calls.values():
+            call()
+    return (time.process_time() - start) / len(targets)
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -211,14 +247,17 @@ def soak(args: argparse.Namespace, workers: int) -> float:
     workdir = Path(tempfile.mkdtemp(prefix="esap-soak-"))
     database = f"sqlite:///{workdir}/soak.db"
     run = secrets.token_hex(2)  # users of this run only
-    with served("local-oidc", database, workdir, workers=workers,
+    with served(PROFILE, database, workdir, workers=workers,
                 env={"ESAP_DASH_COOKIE_SECRET": secrets.token_urlsafe(32)}) as (url, server):
         alone = log_in(url, f"soak-{run}-alone")
         one_round(url, alone, "M 1")  # warm-up: imports, first connections
         time.sleep(2)
         before = server_rss(server)
-        single = [one_round(url, alone, TARGETS[i % len(TARGETS)])
-                  for i in range(args.single_rounds)]
+        targets = [TARGETS[i % len(TARGETS)] for i in range(args.single_rounds)]
+        cpu = server_cpu(server)
+        single = [one_round(url, alone, target) for target in targets]
+        cpu = (server_cpu(server) - cpu) / args.single_rounds
+        raw_cpu = raw_round_cpu(PROFILE, targets)
         added: dict[str, int] = {f"soak-{run}-alone": 2 + sum(r[2] for r in single)}
         results: list[tuple[float, float, int]] = []
         errors: list[str] = []
@@ -264,7 +303,7 @@ def soak(args: argparse.Namespace, workers: int) -> float:
             time.sleep(args.settle)
             after.append(server_rss(server))
 
-    profile = load_profile("local-oidc", overrides={"deployment.database": database})
+    profile = load_profile(PROFILE, overrides={"deployment.database": database})
     leaks = []
     for sub, count in added.items():
         have = sum(len(Cart.open_as(sub, name, profile=profile, create=False))
@@ -283,6 +322,8 @@ def soak(args: argparse.Namespace, workers: int) -> float:
             print(f"  {name}: alone p50 {pct(alone_t, 50):.2f} s p95 {pct(alone_t, 95):.2f} s; "
                   f"{args.users} at once p50 {pct(many, 50):.2f} s p95 {pct(many, 95):.2f} s "
                   f"(p50 ratio {pct(many, 50) / pct(alone_t, 50):.1f})")
+    print(f"  server CPU per round, alone: {cpu * 1000:.0f} ms; the same archive calls with "
+          f"raw pyvo {raw_cpu * 1000:.0f} ms CPU (ratio {cpu / raw_cpu:.1f})")
     print(f"  server memory: {before:.0f} MB before, {max(peak):.0f} MB at the peak "
           f"({(max(peak) - before) / args.users:.0f} MB per session); 45 s after each "
           f"wave's sessions closed: {', '.join(f'{a:.0f} MB' for a in after)}")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .core.errors import EsapError
 
-__all__ = ["ServingError", "nginx_conf", "serve_workers"]
+__all__ = ["ServingError", "free_ports", "nginx_conf", "serve_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,27 @@ def _free(address: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_ports(count: int = 1, address: str = "127.0.0.1") -> int:
+    """A port ``p`` such that ``p`` to ``p + count - 1`` are free on ``address`` now.
+
+    ``esap-dash serve --workers N --port p`` needs ``p`` for nginx and the ``N``
+    ports after it for its workers; a port the system picks is free, the ones
+    after it need not be (other connections take ports from the same range).
+
+    Raises
+    ------
+    ServingError
+        No such span was found in 100 tries.
+    """
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind((address, 0))
+            port = sock.getsockname()[1]
+        if port + count <= 65536 and all(_free(address, port + i) for i in range(count)):
+            return port
+    raise ServingError(f"no {count} free ports in a row on {address}")
 
 
 def _nginx() -> str:

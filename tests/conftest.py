@@ -336,8 +336,9 @@ def send_table_to_esap_dash(client: Any, url: str, name: str | None = None) -> d
     ours = next(cid for cid in client.get_subscribed_clients("table.load.votable")
                 if client.get_metadata(cid).get("samp.name") == "esap-dash")
     params = {"url": url, **({"name": name} if name else {})}
+    # The hub waits this long for the reply: generous, a loaded machine answers late.
     return client.call_and_wait(ours, {"samp.mtype": "table.load.votable",
-                                       "samp.params": params}, "10")
+                                       "samp.params": params}, "60")
 
 
 def add_dataset_to_cart(discovery: Any, pattern: str) -> str:

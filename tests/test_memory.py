@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +20,9 @@ from tornado.ioloop import IOLoop
 from esap_dash.app import create_app, watch_sessions
 from esap_dash.core.config import Profile
 from esap_dash.core.runtime import current_runtime
+from esap_dash.serving import free_ports
 
 PAGES = ["discovery", "sky", "cart", "jobs", "services"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_closed_sessions_leave_no_dashboard_and_no_document_behind(
@@ -45,7 +39,7 @@ def test_closed_sessions_leave_no_dashboard_and_no_document_behind(
         documents.add(pn.state.curdoc)
         return template
 
-    port, loop = _free_port(), IOLoop(make_current=False)
+    port, loop = free_ports(), IOLoop(make_current=False)
 
     def serve() -> None:  # as esap-dash serve does, with the runtime of this test session
         asyncio.set_event_loop(loop.asyncio_loop)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from esap_dash.cli import main
-from esap_dash.serving import nginx_conf
+from esap_dash.serving import free_ports, nginx_conf
 
 
 def test_nginx_accepts_the_configuration_and_routes_each_browser_to_its_worker(
@@ -32,3 +33,10 @@ def test_nginx_accepts_the_configuration_and_routes_each_browser_to_its_worker(
 def test_zero_workers_is_refused(capsys) -> None:
     assert main(["serve", "--workers", "0"]) == 2
     assert "--workers must be 1 or more" in capsys.readouterr().err
+
+
+def test_free_ports_are_a_span_that_can_be_bound() -> None:
+    port = free_ports(3)
+    for p in range(port, port + 3):  # nginx's port and its two workers'
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", p))

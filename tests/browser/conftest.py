@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from esap_dash.serving import free_ports
+
 from ..conftest import ARTIFACTS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,18 +24,13 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serve(profile: str, log_name: str, env: dict[str, str] | None = None,
           args: tuple[str, ...] = ()) -> Iterator[str]:
     """Run ``esap-dash serve --profile PROFILE [ARGS]`` on a free port; yield its URL."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+    port = free_ports(1 + workers)  # nginx's and its workers' with --workers
     log = (ARTIFACTS / log_name).open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "esap_dash.cli", "serve", "--profile", profile, "--port",
@@ -43,7 +39,7 @@ def serve(profile: str, log_name: str, env: dict[str, str] | None = None,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if requests.get(url, timeout=10).status_code == 200:
                 break
@@ -110,6 +106,18 @@ def tick(row: object, attempts: int = 5) -> None:
             if attempt == attempts - 1:
                 raise
             row.page.wait_for_timeout(500)
+
+
+def tick_all(rows: list[object], attempts: int = 5) -> None:
+    """Tick every row of ``rows`` and wait until they all stay ticked: a table that
+    redraws its rows once a search is over can clear ticks made just before."""
+    for _ in range(attempts):
+        for row in rows:
+            tick(row)
+        rows[0].page.wait_for_timeout(500)
+        if all(row.locator("input[type=checkbox]").is_checked() for row in rows):
+            return
+    raise AssertionError(f"the rows did not stay ticked after {attempts} attempts")
 
 
 #: The cookie secret of the dashboards served with logins.

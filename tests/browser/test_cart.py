@@ -19,7 +19,7 @@ from esap_dash.core.config import load_profile
 from ..conftest import ARTIFACTS
 from ..test_cart import votlint_errors
 from ..test_notebook import execute
-from .conftest import serve, tick
+from .conftest import serve, tick_all
 
 pytestmark = pytest.mark.browser
 #: The title of OpenNGC's row of the Crab: its name, then its other names.
@@ -39,12 +39,15 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         name = page.get_by_label("Cart", exact=True)
         name.fill("browser test")
         name.press("Enter")
-        for text in ("NGC1952", "UKIDSS K-band, Crab Nebula field"):
-            row = page.locator(".tabulator-row", has=page.locator(".tabulator-cell",
-                                                                   has_text=text)).first
-            tick(row)
+        tick_all([page.locator(".tabulator-row", has=page.locator(
+            ".tabulator-cell", has_text=text)).first
+            for text in ("NGC1952", "UKIDSS K-band, Crab Nebula field")])
         page.get_by_role("button", name="Add selected rows to cart").click()
-        page.get_by_text("to cart 'browser test'").wait_for(timeout=20_000)
+        try:
+            page.get_by_text("Added 2 rows to cart 'browser test'").wait_for(timeout=60_000)
+        except Exception as exc:  # report what the page said instead
+            said = page.locator(".alert:visible").all_inner_texts()
+            raise AssertionError(f"the page said {said}") from exc
         open_cart(page, url)
         page.get_by_label("Cart", exact=True).select_option("browser test")
         page.locator(".tabulator-cell", has_text="NGC1952").first.wait_for(timeout=20_000)

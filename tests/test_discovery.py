@@ -431,6 +431,14 @@ def test_each_archive_own_columns_on_demand(profile: Profile) -> None:
     assert page.table.own_headers["hip"][0] == "hip"
     page.table.own_columns = "Local images (SIA v2)"
     assert {"obs_title", "s_region", "em_min"} <= set(page.table.own_rows.columns)
+    # A new search: the same archive's own rows are the new ones.
+    page.table.own_columns = "Hipparcos-2 (cone search)"
+    crab = set(page.table.own_rows["hip"].astype(str))
+    page.target = "M 45"
+    run_coroutine(page.search())
+    assert page.table.own_columns == "Hipparcos-2 (cone search)"
+    pleiades = page.search_results.results["Hipparcos-2 (cone search)"].table["id"]
+    assert set(page.table.own_rows["hip"].astype(str)) == set(pleiades.astype(str)) != crab
 
 
 def test_time_range_accepts_dates_and_mjd(profile: Profile) -> None:

@@ -47,6 +47,19 @@ def test_a_shared_link_runs_its_search(served_app: str, page) -> None:
     page.locator(".tabulator-cell", has_text="32349").first.wait_for(timeout=10_000)
 
 
+def test_an_archive_s_own_columns_open_in_their_card_with_units(served_app: str, page) -> None:
+    page.goto(served_app + "?page=discovery&target=M+45&radius=0.5")
+    page.get_by_text("rows from").first.wait_for(timeout=60_000)
+    page.get_by_text("Each archive's own columns").click()
+    card = page.locator(".card", has_text="Each archive's own columns")
+    card.locator("select").select_option(label="Hipparcos-2 (cone search)")
+    # Every column the archive gave, headed with its unit; Pleiades stars as rows.
+    card.locator(".tabulator-col-title", has_text="plx (mas)").first.wait_for(timeout=30_000)
+    card.locator(".tabulator-cell", has_text="17702").first.wait_for(timeout=10_000)
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "discovery-own-columns.png"))
+
+
 @pytest.mark.parametrize(("query", "said"), [
     ("radius=nan", "radius='nan' cannot be used (give a number of degrees above 0)"),
     ("radius=-1", "radius='-1' cannot be used"),

@@ -127,6 +127,8 @@ class ResultsTable(pn.viewable.Viewer):
         # Filtering follows what the user sets (a released handle), not the limits
         # fitted to each result set: those leave the table as it is.
         self._user_ranges: dict[str, tuple[float, float]] = {}
+        #: The archive whose own rows the own-columns table holds.
+        self._own_shown: str | None = None
         # The tables and filters are made when first needed (the first search): a
         # session that never searches does not pay for them.
         self._layout = pn.Column(
@@ -136,9 +138,10 @@ class ResultsTable(pn.viewable.Viewer):
 
     @functools.cached_property
     def _made(self) -> tuple[dict[str, pn.widgets.RangeSlider], pn.widgets.Tabulator,
-                             pn.widgets.Tabulator]:
-        """The range filters, the table and the table of one archive's own columns, put
-        in the layout (at the first search: drawn while the archives answer)."""
+                             pn.widgets.Tabulator, pn.Card]:
+        """The range filters, the table, and the table of one archive's own columns in
+        its card, put in the layout (at the first search: drawn while the archives
+        answer)."""
         filters = {c: pn.widgets.RangeSlider(label=label, start=0, end=1, value=(0, 1),
                                              width=250, format="0[.]00[0]", margin=(5, 18),
                                              visible=False)
@@ -166,15 +169,18 @@ class ResultsTable(pn.viewable.Viewer):
             text_align={"size": "right", "mag": "right"})
         table.link(self, selection="selection", bidirectional=True)
         table.add_filter(pn.bind(self._in_ranges, self.param.range_version))
+        # The archive's own rows are made when the card is open (or they are asked
+        # for), not at every search: most searches never open it.
+        card = pn.Card(pn.widgets.Select.from_param(self.param.own_columns, width=300,
+                                                    label="Archive"),
+                       own, title="Each archive's own columns", collapsed=True,
+                       sizing_mode="stretch_width")
+        card.param.watch(lambda _: self._fill_own(), "collapsed")
         self._layout.objects = [
             # A fixed height: fitting the filters never moves the table.
             pn.Row(*filters.values(), height=64, sizing_mode="stretch_width"),
-            table,
-            pn.Card(pn.widgets.Select.from_param(self.param.own_columns, width=300,
-                                                 label="Archive"),
-                    own, title="Each archive's own columns", collapsed=True,
-                    sizing_mode="stretch_width")]
-        return filters, table, own
+            table, card]
+        return filters, table, own, card
 
     @property
     def range_filters(self) -> dict[str, pn.widgets.RangeSlider]:
@@ -221,6 +227,8 @@ class ResultsTable(pn.viewable.Viewer):
         if frame is not None:
             self.param.own_columns.objects = [n for n, r in self.found.results.items()
                                               if len(r.table)]
+            self._own_shown = None  # new rows, perhaps of the same archive
+            self._fill_own()
 
     def _on_range(self, column: str, event: param.parameterized.Event) -> None:
         self._user_ranges[column] = event.new
@@ -251,12 +259,14 @@ class ResultsTable(pn.viewable.Viewer):
     def own_rows(self) -> pd.DataFrame | None:
         """The rows of the archive chosen in :attr:`own_columns`, with every column it
         gave (None before a choice, or when it gave no rows)."""
+        self._fill_own(opened=False)
         return self._own.value
 
     @property
     def own_headers(self) -> dict[str, tuple[str, str]]:
         """Each shown column of :attr:`own_rows`: its header (the name, and the unit
         where the archive gave one) and the header's tooltip (description and UCD)."""
+        self._fill_own(opened=False)
         if self._own.value is None:
             return {}
         return {name: (self._own.titles.get(name, name), self._own.header_tooltips.get(name, ""))
@@ -264,6 +274,15 @@ class ResultsTable(pn.viewable.Viewer):
 
     @param.depends("own_columns", watch=True)
     def _show_own_columns(self) -> None:
+        self._own_shown = None
+        self._fill_own()
+
+    def _fill_own(self, opened: bool = True) -> None:
+        """Fill the own-columns table with the chosen archive's rows, unless it has
+        them already or (``opened``) its card is closed."""
+        if self._own_shown == self.own_columns or (opened and self._made[3].collapsed):
+            return
+        self._own_shown = self.own_columns
         result = self.found.results.get(self.own_columns)
         if result is None or not len(result.table):
             self._own.value = None

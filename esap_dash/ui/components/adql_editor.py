@@ -112,15 +112,18 @@ class AdqlEditor(pn.viewable.Viewer):
             self._say(exc.reason, "danger")
             return
         names = [str(n) for n in tables["table_name"]]
-        news = f"{len(names)} tables in {self.service}."
-        self.param.table_name.objects = names
-        first = names[0] if names else None
-        if first is None or first == self.table_name:
-            self._say(news)
-            return
         # Said once the first table's columns (and its example query) are in: what
         # the user types after reading it is never replaced by that example.
-        self._news = news
+        self._news = f"{len(names)} tables in {self.service}."
+        shown = self.table_name
+        self.param.table_name.objects = names
+        if self.table_name != shown:
+            return  # the table menu took the first table: its columns are being read
+        first = names[0] if names else None
+        if first is None or first == self.table_name:
+            news, self._news = self._news, ""
+            self._say(news)
+            return
         self.table_name = first
 
     @property

@@ -301,13 +301,23 @@ def test_coverage_layers_are_drawn_in_their_legends_colours(served_app: str, pag
     sky_after_search(page, served_app, "target=M+1&radius=0.5")
     page.get_by_role("button", name="Whole sky").click()
     names = ("results", "OpenNGC (cone search)", "Hipparcos-2 (cone search)")
-    for name in names:
-        box = page.locator(".bk-input-group label", has_text=name).first
-        box.wait_for(timeout=60_000)
-        box.locator("input").check()
-    # the ticks hold (the list of layers may be redrawn while the page still loads)
-    page.wait_for_function(f"(names) => names.every(n => ({TICKED_LAYERS})().includes(n))",
-                           arg=list(names), timeout=30_000)
+    # Ticked until the ticks hold: a layer that arrives while the page still loads
+    # redraws the list, and a tick on its way then is undone in the browser.
+    for attempt in range(5):
+        for name in names:
+            box = page.locator(".bk-input-group label", has_text=name).first
+            box.wait_for(timeout=60_000)
+            if not box.locator("input").is_checked():
+                box.locator("input").check()
+        try:
+            page.wait_for_function(
+                f"(names) => names.every(n => ({TICKED_LAYERS})().includes(n))",
+                arg=list(names), timeout=10_000)
+            break
+        except PlaywrightError:
+            if attempt == 4:
+                raise AssertionError(("ticks did not hold; ticked:",
+                                      page.evaluate(TICKED_LAYERS))) from None
     colours = {}
     legend = page.locator(".esap-sky-legend").first
     for name in names:

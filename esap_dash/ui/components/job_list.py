@@ -14,6 +14,7 @@ import io
 import zipfile
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -35,6 +36,24 @@ __all__ = ["JobList"]
 
 COLUMNS = ["id", "kind", "state", "note", "progress", "what", "owner", "created", "ended",
            "duration", "error", "service", "ref"]
+
+
+def _changed_cells(old: pd.DataFrame | None, new: pd.DataFrame
+                   ) -> dict[str, list[tuple[int, Any]]] | None:
+    """The cells of ``new`` that differ from ``old``, as a patch of a Tabulator
+    (``{column: [(row, value), ...]}``), or None when ``new`` is not the same jobs
+    in the same order with the same column types (it must then replace ``old``)."""
+    if (old is None or list(old.columns) != list(new.columns) or len(old) != len(new)
+            or not old["id"].equals(new["id"]) or not old.dtypes.equals(new.dtypes)):
+        return None
+    patch = {}
+    for column in new.columns:
+        before, now = old[column], new[column]
+        differ = ~((before == now) | (before.isna() & now.isna())).to_numpy()
+        if differ.any():
+            patch[column] = [(int(i), v.item() if isinstance(v, np.generic) else v)
+                             for i in np.flatnonzero(differ) for v in [now.iloc[i]]]
+    return patch
 
 
 class JobList(pn.viewable.Viewer):
@@ -125,9 +144,13 @@ class JobList(pn.viewable.Viewer):
         chosen = self.selected  # as the user left it while the states were read
         self.jobs = jobs
         frame = pd.DataFrame(self.jobs, columns=COLUMNS)
-        # an unchanged list is not sent again: the browser keeps its rows and the
-        # user's selection (a new table clears it while a click is on its way)
-        if self._table.value is None or not frame.equals(self._table.value):
+        # The same jobs get only their changed cells (states, progress): the browser
+        # keeps its rows and the user's selection.  A new table clears the selection,
+        # and a click on its way when the table came was lost.
+        patch = _changed_cells(self._table.value, frame)
+        if patch:
+            self._table.patch(patch, as_index=False)
+        elif patch is None:
             self._table.value = frame
             ids = [j["id"] for j in self.jobs]
             if chosen is not None and chosen["id"] in ids:

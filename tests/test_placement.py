@@ -17,7 +17,7 @@ from esap_dash.ui.pages.cart import CartPage
 from esap_dash.work.jobs import JobError, follow
 from esap_dash.work.placement import make_available_here, rank_places, run_here
 
-from .conftest import run_coroutine
+from .conftest import FaultyProxy, run_coroutine
 
 PLATES = "esap:optical_plates"  # three files, uploaded to LOCAL_A
 
@@ -118,3 +118,20 @@ def test_the_cart_page_shows_the_ranking_when_its_card_is_opened(private) -> Non
     view = page.where_to_run
     run_coroutine(view.rank())
     assert {p.id for p in view.places} == {"gateway", "slurm", "dirac"}
+
+
+def test_hung_gateways_cost_their_own_rows_not_their_sum(private) -> None:
+    gateways = [private.service(i) for i in ("gateway", "slurm")]
+    with FaultyProxy(gateways[0].url, mode="hang") as one, \
+            FaultyProxy(gateways[1].url, mode="hang") as two:
+        urls = {"gateway": one.url, "slurm": two.url}
+        hung = replace(private, services=tuple(
+            replace(s, url=urls[s.id], options={**s.options, "timeout": 8})
+            if s.id in urls else s for s in private.services))
+        started = time.monotonic()
+        places, _ = rank_places(Actor(hung), plates_cart(hung).to_table())
+        took = time.monotonic() - started
+    for place in (p for p in places if p.id in urls):
+        assert not place.up and "does not answer" in place.reasons[0], place
+    assert next(p for p in places if p.id == "dirac").up
+    assert took < 14  # both asked at once: one timeout (8 s), not two

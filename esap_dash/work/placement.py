@@ -18,8 +18,10 @@ and says why, per place.  The model asks the services; pages only show it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -165,49 +167,55 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
     except NoAccountError:
         lake = None
     data = data_locations(items, lake)
-    places = []
-    for svc in [*actor.profile.by_role("gateway"), *actor.profile.by_role("dirac")]:
-        placement = svc.placement
-        rses = tuple(placement.get("rses", ()))
-        local = [(did, size) for did, (size, at) in data.files.items() if at & set(rses)]
-        moved = [(did, size) for did, (size, at) in data.files.items() if not at & set(rses)]
-        local_bytes = sum(max(s, 0) for _, s in local)
-        moved_bytes = sum(max(s, 0) for _, s in moved)
-        reasons = []
-        if data.files:
-            reasons.append(
-                f"{len(local)} of {len(data.files)} data-lake files already at "
-                f"{', '.join(rses) or 'none of its storage'} ({size_text(local_bytes)})"
-                + (f"; {len(moved)} to move there ({size_text(moved_bytes)}, a Rucio rule)"
-                   if moved else ""))
-        if data.downloads:
-            reasons.append(f"{data.downloads} archive item(s) downloaded from their archives"
-                           + (f" ({size_text(data.download_bytes)} known)"
-                              if data.download_bytes else ""))
-        if svc.role == "dirac":
-            places.append(_dirac_place(actor, svc, rses, (local, moved), reasons))
-            continue
-        up, free = True, None
-        gateway, account = _as_user(actor, svc, reasons)
-        if gateway is not None:
-            cores = placement.get("cores")
-            try:
-                used = _used_cores(gateway)
-            except ConnectorError as exc:
-                up = False
-                reasons.insert(0, f"does not answer: {exc.reason}")
-            else:
-                if cores:
-                    free = max(int(cores) - used, 0)
-                    reasons.append(f"{free} of {cores} cores free for you"
-                                   + (f" (your clusters use {used})" if used else ""))
-        if placement.get("queue"):
-            reasons.append(f"batch partition {placement['queue']}")
-        places.append(Place(svc.id, svc.name, str(placement.get("engine", "")), rses, account,
-                            len(local), len(moved), local_bytes, moved_bytes, free, up,
-                            tuple(reasons)))
+    services = [*actor.profile.by_role("gateway"), *actor.profile.by_role("dirac")]
+    # Each place asked at once: a service that is slow or hung costs its own row
+    # (its timeout), not the sum of every service's.
+    with ThreadPoolExecutor(max(len(services), 1), thread_name_prefix="place") as pool:
+        places = list(pool.map(functools.partial(_place, actor, data), services))
     places.sort(key=lambda p: p.rank_key)
     return places, data
+
+
+def _place(actor: Actor, data: DataAt, svc: Any) -> Place:
+    """``svc`` as a place for the items whose locations are ``data`` (blocking)."""
+    placement = svc.placement
+    rses = tuple(placement.get("rses", ()))
+    local = [(did, size) for did, (size, at) in data.files.items() if at & set(rses)]
+    moved = [(did, size) for did, (size, at) in data.files.items() if not at & set(rses)]
+    local_bytes = sum(max(s, 0) for _, s in local)
+    moved_bytes = sum(max(s, 0) for _, s in moved)
+    reasons = []
+    if data.files:
+        reasons.append(
+            f"{len(local)} of {len(data.files)} data-lake files already at "
+            f"{', '.join(rses) or 'none of its storage'} ({size_text(local_bytes)})"
+            + (f"; {len(moved)} to move there ({size_text(moved_bytes)}, a Rucio rule)"
+               if moved else ""))
+    if data.downloads:
+        reasons.append(f"{data.downloads} archive item(s) downloaded from their archives"
+                       + (f" ({size_text(data.download_bytes)} known)"
+                          if data.download_bytes else ""))
+    if svc.role == "dirac":
+        return _dirac_place(actor, svc, rses, (local, moved), reasons)
+    up, free = True, None
+    gateway, account = _as_user(actor, svc, reasons)
+    if gateway is not None:
+        cores = placement.get("cores")
+        try:
+            used = _used_cores(gateway)
+        except ConnectorError as exc:
+            up = False
+            reasons.insert(0, f"does not answer: {exc.reason}")
+        else:
+            if cores:
+                free = max(int(cores) - used, 0)
+                reasons.append(f"{free} of {cores} cores free for you"
+                               + (f" (your clusters use {used})" if used else ""))
+    if placement.get("queue"):
+        reasons.append(f"batch partition {placement['queue']}")
+    return Place(svc.id, svc.name, str(placement.get("engine", "")), rses, account,
+                 len(local), len(moved), local_bytes, moved_bytes, free, up,
+                 tuple(reasons))
 
 
 def _as_user(actor: Actor, svc: Any, reasons: list[str]) -> tuple[Any, bool]:

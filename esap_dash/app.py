@@ -24,7 +24,7 @@ from panel.io.notifications import NotificationArea
 from tornado.ioloop import IOLoop
 
 from .core.config import ASSETS, Profile, ProfileError, load_profile
-from .core.memory import SessionMemory
+from .core.memory import SessionMemory, freeze_startup_objects
 from .core.runtime import Runtime
 from .core.store import store_for
 from .http.api import api_routes
@@ -243,6 +243,8 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     extra_patterns = [(SHARE_ROUTE, CartShareHandler, {"profile": profile}),
                       *api_routes(profile),
                       *hardening.pop("extra_patterns")]
+    log.info("%d objects of the start kept out of garbage collections",
+             freeze_startup_objects())
     pn.serve({"/": lambda: create_app(profile)}, port=port, address=address, show=show,
              title=profile.title, websocket_origin=sorted(origins),
              static_dirs={"assets": str(ASSETS)}, extra_patterns=extra_patterns,

@@ -17,6 +17,7 @@ from astropy.table import Table
 # view has no table yet (they are made on the first rows) must still carry them.
 from panel.models import tabulator  # noqa: F401
 
+from ...core.fanout import run_blocking
 from ...core.search import SearchResults
 from .style import BYTES, MUTED, POSITION_FORMAT, html_pane, number_format, whole_bytes
 
@@ -129,6 +130,8 @@ class ResultsTable(pn.viewable.Viewer):
         self._user_ranges: dict[str, tuple[float, float]] = {}
         #: The archive whose own rows the own-columns table holds.
         self._own_shown: str | None = None
+        #: The merged rows the table shows, and the frame made of them.
+        self._shown: tuple[Table | None, pd.DataFrame | None] = (None, None)
         # The tables and filters are made when first needed (the first search): a
         # session that never searches does not pay for them.
         self._layout = pn.Column(
@@ -198,9 +201,10 @@ class ResultsTable(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
 
-    def frame(self) -> pd.DataFrame:
-        """The rows as the table shows them (blocking for many rows)."""
-        merged = self.found.merged
+    def frame(self, merged: Table | None = None) -> pd.DataFrame:
+        """The rows as the table shows them: ``merged`` (default: the search's merged
+        rows now; blocking for many rows)."""
+        merged = self.found.merged if merged is None else merged
         if not len(merged):
             return _no_rows()
         # Searches kept before a column was added lack it: shown blank.
@@ -213,12 +217,25 @@ class ResultsTable(pn.viewable.Viewer):
         """Show ``frame`` (made by :meth:`frame`)."""
         self._table.value = frame
 
+    async def show_found(self) -> pd.DataFrame:
+        """Show the search's rows as they are now (made off the event loop), unless
+        the table shows them already; the rows shown."""
+        merged = self.found.merged  # replaced, never changed, as answers arrive
+        if merged is not self._shown[0]:
+            frame = await run_blocking(self.frame, merged)
+            self._shown = (merged, frame)
+            self.show(frame)
+        return self._shown[1]
+
     def fit_ranges(self, frame: pd.DataFrame | None) -> None:
         """Set each range filter to the span of ``frame`` (all rows shown); without
         a frame, no range filters (while archives answer)."""
         self._user_ranges = {}
         for column, slider in self.range_filters.items():
-            values = (_numbers(frame, column).dropna() if frame is not None else ())
+            if frame is None:  # hidden until the new rows' spans are known
+                slider.visible = False
+                continue
+            values = _numbers(frame, column).dropna()
             low, high = (float(values.min()), float(values.max())) if len(values) else (0., 1.)
             high = max(high, low + 1e-9)
             # A filter shows once it has a span to filter (not "0 .. 1" before any rows).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
 from typing import Any
@@ -40,6 +41,8 @@ from .base import Page
 __all__ = ["DiscoveryPage"]
 
 ANY = "any"
+#: Least seconds between two drawings of the rows while archives answer.
+SHOW_EVERY = 0.3
 PRODUCT_CHOICES = [ANY, "image", "cube", "spectrum", "timeseries", "visibility", "event"]
 #: Form fields kept in the page URL, so a search can be bookmarked and shared.
 URL_PARAMS = ("target", "frame", "radius", "keywords", "waveband", "product_type",
@@ -299,13 +302,16 @@ class DiscoveryPage(Page):
             self._show_status(running=True)
             self.table.fit_ranges(None)  # no range filter while the archives answer
             connectors = {name: self.connector(name) for name in request.archives}
-            frame = None
-            async for _ in self.searches.ask(request, query, self.search_results,
-                                             connectors=connectors):
-                frame = await run_blocking(self.table.frame)
-                self.table.show(frame)
-                self._show_status(running=True)
-            self.table.fit_ranges(frame)
+            answered = asyncio.Event()
+            shower = asyncio.ensure_future(self._show_rows(answered))
+            try:
+                async for _ in self.searches.ask(request, query, self.search_results,
+                                                 connectors=connectors):
+                    self._show_status(running=True)
+                    answered.set()
+            finally:
+                shower.cancel()
+            self.table.fit_ranges(await self.table.show_found())
             self._show_status(total=time.perf_counter() - started)
             await run_blocking(self.searches.remember, self.search_results, request.archives)
             if self.tabs.built("History") is not None:  # else read when first shown
@@ -313,6 +319,15 @@ class DiscoveryPage(Page):
         finally:
             self.searching = False
             self._search_button.loading = False
+
+    async def _show_rows(self, answered: asyncio.Event) -> None:
+        """Show the rows found so far each time archives answered, at most every
+        :data:`SHOW_EVERY` seconds: answers that come together are drawn once."""
+        while True:
+            await answered.wait()
+            answered.clear()
+            await self.table.show_found()
+            await asyncio.sleep(SHOW_EVERY)
 
     async def shown(self) -> None:
         """The ADQL tab's job list follows what happened while another page was shown."""

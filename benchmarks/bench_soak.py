@@ -55,7 +55,7 @@ from bench_discovery import raw_calls
 from bokeh.client import connection as bokeh_connection
 from bokeh.client.session import ClientSession
 from bokeh.events import ButtonClick, DocumentReady
-from bokeh.models import Button
+from bokeh.models import Button, TextInput
 from bokeh.util.token import get_session_id
 from tornado.httpclient import HTTPRequest
 
@@ -151,18 +151,24 @@ def log_in(url: str, sub: str) -> requests.Session:
     return http
 
 
-def one_round(url: str, http: requests.Session, target: str) -> tuple[float, float, int]:
-    """Search ``target`` in a new tab, add two rows to the cart; times and rows added."""
-    start = time.perf_counter()
-    page = http.get(url, params={"page": "discovery", "target": target, "radius": "0.5"},
-                    timeout=120)
+def new_tab(url: str, http: requests.Session, **params: str) -> TabSession:
+    """The Discovery page with ``params`` (target, radius) in a new tab of the user
+    logged in on ``http``: page fetched, document pulled, "ready" sent."""
+    page = http.get(url, params={"page": "discovery", **params}, timeout=120)
     token = re.search(r'"token": ?"([^"]+)"', page.text).group(1)
     _HEADERS.value = {"Origin": url.rstrip("/"), "Cookie": "; ".join(
         f"{k}={v}" for k, v in http.cookies.items())}
     tab = TabSession(token, url.replace("http://", "ws://") + "ws")
+    tab.pull()
+    tab.document.callbacks.send_event(DocumentReady())
+    return tab
+
+
+def one_round(url: str, http: requests.Session, target: str) -> tuple[float, float, int]:
+    """Search ``target`` in a new tab, add two rows to the cart; times and rows added."""
+    start = time.perf_counter()
+    tab = new_tab(url, http, target=target, radius="0.5")
     try:
-        tab.pull()
-        tab.document.callbacks.send_event(DocumentReady())
 
         def results() -> list:
             return [m for m in tab.document.models
@@ -183,6 +189,33 @@ def one_round(url: str, http: requests.Session, target: str) -> tuple[float, flo
             raise RuntimeError("the cart did not answer in 60 s")
         added = int(re.search(r"Added (\d+) row", tab.texts()).group(1))
         return searched, time.perf_counter() - start, added
+    finally:
+        tab.close()
+
+
+def searches_in_one_tab(url: str, http: requests.Session, targets: list[str],
+                        server: subprocess.Popen) -> float:
+    """Search each of ``targets`` (0.5 deg) in turn in one open tab, as a user types
+    a name and clicks the search button: the server's CPU seconds per search."""
+    tab = new_tab(url, http, radius="0.5")
+    try:
+        models = list(tab.document.models)
+        box = next(m for m in models if isinstance(m, TextInput) and m.title == "Target")
+        button = next(m for m in models
+                      if isinstance(m, Button) and m.label == "Search all archives")
+
+        def summary() -> str | None:
+            found = re.search(r"\d+ rows from \d+ archives in [\d.]+ s", tab.texts())
+            return found and found.group(0)
+
+        cpu = server_cpu(server)
+        for target in targets:
+            before = summary()
+            box.value = target
+            tab.document.callbacks.send_event(ButtonClick(button))
+            if not tab.wait_for(lambda: summary() not in (None, before), 120):  # noqa: B023
+                raise RuntimeError(f"no new results for {target} in 120 s")
+        return (server_cpu(server) - cpu) / len(targets)
     finally:
         tab.close()
 
@@ -257,6 +290,7 @@ def soak(args: argparse.Namespace, workers: int) -> float:
         cpu = server_cpu(server)
         single = [one_round(url, alone, target) for target in targets]
         cpu = (server_cpu(server) - cpu) / args.single_rounds
+        searches_cpu = searches_in_one_tab(url, alone, targets, server)
         raw_cpu = raw_round_cpu(PROFILE, targets)
         added: dict[str, int] = {f"soak-{run}-alone": 2 + sum(r[2] for r in single)}
         results: list[tuple[float, float, int]] = []
@@ -323,7 +357,8 @@ def soak(args: argparse.Namespace, workers: int) -> float:
                   f"{args.users} at once p50 {pct(many, 50):.2f} s p95 {pct(many, 95):.2f} s "
                   f"(p50 ratio {pct(many, 50) / pct(alone_t, 50):.1f})")
     print(f"  server CPU per round, alone: {cpu * 1000:.0f} ms; the same archive calls with "
-          f"raw pyvo {raw_cpu * 1000:.0f} ms CPU (ratio {cpu / raw_cpu:.1f})")
+          f"raw pyvo {raw_cpu * 1000:.0f} ms CPU (ratio {cpu / raw_cpu:.1f}); per search in "
+          f"one open tab {searches_cpu * 1000:.0f} ms (ratio {searches_cpu / raw_cpu:.1f})")
     print(f"  server memory: {before:.0f} MB before, {max(peak):.0f} MB at the peak "
           f"({(max(peak) - before) / args.users:.0f} MB per session); 45 s after each "
           f"wave's sessions closed: {', '.join(f'{a:.0f} MB' for a in after)}")

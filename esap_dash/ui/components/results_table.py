@@ -244,8 +244,7 @@ class ResultsTable(pn.viewable.Viewer):
         if frame is not None:
             self.param.own_columns.objects = [n for n, r in self.found.results.items()
                                               if len(r.table)]
-            self._own_shown = None  # new rows, perhaps of the same archive
-            self._fill_own()
+            self._show_own_columns()  # new rows, perhaps of the same archive
 
     def _on_range(self, column: str, event: param.parameterized.Event) -> None:
         self._user_ranges[column] = event.new

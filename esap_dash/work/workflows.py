@@ -268,13 +268,16 @@ class Run:
         self._futures.extend(futures)
         self.total += len(futures)
         with self.client.as_current():
-            for future in as_completed(futures):
-                if self.cancelled.is_set():
-                    self.client.cancel(futures)
+            finished = as_completed(futures)
+            while not finished.is_empty():
+                # A stop is seen within a tenth of a second even when no task ends (a hung
+                # gateway): whoever stopped the run cancelled its tasks or closed its client.
+                if self.cancelled.wait(0 if finished.has_ready() else 0.1):
                     raise RunAbortedError("aborted by the user")
-                if future.status != "finished":
-                    future.result()  # raises the task's error, with its traceback
-                self.done += 1
+                for future in finished.next_batch(block=False):
+                    if future.status != "finished":
+                        future.result()  # raises the task's error, with its traceback
+                    self.done += 1
         # The results come back once, together (each result() would fetch its own).
         return self.client.gather(futures)
 

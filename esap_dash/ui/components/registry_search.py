@@ -14,6 +14,7 @@ from connectors.exceptions import ConnectorError
 from connectors.registry import SERVICE_TYPES, RegistryConnector
 
 from ...core.fanout import run_blocking
+from .actions import on_click
 from .style import notice, say
 
 __all__ = ["RegistrySearch"]
@@ -55,7 +56,7 @@ class RegistrySearch(pn.viewable.Viewer):
         self._cone = cone
         self.results: Table | None = None
         search = pn.widgets.Button(label="Search the registry", color="primary", width=200)
-        pn.bind(self._on_search, search.param.clicks, watch=True)
+        on_click(search, self.search)
         add = pn.widgets.Button(label="Add selected services to my archives", width=300)
         pn.bind(self._on_add_clicked, add.param.clicks, watch=True)
         self.notice = notice()
@@ -85,9 +86,6 @@ class RegistrySearch(pn.viewable.Viewer):
 
     def _say(self, text: str, kind: str = "info") -> None:
         say(self.notice, text, kind)
-
-    async def _on_search(self, _clicks: int) -> None:
-        await self.search()
 
     async def search(self) -> None:
         """Run the search with the current constraints."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
 from esap_dash.app import EsapDash
 from esap_dash.core.config import Profile
@@ -11,17 +13,20 @@ from esap_dash.ui.components import ServiceStatus
 from .conftest import STACK, run_coroutine, stack
 
 RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK")  # each with its own qBittorrent
+#: JupyterHub's database and cookie secret (its account's own folder).
+HUB_STATE = Path(os.environ.get("ESAP_DASH_HUB_STATE", "/var/lib/esap-dash/hub"))
 
 
-def test_status_lists_the_three_services_up(local_stack: None) -> None:
+def test_status_lists_the_services_up(local_stack: None) -> None:
     out = stack("status").stdout
-    for name in ("dachs", "rucio", "gateway"):
+    for name in ("dachs", "rucio", "gateway", "hub"):
         assert f"{name:<7} up" in out
 
 
 def test_start_is_idempotent(local_stack: None) -> None:
     out = stack("start").stdout
     assert "dachs   up" in out and "rucio   up" in out and "gateway up" in out
+    assert "hub     up" in out
 
 
 def test_unknown_service_is_refused() -> None:
@@ -84,12 +89,16 @@ def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
                  for rse in RSES),
                var / "gateway" / "gateway.sqlite",
                var / "gateway-slurm" / "gateway.sqlite", var / "diracx" / "env",
-               *(var / "diracx" / "db").glob("*.db"), var / "diracx" / "keystore" / "jwks.json"]
+               *(var / "diracx" / "db").glob("*.db"), var / "diracx" / "keystore" / "jwks.json",
+               HUB_STATE / "jupyterhub_cookie_secret", HUB_STATE / "jupyterhub.sqlite"]
     for path in secrets:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx",
-                   *(var / "qbittorrent" / rse for rse in RSES)):
+                   *(var / "qbittorrent" / rse for rse in RSES), HUB_STATE):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    # The hub may start sudospawner as its users, and nothing else; root's file.
+    sudoers = os.stat("/etc/sudoers.d/esap-hub")
+    assert stat.S_IMODE(sudoers.st_mode) == 0o440 and sudoers.st_uid == 0
     dachs = [Path("/var/gavo/etc") / f for f in ("dsn", "feed", "trustedquery",
                                                  "untrustedquery")]
     for path in dachs:

@@ -1,0 +1,55 @@
+"""JupyterHub of the local stack: logins through the stack's OpenID Connect provider
+(the dashboard's users), each user's server started as that user's Unix account by
+sudospawner (the hub itself runs as the unprivileged ``esap-hub``).
+
+Read by ``stack/esap-stack start hub`` from its environment:
+
+ESAP_DASH_HUB_PORT           public port (the proxy); the proxy's API and the hub
+                             itself listen on the next two
+ESAP_DASH_HUB_ENV            the environment of the hub and of the users' servers
+ESAP_DASH_HUB_PROXY          configurable-http-proxy's command
+ESAP_DASH_HUB_STATE          the hub's database and cookie secret (the hub's own, 0700)
+ESAP_DASH_HUB_USERS          the users who may log in (Unix accounts), space-separated
+ESAP_DASH_OIDC_URL           the provider
+ESAP_DASH_OIDC_CLIENT_SECRET the client secret (the stack's provider registers none)
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (given by JupyterHub when it reads this file)
+
+port = int(os.environ["ESAP_DASH_HUB_PORT"])
+env = os.environ["ESAP_DASH_HUB_ENV"]
+state = os.environ["ESAP_DASH_HUB_STATE"]
+provider = os.environ["ESAP_DASH_OIDC_URL"].rstrip("/")
+public = f"http://127.0.0.1:{port}"
+
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = port
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = port + 2
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 1}"
+c.ConfigurableHTTPProxy.command = [os.environ["ESAP_DASH_HUB_PROXY"]]
+c.ConfigurableHTTPProxy.pid_file = f"{state}/proxy.pid"
+c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = f"{state}/jupyterhub_cookie_secret"
+
+c.JupyterHub.authenticator_class = "generic-oauth"
+c.GenericOAuthenticator.client_id = "esap-hub"
+c.GenericOAuthenticator.client_secret = os.environ["ESAP_DASH_OIDC_CLIENT_SECRET"]
+c.GenericOAuthenticator.oauth_callback_url = f"{public}/hub/oauth_callback"
+c.GenericOAuthenticator.authorize_url = f"{provider}/oauth2/authorize"
+c.GenericOAuthenticator.token_url = f"{provider}/oauth2/token"
+c.GenericOAuthenticator.userdata_url = f"{provider}/userinfo"
+c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+c.GenericOAuthenticator.username_claim = "preferred_username"
+c.GenericOAuthenticator.login_service = "esap-dash (OpenID Connect)"
+# Only users with a Unix account here: a server runs as its user.
+c.GenericOAuthenticator.allowed_users = set(os.environ["ESAP_DASH_HUB_USERS"].split())
+
+c.JupyterHub.spawner_class = "sudospawner.SudoSpawner"
+c.SudoSpawner.sudospawner_path = f"{env}/bin/sudospawner"
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+c.Spawner.environment = {"PATH": f"{env}/bin:/usr/local/bin:/usr/bin:/bin"}

@@ -369,6 +369,27 @@ def test_shared_links_open_only_with_a_live_token(private) -> None:
     hub = Facility("h", "Hub", "jupyterhub", "https://hub.example")
     assert launch_url(hub, link) == ("https://hub.example/hub/user-redirect/lab?fromURL="
                                      "http%3A%2F%2Fdash.example%2Fcart-share%2FT0k3n%2Fcart.ipynb")
+    # In the cart's own JupyterLab workspace (a Binder starts a new JupyterLab anyway).
+    assert launch_url(hub, link, "Crab & M1").startswith(
+        "https://hub.example/hub/user-redirect/lab/workspaces/Crab_M1?fromURL=")
+    assert "workspaces" not in launch_url(binder, link, "Crab & M1")
+
+
+def test_a_shared_cart_s_files_are_named_after_the_cart_and_nothing_else_is_served() -> None:
+    from esap_dash.core.launch import file_stem, share_links, shared_file
+
+    assert file_stem("Crab & Pleiades (2026)") == "Crab_Pleiades_2026"
+    assert file_stem("../../etc/passwd") == "etc_passwd"
+    assert file_stem("Плеяды") == "cart"
+    links = share_links("https://dash.example/", "T0k3n", "Crab & Pleiades")
+    assert links == {
+        "notebook": "https://dash.example/cart-share/T0k3n/Crab_Pleiades.ipynb",
+        "votable": "https://dash.example/cart-share/T0k3n/Crab_Pleiades.xml",
+        "prov-json": "https://dash.example/cart-share/T0k3n/Crab_Pleiades.prov.json"}
+    assert shared_file("Crab_Pleiades.prov.json") == ("prov-json", "application/json")
+    assert shared_file("cart.ipynb")[0] == "notebook"  # links made before carry on
+    for other in ("cart.json", ".ipynb", "a b.xml", "..xml", "cart.ipynb.html"):
+        assert shared_file(other) is None, other
 
 
 def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
@@ -381,6 +402,9 @@ def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
     Cart.open("default", profile=private)
     run_coroutine(page.sharing.share())
     assert page.sharing.links["notebook"].startswith("https://dash.example/cart-share/")
+    # Named after the cart: a notebook server saves the files under these names.
+    assert page.sharing.links["notebook"].endswith("/default.ipynb")
+    assert page.sharing.links["prov-json"].endswith("/default.prov.json")
     assert page.sharing.links["launch"].startswith("https://binder.example/v2/git/")
     assert 'rel="noopener noreferrer"' in page.sharing.shown
     run_coroutine(page.sharing.revoke())

@@ -1,28 +1,26 @@
 """The read-only links of shared carts: the dashboard serves each cart's notebook,
-VOTable and provenance at ``/cart-share/<token>/<file>`` (see
-:mod:`esap_dash.core.launch`, which makes the links)."""
+VOTable and provenance at ``/cart-share/<token>/<cart>.ipynb``, ``.xml`` and
+``.prov.json`` (see :mod:`esap_dash.core.launch`, which makes the links)."""
 
 from __future__ import annotations
-
-import re
 
 import tornado.web
 
 from ..core.cart import Cart, CartError
 from ..core.config import Profile
 from ..core.fanout import run_blocking
-from ..core.launch import SHARED_FILES
+from ..core.launch import shared_file
 
 __all__ = ["SHARE_ROUTE", "CartShareHandler"]
 
 #: Where the dashboard serves shared carts (a tornado route pattern).
-SHARE_ROUTE = (r"/cart-share/([A-Za-z0-9_\-]{20,64})/("
-               + "|".join(re.escape(name) for name in SHARED_FILES) + ")")
+SHARE_ROUTE = r"/cart-share/([A-Za-z0-9_\-]{20,64})/([A-Za-z0-9_.\-]{1,200})"
 
 
 class CartShareHandler(tornado.web.RequestHandler):
-    """Serves a shared cart (``GET /cart-share/<token>/cart.ipynb``, ``cart.xml`` or
-    ``cart.prov.json``).
+    """Serves a shared cart (``GET /cart-share/<token>/<cart>.ipynb``, ``<cart>.xml``
+    or ``<cart>.prov.json``; the cart's name in the file's is for the notebook
+    server that saves it, the token alone says which cart).
 
     The token is the only credential (it is a capability); notebook servers
     fetch from another origin, so the answer allows any origin and no
@@ -39,8 +37,11 @@ class CartShareHandler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "private, no-store")
 
     async def get(self, token: str, filename: str) -> None:
-        """Write the cart in the asked format, or 404 for a bad token."""
-        fmt, mime = SHARED_FILES[filename]
+        """Write the cart in the asked format, or 404 for a bad token or file name."""
+        kind = shared_file(filename)
+        if kind is None:
+            raise tornado.web.HTTPError(404, reason="not a file of a shared cart")
+        fmt, mime = kind
         try:
             body = await run_blocking(self._render, token, fmt)
         except CartError as exc:

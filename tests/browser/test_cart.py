@@ -81,11 +81,13 @@ def test_cart_survives_reload_and_restart_and_exports(local_stack, page, tmp_pat
         page.get_by_role("button", name="Send to TOPCAT (SAMP)").click()
         page.get_by_text("Sent 2 items to topcat-like").wait_for(timeout=20_000)
         page.get_by_role("button", name="Make a link to this cart").click()
-        link = page.locator("a", has_text="/cart.ipynb").first
+        link = page.locator("a", has_text="/browser_test.ipynb").first
         link.wait_for(timeout=60_000)  # the cart's notebook and VOTable are made first
         notebook_url = link.get_attribute("href")
         shared = requests.get(notebook_url, timeout=30)
-        votable = requests.get(notebook_url.replace("cart.ipynb", "cart.xml"), timeout=30)
+        votable = requests.get(notebook_url.replace(".ipynb", ".xml"), timeout=30)
+        assert requests.get(notebook_url.replace(".ipynb", ".html"),
+                            timeout=30).status_code == 404
         page.get_by_role("button", name="Revoke all links").click()
         page.get_by_text("1 link revoked").wait_for(timeout=20_000)
         assert requests.get(notebook_url, timeout=30).status_code == 404

@@ -1,16 +1,24 @@
 """The stack's JupyterHub in a browser: a dashboard user logs in through the same
-OpenID Connect provider, her JupyterLab runs as her Unix account, and another user
-cannot reach it."""
+OpenID Connect provider, her JupyterLab runs as her Unix account, another user
+cannot reach it, and her carts open there under their own names."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
+from pathlib import Path
+from secrets import token_hex
 
 import pytest
+from astropy.table import Table
+
+from esap_dash.core.cart import Cart
+from esap_dash.core.config import load_profile
+from esap_dash.core.launch import file_stem
 
 from ..conftest import ALICE, ARTIFACTS, BOB
+from .conftest import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +43,10 @@ def server_owners() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if "jupyterhub-singleuser" in line}
 
 
-def stop_server(page) -> None:
-    """Stop the logged-in user's server from the hub's home page."""
+def stop_server(context) -> None:
+    """Stop the logged-in user's server from the hub's home page (in a page of its own:
+    JupyterLab's may ask before it is left)."""
+    page = context.new_page()
     page.goto(HUB + "/hub/home")
     stop = page.get_by_role("button", name="Stop My Server")
     if stop.is_visible():
@@ -50,7 +60,7 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
     bob_ctx, bob = None, None
     try:
         alice.wait_for_url(re.compile(r"/user/alice/lab"), timeout=90_000)
-        alice.locator(".jp-LauncherCard").first.wait_for(timeout=90_000)
+        alice.locator(".jp-DirListing-content").wait_for(timeout=90_000)
         # Offline: no news feed asks to be read.
         assert not alice.get_by_text("official Jupyter news").is_visible()
         alice.screenshot(path=str(ARTIFACTS / "hub-lab.png"))
@@ -64,8 +74,57 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
         bob.screenshot(path=str(ARTIFACTS / "hub-refused.png"))
         assert server_owners() == {"alice"}  # bob's refusal started nothing
     finally:
-        stop_server(alice)
+        stop_server(alice_ctx)
         alice_ctx.close()
         if bob_ctx is not None:
             bob_ctx.close()
     assert server_owners() == set()
+
+
+def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
+        served_oidc: str, browser) -> None:
+    profile = load_profile("local-oidc")  # the served dashboard's database
+    carts = {f"Crab {token_hex(2)}": ("NGC1952", "Crab Nebula", 83.63308, 22.0145),
+             f"Pleiades {token_hex(2)}": ("HIP 17702", "Alcyone", 56.87115, 24.10514)}
+    for name, (item, title, ra, dec) in carts.items():
+        Cart.open_as(ALICE, name, profile=profile).add_rows(Table({
+            "archive": ["OpenNGC"], "item_id": [item], "title": [title], "ra": [ra],
+            "dec": [dec]}))
+    context, page = log_in(browser, served_oidc, ALICE, [])
+    try:
+        uploads: list[str] = []
+        context.on("request", lambda r: uploads.append(r.url.split("?")[0]) if (
+            r.method == "PUT" and "/api/contents/" in r.url) else None)
+        for turn, name in enumerate(carts):
+            if turn:  # a tab of its own, as the link opens; the first one stays open
+                page = context.new_page()
+            page.goto(served_oidc + "?page=cart")
+            page.get_by_label("Cart", exact=True).select_option(name)
+            page.get_by_label("Open in").select_option("Local JupyterHub")
+            page.get_by_role("button", name="Make a link to this cart").click()
+            launch = page.locator("a", has_text="/hub/user-redirect/")
+            launch.wait_for(timeout=60_000)
+            page.goto(launch.get_attribute("href"))
+            if turn == 0:  # the hub asks the same provider who she is, once
+                page.get_by_text(re.compile("Sign in with")).click()
+                page.get_by_role("button", name=ALICE).click()
+            notebook = f"{file_stem(name)}.ipynb"
+            page.locator(".lm-TabBar-tabLabel", has_text=notebook).wait_for(timeout=120_000)
+            # In the cart's own workspace, once JupyterLab has taken the link in.
+            page.wait_for_url(re.compile(rf"/user/alice/lab/workspaces/{file_stem(name)}$"),
+                              timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / f"hub-cart-{turn + 1}.png"))
+            # Fetched and saved once: no second copy asks to overwrite the first.
+            assert [u for u in uploads if u.endswith("/" + notebook)] != []
+            assert len([u for u in uploads if u.endswith("/" + notebook)]) == 1, uploads
+        # Both notebooks are hers, side by side in her home; neither replaced the other.
+        for name in carts:
+            saved = Path("/home/alice") / f"{file_stem(name)}.ipynb"
+            assert saved.owner() == "alice", saved
+            assert name in saved.read_text()
+        assert server_owners() == {"alice"}
+    finally:
+        stop_server(context)
+        context.close()
+        for name in carts:
+            (Path("/home/alice") / f"{file_stem(name)}.ipynb").unlink(missing_ok=True)

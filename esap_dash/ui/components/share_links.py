@@ -87,10 +87,11 @@ class ShareLinks(pn.viewable.Viewer):
 
     async def share(self) -> None:
         """Make a shared link to the cart and the launch address for the chosen facility."""
-        token = await run_blocking(lambda: self._cart().share(days=SHARE_DAYS))
-        links = share_links(self._base_url(), token)
+        cart = await run_blocking(self._cart)
+        token = await run_blocking(lambda: cart.share(days=SHARE_DAYS))
+        links = share_links(self._base_url(), token, cart.name)
         facility = self._facilities.get(self.facility)
-        launch = launch_url(facility, links["notebook"]) if facility else ""
+        launch = launch_url(facility, links["notebook"], cart.name) if facility else ""
         self.links = {**links, "launch": launch}
         rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"]),
                 ("Provenance (PROV-JSON)", links["prov-json"])]

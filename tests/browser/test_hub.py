@@ -61,8 +61,12 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
     try:
         alice.wait_for_url(re.compile(r"/user/alice/lab"), timeout=90_000)
         alice.locator(".jp-DirListing-content").wait_for(timeout=90_000)
-        # Offline: no news feed asks to be read.
-        assert not alice.get_by_text("official Jupyter news").is_visible()
+        # Offline: JupyterLab neither fetches news nor checks for updates, nor asks to.
+        notices = alice.request.get(
+            HUB + "/user/alice/lab/api/settings/@jupyterlab/apputils-extension:notification"
+        ).json()["schema"]["properties"]
+        assert notices["fetchNews"]["default"] == "false"
+        assert notices["checkForUpdates"]["default"] is False
         alice.screenshot(path=str(ARTIFACTS / "hub-lab.png"))
         assert server_owners() == {"alice"}
 

@@ -539,15 +539,17 @@ class Cart:
         doc = self.provenance()
         return doc.get_provn() if format == "prov-n" else doc.serialize(format="json")
 
-    def export(self, path: str | Path, format: str = "votable") -> Path:
+    def export(self, path: str | Path, format: str = "votable", *, origin: str = "") -> Path:
         """Write the cart as ``votable``, ``ecsv``, ``csv``, ``notebook``, ``prov-json``
         or ``prov-n``.
 
         An empty cart gives a valid empty file.  ``notebook`` is a Jupyter
         notebook that finds the items again with pyvo and the Rucio client
         and records their provenance (see :mod:`esap_dash.core.notebook`);
-        ``prov-json`` and ``prov-n`` are the items' provenance in W3C PROV
-        (which the VOTable and the notebook carry too).
+        it reaches the live cart at ``origin``, the dashboard's address (unless
+        its server says another in ``$ESAP_DASH_URL``).  ``prov-json`` and
+        ``prov-n`` are the items' provenance in W3C PROV (which the VOTable
+        and the notebook carry too).
         """
         formats = {"votable": "votable", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
         path = Path(path)
@@ -561,7 +563,7 @@ class Cart:
 
             from .notebook import cart_notebook
 
-            nbformat.write(cart_notebook(self), str(path))
+            nbformat.write(cart_notebook(self, origin), str(path))
             return path
         if format not in formats:
             raise CartError(f"unknown format {format!r}; use {', '.join(formats)}, notebook, "
@@ -577,10 +579,10 @@ class Cart:
         wide.write(path, format=formats[format], overwrite=True)
         return path
 
-    def export_bytes(self, format: str = "votable") -> bytes:
+    def export_bytes(self, format: str = "votable", *, origin: str = "") -> bytes:
         """The cart as :meth:`export` writes it, as bytes (for a download or an answer)."""
         with tempfile.TemporaryDirectory(prefix="esap-dash-export-") as tmp:
-            return self.export(Path(tmp) / "cart", format).read_bytes()
+            return self.export(Path(tmp) / "cart", format, origin=origin).read_bytes()
 
     def archive_tables(self) -> list[Table]:
         """One table per archive: the cart's columns, then the archive's own columns

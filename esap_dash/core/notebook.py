@@ -14,9 +14,10 @@ a cell that asks its service again and keeps the rows of the cart:
 
 The first cell records the provenance: who exported which cart when, and
 for every group the service, the query and the time it ran.  Where the
-notebook server can reach esap-dash as the user (``$ESAP_DASH_URL`` and
-``$ESAP_DASH_TOKEN``), a cell opens the cart as it is now through the HTTP
-API.
+notebook server can reach esap-dash as the user (``$ESAP_DASH_TOKEN``, set
+for instance by a JupyterHub logged in through the same provider; the
+dashboard the notebook came from, or ``$ESAP_DASH_URL``), a cell opens the
+cart as it is now through the HTTP API.
 """
 
 from __future__ import annotations
@@ -113,20 +114,23 @@ def _comment(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _live_cell(name: str) -> str:
-    """The cell that opens the cart as it is now through esap-dash's HTTP API, where
-    the notebook server can reach it as the user."""
+def _live_cell(name: str, origin: str) -> str:
+    """The cell that opens the cart as it is now through esap-dash's HTTP API (at
+    ``origin`` unless ``$ESAP_DASH_URL`` says another address), where the notebook
+    server can reach it as the user."""
     return ("# The cart as it is now, where this notebook server reaches esap-dash as you\n"
-            "# (ESAP_DASH_URL and your ESAP_DASH_TOKEN, e.g. set by a JupyterHub).\n"
+            "# (your ESAP_DASH_TOKEN, e.g. set by a JupyterHub; ESAP_DASH_URL, or the\n"
+            "# dashboard this notebook came from).\n"
             "from os import environ\n\n"
             "live = None\n"
-            "if environ.get('ESAP_DASH_URL') and environ.get('ESAP_DASH_TOKEN'):\n"
+            f"dashboard = environ.get('ESAP_DASH_URL') or {origin!r}\n"
+            "if dashboard and environ.get('ESAP_DASH_TOKEN'):\n"
             "    try:\n"
             "        from esap_dash import Cart\n"
             "    except ImportError:\n"
             "        print('Install esap-dash here to reach the live cart.')\n"
             "    else:\n"
-            f"        live = Cart.open({name!r}, create=False)\n"
+            f"        live = Cart.open({name!r}, url=dashboard, create=False)\n"
             "        print(f'The live cart {live.name!r} has {len(live)} items now.')\n"
             "else:\n"
             "    print('No link to esap-dash here: the cells below ask the services again.')")
@@ -229,13 +233,15 @@ def column_datatype(service, table, column):
 '''
 
 
-def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
+def cart_notebook(cart: Cart, origin: str = "") -> nbformat.NotebookNode:
     """Build the notebook that re-creates ``cart``'s data (see the module docstring).
 
     Parameters
     ----------
     cart : Cart
         The cart to export.
+    origin : str, optional
+        The dashboard's address, where the notebook reaches the live cart.
 
     Returns
     -------
@@ -251,7 +257,7 @@ def cart_notebook(cart: Cart) -> nbformat.NotebookNode:
                            "from astropy.table import Table, vstack\n\n"
                            "parts, expected, not_asked = {}, {}, {}\n\n\n"
                            + HELPERS),
-             new_code_cell(_live_cell(cart.name))]
+             new_code_cell(_live_cell(cart.name, origin))]
     per_archive = Counter(archive for archive, *_ in groups)
     seen: Counter[str] = Counter()
     for (archive, kind, url, raw_query), items in groups.items():

@@ -51,4 +51,7 @@ class CartShareHandler(tornado.web.RequestHandler):
         self.finish(body)
 
     def _render(self, token: str, fmt: str) -> bytes:
-        return Cart.from_share(token, profile=self.profile).export_bytes(fmt)
+        # The notebook reaches the live cart back here (the token's user's, with their
+        # own access token): at the deployment's public address, else as asked.
+        origin = self.profile.public_url or f"{self.request.protocol}://{self.request.host}"
+        return Cart.from_share(token, profile=self.profile).export_bytes(fmt, origin=origin)

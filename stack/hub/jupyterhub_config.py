@@ -12,6 +12,13 @@ ESAP_DASH_HUB_STATE          the hub's database and cookie secret (the hub's own
 ESAP_DASH_HUB_USERS          the users who may log in (Unix accounts), space-separated
 ESAP_DASH_OIDC_URL           the provider
 ESAP_DASH_OIDC_CLIENT_SECRET the client secret (the stack's provider registers none)
+JUPYTERHUB_CRYPT_KEY         encrypts the users' tokens in the hub's database
+
+Each user's server gets the user's own access token of the provider in
+``$ESAP_DASH_TOKEN``: a cart's notebook reaches the live cart through
+esap-dash's HTTP API as that user (esap-dash checks the token at the same
+provider).  The token is refreshed when it is older than five minutes at a
+spawn; a server keeps the token it was started with.
 """
 
 import os
@@ -46,6 +53,19 @@ c.GenericOAuthenticator.username_claim = "preferred_username"
 c.GenericOAuthenticator.login_service = "esap-dash (OpenID Connect)"
 # Only users with a Unix account here: a server runs as its user.
 c.GenericOAuthenticator.allowed_users = set(os.environ["ESAP_DASH_HUB_USERS"].split())
+c.GenericOAuthenticator.enable_auth_state = True
+c.GenericOAuthenticator.refresh_pre_spawn = True
+c.GenericOAuthenticator.auth_refresh_age = 300
+
+
+def pass_token(spawner, auth_state):
+    """The user's access token, for their server (esap-dash's API as them)."""
+    if auth_state and auth_state.get("access_token"):
+        spawner.environment = {**spawner.environment,
+                               "ESAP_DASH_TOKEN": auth_state["access_token"]}
+
+
+c.Spawner.auth_state_hook = pass_token
 
 c.JupyterHub.spawner_class = "sudospawner.SudoSpawner"
 c.SudoSpawner.sudospawner_path = f"{env}/bin/sudospawner"

@@ -117,6 +117,11 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
             # In the cart's own workspace, once JupyterLab has taken the link in.
             page.wait_for_url(re.compile(rf"/user/alice/lab/workspaces/{file_stem(name)}$"),
                               timeout=30_000)
+            if turn == 0:  # its cells run as alice and read her live cart from the dashboard
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+                page.get_by_text(f"The live cart {name!r} has 1 items now.").wait_for(
+                    timeout=90_000)
             page.screenshot(path=str(ARTIFACTS / f"hub-cart-{turn + 1}.png"))
             # Fetched and saved once: no second copy asks to overwrite the first.
             assert [u for u in uploads if u.endswith("/" + notebook)] != []

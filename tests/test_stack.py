@@ -13,8 +13,9 @@ from esap_dash.ui.components import ServiceStatus
 from .conftest import STACK, run_coroutine, stack
 
 RSES = ("LOCAL_A", "LOCAL_B", "LOCAL_SCRATCHDISK")  # each with its own qBittorrent
-#: JupyterHub's database and cookie secret (its account's own folder).
-HUB_STATE = Path(os.environ.get("ESAP_DASH_HUB_STATE", "/var/lib/esap-dash/hub"))
+#: The two JupyterHubs' databases and cookie secrets (their account's own folders).
+HUB_STATES = (Path(os.environ.get("ESAP_DASH_HUB_STATE", "/var/lib/esap-dash/hub")),
+              Path(os.environ.get("ESAP_DASH_HUB_SLURM_STATE", "/var/lib/esap-dash/hub-slurm")))
 
 
 def test_status_lists_the_services_up(local_stack: None) -> None:
@@ -90,13 +91,15 @@ def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
                var / "gateway" / "gateway.sqlite",
                var / "gateway-slurm" / "gateway.sqlite", var / "diracx" / "env",
                *(var / "diracx" / "db").glob("*.db"), var / "diracx" / "keystore" / "jwks.json",
-               HUB_STATE / "jupyterhub_cookie_secret", HUB_STATE / "jupyterhub.sqlite"]
+               *(state / name for state in HUB_STATES
+                 for name in ("jupyterhub_cookie_secret", "jupyterhub.sqlite"))]
     for path in secrets:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx",
-                   *(var / "qbittorrent" / rse for rse in RSES), HUB_STATE):
+                   *(var / "qbittorrent" / rse for rse in RSES), *HUB_STATES):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
-    # The hub may start sudospawner as its users, and nothing else; root's file.
+    # The hubs may start sudospawner and Slurm commands as their users, and nothing
+    # else; root's file.
     sudoers = os.stat("/etc/sudoers.d/esap-hub")
     assert stat.S_IMODE(sudoers.st_mode) == 0o440 and sudoers.st_uid == 0
     dachs = [Path("/var/gavo/etc") / f for f in ("dsn", "feed", "trustedquery",

@@ -1,11 +1,14 @@
 """JupyterHub of the local stack: logins through the stack's OpenID Connect provider
 (the dashboard's users), each user's server started as that user's Unix account by
-sudospawner (the hub itself runs as the unprivileged ``esap-hub``).
+sudospawner, or as a Slurm job of the user by batchspawner (the hub itself runs as
+the unprivileged ``esap-hub``).
 
 Read by ``stack/esap-stack start hub`` from its environment:
 
+ESAP_DASH_HUB_SPAWNER        ``sudo`` (local processes) or ``slurm``
 ESAP_DASH_HUB_PORT           public port (the proxy); the proxy's API and the hub
                              itself listen on the next two
+ESAP_DASH_HUB_BASE           the hub's path under that port ("" or e.g. ``/slurm``)
 ESAP_DASH_HUB_ENV            the environment of the hub and of the users' servers
 ESAP_DASH_HUB_PROXY          configurable-http-proxy's command
 ESAP_DASH_HUB_STATE          the hub's database and cookie secret (the hub's own, 0700)
@@ -26,11 +29,13 @@ import os
 c = get_config()  # noqa: F821  (given by JupyterHub when it reads this file)
 
 port = int(os.environ["ESAP_DASH_HUB_PORT"])
+base = os.environ.get("ESAP_DASH_HUB_BASE", "").rstrip("/")
 env = os.environ["ESAP_DASH_HUB_ENV"]
 state = os.environ["ESAP_DASH_HUB_STATE"]
 provider = os.environ["ESAP_DASH_OIDC_URL"].rstrip("/")
-public = f"http://127.0.0.1:{port}"
+public = f"http://127.0.0.1:{port}{base}"
 
+c.JupyterHub.base_url = f"{base}/"
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = port
 c.JupyterHub.hub_ip = "127.0.0.1"
@@ -67,9 +72,28 @@ def pass_token(spawner, auth_state):
 
 c.Spawner.auth_state_hook = pass_token
 
-c.JupyterHub.spawner_class = "sudospawner.SudoSpawner"
-c.SudoSpawner.sudospawner_path = f"{env}/bin/sudospawner"
 c.Spawner.default_url = "/lab"
-c.Spawner.start_timeout = 60
+c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 c.Spawner.environment = {"PATH": f"{env}/bin:/usr/local/bin:/usr/bin:/bin"}
+if os.environ["ESAP_DASH_HUB_SPAWNER"] == "slurm":
+    # The user's server is a Slurm job of the user (sbatch through sudo, as the user),
+    # one core and 2 GiB on the stack's partition, for at most a day.
+    c.JupyterHub.spawner_class = "batchspawner.SlurmSpawner"
+    c.SlurmSpawner.exec_prefix = "sudo -E -u {username}"
+    c.SlurmSpawner.batch_submit_cmd = "/usr/bin/sbatch --parsable"
+    c.SlurmSpawner.batch_query_cmd = "/usr/bin/squeue -h -j {job_id} -o '%T %B'"
+    c.SlurmSpawner.batch_cancel_cmd = "/usr/bin/scancel {job_id}"
+    c.SlurmSpawner.batchspawner_singleuser_cmd = f"{env}/bin/batchspawner-singleuser"
+    c.SlurmSpawner.cmd = [f"{env}/bin/jupyterhub-singleuser"]
+    c.SlurmSpawner.req_partition = "esap"
+    c.SlurmSpawner.req_nprocs = "1"
+    c.SlurmSpawner.req_memory = "2G"
+    c.SlurmSpawner.req_runtime = "24:00:00"
+    c.SlurmSpawner.ip = "127.0.0.1"
+    # The partition's one node is this machine: its name (esap-node) is Slurm's only.
+    c.SlurmSpawner.state_exechost_re = r"^(.*)$"
+    c.SlurmSpawner.state_exechost_exp = "127.0.0.1"
+else:
+    c.JupyterHub.spawner_class = "sudospawner.SudoSpawner"
+    c.SudoSpawner.sudospawner_path = f"{env}/bin/sudospawner"

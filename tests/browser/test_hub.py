@@ -23,6 +23,10 @@ from .conftest import log_in
 pytestmark = pytest.mark.browser
 
 HUB = f"http://127.0.0.1:{os.environ.get('ESAP_DASH_HUB_PORT', '8121')}"
+#: The hub whose servers are Slurm jobs.
+SLURM_HUB = f"http://127.0.0.1:{os.environ.get('ESAP_DASH_HUB_SLURM_PORT', '8124')}/slurm"
+#: The local profiles' facilities: name -> the hub's address.
+FACILITIES = {"Local JupyterHub": HUB, "Local JupyterHub on Slurm": SLURM_HUB}
 
 
 def hub_login(browser, sub: str, after: str = ""):
@@ -43,11 +47,17 @@ def server_owners() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if "jupyterhub-singleuser" in line}
 
 
-def stop_server(context) -> None:
+def slurm_jobs(user: str) -> list[str]:
+    """The names of ``user``'s Slurm jobs."""
+    return subprocess.run(["squeue", "-h", "-u", user, "-o", "%j"], capture_output=True,
+                          text=True, check=True, timeout=30).stdout.split()
+
+
+def stop_server(context, hub: str = HUB) -> None:
     """Stop the logged-in user's server from the hub's home page (in a page of its own:
     JupyterLab's may ask before it is left)."""
     page = context.new_page()
-    page.goto(HUB + "/hub/home")
+    page.goto(hub + "/hub/home")
     stop = page.get_by_role("button", name="Stop My Server")
     if stop.is_visible():
         stop.click()
@@ -85,8 +95,10 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
     assert server_owners() == set()
 
 
+@pytest.mark.parametrize("facility", FACILITIES)
 def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
-        served_oidc: str, browser) -> None:
+        served_oidc: str, browser, facility: str) -> None:
+    hub = FACILITIES[facility]
     profile = load_profile("local-oidc")  # the served dashboard's database
     carts = {f"Crab {token_hex(2)}": ("NGC1952", "Crab Nebula", 83.63308, 22.0145),
              f"Pleiades {token_hex(2)}": ("HIP 17702", "Alcyone", 56.87115, 24.10514)}
@@ -95,6 +107,7 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
             "archive": ["OpenNGC"], "item_id": [item], "title": [title], "ra": [ra],
             "dec": [dec]}))
     context, page = log_in(browser, served_oidc, ALICE, [])
+    shot = "hub-slurm" if hub == SLURM_HUB else "hub"
     try:
         uploads: list[str] = []
         context.on("request", lambda r: uploads.append(r.url.split("?")[0]) if (
@@ -104,9 +117,9 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
                 page = context.new_page()
             page.goto(served_oidc + "?page=cart")
             page.get_by_label("Cart", exact=True).select_option(name)
-            page.get_by_label("Open in").select_option("Local JupyterHub")
+            page.get_by_label("Open in").select_option(facility)
             page.get_by_role("button", name="Make a link to this cart").click()
-            launch = page.locator("a", has_text="/hub/user-redirect/")
+            launch = page.locator("a", has_text=f"{hub}/hub/user-redirect/")
             launch.wait_for(timeout=60_000)
             page.goto(launch.get_attribute("href"))
             if turn == 0:  # the hub asks the same provider who she is, once
@@ -118,13 +131,13 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
             page.wait_for_url(re.compile(rf"/user/alice/lab/workspaces/{file_stem(name)}$"),
                               timeout=30_000)
             if turn == 0:  # its cells run as alice and read her live cart from the dashboard
+                page.get_by_text("Python 3 (esap-dash) | Idle").wait_for(timeout=60_000)
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
                 page.get_by_text(f"The live cart {name!r} has 1 items now.").wait_for(
                     timeout=90_000)
-            page.screenshot(path=str(ARTIFACTS / f"hub-cart-{turn + 1}.png"))
+            page.screenshot(path=str(ARTIFACTS / f"{shot}-cart-{turn + 1}.png"))
             # Fetched and saved once: no second copy asks to overwrite the first.
-            assert [u for u in uploads if u.endswith("/" + notebook)] != []
             assert len([u for u in uploads if u.endswith("/" + notebook)]) == 1, uploads
         # Both notebooks are hers, side by side in her home; neither replaced the other.
         for name in carts:
@@ -132,8 +145,11 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
             assert saved.owner() == "alice", saved
             assert name in saved.read_text()
         assert server_owners() == {"alice"}
+        if hub == SLURM_HUB:  # her JupyterLab is her Slurm job
+            assert slurm_jobs("alice").count("spawner-jupyterhub") == 1
     finally:
-        stop_server(context)
+        stop_server(context, hub)
         context.close()
         for name in carts:
             (Path("/home/alice") / f"{file_stem(name)}.ipynb").unlink(missing_ok=True)
+    assert "spawner-jupyterhub" not in slurm_jobs("alice")

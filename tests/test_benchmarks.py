@@ -16,6 +16,7 @@ SMALL = {
     "bench_connectors.py": ["--repeat", "1"],
     "bench_crossmatch.py": ["--positions", "200"],
     "bench_dirac.py": ["--jobs", "2", "--repeat", "1"],
+    "bench_hub.py": ["--repeat", "1", "--facility", "local"],
     "bench_load.py": ["--users", "2", "--seconds", "3", "--items", "200"],
     "bench_lake.py": ["--mib", "2", "--files", "2", "--file-mib", "1"],
     "bench_discovery.py": ["--repeat", "1"],

@@ -411,6 +411,24 @@ def test_cart_page_builds_the_launch_address_from_the_profile(private) -> None:
     assert "1 link revoked" in page.sharing.shown
 
 
+def test_a_hub_that_does_not_answer_is_said_and_its_link_is_still_made(private) -> None:
+    from esap_dash.core.config import Facility
+    from esap_dash.serving import free_ports
+
+    dead = Facility("dead", "Dead hub", "jupyterhub", f"http://127.0.0.1:{free_ports(1)}")
+    live = next(f for f in private.facilities if f.id == "local-hub")  # the stack's hub
+    page = CartPage(profile=replace(private, facilities=(dead, live)))
+    Cart.open("default", profile=private)
+    run_coroutine(page.sharing.share())
+    said = page.sharing.notice.text
+    assert said.startswith("Dead hub does not answer now (") and "refused" in said, said
+    assert page.sharing.links["launch"].startswith(dead.url + "/hub/user-redirect/")
+    page.sharing.facility = live.name
+    run_coroutine(page.sharing.share())
+    assert page.sharing.notice.text == ""
+    assert page.sharing.links["launch"].startswith(live.url)
+
+
 def test_the_sqlite_database_is_private_to_its_owner(tmp_path) -> None:
     from esap_dash.core.store import store_for
 

@@ -27,9 +27,13 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from connectors.exceptions import ConnectorError
+from connectors.hubs import hub_health
+
 from .config import Facility
 
-__all__ = ["SHARED_FILES", "file_stem", "launch_url", "share_links", "shared_file"]
+__all__ = ["SHARED_FILES", "facility_problem", "file_stem", "launch_url", "share_links",
+           "shared_file"]
 
 #: The files of a shared cart, by the end of their name: (what :meth:`Cart.export`
 #: writes, media type).
@@ -93,3 +97,13 @@ def launch_url(facility: Facility, notebook_link: str, workspace: str = "") -> s
                 f"?urlpath={quote(urlpath, safe='')}")
     return f"{base}/hub/user-redirect/{quote(lab, safe='/')}?fromURL=" + quote(
         notebook_link, safe="")
+
+
+def facility_problem(facility: Facility, timeout: float = 5.0) -> str:
+    """Why ``facility`` does not answer its health check now, as a sentence's end
+    ("" when it answers); blocking, at most ``timeout`` seconds."""
+    try:
+        hub_health(facility.url, facility.kind, timeout)
+    except ConnectorError as exc:
+        return exc.reason
+    return ""

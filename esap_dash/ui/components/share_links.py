@@ -15,9 +15,9 @@ import param
 from ...core.cart import Cart
 from ...core.config import Profile
 from ...core.fanout import run_blocking
-from ...core.launch import launch_url, share_links
+from ...core.launch import facility_problem, launch_url, share_links
 from .actions import on_click
-from .style import html_pane
+from .style import html_pane, notice, say
 
 __all__ = ["ShareLinks"]
 
@@ -49,6 +49,8 @@ class ShareLinks(pn.viewable.Viewer):
         #: The last links made: ``notebook``, ``votable``, ``prov-json``, ``launch``.
         self.links: dict[str, str] = {}
         self._links = html_pane("")
+        #: What is said of the facility (it does not answer now).
+        self.notice = notice()
         share = pn.widgets.Button(label="Make a link to this cart", color="primary", width=220)
         on_click(share, self.share)
         revoke = pn.widgets.Button(label="Revoke all links", width=160)
@@ -64,7 +66,7 @@ class ShareLinks(pn.viewable.Viewer):
             pn.pane.Markdown("A read-only link to this cart's runnable notebook and VOTable "
                              f"(valid {SHARE_DAYS} days), and the address that opens the "
                              "notebook on a notebook server."),
-            *where, self._links, title="Open in Binder / JupyterHub",
+            *where, self.notice, self._links, title="Open in Binder / JupyterHub",
             sizing_mode="stretch_width")
 
     @property
@@ -92,6 +94,10 @@ class ShareLinks(pn.viewable.Viewer):
         links = share_links(self._base_url(), token, cart.name)
         facility = self._facilities.get(self.facility)
         launch = launch_url(facility, links["notebook"], cart.name) if facility else ""
+        problem = await run_blocking(facility_problem, facility) if facility else ""
+        say(self.notice, f"{facility.name} does not answer now ({problem}): its address "
+                         "below opens the notebook once it is back." if problem else "",
+            "warning")
         self.links = {**links, "launch": launch}
         rows = [("Notebook", links["notebook"]), ("VOTable", links["votable"]),
                 ("Provenance (PROV-JSON)", links["prov-json"])]

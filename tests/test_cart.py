@@ -415,14 +415,17 @@ def test_a_hub_that_does_not_answer_is_said_and_its_link_is_still_made(private) 
     from esap_dash.core.config import Facility
     from esap_dash.serving import free_ports
 
-    dead = Facility("dead", "Dead hub", "jupyterhub", f"http://127.0.0.1:{free_ports(1)}")
+    # A profile's names are text: the page shows them, never runs them.
+    dead = Facility("dead", "Dead hub <img src=x onerror=alert(1)>", "jupyterhub",
+                    f"http://127.0.0.1:{free_ports(1)}")
     live = next(f for f in private.facilities if f.id == "local-hub")  # the stack's hub
     page = CartPage(profile=replace(private, facilities=(dead, live)))
     Cart.open("default", profile=private)
     run_coroutine(page.sharing.share())
     said = page.sharing.notice.text
-    assert said.startswith("Dead hub does not answer now (") and "refused" in said, said
+    assert said.startswith(f"{dead.name} does not answer now (") and "refused" in said, said
     assert page.sharing.links["launch"].startswith(dead.url + "/hub/user-redirect/")
+    assert "<img" not in page.sharing.shown and "Open in Dead hub &lt;img" in page.sharing.shown
     page.sharing.facility = live.name
     run_coroutine(page.sharing.share())
     assert page.sharing.notice.text == ""

@@ -104,7 +104,7 @@ class ShareLinks(pn.viewable.Viewer):
         if launch:
             rows.append((f"Open in {facility.name}", launch))
         self._links.object = "<ul>" + "".join(
-            f'<li>{label}: <a href="{html.escape(url)}" target="_blank" rel="noopener '
+            f'<li>{html.escape(label)}: <a href="{html.escape(url)}" target="_blank" rel="noopener '
             f'noreferrer">{html.escape(url)}</a></li>' for label, url in rows) + "</ul>"
 
     async def revoke(self) -> None:

@@ -3,8 +3,11 @@
 It needs only ``requests`` and ``astropy`` (no database, no Panel): a
 JupyterHub or Binder session, a laptop or a script reaches the user's carts,
 searches and jobs through the deployment's ``/api/v1`` with the user's
-access token, as the user.  The address and token default to
-``$ESAP_DASH_URL`` and ``$ESAP_DASH_TOKEN``.
+access token, as the user.  The address defaults to ``$ESAP_DASH_URL``; the
+token to the one :func:`current_token` finds (in a JupyterHub server logged in
+through the deployment's provider, the hub's; else ``$ESAP_DASH_TOKEN``), asked
+again when it stops working.  :class:`esap_dash.http.gateway_auth.TokenAuth`
+logs the same person in to a Dask Gateway that checks tokens at that provider.
 
     >>> from esap_dash import Cart
     >>> cart = Cart.open("M1 study", url="https://esap.example.org", token=token)  # doctest: +SKIP
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,10 +37,54 @@ from ..core import TOKEN_VARIABLE, URL_VARIABLE
 from ..core.errors import EsapError
 from .openapi import MAX_TABLE_PAGE, VOTABLE
 
-__all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart"]
+__all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart",
+           "current_token"]
 
 #: Pages of a cart read at once.
 READERS = 3
+#: Seconds a token the hub gave is used before the hub is asked again (the hub
+#: renews it well before it expires).
+HUB_TOKEN_REUSE = 60.0
+
+_hub_token: tuple[float, str] | None = None
+_hub_lock = threading.Lock()
+
+
+def current_token(*, renew: bool = False) -> str | None:
+    """Your access token of the deployment's login provider, here.
+
+    In a JupyterHub server whose hub logged you in through that provider
+    (``$JUPYTERHUB_API_TOKEN``, with the right to read your own login state),
+    the token the hub holds for you now: the hub exchanges its refresh token
+    before the access token expires, so a session longer than a token's life
+    keeps working.  Elsewhere, ``$ESAP_DASH_TOKEN``.
+
+    Parameters
+    ----------
+    renew : bool
+        Ask the hub again now (a call was refused with the token in hand).
+
+    Returns
+    -------
+    str or None
+        None where there is no token (a deployment without logins).
+    """
+    global _hub_token
+    api, hub = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
+    if api and hub:
+        with _hub_lock:
+            if renew or _hub_token is None or time.monotonic() > _hub_token[0]:
+                try:
+                    answer = requests.get(f"{api.rstrip('/')}/user", timeout=10,
+                                          headers={"Authorization": f"token {hub}"})
+                    state = answer.json().get("auth_state") if answer.ok else None
+                except (requests.RequestException, ValueError):
+                    state = None
+                token = (state or {}).get("access_token")
+                _hub_token = (time.monotonic() + HUB_TOKEN_REUSE, token) if token else None
+            if _hub_token is not None:
+                return _hub_token[1]
+    return os.environ.get(TOKEN_VARIABLE) or None
 
 
 class ApiError(EsapError, RuntimeError):
@@ -64,8 +112,8 @@ class Client:
         The deployment's address (default ``$ESAP_DASH_URL``).
     token : str, optional
         Your access token from the deployment's login provider (default
-        ``$ESAP_DASH_TOKEN``; not needed for a single-user deployment on this
-        machine).
+        :func:`current_token`'s, asked again once when a call is refused with
+        it; not needed for a single-user deployment on this machine).
     timeout : float
         Seconds any one call may take.
     """
@@ -78,7 +126,10 @@ class Client:
         self.root = url.rstrip("/") + "/api/v1"
         self.timeout = timeout
         self.session = requests.Session()
-        token = token or os.environ.get(TOKEN_VARIABLE)
+        self._given = token
+        self._bearer(token or current_token())
+
+    def _bearer(self, token: str | None) -> None:
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
@@ -94,6 +145,12 @@ class Client:
             The deployment answered with an error (its problem's detail).
         """
         answer = self.session.request(method, self.root + path, timeout=self.timeout, **kwargs)
+        if answer.status_code == 401 and not self._given:
+            renewed = current_token(renew=True)  # the token may have been renewed meanwhile
+            if renewed and renewed != self.session.headers.get("Authorization", "")[7:]:
+                self._bearer(renewed)
+                answer = self.session.request(method, self.root + path, timeout=self.timeout,
+                                              **kwargs)
         if answer.status_code >= 400:
             try:
                 detail = answer.json().get("detail") or answer.reason
@@ -257,6 +314,11 @@ class Client:
     def workflows(self) -> list[dict[str, Any]]:
         """The workflows a run can use, with their parameters' defaults."""
         return self._json("GET", "/workflows")["workflows"]
+
+    def reference_tap(self) -> str | None:
+        """The TAP service the workflows read reference catalogues from (None: the
+        deployment has no archive)."""
+        return self._json("GET", "/workflows").get("reference_tap")
 
     # ------------------------------------------------------------ compute
     def clusters(self) -> list[dict[str, Any]]:

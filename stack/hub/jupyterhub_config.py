@@ -13,18 +13,29 @@ ESAP_DASH_HUB_ENV            the environment of the hub and of the users' server
 ESAP_DASH_HUB_PROXY          configurable-http-proxy's command
 ESAP_DASH_HUB_STATE          the hub's database and cookie secret (the hub's own, 0700)
 ESAP_DASH_HUB_USERS          the users who may log in (Unix accounts), space-separated
+ESAP_DASH_HUB_GATEWAY        the Dask Gateway of the users' notebooks
 ESAP_DASH_OIDC_URL           the provider
 ESAP_DASH_OIDC_CLIENT_SECRET the client secret (the stack's provider registers none)
 JUPYTERHUB_CRYPT_KEY         encrypts the users' tokens in the hub's database
 
-Each user's server gets the user's own access token of the provider in
-``$ESAP_DASH_TOKEN``: a cart's notebook reaches the live cart through
-esap-dash's HTTP API as that user (esap-dash checks the token at the same
-provider).  The token is refreshed when it is older than five minutes at a
-spawn; a server keeps the token it was started with.
+Each user's server reaches esap-dash's HTTP API and the Dask Gateway as that
+user, with the user's own access token of the provider (both check it at the
+same provider; no password is in the server's environment):
+
+* the server's token of the hub may read its user's login state, where the hub
+  keeps the current access token (``esap_dash.client.current_token`` asks for
+  it); the hub exchanges the refresh token for a new access token when the old
+  one has less than :data:`RENEW_BEFORE` seconds left, so a session longer than
+  a token's life (an hour here) keeps working;
+* ``$ESAP_DASH_TOKEN`` holds the token of the spawn, for clients that read only
+  that;
+* ``dask_gateway.Gateway()`` reaches ``$ESAP_DASH_HUB_GATEWAY`` with that token
+  (``esap_dash.client.TokenAuth``).
 """
 
+import inspect
 import os
+import time
 
 c = get_config()  # noqa: F821  (given by JupyterHub when it reads this file)
 
@@ -61,10 +72,58 @@ c.GenericOAuthenticator.allowed_users = set(os.environ["ESAP_DASH_HUB_USERS"].sp
 c.GenericOAuthenticator.enable_auth_state = True
 c.GenericOAuthenticator.refresh_pre_spawn = True
 c.GenericOAuthenticator.auth_refresh_age = 300
+#: Seconds of life a token has left when the hub renews it: more than the refresh
+#: age, so the token a server is given has at least five minutes left.
+RENEW_BEFORE = 600
+
+
+def _stamped(auth_state):
+    """``auth_state`` with the time its access token expires."""
+    life = (auth_state.get("token_response") or {}).get("expires_in")
+    if life:
+        auth_state["expires_at"] = time.time() + float(life)
+    return auth_state
+
+
+async def _maybe(value):
+    return await value if inspect.isawaitable(value) else value
+
+
+def stamp_expiry(authenticator, auth_state):
+    """Note when a new login's access token expires."""
+    return _stamped(auth_state)
+
+
+async def renew_early(authenticator, user, auth_state):
+    """Exchange the refresh token for a new access token before the old one expires
+    (OAuthenticator itself renews only a token that no longer works)."""
+    if not auth_state or not auth_state.get("refresh_token") \
+            or auth_state.get("expires_at", 0) - time.time() > RENEW_BEFORE:
+        return None  # OAuthenticator's own check
+    refresh = auth_state["refresh_token"]
+    try:
+        token_info = await authenticator.get_token_info(
+            None, authenticator.build_refresh_token_request_params(refresh))
+        token_info.setdefault("refresh_token", refresh)
+        user_info = await authenticator.token_to_user(token_info)
+    except Exception as exc:  # the provider refused or is away: its own check decides
+        authenticator.log.warning("renewing %s's token failed: %s", user.name, exc)
+        return None
+    state = await _maybe(authenticator.build_auth_state_dict(token_info, user_info))
+    return {"name": user.name, "auth_state": _stamped(state)}
+
+
+c.GenericOAuthenticator.modify_auth_state_hook = stamp_expiry
+c.GenericOAuthenticator.refresh_user_hook = renew_early
+
+# A server may read its own user's login state (the current access token).
+c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "admin:auth_state!user"]}]
+c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
+                                 "admin:auth_state!user"]
 
 
 def pass_token(spawner, auth_state):
-    """The user's access token, for their server (esap-dash's API as them)."""
+    """The user's access token at the spawn, for their server."""
     if auth_state and auth_state.get("access_token"):
         spawner.environment = {**spawner.environment,
                                "ESAP_DASH_TOKEN": auth_state["access_token"]}
@@ -75,7 +134,9 @@ c.Spawner.auth_state_hook = pass_token
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
-c.Spawner.environment = {"PATH": f"{env}/bin:/usr/local/bin:/usr/bin:/bin"}
+c.Spawner.environment = {"PATH": f"{env}/bin:/usr/local/bin:/usr/bin:/bin",
+                         "DASK_GATEWAY__ADDRESS": os.environ["ESAP_DASH_HUB_GATEWAY"],
+                         "DASK_GATEWAY__AUTH__TYPE": "esap_dash.client.TokenAuth"}
 if os.environ["ESAP_DASH_HUB_SPAWNER"] == "slurm":
     # The user's server is a Slurm job of the user (sbatch through sudo, as the user),
     # one core and 2 GiB on the stack's partition, for at most a day.

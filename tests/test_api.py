@@ -839,6 +839,48 @@ def test_a_notebooks_table_goes_to_its_owners_data_lake_scope_and_cart(api) -> N
         problem(answer, 400, said_)
 
 
+def test_a_notebook_cross_matches_on_its_users_own_cluster_and_the_cart_keeps_the_session(
+        api) -> None:
+    from dask_gateway import Gateway
+
+    from esap_dash.client import TokenAuth, run_workflow
+
+    root, profile = api
+    token = oidc_token(profile, ALICE)
+    cart = Client(root.removesuffix("/api/v1"), token).cart(f"Notebook {time.time_ns()}")
+    cart.add_rows(STARS)
+    gateway = profile.by_role("gateway")[0].url
+    # The gateway knows her by her token alone (no password); bob sees nothing of hers.
+    with Gateway(gateway, auth=TokenAuth(token)) as mine, mine.new_cluster() as cluster:
+        cluster.scale(1)
+        outcome = run_workflow(cart, "crossmatch", cluster, radius_arcsec=10.0)
+        assert [c.name for c in mine.list_clusters()] == [cluster.name]
+        with Gateway(gateway, auth=TokenAuth(oidc_token(profile, BOB))) as bobs:
+            assert bobs.list_clusters() == []
+    assert [str(i) for i in outcome.table["ref_id"]] == ["17702", "17499", "17847"]
+    assert outcome.table.meta["added"] == 3 and len(cart) == 6
+    kept = cart.to_table()
+    made = kept[[a.startswith("notebook") for a in kept["archive"]]]
+    record = Provenance.from_json(str(made["query"][0]))
+    inputs = [k for k, a in zip(kept["key"], kept["archive"], strict=True)
+              if a == "Hipparcos-2"]
+    assert (record.activity, record.user, record.query["workflow"]) == (
+        "notebook", ALICE, "crossmatch")
+    assert sorted(record.inputs) == sorted(inputs)
+    # The cart's provenance: the session is an activity that used the three stars and
+    # generated the result the new items derive from.
+    doc = json.loads(cart.client.call("GET", f"/carts/{quote(cart.name)}/export",
+                                      params={"format": "prov-json"}).text)
+    session = [a for a, attrs in doc["activity"].items()
+               if attrs.get("voprov:type") == "notebook session"]
+    assert len(session) == 1 and session[0].startswith("esap:session/")
+    used = {u["prov:entity"] for u in doc["used"].values() if u["prov:activity"] == session[0]}
+    assert used == {f"esap:item/{k}" for k in inputs}
+    with Gateway(gateway, auth=TokenAuth("not a token")) as stranger, \
+            pytest.raises(Exception, match="401"):
+        stranger.list_clusters()
+
+
 def _votable_bytes(table: Table) -> bytes:
     out = io.BytesIO()
     table.write(out, format="votable")

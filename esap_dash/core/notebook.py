@@ -17,7 +17,11 @@ for every group the service, the query and the time it ran.  Where the
 notebook server can reach esap-dash as the user (``$ESAP_DASH_TOKEN``, set
 for instance by a JupyterHub logged in through the same provider; the
 dashboard the notebook came from, or ``$ESAP_DASH_URL``), a cell opens the
-cart as it is now through the HTTP API.
+cart as it is now through the HTTP API; where it also reaches a Dask Gateway
+as the user (``gateway.address`` in Dask's configuration, as the stack's
+JupyterHub sets it), the next cell cross-matches the cart's positions on a
+cluster of the user's and adds the matches to the cart
+(:func:`esap_dash.client.run_workflow`).
 """
 
 from __future__ import annotations
@@ -134,6 +138,31 @@ def _live_cell(name: str, origin: str) -> str:
             "        print(f'The live cart {live.name!r} has {len(live)} items now.')\n"
             "else:\n"
             "    print('No link to esap-dash here: the cells below ask the services again.')")
+
+
+def _crossmatch_cell() -> str:
+    """The cell that runs the dashboard's cross-match on a Dask Gateway cluster of the
+    user's, from here, and adds the matches to the live cart (their provenance: this
+    notebook session)."""
+    return ("# Cross-match the cart's positions with the deployment's reference catalogue on\n"
+            "# a Dask Gateway cluster of yours (the Cart page's workflow, run from here), and\n"
+            "# add the matches to the live cart: their provenance names this notebook session.\n"
+            "import dask\n\n"
+            "if live is None or not dask.config.get('gateway.address', None):\n"
+            "    print('No live cart or no Dask Gateway here: nothing to cross-match here.')\n"
+            "else:\n"
+            "    from dask_gateway import Gateway\n\n"
+            "    from esap_dash.client import run_workflow\n\n"
+            "    try:\n"
+            "        with Gateway().new_cluster() as cluster:\n"
+            "            cluster.scale(1)\n"
+            "            matched = run_workflow(live, 'crossmatch', cluster, radius_arcsec=1.0)\n"
+            "    except Exception as exc:  # said, and the cells below still run\n"
+            "        print(f'The cross-match did not run: {type(exc).__name__}: {exc}')\n"
+            "    else:\n"
+            "        added = matched.table.meta['added']\n"
+            "        print(f'Cross-match on your cluster: {matched.note} '\n"
+            "              f'{added} new items in the cart {live.name!r}.')")
 
 
 def _tap_cell(name: str, url: str, table: str, column: str, ids: list[str]) -> str:
@@ -257,7 +286,7 @@ def cart_notebook(cart: Cart, origin: str = "") -> nbformat.NotebookNode:
                            "from astropy.table import Table, vstack\n\n"
                            "parts, expected, not_asked = {}, {}, {}\n\n\n"
                            + HELPERS),
-             new_code_cell(_live_cell(cart.name, origin))]
+             new_code_cell(_live_cell(cart.name, origin)), new_code_cell(_crossmatch_cell())]
     per_archive = Counter(archive for archive, *_ in groups)
     seen: Counter[str] = Counter()
     for (archive, kind, url, raw_query), items in groups.items():

@@ -29,8 +29,10 @@ FORM = 1
 #: What made the rows: a query of several archives, a whole catalogue, records of
 #: a service that are not sky results (data lake, software), a table another
 #: tool sent, what a job produced, a cutout a service made of a data set, a table a
-#: user uploaded to the data lake from elsewhere (a notebook).
-ACTIVITIES = ("search", "catalogue", "records", "samp", "result", "cutout", "upload")
+#: user uploaded to the data lake from elsewhere (a notebook), what a workflow run
+#: in a notebook session produced (the session is the activity).
+ACTIVITIES = ("search", "catalogue", "records", "samp", "result", "cutout", "upload",
+              "notebook")
 
 
 @cache

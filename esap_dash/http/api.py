@@ -52,7 +52,7 @@ from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
 from ..work.jobs import FINAL, check_request, follow, kind_of, kinds, request_schema
 from ..work.lake import upload_to_lake
-from ..work.workflows import load_workflows
+from ..work.workflows import load_workflows, reference_service
 from .openapi import (
     API_ROOT,
     EXPORTS,
@@ -814,15 +814,17 @@ class JobResultHandler(ApiHandler):
 
 class WorkflowsHandler(ApiHandler):
     """``GET /api/v1/workflows``: the workflows a run (job kind ``dask``) can use, with
-    their parameters' defaults."""
+    their parameters' defaults, and the TAP service they read reference catalogues
+    from (a notebook runs them on its own cluster with it)."""
 
     async def get(self) -> None:
         await self.caller()
         flows, problems = await run_blocking(load_workflows)
+        tap = reference_service(self.profile) if self.profile.by_role("archive") else None
         self.write_json({"workflows": [{"name": name, "title": flow.title,
                                         "parameters": flow.defaults()}
                                        for name, flow in flows.items()],
-                         "unusable": problems})
+                         "unusable": problems, "reference_tap": tap.url if tap else None})
 
 
 # ---------------------------------------------------------------- compute

@@ -115,7 +115,8 @@ SCHEMAS: dict[str, Any] = {
     "Workflows": _object({
         "workflows": {"type": "array", "items": _object({
             "name": _TEXT, "title": _TEXT, "parameters": {"type": "object"}})},
-        "unusable": {"type": "object", "additionalProperties": _TEXT}}),
+        "unusable": {"type": "object", "additionalProperties": _TEXT},
+        "reference_tap": _MAYBE_TEXT}),
     "Cluster": _object({"name": _TEXT, "status": _TEXT, "start_time": _MAYBE_NUMBER,
                         "stop_time": _MAYBE_NUMBER, "worker_cores": _MAYBE_NUMBER,
                         "worker_memory": _MAYBE_NUMBER, "dashboard": _TEXT}),

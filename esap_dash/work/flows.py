@@ -97,9 +97,7 @@ def crossmatch(items: Table, run: Run, *, radius_arcsec: float = 1.0,
     """
     if find not in ("best", "all"):
         raise WorkflowError(f"find must be 'best' or 'all', not {find!r}")
-    tap_service = run.profile.service(run.profile.resolver["tap"]) \
-        if run.profile.resolver.get("tap") else run.profile.by_role("archive")[0]
-    tap = tap_service.connector()
+    tap = run.reference_tap()
     tables = tap.positional_tables()
     known = {str(r["table_name"]): r for r in tables}
     if reference not in known:

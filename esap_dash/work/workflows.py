@@ -47,7 +47,7 @@ from ..core.store import Store
 
 __all__ = ["ENTRY_POINT_GROUP", "Engine", "LocalEngine", "Outcome", "Run", "RunAbortedError",
            "Runner", "Workflow", "WorkflowError", "failure_summary", "load_workflows",
-           "workflow"]
+           "reference_service", "workflow"]
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,14 @@ def _workflows_on(path: tuple[str, ...]) -> tuple[dict[str, Workflow], dict[str,
     return dict(sorted(found.items(), key=lambda kv: kv[1].title)), problems
 
 
+def reference_service(profile: Any) -> Any:
+    """The deployment's TAP service that workflows read reference catalogues from: its
+    name resolver's, else its first archive (a ``ServiceConfig``)."""
+    if profile.resolver.get("tap"):
+        return profile.service(profile.resolver["tap"])
+    return profile.by_role("archive")[0]
+
+
 # --------------------------------------------------------------------- running
 class Run:
     """What a running workflow uses to send work to the cluster, and its progress.
@@ -242,18 +250,29 @@ class Run:
         Name or coordinates to a position (the deployment's resolver).
     lake : connectors.rucio.RucioConnector, optional
         The data lake, as the user who runs the workflow.
+    tap : connectors.tap.TAPConnector, optional
+        The TAP service reference catalogues are read from (default: the
+        profile's, see :func:`reference_service`); a run outside the dashboard
+        (a notebook) has no profile, only this.
     """
 
     def __init__(self, client: Any, profile: Any, resolve: Callable[[str], Any] | None = None,
-                 lake: Any = None) -> None:
+                 lake: Any = None, *, tap: Any = None) -> None:
         self.client = client
         self.profile = profile
         self.resolve = resolve
         self.lake = lake
+        self.tap = tap
         self.total = 0
         self.done = 0
         self.cancelled = threading.Event()
         self._futures: list[Any] = []
+
+    def reference_tap(self) -> Any:
+        """The TAP service (a ``TAPConnector``) reference catalogues are read from."""
+        if self.tap is None:
+            self.tap = reference_service(self.profile).connector()
+        return self.tap
 
     def map(self, func: Callable[..., Any], *iterables: Iterable[Any],
             **kwargs: Any) -> list[Any]:

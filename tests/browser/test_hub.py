@@ -16,6 +16,7 @@ from astropy.table import Table
 from esap_dash.core.cart import Cart
 from esap_dash.core.config import load_profile
 from esap_dash.core.launch import file_stem
+from esap_dash.core.provenance import Provenance
 
 from ..conftest import ALICE, ARTIFACTS, BOB
 from .conftest import log_in
@@ -27,6 +28,14 @@ HUB = f"http://127.0.0.1:{os.environ.get('ESAP_DASH_HUB_PORT', '8121')}"
 SLURM_HUB = f"http://127.0.0.1:{os.environ.get('ESAP_DASH_HUB_SLURM_PORT', '8124')}/slurm"
 #: The local profiles' facilities: name -> the hub's address.
 FACILITIES = {"Local JupyterHub": HUB, "Local JupyterHub on Slurm": SLURM_HUB}
+#: A Crab image and three Pleiades stars of Hipparcos-2 (their catalogue positions).
+CRAB_AND_PLEIADES = Table({
+    "archive": ["Local DaCHS images (SIA v2)", *["Hipparcos-2"] * 3],
+    "id": ["ukidss_crab_k", "HIP 17702", "HIP 17499", "HIP 17847"],
+    "title": ["UKIDSS K-band, Crab Nebula field", "Alcyone", "Electra", "Atlas"],
+    "ra": [83.63308, 56.87110080609735, 56.2188481788643, 57.29054699320703],
+    "dec": [22.0145, 24.105241794306835, 24.113448400586787, 24.053524125622342],
+    "product_type": ["image", "", "", ""]})
 
 
 def hub_login(browser, sub: str, after: str = ""):
@@ -100,12 +109,11 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         served_oidc: str, browser, facility: str) -> None:
     hub = FACILITIES[facility]
     profile = load_profile("local-oidc")  # the served dashboard's database
-    carts = {f"Crab {token_hex(2)}": ("NGC1952", "Crab Nebula", 83.63308, 22.0145),
-             f"Pleiades {token_hex(2)}": ("HIP 17702", "Alcyone", 56.87115, 24.10514)}
-    for name, (item, title, ra, dec) in carts.items():
-        Cart.open_as(ALICE, name, profile=profile).add_rows(Table({
-            "archive": ["OpenNGC"], "item_id": [item], "title": [title], "ra": [ra],
-            "dec": [dec]}))
+    # A cart of a Crab image and three Pleiades stars, and a second one of the Crab.
+    carts = {f"Crab and Pleiades {token_hex(2)}": CRAB_AND_PLEIADES,
+             f"Crab {token_hex(2)}": CRAB_AND_PLEIADES[:1]}
+    for name, rows in carts.items():
+        Cart.open_as(ALICE, name, profile=profile).add_rows(rows)
     context, page = log_in(browser, served_oidc, ALICE, [])
     shot = "hub-slurm" if hub == SLURM_HUB else "hub"
     try:
@@ -130,15 +138,37 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
             # In the cart's own workspace, once JupyterLab has taken the link in.
             page.wait_for_url(re.compile(rf"/user/alice/lab/workspaces/{file_stem(name)}$"),
                               timeout=30_000)
-            if turn == 0:  # its cells run as alice and read her live cart from the dashboard
+            if turn == 0:  # its cells run as alice: they read her live cart, cross-match
+                # it on a Dask Gateway cluster of hers and add the matches to it
                 page.get_by_text("Python 3 (esap-dash) | Idle").wait_for(timeout=60_000)
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-                page.get_by_text(f"The live cart {name!r} has 1 items now.").wait_for(
+                page.get_by_text(f"The live cart {name!r} has 4 items now.").wait_for(
                     timeout=90_000)
+                page.get_by_text(re.compile(r"Cross-match on your cluster: 3 of 4 rows "
+                                            r"matched\. 3 new items")).wait_for(timeout=240_000)
             page.screenshot(path=str(ARTIFACTS / f"{shot}-cart-{turn + 1}.png"))
             # Fetched and saved once: no second copy asks to overwrite the first.
             assert len([u for u in uploads if u.endswith("/" + notebook)]) == 1, uploads
+        # The dashboard's Cart shows the matches, made by her notebook session.
+        page = context.new_page()
+        page.goto(served_oidc + "?page=cart")
+        first = next(iter(carts))
+        page.get_by_label("Cart", exact=True).select_option(first)
+        page.get_by_text(f"notebook {file_stem(first)}.ipynb").first.wait_for(timeout=60_000)
+        page.get_by_text("Provenance", exact=True).click()  # opens the card
+        page.get_by_role("button", name="Draw the provenance").click()
+        page.get_by_text(f"Provenance of all 7 items of cart {first!r}").wait_for(
+            timeout=60_000)
+        drawing = page.get_by_alt_text("Provenance graph")
+        drawing.wait_for(timeout=30_000)
+        drawing.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-cart-provenance.png"), full_page=True)
+        items = Cart.open_as(ALICE, first, profile=profile).items()
+        made = [i for i in items if i.archive.startswith("notebook")]
+        record = Provenance.from_json(made[0].query)
+        assert (len(made), record.activity, record.user) == (3, "notebook", ALICE)
+        assert set(record.inputs) == {i.key for i in items if i not in made}
         # Both notebooks are hers, side by side in her home; neither replaced the other.
         for name in carts:
             saved = Path("/home/alice") / f"{file_stem(name)}.ipynb"

@@ -71,12 +71,13 @@ def current_token(*, renew: bool = False) -> str | None:
     """
     global _hub_token
     api, hub = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
-    if api and hub:
+    user = os.environ.get("JUPYTERHUB_USER")
+    if api and hub and user:
         with _hub_lock:
             if renew or _hub_token is None or time.monotonic() > _hub_token[0]:
                 try:
-                    answer = requests.get(f"{api.rstrip('/')}/user", timeout=10,
-                                          headers={"Authorization": f"token {hub}"})
+                    answer = requests.get(f"{api.rstrip('/')}/users/{quote(user, safe='')}",
+                                          timeout=10, headers={"Authorization": f"token {hub}"})
                     state = answer.json().get("auth_state") if answer.ok else None
                 except (requests.RequestException, ValueError):
                     state = None

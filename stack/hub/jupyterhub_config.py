@@ -119,7 +119,7 @@ c.GenericOAuthenticator.refresh_user_hook = renew_early
 # A server may read its own user's login state (the current access token).
 c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "admin:auth_state!user"]}]
 c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
-                                 "admin:auth_state!user"]
+                                 "read:users:name!user", "admin:auth_state!user"]
 
 
 def pass_token(spawner, auth_state):

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from secrets import token_hex
 
 import pytest
+import requests
 from astropy.table import Table
 
 from esap_dash.core.cart import Cart
@@ -62,6 +64,14 @@ def slurm_jobs(user: str) -> list[str]:
                           text=True, check=True, timeout=30).stdout.split()
 
 
+def server_environment(user: str) -> dict[str, str]:
+    """The environment ``user``'s JupyterLab server was started with."""
+    out = subprocess.run(["pgrep", "-u", user, "-f", "jupyterhub-singleuser"],
+                         capture_output=True, text=True, timeout=30).stdout.split()
+    raw = Path(f"/proc/{out[0]}/environ").read_bytes()
+    return dict(v.split("=", 1) for v in raw.decode().split("\0") if "=" in v)
+
+
 def stop_server(context, hub: str = HUB) -> None:
     """Stop the logged-in user's server from the hub's home page (in a page of its own:
     JupyterLab's may ask before it is left)."""
@@ -88,6 +98,14 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
         assert notices["checkForUpdates"]["default"] is False
         alice.screenshot(path=str(ARTIFACTS / "hub-lab.png"))
         assert server_owners() == {"alice"}
+        # Her server reads her current access token from the hub (which renews it), and
+        # reaches her Dask Gateway with it: no password in its environment.
+        env = server_environment("alice")
+        state = requests.get(env["JUPYTERHUB_API_URL"] + "/users/alice", timeout=30, headers={
+            "Authorization": f"token {env['JUPYTERHUB_API_TOKEN']}"}).json()["auth_state"]
+        assert state["access_token"] and state["expires_at"] > time.time() + 600
+        assert env["DASK_GATEWAY__AUTH__TYPE"] == "esap_dash.client.TokenAuth"
+        assert not [k for k in env if "PASSWORD" in k]
 
         bob_ctx, bob = hub_login(browser, BOB, after="/hub/home")
         bob.get_by_role("button", name="Start My Server").wait_for(timeout=30_000)
@@ -156,6 +174,7 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         first = next(iter(carts))
         page.get_by_label("Cart", exact=True).select_option(first)
         page.get_by_text(f"notebook {file_stem(first)}.ipynb").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-cart-result.png"))
         page.get_by_text("Provenance", exact=True).click()  # opens the card
         page.get_by_role("button", name="Draw the provenance").click()
         page.get_by_text(f"Provenance of all 7 items of cart {first!r}").wait_for(

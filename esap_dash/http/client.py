@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,49 +41,32 @@ __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart",
 
 #: Pages of a cart read at once.
 READERS = 3
-#: Seconds a token the hub gave is used before the hub is asked again (the hub
-#: renews it well before it expires).
-HUB_TOKEN_REUSE = 60.0
-
-_hub_token: tuple[float, str] | None = None
-_hub_lock = threading.Lock()
-
-
-def current_token(*, renew: bool = False) -> str | None:
-    """Your access token of the deployment's login provider, here.
+def current_token() -> str | None:
+    """Your access token of the deployment's login provider, here, now.
 
     In a JupyterHub server whose hub logged you in through that provider
     (``$JUPYTERHUB_API_TOKEN``, with the right to read your own login state),
     the token the hub holds for you now: the hub exchanges its refresh token
     before the access token expires, so a session longer than a token's life
-    keeps working.  Elsewhere, ``$ESAP_DASH_TOKEN``.
-
-    Parameters
-    ----------
-    renew : bool
-        Ask the hub again now (a call was refused with the token in hand).
+    keeps working (clients ask again when a call is refused).  Elsewhere,
+    ``$ESAP_DASH_TOKEN``.
 
     Returns
     -------
     str or None
         None where there is no token (a deployment without logins).
     """
-    global _hub_token
     api, hub = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
     user = os.environ.get("JUPYTERHUB_USER")
     if api and hub and user:
-        with _hub_lock:
-            if renew or _hub_token is None or time.monotonic() > _hub_token[0]:
-                try:
-                    answer = requests.get(f"{api.rstrip('/')}/users/{quote(user, safe='')}",
-                                          timeout=10, headers={"Authorization": f"token {hub}"})
-                    state = answer.json().get("auth_state") if answer.ok else None
-                except (requests.RequestException, ValueError):
-                    state = None
-                token = (state or {}).get("access_token")
-                _hub_token = (time.monotonic() + HUB_TOKEN_REUSE, token) if token else None
-            if _hub_token is not None:
-                return _hub_token[1]
+        try:
+            answer = requests.get(f"{api.rstrip('/')}/users/{quote(user, safe='')}",
+                                  timeout=10, headers={"Authorization": f"token {hub}"})
+            state = answer.json().get("auth_state") if answer.ok else None
+        except (requests.RequestException, ValueError):
+            state = None
+        if (state or {}).get("access_token"):
+            return str(state["access_token"])
     return os.environ.get(TOKEN_VARIABLE) or None
 
 
@@ -147,7 +129,7 @@ class Client:
         """
         answer = self.session.request(method, self.root + path, timeout=self.timeout, **kwargs)
         if answer.status_code == 401 and not self._given:
-            renewed = current_token(renew=True)  # the token may have been renewed meanwhile
+            renewed = current_token()  # the hub may have renewed it meanwhile
             if renewed and renewed != self.session.headers.get("Authorization", "")[7:]:
                 self._bearer(renewed)
                 answer = self.session.request(method, self.root + path, timeout=self.timeout,

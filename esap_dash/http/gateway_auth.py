@@ -32,7 +32,7 @@ class TokenAuth(GatewayAuth):
 
     def pre_request(self, resp: Any) -> tuple[dict[str, str], None]:
         """The ``Authorization`` header, after the gateway asked who is calling."""
-        token = self.token or current_token(renew=True)
+        token = self.token or current_token()
         if not token:
             raise ValueError(f"no access token here: set {TOKEN_VARIABLE} or log in through "
                              "a JupyterHub of the deployment")

@@ -16,8 +16,9 @@ from esap_dash.core.config import Profile, load_profile
 from esap_dash.ui.pages.cart import CartPage
 from esap_dash.work.jobs import JobError, follow
 from esap_dash.work.placement import make_available_here, rank_places, run_here
+from esap_dash.work.servers import HUB_TIMEOUT, stop_notebook_server
 
-from .conftest import FaultyProxy, run_coroutine
+from .conftest import ALICE, CAROL, FaultyProxy, run_coroutine
 
 PLATES = "esap:optical_plates"  # three files, uploaded to LOCAL_A
 
@@ -103,8 +104,9 @@ def test_a_user_without_an_account_at_a_place_sees_it_last_and_why(secrets) -> N
     profile = load_profile("local-oidc", environ={**os.environ, **env})
     bob = Actor(profile, user="bob-91ad07", display="Bob")
     places, _ = rank_places(bob, Table({"kind": ["row"], "item_id": ["x"]}))
-    assert [p.id for p in places] == ["gateway", "dirac", "slurm"]
-    assert not places[2].account and places[2].reasons[0] == "you have no account here"
+    assert [p.id for p in places] == ["gateway", "dirac", "local-hub", "local-hub-slurm",
+                                      "slurm"]
+    assert not places[-1].account and places[-1].reasons[0] == "you have no account here"
     with pytest.raises(Exception, match="no account at Dask Gateway on Slurm"):
         run_here(bob, "slurm", workflow="crossmatch", cart="default")
 
@@ -135,3 +137,36 @@ def test_hung_gateways_cost_their_own_rows_not_their_sum(private) -> None:
         assert not place.up and "does not answer" in place.reasons[0], place
     assert next(p for p in places if p.id == "dirac").up
     assert took < 14  # both asked at once: one timeout (8 s), not two
+
+
+def test_a_jupyterhub_is_a_place_for_notebooks_and_a_faulty_one_costs_its_own_row(
+        secrets, dead_url, hung_server) -> None:
+    profile = load_profile("local-oidc", environ={**os.environ, **secrets})
+    hub = next(f for f in profile.facilities if f.id == "local-hub")
+    faulty = (replace(hub, id="dead", name="Dead hub", url=dead_url),
+              replace(hub, id="hung", name="Hung hub", url=hung_server),
+              replace(hub, id="wrong", name="Hub of another token", api_token="not-ours"))
+    alice = Actor(replace(profile, facilities=(hub, *faulty)), user=ALICE, display="Alice")
+    started = time.monotonic()
+    places, _ = rank_places(alice, Table({"kind": ["row"], "item_id": ["x"]}))
+    took = time.monotonic() - started
+    found = {p.id: p for p in places}
+    here = found["local-hub"]
+    assert (here.runs, here.engine, here.account, here.up) == (
+        "notebooks", "local processes", True, True)
+    assert here.reasons[0] == "no server of yours runs there: opening the cart starts one"
+    assert here.reasons[-1].startswith("interactive: the cart opens as a notebook")
+    for place, said in zip(faulty, ("does not answer", "does not answer",
+                                    "refused to list your servers"), strict=True):
+        row = found[place.id]
+        assert not row.up and row.reasons[0].startswith(f"{place.name} {said}"), row
+    assert took < HUB_TIMEOUT + 6  # the hubs asked at once: one timeout, not the sum
+    with pytest.raises(JobError, match="runs notebooks"):
+        run_here(alice, "local-hub", workflow="crossmatch", cart="default")
+    carol = Actor(profile, user=CAROL, display="Carol")
+    hubs = [p for p in rank_places(carol, Table({"kind": ["row"], "item_id": ["x"]}))[0]
+            if p.runs == "notebooks"]
+    assert [(p.account, p.reasons[0]) for p in hubs] == [
+        (False, f"you (Carol) have no account at {p.name}") for p in hubs]
+    with pytest.raises(JobError, match="no account"):
+        stop_notebook_server(carol, "local-hub")

@@ -161,6 +161,16 @@ class Facility:
         environment.
     file : str
         The notebook opened first, relative to the environment's home.
+    engine : str
+        For a JupyterHub: what runs its users' servers (``local processes``,
+        ``slurm`` ...), as pages say it.
+    user : str
+        For a JupyterHub of a deployment without logins: the hub user whose
+        servers are the deployment's (with logins, each account's ``hub_user``).
+    api_token : str
+        For a JupyterHub: esap-dash's token as a service of the hub (scopes
+        ``read:users:name``, ``servers``, ``admin:server_state``), to show and stop
+        its users' servers; without one, pages only link to the hub.
     """
 
     id: str
@@ -170,6 +180,9 @@ class Facility:
     repo: str = ""
     ref: str = "HEAD"
     file: str = ""
+    engine: str = ""
+    user: str = ""
+    api_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,9 @@ class Account:
     dirac_user : str
         The DIRAC user (of the ``[dirac]`` service's VO) the user's batch jobs are
         submitted and listed as.
+    hub_user : str
+        The user's name at the deployment's JupyterHubs (their servers are shown
+        and stopped as this user's).
     """
 
     sub: str
@@ -195,6 +211,7 @@ class Account:
     rucio_password: str = field(default="", repr=False)
     gateway_user: str = ""
     dirac_user: str = ""
+    hub_user: str = ""
 
     def overrides(self, role: str) -> dict[str, str] | None:
         """Connector settings acting as this user at a ``rucio``, ``gateway`` or
@@ -212,7 +229,7 @@ class Account:
 OIDC_REQUIRED = ("authorize_url", "token_url", "userinfo_url", "client_id", "client_secret")
 OIDC_OPTIONAL = ("logout_url", "scope")
 ACCOUNT_KEYS = {"sub", "rucio_account", "rucio_username", "rucio_password", "gateway_user",
-                "dirac_user"}
+                "dirac_user", "hub_user"}
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,13 @@ def _live_cell(name: str, origin: str) -> str:
             "    except ImportError:\n"
             "        print('Install esap-dash here to reach the live cart.')\n"
             "    else:\n"
-            f"        live = Cart.open({name!r}, url=dashboard, create=False)\n"
-            "        print(f'The live cart {live.name!r} has {len(live)} items now.')\n"
+            "        try:\n"
+            f"            live = Cart.open({name!r}, url=dashboard, create=False)\n"
+            "        except Exception as exc:  # a refused token, esap-dash away: said\n"
+            "            print(f'esap-dash did not open the live cart ({exc}); the cells below '\n"
+            "                  'ask the services again.')\n"
+            "        else:\n"
+            "            print(f'The live cart {live.name!r} has {len(live)} items now.')\n"
             "else:\n"
             "    print('No link to esap-dash here: the cells below ask the services again.')")
 

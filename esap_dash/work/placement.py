@@ -1,7 +1,8 @@
 """Where can this run?  The places work runs, ranked for a cart's items.
 
-Each place (a Dask Gateway of the profile, whatever engine runs its clusters, or
-its DIRAC, which runs batch jobs rather than workflows) declares the Rucio RSEs it
+Each place (a Dask Gateway of the profile, whatever engine runs its clusters, its
+DIRAC, which runs batch jobs rather than workflows, or a JupyterHub that shows its
+users' servers, where the cart opens as a notebook) declares the Rucio RSEs it
 reads without moving data and its limits (see
 :data:`esap_dash.core.config.PLACEMENT_KEYS`).  For the items of a cart this ranks
 the places the user may use by
@@ -32,7 +33,9 @@ from connectors.exceptions import ConnectorError
 from connectors.rucio import size_text
 
 from ..core.actor import Actor, NoAccountError
+from ..core.config import Facility
 from .jobs import JobError, kinds
+from .servers import hub_user, server_facilities, servers_at
 from .workflows import GatewayEngine
 
 __all__ = ["DataAt", "Place", "data_locations", "make_available_at", "make_available_here",
@@ -87,7 +90,8 @@ class Place:
     reasons : tuple of str
         Why it ranks where it does, in words.
     runs : str
-        What it runs: ``workflows`` (a Dask Gateway) or ``batch jobs`` (DIRAC).
+        What it runs: ``workflows`` (a Dask Gateway), ``batch jobs`` (DIRAC) or
+        ``notebooks`` (a JupyterHub: the cart opens there, in the user's server).
     """
 
     id: str
@@ -167,7 +171,8 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
     except NoAccountError:
         lake = None
     data = data_locations(items, lake)
-    services = [*actor.profile.by_role("gateway"), *actor.profile.by_role("dirac")]
+    services = [*actor.profile.by_role("gateway"), *actor.profile.by_role("dirac"),
+                *server_facilities(actor)]
     # Each place asked at once: a service that is slow or hung costs its own row
     # (its timeout), not the sum of every service's.
     with ThreadPoolExecutor(max(len(services), 1), thread_name_prefix="place") as pool:
@@ -176,8 +181,35 @@ def rank_places(actor: Actor, items: Table) -> tuple[list[Place], DataAt]:
     return places, data
 
 
+def _hub_place(actor: Actor, data: DataAt, facility: Facility) -> Place:
+    """A JupyterHub as a place: the user's server there, where the cart opens."""
+    answer = servers_at(actor, facility)
+    reasons = []
+    if answer.problem:
+        reasons.append(answer.problem)
+    for server in answer.servers:
+        reasons.append(f"your JupyterLab{' ' + server.name if server.name else ''} is "
+                       f"{server.state} there"
+                       + (f" since {server.started[:16].replace('T', ' ')} UTC"
+                          if server.started else "") + f", on {server.engine}")
+    if not answer.problem and not answer.servers:
+        reasons.append("no server of yours runs there: opening the cart starts one")
+    reasons.append("interactive: the cart opens as a notebook in your own JupyterLab"
+                   + (f"; {len(data.files)} data-lake file(s) read through Rucio from there"
+                      if data.files else "")
+                   + (f"; {data.downloads} archive item(s) asked again by the notebook"
+                      if data.downloads else ""))
+    sizes = sum(max(size, 0) for size, _ in data.files.values())
+    has_account = bool(hub_user(actor, facility))
+    return Place(facility.id, facility.name, facility.engine, (), has_account, 0,
+                 len(data.files), 0, sizes, None,
+                 not answer.problem or not has_account, tuple(reasons), "notebooks")
+
+
 def _place(actor: Actor, data: DataAt, svc: Any) -> Place:
     """``svc`` as a place for the items whose locations are ``data`` (blocking)."""
+    if isinstance(svc, Facility):
+        return _hub_place(actor, data, svc)
     placement = svc.placement
     rses = tuple(placement.get("rses", ()))
     local = [(did, size) for did, (size, at) in data.files.items() if at & set(rses)]
@@ -304,6 +336,9 @@ def run_here(actor: Actor, place_id: str, *, workflow: str, cart: str,
         No account there, the gateway refuses or does not answer, or the new
         cluster is not running after ``wait`` seconds.
     """
+    if any(f.id == place_id for f in server_facilities(actor)):
+        raise JobError("A JupyterHub runs notebooks: the cart opens there as one (Open in "
+                       "Binder / JupyterHub).")
     dirac = next((s for s in actor.profile.by_role("dirac") if s.id == place_id), None)
     if dirac is not None:
         raise JobError(f"{dirac.name} runs batch jobs, not Dask workflows: build one from "

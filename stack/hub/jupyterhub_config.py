@@ -14,6 +14,7 @@ ESAP_DASH_HUB_PROXY          configurable-http-proxy's command
 ESAP_DASH_HUB_STATE          the hub's database and cookie secret (the hub's own, 0700)
 ESAP_DASH_HUB_USERS          the users who may log in (Unix accounts), space-separated
 ESAP_DASH_HUB_GATEWAY        the Dask Gateway of the users' notebooks
+ESAP_DASH_HUB_API_TOKEN      esap-dash's token as a service of the hub
 ESAP_DASH_OIDC_URL           the provider
 ESAP_DASH_OIDC_CLIENT_SECRET the client secret (the stack's provider registers none)
 JUPYTERHUB_CRYPT_KEY         encrypts the users' tokens in the hub's database
@@ -116,8 +117,14 @@ async def renew_early(authenticator, user, auth_state):
 c.GenericOAuthenticator.modify_auth_state_hook = stamp_expiry
 c.GenericOAuthenticator.refresh_user_hook = renew_early
 
-# A server may read its own user's login state (the current access token).
-c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "admin:auth_state!user"]}]
+# A server may read its own user's login state (the current access token); esap-dash,
+# a service of the hub, sees its users' servers (with their batch jobs) and stops them.
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", "admin:auth_state!user"]},
+    {"name": "esap-dash", "services": ["esap-dash"],
+     "scopes": ["read:users:name", "servers", "admin:server_state"]}]
+c.JupyterHub.services = [{"name": "esap-dash",
+                          "api_token": os.environ["ESAP_DASH_HUB_API_TOKEN"]}]
 c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
                                  "read:users:name!user", "admin:auth_state!user"]
 

@@ -183,6 +183,22 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         drawing.wait_for(timeout=30_000)
         drawing.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"{shot}-cart-provenance.png"), full_page=True)
+        # "Where can this run?" lists the hub with her running server; Run here opens the
+        # cart there.
+        page.locator("button.card-header", has_text="Where can this run?").click()
+        page.locator(".bk-btn", has_text="Where can this run?").click()
+        named = re.compile(rf"^{re.escape(facility)}$")
+        place = page.locator(".tabulator-row", has=page.locator(
+            ".tabulator-cell", has_text=named)).first
+        place.locator(".tabulator-cell", has_text="your JupyterLab is running there").wait_for(
+            timeout=60_000)
+        place.locator(".tabulator-cell", has_text=named).first.click()
+        page.get_by_role("button", name="Run here").click()
+        page.get_by_text(re.compile(rf"opens in your JupyterLab at {re.escape(facility)} "
+                                    rf"\(started if it does not run\): {re.escape(hub)}/hub/"
+                                    "user-redirect/")).wait_for(timeout=60_000)
+        place.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-where-can-this-run.png"))
         items = Cart.open_as(ALICE, first, profile=profile).items()
         made = [i for i in items if i.archive.startswith("notebook")]
         record = Provenance.from_json(made[0].query)
@@ -196,6 +212,23 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         assert server_owners() == {"alice"}
         if hub == SLURM_HUB:  # her JupyterLab is her Slurm job
             assert slurm_jobs("alice").count("spawner-jupyterhub") == 1
+        # The Jobs page shows her server, what runs it, and stops it.
+        page.goto(served_oidc + "?page=jobs")
+        page.get_by_text("Notebook servers", exact=True).click()
+        row = page.locator(".tabulator-row", has=page.locator(
+            ".tabulator-cell", has_text=re.compile(rf"^{re.escape(facility)}$")))
+        row.get_by_text("running", exact=True).wait_for(timeout=60_000)
+        shown = row.inner_text()
+        assert re.search(r"slurm \(job \d+\)" if hub == SLURM_HUB else "local processes",
+                         shown), shown
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-servers.png"), full_page=True)
+        row.click()
+        page.get_by_role("button", name="Stop server").click()
+        page.get_by_text(f"{facility} is stopping your server").wait_for(timeout=60_000)
+        deadline = time.monotonic() + 90
+        while "alice" in server_owners() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert server_owners() == set()
     finally:
         stop_server(context, hub)
         context.close()

@@ -42,16 +42,20 @@ class WhereToRun(pn.viewable.Viewer):
         Called (a coroutine function) with a started job's id.
     on_rules : callable, optional
         Called (a coroutine function) once replication rules were asked for.
+    on_open : callable, optional
+        Called (a coroutine function) with a JupyterHub's id to open the cart there;
+        returns the address that opens it.
     """
 
     workflow = param.Selector(objects=[], doc="The workflow to run.")
 
     def __init__(self, actor: Actor, cart: Callable[[], str],
                  on_started: Callable[[int], Any] | None = None,
-                 on_rules: Callable[[], Any] | None = None, **params: Any) -> None:
+                 on_rules: Callable[[], Any] | None = None,
+                 on_open: Callable[[str], Any] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.actor, self._cart, self._on_started = actor, cart, on_started
-        self._on_rules = on_rules
+        self._on_rules, self._on_open = on_rules, on_open
         #: The places, best first, as last ranked.
         self.places: list[Place] = []
         flows, _ = load_workflows()
@@ -81,7 +85,9 @@ class WhereToRun(pn.viewable.Viewer):
                 "you have none); *Make available here* asks Rucio for the data-lake files "
                 "at its storage (the rules and their progress show in the Data lake card "
                 "and the jobs list). A DIRAC place runs batch "
-                "jobs built from the cart (Jobs > Batch job on DIRAC), not workflows."),
+                "jobs built from the cart (Jobs > Batch job on DIRAC), not workflows; at a "
+                "JupyterHub, *Run here* opens the cart as a notebook in your own JupyterLab "
+                "(its server's state is in the reasons)."),
             pn.Row(buttons["Where can this run?"],
                    pn.widgets.Select.from_param(self.param.workflow, width=260),
                    buttons["Run here"], buttons["Make available here"]),
@@ -121,8 +127,12 @@ class WhereToRun(pn.viewable.Viewer):
         return self.places[self._table.selection[0]]
 
     async def run(self) -> int | None:
-        """Run the chosen workflow on the cart at the chosen place; the job's id."""
+        """Run the chosen workflow on the cart at the chosen place; the job's id (at a
+        JupyterHub: open the cart there as a notebook, and no job)."""
         place = self._chosen()
+        if place is not None and place.runs == "notebooks":
+            await self._open_at(place)
+            return None
         if place is None or not self.workflow:
             return None
         cart, flow = self._cart(), self.workflow
@@ -138,6 +148,17 @@ class WhereToRun(pn.viewable.Viewer):
         if self._on_started is not None:
             await self._on_started(job)
         return job
+
+    async def _open_at(self, place: Place) -> None:
+        if self._on_open is None:
+            say(self.notice, f"Open the cart in {place.name} from the Cart page.", "warning")
+            return
+        say(self.notice, f"Making the address that opens cart {self._cart()!r} in "
+                         f"{place.name} …")
+        launch = await self._on_open(place.id)
+        say(self.notice, f"Cart {self._cart()!r} opens in your JupyterLab at {place.name} "
+                         f"(started if it does not run): {launch} (also under Open in "
+                         "Binder / JupyterHub).")
 
     async def make_available(self) -> None:
         """Ask Rucio for the cart's data-lake items at the chosen place's storage."""

@@ -134,12 +134,21 @@ class CartPage(Page):
         """“Where can this run?”, built when the card is first opened."""
         def build() -> WhereToRun:
             self.where_to_run = WhereToRun(self.actor, lambda: self.cart_name,
-                                           on_rules=self.lake.refresh_rules)
+                                           on_rules=self.lake.refresh_rules,
+                                           on_open=self.open_at)
             return self.where_to_run
 
         #: The ranking of the places work runs (None until its card is opened).
         self.where_to_run: WhereToRun | None = None
         return lazy_card("Where can this run?", build)
+
+    async def open_at(self, facility_id: str) -> str:
+        """Make the links that open the cart on the facility ``facility_id``; the
+        address that opens it there (also shown in the links' card)."""
+        facility = next(f for f in self.profile.facilities if f.id == facility_id)
+        self.sharing.facility = facility.name
+        await self.sharing.share()
+        return self.sharing.links.get("launch", "")
 
     def _did_items(self) -> list[CartItem]:
         """The cart's data-lake items: the ticked ones, or all when none is ticked."""

@@ -15,11 +15,13 @@ from ...core.actor import NoAccountError
 from ...core.fanout import run_blocking
 from ...work.jobs import JobError, kinds
 from ...work.kinds.workflow import WorkflowRuns
+from ...work.servers import server_facilities
 from ...work.workflows import GatewayEngine, LocalEngine, WorkflowError, load_workflows
 from ..components.actions import action_buttons, lazy_card, offer_what_is_set
 from ..components.cluster_panel import ClusterPanel
 from ..components.dirac_job import DiracJobForm
 from ..components.job_list import JobList
+from ..components.notebook_servers import NotebookServers
 from ..components.style import html_pane, notice, say
 from ..components.where_to_run import WhereToRun
 from .base import Page
@@ -96,6 +98,9 @@ class JobsPage(Page):
         self.placement_card = self._placement_card()
         #: A DIRAC job from a cart (None without DIRAC; built when first opened).
         self.dirac_card = self._dirac_card() if self.profile.by_role("dirac") else None
+        #: The user's JupyterLab servers (None without a hub that shows them; built when
+        #: first opened).
+        self.servers_card = self._servers_card() if server_facilities(self.actor) else None
         self._layout = pn.Column(
             pn.pane.Markdown("## Jobs"), self.notice, self.cluster_panel,
             pn.Card(self._where,
@@ -109,6 +114,7 @@ class JobsPage(Page):
                     title="Run a workflow on a cart", sizing_mode="stretch_width"),
             self.placement_card,
             *([self.dirac_card] if self.dirac_card is not None else []),
+            *([self.servers_card] if self.servers_card is not None else []),
             pn.Card(pn.pane.Markdown(
                         "Every job of yours, whatever runs it: workflow runs, DIRAC batch "
                         "jobs, async TAP queries (started in Discovery > ADQL) and Rucio "
@@ -148,6 +154,18 @@ class JobsPage(Page):
         #: The DIRAC job form (None until its card is opened).
         self.dirac_form: DiracJobForm | None = None
         return lazy_card("Batch job on DIRAC", build)
+
+    def _servers_card(self) -> pn.Card:
+        """The user's JupyterLab servers, listed when the card is first opened."""
+        def build() -> NotebookServers:
+            self.notebook_servers = NotebookServers(self.actor)
+            if pn.state.curdoc is not None:
+                pn.state.execute(self.notebook_servers.refresh)
+            return self.notebook_servers
+
+        #: The servers' list (None until its card is opened).
+        self.notebook_servers: NotebookServers | None = None
+        return lazy_card("Notebook servers", build)
 
     def _as_user(self, role: str, service_id: str | None = None) -> Any:
         self.no_account.pop(role, None)

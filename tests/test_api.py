@@ -861,6 +861,7 @@ def test_a_notebook_cross_matches_on_its_users_own_cluster_and_the_cart_keeps_th
     assert outcome.table.meta["added"] == 3 and len(cart) == 6
     kept = cart.to_table()
     made = kept[[a.startswith("notebook") for a in kept["archive"]]]
+    assert set(made["product_type"]) == {"notebook result"}
     record = Provenance.from_json(str(made["query"][0]))
     inputs = [k for k, a in zip(kept["key"], kept["archive"], strict=True)
               if a == "Hipparcos-2"]

@@ -108,6 +108,7 @@ def run_workflow(cart: RemoteCart, workflow: str, cluster: Any, *, add: bool = T
     outcome.table.meta["added"] = (
         cart.add_rows(result_rows(outcome.table, record,
                                   archive=f"notebook {Path(where['notebook']).name}"
-                                  if where["notebook"] else f"notebook {flow.name}"))
+                                  if where["notebook"] else f"notebook {flow.name}",
+                                  product_type="notebook result"))
         if add and len(outcome.table) else 0)
     return outcome

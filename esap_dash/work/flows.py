@@ -546,9 +546,11 @@ def _read_bytes(location: str, timeout: float, max_bytes: int, trusted: bool) ->
     return data
 
 
-def result_rows(table: Table, provenance: Provenance, *, archive: str = "") -> Table:
+def result_rows(table: Table, provenance: Provenance, *, archive: str = "",
+                product_type: str = "job result") -> Table:
     """Cart rows for a job's result table, with its ``provenance`` (the job, and the
-    items it was made from); their archive is ``archive``, else ``workflow job <job>``.
+    items it was made from); their archive is ``archive``, else ``workflow job <job>``,
+    and their product type ``product_type``.
 
     A row's identifier is the table's own (the column its UCD or its name says is
     the identifier; a cross-match's row and reference source), else its row number;
@@ -560,7 +562,7 @@ def result_rows(table: Table, provenance: Provenance, *, archive: str = "") -> T
     mapping.setdefault("title", mapping.get("id") or (table.colnames[0] if table.colnames
                                                        else ""))
     rows = common_table(table, archive or f"workflow job {provenance.job}", mapping,
-                        product_type="job result")
+                        product_type=product_type)
     if "id" not in mapping:
         rows["id"] = np.arange(len(table)).astype(str)
     if "item_id" in table.colnames and "ref_id" in table.colnames:  # one row per pair

@@ -877,9 +877,13 @@ def test_a_notebook_cross_matches_on_its_users_own_cluster_and_the_cart_keeps_th
     assert len(session) == 1 and session[0].startswith("esap:session/")
     used = {u["prov:entity"] for u in doc["used"].values() if u["prov:activity"] == session[0]}
     assert used == {f"esap:item/{k}" for k in inputs}
+    # A refused token is said in words: not accepted, or no account there.
     with Gateway(gateway, auth=TokenAuth("not a token")) as stranger, \
-            pytest.raises(Exception, match="401"):
+            pytest.raises(PermissionError, match="does not accept your token"):
         stranger.list_clusters()
+    with Gateway(gateway, auth=TokenAuth(oidc_token(profile, CAROL))) as carol, \
+            pytest.raises(PermissionError, match="you have no account at the Dask Gateway"):
+        carol.list_clusters()
 
 
 def _votable_bytes(table: Table) -> bytes:

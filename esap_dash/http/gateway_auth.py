@@ -37,3 +37,25 @@ class TokenAuth(GatewayAuth):
             raise ValueError(f"no access token here: set {TOKEN_VARIABLE} or log in through "
                              "a JupyterHub of the deployment")
         return {"Authorization": f"Bearer {token}"}, None
+
+    def post_response(self, resp: Any, context: None) -> None:
+        """Say in words why the gateway refused the token (a refused call otherwise ends
+        in a bare HTTP status).
+
+        Raises
+        ------
+        PermissionError
+            The token is not accepted (expired, revoked), or its user has no account
+            at the gateway.
+        ConnectionError
+            The gateway cannot check tokens now (its login provider does not answer).
+        """
+        gateway = f"{resp.url.scheme}://{resp.url.host}:{resp.url.port}"
+        if resp.status == 401:
+            raise PermissionError(f"the Dask Gateway at {gateway} does not accept your token "
+                                  "(expired or revoked): log in again")
+        if resp.status == 403:
+            raise PermissionError(f"you have no account at the Dask Gateway at {gateway}")
+        if resp.status == 503:
+            raise ConnectionError(f"the Dask Gateway at {gateway} cannot check tokens now: "
+                                  "its login provider does not answer")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -45,6 +46,9 @@ ROUTE_COOKIE = "esap_worker"
 START_SECONDS = 120.0
 #: Seconds between two starts of a worker that keeps dying.
 RESTART_SECONDS = 2.0
+#: The lowest port :func:`free_ports` draws (ports below are left to services with
+#: fixed ones).
+PRIVATE_PORTS = 20000
 
 
 class ServingError(EsapError, RuntimeError):
@@ -175,21 +179,31 @@ def free_ports(count: int = 1, address: str = "127.0.0.1") -> int:
     """A port ``p`` such that ``p`` to ``p + count - 1`` are free on ``address`` now.
 
     ``esap-dash serve --workers N --port p`` needs ``p`` for nginx and the ``N``
-    ports after it for its workers; a port the system picks is free, the ones
-    after it need not be (other connections take ports from the same range).
+    ports after it for its workers.  The span is drawn below the system's range of
+    ephemeral ports: a port from that range, free now, may become the local end of
+    any outgoing connection before a worker, still starting, binds it.
 
     Raises
     ------
     ServingError
         No such span was found in 100 tries.
     """
+    low = _ephemeral_low()
     for _ in range(100):
-        with socket.socket() as sock:
-            sock.bind((address, 0))
-            port = sock.getsockname()[1]
-        if port + count <= 65536 and all(_free(address, port + i) for i in range(count)):
+        port = random.randrange(PRIVATE_PORTS, low - count)
+        if all(_free(address, port + i) for i in range(count)):
             return port
-    raise ServingError(f"no {count} free ports in a row on {address}")
+    raise ServingError(f"no {count} free ports in a row on {address} between "
+                       f"{PRIVATE_PORTS} and {low}")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the system's range for outgoing connections (Linux; else
+    IANA's 49152)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
 
 
 def _nginx() -> str:

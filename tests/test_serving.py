@@ -35,8 +35,12 @@ def test_zero_workers_is_refused(capsys) -> None:
     assert "--workers must be 1 or more" in capsys.readouterr().err
 
 
-def test_free_ports_are_a_span_that_can_be_bound() -> None:
+def test_free_ports_are_a_span_that_can_be_bound_and_no_connection_takes() -> None:
     port = free_ports(3)
+    # Below the ports the system gives outgoing connections: none of them can take
+    # a worker's port while the worker starts.
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    assert port + 2 < int(ephemeral[0])
     for p in range(port, port + 3):  # nginx's port and its two workers'
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", p))

@@ -215,6 +215,11 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         # The Jobs page shows her server, what runs it, and stops it.
         page.goto(served_oidc + "?page=jobs")
         page.get_by_text("Notebook servers", exact=True).click()
+        # Both hubs answered (a problem would follow the count).
+        said = page.get_by_text(re.compile(r"servers? of yours at \d+ hubs?\."))
+        said.wait_for(timeout=60_000)
+        assert re.fullmatch(r"\d+ servers? of yours at 2 hubs\.", said.inner_text().strip()), \
+            said.inner_text()
         row = page.locator(".tabulator-row", has=page.locator(
             ".tabulator-cell", has_text=re.compile(rf"^{re.escape(facility)}$")))
         row.get_by_text("running", exact=True).wait_for(timeout=60_000)

@@ -25,9 +25,11 @@ import tempfile
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 from astropy.table import Table
@@ -43,11 +45,40 @@ from .exceptions import (
 )
 from .http import TRANSPORT_ERRORS, is_cut_off, request, transport_error
 
-__all__ = ["RucioConnector", "size_text"]
+__all__ = ["OpenedFile", "RucioConnector", "size_text"]
 
+#: The protocols of the replicas :meth:`RucioConnector.open_file` reads, best first.
+READ_SCHEMES = ("file", "https", "http")
 #: Collections of a listing whose size is counted from their files when the
 #: server did not fill it in.
 SIZED_COLLECTIONS = 200
+
+
+@dataclass
+class OpenedFile:
+    """A file of the data lake being read.
+
+    Attributes
+    ----------
+    stream : binary file
+        Its bytes.
+    size : int
+        How many there are, as Rucio says.
+    adler32 : str
+        Their Adler-32 checksum in hexadecimal, as Rucio keeps it (``""``: none).
+    """
+
+    stream: BinaryIO
+    size: int
+    adler32: str
+
+    def read(self, count: int) -> bytes:
+        """Up to ``count`` further bytes (``b""`` at the end)."""
+        return self.stream.read(count)
+
+    def close(self) -> None:
+        """Let go of the replica."""
+        self.stream.close()
 
 
 class RucioConnector(ServiceConnector):
@@ -142,8 +173,9 @@ class RucioConnector(ServiceConnector):
                 if is_cut_off(exc):
                     raise transport_error(exc, self.url, f"{self.timeout:g}") from exc
                 raise ServiceUnavailableError(f"cannot reach Rucio: {msg}", self.url) from exc
-            if isinstance(exc, (rex.InvalidObject, rex.InvalidMetadata, rex.ScopeNotFound,
-                                rex.DataIdentifierNotFound, rex.InvalidType,
+            if isinstance(exc, (rex.ScopeNotFound, rex.DataIdentifierNotFound)):
+                raise QueryError(msg, self.url, status=404) from exc
+            if isinstance(exc, (rex.InvalidObject, rex.InvalidMetadata, rex.InvalidType,
                                 rex.UnsupportedOperation, rex.DuplicateRule,
                                 rex.InvalidRSEExpression, rex.RuleNotFound,
                                 rex.InsufficientAccountLimit)):
@@ -241,6 +273,49 @@ class RucioConnector(ServiceConnector):
         return Table(rows=rows or None,
                      names=("scope", "name", "rse", "state", "pfn", "bytes"),
                      dtype=(str,) * 5 + (np.int64,))
+
+    def open_file(self, scope: str, name: str) -> OpenedFile:
+        """The file ``scope:name`` opened for reading, from one of its available
+        replicas that this machine can read: a local file (``file``), else over HTTP
+        (``https``, ``http``; without credentials).  Close it after use.
+
+        Raises
+        ------
+        connectors.exceptions.ServiceError
+            Another account's private scope (status 403).
+        connectors.exceptions.QueryError
+            No such file (404), a collection and not a file, or no replica this machine
+            can read (409).
+        """
+        self._readable(scope)
+        with self._errors():
+            found = list(self.client.list_replicas([{"scope": scope, "name": name}],
+                                                   schemes=list(READ_SCHEMES)))
+        if len(found) != 1 or (found[0]["scope"], found[0]["name"]) != (scope, name):
+            raise QueryError(f"{scope}:{name} is a collection of {len(found)} files, not "
+                             "a file: read its files one by one", self.url, status=409)
+        pfns = sorted((url for urls in (found[0].get("rses") or {}).values() for url in urls),
+                      key=lambda url: READ_SCHEMES.index(urlsplit(url).scheme))
+        size, adler32 = int(found[0].get("bytes") or 0), str(found[0].get("adler32") or "")
+        why = []
+        for pfn in pfns:
+            parts = urlsplit(pfn)
+            try:
+                if parts.scheme == "file":
+                    path = unquote(parts.path)
+                    if ".." in path.split("/"):
+                        raise FormatError("a file address that leaves its storage", pfn)
+                    stream: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed by its reader)
+                else:
+                    stream = request(self.session, "GET", pfn, stream=True).raw
+                    stream.decode_content = True
+                return OpenedFile(stream, size, adler32)
+            except (OSError, ConnectorError) as exc:
+                why.append(f"{pfn}: {getattr(exc, 'reason', None) or exc.strerror or exc}")
+        raise QueryError(f"{scope}:{name} has no available replica this server can read "
+                         f"(over {', '.join(READ_SCHEMES)})" + (f": {'; '.join(why)}" if why
+                                                                 else ""),
+                         self.url, status=409)
 
     def list_rses(self) -> list[str]:
         """Names of the storage elements (RSEs) this account can see, sorted."""

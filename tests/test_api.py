@@ -25,7 +25,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from esap_dash.core.actor import Actor
-from esap_dash.core.cart import Cart
+from esap_dash.core.cart import Cart, record_rows
 from esap_dash.core.config import load_profile
 from esap_dash.core.provenance import Provenance
 from esap_dash.core.store import store_for
@@ -493,13 +493,20 @@ def test_a_notebook_without_database_access_opens_a_cart_by_url_and_token(
     assert outputs == ["3 ['Alcyone', 'Atlas', 'Electra']", "1 4 RemoteCart"]
     assert [i.title for i in Cart.open_as(ALICE, "For the notebook", profile=profile,
                                           create=False).items()][-1] == "Maia"
-    # The cart's exported notebook opens the live cart where it has the link.
+    # The cart's exported notebook opens the live cart where it has the link, and
+    # fetches its data-lake files through it.
+    Cart.open_as(ALICE, "For the notebook", profile=profile).add_rows(record_rows(
+        "Rucio data lake", profile.service("rucio").url,
+        [{"did": "esap:crab_images", "name": "crab_images"}], id="did", title="name"),
+        kind="did")
     exported = nbformat.reads(call(f"{root}/carts/For the notebook/export", alice,
                                    format="notebook").text, as_version=4)
     execute(exported, tmp_path)
     said = [o.get("text", "") for cell in exported.cells if cell.cell_type == "code"
             for o in cell.outputs]
-    assert "The live cart 'For the notebook' has 4 items now.\n" in said
+    assert "The live cart 'For the notebook' has 5 items now.\n" in said
+    assert "esap:crab_images: 2 file(s) in data-lake/esap/\n" in said, said
+    assert len(list((tmp_path / "data-lake" / "esap").glob("*.fits"))) == 2
 
 
 def test_a_hung_archive_costs_a_search_its_deadline_and_no_one_else_waits(
@@ -837,6 +844,45 @@ def test_a_notebooks_table_goes_to_its_owners_data_lake_scope_and_cart(api) -> N
                                headers={"Authorization": f"Bearer {oidc_token(profile, ALICE)}",
                                         "Content-Type": VOTABLE})
         problem(answer, 400, said_)
+
+
+def test_a_notebook_fetches_its_carts_data_lake_files_as_its_user_checked(
+        api, tmp_path) -> None:
+    root, profile = api
+    alice = Client(root.removesuffix("/api/v1"), oidc_token(profile, ALICE))
+    cart = f"Lake {time.time_ns()}"
+    Cart.open_as(ALICE, cart, profile=profile).add_rows(record_rows(
+        "Rucio data lake", profile.service("rucio").url,
+        [{"did": "esap:crab_images", "name": "crab_images"}], id="did", title="name"),
+        kind="did")
+    image = Path("/var/gavo/inputs/images/data/m13.fits")
+    own = alice.upload_to_lake(image, f"m13-{time.time_ns()}.fits", cart=cart)["did"]
+    # A dataset's files and her own file, as rucio download lays them out, byte for byte.
+    lake = Actor(profile, ALICE).connector("rucio")
+    fetched = alice.cart(cart).download(tmp_path)
+    assert list(fetched) == ["esap:crab_images", own]
+    for did, paths in fetched.items():
+        files = lake.list_files(*did.split(":", 1))
+        assert paths == [tmp_path / f["scope"] / f["name"] for f in files]
+        for path, pfn in zip(paths, (lake.list_replicas(f["scope"], f["name"])["pfn"][0]
+                                     for f in files), strict=True):
+            assert path.read_bytes() == Path(urlparse(str(pfn)).path).read_bytes(), path
+    assert fetched[own][0].read_bytes() == image.read_bytes()
+    # A copy that differs from the lake's checksum is fetched again; no partial file stays.
+    damaged = fetched["esap:crab_images"][0]
+    damaged.write_bytes(b"not the image")
+    assert alice.download("esap:crab_images", tmp_path) == fetched["esap:crab_images"]
+    assert damaged.read_bytes()[:6] == b"SIMPLE" and not list(tmp_path.rglob("*.part"))
+    content = call(f"{root}/lake/content", oidc_token(profile, ALICE), did=own)
+    assert content.headers["Digest"] == f"adler32={alice.lake_files(own)[0]['adler32']}"
+    assert content.headers["Content-Disposition"].endswith(quote(own.split(":")[1]))
+    # Hers alone; a dataset is read file by file; what is not there is a 404.
+    bob = oidc_token(profile, BOB)
+    problem(call(f"{root}/lake/content", bob, did=own), 403, "private scope")
+    problem(call(f"{root}/lake/files", bob, did=own), 403, "private scope")
+    problem(call(f"{root}/lake/content", bob, did="esap:crab_images"), 409, "not a file")
+    problem(call(f"{root}/lake/files", bob, did="esap:no-such-thing"), 404, "Data lake")
+    problem(call(f"{root}/lake/content", bob, did="no scope"), 400, "did=scope:name")
 
 
 def test_a_notebook_cross_matches_on_its_users_own_cluster_and_the_cart_keeps_the_session(

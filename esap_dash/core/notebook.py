@@ -224,7 +224,16 @@ def _rucio_cell(name: str, url: str, items: list[CartItem]) -> str:
             f"    not_asked[{name!r}] = f'{{type(exc).__name__}}: {{exc}}'\n"
             f"parts[{name!r}] = Table(rows=rows or None, "
             "names=('scope', 'name', 'rse', 'state', 'pfn'), dtype=(str,) * 5)\n"
-            f"expected[{name!r}] = None  # files per dataset: any number")
+            f"expected[{name!r}] = None  # files per dataset: any number\n"
+            "# The files themselves, through esap-dash as you (with the live cart), into\n"
+            "# data-lake/<scope>/<name>, each checked against the data lake's checksum.\n"
+            "for did in (f\"{d['scope']}:{d['name']}\" for d in dids if live is not None):\n"
+            "    try:\n"
+            "        files = live.client.download(did, 'data-lake')\n"
+            "    except Exception as exc:  # not yours to read, no replica esap-dash reads\n"
+            "        print(f'{did} was not fetched: {exc}')\n"
+            "    else:\n"
+            "        print(f'{did}: {len(files)} file(s) in data-lake/{did.split(\":\")[0]}/')")
 
 
 def _embedded_cell(name: str, why: str, items: list[CartItem]) -> str:

@@ -39,6 +39,7 @@ import tornado.web
 from astropy.table import Table
 
 from connectors.exceptions import ConnectorError, QueryError
+from connectors.rucio import RucioConnector
 
 from ..core.actor import Actor
 from ..core.cart import Cart
@@ -55,6 +56,7 @@ from ..work.lake import upload_to_lake
 from ..work.workflows import load_workflows, reference_service
 from .openapi import (
     API_ROOT,
+    DID_PATTERN,
     EXPORTS,
     JOB_FIELDS,
     MAX_HISTORY,
@@ -73,6 +75,9 @@ log = logging.getLogger(__name__)
 ITEM_FIELDS = ("key", "archive", "kind", "item_id", "title", "ra", "dec", "product_type",
                "access_url", "size", "added", "note", "tags")
 _CLUSTER = re.compile(r"^[\w.\-]{1,100}$")
+_DID = re.compile(DID_PATTERN)
+#: Bytes of a data-lake file read and sent at a time.
+CONTENT_CHUNK = 1 << 20
 #: Token checks wait for the login provider: a few threads of their own (a part of
 #: the runtime), so that a slow provider never holds the threads the pages and
 #: searches use.
@@ -910,14 +915,41 @@ class FacilitiesHandler(ApiHandler):
         self.write_json({"facilities": compute + hubs})
 
 
-class QuotasHandler(ApiHandler):
+class LakeHandler(ApiHandler):
+    """Base of the data lake's routes: the caller's Rucio account."""
+
+    async def lake(self) -> RucioConnector:
+        """The data lake as the caller (404: the deployment has none)."""
+        lake = (await self.actor()).connector("rucio")
+        if lake is None:
+            raise Problem(404, "This deployment has no Rucio data lake.")
+        return lake
+
+    def did(self) -> tuple[str, str]:
+        """The ``did`` query argument, ``scope:name`` (400 otherwise)."""
+        did = self.get_query_argument("did", "")
+        if not _DID.fullmatch(did):
+            raise Problem(400, "Say the data identifier as did=scope:name (e.g. "
+                               "esap:crab_images).")
+        scope, _, name = did.partition(":")
+        return scope, name
+
+
+def _lake_problem(exc: ConnectorError) -> Problem:
+    """A refusal of the data lake: not the caller's to read (403), not a file or no
+    replica this server reads (409), or as :func:`_service_problem` says."""
+    status = getattr(exc, "status", None)
+    if status in (403, 409):
+        return Problem(status, f"Data lake: {exc.reason}")
+    return _service_problem(exc, "Data lake")
+
+
+class QuotasHandler(LakeHandler):
     """``GET /api/v1/quotas``: the caller's storage quota in the Rucio data lake, per
     RSE (bytes used and the limit; ``null``: none)."""
 
     async def get(self) -> None:
-        lake = (await self.actor()).connector("rucio")
-        if lake is None:
-            raise Problem(404, "This deployment has no Rucio data lake.")
+        lake = await self.lake()
         try:
             quotas = await run_blocking(lake.quotas)
         except ConnectorError as exc:
@@ -928,11 +960,23 @@ class QuotasHandler(ApiHandler):
             for q in quotas]})
 
 
-class LakeFilesHandler(ApiHandler):
-    """``POST /api/v1/lake/files?name=&cart=``: a notebook's table (a VOTable body, kept
-    as a VOTable carrying its provenance) or file (any other body, kept as it is)
-    uploaded to the caller's scope of the data lake with its provenance, and put in a
-    cart (201; 409: the name is taken)."""
+class LakeFilesHandler(LakeHandler):
+    """``GET /api/v1/lake/files?did=scope:name``: the files of a data identifier (a
+    file: itself), with their sizes and checksums.  ``POST /api/v1/lake/files?name=&cart=``:
+    a notebook's table (a VOTable body, kept as a VOTable carrying its provenance) or
+    file (any other body, kept as it is) uploaded to the caller's scope of the data
+    lake with its provenance, and put in a cart (201; 409: the name is taken)."""
+
+    async def get(self) -> None:
+        scope, name = self.did()
+        lake = await self.lake()
+        try:
+            files = await run_blocking(lake.list_files, scope, name)
+        except ConnectorError as exc:
+            raise _lake_problem(exc) from None
+        self.write_json({"did": f"{scope}:{name}", "files": [
+            {"did": f"{f['scope']}:{f['name']}", "bytes": int(f["bytes"]),
+             "adler32": str(f["adler32"])} for f in files]})
 
     async def post(self) -> None:
         name = self.get_query_argument("name", "")
@@ -954,6 +998,32 @@ class LakeFilesHandler(ApiHandler):
             raise _service_problem(exc, "Data lake") from None
         self.write_json({"did": done.did, "rse": done.rse, "bytes": done.bytes,
                          "cart": done.cart, "added": done.added}, 201)
+
+
+class LakeContentHandler(LakeHandler):
+    """``GET /api/v1/lake/content?did=scope:name``: the bytes of a file of the data lake
+    that the caller may read, from a replica this server reads, with its size and its
+    Adler-32 checksum (``Digest: adler32=...``, as Rucio keeps it)."""
+
+    async def get(self) -> None:
+        scope, name = self.did()
+        lake = await self.lake()
+        try:
+            opened = await run_blocking(lake.open_file, scope, name)
+        except ConnectorError as exc:
+            raise _lake_problem(exc) from None
+        try:
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", "attachment; filename*=UTF-8''"
+                            + quote(name.rsplit("/", 1)[-1], safe=""))
+            self.set_header("Content-Length", str(opened.size))
+            if opened.adler32:
+                self.set_header("Digest", f"adler32={opened.adler32}")
+            while chunk := await run_blocking(opened.read, CONTENT_CHUNK):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            await run_blocking(opened.close)
 
 
 class ServicesHandler(ApiHandler):
@@ -990,6 +1060,7 @@ def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
               (rf"{API_ROOT}/jobs", JobsHandler), (job, JobHandler),
               (rf"{job}/abort", JobAbortHandler), (rf"{job}/result", JobResultHandler),
               (rf"{job}/retry", JobRetryHandler), (rf"{API_ROOT}/lake/files", LakeFilesHandler),
+              (rf"{API_ROOT}/lake/content", LakeContentHandler),
               (rf"{API_ROOT}/workflows", WorkflowsHandler),
               (rf"{API_ROOT}/clusters", ClustersHandler),
               (rf"{API_ROOT}/clusters/([^/]+)", ClusterHandler),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,17 @@ __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart",
 
 #: Pages of a cart read at once.
 READERS = 3
+#: Bytes of a data-lake file written at a time.
+CHUNK = 1 << 20
+
+
+def _adler32(path: Path) -> str:
+    """A file's Adler-32 checksum in hexadecimal, as Rucio writes it."""
+    checksum = 1
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            checksum = zlib.adler32(chunk, checksum)
+    return f"{checksum:08x}"
 def current_token() -> str | None:
     """Your access token of the deployment's login provider, here, now.
 
@@ -290,6 +302,65 @@ class Client:
                                                          **({"note": note} if note else {})},
                           data=body, headers={"Content-Type": media})
 
+    def lake_files(self, did: str) -> list[dict[str, Any]]:
+        """The files of a data identifier of the data lake (``scope:name``; a file:
+        itself): each one's ``did``, ``bytes`` and ``adler32`` checksum."""
+        return self._json("GET", "/lake/files", params={"did": did})["files"]
+
+    def download(self, did: str, directory: str | Path = ".") -> list[Path]:
+        """Fetch the files of ``did`` (a file, or a dataset's or container's files)
+        from the data lake as you, into ``directory/<scope>/<name>`` as ``rucio
+        download`` lays them out.
+
+        Each file is checked against the data lake's size and Adler-32 checksum (a
+        damaged one is not kept); one already there with that checksum is not
+        fetched again.
+
+        Parameters
+        ----------
+        did : str
+            ``scope:name``.
+        directory : str or Path
+            Where to put them (made if need be).
+
+        Returns
+        -------
+        list of Path
+            The files, in the data lake's order.
+
+        Raises
+        ------
+        ApiError
+            The deployment refused (not yours to read: 403; no such identifier: 404;
+            no replica it can read: 409) or the file arrived damaged.
+        """
+        paths = []
+        for file in self.lake_files(did):
+            scope, name = file["did"].split(":", 1)
+            target = Path(directory, scope, *name.split("/"))
+            if not (target.is_file() and _adler32(target) == file["adler32"]):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._fetch(file, target)
+            paths.append(target)
+        return paths
+
+    def _fetch(self, file: dict[str, Any], target: Path) -> None:
+        """One file of the data lake to ``target``, checked (a partial copy never
+        takes its name)."""
+        partial = target.with_name(target.name + ".part")
+        checksum, size = 1, 0
+        with self.call("GET", "/lake/content", params={"did": file["did"]},
+                       stream=True) as answer, partial.open("wb") as out:
+            for chunk in answer.iter_content(CHUNK):
+                out.write(chunk)
+                checksum, size = zlib.adler32(chunk, checksum), size + len(chunk)
+        if size != file["bytes"] or (file["adler32"] and f"{checksum:08x}" != file["adler32"]):
+            partial.unlink()
+            raise ApiError(502, f"{file['did']} arrived damaged ({size} bytes, Adler-32 "
+                                f"{checksum:08x}; the data lake has {file['bytes']} bytes, "
+                                f"Adler-32 {file['adler32'] or 'unknown'}); it was not kept")
+        partial.replace(target)
+
     def result(self, job_id: int) -> Table:
         """What one of your jobs produced."""
         return self._table(f"/jobs/{int(job_id)}/result")
@@ -385,6 +456,14 @@ class RemoteCart:
         """Remove items by key (the ``key`` column); return how many were removed."""
         return int(self.client._json("DELETE", f"{self._path}/items",
                                      params={"key": list(keys)})["removed"])
+
+    def download(self, directory: str | Path = ".") -> dict[str, list[Path]]:
+        """Fetch the files of the cart's data-lake items as you, checked, into
+        ``directory/<scope>/<name>`` (see :meth:`Client.download`): the files of each
+        data identifier."""
+        items = self.to_table()
+        return {did: self.client.download(did, directory)
+                for did in dict.fromkeys(str(i["item_id"]) for i in items if i["kind"] == "did")}
 
     def export(self, path: str | Path, format: str = "votable") -> Path:
         """Write the cart to ``path`` in a format of the Cart page (``votable``, ``ecsv``,

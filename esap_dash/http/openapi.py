@@ -26,6 +26,8 @@ EXPORTS = {"votable": VOTABLE, "ecsv": "text/plain; charset=utf-8",
            "prov-json": "application/json", "prov-n": "text/provenance-notation"}
 #: The exports that are JSON, and their schemas' names.
 JSON_EXPORTS = {"application/x-ipynb+json": "Notebook", "application/json": "ProvJson"}
+#: A data identifier of Rucio: ``scope:name`` (a name may hold slashes).
+DID_PATTERN = r"^[A-Za-z0-9._-]{1,30}:[A-Za-z0-9._/+-]{1,250}$"
 #: What a search request may say, and the JSON types each takes.
 SEARCH_FIELDS: dict[str, tuple[type, ...]] = {
     "target": (str,), "frame": (str,), "radius": (int, float), "keywords": (list, str),
@@ -138,6 +140,8 @@ SCHEMAS: dict[str, Any] = {
                                                "wasGeneratedBy", "used")}},
     "LakeFile": _object({"did": _TEXT, "rse": _TEXT, "bytes": _INTEGER, "cart": _TEXT,
                          "added": {"type": "boolean"}}),
+    "LakeFiles": _object({"did": _TEXT, "files": {"type": "array", "items": _object({
+        "did": _TEXT, "bytes": _INTEGER, "adler32": _TEXT})}}),
     "Services": _object({"services": {"type": "array", "items": _object({
         "name": _TEXT, "kind": _TEXT, "url": _TEXT, "up": {"type": "boolean"},
         "seconds": _NUMBER, "detail": _TEXT,
@@ -225,6 +229,8 @@ def openapi(*, archives: Sequence[str] = (),
     search = _path("id", "The search's number.", "integer")
     cluster = _path("name", "The cluster's name.")
     table = {"schema": {"type": "string", "format": "binary"}}
+    did = {**_query("did", {"type": "string", "pattern": DID_PATTERN},
+                    "A data identifier of the data lake: scope:name."), "required": True}
     votable = {"200": {"description": "A VOTable.", "content": {VOTABLE: table}}}
     def listing(most: int, default: int) -> tuple[dict[str, Any], ...]:
         return (_query("offset", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
@@ -394,7 +400,12 @@ def openapi(*, archives: Sequence[str] = (),
             "/quotas": {"get": _op("Your storage quota in the data lake, per RSE.",
                                    {"200": _json("Bytes used and the limit per RSE.", "Quotas")},
                                    errors=("403", "404", "502"))},
-            "/lake/files": {"post": _op(
+            "/lake/files": {"get": _op(
+                "The files of a data identifier of the data lake (a file: itself), with "
+                "their sizes and Adler-32 checksums.",
+                {"200": _json("The files.", "LakeFiles")}, parameters=(did,),
+                errors=("400", "404", "502")),
+                "post": _op(
                 "Upload a table or a file (a notebook's) to your own scope of the data "
                 "lake (user.<account>) with its provenance, and put it in a cart; a file "
                 "of the data lake is never replaced.",
@@ -412,6 +423,14 @@ def openapi(*, archives: Sequence[str] = (),
                       "required": True,
                       "content": {VOTABLE: table, "application/octet-stream": table}},
                 errors=("400", "404", "409", "502"))},
+            "/lake/content": {"get": _op(
+                "The bytes of a file of the data lake, read from a replica the server "
+                "reads; Digest: adler32=<hex> is Rucio's checksum of them.",
+                {"200": {"description": "The file.", "headers": {
+                    "Digest": {"description": "adler32=<the Adler-32 checksum in hex>",
+                               "schema": {"type": "string"}}},
+                         "content": {"application/octet-stream": table}}},
+                parameters=(did,), errors=("400", "404", "409", "502"))},
             "/services": {"get": _op("Every service of the deployment and whether it "
                                      "answers.", {"200": _json("The services.", "Services")},
                                      errors=())},

@@ -4,13 +4,14 @@ service of the hub)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
 from .exceptions import ServiceError
 from .http import make_session, request
 
-__all__ = ["HEALTH_PATHS", "hub_health", "stop_user_server", "user_servers"]
+__all__ = ["HEALTH_PATHS", "hub_health", "spawn_failure", "stop_user_server", "user_servers"]
 
 #: Each kind of hub's health check, under its base address.
 HEALTH_PATHS = {"jupyterhub": "/hub/health", "binderhub": "/health"}
@@ -39,10 +40,16 @@ def hub_health(url: str, kind: str, timeout: float = 5.0) -> None:
             url.rstrip("/") + HEALTH_PATHS[kind])
 
 
-def _api(url: str, token: str, method: str, path: str, timeout: float) -> Any:
+def _api(url: str, token: str, method: str, path: str, timeout: float, **kwargs: Any) -> Any:
     return request(make_session(timeout=timeout, retries=0), method,
                    url.rstrip("/") + "/hub/api" + path,
-                   headers={"Authorization": f"token {token}"})
+                   headers={"Authorization": f"token {token}"}, **kwargs)
+
+
+def _server_path(user: str, name: str) -> str:
+    """A user's server (the default one when ``name`` is empty) in the hub's API."""
+    return f"/users/{quote(user, safe='')}/server" + (f"s/{quote(name, safe='')}" if name
+                                                       else "")
 
 
 def user_servers(url: str, token: str, user: str, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -108,6 +115,38 @@ def stop_user_server(url: str, token: str, user: str, name: str = "",
     connectors.exceptions.ServiceError
         It refused (no such server: status 404; a stop already under way: 400).
     """
-    path = f"/users/{quote(user, safe='')}/server" + (f"s/{quote(name, safe='')}" if name
-                                                       else "")
-    _api(url, token, "DELETE", path, timeout)
+    _api(url, token, "DELETE", _server_path(user, name), timeout)
+
+
+def spawn_failure(url: str, token: str, user: str, name: str = "",
+                  timeout: float = 10.0) -> str:
+    """Why the last start of ``user``'s server ``name`` at the JupyterHub at ``url``
+    failed, as the hub says it (``""``: it did not fail, or it runs or starts).
+
+    The hub keeps the failure of a server's last start until the next one, and
+    tells it as the first event of the server's progress (scope ``read:servers``).
+
+    Raises
+    ------
+    connectors.exceptions.ServiceUnavailableError
+        The hub does not answer.
+    connectors.exceptions.ServiceError
+        It refused (a token without that scope).
+    """
+    try:
+        answer = _api(url, token, "GET", _server_path(user, name) + "/progress", timeout,
+                      stream=True)
+    except ServiceError as exc:
+        if exc.status in (400, 404):  # not starting and no failure; no such user
+            return ""
+        raise
+    with answer:
+        for line in answer.iter_lines(decode_unicode=True):
+            if line.startswith("data:"):
+                try:
+                    event = json.loads(line[5:])
+                except ValueError:
+                    return ""
+                return str(event.get("message") or "a failure the hub did not explain") \
+                    if isinstance(event, dict) and event.get("failed") else ""
+    return ""

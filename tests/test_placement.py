@@ -4,10 +4,13 @@ Slurm) with their own storage elements, a cart of data-lake files and archive ro
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import time
 from dataclasses import replace
 
 import pytest
+import requests
 from astropy.table import Table
 
 from esap_dash.core.actor import Actor
@@ -16,7 +19,7 @@ from esap_dash.core.config import Profile, load_profile
 from esap_dash.ui.pages.cart import CartPage
 from esap_dash.work.jobs import JobError, follow
 from esap_dash.work.placement import make_available_here, rank_places, run_here
-from esap_dash.work.servers import HUB_TIMEOUT, stop_notebook_server
+from esap_dash.work.servers import HUB_TIMEOUT, servers_at, stop_notebook_server
 
 from .conftest import ALICE, CAROL, FaultyProxy, run_coroutine
 
@@ -170,3 +173,45 @@ def test_a_jupyterhub_is_a_place_for_notebooks_and_a_faulty_one_costs_its_own_ro
         (False, f"you (Carol) have no account at {p.name}") for p in hubs]
     with pytest.raises(JobError, match="no account"):
         stop_notebook_server(carol, "local-hub")
+
+
+def test_a_slurm_hub_says_why_her_server_waits_and_why_its_start_failed(secrets) -> None:
+    profile = load_profile("local-oidc", environ={**os.environ, **secrets})
+    hub = next(f for f in profile.facilities if f.engine == "slurm")
+    alice = Actor(profile, user=ALICE, display="Alice")
+    node = subprocess.run(["sinfo", "-h", "-o", "%N"], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.split()[0]
+    server = f"{hub.url}/hub/api/users/alice/server"
+    as_service = {"Authorization": f"token {hub.api_token}"}
+    scontrol = ["scontrol", "update", f"nodename={node}"]
+    subprocess.run([*scontrol, "state=drain", "reason=esap-dash test"], check=True, timeout=30)
+    try:
+        # She opens a cart there while the partition's node is drained: her server's job
+        # waits, and the Jobs page and "Where can this run?" say why.
+        assert requests.post(server, headers=as_service, timeout=60).status_code in (201, 202)
+        deadline = time.monotonic() + 60
+        while not (listed := servers_at(alice, hub)).servers or not listed.servers[0].note:
+            assert time.monotonic() < deadline, listed
+            time.sleep(1)
+        waiting = listed.servers[0]
+        assert waiting.state == "starting" and waiting.engine.startswith("slurm (job "), waiting
+        assert re.fullmatch(r"Slurm job \d+ waits: .*DRAINED.* \(the hub gives up after its "
+                            r"start timeout unless a node comes back\)", waiting.note), waiting
+        place = next(p for p in rank_places(alice, Table({"kind": ["row"], "item_id": ["x"]}))[0]
+                     if p.id == hub.id)
+        assert any(waiting.note in r for r in place.reasons), place.reasons
+        # An operator cancels the job: the start fails, and says why until the next one.
+        subprocess.run(["scancel", "--user=alice", "--name=spawner-jupyterhub"], check=True,
+                       timeout=30)
+        deadline = time.monotonic() + 60
+        while not (listed := servers_at(alice, hub)).failure:
+            assert time.monotonic() < deadline, listed
+            time.sleep(1)
+        assert not listed.servers and "batch job has disappeared" in listed.failure, listed
+        place = next(p for p in rank_places(alice, Table({"kind": ["row"], "item_id": ["x"]}))[0]
+                     if p.id == hub.id)
+        assert f"your last start there failed: {listed.failure}" in place.reasons
+    finally:
+        subprocess.run([*scontrol, "state=resume"], timeout=30)
+        requests.delete(server, headers=as_service, timeout=60)
+        subprocess.run(["scancel", "--user=alice", "--name=spawner-jupyterhub"], timeout=30)

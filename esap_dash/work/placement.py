@@ -191,9 +191,12 @@ def _hub_place(actor: Actor, data: DataAt, facility: Facility) -> Place:
         reasons.append(f"your JupyterLab{' ' + server.name if server.name else ''} is "
                        f"{server.state} there"
                        + (f" since {server.started[:16].replace('T', ' ')} UTC"
-                          if server.started else "") + f", on {server.engine}")
+                          if server.started else "") + f", on {server.engine}"
+                       + (f"; {server.note}" if server.note else ""))
     if not answer.problem and not answer.servers:
         reasons.append("no server of yours runs there: opening the cart starts one")
+    if answer.failure:
+        reasons.append(f"your last start there failed: {answer.failure}")
     reasons.append("interactive: the cart opens as a notebook in your own JupyterLab"
                    + (f"; {len(data.files)} data-lake file(s) read through Rucio from there"
                       if data.files else "")

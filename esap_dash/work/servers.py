@@ -7,15 +7,23 @@ can this run?", and lets the user stop them.  The hub's user is the account's
 ``hub_user`` (with logins) or the facility's ``user`` (without).  Each hub is
 asked at once, within its timeout: a hub that is down or hung costs its own
 row.
+
+What the hub does not say is said too: why the user's last start there failed
+(the hub keeps it until the next start), and, for servers that are Slurm jobs,
+why a job waits (a drained node) or that it has ended under a server the hub
+still counts (the hub notices only at its next poll).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
-from connectors.hubs import stop_user_server, user_servers
+from connectors.hubs import spawn_failure, stop_user_server, user_servers
+from connectors.slurm import SlurmQueue
 
 from ..core.actor import Actor
 from ..core.config import Facility
@@ -26,6 +34,11 @@ __all__ = ["HUB_TIMEOUT", "HubServers", "NotebookServer", "hub_user", "notebook_
 
 #: Seconds a hub may take to list or stop a user's servers.
 HUB_TIMEOUT = 10.0
+#: The states of a batch job that may still hold a live server.
+LIVE_JOB_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED",
+                             "PENDING"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,9 @@ class NotebookServer:
         What runs it: the facility's engine, with the batch job where there is one.
     url : str
         Its address.
+    note : str
+        What its batch job says where the hub cannot: why it waits, or that it has
+        ended under a server the hub still counts (``""``: nothing to say).
     """
 
     facility_id: str
@@ -56,15 +72,18 @@ class NotebookServer:
     last_activity: str
     engine: str
     url: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class HubServers:
-    """One hub's answer: the user's servers there, or why they are not known."""
+    """One hub's answer: the user's servers there, or why they are not known; and why
+    the last start of the user's server there failed, where it did."""
 
     facility: Facility
     servers: tuple[NotebookServer, ...] = ()
     problem: str = ""
+    failure: str = ""
 
 
 def server_facilities(actor: Actor) -> list[Facility]:
@@ -95,12 +114,49 @@ def servers_at(actor: Actor, facility: Facility) -> HubServers:
     except ConnectorError as exc:
         return HubServers(facility, problem=f"{facility.name} refused to list your servers: "
                                             f"{exc.reason}")
+    failure = ""
+    if not any(s["name"] == "" for s in found):  # the default server: did it fail to start?
+        try:
+            failure = spawn_failure(facility.url, facility.api_token, user, "",
+                                    HUB_TIMEOUT).rstrip(".")
+        except ConnectorError as exc:
+            log.warning("%s did not say how your last start went: %s", facility.name,
+                        exc.reason)
+    notes = _batch_notes(user, found) if facility.engine == "slurm" else {}
     base = facility.url.split("/", 3)
     origin = "/".join(base[:3])
     return HubServers(facility, tuple(NotebookServer(
         facility.id, facility.name, s["name"], s["state"], s["started"], s["last_activity"],
         facility.engine + (f" (job {s['job']})" if s["job"] else ""),
-        origin + s["url"] if s["url"].startswith("/") else s["url"]) for s in found))
+        origin + s["url"] if s["url"].startswith("/") else s["url"], notes.get(s["name"], ""))
+        for s in found), failure=failure)
+
+
+def _batch_notes(user: str, servers: list[dict[str, str]]) -> dict[str, str]:
+    """What Slurm says of the servers' jobs that the hub does not: why one waits, or
+    that one has ended (the hub notices only at its next poll); by server name."""
+    jobs = {s["name"]: s["job"] for s in servers if s["job"] and s["state"] != "stopping"}
+    if not jobs:
+        return {}
+    try:
+        queue = {str(j["job_id"]): (str(j["state"]), str(j["reason"]))
+                 for j in SlurmQueue(timeout=HUB_TIMEOUT).jobs(user=user)}
+    except ConnectorError as exc:
+        return {name: f"Slurm's queue was not read: {exc.reason}" for name in jobs}
+    notes = {}
+    for name, job in jobs.items():
+        state, reason = queue.get(job, ("", ""))
+        if state == "PENDING":
+            reason = reason.strip("()")
+            notes[name] = f"Slurm job {job} waits: {reason}" + (
+                " (the hub gives up after its start timeout unless a node comes back)"
+                if re.search(r"DOWN|DRAIN|ReqNodeNotAvail", reason) else "")
+        elif state not in LIVE_JOB_STATES:
+            notes[name] = (f"its Slurm job {job} has ended"
+                           + (f" ({state})" if state else "")
+                           + ": the server is gone (the hub notices at its next check); "
+                             "opening the cart again starts a new one")
+    return notes
 
 
 def notebook_servers(actor: Actor) -> list[HubServers]:

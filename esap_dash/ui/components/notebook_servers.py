@@ -67,12 +67,15 @@ class NotebookServers(pn.viewable.Viewer):
             "started (UTC)": _time(s.started), "runs on": s.engine,
             "last activity (UTC)": _time(s.last_activity)} for s in self.servers],
             columns=COLUMNS)
-        problems = [h.problem for h in hubs if h.problem]
+        problems = [h.problem for h in hubs if h.problem] + [
+            f"your last start at {h.facility.name} failed: {h.failure}" for h in hubs
+            if h.failure]
+        problems += [f"{s.facility}: {s.note}" for s in self.servers if s.note]
         count = len(self.servers)
         say(self.notice, ("No JupyterHub of this deployment shows servers." if not hubs else
                           f"{count} server{'s' * (count != 1)} of yours at {len(hubs)} "
                           f"hub{'s' * (len(hubs) != 1)}.")
-            + "".join(f" {p[0].upper()}{p[1:]}." for p in problems),
+            + "".join(f" {p[0].upper()}{p[1:].rstrip('.')}." for p in problems),
             "warning" if problems else "info")
 
     async def stop(self) -> None:

@@ -993,6 +993,8 @@ def test_every_operation_answers_as_the_document_says(api) -> None:
                                       "cart": "Contract"}, data=_votable_bytes(
                                           Table({"hip": [13296]})),
         headers={"Authorization": f"Bearer {alice}", "Content-Type": VOTABLE}, timeout=120))
+    go("GET", "/lake/files", did="esap:crab_images")
+    go("GET", "/lake/content", did="esap:poss_m1.fits")
     go("GET", "/workflows")
     go("GET", "/facilities")
     go("GET", "/quotas")

@@ -159,6 +159,13 @@ if os.environ["ESAP_DASH_HUB_SPAWNER"] == "slurm":
     c.SlurmSpawner.req_memory = "2G"
     c.SlurmSpawner.req_runtime = "24:00:00"
     c.SlurmSpawner.ip = "127.0.0.1"
+    # The job's log goes to a folder of the user's that the stack makes for each of its
+    # users (~/.jupyterhub, 0700), not one file per start in her home.
+    from batchspawner import SlurmSpawner
+
+    c.SlurmSpawner.batch_script = SlurmSpawner.class_traits()["batch_script"].default_value \
+        .replace("{{homedir}}/jupyterhub_slurmspawner_%j.log",
+                 "{{homedir}}/.jupyterhub/slurm-%j.log")
     # The partition's one node is this machine: its name (esap-node) is Slurm's only.
     c.SlurmSpawner.state_exechost_re = r"^(.*)$"
     c.SlurmSpawner.state_exechost_exp = "127.0.0.1"

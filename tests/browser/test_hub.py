@@ -126,7 +126,7 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
 @pytest.mark.parametrize("facility", FACILITIES)
 def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         served_oidc: str, browser, facility: str) -> None:
-    hub = FACILITIES[facility]
+    hub, began = FACILITIES[facility], time.time()
     profile = load_profile("local-oidc")  # the served dashboard's database
     # A cart of a Crab image and three Pleiades stars, and a second one of the Crab.
     carts = {f"Crab and Pleiades {token_hex(2)}": CRAB_AND_PLEIADES,
@@ -211,8 +211,11 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
             assert saved.owner() == "alice", saved
             assert name in saved.read_text()
         assert server_owners() == {"alice"}
-        if hub == SLURM_HUB:  # her JupyterLab is her Slurm job
+        if hub == SLURM_HUB:  # her JupyterLab is her Slurm job, its log in a folder of hers
             assert slurm_jobs("alice").count("spawner-jupyterhub") == 1
+            assert list(Path("/home/alice/.jupyterhub").glob("slurm-*.log"))
+            assert not [p for p in Path("/home/alice").glob("jupyterhub_slurmspawner_*")
+                        if p.stat().st_mtime >= began]
         # The Jobs page shows her server, what runs it, and stops it.
         page.goto(served_oidc + "?page=jobs")
         page.get_by_text("Notebook servers", exact=True).click()

@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 import numpy as np
 import tornado.httputil
+import tornado.iostream
 import tornado.web
 from astropy.table import Table
 
@@ -1022,6 +1023,8 @@ class LakeContentHandler(LakeHandler):
             while chunk := await run_blocking(opened.read, CONTENT_CHUNK):
                 self.write(chunk)
                 await self.flush()
+        except tornado.iostream.StreamClosedError:
+            log.info("%s left before the end of %s:%s", self._user, scope, name)
         finally:
             await run_blocking(opened.close)
 

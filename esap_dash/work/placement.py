@@ -198,7 +198,8 @@ def _hub_place(actor: Actor, data: DataAt, facility: Facility) -> Place:
     if answer.failure:
         reasons.append(f"your last start there failed: {answer.failure}")
     reasons.append("interactive: the cart opens as a notebook in your own JupyterLab"
-                   + (f"; {len(data.files)} data-lake file(s) read through Rucio from there"
+                   + (f"; {len(data.files)} data-lake file(s) fetched by the notebook through "
+                      "esap-dash, as you"
                       if data.files else "")
                    + (f"; {data.downloads} archive item(s) asked again by the notebook"
                       if data.downloads else ""))

@@ -26,11 +26,11 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import numpy as np
@@ -69,6 +69,8 @@ from .openapi import (
 )
 
 __all__ = ["api_routes"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -926,14 +928,20 @@ class LakeHandler(ApiHandler):
             raise Problem(404, "This deployment has no Rucio data lake.")
         return lake
 
-    def did(self) -> tuple[str, str]:
-        """The ``did`` query argument, ``scope:name`` (400 otherwise)."""
+    async def ask(self, call: Callable[[RucioConnector, str, str], T]) -> tuple[str, str, T]:
+        """``call(lake, scope, name)`` for the data identifier of the ``did`` query
+        argument (``scope:name``; 400 otherwise), as the caller, off the event loop;
+        the data lake's refusals as problems."""
         did = self.get_query_argument("did", "")
         if not _DID.fullmatch(did):
             raise Problem(400, "Say the data identifier as did=scope:name (e.g. "
                                "esap:crab_images).")
         scope, _, name = did.partition(":")
-        return scope, name
+        lake = await self.lake()
+        try:
+            return scope, name, await run_blocking(call, lake, scope, name)
+        except ConnectorError as exc:
+            raise _lake_problem(exc) from None
 
 
 def _lake_problem(exc: ConnectorError) -> Problem:
@@ -969,12 +977,7 @@ class LakeFilesHandler(LakeHandler):
     lake with its provenance, and put in a cart (201; 409: the name is taken)."""
 
     async def get(self) -> None:
-        scope, name = self.did()
-        lake = await self.lake()
-        try:
-            files = await run_blocking(lake.list_files, scope, name)
-        except ConnectorError as exc:
-            raise _lake_problem(exc) from None
+        scope, name, files = await self.ask(RucioConnector.list_files)
         self.write_json({"did": f"{scope}:{name}", "files": [
             {"did": f"{f['scope']}:{f['name']}", "bytes": int(f["bytes"]),
              "adler32": str(f["adler32"])} for f in files]})
@@ -1007,12 +1010,7 @@ class LakeContentHandler(LakeHandler):
     Adler-32 checksum (``Digest: adler32=...``, as Rucio keeps it)."""
 
     async def get(self) -> None:
-        scope, name = self.did()
-        lake = await self.lake()
-        try:
-            opened = await run_blocking(lake.open_file, scope, name)
-        except ConnectorError as exc:
-            raise _lake_problem(exc) from None
+        scope, name, opened = await self.ask(RucioConnector.open_file)
         try:
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Disposition", "attachment; filename*=UTF-8''"

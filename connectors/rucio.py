@@ -291,7 +291,10 @@ class RucioConnector(ServiceConnector):
         with self._errors():
             found = list(self.client.list_replicas([{"scope": scope, "name": name}],
                                                    schemes=list(READ_SCHEMES)))
-        if len(found) != 1 or (found[0]["scope"], found[0]["name"]) != (scope, name):
+        if not found:
+            raise QueryError(f"{scope}:{name} has no available replica (or is an empty "
+                             "collection)", self.url, status=409)
+        if len(found) > 1 or (found[0]["scope"], found[0]["name"]) != (scope, name):
             raise QueryError(f"{scope}:{name} is a collection of {len(found)} files, not "
                              "a file: read its files one by one", self.url, status=409)
         pfns = sorted((url for urls in (found[0].get("rses") or {}).values() for url in urls),

@@ -273,7 +273,7 @@ def watch_sessions(loop: IOLoop, trim_delay: float = 5.0) -> SessionMemory:
     SessionMemory
         What gives the memory back (its ``last_seconds``: the time the last trim took).
     """
-    memory = SessionMemory(trim_delay)
+    memory = SessionMemory(trim_delay, loop=loop.asyncio_loop)
     pn.state.on_session_destroyed(memory)
     loop.add_callback(pn.state._schedule_busy_cleanup)
     return memory

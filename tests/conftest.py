@@ -20,9 +20,11 @@ from urllib.parse import parse_qs, urlsplit
 import panel as pn
 import pytest
 import requests
+from tornado.ioloop import IOLoop
 
 from esap_dash.core.config import PROJECT_ROOT, Profile, ServiceConfig, load_profile
-from esap_dash.core.runtime import Runtime
+from esap_dash.core.runtime import Runtime, current_runtime
+from esap_dash.serving import free_ports
 
 STACK = PROJECT_ROOT / "stack" / "esap-stack"
 ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
@@ -47,6 +49,33 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if new.exists() and new.stat().st_mtime >= started:
             shutil.copyfile(new, old)
             print(f"\nscreenshot taken again: {old}")
+
+
+@contextmanager
+def served_in_thread(apps: dict[str, Any], **kwargs: Any) -> Iterator[tuple[int, Any]]:
+    """Serve Panel ``apps`` on a free port in a thread of this test session's runtime, as
+    ``esap-dash serve`` does; yield the port and the server's tornado loop once the
+    server answers.  ``kwargs`` go to :func:`panel.serve`."""
+    port, loop = free_ports(), IOLoop(make_current=False)
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop.asyncio_loop)
+        pn.serve(apps, port=port, loop=loop, address="127.0.0.1", show=False,
+                 websocket_origin=[f"127.0.0.1:{port}"], print_url=False, **kwargs)
+
+    server = current_runtime().run_in_thread(serve, name="served sessions")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:  # any answer (no app there: no session made)
+                requests.get(f"http://127.0.0.1:{port}/liveness", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield port, loop
+    finally:
+        loop.add_callback(loop.stop)
+        server.join(30)
 
 
 def _loop_set_here() -> asyncio.AbstractEventLoop | None:

@@ -22,7 +22,7 @@ SMALL = {
     "bench_discovery.py": ["--repeat", "1"],
     "bench_nowait.py": ["--items", "2000", "--rounds", "1"],
     "bench_pages.py": ["--repeat", "1"],
-    "bench_session.py": ["--sessions", "2", "--settle", "2"],
+    "bench_session.py": ["--sessions", "2", "--settle", "2", "--idle", "2"],
     "bench_sky.py": ["--points", "10000", "--big", "20000", "--catalogue", "hipparcos",
                      "--repeat", "1"],
     "bench_soak.py": ["--users", "2", "--seconds", "5", "--single-rounds", "1", "--waves", "1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import subprocess
 import sys
@@ -13,16 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import panel as pn
-import requests
 from bokeh.client import pull_session
 from bokeh.events import DocumentReady
 from bokeh.models import TextInput
-from tornado.ioloop import IOLoop
 
 from esap_dash.app import create_app, watch_sessions
 from esap_dash.core.config import Profile
-from esap_dash.core.runtime import current_runtime
-from esap_dash.serving import free_ports
+from esap_dash.core.memory import drop_cancelled_timers
+from esap_dash.ui.components.actions import Every
+
+from .conftest import run_coroutine, served_in_thread
 
 PAGES = ["discovery", "sky", "cart", "jobs", "services"]
 
@@ -41,25 +42,9 @@ def test_closed_sessions_leave_no_dashboard_and_no_document_behind(
         documents.add(pn.state.curdoc)
         return template
 
-    port, loop = free_ports(), IOLoop(make_current=False)
-
-    def serve() -> None:  # as esap-dash serve does, with the runtime of this test session
-        asyncio.set_event_loop(loop.asyncio_loop)
-        pn.serve({"/": app}, port=port, loop=loop, address="127.0.0.1", show=False,
-                 websocket_origin=[f"127.0.0.1:{port}"], print_url=False,
-                 unused_session_lifetime_milliseconds=300,
-                 check_unused_sessions_milliseconds=300)
-
-    server = current_runtime().run_in_thread(serve, name="served sessions")
-    try:
+    with served_in_thread({"/": app}, unused_session_lifetime_milliseconds=300,
+                          check_unused_sessions_milliseconds=300) as (port, loop):
         memory = watch_sessions(loop, trim_delay=1.0)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/liveness", timeout=5)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
 
         def visit(page: str) -> None:  # as a browser tab does, in a thread of its own
             tab = pull_session(url=f"http://127.0.0.1:{port}/", arguments={"page": page})
@@ -83,9 +68,6 @@ def test_closed_sessions_leave_no_dashboard_and_no_document_behind(
         while memory.last_seconds is None and time.monotonic() < deadline:
             time.sleep(0.5)
         assert memory.last_seconds is not None, "closed sessions' memory was not given back"
-    finally:
-        loop.add_callback(loop.stop)
-        server.join(30)
 
 
 def test_a_server_s_start_is_kept_out_of_later_collections() -> None:
@@ -99,3 +81,55 @@ def test_a_server_s_start_is_kept_out_of_later_collections() -> None:
     frozen, counted, walked = map(int, out.split())
     assert frozen == counted > 100_000  # the libraries' objects
     assert walked < frozen / 20  # what a full collection still walks
+
+
+class _Session:
+    """Stands for what a session's context holds (its document)."""
+
+
+_CURRENT: contextvars.ContextVar = contextvars.ContextVar("current")
+
+
+def test_a_deadline_met_long_ago_keeps_nothing_of_its_session_once_swept() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        context, session = contextvars.Context(), _Session()
+        context.run(_CURRENT.set, session)
+        alive = weakref.ref(session)
+        loop.call_later(60, print, context=context).cancel()  # as a timeout met at once
+        del context, session
+        gc.collect()
+        assert alive() is not None  # asyncio keeps a cancelled timer until its time
+        assert drop_cancelled_timers(loop) == 1
+        gc.collect()
+        assert alive() is None
+    finally:
+        loop.close()
+
+
+def test_a_periodic_refresh_s_waits_keep_nothing_of_its_session() -> None:
+    refreshed = []
+
+    async def refresh() -> None:
+        refreshed.append(True)
+
+    async def session() -> tuple[weakref.ref, Every]:
+        mine = _Session()
+        _CURRENT.set(mine)
+        every = Every(0.05, refresh)
+        while not refreshed:  # it refreshes, and waits for the next time
+            await asyncio.sleep(0.01)
+        return weakref.ref(mine), every
+
+    async def after_the_session() -> bool:
+        ended = asyncio.create_task(session(), context=contextvars.copy_context())
+        alive, every = await ended
+        del ended  # the session's task, and its context, are gone
+        await asyncio.sleep(0.1)  # as is the loop's call that woke this task up with it
+        gc.collect()
+        try:
+            return alive() is None
+        finally:
+            every.stop()
+
+    assert run_coroutine(after_the_session())

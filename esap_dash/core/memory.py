@@ -8,8 +8,8 @@ session's: a server that held 40 sessions kept all of their memory after
 they closed (+22 % over its memory before them).  Served with the C
 allocator (``PYTHONMALLOC=malloc``), which :func:`esap_dash.cli.main` sets
 for ``esap-dash serve``, and trimmed (glibc's ``malloc_trim``) once the
-closed sessions' documents are gone, the memory comes back (+0.8 % measured;
-see ``benchmarks/bench_session.py``).
+closed sessions' documents are gone, the memory comes back (+1.1 % measured
+60 s after 40 sessions closed; see ``benchmarks/bench_session.py``).
 
 Where the C library has no ``malloc_trim`` (not glibc), the trim does
 nothing: memory is then given back as that allocator does.
@@ -17,10 +17,15 @@ nothing: memory is then given back as that allocator does.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import ctypes
 import ctypes.util
 import gc
+import heapq
 import logging
+import math
 import os
 import threading
 import time
@@ -28,8 +33,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ALLOCATOR", "SessionMemory", "freeze_startup_objects", "serving_environment",
-           "uses_serving_allocator"]
+__all__ = ["ALLOCATOR", "SessionMemory", "drop_cancelled_timers", "freeze_startup_objects",
+           "serving_environment", "uses_serving_allocator"]
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +77,45 @@ def _malloc_trim() -> Any:
         return None
 
 
+def drop_cancelled_timers(loop: asyncio.AbstractEventLoop) -> int:
+    """Take the cancelled timers out of ``loop``'s schedule; how many (call it in the
+    loop's thread).
+
+    asyncio keeps a cancelled timer in its schedule, with the context it was made
+    in, until the timer's time comes: it sweeps them out only once more than half
+    of 100 or more are cancelled.  A timeout made in a session (a search's or a
+    health round's deadline, met long before) has the session's document as its
+    context's current one, and so kept the closed session's every object alive
+    for up to a minute.  This is the sweep asyncio itself makes, made now.
+    """
+    scheduled = getattr(loop, "_scheduled", None)
+    if not isinstance(scheduled, list):  # not asyncio's own loop: nothing known to sweep
+        return 0
+    kept = []
+    for handle in scheduled:
+        if handle.cancelled():
+            handle._scheduled = False
+        else:
+            kept.append(handle)
+    heapq.heapify(kept)
+    dropped = len(scheduled) - len(kept)
+    scheduled[:] = kept
+    loop._timer_cancelled_count = 0
+    return dropped
+
+
 class SessionMemory:
     """Given each closed session, give the memory it held back to the system.
 
     The trim waits until the closed sessions' documents are gone (a document
-    outlives its close while tasks that ran in its session wind down; measured,
-    20–40 s) or ``longest`` seconds passed, and for ``delay`` seconds without a
-    new close: closes that come together are handled once.  While it waits it
-    forces a full garbage collection (documents are cyclic garbage) at most once
-    per ``look`` seconds, and never more often than 50 times the last one took:
-    on a busy server, where closes never stop, collections cost at most 2 % of
-    one core.  The work runs in a thread of its own, never in the event loop's
+    outlives its close while tasks that ran in its session wind down) or
+    ``longest`` seconds passed, and for ``delay`` seconds without a new close:
+    closes that come together are handled once.  While it waits it sweeps the
+    event loop's cancelled timers (:func:`drop_cancelled_timers`) and forces a
+    full garbage collection (documents are cyclic garbage), at most once per
+    ``look`` seconds and never more often than 50 times the last one took: on a
+    busy server, where closes never stop, collections cost at most 2 % of one
+    core.  The work runs in a thread of its own, never in the event loop's
     callbacks.
 
     Parameters
@@ -94,11 +127,13 @@ class SessionMemory:
         closed session's document is still alive.
     look : float
         Least seconds between two forced collections.
+    loop : asyncio.AbstractEventLoop, optional
+        The server's event loop, whose cancelled timers are swept.
     """
 
-    def __init__(self, delay: float = 5.0, longest: float = 120.0, look: float = 20.0
-                 ) -> None:
-        self.delay, self.longest, self.look = delay, longest, look
+    def __init__(self, delay: float = 5.0, longest: float = 120.0, look: float = 20.0,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.delay, self.longest, self.look, self._loop = delay, longest, look, loop
         self._pending = threading.Lock()
         self._last_close = 0.0
         self._alive: weakref.WeakSet = weakref.WeakSet()
@@ -119,7 +154,7 @@ class SessionMemory:
 
     def _give_back(self) -> None:
         try:
-            collected, spent = time.monotonic(), 0.0
+            collected, spent = -math.inf, 0.0
             while True:
                 time.sleep(self.delay)
                 now = time.monotonic()
@@ -130,10 +165,12 @@ class SessionMemory:
                     break
                 if now - collected >= max(self.look, 50 * spent):
                     start = time.perf_counter()
+                    self._sweep()
                     gc.collect()
                     collected, spent = time.monotonic(), time.perf_counter() - start
             start = time.perf_counter()
             if self._alive:  # still alive after ``longest``: what can go, goes now
+                self._sweep()
                 gc.collect()
             if self._trim is not None:
                 self._trim(0)
@@ -141,3 +178,16 @@ class SessionMemory:
         finally:
             self._pending.release()
         log.debug("closed sessions' memory given back in %.3f s", self.last_seconds)
+
+    def _sweep(self) -> None:
+        """The loop's cancelled timers swept out, in its thread (waited for ≤ 5 s)."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        swept = concurrent.futures.Future()
+
+        def sweep() -> None:
+            swept.set_result(drop_cancelled_timers(self._loop))
+
+        self._loop.call_soon_threadsafe(sweep)
+        with contextlib.suppress(concurrent.futures.TimeoutError):  # a busy loop
+            swept.result(timeout=5)

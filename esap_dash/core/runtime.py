@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["Runtime", "current_runtime"]
+__all__ = ["Runtime", "bare_context", "current_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -162,3 +162,12 @@ def current_runtime() -> Runtime:
         runtime = Runtime().enter()
         atexit.register(runtime.close)
     return runtime
+
+
+def bare_context() -> contextvars.Context:
+    """A new context whose one variable is this context's runtime: for work started
+    from a session that must keep none of the session's variables (its current
+    document, and through it all the session's objects) alive."""
+    context = contextvars.Context()
+    context.run(_CURRENT.set, current_runtime())
+    return context

@@ -15,6 +15,7 @@ from connectors.base import Health
 
 from ...core.config import ServiceConfig
 from ...core.health import shared_health
+from .actions import Every
 from .style import MUTED, html_pane
 
 __all__ = ["ServiceStatus"]
@@ -40,7 +41,7 @@ class ServiceStatus(pn.viewable.Viewer):
                            doc="One line saying how many services are up.")
     n_up = param.Integer(default=0, doc="Services up after the last check.")
     table = param.String(default="", doc="Every service's state as an HTML table "
-                         "(outside text escaped).")
+                         "(outside text escaped); rendered once the view is shown.")
     checked = param.String(default="", doc="When the last round of checks ended.")
 
     def __init__(self, services: Sequence[ServiceConfig], **params) -> None:
@@ -48,14 +49,14 @@ class ServiceStatus(pn.viewable.Viewer):
         self._services = list(services)
         self._auto = False
         self._health: dict[str, Health | None] = {s.name: None for s in self._services}
-        self._callback: pn.io.PeriodicCallback | None = None
+        self._callback: Every | None = None
         self._auto = self._auto_start()
-        self.table = self._render()
 
     @functools.cached_property
     def _layout(self) -> pn.Column:
         # Made when first shown: every page's header follows the summary, few
-        # sessions open the table.
+        # sessions open the table (it is rendered only once they do).
+        self.table = self._render()
         button = pn.widgets.Button(label="Check now", color="primary", width=120)
         pn.bind(self._on_click, button.param.clicks, watch=True)
         checked = pn.pane.Str(self.param.checked, styles={"color": MUTED, "font-size": "12px"})
@@ -97,8 +98,7 @@ class ServiceStatus(pn.viewable.Viewer):
             self._callback.stop()
             self._callback = None
         if self.period > 0:
-            self._callback = pn.state.add_periodic_callback(
-                self.refresh, period=int(self.period * 1000))
+            self._callback = Every(self.period, self.refresh)
 
     async def refresh(self, max_age: float | None = None) -> None:
         """Check every service, updating each row as its answer arrives.
@@ -113,16 +113,22 @@ class ServiceStatus(pn.viewable.Viewer):
             async for health in shared_health(
                     self._services, self.period / 2 if max_age is None else max_age):
                 self._health[health.name] = health
-                self.table = self._render()
+                self._show_table()
             known = [h.checked_at for h in self._health.values() if h is not None]
             stamp = min(known, default=datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
             self.checked = f"last checked {stamp}"
         finally:
             self.checking = False
-            self.table = self._render()
+            self._show_table()
             known = [h for h in self._health.values() if h is not None]
             self.n_up = sum(h.up for h in known)
             self.summary = f"{self.n_up}/{len(self._services)} services up"
+
+    def _show_table(self) -> None:
+        """Render the table again, where it is shown (a session that never opens it
+        keeps only the summary)."""
+        if "_layout" in self.__dict__:
+            self.table = self._render()
 
     def _render(self) -> str:
         rows = []

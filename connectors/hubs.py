@@ -11,7 +11,8 @@ from urllib.parse import quote
 from .exceptions import ServiceError
 from .http import make_session, request
 
-__all__ = ["HEALTH_PATHS", "hub_health", "spawn_failure", "stop_user_server", "user_servers"]
+__all__ = ["HEALTH_PATHS", "hub_health", "server_answers", "spawn_failure", "stop_user_server",
+           "user_servers"]
 
 #: Each kind of hub's health check, under its base address.
 HEALTH_PATHS = {"jupyterhub": "/hub/health", "binderhub": "/health"}
@@ -38,6 +39,29 @@ def hub_health(url: str, kind: str, timeout: float = 5.0) -> None:
     """
     request(make_session(timeout=timeout, retries=0), "GET",
             url.rstrip("/") + HEALTH_PATHS[kind])
+
+
+def server_answers(url: str, timeout: float = 5.0) -> None:
+    """Ask a user's notebook server its version (which a Jupyter server gives without
+    a login) through the hub's proxy; return when it answers.
+
+    Parameters
+    ----------
+    url : str
+        The server's address (``<hub>/user/<name>/``).
+    timeout : float
+        Seconds to wait for the connection and for the answer.
+
+    Raises
+    ------
+    connectors.exceptions.ServiceUnavailableError
+        Refused, or no answer in ``timeout`` seconds (a server that hangs).
+    connectors.exceptions.ServiceError
+        The proxy or the hub answered for it with an HTTP error (503: nothing
+        listens where the server was).
+    """
+    request(make_session(timeout=timeout, retries=0), "GET", url.rstrip("/") + "/api",
+            allow_redirects=False)
 
 
 def _api(url: str, token: str, method: str, path: str, timeout: float, **kwargs: Any) -> Any:

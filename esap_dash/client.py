@@ -7,11 +7,12 @@ from .http.client import (
     ApiError,
     Client,
     RemoteCart,
+    UnreachableError,
     current_token,
 )
 
 __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart",  # noqa: F822
-           "TokenAuth", "current_token", "run_workflow"]
+           "TokenAuth", "UnreachableError", "current_token", "run_workflow"]
 
 
 def __getattr__(name: str) -> object:

@@ -24,16 +24,16 @@ from astropy.table import Table
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from esap_dash.client import ApiError, Client, UnreachableError
 from esap_dash.core.actor import Actor
 from esap_dash.core.cart import Cart, record_rows
 from esap_dash.core.config import load_profile
 from esap_dash.core.provenance import Provenance
 from esap_dash.core.store import store_for
-from esap_dash.http.client import ApiError, Client
 from esap_dash.http.openapi import VOTABLE
 
 from .browser.conftest import serve
-from .conftest import ALICE, BOB, CAROL, oidc_token, readme_python
+from .conftest import ALICE, BOB, CAROL, hung_tcp_server, oidc_token, readme_python
 from .test_cart import votlint_errors
 from .test_jdl import HANGS
 from .test_notebook import execute
@@ -392,13 +392,16 @@ def test_a_dirac_job_from_a_cart_is_followed_to_done_by_its_owner_only(api) -> N
     problem(call(f"{root}/jobs/{job['id']}", bob), 404, "no job")
 
 
-def test_a_user_without_a_gateway_account_is_told_so(api) -> None:
+def test_a_user_without_a_gateway_or_hub_account_is_told_so(api) -> None:
     root, profile = api
     carol = oidc_token(profile, CAROL)
     problem(call(f"{root}/clusters", carol), 403, "no account")
     call(f"{root}/carts", carol, "POST", {"name": "Mine"})
     problem(call(f"{root}/jobs", carol, "POST", {"kind": "dask", "workflow": "crossmatch",
                                                  "cart": "Mine"}), 422, "no account")
+    hubs = call(f"{root}/servers", carol).json()["hubs"]
+    assert {h["problem"] for h in hubs} == {
+        f"you ({CAROL}) have no account at {h['name']}" for h in hubs}
 
 
 def test_services_and_facilities_are_listed(api) -> None:
@@ -423,6 +426,7 @@ def test_the_limits_hold_oversized_bodies_and_too_many_calls(api) -> None:
                           headers={"Authorization": f"Bearer {carol}",
                                    "Content-Type": "application/x-votable+xml"}),
             413, "at most 1 MB")
+    # carol stays over her rate until the minute ends: later tests do not call as her.
     for _ in range(2 * RATE + 1):  # the count starts again each minute
         answer = call(f"{root}/me", carol)
         if answer.status_code != 200:
@@ -767,6 +771,7 @@ def _routes_of_the_server() -> dict[str, set[str]]:
         if handler is NotFoundHandler:
             continue
         path = pattern.removeprefix(API_ROOT).replace(r"\.", ".")
+        path = re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", r"{\1}", path)  # a named part
         path = re.sub(r"\(\\d\+\)", "{id}", path).replace("([^/]+)", "{name}")
         served[path] = {m for m in ("get", "post", "delete", "put", "patch")
                         if getattr(handler, m) is not getattr(ApiHandler, m)}
@@ -801,6 +806,54 @@ def test_each_job_kind_s_request_is_documented_from_what_it_takes(api) -> None:
     dirac = schemas[mapping["dirac"].rsplit("/", 1)[1]]
     assert dirac["properties"]["cpu_time"] == {"type": "integer", "default": 3600}
     assert not dirac["additionalProperties"] and dirac["required"] == ["kind"]
+
+
+def test_her_notebook_servers_are_listed_and_stopped_by_her_alone(api) -> None:
+    root, profile = api
+    url = root.removesuffix("/api/v1")
+    alice, bob = (Client(url, oidc_token(profile, who)) for who in (ALICE, BOB))
+    hub = next(f for f in profile.facilities if f.id == "local-hub")
+    server = f"{hub.url}/hub/api/users/alice/server"
+    as_service = {"Authorization": f"token {hub.api_token}"}
+    assert requests.post(server, headers=as_service, timeout=60).status_code in (201, 202)
+    try:
+        deadline = time.monotonic() + 60
+        while not [s for h in alice.servers() if h["id"] == hub.id
+                   for s in h["servers"] if s["state"] == "running"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        mine = next(h for h in alice.servers() if h["id"] == hub.id)
+        assert (mine["problem"], mine["failure"]) == ("", "")
+        [running] = mine["servers"]
+        assert (running["name"], running["engine"], running["note"]) == (
+            "", "local processes", "")
+        assert running["url"] == f"{hub.url}/user/alice/"
+        # bob sees his own (none) and cannot stop hers: he can only name his own.
+        assert next(h for h in bob.servers() if h["id"] == hub.id)["servers"] == []
+        with pytest.raises(ApiError) as refused:
+            bob.stop_server(hub.id)
+        assert refused.value.status == 409 and "No server of yours runs" in str(refused.value)
+        with pytest.raises(ApiError, match="no servers at 'nowhere'") as unknown:
+            alice.stop_server("nowhere")
+        assert unknown.value.status == 404
+        alice.stop_server(hub.id)
+        deadline = time.monotonic() + 60
+        while next(h for h in alice.servers() if h["id"] == hub.id)["servers"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    finally:
+        requests.delete(server, headers=as_service, timeout=60)
+
+
+def test_a_client_says_in_words_that_the_deployment_does_not_answer(dead_url) -> None:
+    dead = dead_url
+    with pytest.raises(UnreachableError, match=re.escape(
+            f"{dead} does not answer (cannot connect: connection refused); what it keeps "
+            "for you is not lost: call again when it is back")):
+        Client(dead, "a-token").cart("default").to_table()
+    with hung_tcp_server() as hung, pytest.raises(
+            ConnectionError, match=re.escape(f"{hung} does not answer (no answer within 1 s)")):
+        Client(hung, "a-token", timeout=1).me()
 
 
 def test_a_notebooks_table_goes_to_its_owners_data_lake_scope_and_cart(api) -> None:
@@ -997,6 +1050,8 @@ def test_every_operation_answers_as_the_document_says(api) -> None:
     go("GET", "/lake/content", did="esap:poss_m1.fits")
     go("GET", "/workflows")
     go("GET", "/facilities")
+    go("GET", "/servers")
+    go("DELETE", "/servers/{facility}", at={"facility": "local-hub"})  # 409 unless one runs
     go("GET", "/quotas")
     go("GET", "/services")
     name = go("POST", "/clusters", {"options": {}}).json()["name"]

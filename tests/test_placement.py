@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,9 +21,9 @@ from esap_dash.core.config import Profile, load_profile
 from esap_dash.ui.pages.cart import CartPage
 from esap_dash.work.jobs import JobError, follow
 from esap_dash.work.placement import make_available_here, rank_places, run_here
-from esap_dash.work.servers import HUB_TIMEOUT, servers_at, stop_notebook_server
+from esap_dash.work.servers import HUB_TIMEOUT, PROBE_TIMEOUT, servers_at, stop_notebook_server
 
-from .conftest import ALICE, CAROL, FaultyProxy, run_coroutine
+from .conftest import ALICE, BOB, CAROL, FaultyProxy, run_coroutine
 
 PLATES = "esap:optical_plates"  # three files, uploaded to LOCAL_A
 
@@ -215,3 +217,78 @@ def test_a_slurm_hub_says_why_her_server_waits_and_why_its_start_failed(secrets)
         subprocess.run([*scontrol, "state=resume"], timeout=30)
         requests.delete(server, headers=as_service, timeout=60)
         subprocess.run(["scancel", "--user=alice", "--name=spawner-jupyterhub"], timeout=30)
+
+
+def test_a_local_hub_says_her_server_hangs_or_died_and_why_bobs_start_failed(
+        secrets, tmp_path) -> None:
+    profile = load_profile("local-oidc", environ={**os.environ, **secrets})
+    hub = next(f for f in profile.facilities if f.id == "local-hub")
+    as_service = {"Authorization": f"token {hub.api_token}"}
+    users = f"{hub.url}/hub/api/users"
+    alice = Actor(profile, user=ALICE, display="Alice")
+    sudoers = Path("/etc/sudoers.d/esap-hub")
+    kept = sudoers.read_text()
+
+    def rules(text: str) -> None:
+        """Replace the hub's sudo rules at once (sudo ignores a name with a dot)."""
+        new = sudoers.with_name("esap-hub.new")
+        new.write_text(text)
+        new.chmod(0o440)
+        os.replace(new, sudoers)
+    try:
+        # Her server runs; its process hangs, then dies: the hub still counts it as
+        # running, esap-dash says it does not answer.
+        assert requests.post(f"{users}/alice/server", headers=as_service,
+                             timeout=60).status_code in (201, 202)
+        deadline = time.monotonic() + 60
+        while not (server := requests.get(f"{users}/alice", headers=as_service, timeout=10)
+                   .json()["servers"].get("", {})).get("ready"):
+            assert time.monotonic() < deadline, server
+            time.sleep(0.5)
+        assert servers_at(alice, hub).servers[0].note == ""
+        pid = server["state"]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            hung = servers_at(alice, hub).servers[0]
+        finally:
+            os.kill(pid, signal.SIGKILL)
+        assert hung.state == "running" and hung.note.startswith(
+            f"it does not answer (no answer within {PROBE_TIMEOUT:g} s)"), hung
+        dead = servers_at(alice, hub).servers[0]
+        assert dead.note.startswith("it does not answer (HTTP 503 through the hub's proxy): "
+                                    "its process has ended or hangs"), dead
+        place = next(p for p in rank_places(alice, Table({"kind": ["row"], "item_id": ["x"]}))[0]
+                     if p.id == hub.id)
+        assert any(r.endswith(f"; {dead.note}") for r in place.reasons), place.reasons
+        stop_notebook_server(alice, hub.id)  # as the note says: stop it, then start anew
+        deadline = time.monotonic() + 60
+        while servers_at(alice, hub).servers:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        # The hub's sudo rules no longer name bob: his start fails, and says why in words
+        # (the hub's own sentence is sudospawner's "substring not found").
+        narrowed = tmp_path / "sudoers"
+        narrowed.write_text(kept.replace(",bob)", ")"))
+        subprocess.run(["visudo", "-cqf", str(narrowed)], check=True, timeout=30)
+        rules(narrowed.read_text())
+        assert requests.post(f"{users}/bob/server", headers=as_service,
+                             timeout=60).status_code >= 400
+        bob = Actor(profile, user=BOB, display="Bob")
+        failure = servers_at(bob, hub).failure
+        assert failure.startswith("Spawn failed") and failure.endswith(
+            "(the hub got no answer from the helper it starts as your Unix account through "
+            "sudo: most often its sudo rules do not name your account; the hub's log says "
+            "more)"), failure
+        # The operator puts bob back: his next start works, and the failure is gone.
+        rules(kept)
+        assert requests.post(f"{users}/bob/server", headers=as_service,
+                             timeout=60).status_code in (201, 202)
+        deadline = time.monotonic() + 60
+        while (listed := servers_at(bob, hub)).failure or not listed.servers \
+                or listed.servers[0].state != "running":
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.5)
+    finally:
+        rules(kept)
+        for user in ("alice", "bob"):
+            requests.delete(f"{users}/{user}/server", headers=as_service, timeout=60)

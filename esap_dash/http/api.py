@@ -54,6 +54,7 @@ from ..core.users import LoginProviderError, identity
 from ..core.votable import VOTableLimitError, read_bounded_votable, write_votable
 from ..work.jobs import FINAL, check_request, follow, kind_of, kinds, request_schema
 from ..work.lake import upload_to_lake
+from ..work.servers import notebook_servers, stop_notebook_server
 from ..work.workflows import load_workflows, reference_service
 from .openapi import (
     API_ROOT,
@@ -918,6 +919,32 @@ class FacilitiesHandler(ApiHandler):
         self.write_json({"facilities": compute + hubs})
 
 
+class ServersHandler(ApiHandler):
+    """``GET /api/v1/servers``: the caller's notebook servers at each JupyterHub of the
+    deployment that shows them (as the Jobs page lists them), with what each hub does
+    not say: a failed last start, a server that does not answer, a waiting batch job."""
+
+    async def get(self) -> None:
+        hubs = await run_blocking(notebook_servers, await self.actor())
+        self.write_json({"hubs": [
+            {"id": h.facility.id, "name": h.facility.name, "problem": h.problem,
+             "failure": h.failure,
+             "servers": [{"name": s.name, "state": s.state, "started": s.started,
+                          "last_activity": s.last_activity, "engine": s.engine,
+                          "url": s.url, "note": s.note} for s in h.servers]}
+            for h in hubs]})
+
+
+class ServerHandler(ApiHandler):
+    """``DELETE /api/v1/servers/{facility}[?name=]``: ask that hub to stop the caller's
+    server (the default one without a name); the notebooks stay in the user's home."""
+
+    async def delete(self, facility: str) -> None:
+        name = self.get_query_argument("name", "")
+        await run_blocking(stop_notebook_server, await self.actor(), facility, name)
+        self.write_json({"facility": facility, "name": name, "stop": "asked for"}, 202)
+
+
 class LakeHandler(ApiHandler):
     """Base of the data lake's routes: the caller's Rucio account."""
 
@@ -1067,6 +1094,8 @@ def api_routes(profile: Profile) -> list[tuple[str, type, dict[str, Any]]]:
               (rf"{API_ROOT}/clusters/([^/]+)", ClusterHandler),
               (rf"{API_ROOT}/clusters/([^/]+)/scale", ClusterScaleHandler),
               (rf"{API_ROOT}/facilities", FacilitiesHandler),
+              (rf"{API_ROOT}/servers", ServersHandler),
+              (rf"{API_ROOT}/servers/(?P<facility>[^/]+)", ServerHandler),
               (rf"{API_ROOT}/quotas", QuotasHandler),
               (rf"{API_ROOT}/services", ServicesHandler),
               (rf"{API_ROOT}(?:/.*)?", NotFoundHandler)]

@@ -38,7 +38,7 @@ from ..core.errors import EsapError
 from .openapi import MAX_TABLE_PAGE, VOTABLE
 
 __all__ = ["TOKEN_VARIABLE", "URL_VARIABLE", "ApiError", "Client", "RemoteCart",
-           "current_token"]
+           "UnreachableError", "current_token"]
 
 #: Pages of a cart read at once.
 READERS = 3
@@ -98,6 +98,11 @@ class ApiError(EsapError, RuntimeError):
         self.status, self.detail = status, detail
 
 
+class UnreachableError(EsapError, ConnectionError):
+    """The deployment did not answer: refused, or no answer within the client's
+    timeout (what it keeps, such as carts, is not lost: call again later)."""
+
+
 class Client:
     """The HTTP API of one deployment, as the token's user.
 
@@ -138,14 +143,15 @@ class Client:
         ------
         ApiError
             The deployment answered with an error (its problem's detail).
+        UnreachableError
+            It did not answer.
         """
-        answer = self.session.request(method, self.root + path, timeout=self.timeout, **kwargs)
+        answer = self._send(method, path, **kwargs)
         if answer.status_code == 401 and not self._given:
             renewed = current_token()  # the hub may have renewed it meanwhile
             if renewed and renewed != self.session.headers.get("Authorization", "")[7:]:
                 self._bearer(renewed)
-                answer = self.session.request(method, self.root + path, timeout=self.timeout,
-                                              **kwargs)
+                answer = self._send(method, path, **kwargs)
         if answer.status_code >= 400:
             try:
                 detail = answer.json().get("detail") or answer.reason
@@ -153,6 +159,19 @@ class Client:
                 detail = answer.text[:200] or answer.reason
             raise ApiError(answer.status_code, detail)
         return answer
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.session.request(method, self.root + path, timeout=self.timeout,
+                                        **kwargs)
+        except requests.Timeout:
+            why = f"no answer within {self.timeout:g} s"
+        except requests.RequestException as exc:
+            why = ("cannot connect: connection refused" if "Connection refused" in str(exc)
+                   else f"cannot connect: {type(exc).__name__}")
+        deployment = self.root.removesuffix("/api/v1")
+        raise UnreachableError(f"{deployment} does not answer ({why}); what it keeps for you "
+                               "is not lost: call again when it is back")
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, path, **kwargs).json()
@@ -173,6 +192,18 @@ class Client:
     def facilities(self) -> list[dict[str, Any]]:
         """Where work and notebooks can run."""
         return self._json("GET", "/facilities")["facilities"]
+
+    def servers(self) -> list[dict[str, Any]]:
+        """Your JupyterLab servers, by JupyterHub: each hub's ``id``, ``name``,
+        ``servers`` (``state``, ``started``, ``engine``, ``url``, ``note``: what the
+        hub does not say), ``failure`` (why your last start there failed) and
+        ``problem`` (why its servers are not known)."""
+        return self._json("GET", "/servers")["hubs"]
+
+    def stop_server(self, facility: str, name: str = "") -> None:
+        """Ask the JupyterHub ``facility`` (its id) to stop your server ``name`` (the
+        default one); your notebooks stay in your home."""
+        self.call("DELETE", f"/servers/{quote(facility, safe='')}", params={"name": name})
 
     # ------------------------------------------------------------ carts
     def carts(self) -> list[dict[str, Any]]:

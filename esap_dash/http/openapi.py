@@ -128,6 +128,15 @@ SCHEMAS: dict[str, Any] = {
     "ClusterScaling": _object({"name": _TEXT, "workers": _INTEGER, "note": _TEXT}),
     "Facilities": _object({"facilities": {"type": "array", "items": _object({
         "id": _TEXT, "name": _TEXT, "kind": _TEXT, "url": _TEXT})}}),
+    "NotebookServer": _object({
+        "name": _TEXT, "state": {"type": "string", "description": "running, starting or "
+                                                                  "stopping"},
+        "started": _TEXT, "last_activity": _TEXT, "engine": _TEXT, "url": _TEXT,
+        "note": _TEXT}),
+    "NotebookServers": _object({"hubs": {"type": "array", "items": _object({
+        "id": _TEXT, "name": _TEXT, "problem": _TEXT, "failure": _TEXT,
+        "servers": _list_of("NotebookServer")})}}),
+    "ServerStopping": _object({"facility": _TEXT, "name": _TEXT, "stop": _TEXT}),
     "Quotas": _object({"account": _TEXT, "quotas": {"type": "array", "items": _object({
         "rse": _TEXT, "used": _INTEGER, "files": _INTEGER,
         "limit": {"type": ["integer", "null"]}, "left": {"type": ["integer", "null"]}})}}),
@@ -397,6 +406,21 @@ def openapi(*, archives: Sequence[str] = (),
                 errors=("400", "403", "404", "502"))},
             "/facilities": {"get": _op("Where work and notebooks can run.",
                                        {"200": _json("The facilities.", "Facilities")}, errors=())},
+            "/servers": {"get": _op(
+                "Your JupyterLab servers at each JupyterHub of the deployment that shows "
+                "them: state, start, last activity, what runs each (the batch job), and "
+                "what the hub does not say (note: a server that does not answer, a "
+                "waiting or ended batch job; failure: why your last start failed; "
+                "problem: why a hub's servers are not known).",
+                {"200": _json("Your servers, by hub.", "NotebookServers")}, errors=())},
+            "/servers/{facility}": {"delete": _op(
+                "Stop one of your servers (your notebooks stay in your home).",
+                {"202": _json("Stop asked for.", "ServerStopping")},
+                parameters=(_path("facility", "The hub's id (as /facilities lists it)."),
+                            _query("name", {"type": "string", "maxLength": 255,
+                                            "default": ""},
+                                   "The server's name (the default server: none).")),
+                errors=("403", "404", "409", "502"))},
             "/quotas": {"get": _op("Your storage quota in the data lake, per RSE.",
                                    {"200": _json("Bytes used and the limit per RSE.", "Quotas")},
                                    errors=("403", "404", "502"))},

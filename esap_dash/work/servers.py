@@ -9,9 +9,11 @@ asked at once, within its timeout: a hub that is down or hung costs its own
 row.
 
 What the hub does not say is said too: why the user's last start there failed
-(the hub keeps it until the next start), and, for servers that are Slurm jobs,
-why a job waits (a drained node) or that it has ended under a server the hub
-still counts (the hub notices only at its next poll).
+(the hub keeps it until the next start; sudospawner's own failures, such as sudo
+refusing the hub, are said in words), that a server the hub counts as running
+does not answer (its process has ended or hangs: the hub notices only at its
+next poll), and, for servers that are Slurm jobs, why a job waits (a drained
+node) or that it has ended.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connectors.exceptions import ConnectorError, ServiceUnavailableError
-from connectors.hubs import spawn_failure, stop_user_server, user_servers
+from connectors.hubs import server_answers, spawn_failure, stop_user_server, user_servers
 from connectors.slurm import SlurmQueue
 
 from ..core.actor import Actor
@@ -34,6 +36,11 @@ __all__ = ["HUB_TIMEOUT", "HubServers", "NotebookServer", "hub_user", "notebook_
 
 #: Seconds a hub may take to list or stop a user's servers.
 HUB_TIMEOUT = 10.0
+#: Seconds a running server may take to answer before it is said to hang.
+PROBE_TIMEOUT = 5.0
+#: How sudospawner's failures read at the hub (its helper, run through sudo as the
+#: user, said nothing: sudo refused, or the helper failed).
+SUDOSPAWNER_FAILURE = re.compile(r"substring not found|sudospawner|from mediator")
 #: The states of a batch job that may still hold a live server.
 LIVE_JOB_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED",
                              "PENDING"})
@@ -60,8 +67,8 @@ class NotebookServer:
     url : str
         Its address.
     note : str
-        What its batch job says where the hub cannot: why it waits, or that it has
-        ended under a server the hub still counts (``""``: nothing to say).
+        What the hub does not say: that the server does not answer, or what its
+        batch job says (why it waits, or that it has ended); ``""``: nothing to say.
     """
 
     facility_id: str
@@ -117,19 +124,48 @@ def servers_at(actor: Actor, facility: Facility) -> HubServers:
     failure = ""
     if not any(s["name"] == "" for s in found):  # the default server: did it fail to start?
         try:
-            failure = spawn_failure(facility.url, facility.api_token, user, "",
-                                    HUB_TIMEOUT).rstrip(".")
+            failure = _explained(spawn_failure(facility.url, facility.api_token, user, "",
+                                               HUB_TIMEOUT).rstrip("."), facility)
         except ConnectorError as exc:
             log.warning("%s did not say how your last start went: %s", facility.name,
                         exc.reason)
     notes = _batch_notes(user, found) if facility.engine == "slurm" else {}
-    base = facility.url.split("/", 3)
-    origin = "/".join(base[:3])
-    return HubServers(facility, tuple(NotebookServer(
-        facility.id, facility.name, s["name"], s["state"], s["started"], s["last_activity"],
-        facility.engine + (f" (job {s['job']})" if s["job"] else ""),
-        origin + s["url"] if s["url"].startswith("/") else s["url"], notes.get(s["name"], ""))
-        for s in found), failure=failure)
+    origin = "/".join(facility.url.split("/", 3)[:3])
+    servers = []
+    for s in found:
+        url = origin + s["url"] if s["url"].startswith("/") else s["url"]
+        note = notes.get(s["name"], "")
+        if not note and s["state"] == "running":
+            note = _silence(url)
+        servers.append(NotebookServer(
+            facility.id, facility.name, s["name"], s["state"], s["started"],
+            s["last_activity"], facility.engine + (f" (job {s['job']})" if s["job"] else ""),
+            url, note))
+    return HubServers(facility, tuple(servers), failure=failure)
+
+
+def _silence(url: str) -> str:
+    """That the server at ``url``, running for its hub, does not answer, and what to
+    do (``""``: it answers)."""
+    try:
+        server_answers(url, PROBE_TIMEOUT)
+    except ConnectorError as exc:
+        status = getattr(exc, "status", None)
+        why = f"HTTP {status} through the hub's proxy" if status else exc.reason
+        return (f"it does not answer ({why}): its process has ended or hangs, and the hub "
+                "notices only at its next check; stop it here, then open the cart again "
+                "(the cart keeps everything)")
+    return ""
+
+
+def _explained(failure: str, facility: Facility) -> str:
+    """The hub's sentence for a failed start, with what it means where the hub's words
+    are sudospawner's own."""
+    if failure and facility.engine != "slurm" and SUDOSPAWNER_FAILURE.search(failure):
+        return (f"{failure} (the hub got no answer from the helper it starts as your Unix "
+                "account through sudo: most often its sudo rules do not name your account; "
+                "the hub's log says more)")
+    return failure
 
 
 def _batch_notes(user: str, servers: list[dict[str, str]]) -> dict[str, str]:
@@ -175,7 +211,8 @@ def stop_notebook_server(actor: Actor, facility_id: str, name: str = "") -> None
     Raises
     ------
     JobError
-        No such hub, no account there, or the hub refused or does not answer.
+        No such hub, no account there, no such server of the user's there, or the hub
+        refused or does not answer.
     """
     facility = next((f for f in server_facilities(actor) if f.id == facility_id), None)
     if facility is None:
@@ -184,6 +221,10 @@ def stop_notebook_server(actor: Actor, facility_id: str, name: str = "") -> None
     if not user:
         raise JobError(f"You ({actor.name}) have no account at {facility.name}.", status=403)
     try:
+        if not any(s["name"] == name for s in user_servers(facility.url, facility.api_token,
+                                                            user, HUB_TIMEOUT)):
+            raise JobError(f"No server of yours{' named ' + repr(name) if name else ''} runs "
+                           f"at {facility.name}.", status=409)
         stop_user_server(facility.url, facility.api_token, user, name, HUB_TIMEOUT)
     except ConnectorError as exc:
         status = getattr(exc, "status", None)

@@ -6,6 +6,7 @@ profile then comes from ``ESAP_DASH_PROFILE``, default ``local``).
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import html
 import logging
@@ -282,10 +283,12 @@ def watch_sessions(loop: IOLoop, trim_delay: float = 5.0) -> SessionMemory:
 def install_stop_handler(runtime: Runtime) -> None:
     """On SIGTERM, close ``runtime`` (its workflow runs are stopped and recorded FAILED
     with the reason, its threads, local cluster and database connections end) and end
-    the event loop; log to standard error."""
+    the event loop; log to standard error.  On SIGUSR1, every thread's stack goes to
+    standard error: where a server that does not answer waits."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, functools.partial(_stop_on_sigterm, runtime))
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _stop_on_sigterm(runtime: Runtime, signum: int, _frame: Any) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import math
 import re
 import secrets
@@ -47,6 +48,8 @@ from .users import identity
 from .votable import write_votable
 
 __all__ = ["Cart", "CartError", "CartItem", "record_rows", "wide_table"]
+
+log = logging.getLogger(__name__)
 
 #: What a cart's name may be.
 CART_NAME = re.compile(r"^[^\W_][\w .,()+\-]{0,99}$")
@@ -278,6 +281,7 @@ class Cart:
             conn.execute(SHARES.insert().values(
                 token_hash=hashlib.sha256(token.encode()).hexdigest(), cart_id=self._id,
                 created=now, expires=now + timedelta(days=days)))
+        log.info("%s shared cart %r for %g days", self.user, self.name, days)
         return token
 
     def revoke_shares(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -50,10 +51,35 @@ def serve(profile: str, log_name: str, env: dict[str, str] | None = None,
         pytest.fail(f"the dashboard did not come up; see {log.name}")
     try:
         yield url
+    except BaseException:  # what the server said last, and where its threads are
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        print(server_said(Path(log.name)))
+        raise
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def server_said(log: Path, lines: int = 150) -> str:
+    """The last ``lines`` lines of a server log, without its answers for static files."""
+    kept = [line for line in log.read_text(errors="replace").splitlines()
+            if "GET /static/" not in line]
+    return f"--- the last lines of {log.name} ---\n" + "\n".join(kept[-lines:])
+
+
+def page_said(page: Any) -> list[str]:
+    """What a page says to its user now: its alerts, its notifications and the note
+    of a lost connection."""
+    return page.locator(".alert:visible, .notyf__message, .esap-connection-lost").evaluate_all(
+        SAID)
+
+
+#: The text of elements, inside their shadow roots (Bokeh's), without their styles.
+SAID = """els => els.map(e => e.shadowRoot ? Array.from(e.shadowRoot.children)
+  .filter(c => !["STYLE", "LINK"].includes(c.tagName)).map(c => c.innerText).join(" ").trim()
+  : e.innerText.trim())"""
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from ..conftest import ARTIFACTS
-from .conftest import tick
+from .conftest import page_said, tick
 from .test_discovery_tabs import start_async_query
 
 pytestmark = pytest.mark.browser
@@ -82,9 +82,8 @@ def test_a_workflow_runs_on_a_cart_next_to_the_data_and_every_job_is_in_one_view
     try:
         started.wait_for(timeout=30_000)
     except Exception as exc:  # say what the page said instead
-        said = page.locator(".alert").all_inner_texts()
         page.screenshot(path=str(ARTIFACTS / "jobs-not-started.png"), full_page=True)
-        raise AssertionError(f"the run did not start; the page says {said}") from exc
+        raise AssertionError(f"the run did not start; the page says {page_said(page)}") from exc
     page.get_by_text(re.compile(r"COMPLETED, (\d+) of \1 tasks done \(100 %\)")).wait_for(
         timeout=90_000)
     page.get_by_role("button", name="Run workflow").scroll_into_view_if_needed()

@@ -398,6 +398,9 @@ def test_a_lasso_on_a_colour_magnitude_diagram_selects_the_stars_on_map_and_tabl
     name.press("Enter")
     page.get_by_role("button", name="Add selected rows to cart").click()
     page.get_by_text(f"Added {selected} rows to cart 'cmd'").wait_for(timeout=30_000)
+    # The map then draws the cart's coverage as a layer of its own (a canvas made anew).
+    page.get_by_text(re.compile(r"cart cmd \([\d.,]+ deg²\)")).wait_for(timeout=30_000)
+    wait_drawn(page)
     map_canvas(page).screenshot(path=str(ARTIFACTS / "sky-cmd-on-map.png"))
 
 

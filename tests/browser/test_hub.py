@@ -226,8 +226,10 @@ def test_her_carts_open_in_her_jupyterlab_under_their_names_side_by_side(
         try:
             row.get_by_text("running", exact=True).wait_for(timeout=60_000)
         except PlaywrightTimeoutError:
+            page.screenshot(path=str(ARTIFACTS / f"{shot}-servers-missing.png"), full_page=True)
             pytest.fail(f"her server is not listed as running; the list says: "
-                        f"{said.inner_text()}")
+                        f"{said.inner_text()}; its table: "
+                        f"{page.locator('.tabulator').all_inner_texts()!r}")
         shown = row.inner_text()
         assert re.search(r"slurm \(job \d+\)" if hub == SLURM_HUB else "local processes",
                          shown), shown

@@ -38,8 +38,8 @@ from .ui.pages.base import Page
 from .web import bind_request_cookies, derive_key, harden, login_pages
 from .work.workflows import Runner, Sweeper
 
-__all__ = ["PAGES", "EsapDash", "create_app", "install_stop_handler", "login_settings",
-           "serve", "watch_sessions"]
+__all__ = ["BROWSER_SCRIPTS", "PAGES", "EsapDash", "create_app", "install_stop_handler",
+           "login_settings", "serve", "watch_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,12 @@ def create_app(profile: Profile | None = None) -> pn.template.BootstrapTemplate:
     return EsapDash(profile=profile or load_profile()).template
 
 
+#: The dashboard's own scripts in every page (under ``assets/``): a page whose server
+#: connection is lost says so and loads again; a table shows the rows that reached it
+#: while the browser was still building it (Panel's view ignored them).
+BROWSER_SCRIPTS = {"esap_reconnect": "assets/reconnect.js",
+                   "esap_tabulator": "assets/tabulator.js"}
+
 #: Dark mode as the browser prefers, unless the address chose a theme
 #: (``?theme=dark`` or ``default``; the template's toggle sets it).
 FOLLOW_COLOUR_SCHEME = """
@@ -235,8 +241,7 @@ def serve(profile: Profile, *, port: int = 5006, address: str = "127.0.0.1",
     watch_sessions(IOLoop.current())
     # an exception in any view reaches its user as a sentence
     pn.config.exception_handler = report_exception
-    # a page whose server connection is lost says so and loads again
-    pn.config.js_files = {**pn.config.js_files, "esap_reconnect": "assets/reconnect.js"}
+    pn.config.js_files = {**pn.config.js_files, **BROWSER_SCRIPTS}
     logins = login_settings(profile, f"http://{reached}")
     hardening = harden(logins, https=profile.public_url.startswith("https://"))
     if logins:

@@ -16,7 +16,7 @@ from ...core.fanout import run_blocking
 from ...work.jobs import JobError
 from ...work.servers import HubServers, NotebookServer, notebook_servers, stop_notebook_server
 from .actions import action_buttons
-from .style import notice, say, show_rows
+from .style import notice, say
 
 __all__ = ["NotebookServers"]
 
@@ -47,13 +47,12 @@ class NotebookServers(pn.viewable.Viewer):
             sizing_mode="stretch_width", formatters={c: {"type": "plaintext"} for c in COLUMNS})
         buttons = action_buttons((("Refresh servers", self.refresh, "default"),
                                   ("Stop server", self.stop, "danger")), width=150)
-        # the table joins it with its first rows (show_rows)
         self._layout = pn.Column(
             pn.pane.Markdown("Your JupyterLab servers at this deployment's JupyterHubs (a "
                              "cart opens there from the Cart page): what runs each one, "
                              "since when, and a stop. Your notebooks stay in your home."),
             pn.Row(buttons["Refresh servers"], buttons["Stop server"]), self.notice,
-            sizing_mode="stretch_width")
+            self._table, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -63,11 +62,11 @@ class NotebookServers(pn.viewable.Viewer):
         say(self.notice, "Asking the hubs for your servers …")
         hubs: list[HubServers] = await run_blocking(notebook_servers, self.actor)
         self.servers = [s for h in hubs for s in h.servers]
-        show_rows(self._layout, self._table, pd.DataFrame([{
+        self._table.value = pd.DataFrame([{
             "hub": s.facility, "server": s.name or "default", "state": s.state,
             "started (UTC)": _time(s.started), "runs on": s.engine,
             "last activity (UTC)": _time(s.last_activity)} for s in self.servers],
-            columns=COLUMNS))
+            columns=COLUMNS)
         problems = [h.problem for h in hubs if h.problem] + [
             f"your last start at {h.facility.name} failed: {h.failure}" for h in hubs
             if h.failure]

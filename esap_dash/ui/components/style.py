@@ -18,7 +18,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from ...core.config import ASSETS
 
 __all__ = ["BYTES", "MUTED", "POSITION_FORMAT", "Notice", "html_pane", "notice", "number_format",
-           "say", "show_rows", "stylesheet", "whole_bytes"]
+           "say", "stylesheet", "whole_bytes"]
 
 #: Tabulator formatters of RA and Dec in degrees: six decimals (0.004 arcsec), not
 #: every digit of a float.
@@ -115,22 +115,6 @@ def say(line: Notice, text: str, kind: str = "info") -> None:
         ``info``, ``warning`` or ``danger``.
     """
     line.say(text, kind)
-
-
-def show_rows(layout: pn.Column, table: pn.widgets.Tabulator, rows: pd.DataFrame) -> None:
-    """Give ``table`` its ``rows``; the first time, the table then joins the end of
-    ``layout``.
-
-    For a table whose first rows come from a call made as it is shown (a card just
-    opened): Panel's Tabulator drops rows that reach the browser while the browser
-    still builds the table (its ``setData`` does nothing until the table is built,
-    and the build does not read them again), so such a table, shown empty and filled
-    at once, could stay empty (5 times in 6 with the browser's CPU slowed 8 times).
-    A table that joins the page with its rows is built with them.
-    """
-    table.value = rows
-    if table not in layout.objects:
-        layout.append(table)
 
 
 def whole_bytes(sizes: pd.Series) -> pd.Series:

@@ -21,7 +21,7 @@ from ...work.jobs import JobError
 from ...work.placement import Place, make_available_here, rank_places, run_here
 from ...work.workflows import load_workflows
 from .actions import action_buttons
-from .style import notice, say, show_rows
+from .style import notice, say
 
 __all__ = ["WhereToRun"]
 
@@ -91,7 +91,7 @@ class WhereToRun(pn.viewable.Viewer):
             pn.Row(buttons["Where can this run?"],
                    pn.widgets.Select.from_param(self.param.workflow, width=260),
                    buttons["Run here"], buttons["Make available here"]),
-            self.notice, sizing_mode="stretch_width")  # the table: with its first rows
+            self.notice, self._table, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -105,12 +105,12 @@ class WhereToRun(pn.viewable.Viewer):
         say(self.notice, f"Looking where cart {self._cart()!r} could run …")
         places, data = await run_blocking(self._read)
         self.places = places
-        show_rows(self._layout, self._table, pd.DataFrame([{
+        self._table.value = pd.DataFrame([{
             "rank": i + 1, "place": p.name, "engine": p.engine,
             "account": "yes" if p.account else "no",
             "data here": f"{p.local_files} files", "to move": f"{p.moved_files} files",
             "free cores": "" if p.free_cores is None else p.free_cores,
-            "reasons": "; ".join(p.reasons)} for i, p in enumerate(places)], columns=COLUMNS))
+            "reasons": "; ".join(p.reasons)} for i, p in enumerate(places)], columns=COLUMNS)
         if places:
             self._table.selection = [0]
         problems = f" Not listed: {'; '.join(data.problems)}." if data.problems else ""

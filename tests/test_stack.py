@@ -77,8 +77,8 @@ def test_files_dachs_reads_have_explicit_modes(local_stack: None) -> None:
 def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
     """alice's Slurm jobs run as Unix alice: she reads no password, token or key of the
     stack (Rucio's configuration and its qBittorrents' credentials, the gateways' and
-    DiracX's databases and keys, the stack's and DaCHS's passwords), and each such file
-    has its mode set explicitly."""
+    DiracX's databases and keys, the provider's signing key, the stack's and DaCHS's
+    passwords), and each such file has its mode set explicitly."""
     import os
     import stat
     from pathlib import Path
@@ -86,6 +86,7 @@ def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
     var = Path(os.environ.get("ESAP_DASH_VAR", STACK.parent.parent / "var"))
     secrets = [var / "stack.env", var / "rucio" / "etc" / "rucio.cfg",
                var / "rucio" / "etc" / "rse-accounts.cfg",
+               var / "rucio" / "etc" / "idpsecrets.json", var / "oidc" / "jwk.json",
                *(var / "qbittorrent" / rse / "qBittorrent" / "config" / "qBittorrent.conf"
                  for rse in RSES),
                var / "gateway" / "gateway.sqlite",
@@ -95,7 +96,7 @@ def test_no_unix_user_of_the_stack_reads_its_secrets(local_stack: None) -> None:
                  for name in ("jupyterhub_cookie_secret", "jupyterhub.sqlite"))]
     for path in secrets:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx",
+    for folder in (var, var / "log", var / "rucio", var / "gateway", var / "diracx", var / "oidc",
                    *(var / "qbittorrent" / rse for rse in RSES), *HUB_STATES):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     # The hubs may start sudospawner and Slurm commands as their users, and nothing

@@ -22,7 +22,9 @@ Run with the Rucio server's own virtual environment and ``RUCIO_CONFIG`` set.
     ``esap`` scope, the real FITS images of ``IMAGES_DIR`` uploaded to
     ``LOCAL_A`` with their BitTorrent v2 metadata and grouped in datasets with
     metadata, and the user accounts of :data:`USERS` (userpass identities
-    with the passwords of ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``, a quota on each
+    with the passwords of ``ESAP_DASH_RUCIO_<NAME>_PASSWORD``; OIDC identities
+    ``SUB=<sub>, ISS=<issuer>`` of the stack's provider, ``ESAP_DASH_OIDC_URL``,
+    with the subjects of its users, ``ESAP_DASH_OIDC_USERS``; a quota on each
     RSE, their own ``user.<name>`` scope).  Idempotent: what exists is kept.
 
 The qBittorrent ports come from ``ESAP_DASH_QBITTORRENT_PORT`` (Web API of
@@ -201,6 +203,12 @@ def _add_rse(client: object, rse: str, prefix: Path) -> None:
     prefix.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(Duplicate):
         client.add_rse(rse, deterministic=True, rse_type="DISK")
+    kept = [p["prefix"] for p in client.get_protocols(rse, scheme="file")["protocols"]
+            if p["scheme"] == "file"]
+    if kept and kept[0] != f"{prefix}/":
+        print(f"{rse} keeps its files in {kept[0]}, where an earlier stack put them, not in "
+              f"{prefix}/ (the users' notebooks cannot read them there); a new Rucio "
+              "database puts them in the new place")
     # The files themselves; no third-party copy with this scheme ...
     with contextlib.suppress(Duplicate, RSEProtocolPriorityError):
         client.add_protocol(rse, {
@@ -263,6 +271,10 @@ def populate(images_dir: Path, rse_root: Path) -> None:
         if new:
             client.attach_dids(SCOPE, name, new)
         client.set_metadata_bulk(SCOPE, name, meta)
+    # Who each user is at the stack's provider: her tokens are her account's.
+    issuer = os.environ["ESAP_DASH_OIDC_URL"].rstrip("/")
+    subjects = {u["preferred_username"]: u["sub"]
+                for u in json.loads(Path(os.environ["ESAP_DASH_OIDC_USERS"]).read_text())}
     for user in USERS:
         with contextlib.suppress(Duplicate):
             client.add_account(user, "USER", f"{user}@esapdash.local")
@@ -270,6 +282,9 @@ def populate(images_dir: Path, rse_root: Path) -> None:
         with contextlib.suppress(Duplicate):
             client.add_identity(user, user, "USERPASS", f"{user}@esapdash.local",
                                 password=password)
+        with contextlib.suppress(Duplicate):
+            client.add_identity(user, f"SUB={subjects[user]}, ISS={issuer}", "OIDC",
+                                f"{user}@esapdash.local", default=True)
         with contextlib.suppress(Duplicate):
             client.add_scope(user, f"user.{user}")
         for rse in RSES:

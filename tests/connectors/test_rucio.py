@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import requests
 
 from connectors.exceptions import (
     ConfigurationError,
@@ -20,8 +23,9 @@ from connectors.exceptions import (
     ServiceUnavailableError,
 )
 from connectors.rucio import RucioConnector
+from esap_dash.core.config import load_profile
 
-from ..conftest import stack
+from ..conftest import ALICE, BOB, CAROL, oidc_token, stack
 
 
 @pytest.fixture
@@ -72,6 +76,26 @@ def test_no_account_is_a_configuration_error(service) -> None:
     anonymous = RucioConnector(service("rucio").url)
     with pytest.raises(ConfigurationError):
         anonymous.list_scopes()
+
+
+def test_a_users_access_token_of_the_provider_is_her_rucio_account(service) -> None:
+    """The provider's access tokens are JWTs Rucio takes in place of its own (a
+    notebook's Rucio clients send them): each maps to its subject's account; a token
+    of someone without an account, or one altered, maps to none."""
+    whoami = service("rucio").url + "/accounts/whoami"
+    profile = load_profile("local-oidc")
+
+    def account(token: str) -> str | int:
+        answer = requests.get(whoami, headers={"X-Rucio-Auth-Token": token}, timeout=30)
+        return answer.json()["account"] if answer.ok else answer.status_code
+
+    tokens = {sub: oidc_token(profile, sub) for sub in (ALICE, BOB, CAROL)}
+    assert [account(t) for t in tokens.values()] == ["alice", "bob", 401]
+    head, claims, signature = tokens[ALICE].split(".")
+    forged = json.loads(base64.urlsafe_b64decode(claims + "=="))
+    forged["sub"] = BOB  # alice's token made out to bob, her signature kept
+    altered = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    assert account(f"{head}.{altered}.{signature}") == 401
 
 
 def test_dead_server(dead_url: str) -> None:

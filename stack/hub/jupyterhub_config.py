@@ -19,23 +19,26 @@ ESAP_DASH_OIDC_URL           the provider
 ESAP_DASH_OIDC_CLIENT_SECRET the client secret (the stack's provider registers none)
 JUPYTERHUB_CRYPT_KEY         encrypts the users' tokens in the hub's database
 
-Each user's server reaches esap-dash's HTTP API and the Dask Gateway as that
-user, with the user's own access token of the provider (both check it at the
-same provider; no password is in the server's environment):
+Each user's server reaches esap-dash's HTTP API, the Dask Gateway and Rucio as
+that user, with the user's own access token of the provider (the first two
+check it at the provider, Rucio checks its signature, audience and scope; no
+password is in the server's environment):
 
 * the server's token of the hub may read its user's login state, where the hub
   keeps the current access token (``esap_dash.client.current_token`` asks for
   it); the hub exchanges the refresh token for a new access token when the old
   one has less than :data:`RENEW_BEFORE` seconds left, so a session longer than
   a token's life (an hour here) keeps working;
-* ``$ESAP_DASH_TOKEN`` holds the token of the spawn, for clients that read only
-  that;
+* ``$ESAP_DASH_TOKEN`` of the server and ``$BEARER_TOKEN_FILE`` hold the current
+  token (``esap_hub_token``, a server extension), for clients that read only
+  those: rucio-jupyterlab's data-lake panel and Rucio's clients;
 * ``dask_gateway.Gateway()`` reaches ``$ESAP_DASH_HUB_GATEWAY`` with that token
   (``esap_dash.client.TokenAuth``).
 """
 
 import inspect
 import os
+import pwd
 import time
 
 c = get_config()  # noqa: F821  (given by JupyterHub when it reads this file)
@@ -138,12 +141,26 @@ def pass_token(spawner, auth_state):
 
 c.Spawner.auth_state_hook = pass_token
 
+def in_home(*path):
+    """The environment value ``~/<path>`` of the spawner's user."""
+    return lambda spawner: os.path.join(pwd.getpwnam(spawner.user.name).pw_dir, *path)
+
+
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 c.Spawner.environment = {"PATH": f"{env}/bin:/usr/local/bin:/usr/bin:/bin",
                          "DASK_GATEWAY__ADDRESS": os.environ["ESAP_DASH_HUB_GATEWAY"],
-                         "DASK_GATEWAY__AUTH__TYPE": "esap_dash.client.TokenAuth"}
+                         "DASK_GATEWAY__AUTH__TYPE": "esap_dash.client.TokenAuth",
+                         # rucio-jupyterlab's cache and login choice: in any hub's
+                         # server it would keep them in /tmp/.rucio_jupyterlab, one
+                         # folder for every user of the machine
+                         "RUCIO_CACHE_DIR": in_home(".rucio_jupyterlab"),
+                         # the user's current access token (esap_hub_token), where
+                         # Rucio's clients look for one (WLCG bearer token discovery),
+                         # and their configuration ($RUCIO_HOME/etc/rucio.cfg)
+                         "BEARER_TOKEN_FILE": in_home(".jupyterhub", "bearer_token"),
+                         "RUCIO_HOME": env}
 if os.environ["ESAP_DASH_HUB_SPAWNER"] == "slurm":
     # The user's server is a Slurm job of the user (sbatch through sudo, as the user),
     # one core and 2 GiB on the stack's partition, for at most a day.

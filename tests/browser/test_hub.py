@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 from secrets import token_hex
+from urllib.parse import urlparse
 
 import pytest
 import requests
 from astropy.table import Table
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from esap_dash.core.actor import Actor
 from esap_dash.core.cart import Cart
 from esap_dash.core.config import load_profile
 from esap_dash.core.launch import file_stem
@@ -73,6 +76,29 @@ def server_environment(user: str) -> dict[str, str]:
     return dict(v.split("=", 1) for v in raw.decode().split("\0") if "=" in v)
 
 
+def lake_file(sub: str, folder: Path) -> str:
+    """A file of ``sub``'s own, uploaded to her scope of the data lake: its DID."""
+    path = folder / f"notes-{token_hex(4)}.txt"
+    path.write_text(f"notes of {sub}\n")
+    done = Actor(load_profile("local-oidc"), sub).connector("rucio").upload(path)
+    return f"{done['scope']}:{done['name']}"
+
+
+def made_available(page, lab: str, did: str) -> dict:
+    """Ask ``page``'s data-lake panel (rucio-jupyterlab, in download mode) for ``did``
+    and wait for the answer: its status (``OK``, ``FAILED``), path and error."""
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    answer = page.request.post(f"{lab}/did/make-available?namespace=esap", data={"did": did},
+                               headers={"X-XSRFToken": xsrf})
+    assert answer.ok, answer.text()
+    deadline = time.monotonic() + 90
+    while True:
+        state = page.request.get(f"{lab}/did?namespace=esap&did={did}").json()[0]
+        if state["status"] in ("OK", "FAILED") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.5)
+
+
 def stop_server(context, hub: str = HUB) -> None:
     """Stop the logged-in user's server from the hub's home page (in a page of its own:
     JupyterLab's may ask before it is left)."""
@@ -85,12 +111,14 @@ def stop_server(context, hub: str = HUB) -> None:
 
 
 def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alone(
-        local_stack: None, browser) -> None:
+        local_stack: None, browser, tmp_path) -> None:
+    hers, bobs = lake_file(ALICE, tmp_path), lake_file(BOB, tmp_path)
     alice_ctx, alice = hub_login(browser, ALICE)
     bob_ctx, bob = None, None
     try:
         alice.wait_for_url(re.compile(r"/user/alice/lab"), timeout=90_000)
-        alice.locator(".jp-DirListing-content").wait_for(timeout=90_000)
+        files = alice.locator('li.lm-TabBar-tab[data-id="filebrowser"]')
+        files.wait_for(timeout=90_000)
         # Offline: JupyterLab neither fetches news nor checks for updates, nor asks to.
         notices = alice.request.get(
             HUB + "/user/alice/lab/api/settings/@jupyterlab/apputils-extension:notification"
@@ -107,6 +135,42 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
         assert state["access_token"] and state["expires_at"] > time.time() + 600
         assert env["DASK_GATEWAY__AUTH__TYPE"] == "esap_dash.client.TokenAuth"
         assert not [k for k in env if "PASSWORD" in k]
+        # Rucio's clients find it too (WLCG bearer token discovery), in a file of hers.
+        kept = Path(env["BEARER_TOKEN_FILE"])
+        assert (kept.owner(), kept.stat().st_mode & 0o777) == ("alice", 0o600)
+        assert kept.read_text() == state["access_token"]
+
+        # Her data-lake panel (rucio-jupyterlab) acts as her Rucio account with that
+        # token, and downloads what she may read: a public image, her own file; not bob's.
+        lab = HUB + "/user/alice/rucio-jupyterlab"
+        assert alice.request.get(f"{lab}/files?namespace=esap&did=esap:crab_images").json() == [
+            {"did": "esap:poss_m1.fits", "size": 72000},
+            {"did": "esap:ukidss_crab_k.fits", "size": 743040}]
+        lake = Actor(load_profile("local-oidc"), ALICE).connector("rucio")
+        for did in ("esap:ukidss_crab_k.fits", hers):
+            got = made_available(alice, lab, did)
+            assert got["status"] == "OK", got
+            pfn = lake.list_replicas(*did.split(":"))["pfn"][0]
+            assert Path(got["path"]).read_bytes() == Path(urlparse(str(pfn)).path).read_bytes()
+            assert Path(got["path"]).owner() == "alice"
+        got = made_available(alice, lab, bobs)
+        assert got["status"] == "FAILED" and not got["path"], got
+        # The panel itself, with its icons drawn offline (their font served from the hub's
+        # environment, not Google's CDN).
+        alice.locator('li.lm-TabBar-tab[data-id="rucio-jupyterlab:panel"]').click()
+        search = alice.get_by_placeholder("Enter a Data Identifier (DID)")
+        search.fill("esap:crab_images")
+        search.press("Enter")
+        alice.get_by_text("esap:crab_images", exact=True).click()
+        alice.get_by_text(re.compile("available", re.I)).first.wait_for(timeout=30_000)
+        alice.wait_for_function("[...document.fonts].some(f => f.family.includes("
+                                "'Material Icons') && f.status === 'loaded')", timeout=30_000)
+        alice.screenshot(path=str(ARTIFACTS / "hub-lake-panel.png"))
+        files.click()  # her workspace as it was
+        # A terminal of hers (her server's environment, as her) is her Rucio account too.
+        said = subprocess.run(["sudo", "-u", "alice", "env", "-i", *[f"{k}={v}" for k, v in (
+            env.items())], "rucio", "whoami"], capture_output=True, text=True, timeout=60)
+        assert re.search(r"^account\s*:\s*alice$", said.stdout, re.M), said
 
         bob_ctx, bob = hub_login(browser, BOB, after="/hub/home")
         bob.get_by_role("button", name="Start My Server").wait_for(timeout=30_000)
@@ -118,6 +182,7 @@ def test_a_dashboard_user_s_jupyterlab_runs_as_her_unix_account_and_is_hers_alon
     finally:
         stop_server(alice_ctx)
         alice_ctx.close()
+        shutil.rmtree("/home/alice/rucio", ignore_errors=True)  # the panel's downloads
         if bob_ctx is not None:
             bob_ctx.close()
     assert server_owners() == set()

@@ -95,6 +95,12 @@ http {{
   uwsgi_temp_path {temp}/uwsgi;
   scgi_temp_path {temp}/scgi;
   client_max_body_size 512m;
+  # A login's cookies hold the provider's tokens, JWTs of a kilobyte or more each
+  # (their Set-Cookie headers, and the Cookie header the browser sends back).
+  proxy_buffer_size 32k;
+  proxy_buffers 4 32k;
+  proxy_busy_buffers_size 64k;
+  large_client_header_buffers 4 32k;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
   # A browser goes to the worker that served it last (its cookie names it);
   # a new browser to the least busy one.  When its worker is down it is

@@ -152,10 +152,11 @@ c.Spawner.http_timeout = 60
 c.Spawner.environment = {"PATH": f"{env}/bin:/usr/local/bin:/usr/bin:/bin",
                          "DASK_GATEWAY__ADDRESS": os.environ["ESAP_DASH_HUB_GATEWAY"],
                          "DASK_GATEWAY__AUTH__TYPE": "esap_dash.client.TokenAuth",
-                         # rucio-jupyterlab's cache and login choice: in any hub's
+                         # rucio-jupyterlab's cache and login choice (a password, if
+                         # she chooses userpass), in her 0700 folder: in any hub's
                          # server it would keep them in /tmp/.rucio_jupyterlab, one
-                         # folder for every user of the machine
-                         "RUCIO_CACHE_DIR": in_home(".rucio_jupyterlab"),
+                         # folder for every user of the machine, made 0755
+                         "RUCIO_CACHE_DIR": in_home(".jupyterhub", "rucio_jupyterlab"),
                          # the user's current access token (esap_hub_token), where
                          # Rucio's clients look for one (WLCG bearer token discovery),
                          # and their configuration ($RUCIO_HOME/etc/rucio.cfg)

@@ -41,7 +41,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 async def refresh(log) -> None:
-    """Put the user's current access token in ``$ESAP_DASH_TOKEN``."""
+    """Put the user's current access token in ``$ESAP_DASH_TOKEN`` and
+    ``$BEARER_TOKEN_FILE`` when the hub has renewed it."""
     api, hub = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
     user = os.environ.get("JUPYTERHUB_USER")
     if not (api and hub and user):

@@ -141,6 +141,7 @@ def pass_token(spawner, auth_state):
 
 c.Spawner.auth_state_hook = pass_token
 
+
 def in_home(*path):
     """The environment value ``~/<path>`` of the spawner's user."""
     return lambda spawner: os.path.join(pwd.getpwnam(spawner.user.name).pw_dir, *path)
